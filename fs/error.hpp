@@ -1,0 +1,28 @@
+// fs/: evidence access for every other module. This header: the one exception type that ends an
+// operation (an image that cannot be opened at all). Expected damage inside evidence is reported
+// as values (see Problem), never thrown.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace vigil::fs {
+
+class EvidenceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A damaged part of the evidence, recorded so the work can go on with the rest.
+struct Problem {
+  std::string where;                 // "image", "volume 2", "fs 1 (ntfs)", a path...
+  std::string message;               // one sentence
+  std::optional<uint64_t> img_offset;
+};
+
+// Reads TSK's thread-local error, resets it, and returns it as a sentence ("" when none).
+std::string take_tsk_error();
+
+}  // namespace vigil::fs

@@ -1,0 +1,442 @@
+#include "fs/evidence.hpp"
+
+#include <tsk/libtsk.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <sstream>
+
+namespace vigil::fs {
+
+const char* to_string(VolumeKind k) {
+  switch (k) {
+    case VolumeKind::partition: return "partition";
+    case VolumeKind::unallocated: return "unallocated";
+    case VolumeKind::meta: return "meta";
+    case VolumeKind::whole: return "whole";
+  }
+  return "unknown";
+}
+
+const char* to_string(FileState s) {
+  switch (s) {
+    case FileState::allocated: return "allocated";
+    case FileState::deleted: return "deleted";
+    case FileState::orphan: return "orphan";
+  }
+  return "unknown";
+}
+
+std::string to_iso8601(const Timestamp& t) {
+  std::time_t secs = static_cast<std::time_t>(t.seconds);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string s = buf;
+  if (t.nanos) {
+    char frac[16];
+    std::snprintf(frac, sizeof frac, ".%09u", t.nanos);
+    std::string f = frac;
+    while (f.back() == '0') f.pop_back();
+    s += f;
+  }
+  return s + "Z";
+}
+
+std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t) {
+  if (!t) return std::nullopt;
+  return to_iso8601(*t);
+}
+
+namespace {
+
+struct FsHandle {
+  TSK_FS_INFO* fs = nullptr;
+  const TSK_POOL_INFO* pool = nullptr;  // APFS: the pool the volume lives in
+  TSK_IMG_INFO* pool_img = nullptr;     // APFS: the pool's view of one volume
+  uint64_t img_base = 0;                // image offset that fs block 0 maps to
+  std::unique_ptr<std::mutex> lock = std::make_unique<std::mutex>();
+};
+
+std::string fs_type_name(TSK_FS_TYPE_ENUM t) {
+  const char* n = tsk_fs_type_toname(t);
+  std::string s = n ? n : "unknown";
+  if (s == "hfs" || s == "hfsp") return "hfsplus";
+  if (s == "iso9660") return "iso9660";
+  return s;
+}
+
+// Parses the volume label from TSK's fsstat text (the only filesystem-independent way TSK has).
+std::string read_label(TSK_FS_INFO* fs) {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&buf, &len);
+  if (!f) return "";
+  fs->fsstat(fs, f);
+  std::fclose(f);
+  tsk_error_reset();
+  std::string text(buf ? buf : "", len);
+  std::free(buf);
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line) && n++ < 80) {
+    for (const char* key : {"Volume Label (Boot Sector): ", "Volume Label (Root Directory): ", "Volume Name: ",
+                            "Volume Label: "}) {
+      if (line.rfind(key, 0) == 0) {
+        std::string v = line.substr(std::char_traits<char>::length(key));
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.pop_back();
+        if (!v.empty()) return v;
+      }
+    }
+  }
+  return "";
+}
+
+std::optional<Timestamp> ts(time_t secs, uint32_t nanos) {
+  if (secs == 0 && nanos == 0) return std::nullopt;
+  return Timestamp{static_cast<int64_t>(secs), nanos};
+}
+
+}  // namespace
+
+struct Evidence::Impl {
+  std::vector<FsHandle> fs;
+  TSK_VS_INFO* vs = nullptr;
+  std::vector<const TSK_POOL_INFO*> pools;
+  std::string scheme = "none";
+
+  ~Impl() {
+    for (auto& h : fs) {
+      if (h.fs) tsk_fs_close(h.fs);
+      if (h.pool_img) tsk_img_close(h.pool_img);
+    }
+    for (auto* p : pools) tsk_pool_close(p);
+    if (vs) tsk_vs_close(vs);
+  }
+};
+
+Evidence::~Evidence() {
+  impl_.reset();  // closes filesystems before the image
+  image_.reset();
+}
+
+std::string Evidence::volume_scheme() const { return impl_->scheme; }
+
+namespace {
+
+struct OpenCtx {
+  Image* image;
+  std::vector<FilesystemInfo>* infos;
+  std::vector<FsHandle>* handles;
+  std::vector<const TSK_POOL_INFO*>* pools;
+  std::vector<Problem>* problems;
+};
+
+void add_fs(OpenCtx& c, int volume, TSK_FS_INFO* fs, uint64_t img_base, const TSK_POOL_INFO* pool,
+            TSK_IMG_INFO* pool_img) {
+  FilesystemInfo info;
+  info.index = static_cast<int>(c.infos->size());
+  info.volume = volume;
+  info.offset = img_base + static_cast<uint64_t>(fs->offset);
+  info.type = fs_type_name(fs->ftype);
+  info.block_size = fs->block_size;
+  info.block_count = fs->block_count;
+  info.size = static_cast<uint64_t>(fs->block_count) * fs->block_size;
+  info.label = read_label(fs);
+  c.infos->push_back(info);
+  FsHandle h;
+  h.fs = fs;
+  h.pool = pool;
+  h.pool_img = pool_img;
+  h.img_base = img_base;
+  c.handles->push_back(std::move(h));
+}
+
+// Tries a filesystem, then an APFS pool, at one byte offset; records a problem when neither opens.
+void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where) {
+  tsk_error_reset();
+  TSK_FS_INFO* fs = tsk_fs_open_img(c.image->tsk(), static_cast<TSK_OFF_T>(offset), TSK_FS_TYPE_DETECT);
+  if (fs) {
+    add_fs(c, volume, fs, 0, nullptr, nullptr);
+    return;
+  }
+  std::string fs_error = take_tsk_error();
+  const TSK_POOL_INFO* pool = tsk_pool_open_img_sing(c.image->tsk(), static_cast<TSK_OFF_T>(offset), TSK_POOL_TYPE_DETECT);
+  if (pool) {
+    c.pools->push_back(pool);
+    for (TSK_POOL_VOLUME_INFO* v = pool->vol_list; v; v = v->next) {
+      if (v->flags & TSK_POOL_VOLUME_FLAG_ENCRYPTED) {
+        c.problems->push_back({where, "APFS volume " + std::to_string(v->index) + " is encrypted", offset});
+        continue;
+      }
+      TSK_IMG_INFO* pimg = pool->get_img_info(pool, v->block);
+      if (!pimg) {
+        c.problems->push_back({where, "APFS volume " + std::to_string(v->index) + ": " + take_tsk_error(), offset});
+        continue;
+      }
+      TSK_FS_INFO* vfs = tsk_fs_open_img(pimg, 0, TSK_FS_TYPE_APFS);
+      if (!vfs) {
+        c.problems->push_back({where, "APFS volume " + std::to_string(v->index) + ": " + take_tsk_error(), offset});
+        tsk_img_close(pimg);
+        continue;
+      }
+      add_fs(c, volume, vfs, pool->img_offset, pool, pimg);
+    }
+    return;
+  }
+  tsk_error_reset();
+  c.problems->push_back({where, "no filesystem recognised" + (fs_error.empty() ? std::string() : " (" + fs_error + ")"), offset});
+}
+
+}  // namespace
+
+std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path) {
+  std::unique_ptr<Evidence> ev(new Evidence());
+  ev->image_ = Image::open(path);
+  ev->impl_ = std::make_unique<Impl>();
+  OpenCtx c{ev->image_.get(), &ev->filesystems_, &ev->impl_->fs, &ev->impl_->pools, &ev->problems_};
+
+  tsk_error_reset();
+  TSK_VS_INFO* vs = tsk_vs_open(ev->image_->tsk(), 0, TSK_VS_TYPE_DETECT);
+  if (vs) {
+    ev->impl_->vs = vs;
+    const char* name = tsk_vs_type_toname(vs->vstype);
+    ev->impl_->scheme = name ? name : "unknown";
+    for (TSK_PNUM_T i = 0; i < vs->part_count; ++i) {
+      const TSK_VS_PART_INFO* p = tsk_vs_part_get(vs, i);
+      if (!p) continue;
+      Volume v;
+      v.index = static_cast<int>(ev->volumes_.size());
+      v.start = static_cast<uint64_t>(p->start) * vs->block_size + static_cast<uint64_t>(vs->offset);
+      v.length = static_cast<uint64_t>(p->len) * vs->block_size;
+      v.description = p->desc ? p->desc : "";
+      v.scheme = ev->impl_->scheme;
+      v.kind = (p->flags & TSK_VS_PART_FLAG_META)      ? VolumeKind::meta
+               : (p->flags & TSK_VS_PART_FLAG_UNALLOC) ? VolumeKind::unallocated
+                                                       : VolumeKind::partition;
+      ev->volumes_.push_back(v);
+    }
+    for (const Volume& v : ev->volumes_)
+      if (v.kind == VolumeKind::partition)
+        open_at(c, v.index, v.start, "volume " + std::to_string(v.index) + " (" + v.description + ")");
+  } else {
+    tsk_error_reset();
+    Volume v;
+    v.index = 0;
+    v.start = 0;
+    v.length = ev->image_->size();
+    v.kind = VolumeKind::whole;
+    v.description = "whole image";
+    v.scheme = "none";
+    ev->volumes_.push_back(v);
+    open_at(c, 0, 0, "image");
+  }
+  return ev;
+}
+
+namespace {
+
+struct WalkCtx {
+  const std::function<bool(const FileEntry&)>* fn;
+  const FilesystemInfo* info;
+  const FsHandle* handle;
+  bool stopped = false;
+};
+
+void fill_runs(const FsHandle& h, TSK_FS_FILE* file, FileEntry& e) {
+  if (!file->meta || e.type == "dir") return;
+  const TSK_FS_ATTR* attr = tsk_fs_file_attr_get(file);
+  if (!attr) {
+    tsk_error_reset();
+    return;
+  }
+  if (!(attr->flags & TSK_FS_ATTR_NONRES)) {
+    e.resident = true;
+    return;
+  }
+  const uint64_t bs = h.fs->block_size;
+  const uint64_t base = h.img_base + static_cast<uint64_t>(h.fs->offset);
+  uint64_t remaining = e.size;
+  for (const TSK_FS_ATTR_RUN* r = attr->nrd.run; r && remaining > 0; r = r->next) {
+    if (r->flags & TSK_FS_ATTR_RUN_FLAG_FILLER) break;
+    uint64_t len = std::min<uint64_t>(static_cast<uint64_t>(r->len) * bs, remaining);
+    ByteRun run;
+    run.file_offset = static_cast<uint64_t>(r->offset) * bs;
+    run.len = len;
+    run.sparse = (r->flags & TSK_FS_ATTR_RUN_FLAG_SPARSE) != 0;
+    run.img_offset = run.sparse ? 0 : base + static_cast<uint64_t>(r->addr) * bs;
+    e.byte_runs.push_back(run);
+    remaining -= len;
+  }
+}
+
+TSK_WALK_RET_ENUM walk_cb(TSK_FS_FILE* file, const char* path, void* ptr) {
+  auto* c = static_cast<WalkCtx*>(ptr);
+  if (!file->name) return TSK_WALK_CONT;
+  const char* name = file->name->name ? file->name->name : "";
+  if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) return TSK_WALK_CONT;
+  FileEntry e;
+  e.filesystem = c->info->index;
+  e.volume = c->info->volume;
+  e.fs_type = c->info->type;
+  e.name = name;
+  e.path = "/" + std::string(path ? path : "") + name;
+  e.inode = file->meta ? static_cast<uint64_t>(file->meta->addr) : static_cast<uint64_t>(file->name->meta_addr);
+  TSK_FS_META_TYPE_ENUM mt = file->meta ? file->meta->type : TSK_FS_META_TYPE_UNDEF;
+  TSK_FS_NAME_TYPE_ENUM nt = file->name->type;
+  if (mt == TSK_FS_META_TYPE_DIR || (mt == TSK_FS_META_TYPE_UNDEF && nt == TSK_FS_NAME_TYPE_DIR)) e.type = "dir";
+  else if (mt == TSK_FS_META_TYPE_REG || (mt == TSK_FS_META_TYPE_UNDEF && nt == TSK_FS_NAME_TYPE_REG)) e.type = "file";
+  else if (mt == TSK_FS_META_TYPE_LNK || nt == TSK_FS_NAME_TYPE_LNK) e.type = "link";
+  else if (mt == TSK_FS_META_TYPE_VIRT || mt == TSK_FS_META_TYPE_VIRT_DIR || nt == TSK_FS_NAME_TYPE_VIRT ||
+           nt == TSK_FS_NAME_TYPE_VIRT_DIR) e.type = "virtual";
+  else e.type = "other";
+  bool orphan = e.path.rfind("/$OrphanFiles/", 0) == 0;
+  bool deleted = (file->name->flags & TSK_FS_NAME_FLAG_UNALLOC) ||
+                 (file->meta && (file->meta->flags & TSK_FS_META_FLAG_UNALLOC));
+  e.state = orphan ? FileState::orphan : deleted ? FileState::deleted : FileState::allocated;
+  if (file->meta) {
+    e.size = file->meta->size > 0 ? static_cast<uint64_t>(file->meta->size) : 0;
+    e.mtime = ts(file->meta->mtime, file->meta->mtime_nano);
+    e.atime = ts(file->meta->atime, file->meta->atime_nano);
+    e.ctime = ts(file->meta->ctime, file->meta->ctime_nano);
+    e.crtime = ts(file->meta->crtime, file->meta->crtime_nano);
+  }
+  fill_runs(*c->handle, file, e);
+  if (!(*c->fn)(e)) {
+    c->stopped = true;
+    return TSK_WALK_STOP;
+  }
+  return TSK_WALK_CONT;
+}
+
+}  // namespace
+
+void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>& fn) {
+  const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
+  FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
+  std::lock_guard<std::mutex> g(*h.lock);
+  WalkCtx c{&fn, &info, &h};
+  tsk_error_reset();
+  auto flags = static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(TSK_FS_DIR_WALK_FLAG_ALLOC | TSK_FS_DIR_WALK_FLAG_UNALLOC |
+                                                      TSK_FS_DIR_WALK_FLAG_RECURSE);
+  if (tsk_fs_dir_walk(h.fs, h.fs->root_inum, flags, walk_cb, &c) != 0 && !c.stopped) {
+    problems_.push_back({"fs " + std::to_string(filesystem) + " (" + info.type + ")",
+                         "directory walk incomplete: " + take_tsk_error(), info.offset});
+  }
+  tsk_error_reset();
+}
+
+std::optional<Problem> Evidence::read_file(int filesystem, uint64_t inode,
+                                           const std::function<bool(std::span<const std::byte>)>& sink,
+                                           uint64_t* delivered) {
+  const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
+  FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
+  std::lock_guard<std::mutex> g(*h.lock);
+  std::string where = "fs " + std::to_string(filesystem) + " inode " + std::to_string(inode);
+  if (delivered) *delivered = 0;
+  tsk_error_reset();
+  TSK_FS_FILE* f = tsk_fs_file_open_meta(h.fs, nullptr, static_cast<TSK_INUM_T>(inode));
+  if (!f) return Problem{where, "cannot open file: " + take_tsk_error(), info.offset};
+  std::unique_ptr<TSK_FS_FILE, decltype(&tsk_fs_file_close)> owner(f, &tsk_fs_file_close);
+  if (!f->meta) return Problem{where, "file has no metadata", info.offset};
+  const uint64_t size = f->meta->size > 0 ? static_cast<uint64_t>(f->meta->size) : 0;
+  std::vector<char> buf(1 << 20);
+  uint64_t off = 0;
+  while (off < size) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
+    ssize_t n = tsk_fs_file_read(f, static_cast<TSK_OFF_T>(off), buf.data(), want, TSK_FS_FILE_READ_FLAG_NONE);
+    if (n <= 0) {
+      std::string why = take_tsk_error();
+      return Problem{where, "content unreadable at file offset " + std::to_string(off) + (why.empty() ? "" : ": " + why),
+                     std::nullopt};
+    }
+    off += static_cast<uint64_t>(n);
+    if (delivered) *delivered = off;
+    if (!sink(std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf.data()), static_cast<size_t>(n))))
+      break;
+  }
+  return std::nullopt;
+}
+
+namespace {
+struct BlockCtx {
+  std::vector<ByteRange>* out;
+  uint64_t base;
+  uint64_t bs;
+};
+
+TSK_WALK_RET_ENUM block_cb(const TSK_FS_BLOCK* b, void* ptr) {
+  auto* c = static_cast<BlockCtx*>(ptr);
+  uint64_t off = c->base + static_cast<uint64_t>(b->addr) * c->bs;
+  if (!c->out->empty() && c->out->back().img_offset + c->out->back().len == off) c->out->back().len += c->bs;
+  else c->out->push_back({off, c->bs});
+  return TSK_WALK_CONT;
+}
+
+void merge(std::vector<ByteRange>& v) {
+  std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.img_offset < b.img_offset; });
+  std::vector<ByteRange> out;
+  for (auto& r : v) {
+    if (r.len == 0) continue;
+    if (!out.empty() && out.back().img_offset + out.back().len >= r.img_offset)
+      out.back().len = std::max(out.back().img_offset + out.back().len, r.img_offset + r.len) - out.back().img_offset;
+    else out.push_back(r);
+  }
+  v.swap(out);
+}
+}  // namespace
+
+std::vector<ByteRange> Evidence::unallocated(int filesystem) {
+  const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
+  FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
+  std::lock_guard<std::mutex> g(*h.lock);
+  std::vector<ByteRange> out;
+  if (h.pool) {
+    // APFS: free space is the pool's, as runs of pool blocks.
+    TSK_FS_ATTR_RUN* runs = tsk_pool_unallocated_runs(h.pool);
+    for (TSK_FS_ATTR_RUN* r = runs; r; r = r->next)
+      out.push_back({h.pool->img_offset + static_cast<uint64_t>(r->addr) * h.pool->block_size,
+                     static_cast<uint64_t>(r->len) * h.pool->block_size});
+    tsk_fs_attr_run_free(runs);
+    tsk_error_reset();
+  } else {
+    BlockCtx c{&out, h.img_base + static_cast<uint64_t>(h.fs->offset), h.fs->block_size};
+    auto flags = static_cast<TSK_FS_BLOCK_WALK_FLAG_ENUM>(TSK_FS_BLOCK_WALK_FLAG_UNALLOC | TSK_FS_BLOCK_WALK_FLAG_AONLY);
+    tsk_error_reset();
+    if (tsk_fs_block_walk(h.fs, h.fs->first_block, h.fs->last_block_act, flags, block_cb, &c) != 0)
+      problems_.push_back({"fs " + std::to_string(filesystem) + " (" + info.type + ")",
+                           "unallocated block walk incomplete: " + take_tsk_error(), info.offset});
+  }
+  const uint64_t img_size = image_->size();
+  for (auto& r : out)
+    if (r.img_offset + r.len > img_size) r.len = r.img_offset < img_size ? img_size - r.img_offset : 0;
+  merge(out);
+  return out;
+}
+
+std::vector<ByteRange> Evidence::unpartitioned() {
+  std::vector<ByteRange> covered;
+  for (size_t i = 0; i < filesystems_.size(); ++i) {
+    const FsHandle& h = impl_->fs[i];
+    if (h.pool) covered.push_back({h.pool->img_offset, static_cast<uint64_t>(h.pool->num_blocks) * h.pool->block_size});
+    else covered.push_back({filesystems_[i].offset, filesystems_[i].size});
+  }
+  merge(covered);
+  std::vector<ByteRange> gaps;
+  uint64_t pos = 0;
+  const uint64_t end = image_->size();
+  for (auto& r : covered) {
+    if (r.img_offset > pos) gaps.push_back({pos, std::min(r.img_offset, end) - pos});
+    pos = std::max(pos, r.img_offset + r.len);
+    if (pos >= end) break;
+  }
+  if (pos < end) gaps.push_back({pos, end - pos});
+  return gaps;
+}
+
+}  // namespace vigil::fs

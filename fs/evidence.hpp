@@ -1,0 +1,120 @@
+// Evidence = an Image, its volume system (DOS/MBR with extended partitions, GPT, or none), the
+// filesystems on its volumes (through libtsk; APFS through TSK's pool API), their files
+// (allocated, deleted, orphan) and their unallocated blocks as image byte ranges.
+// A volume whose filesystem cannot be opened is recorded in problems() and the rest go on.
+#pragma once
+
+#include "fs/error.hpp"
+#include "fs/image.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::fs {
+
+struct ByteRange {
+  uint64_t img_offset = 0;
+  uint64_t len = 0;
+};
+
+enum class VolumeKind { partition, unallocated, meta, whole };  // whole: no volume system
+const char* to_string(VolumeKind k);
+
+struct Volume {
+  int index = 0;            // Vigil's own index: position in volumes(), stable for one image
+  uint64_t start = 0;       // bytes from the image start
+  uint64_t length = 0;      // bytes
+  VolumeKind kind = VolumeKind::partition;
+  std::string description;  // "Linux (0x83)", "Basic data partition", "Unallocated", ...
+  std::string scheme;       // "dos", "gpt", "none"
+};
+
+struct FilesystemInfo {
+  int index = 0;            // position in filesystems()
+  int volume = 0;           // Volume::index it lives on
+  uint64_t offset = 0;      // image byte offset of the filesystem
+  std::string type;         // "fat32", "exfat", "ntfs", "ext4", "hfsplus", "iso9660", "apfs", ...
+  std::string label;
+  uint32_t block_size = 0;
+  uint64_t block_count = 0;
+  uint64_t size = 0;        // bytes
+};
+
+enum class FileState { allocated, deleted, orphan };
+const char* to_string(FileState s);
+
+struct Timestamp {
+  int64_t seconds = 0;      // Unix seconds, UTC
+  uint32_t nanos = 0;
+};
+// ISO 8601 UTC, "2024-01-02T03:04:05Z" (fraction when nanos != 0).
+std::string to_iso8601(const Timestamp& t);
+std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t);
+
+struct ByteRun {
+  uint64_t file_offset = 0;
+  uint64_t img_offset = 0;  // meaningless when sparse
+  uint64_t len = 0;
+  bool sparse = false;
+};
+
+struct FileEntry {
+  int filesystem = 0;       // FilesystemInfo::index
+  int volume = 0;
+  std::string fs_type;
+  std::string path;         // "/dir/name" as stored in the evidence (untrusted: may hold anything)
+  std::string name;
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  std::string type;         // "file", "dir", "link", "other"
+  FileState state = FileState::allocated;
+  std::optional<Timestamp> mtime, atime, ctime, crtime;
+  std::vector<ByteRun> byte_runs;  // of the default data stream; empty for resident data
+  bool resident = false;           // content stored inside metadata (NTFS resident)
+};
+
+class Evidence {
+ public:
+  // Opens the image and discovers volumes and filesystems. Throws EvidenceError only when the
+  // image itself cannot be opened.
+  static std::unique_ptr<Evidence> open(const std::filesystem::path& path);
+  ~Evidence();
+
+  Image& image() const { return *image_; }
+  const std::vector<Volume>& volumes() const { return volumes_; }
+  const std::vector<FilesystemInfo>& filesystems() const { return filesystems_; }
+  const std::vector<Problem>& problems() const { return problems_; }
+  std::string volume_scheme() const;  // "dos", "gpt", "none", ...
+
+  // Calls fn for every file and directory of one filesystem (allocated, deleted, orphan), in
+  // directory order. Return false from fn to stop. Problems met are appended to problems().
+  void walk(int filesystem, const std::function<bool(const FileEntry&)>& fn);
+
+  // Streams a file's default data content in pieces; returns bytes delivered. Damaged content
+  // is reported through the returned Problem (and what could be read is delivered).
+  std::optional<Problem> read_file(int filesystem, uint64_t inode,
+                                   const std::function<bool(std::span<const std::byte>)>& sink,
+                                   uint64_t* delivered = nullptr);
+
+  // Unallocated blocks of a filesystem as image byte ranges, merged and sorted.
+  std::vector<ByteRange> unallocated(int filesystem);
+
+  // Image byte ranges that belong to no filesystem Vigil opened (unpartitioned gaps, volumes
+  // with no recognised filesystem), merged and sorted.
+  std::vector<ByteRange> unpartitioned();
+
+ private:
+  Evidence() = default;
+  struct Impl;
+  std::unique_ptr<Image> image_;
+  std::vector<Volume> volumes_;
+  std::vector<FilesystemInfo> filesystems_;
+  std::vector<Problem> problems_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vigil::fs

@@ -1,0 +1,67 @@
+// An opened piece of evidence: E01 (one or many segments), raw/dd, split raw, VHD, VMDK.
+// Reads are thread-safe (serialised inside; use SequentialReader for fast whole-image reads).
+#pragma once
+
+#include "fs/error.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+struct TSK_IMG_INFO;
+
+namespace vigil::fs {
+
+enum class ImageFormat { raw, split_raw, ewf, vhd, vmdk };
+const char* to_string(ImageFormat f);
+
+// Metadata an EWF image carries (absent values are "").
+struct EwfMetadata {
+  std::string case_number, evidence_number, examiner, description, notes;
+  std::string acquiry_date, system_date, acquiry_os, acquiry_software, acquiry_software_version;
+  std::string media_type, md5, sha1;  // stored hashes, lowercase hex
+  uint64_t chunk_size = 0;            // bytes
+  std::string compression;            // none, fast, best, unknown
+  std::vector<std::pair<uint64_t, uint64_t>> acquiry_errors;  // {first sector, count}
+};
+
+class Image {
+ public:
+  // Opens by path; for E01 and split raw, give the first segment and the rest are found.
+  // Throws EvidenceError naming the file and the problem.
+  static std::unique_ptr<Image> open(const std::filesystem::path& path);
+  ~Image();
+  Image(const Image&) = delete;
+  Image& operator=(const Image&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  ImageFormat format() const { return format_; }
+  uint64_t size() const;
+  uint32_t sector_size() const;
+  const std::vector<std::filesystem::path>& segments() const { return segments_; }
+  const std::optional<EwfMetadata>& ewf_metadata() const { return ewf_; }
+
+  // Reads up to out.size() bytes at offset; returns bytes read (short only at the end).
+  // Throws EvidenceError on an unreadable region.
+  size_t read(uint64_t offset, std::span<std::byte> out) const;
+
+  // The underlying TSK handle, for fs/ internals only.
+  TSK_IMG_INFO* tsk() const { return img_; }
+
+ private:
+  Image() = default;
+  std::filesystem::path path_;
+  ImageFormat format_ = ImageFormat::raw;
+  std::vector<std::filesystem::path> segments_;
+  std::optional<EwfMetadata> ewf_;
+  TSK_IMG_INFO* img_ = nullptr;
+  struct Lock;
+  std::unique_ptr<Lock> lock_;
+};
+
+}  // namespace vigil::fs

@@ -1,0 +1,254 @@
+#include "fs/reader.hpp"
+
+#include "fs/ewf.hpp"
+#include "fs/image.hpp"
+
+#include <libdeflate.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace vigil::fs {
+
+namespace {
+
+constexpr size_t kChunksPerBatch = 64;
+
+struct RawChunk {
+  uint64_t offset = 0;          // image offset of the chunk's data
+  uint32_t data_size = 0;       // bytes of media data it holds
+  bool compressed = false;
+  uint32_t checksum = 0;        // Adler-32 of the data, for stored chunks
+  bool has_checksum = false;
+  std::vector<unsigned char> stored;
+};
+
+struct Batch {
+  std::vector<RawChunk> chunks;
+  std::vector<std::byte> out;   // decompressed data of all chunks, in order
+  std::vector<ChunkError> errors;
+  bool done = false;
+};
+
+class BatchQueue {
+ public:
+  void push(std::shared_ptr<Batch> b) {
+    std::lock_guard<std::mutex> g(m_);
+    q_.push_back(std::move(b));
+    cv_.notify_one();
+  }
+  std::shared_ptr<Batch> pop() {  // nullptr when closed and empty
+    std::unique_lock<std::mutex> l(m_);
+    cv_.wait(l, [&] { return closed_ || !q_.empty(); });
+    if (q_.empty()) return nullptr;
+    auto b = q_.front();
+    q_.pop_front();
+    return b;
+  }
+  void close() {
+    std::lock_guard<std::mutex> g(m_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Batch>> q_;
+  bool closed_ = false;
+};
+
+void decode_batch(Batch& b, libdeflate_decompressor* d) {
+  size_t total = 0;
+  for (auto& c : b.chunks) total += c.data_size;
+  b.out.assign(total, std::byte{0});
+  size_t pos = 0;
+  for (auto& c : b.chunks) {
+    unsigned char* dst = reinterpret_cast<unsigned char*>(b.out.data() + pos);
+    if (c.compressed) {
+      size_t actual = 0;
+      auto r = libdeflate_zlib_decompress(d, c.stored.data(), c.stored.size(), dst, c.data_size, &actual);
+      if (r != LIBDEFLATE_SUCCESS || actual != c.data_size) {
+        std::memset(dst, 0, c.data_size);
+        b.errors.push_back({c.offset, c.data_size,
+                            "chunk at offset " + std::to_string(c.offset) +
+                                (r == LIBDEFLATE_BAD_DATA ? ": corrupt compressed data or Adler-32 mismatch"
+                                                          : ": decompressed size is wrong")});
+      }
+    } else {
+      size_t n = std::min<size_t>(c.stored.size(), c.data_size);
+      std::memcpy(dst, c.stored.data(), n);
+      if (c.has_checksum) {
+        uint32_t a = static_cast<uint32_t>(adler32(adler32(0, nullptr, 0), c.stored.data(), static_cast<uInt>(n)));
+        if (a != c.checksum)
+          b.errors.push_back({c.offset, c.data_size, "chunk at offset " + std::to_string(c.offset) + ": Adler-32 mismatch"});
+      }
+    }
+    pos += c.data_size;
+  }
+  for (auto& c : b.chunks) std::vector<unsigned char>().swap(c.stored);
+}
+
+// The fast path: raw chunks from libewf, decoded on every core, delivered in order.
+// Returns false (having delivered nothing) when libewf cannot give raw chunks of this image.
+bool read_ewf_parallel(const std::filesystem::path& path,
+                       const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
+                       const ReadOptions& opts, ReadResult& result) {
+  ewf::Handle h = ewf::open_for_read(path.string());
+  ewf::Error err;
+  size64_t media_size = 0;
+  size32_t chunk_size = 0;
+  if (libewf_handle_get_media_size(h.get(), &media_size, err.out()) != 1 ||
+      libewf_handle_get_chunk_size(h.get(), &chunk_size, err.out()) != 1 || chunk_size == 0)
+    return false;
+  uint64_t start = opts.start - opts.start % chunk_size;
+  uint64_t end = opts.length ? std::min<uint64_t>(media_size, opts.start + opts.length) : media_size;
+  if (start >= end) return true;
+  if (libewf_handle_seek_offset(h.get(), static_cast<off64_t>(start), SEEK_SET, err.out()) < 0) return false;
+
+  unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+  BatchQueue work;
+  std::mutex order_m;
+  std::condition_variable order_cv;
+  std::deque<std::shared_ptr<Batch>> order;
+  const size_t max_inflight = threads * 3 + 2;
+  std::atomic<bool> stop{false};
+  std::string read_error;
+  bool producer_done = false;
+  bool first_chunk_failed = false;
+
+  std::vector<std::thread> workers;
+  for (unsigned i = 0; i < threads; ++i)
+    workers.emplace_back([&] {
+      std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> d(
+          libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
+      while (auto b = work.pop()) {
+        decode_batch(*b, d.get());
+        std::lock_guard<std::mutex> g(order_m);
+        b->done = true;
+        order_cv.notify_all();
+      }
+    });
+
+  std::thread producer([&] {
+    uint64_t off = start;
+    const size_t buf_size = static_cast<size_t>(chunk_size) * 2 + 1024;
+    while (off < end && !stop) {
+      auto b = std::make_shared<Batch>();
+      for (size_t i = 0; i < kChunksPerBatch && off < end; ++i) {
+        RawChunk c;
+        c.offset = off;
+        c.data_size = static_cast<uint32_t>(std::min<uint64_t>(chunk_size, media_size - off));
+        c.stored.resize(buf_size);
+        int8_t is_compressed = 0, read_checksum = 0;
+        uint8_t checksum_buf[4] = {};
+        uint32_t checksum = 0;
+        ewf::Error e;
+        ssize_t n = libewf_handle_read_chunk(h.get(), c.stored.data(), c.stored.size(), &is_compressed, checksum_buf,
+                                             &checksum, &read_checksum, e.out());
+        if (n <= 0) {
+          std::lock_guard<std::mutex> g(order_m);
+          if (off == start && order.empty() && b->chunks.empty()) first_chunk_failed = true;
+          read_error = "cannot read the chunk at offset " + std::to_string(off) + ": " + e.message();
+          off = end;
+          break;
+        }
+        c.compressed = is_compressed != 0;
+        c.stored.resize(static_cast<size_t>(n));
+        if (!c.compressed) {
+          if (read_checksum) {
+            c.checksum = checksum;
+            c.has_checksum = true;
+          } else if (c.stored.size() >= static_cast<size_t>(c.data_size) + 4) {
+            const unsigned char* p = c.stored.data() + c.data_size;
+            c.checksum = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+            c.has_checksum = true;
+          }
+        }
+        off += c.data_size;
+        b->chunks.push_back(std::move(c));
+      }
+      if (b->chunks.empty()) break;
+      {
+        std::unique_lock<std::mutex> l(order_m);
+        order_cv.wait(l, [&] { return order.size() < max_inflight || stop; });
+        if (stop) break;
+        order.push_back(b);
+        order_cv.notify_all();
+      }
+      work.push(b);
+    }
+    std::lock_guard<std::mutex> g(order_m);
+    producer_done = true;
+    order_cv.notify_all();
+  });
+
+  bool ok = true;
+  for (;;) {
+    std::shared_ptr<Batch> b;
+    {
+      std::unique_lock<std::mutex> l(order_m);
+      order_cv.wait(l, [&] { return (!order.empty() && order.front()->done) || (producer_done && order.empty()); });
+      if (order.empty()) break;
+      b = order.front();
+      order.pop_front();
+      order_cv.notify_all();
+    }
+    result.errors.insert(result.errors.end(), b->errors.begin(), b->errors.end());
+    uint64_t boff = b->chunks.front().offset;
+    size_t skip = 0;
+    if (boff < opts.start) skip = static_cast<size_t>(opts.start - boff);
+    size_t len = b->out.size();
+    if (boff + len > end) len = static_cast<size_t>(end - boff);
+    if (skip < len && ok) {
+      std::span<const std::byte> piece(b->out.data() + skip, len - skip);
+      result.bytes += piece.size();
+      if (!sink(boff + skip, piece)) {
+        ok = false;
+        std::lock_guard<std::mutex> g(order_m);
+        stop = true;
+        order_cv.notify_all();
+      }
+    }
+  }
+  producer.join();
+  work.close();
+  for (auto& t : workers) t.join();
+  if (first_chunk_failed) return false;
+  if (!read_error.empty() && ok) throw EvidenceError(path.string() + ": " + read_error);
+  result.used_raw_chunks = true;
+  return true;
+}
+
+}  // namespace
+
+ReadResult read_sequential(const std::filesystem::path& path,
+                           const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
+                           const ReadOptions& opts) {
+  ReadResult result;
+  ewf::Error err;
+  if (libewf_check_file_signature(path.c_str(), err.out()) == 1) {
+    if (read_ewf_parallel(path, sink, opts, result)) return result;
+    result = ReadResult{};
+  }
+  auto img = Image::open(path);
+  const uint64_t end = opts.length ? std::min(img->size(), opts.start + opts.length) : img->size();
+  std::vector<std::byte> buf(opts.block_size ? opts.block_size : (4u << 20));
+  for (uint64_t off = opts.start; off < end;) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off));
+    size_t n = img->read(off, std::span<std::byte>(buf.data(), want));
+    if (n == 0) break;
+    result.bytes += n;
+    if (!sink(off, std::span<const std::byte>(buf.data(), n))) break;
+    off += n;
+  }
+  return result;
+}
+
+}  // namespace vigil::fs

@@ -1,0 +1,43 @@
+// A fast whole-image sequential reader. On E01 it reads stored chunks from libewf in one thread,
+// decompresses and checks them (Adler-32) in parallel with libdeflate, and delivers them in order;
+// elsewhere (raw, split raw, VHD, or an E01 libewf cannot give raw chunks of) it reads in large
+// blocks. Used by hashing, verification and carving.
+#pragma once
+
+#include "fs/error.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <vector>
+
+namespace vigil::fs {
+
+struct ReadOptions {
+  unsigned threads = 0;             // 0: all cores
+  size_t block_size = 4u << 20;     // for non-EWF images
+  uint64_t start = 0;               // byte range to read; length 0 means to the end
+  uint64_t length = 0;
+};
+
+struct ChunkError {
+  uint64_t img_offset = 0;
+  uint64_t len = 0;
+  std::string message;              // "chunk 12 at offset 393216: checksum mismatch"
+};
+
+struct ReadResult {
+  uint64_t bytes = 0;
+  std::vector<ChunkError> errors;   // damaged chunks (delivered zero-filled)
+  bool used_raw_chunks = false;     // true when the parallel E01 path was taken
+};
+
+// Delivers the image's data in order: sink(offset, bytes). Return false to stop early.
+// Throws EvidenceError when the image cannot be opened.
+ReadResult read_sequential(const std::filesystem::path& image,
+                           const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
+                           const ReadOptions& opts = {});
+
+}  // namespace vigil::fs

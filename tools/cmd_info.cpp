@@ -1,0 +1,127 @@
+// `vigil info` and `vigil ls`: what an image holds.
+#include "tools/command.hpp"
+
+#include "fs/evidence.hpp"
+#include "fs/json.hpp"
+
+#include <fmt/core.h>
+
+#include <iostream>
+
+namespace vigil::tools {
+namespace {
+
+std::string human(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path) {
+  try {
+    auto ev = fs::Evidence::open(path);
+    if (ev->filesystems().empty() && ev->volume_scheme() == "none")
+      fail(Exit::usage, fmt::format("{}: no partition table or filesystem recognised in {} of {} data", path,
+                                    human(ev->image().size()), fs::to_string(ev->image().format())));
+    return ev;
+  } catch (const fs::EvidenceError& e) {
+    fail(Exit::usage, e.what());
+  }
+}
+
+void print_info(const fs::Evidence& ev) {
+  const auto& img = ev.image();
+  using fs::printable;
+  fmt::print("Image:        {}\n", printable(img.path().string()));
+  fmt::print("Format:       {}\n", fs::to_string(img.format()));
+  fmt::print("Size:         {} bytes ({})\n", img.size(), human(img.size()));
+  fmt::print("Sector size:  {}\n", img.sector_size());
+  if (img.segments().size() > 1) {
+    fmt::print("Segments:     {}\n", img.segments().size());
+    for (auto& s : img.segments()) fmt::print("              {}\n", printable(s.string()));
+  }
+  if (auto& m = img.ewf_metadata()) {
+    fmt::print("EWF metadata:\n");
+    auto line = [](const char* k, const std::string& v) {
+      if (!v.empty()) fmt::print("  {:<22}{}\n", k, printable(v));
+    };
+    line("Case number:", m->case_number);
+    line("Evidence number:", m->evidence_number);
+    line("Examiner:", m->examiner);
+    line("Description:", m->description);
+    line("Notes:", m->notes);
+    line("Acquisition date:", m->acquiry_date);
+    line("System date:", m->system_date);
+    line("Acquisition OS:", m->acquiry_os);
+    line("Software:", m->acquiry_software + (m->acquiry_software_version.empty() ? "" : " " + m->acquiry_software_version));
+    line("Media type:", m->media_type);
+    line("Compression:", m->compression);
+    if (m->chunk_size) fmt::print("  {:<22}{}\n", "Chunk size:", m->chunk_size);
+    line("Stored MD5:", m->md5);
+    line("Stored SHA-1:", m->sha1);
+    for (auto& [s, c] : m->acquiry_errors) fmt::print("  {:<22}sector {} count {}\n", "Acquisition error:", s, c);
+  }
+  fmt::print("Volume system: {}\n", ev.volume_scheme());
+  if (!ev.volumes().empty()) {
+    fmt::print("Volumes:\n  {:>3}  {:>14}  {:>14}  {:<11}  {}\n", "#", "start", "length", "kind", "description");
+    for (auto& v : ev.volumes())
+      fmt::print("  {:>3}  {:>14}  {:>14}  {:<11}  {}\n", v.index, v.start, v.length, fs::to_string(v.kind),
+                 printable(v.description));
+  }
+  fmt::print("Filesystems:\n");
+  if (ev.filesystems().empty()) fmt::print("  none recognised\n");
+  for (auto& f : ev.filesystems())
+    fmt::print("  {:>3}  volume {:<3} offset {:<12} {:<8} label \"{}\"  block size {}  size {} ({})\n", f.index,
+               f.volume, f.offset, f.type, printable(f.label), f.block_size, f.size, human(f.size));
+  for (auto& p : ev.problems())
+    fmt::print("Problem: {}: {}\n", printable(p.where), printable(p.message));
+}
+
+void register_info(CLI::App& app) {
+  auto* info = app.add_subcommand("info", "Show an image's format, metadata, volumes and filesystems");
+  auto image = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  info->add_option("IMAGE", *image, "Evidence image (E01, raw, split raw, VHD)")->required();
+  info->add_flag("--json", *json, "Write one JSON object");
+  info->callback([image, json] {
+    auto ev = open_or_fail(*image);
+    if (*json) std::cout << fs::dump(fs::describe(*ev), 2) << "\n";
+    else print_info(*ev);
+  });
+
+  auto* ls = app.add_subcommand("ls", "List every file of every filesystem in an image");
+  auto ls_image = std::make_shared<std::string>();
+  auto ls_json = std::make_shared<bool>(false);
+  auto deleted = std::make_shared<bool>(false);
+  ls->add_option("IMAGE", *ls_image, "Evidence image")->required();
+  ls->add_flag("--deleted", *deleted, "Only deleted and orphan files");
+  ls->add_flag("--json", *ls_json, "One JSON object a line");
+  ls->callback([ls_image, ls_json, deleted] {
+    auto ev = open_or_fail(*ls_image);
+    for (auto& f : ev->filesystems()) {
+      ev->walk(f.index, [&](const fs::FileEntry& e) {
+        if (*deleted && e.state == fs::FileState::allocated) return true;
+        if (*ls_json) {
+          std::cout << fs::dump(fs::to_json(e)) << "\n";
+        } else {
+          const char* st = e.state == fs::FileState::allocated ? " " : e.state == fs::FileState::deleted ? "*" : "o";
+          std::cout << fmt::format("{}{}:{:<4} {:<8} {:>12} {:<20} {}\n", st, e.filesystem, e.type == "dir" ? "d" : "r",
+                                   e.inode, e.size, fs::to_iso8601(e.mtime).value_or("-"), fs::printable(e.path));
+        }
+        return true;
+      });
+    }
+    for (auto& p : ev->problems())
+      std::cerr << "vigil: " << fs::printable(p.where) << ": " << fs::printable(p.message) << "\n";
+  });
+}
+
+Registrar reg(10, register_info);
+
+}  // namespace
+}  // namespace vigil::tools

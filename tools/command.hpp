@@ -1,0 +1,39 @@
+// The `vigil` binary's subcommand registry. Each tools/cmd_*.cpp registers its subcommands with a
+// static Registrar; tools/ is glue only: parse, validate, build library objects, print.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace vigil::tools {
+
+// Exit codes shared by every subcommand (documented in README.md).
+enum class Exit : int {
+  ok = 0,
+  usage = 1,      // bad usage or unreadable input
+  failed = 2,     // the operation failed
+  partial = 3,    // complete with unreadable sectors
+  mismatch = 4,   // verification mismatch
+};
+
+// A registration adds subcommands to the app and sets their callbacks. Callbacks throw
+// CommandExit to end with a given code after printing their own message.
+using Registration = std::function<void(CLI::App& app)>;
+
+struct Registrar {
+  Registrar(int order, Registration r);
+};
+
+std::vector<std::pair<int, Registration>>& registrations();
+
+struct CommandExit {
+  int code;
+};
+
+// Prints "vigil: MESSAGE" to stderr (one clear sentence) and ends with the code.
+[[noreturn]] void fail(Exit code, const std::string& message);
+
+}  // namespace vigil::tools

@@ -1,0 +1,51 @@
+// vigil: one binary, git-style subcommands. No logic lives here: see command.hpp.
+#include "tools/command.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+namespace vigil::tools {
+
+std::vector<std::pair<int, Registration>>& registrations() {
+  static std::vector<std::pair<int, Registration>> regs;
+  return regs;
+}
+
+Registrar::Registrar(int order, Registration r) { registrations().emplace_back(order, std::move(r)); }
+
+void fail(Exit code, const std::string& message) {
+  std::cerr << "vigil: " << message << "\n";
+  throw CommandExit{static_cast<int>(code)};
+}
+
+}  // namespace vigil::tools
+
+int main(int argc, char** argv) {
+  using namespace vigil::tools;
+  CLI::App app{"Vigil: forensic imaging, carving and a safeguarding-first examination queue", "vigil"};
+  app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION);
+  app.require_subcommand(1);
+  auto regs = registrations();
+  std::stable_sort(regs.begin(), regs.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  for (auto& [order, reg] : regs) reg(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "vigil: " << e.what() << " (see --help)\n";
+    return static_cast<int>(Exit::usage);
+  } catch (const CommandExit& e) {
+    return e.code;
+  } catch (const std::exception& e) {
+    std::cerr << "vigil: " << e.what() << "\n";
+    return static_cast<int>(Exit::failed);
+  }
+  return 0;
+}
