@@ -27,10 +27,13 @@ uint64_t first_scan_data(const ByteView& v) {
 
 // Continues a JPEG from inside entropy-coded data at `pos` to its EOI. Returns the end (after
 // EOI) or nullopt when an invalid marker, a long zero run or the view's end comes first.
-std::optional<uint64_t> continue_to_eoi(const ByteView& v, uint64_t pos) {
+std::optional<uint64_t> continue_to_eoi(const ByteView& v, uint64_t pos, uint64_t limit, uint64_t* budget) {
   uint64_t zeros = 0;
   bool in_scan = true;
+  const uint64_t start = pos;
   while (v.has(pos, 2)) {
+    if (pos - start >= limit || *budget == 0) return std::nullopt;
+    --*budget;
     if (in_scan) {
       uint8_t b = v.at(pos);
       if (b != 0xFF) {
@@ -71,11 +74,13 @@ std::optional<Bifragment> find_bifragment(const ByteView& v, uint64_t error_at, 
   uint64_t data = first_scan_data(v);
   if (data == 0 || error_at <= data) return std::nullopt;
   uint32_t decodes = 0;
+  uint64_t budget = lim.max_scan;
   std::vector<std::byte> joined;
   uint64_t split = (error_at / bs) * bs;
   for (uint32_t s = 0; s < lim.max_splits && split > data; ++s, split -= bs) {
     for (uint64_t gap = bs; gap <= lim.max_gap && v.has(split + gap, 2); gap += bs) {
-      auto end = continue_to_eoi(v, split + gap);
+      auto end = continue_to_eoi(v, split + gap, lim.max_fragment, &budget);
+      if (budget == 0) return std::nullopt;
       if (!end) continue;
       if (++decodes > lim.max_decodes) return std::nullopt;
       auto a = v.prefix(split).bytes();

@@ -22,6 +22,8 @@ struct BifragmentLimits {
   uint64_t max_gap = 8ull << 20;
   uint32_t max_splits = 64;
   uint32_t max_decodes = 512;
+  uint64_t max_scan = 512ull << 20;  // bytes the marker scans may read in all
+  uint64_t max_fragment = 64ull << 20;
 };
 
 // v: the bytes from the JPEG's SOI on; error_at: where its plain walk found damage.

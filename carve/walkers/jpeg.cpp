@@ -7,7 +7,20 @@
 namespace vigil::carve {
 namespace {
 
-constexpr uint64_t kMaxJpeg = 256ull << 20;
+constexpr uint64_t kMaxJpeg = 64ull << 20;
+constexpr uint64_t kZeroRun = 8192;  // entropy-coded data never holds this many zero bytes in a row
+
+// Position of a run of kZeroRun zero bytes within [from, to), or to when none.
+uint64_t zero_run(const ByteView& v, uint64_t from, uint64_t to) {
+  for (uint64_t i = from + kZeroRun - 1; i < to; i += kZeroRun) {
+    if (v.at(i) != 0) continue;
+    uint64_t a = i, b = i;
+    while (a > from && v.at(a - 1) == 0) --a;
+    while (b + 1 < to && v.at(b + 1) == 0 && b + 1 - a < kZeroRun) ++b;
+    if (b + 1 - a >= kZeroRun) return a;
+  }
+  return to;
+}
 
 bool valid_marker(uint8_t m) {
   return (m >= 0xC0 && m <= 0xFE) || m == 0x01;
@@ -82,7 +95,12 @@ class JpegWalker final : public Walker {
       seen_sos = true;
       uint64_t q = next;
       for (;;) {  // entropy-coded data: runs until a marker other than FF00 and RSTn
+        uint64_t from = q;
         q = v.find(0xFF, q);
+        if (q - from >= kZeroRun) {
+          uint64_t z = zero_run(v, from, q);
+          if (z < q) return bad(z, "long run of zero bytes in entropy-coded data");
+        }
         if (!v.has(q, 2)) return more(q);
         uint8_t n = v.at(q + 1);
         if (n == 0x00 || (n >= 0xD0 && n <= 0xD7)) {
