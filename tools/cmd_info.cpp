@@ -110,7 +110,7 @@ void register_info(CLI::App& app) {
           std::cout << fs::dump(fs::to_json(e)) << "\n";
         } else {
           const char* st = e.state == fs::FileState::allocated ? " " : e.state == fs::FileState::deleted ? "*" : "o";
-          std::cout << fmt::format("{}{}:{:<4} {:<8} {:>12} {:<20} {}\n", st, e.filesystem, e.type == "dir" ? "d" : "r",
+          std::cout << fmt::format("{}{}:{:<4} {:<8} {:>12} {:<20} {}\n", st, e.filesystem, e.type == "dir" ? "d" : e.type == "link" ? "l" : e.type == "virtual" ? "v" : "r",
                                    e.inode, e.size, fs::to_iso8601(e.mtime).value_or("-"), fs::printable(e.path));
         }
         return true;
