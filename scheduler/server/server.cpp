@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <ctime>
 #include <iostream>
@@ -215,9 +216,20 @@ class Session : public SessionBase {
       auto self = std::static_pointer_cast<Session>(shared_from_this());
       stream_.async_shutdown([self](beast::error_code) {});
     } else {
+      // Lingering close: read and drop what the client still sends (the rest of a body over the
+      // limit) so that closing does not reset the connection before it reads our answer.
       beast::error_code ec;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream_.expires_after(std::chrono::seconds(5));
+      drain();
     }
+  }
+
+  void drain() {
+    auto self = std::static_pointer_cast<Session>(shared_from_this());
+    stream_.async_read_some(net::buffer(drain_buf_), [self](beast::error_code ec, size_t) {
+      if (!ec) self->drain();
+    });
   }
 
   Server::Impl& srv_;
@@ -225,6 +237,7 @@ class Session : public SessionBase {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool busy_ = false;
+  std::array<char, 4096> drain_buf_{};
 };
 
 using PlainSession = Session<beast::tcp_stream, false>;
