@@ -21,36 +21,36 @@ DISK=$WORK/gen/disk.raw
 echo "disk: $(du -h --apparent-size "$DISK" | cut -f1) raw, $(du -h "$WORK/disk.E01" | cut -f1) E01; $(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$WORK/gen/truth.json") files"
 sync
 
-now() { date +%s.%N; }
+# tm FILE CMD...: appends "wall user sys" seconds of CMD to FILE.
+tm() { local out=$1; shift; /usr/bin/time -f "%e %U %S" -a -o "$out" "$@"; }
 
-t0=$(now)
-"$VIGIL" carve "$WORK/disk.E01" -o "$WORK/vigil" --json >/dev/null
-t1=$(now)
-vigil_s=$(echo "$t1 - $t0" | bc)
+tm "$WORK/t.vigil" "$VIGIL" carve "$WORK/disk.E01" -o "$WORK/vigil" --json >/dev/null
 
 starts=$(sfdisk -d "$DISK" | sed -n 's/.*start= *\([0-9]*\).*/\1/p')
-t0=$(now)
 i=0
 for s in $starts; do
   i=$((i + 1))
-  tsk_recover -e -o "$s" "$DISK" "$WORK/tsk/p$i" >/dev/null 2>&1 || true
+  tm "$WORK/t.tsk" tsk_recover -e -o "$s" "$DISK" "$WORK/tsk/p$i" >/dev/null 2>&1 || true
 done
-t1=$(now)
-tsk_s=$(echo "$t1 - $t0" | bc)
 
-t0=$(now)
 n=$(echo "$starts" | wc -w)
+mkdir -p "$WORK/photorec"
 for p in $(seq 1 "$n"); do
-  mkdir -p "$WORK/photorec"
-  (cd "$WORK" && photorec /log /d "$WORK/photorec/p$p" /cmd "$DISK" \
+  (cd "$WORK" && tm "$WORK/t.photorec" photorec /log /d "$WORK/photorec/p$p" /cmd "$DISK" \
      "$p,options,paranoid,fileopt,everything,enable,freespace,search" >/dev/null 2>&1) || true
 done
-t1=$(now)
-pr_s=$(echo "$t1 - $t0" | bc)
 
-python3 - "$WORK" "$vigil_s" "$tsk_s" "$pr_s" <<'PY'
+python3 - "$WORK" <<'PY'
 import hashlib, json, os, sys
-work, vigil_s, tsk_s, pr_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+work = sys.argv[1]
+def times(name):
+    w = c = 0.0
+    for line in open(os.path.join(work, "t." + name)):
+        p = line.split()
+        if len(p) == 3:
+            w += float(p[0]); c += float(p[1]) + float(p[2])
+    return w, c
+(vigil_s, vigil_c), (tsk_s, tsk_c), (pr_s, pr_c) = times("vigil"), times("tsk"), times("photorec")
 truth = [t for t in json.load(open(os.path.join(work, "gen", "truth.json"))) if t["expect"] != "damaged"]
 want = {t["sha256"]: t["type"] for t in truth}
 thumbs = {t["thumbnail"] for t in truth if t.get("thumbnail")}
@@ -97,6 +97,8 @@ print("outputs matching no file put on the disk: vigil %d (of %d), photorec %d (
       % (false_v, len(vig_h), false_p, len(pr_h), false_t, len(tsk_h)))
 print("wall time: vigil %.2fs (E01) | tsk_recover %.2fs + photorec %.2fs = %.2fs (raw) | ratio vigil/peers %.2f"
       % (vigil_s, tsk_s, pr_s, tsk_s + pr_s, vigil_s / max(tsk_s + pr_s, 1e-9)))
+print("cpu time (user+sys): vigil %.2fs | tsk_recover %.2fs + photorec %.2fs = %.2fs | ratio %.2f"
+      % (vigil_c, tsk_c, pr_c, tsk_c + pr_c, vigil_c / max(tsk_c + pr_c, 1e-9)))
 print("targets: recall >= union for every type: %s; false outputs <= photorec's: %s; time <= half: %s"
       % ("yes" if ok else "NO", "yes" if false_v <= false_p else "NO", "yes" if vigil_s <= (tsk_s + pr_s) / 2 else "NO"))
 PY

@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <fstream>
 #include <unordered_map>
 
@@ -192,19 +195,68 @@ std::vector<fs::ByteRange> subtract(const std::vector<fs::ByteRange>& a, std::ve
   return out;
 }
 
+// Progress of both passes (they run at once, on two threads), reported as one.
+struct Hub {
+  std::function<void(const Progress&)> fn;
+  std::mutex m;
+  uint64_t done[2] = {0, 0}, total[2] = {0, 0}, arts[2] = {0, 0};
+  void update(int slot, const char* phase, uint64_t d, uint64_t t, uint64_t a) {
+    if (!fn) return;
+    std::lock_guard<std::mutex> g(m);
+    done[slot] = d;
+    total[slot] = t;
+    arts[slot] = a;
+    Progress p;
+    p.phase = phase;
+    p.bytes_done = done[0] + done[1];
+    p.bytes_total = total[0] + total[1];
+    p.artefacts = arts[0] + arts[1];
+    fn(p);
+  }
+};
+
+// One pass's worker: pass 1 and pass 2 each get their own, with their own records and counters,
+// so they share nothing but the evidence (whose reads are locked inside) while they run.
 class Run {
  public:
-  Run(fs::Evidence& ev, const CarveOptions& o) : ev_(ev), o_(o), reg_(Registry::builtin()) {}
+  Run(fs::Evidence& ev, const CarveOptions& o, std::string prefix, Hub* hub, int slot)
+      : ev_(ev), o_(o), reg_(Registry::builtin()), prefix_(std::move(prefix)), hub_(hub), slot_(slot) {}
 
-  Summary go() {
-    auto t0 = std::chrono::steady_clock::now();
+  void start() {
     fsys::create_directories(o_.outdir / "artefacts");
     for (auto& p : ev_.problems()) sum_.errors.push_back(p);
-    size_t known_problems = ev_.problems().size();
-    pass1();
-    if (o_.unallocated) pass2();
+    known_problems_ = ev_.problems().size();
+  }
+
+  // Takes pass 2's artefacts, leaving out what pass 1 already produced (same start in the image),
+  // then gives every artefact its final id in a fixed order (pass 1, then pass 2).
+  void absorb(Run& p2) {
+    std::set<uint64_t> starts;
+    for (auto& a : arts_)
+      if (a.valid && !a.parent && !a.byte_runs.empty()) starts.insert(a.byte_runs.front().img_offset);
+    std::set<std::string> dropped;
+    for (auto& a : p2.arts_)
+      if (!a.parent && !a.byte_runs.empty() && starts.count(a.byte_runs.front().img_offset)) dropped.insert(a.id);
+    for (auto& a : p2.arts_) {
+      if (dropped.count(a.id) || (a.parent && dropped.count(*a.parent))) {
+        std::error_code ec;
+        fsys::remove(o_.outdir / a.file, ec);
+        continue;
+      }
+      arts_.push_back(std::move(a));
+    }
+    for (auto& [k, v] : p2.sum_.invalid) sum_.invalid[k] += v;
+    for (auto& [k, v] : p2.sum_.truncated) sum_.truncated[k] += v;
+    sum_.bifragment += p2.sum_.bifragment;
+    sum_.carve_space += p2.sum_.carve_space;
+    sum_.bytes_read += p2.sum_.bytes_read;
+    for (auto& e : p2.sum_.errors) sum_.errors.push_back(e);
+    renumber();
+  }
+
+  Summary finish(std::chrono::steady_clock::time_point t0) {
     chat();
-    for (size_t i = known_problems; i < ev_.problems().size(); ++i) sum_.errors.push_back(ev_.problems()[i]);
+    for (size_t i = known_problems_; i < ev_.problems().size(); ++i) sum_.errors.push_back(ev_.problems()[i]);
     for (auto& a : arts_) {
       sum_.counts[a.type][a.state]++;
       sum_.artefacts++;
@@ -216,7 +268,29 @@ class Run {
     return sum_;
   }
 
+  std::atomic<bool> stop_{false};
+
  private:
+  void renumber() {
+    std::map<std::string, std::string> ids;
+    uint64_t n = 0;
+    for (auto& a : arts_)
+      if (!a.parent) ids[a.id] = fmt::format("{:06}", ++n);
+    auto move_to = [&](const std::string& from_rel, const fsys::path& to) {
+      fsys::rename(o_.outdir / from_rel, to);
+      return rel(to);
+    };
+    for (auto& a : arts_) {
+      std::string nid = a.parent ? ids[*a.parent] + a.id.substr(a.id.rfind("-t")) : ids[a.id];
+      if (a.parent) a.parent = ids[*a.parent];
+      fsys::path to = place(a.type, nid, a.ext);
+      a.file = move_to(a.file, to);
+      if (a.wal_file) a.wal_file = move_to(*a.wal_file, to.parent_path() / (nid + "." + a.ext + "-wal"));
+      if (a.journal_file) a.journal_file = move_to(*a.journal_file, to.parent_path() / (nid + "." + a.ext + "-journal"));
+      a.id = nid;
+    }
+  }
+
   bool wanted_family(const Walker* w) const {
     if (o_.types.empty()) return true;
     for (auto& t : family_types(w->name()))
@@ -231,17 +305,9 @@ class Run {
     return nullptr;
   }
 
-  std::string next_id() { return fmt::format("{:06}", ++seq_); }
+  std::string next_id() { return prefix_ + fmt::format("{:06}", ++seq_); }
 
-  void report(const char* phase) {
-    if (!o_.progress) return;
-    Progress p;
-    p.phase = phase;
-    p.bytes_done = done_;
-    p.bytes_total = total_;
-    p.artefacts = arts_.size();
-    o_.progress(p);
-  }
+  void report(const char* phase) { hub_->update(slot_, phase, done_, total_, arts_.size()); }
 
   fsys::path place(const std::string& type, const std::string& id, const std::string& ext) {
     fsys::path dir = o_.outdir / "artefacts" / type;
@@ -295,6 +361,7 @@ class Run {
   }
 
   // ------------------------------------------------------------------ pass 1
+ public:
   struct FsFiles {
     std::vector<fs::FileEntry> files;
     std::unordered_map<std::string, size_t> by_path;
@@ -332,17 +399,34 @@ class Run {
     }
   }
 
+ private:
   void file(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileEntry& e) {
-    std::vector<std::byte> head;
-    ev_.read_file(f.index, e.inode, [&](std::span<const std::byte> b) {
-      size_t n = std::min<size_t>(b.size(), 4096 - head.size());
-      head.insert(head.end(), b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
-      return head.size() < 4096;
-    });
-    sum_.bytes_read += head.size();
-    const Walker* w = identify(ByteView(head, 0, head.size() == e.size));
+    // One read: the first piece types the file; media goes on streaming into the artefact file.
+    const Walker* w = nullptr;
+    bool decided = false;
+    std::ofstream out;
+    fsys::path tmp = o_.outdir / "artefacts" / (".partial-" + prefix_ + std::to_string(seq_ + 1));
+    uint64_t got = 0;
+    auto prob = ev_.read_file(f.index, e.inode, [&](std::span<const std::byte> b) {
+      if (!decided) {
+        decided = true;
+        auto head = b.first(std::min<size_t>(b.size(), 4096));
+        sum_.bytes_read += head.size();
+        w = identify(ByteView(head, 0, head.size() == e.size));
+        if (!w) return false;
+        total_ += e.size;
+        out.open(tmp, std::ios::binary);
+        if (!out) throw std::runtime_error("cannot write " + tmp.string());
+        sum_.bytes_read -= head.size();
+      }
+      out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+      done_ += b.size();
+      sum_.bytes_read += b.size();
+      return true;
+    }, &got);
     if (!w) return;
-    total_ += e.size;
+    out.close();
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
     Artefact a;
     a.id = next_id();
     a.type = family_types(w->name()).front();
@@ -359,12 +443,9 @@ class Run {
     for (auto& r : e.byte_runs)
       if (!r.sparse) a.byte_runs.push_back({r.img_offset, r.len});
     if (e.resident) a.warnings.push_back("content resident in filesystem metadata (no byte runs)");
-    fsys::path tmp = o_.outdir / "artefacts" / (".partial-" + a.id);
-    uint64_t got = 0;
-    std::string prob = copy_out(f.index, e.inode, tmp, &got);
-    if (!prob.empty()) {
-      a.warnings.push_back("read: " + prob);
-      sum_.errors.push_back({"fs " + std::to_string(f.index) + " " + e.path, prob, std::nullopt});
+    if (prob) {
+      a.warnings.push_back("read: " + prob->message);
+      sum_.errors.push_back({"fs " + std::to_string(f.index) + " " + e.path, prob->message, std::nullopt});
     }
     WalkResult r;
     {
@@ -421,6 +502,11 @@ class Run {
   }
 
   // ------------------------------------------------------------------ pass 2
+ public:
+  // Computes the carving space (reads filesystem metadata: call before the passes start).
+  void prepare_space() { space_storage_ = build_space(); }
+
+ private:
   Space build_space() {
     Space s;
     auto round_out = [](std::vector<fs::ByteRange> v) {
@@ -430,7 +516,7 @@ class Run {
       }
       return v;
     };
-    auto covered = round_out(covered_);
+    auto covered = round_out(covered_);  // empty: pass 1 runs at the same time; absorb() dedupes
     for (auto& f : ev_.filesystems()) {
       auto un = subtract(ev_.unallocated(f.index), covered);
       for (auto& r : un) s.regions.push_back({r.img_offset, r.len, f.index, f.volume, std::max<uint32_t>(512, f.block_size)});
@@ -457,8 +543,9 @@ class Run {
     return s;
   }
 
+ public:
   void pass2() {
-    Space space = build_space();
+    Space& space = space_storage_;
     space_ = &space;
     sum_.carve_space = space.total;
     done_ = 0;
@@ -489,7 +576,7 @@ class Run {
             uint64_t z = std::min(bend, space.regions[x].img + space.regions[x].len);
             if (a < z) feed(b.subspan(static_cast<size_t>(a - off), static_cast<size_t>(z - a)));
           }
-          return true;
+          return !stop_.load();
         }, ro);
         for (auto& e : res.errors) sum_.errors.push_back({"image", e.message, e.img_offset});
       } catch (const std::exception& e) {
@@ -507,10 +594,25 @@ class Run {
     space_ = nullptr;
   }
 
+ private:
   void feed(std::span<const std::byte> b) {
-    buf_.insert(buf_.end(), b.begin(), b.end());
     done_ += b.size();
     sum_.bytes_read += b.size();
+    if (buf_.empty() && scan_ == buf_v0_ && wait_until_ <= buf_v0_) {
+      // Nothing pending: look for headers in place and copy only from the first candidate on
+      // (free space is mostly not media; this keeps pass 2 from copying all of it).
+      size_t i = 0;
+      while (i + 4096 <= b.size()) {
+        ByteView sv(b.subspan(i), buf_v0_ + i, false);
+        if (maybe_header(sv) && identify(sv)) break;
+        i += 512;
+      }
+      buf_v0_ += i;
+      scan_ = buf_v0_;
+      buf_.assign(b.begin() + static_cast<std::ptrdiff_t>(i), b.end());
+    } else {
+      buf_.insert(buf_.end(), b.begin(), b.end());
+    }
     process(false);
     if (done_ - last_report_ > (64u << 20)) {
       last_report_ = done_;
@@ -576,7 +678,10 @@ class Run {
       scan_ += (r.length + 511) / 512 * 512;
     }
     // Drop what is behind the scan point (in large steps, so erasing stays cheap).
-    if (scan_ > buf_v0_ && scan_ - buf_v0_ >= (32u << 20)) {
+    if (!final && scan_ == end) {
+      buf_v0_ = end;
+      buf_.clear();
+    } else if (scan_ > buf_v0_ && scan_ - buf_v0_ >= (32u << 20)) {
       uint64_t drop = std::min<uint64_t>(scan_ - buf_v0_, buf_.size());
       buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(drop));
       buf_v0_ += drop;
@@ -711,6 +816,11 @@ class Run {
   fs::Evidence& ev_;
   const CarveOptions& o_;
   const Registry& reg_;
+  std::string prefix_;
+  Hub* hub_;
+  int slot_;
+  size_t known_problems_ = 0;
+  Space space_storage_;
   Summary sum_;
   std::vector<Artefact> arts_;
   std::vector<fs::ByteRange> covered_;  // image ranges pass 1 recovered validly from free space
@@ -725,8 +835,33 @@ class Run {
 }  // namespace
 
 Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
-  Run r(ev, opts);
-  return r.go();
+  auto t0 = std::chrono::steady_clock::now();
+  Hub hub;
+  hub.fn = opts.progress;
+  Run p1(ev, opts, "p1-", &hub, 0), p2(ev, opts, "p2-", &hub, 1);
+  p1.start();
+  if (opts.unallocated) p2.prepare_space();
+  // Pass 2 reads the image sequentially on its own thread while pass 1 walks the filesystems.
+  std::exception_ptr err2;
+  std::thread t2;
+  if (opts.unallocated) t2 = std::thread([&] {
+      try {
+        p2.pass2();
+      } catch (...) {
+        err2 = std::current_exception();
+      }
+    });
+  try {
+    p1.pass1();
+  } catch (...) {
+    p2.stop_ = true;
+    if (t2.joinable()) t2.join();
+    throw;
+  }
+  if (t2.joinable()) t2.join();
+  if (err2) std::rethrow_exception(err2);
+  p1.absorb(p2);
+  return p1.finish(t0);
 }
 
 }  // namespace vigil::carve
