@@ -22,7 +22,9 @@ std::string q(const fsys::path& p) { return shell_quote(p.string()); }
 
 std::string vigil_cmd() {
   // ASan must not insist on being first in the library list when the shim is preloaded.
-  return "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 " + shell_quote(vigil_binary());
+  // libewf's own leaks on failure paths are suppressed (see lsan.supp).
+  return "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 LSAN_OPTIONS=suppressions=" +
+         shell_quote(source_dir() + "/tests/acquire/lsan.supp") + " " + shell_quote(vigil_binary());
 }
 
 const char* kMeta =
