@@ -111,6 +111,7 @@ using IdMultiMap = std::unordered_map<int64_t, std::vector<std::string>>;
 IdMap load_map(const Db& db, const std::string& sql, std::vector<std::string>& errors);
 IdMultiMap load_multimap(const Db& db, const std::string& sql, std::vector<std::string>& errors);
 std::string lookup(const IdMap& m, std::optional<int64_t> id);
+const std::string& lookup_ref(const IdMap& m, std::optional<int64_t> id);  // "" when absent
 
 // Text of an Apple typedstream (NSAttributedString archive: iOS Messages' attributedBody).
 std::optional<std::string> typedstream_text(std::string_view blob);

@@ -153,7 +153,7 @@ std::string file_uri(const std::filesystem::path& p) {
 
 Db::Db(const std::filesystem::path& file) : db_(nullptr, &sqlite3_close) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(file_uri(file).c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+  int rc = sqlite3_open_v2(file_uri(file).c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   db_.reset(raw);  // a failed open still allocates a handle
   if (rc != SQLITE_OK)

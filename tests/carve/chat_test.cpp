@@ -1,10 +1,12 @@
 // Chat readers: fixtures with known counts and fields, generated databases, WAL handling,
 // recovery, and the evidence copies' hashes unchanged after every run.
+#include "carve/chat/output.hpp"
 #include "carve/chat/sqlite_db.hpp"
 #include "carve/chat/sqlite_format.hpp"
 #include "carve/chat/timestamp.hpp"
 #include "carve/chat_contract.hpp"
 #include "tests/carve/chat_support.hpp"
+#include "fs/json.hpp"
 #include "tests/common/support.hpp"
 
 #include <catch2/catch.hpp>
@@ -189,4 +191,23 @@ TEST_CASE("chat: SQLite record decoding", "[chat]") {
   CHECK(decode_value(19, txt).s == "abc");
   CHECK(decode_value(19, txt).type == Value::Type::Text);
   CHECK(decode_value(9, txt).i == 1);
+}
+
+TEST_CASE("chat: JSON strings are written exactly as fs::dump writes them", "[chat]") {
+  using namespace vigil::carve::chat;
+  std::vector<std::string> cases = {
+      "", "plain", "quote \" backslash \\ slash /", "tab\tnl\ncr\rbs\bff\f", std::string("nul\0x", 5),
+      "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x8a", "bad \xff byte", "cut \xe2\x82",
+      "overlong \xc0\xaf", "surrogate \xed\xa0\x80", "high \xf4\x90\x80\x80", "\xc3"};
+  for (auto& s : cases) {
+    INFO(s);
+    std::string a;
+    append_json_string(a, s);
+    CHECK(a == vigil::fs::dump(nlohmann::json(s)));
+  }
+  CHECK(csv_field("a,b") == "\"a,b\"");
+  CHECK(csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+  CHECK(csv_field("line\r\nbreak") == "\"line\r\nbreak\"");
+  CHECK(csv_field("plain") == "plain");
+  CHECK(valid_utf8("ok \xff end") == "ok \xef\xbf\xbd end");
 }
