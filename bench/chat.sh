@@ -46,34 +46,34 @@ FROM message WHERE message_type = 1;
 SQL
 }
 
-now() { date +%s.%N; }
+JOIN_SQL="SELECT m._id, j.raw_string, m.from_me, m.timestamp, m.text_data, m.sender_jid_row_id,
+  mm.file_path FROM message m LEFT JOIN chat c ON c._id = m.chat_row_id
+  LEFT JOIN jid j ON j._id = c.jid_row_id LEFT JOIN message_media mm ON mm.message_row_id = m._id"
+TIMEFORMAT='%R %U %S'
 
 echo "== extraction: $N messages"
-gen "$WORK/msgstore.db" "$N"
+gen "$WORK/msgstore.db" "$N" > /dev/null
 ls -l "$WORK/msgstore.db" | awk '{printf "database: %.1f MiB\n", $5/1048576}'
-sync
-t0=$(now)
-sqlite3 -csv -header "$WORK/msgstore.db" "SELECT m._id, j.raw_string, m.from_me, m.timestamp,
-  m.text_data, m.sender_jid_row_id, mm.file_path FROM message m LEFT JOIN chat c ON c._id = m.chat_row_id
-  LEFT JOIN jid j ON j._id = c.jid_row_id LEFT JOIN message_media mm ON mm.message_row_id = m._id" \
-  > "$WORK/sqlite3.csv"
-t1=$(now)
-"$BIN" "$WORK/out" "$WORK/msgstore.db" > "$WORK/result.json"
-t2=$(now)
+cat "$WORK/msgstore.db" > /dev/null  # both runs start with the file in the page cache
+{ time sqlite3 -csv -header "$WORK/msgstore.db" "$JOIN_SQL" > "$WORK/sqlite3.csv"; } 2> "$WORK/t1"
+{ time "$BIN" "$WORK/out" "$WORK/msgstore.db" > "$WORK/result.json"; } 2> "$WORK/t2"
 rows_sqlite=$(($(wc -l < "$WORK/sqlite3.csv") - 1))
 rows_vigil=$(wc -l < "$WORK/out/messages.jsonl")
-s=$(echo "$t1 - $t0" | bc -l); v=$(echo "$t2 - $t1" | bc -l)
-printf 'sqlite3 -csv join:  %8.2f s  %d rows\n' "$s" "$rows_sqlite"
-printf 'vigil chat extract: %8.2f s  %d messages (jsonl + csv, recovery pass)\n' "$v" "$rows_vigil"
-printf 'ratio vigil/sqlite3: %.2f (target <= 1.5)\n' "$(echo "$v / $s" | bc -l)"
+read -r sw su ss < "$WORK/t1"
+read -r vw vu vs < "$WORK/t2"
+printf 'sqlite3 -csv join:  wall %7.2f s  cpu %7.2f s  %d rows\n' "$sw" "$(echo "$su + $ss" | bc -l)" "$rows_sqlite"
+printf 'vigil chat extract: wall %7.2f s  cpu %7.2f s  %d messages (jsonl + csv + recovery pass)\n' \
+  "$vw" "$(echo "$vu + $vs" | bc -l)" "$rows_vigil"
+printf 'ratio vigil/sqlite3: wall %.2f  cpu %.2f (target <= 1.5)\n' "$(echo "$vw / $sw" | bc -l)" \
+  "$(echo "($vu + $vs) / ($su + $ss)" | bc -l)"
 rm -f "$WORK/msgstore.db" "$WORK/sqlite3.csv"; rm -rf "$WORK/out"
 
 # recall NAME N DELETE-WHERE: deletes rows, then counts the deleted bodies Vigil recovered.
 recall() {
   local db="$WORK/$1.db"
-  gen "$db" "$2"
+  gen "$db" "$2" > /dev/null
   sqlite3 -batch "$db" "SELECT text_data FROM message WHERE $3" | sort > "$WORK/deleted.txt"
-  sqlite3 -batch "$db" "PRAGMA secure_delete=OFF; DELETE FROM message WHERE $3;"
+  sqlite3 -batch "$db" "PRAGMA secure_delete=OFF; DELETE FROM message WHERE $3;" > /dev/null
   "$BIN" "$WORK/r-$1" "$db" > /dev/null
   python3 - "$WORK/r-$1/messages.jsonl" "$WORK/deleted.txt" "$1" <<'PY'
 import json, sys

@@ -7,6 +7,28 @@
 
 namespace vigil::carve::chat {
 
+namespace {
+// Byte classes: 1 needs a JSON escape, 2 needs CSV quoting, 4 is not ASCII.
+struct ByteClasses {
+  uint8_t c[256];
+  ByteClasses() {
+    for (int k = 0; k < 256; ++k) {
+      c[k] = 0;
+      if (k < 0x20 || k == '"' || k == '\\') c[k] |= 1;
+      if (k == ',' || k == '"' || k == '\r' || k == '\n') c[k] |= 2;
+      if (k >= 0x80) c[k] |= 4;
+    }
+  }
+};
+const ByteClasses kClasses;
+
+unsigned classify(std::string_view s) {
+  unsigned f = 0;
+  for (unsigned char ch : s) f |= kClasses.c[ch];
+  return f;
+}
+}  // namespace
+
 std::string valid_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -55,13 +77,7 @@ std::string valid_utf8(std::string_view s) {
 }
 
 void append_csv_field(std::string& out, std::string_view s) {
-  bool plain = true;
-  for (char c : s)
-    if (c == ',' || c == '"' || c == '\r' || c == '\n') {
-      plain = false;
-      break;
-    }
-  if (plain) {
+  if (!(classify(s) & 2)) {
     out.append(s);
     return;
   }
@@ -120,8 +136,16 @@ bool strict_utf8(std::string_view s) {
   return true;
 }
 
+
 void append_json_string(std::string& out, std::string_view s) {
-  if (!strict_utf8(s)) {
+  unsigned f = classify(s);
+  if (!(f & 5)) {
+    out += '"';
+    out.append(s);
+    out += '"';
+    return;
+  }
+  if ((f & 4) && !strict_utf8(s)) {
     // Evidence bytes that are not UTF-8: fs::dump's replacement rules, exactly.
     out += vigil::fs::dump(nlohmann::json(std::string(s)));
     return;
@@ -183,6 +207,10 @@ std::string join(const std::vector<std::string>& v) {
 
 MessageWriter::MessageWriter(const std::filesystem::path& outdir) : outdir_(outdir) {
   std::filesystem::create_directories(outdir);
+  jsonl_buf_.resize(1 << 20);
+  csv_buf_.resize(1 << 20);
+  jsonl_.rdbuf()->pubsetbuf(jsonl_buf_.data(), static_cast<std::streamsize>(jsonl_buf_.size()));
+  csv_.rdbuf()->pubsetbuf(csv_buf_.data(), static_cast<std::streamsize>(csv_buf_.size()));
   jsonl_.open(outdir / "messages.jsonl", std::ios::binary | std::ios::trunc);
   csv_.open(outdir / "messages.csv", std::ios::binary | std::ios::trunc);
   if (!jsonl_ || !csv_) throw std::runtime_error("cannot create messages.jsonl/csv in " + outdir.string());
@@ -254,7 +282,7 @@ void MessageWriter::write(const DatabaseFound& db, const Message& m, const ChatC
   auto add = [&](std::string_view f) {
     if (!first) line += ',';
     first = false;
-    if (strict_utf8(f)) append_csv_field(line, f);
+    if (!(classify(f) & 4) || strict_utf8(f)) append_csv_field(line, f);
     else append_csv_field(line, valid_utf8(f));
   };
   add(m.app);

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace vigil::carve::chat {
 
@@ -26,6 +27,7 @@ class MessageWriter {
   void close();  // throws std::runtime_error when a write failed
 
  private:
+  std::vector<char> jsonl_buf_, csv_buf_;  // declared before the streams that use them
   std::ofstream jsonl_;
   std::ofstream csv_;
   std::filesystem::path outdir_;

@@ -29,6 +29,21 @@ struct Message {
   std::vector<std::string> attachments;  // stored paths, resolved to artefact ids on output
   bool recovered = false;
   std::string location;  // where a recovered record was found
+
+  void reset() {
+    app.clear();
+    table.clear();
+    row.reset();
+    conversation.clear();
+    timestamp.reset();
+    direction = "unknown";
+    sender.clear();
+    recipients.clear();
+    body.reset();
+    attachments.clear();
+    recovered = false;
+    location.clear();
+  }
 };
 
 // One row as a Source sees it: values in the order of Source::columns.

@@ -99,6 +99,13 @@ bool Stmt::step() {
 
 Value Stmt::value(int i) const {
   Value v;
+  fill(i, v);
+  return v;
+}
+
+void Stmt::fill(int i, Value& v) const {
+  v.type = Value::Type::Null;
+  v.s.clear();
   sqlite3_stmt* s = stmt_.get();
   switch (sqlite3_column_type(s, i)) {
     case SQLITE_INTEGER:
@@ -125,7 +132,6 @@ Value Stmt::value(int i) const {
     default:
       break;
   }
-  return v;
 }
 
 std::optional<int64_t> Stmt::int_at(int i) const { return value(i).as_int(); }

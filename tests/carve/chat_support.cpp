@@ -62,6 +62,7 @@ Run extract(const fsys::path& outdir, const std::vector<fsys::path>& dbs,
       d.state = "allocated";
       d.file = p;
       if (fsys::exists(p.string() + "-wal")) d.wal = p.string() + "-wal";
+      if (fsys::exists(p.string() + "-journal")) d.journal = p.string() + "-journal";
       run.results.push_back(ex.process(d));
     }
     ex.finish();

@@ -211,3 +211,29 @@ TEST_CASE("chat: JSON strings are written exactly as fs::dump writes them", "[ch
   CHECK(csv_field("plain") == "plain");
   CHECK(valid_utf8("ok \xff end") == "ok \xef\xbf\xbd end");
 }
+
+TEST_CASE("chat: page images in a persisted rollback journal are mined, never rolled back",
+          "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  // secure_delete wipes the row from the database itself: only the journal still has it.
+  sqlite(ev / "mmssms.db", R"(
+CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, date INTEGER, type INTEGER, body TEXT);
+INSERT INTO sms VALUES (1, 1, '+15550001', 1600000000000, 1, 'kept message');
+INSERT INTO sms VALUES (2, 1, '+15550001', 1600000001000, 2, 'wiped, but journalled');
+PRAGMA journal_mode=PERSIST;
+PRAGMA secure_delete=ON;
+DELETE FROM sms WHERE _id = 2;
+)");
+  REQUIRE(fsys::exists(ev / "mmssms.db-journal"));
+  auto hashes = hash_dir(ev.path());
+  auto run = extract(out.path(), {ev / "mmssms.db"});
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 1);
+  CHECK(live[0]["body"] == "kept message");
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "wiped, but journalled");
+  CHECK(rec[0]["row"] == 2);
+  CHECK(rec[0]["location"].get<std::string>().rfind("journal record ", 0) == 0);
+  check_unchanged(ev.path(), hashes);
+}
