@@ -8,6 +8,7 @@
 #include "carve/chat/timestamp.hpp"
 
 #include <functional>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,5 +98,26 @@ std::unique_ptr<Reader> pick_reader(const Schema& schema);
 
 // Helpers for readers.
 bool has_all(const Schema& s, std::initializer_list<const char*> tables);
+
+}  // namespace vigil::carve::chat
+
+namespace vigil::carve::chat {
+
+// Lookups readers load once per database.
+using IdMap = std::unordered_map<int64_t, std::string>;
+using IdMultiMap = std::unordered_map<int64_t, std::vector<std::string>>;
+// Runs `sql` (two columns: id, text) into a map; a failing query adds to errors and gives what
+// was read so far.
+IdMap load_map(const Db& db, const std::string& sql, std::vector<std::string>& errors);
+IdMultiMap load_multimap(const Db& db, const std::string& sql, std::vector<std::string>& errors);
+std::string lookup(const IdMap& m, std::optional<int64_t> id);
+
+// Text of an Apple typedstream (NSAttributedString archive: iOS Messages' attributedBody).
+std::optional<std::string> typedstream_text(std::string_view blob);
+// Message text of a Telegram TL-serialised message: the first TL string after the constructor,
+// flags and ids.
+std::optional<std::string> telegram_tl_text(std::string_view blob);
+// True when s is valid UTF-8 without control characters other than tab, CR and LF.
+bool plausible_text(std::string_view s);
 
 }  // namespace vigil::carve::chat

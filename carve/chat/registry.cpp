@@ -4,7 +4,9 @@ namespace vigil::carve::chat {
 
 std::vector<ReaderFactory>& reader_registry() {
   static std::vector<ReaderFactory> registry = {
-      make_android_sms_reader};
+      make_android_sms_reader, make_imessage_reader, make_whatsapp_android_reader,
+      make_whatsapp_ios_reader, make_telegram_reader, make_skype_reader,
+      make_kik_reader, make_messenger_reader, make_generic_reader};
   return registry;
 }
 
@@ -31,7 +33,11 @@ bool has_all(const Schema& s, std::initializer_list<const char*> tables) {
 std::optional<std::string> Row::time(size_t k) const {
   const Value& v = (*this)[k];
   if (k >= scales_.size()) return std::nullopt;
-  if (v.type == Value::Type::Real) return format_time(v.d, scales_[k]);
+  if (v.type == Value::Type::Real) {
+    // A double carries about 16 digits: keep microseconds, drop the binary noise below.
+    auto t = format_time(v.d, scales_[k], true);
+    return t;
+  }
   auto i = v.as_int();  // integers stay exact (nanoseconds do not fit a double)
   if (!i) return std::nullopt;
   return format_time(static_cast<long double>(*i), scales_[k]);

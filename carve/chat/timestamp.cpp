@@ -132,7 +132,7 @@ std::string iso8601_ns(int64_t unix_ns) {
   return out + "Z";
 }
 
-std::optional<std::string> format_time(long double value, TimeScale scale) {
+std::optional<std::string> format_time(long double value, TimeScale scale, bool round_us) {
   if (scale.epoch == Epoch::None || value == 0 || !std::isfinite(static_cast<double>(value)))
     return std::nullopt;
   long double v = value;
@@ -146,6 +146,12 @@ std::optional<std::string> format_time(long double value, TimeScale scale) {
   }
   auto ns = to_unix_ns(value, scale);
   if (!ns) return std::nullopt;
+  if (round_us) {
+    int64_t r = *ns % 1000;
+    *ns -= r;
+    if (r >= 500) *ns += 1000;
+    else if (r <= -500) *ns -= 1000;
+  }
   return iso8601_ns(*ns);
 }
 

@@ -30,6 +30,7 @@ std::string iso8601_ns(int64_t unix_ns);
 
 // A value in its column's scale; when the value is implausible there (mixed units in one column,
 // as iOS has), the unit is re-detected for this value alone.
-std::optional<std::string> format_time(long double value, TimeScale scale);
+// round_us: the value came from a double; round to microseconds.
+std::optional<std::string> format_time(long double value, TimeScale scale, bool round_us = false);
 
 }  // namespace vigil::carve::chat
