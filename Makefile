@@ -14,6 +14,10 @@ PACKAGES = build-essential cmake ninja-build pkg-config git \
   imagemagick ffmpeg libjpeg-turbo-progs libpng-dev libheif-examples libxml2-utils \
   testdisk wrk hyperfine clang libclang-rt-14-dev python3 nodejs npm chromium procps psmisc
 
+# npm packages (the dashboard's browser test drives Debian's chromium with playwright-core).
+NPM_DIR ?= build/npm
+PLAYWRIGHT_CORE ?= 1.65.1
+
 .PHONY: deps build asan test demo bench clean format
 
 # Idempotent: installs only what is missing (so it needs no network when nothing is).
@@ -23,6 +27,12 @@ deps:
 	  echo "Installing missing packages: $$missing"; \
 	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing; \
+	fi
+	@# npm packages for the dashboard's browser test (never committed; skipped when present).
+	@if [ ! -f $(NPM_DIR)/node_modules/playwright-core/package.json ]; then \
+	  echo "Installing playwright-core $(PLAYWRIGHT_CORE) into $(NPM_DIR)"; \
+	  mkdir -p $(NPM_DIR) && npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-save \
+	    playwright-core@$(PLAYWRIGHT_CORE); \
 	fi
 
 build: deps
