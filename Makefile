@@ -11,7 +11,7 @@ PACKAGES = build-essential cmake ninja-build pkg-config git \
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client \
   libboost-dev libboost-system-dev nlohmann-json3-dev libfmt-dev libcli11-dev catch2 \
   libfuse3-dev fuse3 dosfstools mtools e2fsprogs ntfs-3g exfatprogs exfat-fuse util-linux \
-  imagemagick ffmpeg libjpeg-turbo-progs libpng-dev libheif-examples libxml2-utils \
+  imagemagick ffmpeg libjpeg-turbo-progs libjpeg62-turbo-dev libpng-dev libheif-examples libxml2-utils \
   testdisk wrk hyperfine clang libclang-rt-14-dev python3 nodejs npm chromium procps psmisc
 
 .PHONY: deps build asan test demo bench clean format
