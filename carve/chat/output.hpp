@@ -1,0 +1,31 @@
+// messages.jsonl and messages.csv writers for normalised messages.
+#pragma once
+
+#include "carve/chat/reader.hpp"
+#include "carve/chat_contract.hpp"
+
+#include <fstream>
+#include <string>
+
+namespace vigil::carve::chat {
+
+// Replaces invalid UTF-8 sequences with U+FFFD (evidence strings may be anything).
+std::string valid_utf8(std::string_view s);
+// One RFC 4180 field: quoted when it holds a comma, a quote, CR or LF.
+std::string csv_field(std::string_view s);
+
+class MessageWriter {
+ public:
+  explicit MessageWriter(const std::filesystem::path& outdir);
+  // Attachments are resolved through `resolve` (artefact ids) when it knows the path.
+  void write(const DatabaseFound& db, const Message& m, const ChatContext& ctx);
+  void close();  // throws std::runtime_error when a write failed
+
+ private:
+  std::ofstream jsonl_;
+  std::ofstream csv_;
+  std::filesystem::path outdir_;
+  bool closed_ = false;
+};
+
+}  // namespace vigil::carve::chat

@@ -1,0 +1,41 @@
+// Deleted-record recovery: records of a table found in free space inside its b-tree pages
+// (freeblocks and the unallocated gap), in freelist pages, and in WAL frames that later frames
+// superseded (and pages of the main file that the WAL replaced). Records are matched to the
+// table by column count and the compatibility of serial types with declared affinities.
+#pragma once
+
+#include "carve/chat/sqlite_db.hpp"
+#include "carve/chat/sqlite_format.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::carve::chat {
+
+struct RecoveredRecord {
+  std::optional<int64_t> rowid;
+  std::vector<Value> values;  // in the order of the wanted columns
+  std::string location;       // e.g. "freeblock page 12 offset 3012", "wal frame 7 page 3"
+};
+
+class RecoveryContext {
+ public:
+  // original: the database copy as found; live: what SQLite reads (the copy with the WAL
+  // applied, or the original).
+  RecoveryContext(const std::filesystem::path& original, const std::filesystem::path& live,
+                  const std::string& wal_bytes, const Wal& wal);
+  // Deleted records of `table` not identical to a live row; `wanted[k]` is the table column
+  // giving wanted value k (nullopt: NULL).
+  std::vector<RecoveredRecord> recover(const Table& table,
+                                       const std::vector<std::optional<size_t>>& wanted);
+
+ private:
+  std::string original_;
+  std::string live_;
+  const std::string& wal_bytes_;
+  const Wal& wal_;
+};
+
+}  // namespace vigil::carve::chat

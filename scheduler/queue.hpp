@@ -1,0 +1,337 @@
+// scheduler/: Vigil's examination queue. Cases, suspects and their household facts, devices with a
+// state machine, the safeguarding-first priority policy (DESIGN.md "Priority policy"), alerts for
+// children's social care, leases for workers, an append-only hash-chained audit and API tokens.
+//
+// Everything here is a library call so that `vigil queue`, `vigil serve` and `vigil work` are glue.
+// One Store is one database connection and is NOT thread-safe: open one per thread (or guard it).
+// Every mutating call runs in one transaction (facts, re-rank, alerts and audit records together)
+// and takes the acting user's name, which goes into the audit record.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::scheduler {
+
+// Order of each enum is its priority order (first = most urgent).
+enum class Risk { very_high, high, medium, low, none };
+enum class Answer { no, yes, unknown };
+enum class DeviceClass { phone, tablet, computer, removable, other };
+enum class DeviceState {
+  intake, queued, acquiring, acquired, carving, review, done, failed, withdrawn
+};
+enum class JobKind { acquire, carve };  // queued -> acquiring -> acquired -> carving -> review
+enum class Role { manager, examiner, auditor };
+
+// Canonical names: "very-high", "high", …, "none"; "yes"/"no"/"unknown"; "phone"…; "intake"….
+std::string to_string(Risk r);
+std::string to_string(Answer a);
+std::string to_string(DeviceClass c);
+std::string to_string(DeviceState s);
+std::string to_string(JobKind k);
+std::string to_string(Role r);
+// Parsers accept the canonical name (and '_' for '-'; "not-assessed" for none); nullopt if unknown.
+std::optional<Risk> parse_risk(std::string_view s);
+std::optional<Answer> parse_answer(std::string_view s);
+std::optional<DeviceClass> parse_class(std::string_view s);
+std::optional<DeviceState> parse_state(std::string_view s);
+std::optional<JobKind> parse_job_kind(std::string_view s);
+std::optional<Role> parse_role(std::string_view s);
+
+// Thrown by Store operations. kind maps onto HTTP statuses in `vigil serve`
+// (not_found 404, invalid 400, conflict 409, storage 500). what() is one sentence, no secrets.
+class QueueError : public std::runtime_error {
+ public:
+  enum class Kind { not_found, invalid, conflict, storage };
+  QueueError(Kind k, const std::string& msg) : std::runtime_error(msg), kind(k) {}
+  Kind kind;
+};
+
+// Tunables, stored in the database (table `config`) so every process agrees.
+struct Policy {
+  // Deadline from intake by risk band, in days: very high, high, medium, low, not assessed.
+  std::array<int64_t, 5> deadline_days{1, 7, 14, 30, 30};
+  int64_t alert_hours = 24;          // referral to children's social care due after this
+  int64_t aging_days_per_level = 7;  // outside tier 0: each this-many days waiting = one level up
+  int64_t lease_seconds = 300;       // a claim's lease; heartbeats extend it by as much
+  int max_attempts = 3;              // claims of one job before the device is `failed`
+};
+
+struct Case {
+  std::string reference;
+  Risk risk = Risk::none;
+  std::string offence, officer, notes;
+  int64_t created_at = 0;  // UTC seconds since the epoch (every time in this API)
+};
+
+struct Suspect {
+  std::string reference;
+  std::string case_ref;
+  Answer lives_with_children = Answer::unknown;
+  Answer access_to_children = Answer::unknown;
+  int children_count = -1;  // -1: not recorded
+  std::string age_bands;    // free text such as "0-4,5-11"
+  std::string access_notes; // how: work, family, contact…
+  int64_t created_at = 0;
+  bool at_risk() const {
+    return lives_with_children == Answer::yes || access_to_children == Answer::yes;
+  }
+};
+
+struct Device {
+  std::string exhibit;
+  std::string case_ref, suspect_ref;
+  DeviceClass device_class = DeviceClass::other;
+  uint64_t capacity = 0;  // bytes, 0 unknown
+  std::string seized;     // YYYY-MM-DD or empty
+  std::string source;     // device path or image path for the worker
+  DeviceState state = DeviceState::queued;
+  std::string station;    // station holding it (lease owner while acquiring/carving)
+  int64_t intake_at = 0;
+  int64_t deadline_at = 0;
+  int64_t lease_expires = 0;  // 0 when no lease
+  int attempts = 0;           // claims of the current job
+  std::string last_error;
+  std::string notes;
+  // Stored priority (recomputed on every fact change): see Priority.
+  int tier = 1;
+  int level = 0;
+  int64_t priority_key = 0;
+};
+
+// The priority tuple of DESIGN.md, computed by compute_priority() for both stores.
+// Ordering: (tier, key, device id) ascending. Within tier 0, key = level * 2^40 + intake_at, so
+// risk band, then class, then waiting time decide strictly. Outside tier 0, key = intake_at +
+// level * aging period: each full aging period (default 7 days) of waiting is worth one level,
+// so a device ranks as if it had arrived one level higher one period later; nothing starves.
+struct Priority {
+  int tier = 1;             // 0: the suspect lives with children or has access to them
+  Risk risk = Risk::none;
+  DeviceClass device_class = DeviceClass::other;
+  int class_rank = 2;       // 0 phone/tablet, 1 computer, 2 removable/other
+  int level = 0;            // risk rank * 3 + class rank (0..14)
+  int64_t waited_seconds = 0;
+  int64_t aging_levels = 0; // full aging periods waited (0 in tier 0)
+  int effective_level = 0;  // max(0, level - aging_levels) outside tier 0, level inside
+  int64_t key = 0;
+  std::vector<std::string> reasons;  // one line per component, human readable
+};
+int class_rank(DeviceClass c);
+Priority compute_priority(const Suspect& suspect, Risk risk, DeviceClass device_class,
+                          int64_t intake_at, int64_t now, const Policy& policy);
+int64_t deadline_for(Risk risk, int64_t intake_at, const Policy& policy);
+
+struct QueueEntry {
+  int64_t rank = 0;  // 1-based position among the devices listed by the same query's states
+  Device device;
+  Risk risk = Risk::none;
+  double waiting_days = 0;
+  bool overdue = false;  // past its deadline and not done/withdrawn
+};
+nlohmann::json to_json(const QueueEntry& e);  // `vigil queue list --json` object
+
+struct Explanation {
+  QueueEntry entry;      // rank among queued devices (0 if the device is not queued)
+  Priority priority;
+  int64_t queued_total = 0;
+  Suspect suspect;
+  Case case_info;
+};
+nlohmann::json to_json(const Explanation& e);
+
+struct Alert {
+  int64_t id = 0;
+  std::string case_ref, suspect_ref;
+  std::string reason;  // "lives with children", "access to children"
+  int64_t raised_at = 0, due_at = 0;
+  std::string raised_by;
+  bool acknowledged = false;
+  int64_t acknowledged_at = 0;
+  std::string acknowledged_by, reference;
+  bool overdue(int64_t now) const { return !acknowledged && now > due_at; }
+};
+nlohmann::json to_json(const Alert& a, int64_t now);
+
+struct AuditRecord {
+  int64_t seq = 0;
+  int64_t at = 0;
+  std::string user, action, entity, entity_id, reason;
+  std::string before, after;  // JSON text ("null" when none)
+  std::string prev_hash, hash;
+};
+nlohmann::json to_json(const AuditRecord& r);
+// SHA-256 (hex) over prev_hash, a newline and the canonical JSON of the record's fields.
+std::string audit_hash(const AuditRecord& r);
+
+struct AuditCheck {
+  bool ok = true;
+  int64_t records = 0;
+  std::vector<std::string> problems;  // one sentence per broken link
+};
+
+struct Token {
+  int64_t id = 0;
+  std::string name;
+  Role role = Role::auditor;
+  int64_t created_at = 0;
+  std::string created_by;
+  int64_t revoked_at = 0;  // 0 while valid
+};
+struct NewToken {
+  Token token;
+  std::string secret;  // shown once; only its SHA-256 is stored
+};
+
+struct NewCase {
+  std::string reference;
+  Risk risk = Risk::none;
+  std::string offence, officer, notes;
+};
+struct CaseUpdate {
+  std::optional<Risk> risk;
+  std::optional<std::string> offence, officer, notes;
+};
+struct NewSuspect {
+  std::string reference, case_ref;
+  Answer lives_with_children = Answer::unknown;
+  Answer access_to_children = Answer::unknown;
+  int children_count = -1;
+  std::string age_bands, access_notes;
+};
+struct SuspectUpdate {
+  std::optional<Answer> lives_with_children, access_to_children;
+  std::optional<int> children_count;
+  std::optional<std::string> age_bands, access_notes;
+};
+struct NewDevice {
+  std::string exhibit, suspect_ref;
+  DeviceClass device_class = DeviceClass::other;
+  uint64_t capacity = 0;
+  std::string seized, source, notes;
+  std::optional<int64_t> intake_at;  // defaults to now (imports may carry the original)
+};
+
+// Result of a fact change: devices re-ranked and alerts raised in the same transaction.
+struct ChangeResult {
+  int64_t devices_reranked = 0;
+  std::vector<Alert> alerts_raised;
+};
+
+struct ListQuery {
+  std::vector<DeviceState> states{DeviceState::queued};  // empty = every state
+  int64_t limit = 0;                                       // 0 = no limit
+  int64_t offset = 0;
+  std::string case_ref;  // optional filter
+};
+
+struct ClaimRequest {
+  std::string station;
+  std::vector<DeviceClass> classes;  // empty = any class
+  std::vector<JobKind> kinds;        // empty = acquire and carve
+  int64_t lease_seconds = 0;         // 0 = policy default
+};
+struct Claim {
+  Device device;
+  JobKind kind = JobKind::acquire;
+};
+
+struct Metrics {
+  std::map<std::pair<int, Risk>, int64_t> queued_by_tier_risk;  // state queued only
+  std::map<DeviceState, int64_t> devices_by_state;
+  int64_t alerts_open = 0, alerts_overdue = 0;
+  int64_t deadline_breaches = 0;  // active devices past their deadline
+  int64_t audit_records = 0;
+};
+
+class Store {
+ public:
+  // URL: "postgresql://…" / "postgres://…" for PostgreSQL; "sqlite:PATH" or a plain PATH for the
+  // embedded SQLite file (its parent folder is created). Creates the schema when missing.
+  static std::unique_ptr<Store> open(const std::string& url);
+  virtual ~Store() = default;
+
+  // Clock in UTC seconds (tests inject one); defaults to the system clock.
+  void set_clock(std::function<int64_t()> clock) { clock_ = std::move(clock); }
+  int64_t now() const;
+  virtual std::string backend() const = 0;  // "sqlite" or "postgresql"
+
+  // Policy (re-ranks every device when changed; reason mandatory).
+  virtual Policy policy() = 0;
+  virtual ChangeResult set_policy(const std::string& user, const Policy& p,
+                                  const std::string& reason) = 0;
+
+  // Cases and suspects. Changes need a reason (mandatory for manual re-prioritisation).
+  virtual Case add_case(const std::string& user, const NewCase& c) = 0;
+  virtual ChangeResult update_case(const std::string& user, const std::string& ref,
+                                   const CaseUpdate& u, const std::string& reason) = 0;
+  virtual Case get_case(const std::string& ref) = 0;
+  virtual std::vector<Case> list_cases() = 0;
+  virtual std::pair<Suspect, ChangeResult> add_suspect(const std::string& user,
+                                                       const NewSuspect& s) = 0;
+  virtual ChangeResult update_suspect(const std::string& user, const std::string& ref,
+                                      const SuspectUpdate& u, const std::string& reason) = 0;
+  virtual Suspect get_suspect(const std::string& ref) = 0;
+  virtual std::vector<Suspect> list_suspects(const std::string& case_ref = "") = 0;
+
+  // Devices. add_device puts the device straight into `queued` (intake recorded in the audit).
+  virtual Device add_device(const std::string& user, const NewDevice& d) = 0;
+  virtual Device get_device(const std::string& exhibit) = 0;
+  // Manual transitions (withdraw, requeue a failed device, close after review); reason mandatory.
+  virtual Device set_device_state(const std::string& user, const std::string& exhibit,
+                                  DeviceState to, const std::string& reason) = 0;
+  virtual std::vector<QueueEntry> list(const ListQuery& q) = 0;
+  virtual Explanation explain(const std::string& exhibit) = 0;
+  virtual std::vector<QueueEntry> breaches() = 0;  // active devices past deadline, most late first
+
+  // Workers. claim returns the highest-priority job the station can do (expired leases are
+  // returned to the queue first), or nullopt. heartbeat/complete/fail need the holding station.
+  virtual std::optional<Claim> claim(const std::string& user, const ClaimRequest& r) = 0;
+  virtual Device heartbeat(const std::string& user, const std::string& exhibit,
+                           const std::string& station) = 0;
+  virtual Device complete(const std::string& user, const std::string& exhibit,
+                          const std::string& station, const std::string& note = "") = 0;
+  // Back to the queue for another attempt, or `failed` once max_attempts claims have failed.
+  virtual Device fail(const std::string& user, const std::string& exhibit,
+                      const std::string& station, const std::string& error) = 0;
+  virtual int64_t reap_expired(const std::string& user) = 0;
+
+  // Safeguarding alerts: open first, overdue first among them.
+  virtual std::vector<Alert> alerts(bool open_only) = 0;
+  virtual Alert get_alert(int64_t id) = 0;
+  virtual Alert acknowledge(const std::string& user, int64_t id,
+                            const std::string& social_care_reference) = 0;
+
+  // Audit: records in order (entity/entity_id filter optional; limit 0 = all).
+  virtual std::vector<AuditRecord> audit(const std::string& entity = "",
+                                         const std::string& entity_id = "",
+                                         int64_t limit = 0) = 0;
+  virtual AuditCheck verify_audit() = 0;
+
+  // API tokens for `vigil serve`: stored as SHA-256; verify returns the valid token or nullopt.
+  virtual NewToken create_token(const std::string& user, Role role, const std::string& name) = 0;
+  virtual Token revoke_token(const std::string& user, const std::string& id_or_name) = 0;
+  virtual std::vector<Token> list_tokens() = 0;
+  virtual std::optional<Token> verify_token(const std::string& secret) = 0;
+
+  virtual Metrics metrics() = 0;
+
+  // CSV (header row; see docs/scheduler.md). Import runs in one transaction; returns devices added.
+  virtual int64_t import_csv(const std::string& user, std::istream& in) = 0;
+  virtual void export_csv(std::ostream& out) = 0;
+
+ protected:
+  std::function<int64_t()> clock_;
+};
+
+}  // namespace vigil::scheduler
