@@ -232,7 +232,7 @@ class Spool {
       }
       pos += len;
     }
-    std::memcpy(out.data() + pos, buffers_[i].data(), buffers_[i].size());
+    if (!buffers_[i].empty()) std::memcpy(out.data() + pos, buffers_[i].data(), buffers_[i].size());
     std::vector<uint8_t>().swap(buffers_[i]);
     blocks_[i].clear();
     return out;
