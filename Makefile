@@ -10,9 +10,13 @@ PACKAGES = build-essential cmake ninja-build pkg-config git \
   libtsk-dev sleuthkit libewf-dev ewf-tools libdeflate-dev libisal-dev zlib1g-dev libzstd-dev zstd \
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client \
   libboost-dev libboost-system-dev nlohmann-json3-dev libfmt-dev libcli11-dev catch2 \
-  libfuse3-dev fuse3 dosfstools mtools e2fsprogs ntfs-3g exfatprogs exfat-fuse util-linux \
+  libfuse3-dev fuse3 dosfstools mtools e2fsprogs ntfs-3g exfatprogs exfat-fuse util-linux fdisk gdisk \
   imagemagick ffmpeg libjpeg-turbo-progs libjpeg62-turbo-dev libpng-dev libheif-examples libxml2-utils \
   testdisk wrk hyperfine clang libclang-rt-14-dev python3 nodejs npm chromium procps psmisc
+
+# npm packages (the dashboard's browser test drives Debian's chromium with playwright-core).
+NPM_DIR ?= build/npm
+PLAYWRIGHT_CORE ?= 1.65.1
 
 .PHONY: deps build asan test demo bench clean format
 
@@ -23,6 +27,12 @@ deps:
 	  echo "Installing missing packages: $$missing"; \
 	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing; \
+	fi
+	@# npm packages for the dashboard's browser test (never committed; skipped when present).
+	@if [ ! -f $(NPM_DIR)/node_modules/playwright-core/package.json ]; then \
+	  echo "Installing playwright-core $(PLAYWRIGHT_CORE) into $(NPM_DIR)"; \
+	  mkdir -p $(NPM_DIR) && npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-save \
+	    playwright-core@$(PLAYWRIGHT_CORE); \
 	fi
 
 build: deps

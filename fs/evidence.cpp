@@ -59,7 +59,8 @@ struct FsHandle {
   const TSK_POOL_INFO* pool = nullptr;  // APFS: the pool the volume lives in
   TSK_IMG_INFO* pool_img = nullptr;     // APFS: the pool's view of one volume
   uint64_t img_base = 0;                // image offset that fs block 0 maps to
-  std::unique_ptr<std::mutex> lock = std::make_unique<std::mutex>();
+  // Recursive: a walk callback may read a file of the same filesystem.
+  std::unique_ptr<std::recursive_mutex> lock = std::make_unique<std::recursive_mutex>();
 };
 
 std::string fs_type_name(TSK_FS_TYPE_ENUM t) {
@@ -85,7 +86,8 @@ std::string read_label(TSK_FS_INFO* fs) {
   std::string line;
   int n = 0;
   while (std::getline(in, line) && n++ < 80) {
-    for (const char* key : {"Volume Label (Boot Sector): ", "Volume Label (Root Directory): ", "Volume Name: ",
+    for (const char* key : {"Volume Label (Boot Sector): ", "Volume Label (Root Directory): ",
+                            "Volume Label (from root directory): ", "Volume Name: ",
                             "Volume Label: "}) {
       if (line.rfind(key, 0) == 0) {
         std::string v = line.substr(std::char_traits<char>::length(key));
@@ -319,7 +321,7 @@ TSK_WALK_RET_ENUM walk_cb(TSK_FS_FILE* file, const char* path, void* ptr) {
 void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>& fn) {
   const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
-  std::lock_guard<std::mutex> g(*h.lock);
+  std::lock_guard<std::recursive_mutex> g(*h.lock);
   WalkCtx c{&fn, &info, &h};
   tsk_error_reset();
   auto flags = static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(TSK_FS_DIR_WALK_FLAG_ALLOC | TSK_FS_DIR_WALK_FLAG_UNALLOC |
@@ -336,7 +338,7 @@ std::optional<Problem> Evidence::read_file(int filesystem, uint64_t inode,
                                            uint64_t* delivered) {
   const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
-  std::lock_guard<std::mutex> g(*h.lock);
+  std::lock_guard<std::recursive_mutex> g(*h.lock);
   std::string where = "fs " + std::to_string(filesystem) + " inode " + std::to_string(inode);
   if (delivered) *delivered = 0;
   tsk_error_reset();
@@ -394,7 +396,7 @@ void merge(std::vector<ByteRange>& v) {
 std::vector<ByteRange> Evidence::unallocated(int filesystem) {
   const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
-  std::lock_guard<std::mutex> g(*h.lock);
+  std::lock_guard<std::recursive_mutex> g(*h.lock);
   std::vector<ByteRange> out;
   if (h.pool) {
     // APFS: free space is the pool's, as runs of pool blocks.
