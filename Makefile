@@ -12,9 +12,9 @@ PACKAGES = build-essential cmake ninja-build pkg-config git \
   libboost-dev libboost-system-dev nlohmann-json3-dev libfmt-dev libcli11-dev catch2 \
   libfuse3-dev fuse3 dosfstools mtools e2fsprogs ntfs-3g exfatprogs exfat-fuse util-linux fdisk gdisk \
   imagemagick ffmpeg libjpeg-turbo-progs libpng-dev libheif-examples libxml2-utils \
-  testdisk wrk hyperfine clang libclang-rt-14-dev python3 nodejs npm chromium procps psmisc
+  testdisk libjpeg62-turbo-dev wrk hyperfine clang libclang-rt-14-dev python3 nodejs npm chromium procps psmisc
 
-.PHONY: deps build asan test demo bench clean format
+.PHONY: deps build asan test demo bench clean format fuzz
 
 # Idempotent: installs only what is missing (so it needs no network when nothing is).
 deps:
@@ -42,6 +42,10 @@ demo: build
 
 bench: build
 	VIGIL=$(BUILD)/tools/vigil bench/run.sh
+
+# libFuzzer targets of the carving walkers, built with clang and run briefly (FUZZ_SECONDS each).
+fuzz: deps
+	JOBS=$(JOBS) carve/fuzz/run.sh $${FUZZ_SECONDS:-20}
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Benchmark of `vigil carve` against its peers, in one run on one generated disk:
+#   vigil carve on the E01   vs   tsk_recover -e on each partition + photorec free-space carving
+#   on each partition of the raw image.
+# Recall is counted by exact SHA-256 against the files the generator put on the disk, per type.
+# usage: bench/carve.sh [SCALE]   (SCALE 14 gives a ~1 GiB disk with ~320 media files; needs root
+# for the NTFS partition). VIGIL=path/to/vigil (default build/release/tools/vigil).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALE=${1:-14}
+VIGIL=${VIGIL:-build/release/tools/vigil}
+WORK=${WORK:-$(mktemp -d /tmp/vigil-bench-carve-XXXXXX)}
+FIX=${VIGIL_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
+echo "work folder: $WORK"
+chat=()
+[ -d "$FIX/chat" ] && chat=(--chat-fixtures "$FIX/chat")
+python3 tests/carve/make_disk.py "$WORK/gen" --scale "$SCALE" "${chat[@]}"
+ewfacquire -u -q -t "$WORK/disk" -f encase6 -c fast -b 64 -C bench -D disk -E 1 -e bench -N none \
+  "$WORK/gen/disk.raw" >/dev/null
+DISK=$WORK/gen/disk.raw
+echo "disk: $(du -h --apparent-size "$DISK" | cut -f1) raw, $(du -h "$WORK/disk.E01" | cut -f1) E01; $(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$WORK/gen/truth.json") files"
+sync
+
+now() { date +%s.%N; }
+
+t0=$(now)
+"$VIGIL" carve "$WORK/disk.E01" -o "$WORK/vigil" --json >/dev/null
+t1=$(now)
+vigil_s=$(echo "$t1 - $t0" | bc)
+
+starts=$(sfdisk -d "$DISK" | sed -n 's/.*start= *\([0-9]*\).*/\1/p')
+t0=$(now)
+i=0
+for s in $starts; do
+  i=$((i + 1))
+  tsk_recover -e -o "$s" "$DISK" "$WORK/tsk/p$i" >/dev/null 2>&1 || true
+done
+t1=$(now)
+tsk_s=$(echo "$t1 - $t0" | bc)
+
+t0=$(now)
+n=$(echo "$starts" | wc -w)
+for p in $(seq 1 "$n"); do
+  mkdir -p "$WORK/photorec"
+  (cd "$WORK" && photorec /log /d "$WORK/photorec/p$p" /cmd "$DISK" \
+     "$p,options,paranoid,fileopt,everything,enable,freespace,search" >/dev/null 2>&1) || true
+done
+t1=$(now)
+pr_s=$(echo "$t1 - $t0" | bc)
+
+python3 - "$WORK" "$vigil_s" "$tsk_s" "$pr_s" <<'PY'
+import hashlib, json, os, sys
+work, vigil_s, tsk_s, pr_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+truth = [t for t in json.load(open(os.path.join(work, "gen", "truth.json"))) if t["expect"] != "damaged"]
+want = {t["sha256"]: t["type"] for t in truth}
+thumbs = {t["thumbnail"] for t in truth if t.get("thumbnail")}
+
+def hashes(folder):
+    out = []
+    for root, _, files in os.walk(folder):
+        for f in files:
+            if f.endswith((".xml", ".log")) or f.startswith("report"):
+                continue
+            p = os.path.join(root, f)
+            h = hashlib.sha256()
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            out.append(h.hexdigest())
+    return out
+
+vig = [json.loads(l) for l in open(os.path.join(work, "vigil", "report.jsonl"))]
+vig_h = [a["sha256"] for a in vig if a["parent"] is None]
+tsk_h = hashes(os.path.join(work, "tsk"))
+pr_h = hashes(os.path.join(work, "photorec"))
+types = sorted(set(want.values()))
+def recall(hs, ty):
+    s = set(hs)
+    return sum(1 for h, t in want.items() if t == ty and h in s)
+print("| type | files | vigil | tsk_recover -e | photorec | union of peers |")
+print("|---|---|---|---|---|---|")
+tot = {"v": 0, "t": 0, "p": 0, "u": 0}
+ok = True
+for ty in types:
+    n = sum(1 for t in want.values() if t == ty)
+    v, t_, p = recall(vig_h, ty), recall(tsk_h, ty), recall(pr_h, ty)
+    u = recall(set(tsk_h) | set(pr_h), ty)
+    tot["v"] += v; tot["t"] += t_; tot["p"] += p; tot["u"] += u
+    ok &= v >= u
+    print("| %s | %d | %d | %d | %d | %d |" % (ty, n, v, t_, p, u))
+print("| **all** | %d | %d | %d | %d | %d |" % (len(want), tot["v"], tot["t"], tot["p"], tot["u"]))
+false_v = sum(1 for h in vig_h if h not in want)
+false_p = sum(1 for h in pr_h if h not in want)
+false_t = sum(1 for h in tsk_h if h not in want)
+print()
+print("outputs matching no file put on the disk: vigil %d (of %d), photorec %d (of %d), tsk_recover %d (of %d, every file incl. non-media)"
+      % (false_v, len(vig_h), false_p, len(pr_h), false_t, len(tsk_h)))
+print("wall time: vigil %.2fs (E01) | tsk_recover %.2fs + photorec %.2fs = %.2fs (raw) | ratio vigil/peers %.2f"
+      % (vigil_s, tsk_s, pr_s, tsk_s + pr_s, vigil_s / max(tsk_s + pr_s, 1e-9)))
+print("targets: recall >= union for every type: %s; false outputs <= photorec's: %s; time <= half: %s"
+      % ("yes" if ok else "NO", "yes" if false_v <= false_p else "NO", "yes" if vigil_s <= (tsk_s + pr_s) / 2 else "NO"))
+PY
+[ -n "${KEEP:-}" ] || rm -rf "$WORK"

@@ -1,0 +1,72 @@
+// What the carving pass records about each artefact, and the report files made from those
+// records (report.jsonl, dfxml.xml). Records are plain structs so that later stages (chat
+// readers, known-hash sets) can add fields without touching the walkers.
+#pragma once
+
+#include "fs/evidence.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::carve {
+
+struct ImageRun {
+  uint64_t img_offset = 0;
+  uint64_t len = 0;
+};
+
+// Filled for SQLite artefacts once the chat readers have seen them.
+struct ChatFields {
+  std::string app, reader;
+  uint64_t messages = 0, recovered = 0;
+  bool encrypted = false;
+  std::vector<std::string> errors;
+};
+
+struct Artefact {
+  std::string id;
+  std::string type, mime, ext;
+  uint64_t size = 0;
+  std::string md5, sha1, sha256;
+  std::string file;                       // relative to OUTDIR
+  std::string state;                      // allocated, deleted, orphan, carved
+  std::optional<std::string> path;        // inside the evidence (untrusted bytes)
+  std::optional<int> volume;
+  std::optional<std::string> fs;
+  std::optional<uint64_t> inode;
+  std::vector<ImageRun> byte_runs;
+  std::optional<std::string> mtime, atime, ctime, crtime;
+  bool valid = false;
+  bool extension_mismatch = false;
+  std::optional<std::string> parent;
+  std::vector<std::string> warnings;
+  // SQLite only.
+  std::optional<std::string> wal_file, journal_file;  // relative to OUTDIR
+  std::optional<ChatFields> chat;
+  // Not in the report: where the record came from.
+  int filesystem = -1;
+  int pass = 1;
+};
+
+// One report.jsonl line (keys documented in docs/carve.md).
+nlohmann::json to_json(const Artefact& a);
+
+struct DfxmlSource {
+  std::string image;
+  uint32_t sector_size = 512;
+  std::string command_line;
+  std::string start_time;  // ISO 8601
+};
+// Writes DFXML 2.0 (valid against the dfxml_schema XSD). Throws std::runtime_error on I/O error.
+void write_dfxml(const std::filesystem::path& out, const DfxmlSource& src, const std::vector<Artefact>& arts);
+
+// XML 1.0 text from untrusted bytes: escapes markup and turns characters XML cannot hold
+// (controls, invalid UTF-8) into \xNN.
+std::string xml_text(const std::string& s);
+
+}  // namespace vigil::carve

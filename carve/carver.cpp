@@ -1,0 +1,732 @@
+#include "carve/carver.hpp"
+
+#include "carve/bifragment.hpp"
+#include "carve/chat_contract.hpp"
+#include "carve/walker.hpp"
+#include "fs/hash.hpp"
+#include "fs/json.hpp"
+#include "fs/reader.hpp"
+
+#include <fmt/core.h>
+#include <sys/mman.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <unordered_map>
+
+namespace vigil::carve {
+
+namespace fsys = std::filesystem;
+
+const std::vector<std::string>& media_types() {
+  static const std::vector<std::string> t = {"jpeg", "png", "gif",  "bmp", "webp", "tiff", "heif", "mp4",
+                                             "mov",  "3gp", "m4v",  "m4a", "avi",  "asf",  "mkv",  "webm"};
+  return t;
+}
+
+std::set<std::string> parse_types(const std::string& spec) {
+  std::set<std::string> out;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    std::string item = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? spec.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    if (item == "all" || item == "media") out.insert(media_types().begin(), media_types().end());
+    if (item == "all" || item == "chat" || item == "sqlite") out.insert("sqlite");
+    if (item == "all" || item == "media" || item == "chat" || item == "sqlite") continue;
+    if (item == "jpg") item = "jpeg";
+    if (item == "wmv") item = "asf";
+    if (item == "heic") item = "heif";
+    if (std::find(media_types().begin(), media_types().end(), item) == media_types().end())
+      throw std::invalid_argument("unknown type '" + item + "' (use media, chat, all or a list of: jpeg, png, gif, "
+                                  "bmp, webp, tiff, heif, mp4, mov, 3gp, m4v, m4a, avi, asf, mkv, webm, sqlite)");
+    out.insert(item);
+  }
+  if (out.empty()) throw std::invalid_argument("no type given");
+  return out;
+}
+
+nlohmann::json to_json(const Summary& s) {
+  nlohmann::json j;
+  j["artefacts"] = s.artefacts;
+  j["counts"] = s.counts;
+  j["bytes_read"] = s.bytes_read;
+  j["files_examined"] = s.files_examined;
+  j["carve_space"] = s.carve_space;
+  j["invalid_fragments"] = s.invalid;
+  j["truncated_fragments"] = s.truncated;
+  j["bifragment_jpegs"] = s.bifragment;
+  j["chat_readers"] = s.chat_linked;
+  j["duration_seconds"] = s.seconds;
+  auto errs = nlohmann::json::array();
+  for (auto& p : s.errors) errs.push_back(fs::to_json(p));
+  j["errors"] = errs;
+  return j;
+}
+
+namespace {
+
+// Which report types each walker family can produce (for --types before the walk refines it).
+const std::vector<std::string>& family_types(std::string_view family) {
+  static const std::map<std::string, std::vector<std::string>, std::less<>> m = {
+      {"jpeg", {"jpeg"}}, {"png", {"png"}}, {"gif", {"gif"}}, {"bmp", {"bmp"}}, {"riff", {"webp", "avi"}},
+      {"tiff", {"tiff"}}, {"isobmff", {"heif", "mp4", "mov", "3gp", "m4v", "m4a"}}, {"asf", {"asf"}},
+      {"ebml", {"mkv", "webm"}}, {"sqlite", {"sqlite"}}};
+  static const std::vector<std::string> none;
+  auto it = m.find(family);
+  return it == m.end() ? none : it->second;
+}
+
+std::string lower_ext(const std::string& name) {
+  auto dot = name.rfind('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == name.size()) return "";
+  std::string e = name.substr(dot + 1);
+  for (auto& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return e;
+}
+
+// A read-only memory map of a file Vigil wrote (never of evidence).
+class MappedFile {
+ public:
+  explicit MappedFile(const fsys::path& p) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    off_t size = ::lseek(fd, 0, SEEK_END);
+    if (size > 0) {
+      void* m = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
+      if (m != MAP_FAILED) {
+        data_ = static_cast<const std::byte*>(m);
+        size_ = static_cast<size_t>(size);
+      }
+    }
+    ::close(fd);
+  }
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::span<const std::byte> bytes() const { return {data_, size_}; }
+
+ private:
+  const std::byte* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Maps offsets of a file's content to image byte runs.
+std::vector<ImageRun> map_runs(const std::vector<ImageRun>& runs, uint64_t off, uint64_t len) {
+  std::vector<ImageRun> out;
+  uint64_t pos = 0;
+  for (auto& r : runs) {
+    uint64_t a = std::max(pos, off), b = std::min(pos + r.len, off + len);
+    if (a < b) {
+      ImageRun x{r.img_offset + (a - pos), b - a};
+      if (!out.empty() && out.back().img_offset + out.back().len == x.img_offset) out.back().len += x.len;
+      else out.push_back(x);
+    }
+    pos += r.len;
+    if (pos >= off + len) break;
+  }
+  return out;
+}
+
+struct Region {
+  uint64_t img = 0, len = 0;
+  int filesystem = -1;  // -1: unpartitioned
+  int volume = -1;
+  uint32_t block = 512;
+};
+
+// Pass 2's address space: carvable image ranges laid end to end ("virtual" offsets).
+struct Space {
+  std::vector<Region> regions;
+  std::vector<uint64_t> vstart;  // virtual offset of each region
+  uint64_t total = 0;
+
+  void build() {
+    vstart.clear();
+    total = 0;
+    for (auto& r : regions) {
+      vstart.push_back(total);
+      total += r.len;
+    }
+  }
+  size_t region_of(uint64_t v) const {
+    auto it = std::upper_bound(vstart.begin(), vstart.end(), v);
+    return static_cast<size_t>(it - vstart.begin()) - 1;
+  }
+  std::vector<ImageRun> runs(uint64_t v, uint64_t len) const {
+    std::vector<ImageRun> out;
+    size_t i = region_of(v);
+    while (len > 0 && i < regions.size()) {
+      uint64_t within = v - vstart[i];
+      uint64_t n = std::min(len, regions[i].len - within);
+      ImageRun x{regions[i].img + within, n};
+      if (!out.empty() && out.back().img_offset + out.back().len == x.img_offset) out.back().len += n;
+      else out.push_back(x);
+      v += n;
+      len -= n;
+      ++i;
+    }
+    return out;
+  }
+};
+
+std::vector<fs::ByteRange> subtract(const std::vector<fs::ByteRange>& a, std::vector<fs::ByteRange> b) {
+  std::sort(b.begin(), b.end(), [](auto& x, auto& y) { return x.img_offset < y.img_offset; });
+  std::vector<fs::ByteRange> out;
+  size_t j = 0;
+  for (auto r : a) {
+    uint64_t pos = r.img_offset, end = r.img_offset + r.len;
+    while (j < b.size() && b[j].img_offset + b[j].len <= pos) ++j;
+    for (size_t k = j; k < b.size() && b[k].img_offset < end; ++k) {
+      if (b[k].img_offset > pos) out.push_back({pos, b[k].img_offset - pos});
+      pos = std::max(pos, b[k].img_offset + b[k].len);
+    }
+    if (pos < end) out.push_back({pos, end - pos});
+  }
+  return out;
+}
+
+class Run {
+ public:
+  Run(fs::Evidence& ev, const CarveOptions& o) : ev_(ev), o_(o), reg_(Registry::builtin()) {}
+
+  Summary go() {
+    auto t0 = std::chrono::steady_clock::now();
+    fsys::create_directories(o_.outdir / "artefacts");
+    for (auto& p : ev_.problems()) sum_.errors.push_back(p);
+    size_t known_problems = ev_.problems().size();
+    pass1();
+    if (o_.unallocated) pass2();
+    chat();
+    for (size_t i = known_problems; i < ev_.problems().size(); ++i) sum_.errors.push_back(ev_.problems()[i]);
+    for (auto& a : arts_) {
+      sum_.counts[a.type][a.state]++;
+      sum_.artefacts++;
+    }
+    report("reports");
+    write_reports();
+    sum_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::ofstream(o_.outdir / "summary.json") << fs::dump(to_json(sum_), 2) << "\n";
+    return sum_;
+  }
+
+ private:
+  bool wanted_family(const Walker* w) const {
+    if (o_.types.empty()) return true;
+    for (auto& t : family_types(w->name()))
+      if (o_.types.count(t)) return true;
+    return false;
+  }
+  bool wanted(const std::string& type) const { return o_.types.empty() || o_.types.count(type); }
+
+  const Walker* identify(const ByteView& v) const {
+    for (auto* w : reg_.all())
+      if (wanted_family(w) && w->probe(v)) return w;
+    return nullptr;
+  }
+
+  std::string next_id() { return fmt::format("{:06}", ++seq_); }
+
+  void report(const char* phase) {
+    if (!o_.progress) return;
+    Progress p;
+    p.phase = phase;
+    p.bytes_done = done_;
+    p.bytes_total = total_;
+    p.artefacts = arts_.size();
+    o_.progress(p);
+  }
+
+  fsys::path place(const std::string& type, const std::string& id, const std::string& ext) {
+    fsys::path dir = o_.outdir / "artefacts" / type;
+    fsys::create_directories(dir);
+    return dir / (id + "." + ext);
+  }
+  std::string rel(const fsys::path& p) const { return fsys::relative(p, o_.outdir).generic_string(); }
+
+  // Writes bytes as an artefact file and fills hashes, size and file.
+  void store(Artefact& a, std::span<const std::byte> data) {
+    fsys::path p = place(a.type, a.id, a.ext);
+    std::ofstream out(p, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    out.close();
+    if (!out) throw std::runtime_error("cannot write " + p.string());
+    fs::Digests d = fs::hash_bytes(data);
+    a.md5 = d.md5;
+    a.sha1 = d.sha1;
+    a.sha256 = d.sha256;
+    a.size = data.size();
+    a.file = rel(p);
+  }
+
+  // Thumbnails inside a walked JPEG become artefacts linked to their parent.
+  void embedded(const Artefact& parent, const ByteView& content, const WalkResult& r,
+                const std::vector<ImageRun>& parent_runs) {
+    if (!wanted("jpeg")) return;
+    int n = 0;
+    for (auto& e : r.embedded) {
+      ByteView tv = content.sub(e.offset, e.length);
+      WalkResult tr = reg_.find("jpeg")->walk(ByteView(tv.bytes(), 0, true));
+      Artefact t;
+      t.id = parent.id + "-t" + std::to_string(++n);
+      t.type = "jpeg";
+      t.ext = "jpg";
+      t.mime = "image/jpeg";
+      t.state = parent.state;
+      t.volume = parent.volume;
+      t.fs = parent.fs;
+      t.filesystem = parent.filesystem;
+      t.pass = parent.pass;
+      t.parent = parent.id;
+      t.valid = tr.verdict == Verdict::valid;
+      t.warnings = tr.warnings;
+      t.warnings.insert(t.warnings.begin(), "EXIF thumbnail at offset " + std::to_string(e.offset) + " of its parent");
+      uint64_t len = tr.verdict == Verdict::valid ? tr.length : tv.size();
+      t.byte_runs = map_runs(parent_runs, e.offset, len);
+      store(t, tv.prefix(len).bytes());
+      arts_.push_back(std::move(t));
+    }
+  }
+
+  // ------------------------------------------------------------------ pass 1
+  struct FsFiles {
+    std::vector<fs::FileEntry> files;
+    std::unordered_map<std::string, size_t> by_path;
+  };
+
+  // Copies a file's content out through the filesystem; returns a problem sentence or "".
+  std::string copy_out(int fsi, uint64_t inode, const fsys::path& to, uint64_t* got) {
+    std::ofstream out(to, std::ios::binary);
+    if (!out) throw std::runtime_error("cannot write " + to.string());
+    auto prob = ev_.read_file(fsi, inode, [&](std::span<const std::byte> b) {
+      out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+      done_ += b.size();
+      sum_.bytes_read += b.size();
+      return true;
+    }, got);
+    out.close();
+    if (!out) throw std::runtime_error("cannot write " + to.string());
+    return prob ? prob->message : "";
+  }
+
+  void pass1() {
+    for (auto& f : ev_.filesystems()) {
+      FsFiles ff;
+      ev_.walk(f.index, [&](const fs::FileEntry& e) {
+        if (e.type == "file" && e.size > 0) {
+          ff.by_path.emplace(e.path, ff.files.size());
+          ff.files.push_back(e);
+        }
+        return true;
+      });
+      for (auto& e : ff.files) {
+        ++sum_.files_examined;
+        file(f, ff, e);
+      }
+    }
+  }
+
+  void file(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileEntry& e) {
+    std::vector<std::byte> head;
+    ev_.read_file(f.index, e.inode, [&](std::span<const std::byte> b) {
+      size_t n = std::min<size_t>(b.size(), 4096 - head.size());
+      head.insert(head.end(), b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
+      return head.size() < 4096;
+    });
+    sum_.bytes_read += head.size();
+    const Walker* w = identify(ByteView(head, 0, head.size() == e.size));
+    if (!w) return;
+    total_ += e.size;
+    Artefact a;
+    a.id = next_id();
+    a.type = family_types(w->name()).front();
+    a.state = fs::to_string(e.state);
+    a.path = e.path;
+    a.volume = e.volume;
+    a.fs = e.fs_type;
+    a.filesystem = e.filesystem;
+    a.inode = e.inode;
+    a.mtime = fs::to_iso8601(e.mtime);
+    a.atime = fs::to_iso8601(e.atime);
+    a.ctime = fs::to_iso8601(e.ctime);
+    a.crtime = fs::to_iso8601(e.crtime);
+    for (auto& r : e.byte_runs)
+      if (!r.sparse) a.byte_runs.push_back({r.img_offset, r.len});
+    if (e.resident) a.warnings.push_back("content resident in filesystem metadata (no byte runs)");
+    fsys::path tmp = o_.outdir / "artefacts" / (".partial-" + a.id);
+    uint64_t got = 0;
+    std::string prob = copy_out(f.index, e.inode, tmp, &got);
+    if (!prob.empty()) {
+      a.warnings.push_back("read: " + prob);
+      sum_.errors.push_back({"fs " + std::to_string(f.index) + " " + e.path, prob, std::nullopt});
+    }
+    WalkResult r;
+    {
+      MappedFile m(tmp);
+      ByteView v(m.bytes(), 0, true);
+      r = w->walk(v);
+      if (r.verdict == Verdict::need_more) {
+        r.verdict = Verdict::truncated;
+        r.warnings.push_back("structure continues past the end of the file");
+      }
+      if (!r.type.empty()) a.type = r.type;
+      a.ext = r.ext;
+      a.mime = r.mime;
+      if (!wanted(a.type)) {
+        fsys::remove(tmp);
+        --seq_;
+        return;
+      }
+      a.valid = r.verdict == Verdict::valid;
+      for (auto& x : r.warnings) a.warnings.push_back(x);
+      if (r.verdict == Verdict::valid && r.length < v.size())
+        a.warnings.push_back(std::to_string(v.size() - r.length) + " bytes after the end of the " + a.type +
+                             " structure");
+      fs::Digests d = fs::hash_bytes(v.bytes());
+      a.md5 = d.md5;
+      a.sha1 = d.sha1;
+      a.sha256 = d.sha256;
+      a.size = v.size();
+      if (a.type != "sqlite") a.extension_mismatch = !extension_fits(a.type, lower_ext(e.name));
+      fsys::path final_path = place(a.type, a.id, a.ext);
+      fsys::rename(tmp, final_path);
+      a.file = rel(final_path);
+      if (a.type == "sqlite") companions(f, ff, e, a);
+      Artefact copy = a;
+      arts_.push_back(std::move(a));
+      if (copy.state != "allocated" && copy.valid)
+        for (auto& x : copy.byte_runs) covered_.push_back({x.img_offset, x.len});
+      embedded(copy, v, r, copy.byte_runs);
+    }
+    report("files");
+  }
+
+  void companions(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileEntry& e, Artefact& a) {
+    for (const char* suffix : {"-wal", "-journal"}) {
+      auto it = ff.by_path.find(e.path + suffix);
+      if (it == ff.by_path.end()) continue;
+      const fs::FileEntry& c = ff.files[it->second];
+      fsys::path to = o_.outdir / "artefacts" / "sqlite" / (a.id + ".sqlite" + suffix);
+      std::string prob = copy_out(f.index, c.inode, to, nullptr);
+      if (!prob.empty()) a.warnings.push_back(std::string("read ") + suffix + ": " + prob);
+      if (std::string(suffix) == "-wal") a.wal_file = rel(to);
+      else a.journal_file = rel(to);
+    }
+  }
+
+  // ------------------------------------------------------------------ pass 2
+  Space build_space() {
+    Space s;
+    auto round_out = [](std::vector<fs::ByteRange> v) {
+      for (auto& r : v) {
+        uint64_t a = r.img_offset / 512 * 512, b = (r.img_offset + r.len + 511) / 512 * 512;
+        r = {a, b - a};
+      }
+      return v;
+    };
+    auto covered = round_out(covered_);
+    for (auto& f : ev_.filesystems()) {
+      auto un = subtract(ev_.unallocated(f.index), covered);
+      for (auto& r : un) s.regions.push_back({r.img_offset, r.len, f.index, f.volume, std::max<uint32_t>(512, f.block_size)});
+    }
+    for (auto& r : subtract(ev_.unpartitioned(), covered)) {
+      int vol = -1;
+      for (auto& v : ev_.volumes())
+        if (r.img_offset >= v.start && r.img_offset < v.start + v.length && v.kind != fs::VolumeKind::meta) vol = v.index;
+      s.regions.push_back({r.img_offset, r.len, -1, vol, 512});
+    }
+    std::sort(s.regions.begin(), s.regions.end(), [](auto& a, auto& b) { return a.img < b.img; });
+    // Keep sector alignment so headers are looked for where files can start.
+    std::vector<Region> aligned;
+    for (auto r : s.regions) {
+      uint64_t a = (r.img + 511) / 512 * 512, b = (r.img + r.len) / 512 * 512;
+      if (b <= a) continue;
+      r.len = b - a;
+      r.img = a;
+      if (!aligned.empty() && aligned.back().img + aligned.back().len > r.img) continue;  // overlap guard
+      aligned.push_back(r);
+    }
+    s.regions = std::move(aligned);
+    s.build();
+    return s;
+  }
+
+  void pass2() {
+    Space space = build_space();
+    space_ = &space;
+    sum_.carve_space = space.total;
+    done_ = 0;
+    total_ = space.total;
+    buf_.clear();
+    buf_v0_ = 0;
+    scan_ = 0;
+    wait_until_ = 0;
+    // Read spans of nearby regions in one sequential read each.
+    size_t i = 0;
+    while (i < space.regions.size()) {
+      size_t j = i;
+      while (j + 1 < space.regions.size() &&
+             space.regions[j + 1].img - (space.regions[j].img + space.regions[j].len) < (8u << 20))
+        ++j;
+      uint64_t start = space.regions[i].img, end = space.regions[j].img + space.regions[j].len;
+      size_t k = i;
+      fs::ReadOptions ro;
+      ro.threads = o_.threads;
+      ro.start = start;
+      ro.length = end - start;
+      try {
+        auto res = fs::read_sequential(ev_.image().path(), [&](uint64_t off, std::span<const std::byte> b) {
+          uint64_t bend = off + b.size();
+          while (k <= j && space.regions[k].img + space.regions[k].len <= off) ++k;
+          for (size_t x = k; x <= j && space.regions[x].img < bend; ++x) {
+            uint64_t a = std::max(off, space.regions[x].img);
+            uint64_t z = std::min(bend, space.regions[x].img + space.regions[x].len);
+            if (a < z) feed(b.subspan(static_cast<size_t>(a - off), static_cast<size_t>(z - a)));
+          }
+          return true;
+        }, ro);
+        for (auto& e : res.errors) sum_.errors.push_back({"image", e.message, e.img_offset});
+      } catch (const std::exception& e) {
+        sum_.errors.push_back({"image", std::string("read failed: ") + e.what(), start});
+        // Keep the virtual space consistent: what could not be read is fed as zeros.
+        uint64_t want = space.vstart[j] + space.regions[j].len;
+        std::vector<std::byte> zeros(1 << 20);
+        while (buf_v0_ + buf_.size() < want)
+          feed(std::span<const std::byte>(zeros).first(
+              static_cast<size_t>(std::min<uint64_t>(zeros.size(), want - buf_v0_ - buf_.size()))));
+      }
+      i = j + 1;
+    }
+    process(true);
+    space_ = nullptr;
+  }
+
+  void feed(std::span<const std::byte> b) {
+    buf_.insert(buf_.end(), b.begin(), b.end());
+    done_ += b.size();
+    sum_.bytes_read += b.size();
+    process(false);
+    if (done_ - last_report_ > (64u << 20)) {
+      last_report_ = done_;
+      report("carving");
+    }
+  }
+
+  static bool maybe_header(const ByteView& v) {
+    switch (v.at(0)) {
+      case 0xFF: case 0x89: case 'G': case 'B': case 'R': case 0x30: case 0x1A: case 'S': case 'I': case 'M':
+        return true;
+      case 0x00:
+        return v.matches(4, "ftyp");
+      default:
+        return false;
+    }
+  }
+
+  void process(bool final) {
+    const uint64_t end = buf_v0_ + buf_.size();
+    for (;;) {
+      if (scan_ + 512 > end && !(final && scan_ < end)) break;
+      if (!final && end < wait_until_) break;
+      ByteView v(std::span<const std::byte>(buf_).subspan(static_cast<size_t>(scan_ - buf_v0_)), scan_,
+                 final || end == space_->total);
+      if (!maybe_header(v)) {
+        scan_ += 512;
+        continue;
+      }
+      const Walker* w = identify(v);
+      if (!w) {
+        scan_ += 512;
+        continue;
+      }
+      ByteView wv = v.prefix(o_.max_carve);
+      WalkResult r = w->walk(wv);
+      bool capped = v.size() >= o_.max_carve;
+      if (r.verdict == Verdict::need_more && !v.ends_data() && !capped) {
+        wait_until_ = scan_ + std::min<uint64_t>(std::max<uint64_t>(r.need, 4096), o_.max_carve);
+        break;
+      }
+      const std::string family_type = r.type.empty() ? family_types(w->name()).front() : r.type;
+      if (r.verdict == Verdict::need_more) {
+        sum_.truncated[family_type]++;
+        scan_ += 512;
+        continue;
+      }
+      if (r.verdict == Verdict::invalid && w->name() == "jpeg" && r.error_at > 0) {
+        // Fragment recovery wants lookahead: the second fragment lies after the damage.
+        uint64_t want = scan_ + r.error_at + o_.max_gap + (4u << 20);
+        if (!v.ends_data() && end < want && end - scan_ < o_.max_carve) {
+          wait_until_ = std::min(want, scan_ + o_.max_carve);
+          break;
+        }
+        if (bifragment(v, r)) continue;
+      }
+      if (r.verdict != Verdict::valid || !wanted(family_type)) {
+        if (r.verdict != Verdict::valid) sum_.invalid[family_type]++;
+        scan_ += 512;
+        continue;
+      }
+      emit(v, r, {{0, r.length}});
+      scan_ += (r.length + 511) / 512 * 512;
+    }
+    // Drop what is behind the scan point (in large steps, so erasing stays cheap).
+    if (scan_ > buf_v0_ && scan_ - buf_v0_ >= (32u << 20)) {
+      uint64_t drop = std::min<uint64_t>(scan_ - buf_v0_, buf_.size());
+      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(drop));
+      buf_v0_ += drop;
+    }
+  }
+
+  bool bifragment(const ByteView& v, const WalkResult& r) {
+    size_t reg = space_->region_of(scan_);
+    BifragmentLimits lim;
+    lim.block = space_->regions[reg].block;
+    lim.max_gap = o_.max_gap;
+    auto b = find_bifragment(v.prefix(o_.max_carve), r.error_at, lim);
+    if (!b) return false;
+    std::vector<std::byte> joined(v.prefix(b->split).bytes().begin(), v.prefix(b->split).bytes().end());
+    auto two = v.sub(b->split + b->gap, b->end - b->split - b->gap).bytes();
+    joined.insert(joined.end(), two.begin(), two.end());
+    ByteView jv(joined, 0, true);
+    WalkResult jr = reg_.find("jpeg")->walk(jv);
+    if (jr.verdict != Verdict::valid || !wanted("jpeg")) return false;
+    jr.warnings.push_back(fmt::format("rebuilt from two fragments: {} bytes, a gap of {} bytes, then {} bytes",
+                                      b->split, b->gap, b->end - b->split - b->gap));
+    ++sum_.bifragment;
+    emit(jv, jr, {{0, b->split}, {b->split + b->gap, b->end - b->split - b->gap}}, &v);
+    scan_ += (b->end + 511) / 512 * 512;
+    return true;
+  }
+
+  // pieces: {offset in `space_view` (or v), length}; content is v's bytes (already joined).
+  void emit(const ByteView& content_src, const WalkResult& r, std::vector<std::pair<uint64_t, uint64_t>> pieces,
+            const ByteView* space_view = nullptr) {
+    const ByteView& sv = space_view ? *space_view : content_src;
+    Artefact a;
+    a.id = next_id();
+    a.type = r.type;
+    a.ext = r.ext;
+    a.mime = r.mime;
+    a.state = "carved";
+    a.pass = 2;
+    a.valid = true;
+    a.warnings = r.warnings;
+    for (auto& [off, len] : pieces)
+      for (auto& x : space_->runs(sv.pos0() + off, len)) {
+        if (!a.byte_runs.empty() && a.byte_runs.back().img_offset + a.byte_runs.back().len == x.img_offset)
+          a.byte_runs.back().len += x.len;
+        else a.byte_runs.push_back(x);
+      }
+    const Region& reg = space_->regions[space_->region_of(sv.pos0())];
+    if (reg.volume >= 0) a.volume = reg.volume;
+    if (reg.filesystem >= 0) {
+      a.fs = ev_.filesystems()[static_cast<size_t>(reg.filesystem)].type;
+      a.filesystem = reg.filesystem;
+    }
+    uint64_t len = space_view ? content_src.size() : r.length;
+    ByteView content = content_src.prefix(len);
+    store(a, content.bytes());
+    Artefact copy = a;
+    arts_.push_back(std::move(a));
+    embedded(copy, content, r, copy.byte_runs);
+  }
+
+  // ------------------------------------------------------------------ chat
+  void chat() {
+#ifdef VIGIL_HAVE_CHAT
+    sum_.chat_linked = true;
+    std::vector<size_t> dbs;
+    for (size_t i = 0; i < arts_.size(); ++i)
+      if (arts_[i].type == "sqlite") dbs.push_back(i);
+    if (dbs.empty()) return;
+    report("chat");
+    ChatContext ctx;
+    ctx.outdir = o_.outdir;
+    ctx.resolve_media = [this](const std::string& stored) { return resolve_media(stored); };
+    ChatExtractor x(ctx);
+    for (size_t i : dbs) {
+      Artefact& a = arts_[i];
+      DatabaseFound d;
+      d.artefact_id = a.id;
+      d.db_path = a.path.value_or("");
+      d.state = a.state;
+      d.file = o_.outdir / a.file;
+      if (a.wal_file) d.wal = o_.outdir / *a.wal_file;
+      if (a.journal_file) d.journal = o_.outdir / *a.journal_file;
+      DatabaseResult res;
+      try {
+        res = x.process(d);
+      } catch (const std::exception& e) {
+        res.errors.push_back(std::string("chat reader failed: ") + e.what());
+      }
+      a.chat = ChatFields{res.app, res.reader, res.messages, res.recovered, res.encrypted, res.errors};
+      for (auto& e : res.errors) sum_.errors.push_back({"artefact " + a.id, e, std::nullopt});
+    }
+    x.finish();
+#endif
+  }
+
+ public:
+  std::optional<std::string> resolve_media(const std::string& stored_in) {
+    std::string stored = stored_in;
+    std::replace(stored.begin(), stored.end(), '\\', '/');
+    if (stored.empty()) return std::nullopt;
+    auto ends_with = [](const std::string& s, const std::string& suf) {
+      return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0 &&
+             (s.size() == suf.size() || suf.front() == '/' || s[s.size() - suf.size() - 1] == '/');
+    };
+    // The whole stored path first, then without its leading folders (apps store absolute paths of
+    // the device's view, e.g. /storage/emulated/0/..., which the image names differently).
+    std::string s = stored;
+    for (int drop = 0; drop < 8 && !s.empty(); ++drop) {
+      for (auto& a : arts_)
+        if (a.type != "sqlite" && a.path && ends_with(*a.path, s)) return a.id;
+      auto slash = s.find('/', s[0] == '/' ? 1 : 0);
+      if (slash == std::string::npos) break;
+      s = s.substr(slash);
+      if (std::count(s.begin(), s.end(), '/') < 2) break;  // keep at least folder/name
+    }
+    return std::nullopt;
+  }
+
+ private:
+  void write_reports() {
+    std::ofstream out(o_.outdir / "report.jsonl", std::ios::binary);
+    for (auto& a : arts_) out << fs::dump(to_json(a)) << "\n";
+    out.close();
+    if (!out) throw std::runtime_error("cannot write report.jsonl");
+    DfxmlSource src;
+    src.image = ev_.image().path().filename().string();
+    src.sector_size = ev_.image().sector_size();
+    src.command_line = o_.command_line;
+    write_dfxml(o_.outdir / "dfxml.xml", src, arts_);
+  }
+
+  fs::Evidence& ev_;
+  const CarveOptions& o_;
+  const Registry& reg_;
+  Summary sum_;
+  std::vector<Artefact> arts_;
+  std::vector<fs::ByteRange> covered_;  // image ranges pass 1 recovered validly from free space
+  uint64_t seq_ = 0;
+  uint64_t done_ = 0, total_ = 0, last_report_ = 0;
+  // pass 2 stream
+  const Space* space_ = nullptr;
+  std::vector<std::byte> buf_;
+  uint64_t buf_v0_ = 0, scan_ = 0, wait_until_ = 0;
+};
+
+}  // namespace
+
+Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
+  Run r(ev, opts);
+  return r.go();
+}
+
+}  // namespace vigil::carve

@@ -1,0 +1,135 @@
+// `vigil carve`: media and chat databases out of an image, with filesystem context.
+#include "tools/command.hpp"
+
+#include "carve/carver.hpp"
+#include "fs/evidence.hpp"
+#include "fs/json.hpp"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+
+namespace vigil::tools {
+namespace {
+
+struct CarveArgs {
+  std::string image, outdir, types = "all";
+  bool no_unallocated = false, json = false, force = false;
+  unsigned threads = 0;
+  std::vector<std::string> argv;
+};
+
+std::string human_bytes(double n) {
+  const char* u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int i = 0;
+  while (n >= 1024 && i < 4) {
+    n /= 1024;
+    ++i;
+  }
+  return fmt::format("{:.1f} {}", n, u[i]);
+}
+
+// Our own outputs, removed by --force (never anything else in OUTDIR).
+void clear_outputs(const std::filesystem::path& d) {
+  std::error_code ec;
+  for (const char* n : {"artefacts", "report.jsonl", "dfxml.xml", "summary.json", "messages.jsonl", "messages.csv"})
+    std::filesystem::remove_all(d / n, ec);
+}
+
+void run_carve(const CarveArgs& a) {
+  carve::CarveOptions o;
+  try {
+    o.types = carve::parse_types(a.types);
+  } catch (const std::invalid_argument& e) {
+    fail(Exit::usage, std::string("--types: ") + e.what());
+  }
+  std::filesystem::path out(a.outdir);
+  std::error_code ec;
+  if (std::filesystem::exists(out, ec)) {
+    if (!std::filesystem::is_directory(out, ec)) fail(Exit::usage, a.outdir + ": exists and is not a folder");
+    if (!std::filesystem::is_empty(out, ec)) {
+      if (!a.force) fail(Exit::usage, a.outdir + ": folder is not empty (use --force to replace Vigil's outputs in it)");
+      clear_outputs(out);
+    }
+  }
+  std::unique_ptr<fs::Evidence> ev;
+  try {
+    ev = fs::Evidence::open(a.image);
+  } catch (const fs::EvidenceError& e) {
+    fail(Exit::usage, e.what());
+  }
+  std::filesystem::create_directories(out, ec);
+  if (ec) fail(Exit::usage, a.outdir + ": cannot create folder: " + ec.message());
+  o.outdir = out;
+  o.unallocated = !a.no_unallocated;
+  o.threads = a.threads;
+  for (auto& s : a.argv) o.command_line += (o.command_line.empty() ? "" : " ") + s;
+  const bool tty = !a.json && isatty(STDERR_FILENO);
+  auto t0 = std::chrono::steady_clock::now();
+  if (tty) {
+    o.progress = [t0](const carve::Progress& p) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      double rate = secs > 0 ? static_cast<double>(p.bytes_done) / secs : 0;
+      std::string eta = "-";
+      if (rate > 0 && p.bytes_total > p.bytes_done)
+        eta = fmt::format("{:.0f}s", static_cast<double>(p.bytes_total - p.bytes_done) / rate);
+      int pct = p.bytes_total ? static_cast<int>(100.0 * static_cast<double>(p.bytes_done) /
+                                                  static_cast<double>(p.bytes_total))
+                              : 0;
+      pct = std::min(pct, 100);
+      std::string bar(static_cast<size_t>(pct / 5), '#');
+      bar.resize(20, '.');
+      fmt::print(stderr, "\r{:<8} [{}] {:>3}% {} / {} {}/s ETA {} artefacts {}   ", p.phase, bar, pct,
+                 human_bytes(static_cast<double>(p.bytes_done)), human_bytes(static_cast<double>(p.bytes_total)),
+                 human_bytes(rate), eta, p.artefacts);
+    };
+  }
+  carve::Summary s;
+  try {
+    s = carve::carve(*ev, o);
+  } catch (const std::exception& e) {
+    if (tty) fmt::print(stderr, "\n");
+    fail(Exit::failed, std::string("carving stopped: ") + e.what());
+  }
+  if (tty) fmt::print(stderr, "\n");
+  if (a.json) {
+    std::cout << fs::dump(carve::to_json(s), 2) << "\n";
+    return;
+  }
+  fmt::print("Artefacts: {} in {}\n", s.artefacts, fs::printable(a.outdir));
+  for (auto& [type, states] : s.counts) {
+    std::string line;
+    for (auto& [st, n] : states) line += fmt::format(" {} {}", st, n);
+    fmt::print("  {:<8}{}\n", type, line);
+  }
+  uint64_t inval = 0;
+  for (auto& [t, n] : s.invalid) inval += n;
+  fmt::print("Read {} in {:.1f}s; {} invalid fragments left out; {} JPEGs rebuilt from two fragments\n",
+             human_bytes(static_cast<double>(s.bytes_read)), s.seconds, inval, s.bifragment);
+  for (auto& e : s.errors) fmt::print(stderr, "vigil: {}: {}\n", fs::printable(e.where), fs::printable(e.message));
+}
+
+void register_carve(CLI::App& app) {
+  auto* c = app.add_subcommand("carve", "Recover media and chat databases from an image, with filesystem context");
+  auto a = std::make_shared<CarveArgs>();
+  c->add_option("IMAGE", a->image, "Evidence image (E01, raw, split raw, VHD)")->required();
+  c->add_option("-o,--output", a->outdir, "Output folder (must be empty unless --force)")->required();
+  c->add_option("--types", a->types, "media, chat, all (default) or a comma list: jpeg,png,gif,bmp,webp,tiff,heif,"
+                                     "mp4,mov,3gp,m4v,m4a,avi,asf,mkv,webm,sqlite");
+  c->add_flag("--no-unallocated", a->no_unallocated, "Skip pass 2 (carving of unallocated and unpartitioned space)");
+  c->add_option("--threads", a->threads, "Decompression threads for E01 (default: all cores)");
+  c->add_flag("--json", a->json, "Print the summary as JSON instead of text and a progress bar");
+  c->add_flag("--force", a->force, "Replace Vigil's outputs in a non-empty output folder");
+  c->callback([a, c] {
+    a->argv = {"vigil", "carve"};
+    for (auto& r : c->remaining()) a->argv.push_back(r);
+    run_carve(*a);
+  });
+}
+
+Registrar reg(30, register_carve);
+
+}  // namespace
+}  // namespace vigil::tools
