@@ -13,7 +13,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT/sources"
 OUT=$(realpath "$OUT")
 DB="$OUT/queue.db"
-q() { "$VIGIL" queue --db "$DB" --user demo-manager "$@"; }
+q() { "$VIGIL" queue "$@" --db "$DB" --user demo-manager; }
 start=$(date +%s)
 
 echo "== Generating sample evidence (real encoders, synthetic content only)"
@@ -84,7 +84,7 @@ for j in jobs:
     a = acq.get(j["exhibit"], {}).get("result", {})
     types = ", ".join(f"{k} {v}" for k, v in sorted(r.get("by_type", {}).items()))
     print(f"{j['exhibit']:<8} {a.get('md5', '?'):<33} {r['artefacts']:>9} {r['messages']:>8}  {types}")
-    print(f"{'':<8} reports: {os.path.relpath(os.path.dirname(r['report']), os.getcwd())}/"
+    print(f"{'':<8} reports: {os.path.dirname(r['report'])}/"
           "{report.jsonl, messages.jsonl, messages.csv, dfxml.xml, summary.json}")
 failed = [j for j in jobs if not j["ok"]]
 sys.exit(1 if failed else 0)

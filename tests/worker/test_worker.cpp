@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
 
 using namespace vigil;
@@ -32,8 +33,8 @@ std::vector<json> json_lines(const std::string& text) {
   return out;
 }
 
-std::string q(const std::string& db) {
-  return shell_quote(test::vigil_binary()) + " queue --db " + shell_quote(db) + " --user tester ";
+std::string q(const std::string& db, const std::string& args) {
+  return shell_quote(test::vigil_binary()) + " queue " + args + " --db " + shell_quote(db) + " --user tester";
 }
 
 std::string work(const std::string& db, const std::string& station, const fsys::path& dir, const std::string& extra = "") {
@@ -85,17 +86,17 @@ TEST_CASE("vigil work processes devices in policy order, including a case whose 
   auto s5 = make_source(t.path(), "s5", 5);
   Loop l1(s1), l2(s2);
   std::string sum_before = must_run("sha256sum " + l1.dev + " | cut -d' ' -f1");
-  must_run(q(db) + "case add LOW --risk low");
-  must_run(q(db) + "case add HIGH --risk high");
-  must_run(q(db) + "case add MED --risk medium");
-  must_run(q(db) + "suspect add S-LOW --case LOW --children no --access-to-children no");
-  must_run(q(db) + "suspect add S-HIGH --case HIGH --children no --access-to-children no");
-  must_run(q(db) + "suspect add S-MED --case MED --children no --access-to-children no");
-  must_run(q(db) + "device add D-LOW --suspect S-LOW --class phone --source " + l1.dev);
-  must_run(q(db) + "device add D-HIGH-PC --suspect S-HIGH --class computer --source " + shell_quote(s3.string()));
-  must_run(q(db) + "device add D-HIGH-PH --suspect S-HIGH --class phone --source " + l2.dev);
-  must_run(q(db) + "device add D-MED --suspect S-MED --class removable --source " + shell_quote(s4.string()));
-  must_run(q(db) + "device add D-LOW-2 --suspect S-LOW --class removable --source " + shell_quote(s5.string()));
+  must_run(q(db, "case add LOW --risk low"));
+  must_run(q(db, "case add HIGH --risk high"));
+  must_run(q(db, "case add MED --risk medium"));
+  must_run(q(db, "suspect add S-LOW --case LOW --children no --access-to-children no"));
+  must_run(q(db, "suspect add S-HIGH --case HIGH --children no --access-to-children no"));
+  must_run(q(db, "suspect add S-MED --case MED --children no --access-to-children no"));
+  must_run(q(db, "device add D-LOW --suspect S-LOW --class phone --source " + l1.dev));
+  must_run(q(db, "device add D-HIGH-PC --suspect S-HIGH --class computer --source " + shell_quote(s3.string())));
+  must_run(q(db, "device add D-HIGH-PH --suspect S-HIGH --class phone --source " + l2.dev));
+  must_run(q(db, "device add D-MED --suspect S-MED --class removable --source " + shell_quote(s4.string())));
+  must_run(q(db, "device add D-LOW-2 --suspect S-LOW --class removable --source " + shell_quote(s5.string())));
 
   // First two jobs: the high-risk phone is imaged, then carved.
   auto first = json_lines(must_run(work(db, "st-1", t / "ev", "--max-jobs 2")));
@@ -105,8 +106,8 @@ TEST_CASE("vigil work processes devices in policy order, including a case whose 
   CHECK(first[1]["exhibit"] == "D-HIGH-PH");
   CHECK(first[1]["job"] == "carve");
   // While the others wait, the low-risk case's suspect is found to live with children.
-  must_run(q(db) + "suspect set S-LOW --children yes --reason 'home visit found children'");
-  auto alerts = json::parse(must_run(q(db) + "alerts --json"));
+  must_run(q(db, "suspect set S-LOW --children yes --reason 'home visit found children'"));
+  auto alerts = json::parse(must_run(q(db, "alerts --json")));
   REQUIRE(alerts.size() == 1);
   CHECK(alerts[0]["suspect"] == "S-LOW");
   auto rest = json_lines(must_run(work(db, "st-1", t / "ev")));
@@ -118,7 +119,7 @@ TEST_CASE("vigil work processes devices in policy order, including a case whose 
   // Tier 0 (phone before removable), then high-risk computer, then medium.
   CHECK(order == std::vector<std::string>{"D-LOW", "D-LOW-2", "D-HIGH-PC", "D-MED"});
   // Each device went through acquire then carve, and ended in review.
-  auto listed = json::parse(must_run(q(db) + "list --state review --json"));
+  auto listed = json::parse(must_run(q(db, "list --state review --json")));
   CHECK(listed.size() == 5);
   // The loop device is unchanged; its image verifies and holds the picture.
   CHECK(must_run("sha256sum " + l1.dev + " | cut -d' ' -f1") == sum_before);
@@ -133,7 +134,7 @@ TEST_CASE("vigil work processes devices in policy order, including a case whose 
   std::string pic_sha = test::sha256_file(t / "s1.jpg");
   CHECK(report.find(pic_sha) != std::string::npos);
   // The carve job recorded its counts and report paths in the audit of the device.
-  auto audit = must_run(q(db) + "audit --json");
+  auto audit = must_run(q(db, "audit --json"));
   CHECK(audit.find("report.jsonl") != std::string::npos);
 }
 
@@ -150,9 +151,9 @@ TEST_CASE("a worker killed with SIGKILL mid-acquisition is resumed by another af
     p.lease_seconds = 3;
     store->set_policy("tester", p, "short leases for the test");
   }
-  must_run(q(db) + "case add C --risk high");
-  must_run(q(db) + "suspect add S --case C --children no --access-to-children no");
-  must_run(q(db) + "device add BIG --suspect S --class computer --source " + shell_quote(src.string()));
+  must_run(q(db, "case add C --risk high"));
+  must_run(q(db, "suspect add S --case C --children no --access-to-children no"));
+  must_run(q(db, "device add BIG --suspect S --class computer --source " + shell_quote(src.string())));
   fsys::path state = worker::device_dir(t / "ev1", "C", "BIG") / "BIG.acquire.state";
   // Both stations share one evidence directory here (a lab's shared evidence store).
   pid_t pid = fork();
@@ -194,11 +195,11 @@ TEST_CASE("two workers on one PostgreSQL database never process a device twice",
   must_run("psql " + shell_quote(base) + " -qc 'CREATE DATABASE " + dbname + "'");
   std::string db = base.substr(0, base.rfind('/') + 1) + dbname + (base.find('?') != std::string::npos ? base.substr(base.find('?')) : "");
   if (base.find('?') != std::string::npos) db = base.substr(0, base.rfind('/', base.find('?')) + 1) + dbname + base.substr(base.find('?'));
-  must_run(q(db) + "case add P --risk medium");
-  must_run(q(db) + "suspect add SP --case P --children no --access-to-children no");
+  must_run(q(db, "case add P --risk medium"));
+  must_run(q(db, "suspect add SP --case P --children no --access-to-children no"));
   for (int i = 0; i < 6; ++i) {
     auto s = make_source(t.path(), "p" + std::to_string(i), 10 + i);
-    must_run(q(db) + "device add DEV-" + std::to_string(i) + " --suspect SP --class computer --source " + shell_quote(s.string()));
+    must_run(q(db, "device add DEV-" + std::to_string(i) + " --suspect SP --class computer --source " + shell_quote(s.string())));
   }
   std::string out_a = (t / "a.jsonl").string(), out_b = (t / "b.jsonl").string();
   must_run("(" + work(db, "lab-a", t / "ev-a", "--threads 1") + " > " + out_a + " 2>/dev/null & " +
@@ -215,7 +216,7 @@ TEST_CASE("two workers on one PostgreSQL database never process a device twice",
   CHECK(std::set<std::string>(acquired.begin(), acquired.end()).size() == 6);
   CHECK(carved.size() == 6);
   CHECK(std::set<std::string>(carved.begin(), carved.end()).size() == 6);
-  CHECK(json::parse(must_run(q(db) + "list --state review --json")).size() == 6);
+  CHECK(json::parse(must_run(q(db, "list --state review --json"))).size() == 6);
   test::run("psql " + shell_quote(base) + " -qc 'DROP DATABASE " + dbname + " WITH (FORCE)'");
 }
 
