@@ -153,13 +153,27 @@ json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys:
           {"record", record.string()},    {"log", base.string() + ".acquire.log"}};
 }
 
-fsys::path image_of(const scheduler::Device& d, const fsys::path& dir) {
+// The image the acquisition step produced: recorded in the audit of its completion (it may have
+// been made by another station, into its own evidence directory), else this station's layout.
+fsys::path image_of(scheduler::Store& store, const scheduler::Device& d, const fsys::path& dir) {
+  auto records = store.audit("device", d.exhibit);
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    if (it->action != "device.complete") continue;
+    auto j = json::parse(it->reason, nullptr, false);
+    if (j.is_object() && j.contains("image") && j["image"].is_string()) {
+      fsys::path p = j["image"].get<std::string>();
+      std::error_code ec;
+      if (!fsys::exists(p, ec))
+        throw std::runtime_error("the image made at acquisition (" + p.string() + ") is not reachable from this station");
+      return p;
+    }
+  }
   if (!d.source.empty() && is_ewf(d.source)) return d.source;
   return fsys::path(dir / safe_component(d.exhibit)).string() + ".E01";
 }
 
-json run_carve(const WorkerOptions& o, const scheduler::Device& d, const fsys::path& dir) {
-  const fsys::path image = image_of(d, dir);
+json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler::Device& d, const fsys::path& dir) {
+  const fsys::path image = image_of(store, d, dir);
   const fsys::path out = dir / "carve";
   std::error_code ec;
   // A carve interrupted earlier is redone from the start: its outputs are derived, not evidence.
@@ -221,7 +235,7 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
     make_private_dir(out.dir);
     Heartbeat hb(o, d.exhibit, store.policy().lease_seconds);
     log(fmt::format("{} {}: started", scheduler::to_string(claim.kind), d.exhibit));
-    out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb) : run_carve(o, d, out.dir);
+    out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb) : run_carve(o, store, d, out.dir);
     if (hb.lost()) throw std::runtime_error("the lease was lost while working");
     store.complete(o.station, d.exhibit, o.station, fs::dump(out.result));
     out.ok = true;

@@ -39,7 +39,7 @@ std::string q(const std::string& db, const std::string& args) {
 
 std::string work(const std::string& db, const std::string& station, const fsys::path& dir, const std::string& extra = "") {
   return shell_quote(test::vigil_binary()) + " work --db " + shell_quote(db) + " --station " + station +
-         " --evidence-dir " + shell_quote(dir.string()) + " --json --exit-when-empty --threads 2 " + extra;
+         " --evidence-dir " + shell_quote(dir.string()) + " --json --exit-when-empty " + extra;
 }
 
 // Small generated sources: FAT images made with mkfs.vfat + mtools holding a synthetic picture.
