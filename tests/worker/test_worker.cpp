@@ -193,8 +193,8 @@ TEST_CASE("two workers on one PostgreSQL database never process a device twice",
   std::string dbname = "vigil_work_" + std::to_string(getpid());
   std::string base = url;
   must_run("psql " + shell_quote(base) + " -qc 'CREATE DATABASE " + dbname + "'");
-  std::string db = base.substr(0, base.rfind('/') + 1) + dbname + (base.find('?') != std::string::npos ? base.substr(base.find('?')) : "");
-  if (base.find('?') != std::string::npos) db = base.substr(0, base.rfind('/', base.find('?')) + 1) + dbname + base.substr(base.find('?'));
+  // The service's URL names the database last (its socket folder is percent-encoded).
+  std::string db = base.substr(0, base.rfind('/') + 1) + dbname;
   must_run(q(db, "case add P --risk medium"));
   must_run(q(db, "suspect add SP --case P --children no --access-to-children no"));
   for (int i = 0; i < 6; ++i) {
@@ -235,4 +235,34 @@ TEST_CASE("make demo's own run finishes with every device processed in safeguard
   // Very high risk first; after the household fact changes, the suspect's devices come next
   // (phone before removable), then the high-risk case's phone and computer.
   CHECK(acquired == std::vector<std::string>{"C-LT-2", "C-USB-2", "B-PH-2", "B-USB-1", "A-PH-1", "A-LT-1"});
+}
+
+TEST_CASE("on a shared PostgreSQL queue, a safeguarding device registered while both stations are busy is the next either takes", "[worker][postgres]") {
+  const char* url = std::getenv("VIGIL_TEST_PG_URL");
+  if (!url || !*url) {
+    WARN("skipped: VIGIL_TEST_PG_URL not set (make test starts PostgreSQL)");
+    return;
+  }
+  std::string base = url;
+  std::string dbname = "vigil_safe_" + std::to_string(getpid());
+  must_run("psql " + shell_quote(base) + " -qc 'CREATE DATABASE " + dbname + "'");
+  std::string db = base.substr(0, base.rfind('/') + 1) + dbname;
+  must_run(q(db, "case add V --risk very-high"));
+  must_run(q(db, "suspect add SV --case V --children no --access-to-children no"));
+  for (int i = 0; i < 4; ++i)
+    must_run(q(db, "device add V-" + std::to_string(i) + " --suspect SV --class phone --source /dev/null"));
+  auto a = json::parse(must_run(q(db, "claim --station lab-a --jobs acquire --json")));
+  auto b = json::parse(must_run(q(db, "claim --station lab-b --jobs acquire --json")));
+  CHECK(a["exhibit"] == "V-0");
+  CHECK(b["exhibit"] == "V-1");
+  // Both are busy; a low-risk case's removable device arrives, its suspect living with children.
+  must_run(q(db, "case add L --risk low"));
+  must_run(q(db, "suspect add SL --case L --children yes"));
+  must_run(q(db, "device add SAFE --suspect SL --class removable --source /dev/null"));
+  must_run(q(db, "complete V-0 --station lab-a"));
+  auto next = json::parse(must_run(q(db, "claim --station lab-a --jobs acquire --json")));
+  CHECK(next["exhibit"] == "SAFE");
+  auto after = json::parse(must_run(q(db, "claim --station lab-b --jobs acquire --json")));
+  CHECK(after["exhibit"] == "V-2");
+  test::run("psql " + shell_quote(base) + " -qc 'DROP DATABASE " + dbname + " WITH (FORCE)'");
 }
