@@ -122,9 +122,10 @@ void register_carve(CLI::App& app) {
   c->add_option("--threads", a->threads, "Decompression threads for E01 (default: all cores)");
   c->add_flag("--json", a->json, "Print the summary as JSON instead of text and a progress bar");
   c->add_flag("--force", a->force, "Replace Vigil's outputs in a non-empty output folder");
-  c->callback([a, c] {
-    a->argv = {"vigil", "carve"};
-    for (auto& r : c->remaining()) a->argv.push_back(r);
+  c->callback([a] {
+    a->argv = {"vigil", "carve", a->image, "-o", a->outdir, "--types", a->types};
+    if (a->no_unallocated) a->argv.push_back("--no-unallocated");
+    if (a->threads) a->argv.push_back("--threads " + std::to_string(a->threads));
     run_carve(*a);
   });
 }

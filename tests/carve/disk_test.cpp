@@ -103,6 +103,11 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
                 (a["byte_runs"][0]["img_offset"].get<uint64_t>() + a["byte_runs"][0]["len"].get<uint64_t>()) ==
             x["gap"].get<uint64_t>());
     }
+    if (x["path"] == "/data/sms/mmssms.db") {  // handed to the chat readers (carve/chat/)
+      CHECK(a["app"] == "sms");
+      CHECK(a["messages"] == 9);
+      CHECK(std::filesystem::exists(t / "raw" / "messages.jsonl"));
+    }
     if (x.contains("wal")) {
       REQUIRE(a["wal"].is_string());
       CHECK(vigil::test::sha256_file(t / "raw" / a["wal"].get<std::string>()) == x["wal"]);

@@ -1,0 +1,54 @@
+// `vigil serve`: the queue's HTTP(S) JSON API and the backlog managers' dashboard. Glue only: the
+// server is scheduler/server/.
+#include "tools/command.hpp"
+
+#include "scheduler/server/server.hpp"
+
+#include <iostream>
+
+namespace vigil::tools {
+namespace {
+
+namespace srv = vigil::scheduler::server;
+
+void register_serve(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "serve", "Serve the queue's JSON API and the dashboard (HTTP/1.1, TLS with a certificate)");
+  auto o = std::make_shared<srv::ServerOptions>();
+  o->db = "./vigil-data/queue.db";
+  if (const char* env = std::getenv("VIGIL_DB"); env && *env) o->db = env;
+  auto body_kib = std::make_shared<size_t>(1024);
+  auto quiet = std::make_shared<bool>(false);
+  sub->add_option("--db", o->db,
+                  "Queue database: PATH or sqlite:PATH (default ./vigil-data/queue.db, or $VIGIL_DB), "
+                  "or postgresql://…");
+  sub->add_option("--listen", o->listen,
+                  "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free port, printed "
+                  "on the first line of stdout)");
+  sub->add_option("--tls-cert", o->tls_cert, "TLS certificate chain (PEM)");
+  sub->add_option("--tls-key", o->tls_key, "TLS private key (PEM)");
+  sub->add_flag("--insecure", o->insecure,
+                "Allow listening on a non-loopback address without TLS (tokens in clear)");
+  sub->add_option("--threads", o->threads, "Worker threads (default: one per core, at least 2)");
+  sub->add_option("--body-limit-kib", *body_kib, "Largest request body, in KiB (default 1024)");
+  sub->add_flag("--no-access-log", *quiet, "Log only start, stop and errors, not every request");
+  sub->callback([=] {
+    srv::ServerOptions opts = *o;
+    opts.body_limit = *body_kib * 1024;
+    opts.access_log = !*quiet;
+    opts.handle_signals = true;
+    try {
+      srv::Server server(opts);
+      // The first line of stdout is the address actually bound (scripts read it with port 0).
+      std::cout << server.url() << std::endl;
+      server.run();
+    } catch (const srv::ServeError& e) {
+      fail(Exit::failed, e.what());
+    }
+  });
+}
+
+const Registrar reg(60, register_serve);
+
+}  // namespace
+}  // namespace vigil::tools
