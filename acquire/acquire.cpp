@@ -404,10 +404,9 @@ Result acquire(const Options& o) {
       throw AcquireError(Kind::usage, fmt::format("{}: already exists; use --force to overwrite it{}", e01.string(),
                                                   fsys::exists(state_path) ? " or --resume to continue it" : ""));
     }
-  } else if (!o.force && fsys::exists(record_path) && !o.resume) {
-    throw AcquireError(Kind::usage, fmt::format("{}: already exists; use --force to overwrite it", record_path.string()));
   } else {
-    for (auto& p : {record_path, log_path, state_path}) fsys::remove(p, ec);
+    // No image: what is there is from an attempt that wrote nothing; its log is kept (appended).
+    for (auto& p : {record_path, state_path}) fsys::remove(p, ec);
   }
 
   Log log;

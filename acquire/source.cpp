@@ -202,10 +202,20 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
   for (auto& e : fsys::directory_iterator(disk, ec))
     if (fsys::exists(e.path() / "partition")) members.emplace_back(e.path().filename().string(), dev_of(e.path()));
 
-  // Refuse when any of them is mounted writable or used as swap.
+  // Refuse when any of them, or a device stacked on one (device-mapper, LVM, RAID), is mounted
+  // writable or used as swap.
   auto mounts = read_mounts();
   std::vector<std::string> mounted_ro;
-  for (auto& [name, dev] : members) {
+  std::vector<std::pair<std::string, std::string>> checked = members;
+  for (size_t i = 0; i < checked.size() && i < 256; ++i) {
+    for (auto& h : fsys::directory_iterator(fsys::path("/sys/class/block") / checked[i].first / "holders", ec)) {
+      std::string hn = h.path().filename().string();
+      checked.emplace_back(hn, dev_of(fsys::path("/sys/class/block") / hn));
+      log_.line(fmt::format("/dev/{} is held by /dev/{} (stacked device): its mounts are checked too",
+                            checked[i].first, hn));
+    }
+  }
+  for (auto& [name, dev] : checked) {
     for (auto& m : mounts) {
       if (fmt::format("{}:{}", m.maj, m.min) != dev) continue;
       bool rw = has_token(m.options, "rw") || has_token(m.super_options, "rw");
@@ -223,16 +233,12 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
     std::ifstream swaps("/proc/swaps");
     std::string line;
     while (std::getline(swaps, line))
-      for (auto& [name, dev] : members)
+      for (auto& [name, dev] : checked)
         if (line.rfind("/dev/" + name + " ", 0) == 0)
           throw AcquireError(AcquireError::Kind::usage,
                              fmt::format("{}: /dev/{} is in use as swap; swapoff it before imaging", path_, name));
   }
   for (auto& m : mounted_ro) log_.line("Mounted read-only (allowed): " + m);
-  for (auto& [name, dev] : members) {
-    if (!fsys::is_empty(fsys::path("/sys/class/block") / name / "holders", ec) && !ec)
-      log_.line(fmt::format("Warning: /dev/{} has holders (device-mapper, RAID or LVM on top of it)", name));
-  }
 
   // Open every member and read its flag first (a partition reports read-only once its disk is),
   // then BLKROSET on every member, confirmed with BLKROGET.
