@@ -276,7 +276,7 @@ TEST_CASE("resume after SIGKILL ends with the same hashes", "[acquire][slow]") {
   must_run("head -c 201326592 /dev/urandom > " + q(t / "src.raw"));  // 192 MiB that will not compress
   const fsys::path src = fsys::canonical(t / "src.raw");
   // Slowed reads hold the acquisition open; kill it once a segment and a checkpoint exist.
-  std::string cmd = with_shim(src, "", 40000) + vigil_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
+  std::string cmd = with_shim(src, "", 80000) + vigil_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
                     " --segment-size 16M";
   must_run("(" + cmd + " >/dev/null 2>&1 & echo $! > " + q(t / "pid") + "; wait) & "
            "for i in $(seq 1 600); do [ -e " + q(t / "out.E04") + " ] && grep -q '\"offset\":67108864' " +
@@ -354,7 +354,7 @@ TEST_CASE("loop device: write-blocked, hashes equal the device, unchanged, TSK o
   const std::string md5 = md5sum(dev), sha1 = sha1sum(dev);
 
   // Hold the acquisition with slowed reads; a write to the device must fail meanwhile.
-  must_run("(" + with_shim(dev, "", 20000) + vigil_cmd() + " acquire " + dev + " -o " + q(t / "img") + kMeta +
+  must_run("(" + with_shim(dev, "", 150000) + vigil_cmd() + " acquire " + dev + " -o " + q(t / "img") + kMeta +
            " >/dev/null 2>&1; echo $? > " + q(t / "rc") + ") & "
            "for i in $(seq 1 600); do grep -q 'Imaging' " + q(t / "img.acquire.log") + " 2>/dev/null && break; sleep 0.1; done; "
            "if dd if=/dev/zero of=" + dev + " bs=512 count=1 seek=10 conv=notrunc oflag=direct 2>/dev/null; then echo "
