@@ -12,10 +12,11 @@ PACKAGES = build-essential cmake ninja-build pkg-config git \
   libboost-dev libboost-system-dev nlohmann-json3-dev libfmt-dev libcli11-dev catch2 \
   libfuse3-dev fuse3 dosfstools mtools e2fsprogs ntfs-3g exfatprogs exfat-fuse util-linux fdisk gdisk \
   imagemagick ffmpeg libjpeg-turbo-progs libpng-dev libheif-examples libxml2-utils \
-  testdisk libjpeg62-turbo-dev wrk hyperfine clang libclang-rt-14-dev python3 nodejs npm chromium procps psmisc
+  testdisk libjpeg62-turbo-dev wrk hyperfine clang libclang-rt-14-dev python3 chromium procps psmisc
 
 # npm packages (the dashboard's browser test drives Debian's chromium with playwright-core).
-NPM_DIR ?= build/npm
+# Kept outside the work tree so that a fresh clone (CI has no network) finds what deps installed.
+NPM_DIR ?= $(HOME)/.cache/vigil/npm
 PLAYWRIGHT_CORE ?= 1.65.1
 
 .PHONY: deps build asan test demo bench clean format fuzz
@@ -28,12 +29,20 @@ deps:
 	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing; \
 	fi
-	@# npm packages for the dashboard's browser test (never committed; skipped when present).
+	@# Node.js with npm: Debian's packages unless a node with npm is already there (NodeSource's
+	@# nodejs ships npm itself and conflicts with Debian's npm package).
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends nodejs npm; \
+	fi
+	@# npm packages for the dashboard's browser test (never committed; skipped when present). They
+	@# live outside the work tree and build/npm points at them, so a fresh clone needs no network.
 	@if [ ! -f $(NPM_DIR)/node_modules/playwright-core/package.json ]; then \
 	  echo "Installing playwright-core $(PLAYWRIGHT_CORE) into $(NPM_DIR)"; \
 	  mkdir -p $(NPM_DIR) && npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-save \
 	    playwright-core@$(PLAYWRIGHT_CORE); \
 	fi
+	@mkdir -p build && if [ ! -e build/npm ] || [ -L build/npm ]; then ln -sfn $(NPM_DIR) build/npm; fi
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release

@@ -330,11 +330,21 @@ class SqlStore final : public Store {
  public:
   explicit SqlStore(std::unique_ptr<Db> db) : db_(std::move(db)) {
     pg_ = db_->postgres();
-    write([&] {
-      if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731001)");
-      db_->script(schema(pg_));
-      return 0;
-    });
+    if (!schema_ready()) {
+      write([&] {
+        if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731001)");
+        db_->script(schema(pg_));
+        return 0;
+      });
+    }
+    constructed_ = true;
+  }
+
+  // True when the last table of the schema exists (so opening takes no write lock).
+  bool schema_ready() {
+    if (pg_) return !db_->query("SELECT to_regclass('tokens')").at(0).null(0);
+    return !db_->query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tokens'")
+                .empty();
   }
 
   std::string backend() const override { return pg_ ? "postgresql" : "sqlite"; }
@@ -1056,7 +1066,7 @@ class SqlStore final : public Store {
       try {
         auto result = f();
         flush_audit();
-        stall_for_tests();
+        if (constructed_) stall_for_tests();
         db_->commit();
         pending_.clear();
         return result;
@@ -1362,6 +1372,7 @@ class SqlStore final : public Store {
   std::unique_ptr<Db> db_;
   bool pg_ = false;
   std::vector<AuditRecord> pending_;
+  bool constructed_ = false;
 };
 
 }  // namespace

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Scheduler benchmark: 100,000 queued devices on SQLite and on PostgreSQL.
+#   import of the CSV · re-rank of a case with 50 devices · top-50 listing (library and CLI)
+#   · claim+complete throughput with 4 worker processes (one connection each)
+# On PostgreSQL, in the same run and on the same server, graphile-worker (npm) drains no-op jobs
+# with 4 worker processes of concurrency 1 as the peer.
+# Usage: bench/queue.sh   (BUILD=build/release by default; SECONDS_PER_RUN=20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build/release}
+VIGIL=${VIGIL:-$BUILD/tools/vigil}
+QB=${QB:-$BUILD/bench/vigil_queue_bench}
+RUN=${SECONDS_PER_RUN:-20}
+N=${N:-100000}
+for b in "$VIGIL" "$QB"; do
+  [ -x "$b" ] || { echo "queue.sh: $b not built (cmake --build $BUILD --target vigil vigil_queue_bench)" >&2; exit 1; }
+done
+work=$(mktemp -d /tmp/vigil-qbench-XXXXXX)
+export VIGIL_SERVICE_ENV=$work/services.env
+: >"$VIGIL_SERVICE_ENV"
+gw_pids=()
+cleanup() {
+  for p in "${gw_pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  bash tests/services/postgres.sh stop || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# 100,000 devices: suspects of 4 devices each (one case BIG with 50), 20% of suspects at risk.
+awk -v n="$N" 'BEGIN {
+  srand(7); split("phone tablet computer removable other", cls, " ");
+  split("very-high high medium low none", risk, " ");
+  print "exhibit,case,suspect,class,risk,lives_with_children,intake_at";
+  for (i = 0; i < 50; i++) printf "BIG-%d,BIG,BIG-S%d,%s,medium,no,%d\n", i, i % 2, cls[1 + i % 5], 1790000000 + i;
+  for (i = 50; i < n; i++) {
+    s = int(i / 4); c = int(s / 2);
+    printf "D%d,C%d,S%d,%s,%s,%s,%d\n", i, c, s, cls[1 + int(rand() * 5)], risk[1 + c % 5],
+      (s % 5 == 0 ? "yes" : "no"), 1780000000 + int(rand() * 10000000);
+  }
+}' >"$work/devices.csv"
+
+declare -A R
+bench_store() {  # NAME URL
+  local name=$1 url=$2 t
+  echo "== $name: importing $N devices"
+  t=$(now); "$VIGIL" queue import --csv "$work/devices.csv" --db "$url" --user bench >/dev/null
+  R[$name.import]=$(elapsed "$t")
+  read -r ms moved < <("$QB" rerank "$url" BIG 20)
+  R[$name.rerank_ms]=$ms
+  [ "$moved" = 50 ] || { echo "re-rank moved $moved devices, expected 50" >&2; exit 1; }
+  read -r ms got < <("$QB" top "$url" 200)
+  R[$name.top50_ms]=$ms
+  [ "$got" = 50 ] || { echo "top-50 returned $got" >&2; exit 1; }
+  t=$(now); for i in $(seq 20); do "$VIGIL" queue list --limit 50 --json --db "$url" >/dev/null; done
+  R[$name.top50_cli_ms]=$(awk -v s="$(elapsed "$t")" 'BEGIN { printf "%.1f", s * 1000 / 20 }')
+  echo "== $name: claim+complete, 4 processes, ${RUN}s"
+  for w in 1 2 3 4; do "$QB" worker "$url" "w$w" "$RUN" >"$work/$name.w$w" & done
+  wait
+  R[$name.claims]=$(cat "$work"/$name.w* | awk '{ n += $1; if ($2 > t) t = $2 } END { printf "%d", n }')
+  R[$name.rate]=$(cat "$work"/$name.w* | awk '{ n += $1; if ($2 > t) t = $2 } END { printf "%.0f", n / t }')
+  "$VIGIL" queue audit --verify --db "$url" >/dev/null || { echo "audit chain broken after $name run" >&2; exit 1; }
+}
+
+bench_store sqlite "sqlite:$work/queue.db"
+
+bash tests/services/postgres.sh start >/dev/null
+set -a; source "$VIGIL_SERVICE_ENV"; set +a
+if [ -z "${VIGIL_TEST_PG_URL:-}" ]; then echo "queue.sh: PostgreSQL did not start" >&2; exit 1; fi
+base=${VIGIL_TEST_PG_URL%/*}
+psql "$VIGIL_TEST_PG_URL" -qc "CREATE DATABASE vigil_bench" -c "CREATE DATABASE gw_bench"
+bench_store postgresql "$base/vigil_bench"
+
+# graphile-worker peer on the same server.
+gw_rate=unavailable gw_version=
+gwdir=$work/gw
+mkdir -p "$gwdir"
+if (cd "$gwdir" && npm install --silent --no-audit --no-fund graphile-worker@0.16 >/dev/null 2>&1); then
+  gw_version=$(node -p "require('$gwdir/node_modules/graphile-worker/package.json').version")
+  sockdir=$(printf '%s' "$base" | sed -E 's|postgresql://postgres@([^:]*):([0-9]+)|\1|' | sed 's|%2F|/|g')
+  port=$(printf '%s' "$base" | sed -E 's|.*:([0-9]+)$|\1|')
+  gwurl="postgres://postgres@localhost:$port/gw_bench?host=$sockdir"
+  (cd "$gwdir" && npx graphile-worker -c "$gwurl" --schema-only >/dev/null)
+  echo "== graphile-worker $gw_version: queueing $N jobs"
+  psql "$base/gw_bench" -qc "SELECT graphile_worker.add_job('noop', json_build_object('i', i)) FROM generate_series(1, $N) i" >/dev/null
+  cat >"$gwdir/worker.js" <<'EOF'
+const { run } = require("graphile-worker");
+(async () => {
+  const runner = await run({
+    connectionString: process.env.GW_URL, concurrency: 1, noHandleSignals: false, pollInterval: 1000,
+    taskList: { noop: async () => {} },
+  });
+  await runner.promise;
+})().catch((e) => { console.error(e); process.exit(1); });
+EOF
+  remaining() { psql "$base/gw_bench" -Atc "SELECT count(*) FROM graphile_worker.jobs"; }
+  for w in 1 2 3 4; do (cd "$gwdir" && GW_URL=$gwurl exec node worker.js >"$gwdir/w$w.log" 2>&1) & gw_pids+=($!); done
+  sleep 3  # start-up
+  c0=$(remaining); t=$(now)
+  sleep "$RUN"
+  c1=$(remaining); dt=$(elapsed "$t")
+  for p in "${gw_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait "${gw_pids[@]}" 2>/dev/null || true
+  gw_pids=()
+  gw_rate=$(awk -v a="$c0" -v b="$c1" -v t="$dt" 'BEGIN { printf "%.0f", (a - b) / t }')
+fi
+
+echo
+printf '%-44s %12s %12s\n' "100,000 queued devices" "SQLite" "PostgreSQL"
+printf '%-44s %12s %12s\n' "import CSV (s)" "${R[sqlite.import]}" "${R[postgresql.import]}"
+printf '%-44s %12s %12s\n' "re-rank a case of 50 devices (ms)" "${R[sqlite.rerank_ms]}" "${R[postgresql.rerank_ms]}"
+printf '%-44s %12s %12s\n' "top-50 listing, library (ms)" "${R[sqlite.top50_ms]}" "${R[postgresql.top50_ms]}"
+printf '%-44s %12s %12s\n' "top-50 listing, vigil queue list (ms)" "${R[sqlite.top50_cli_ms]}" "${R[postgresql.top50_cli_ms]}"
+printf '%-44s %12s %12s\n' "claim+complete, 4 processes (jobs/s)" "${R[sqlite.rate]}" "${R[postgresql.rate]}"
+printf '%-44s %12s %12s\n' "graphile-worker $gw_version, 4 processes (jobs/s)" "" "$gw_rate"
+if [ "$gw_rate" != unavailable ] && [ "$gw_rate" -gt 0 ]; then
+  awk -v v="${R[postgresql.rate]}" -v g="$gw_rate" 'BEGIN { printf "Vigil / graphile-worker on PostgreSQL: %.2fx\n", v / g }'
+fi

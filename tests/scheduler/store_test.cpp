@@ -1,0 +1,421 @@
+// The Store API on both back-ends (SQLite file and PostgreSQL), the same cases for each.
+#include "scheduler/queue.hpp"
+#include "tests/scheduler/helpers.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <sstream>
+
+using namespace vigil::scheduler;
+using vigil::test::Clocked;
+using vigil::test::QueueDb;
+
+namespace {
+
+std::vector<std::string> exhibits(const std::vector<QueueEntry>& v) {
+  std::vector<std::string> out;
+  for (auto& e : v) out.push_back(e.device.exhibit);
+  return out;
+}
+
+NewDevice dev(const std::string& ex, const std::string& suspect, DeviceClass c) {
+  NewDevice d;
+  d.exhibit = ex;
+  d.suspect_ref = suspect;
+  d.device_class = c;
+  return d;
+}
+
+NewSuspect sus(const std::string& ref, const std::string& case_ref, Answer lives = Answer::unknown,
+               Answer access = Answer::unknown) {
+  NewSuspect s;
+  s.reference = ref;
+  s.case_ref = case_ref;
+  s.lives_with_children = lives;
+  s.access_to_children = access;
+  return s;
+}
+
+QueueError::Kind error_kind(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const QueueError& e) {
+    return e.kind;
+  }
+  FAIL("no QueueError thrown");
+  return QueueError::Kind::storage;
+}
+
+#define BACKEND()                                                    \
+  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql");   \
+  auto db = QueueDb::make(kind);                                     \
+  if (!db) return;                                                   \
+  INFO("backend " << kind)
+
+}  // namespace
+
+TEST_CASE("store: list follows the policy table, rank first", "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  s->add_case("mgr", {"VH", Risk::very_high, "IIOC", "DC Ray", ""});
+  s->add_case("mgr", {"MED", Risk::medium, "", "", ""});
+  s->add_case("mgr", {"NA", Risk::none, "", "", ""});
+  s->add_suspect("mgr", sus("VH-1", "VH", Answer::no, Answer::no));
+  s->add_suspect("mgr", sus("MED-1", "MED", Answer::no, Answer::no));
+  s->add_suspect("mgr", sus("NA-HOME", "NA", Answer::yes, Answer::unknown));  // tier 0
+  s->add_suspect("mgr", sus("MED-WORK", "MED", Answer::no, Answer::yes));     // tier 0
+  s->add_device("mgr", dev("A-usb", "VH-1", DeviceClass::removable));
+  s.advance(60);
+  s->add_device("mgr", dev("B-pc", "VH-1", DeviceClass::computer));
+  s->add_device("mgr", dev("C-phone", "MED-1", DeviceClass::phone));
+  s->add_device("mgr", dev("D-other", "NA-HOME", DeviceClass::other));
+  s->add_device("mgr", dev("E-tablet", "MED-WORK", DeviceClass::tablet));
+  s->add_device("mgr", dev("F-phone", "VH-1", DeviceClass::phone));
+  s.advance(60);
+  s->add_device("mgr", dev("G-phone", "MED-1", DeviceClass::phone));
+  s->add_device("mgr", dev("H-pc", "NA-HOME", DeviceClass::computer));
+
+  auto all = s->list({});
+  CHECK(exhibits(all) == std::vector<std::string>{"E-tablet", "H-pc", "D-other", "F-phone",
+                                                  "B-pc", "A-usb", "C-phone", "G-phone"});
+  for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].rank == static_cast<int64_t>(i + 1));
+  CHECK(all[0].device.tier == 0);
+  CHECK(all[0].risk == Risk::medium);
+  CHECK(all[3].device.tier == 1);
+
+  ListQuery top;
+  top.limit = 3;
+  CHECK(exhibits(s->list(top)) == std::vector<std::string>{"E-tablet", "H-pc", "D-other"});
+  top.offset = 3;
+  auto page = s->list(top);
+  REQUIRE(page.size() == 3);
+  CHECK(page[0].rank == 4);
+  CHECK(page[0].device.exhibit == "F-phone");
+
+  auto j = to_json(all[0]);
+  for (const char* k : {"rank", "exhibit", "case", "suspect", "tier", "risk", "class",
+                        "waiting_days", "deadline", "state"})
+    CHECK(j.contains(k));
+  CHECK(j["risk"] == "medium");
+  CHECK(j["class"] == "tablet");
+  CHECK(j["suspect"] == "MED-WORK");
+
+  auto ex = s->explain("B-pc");
+  CHECK(ex.entry.rank == 5);
+  CHECK(ex.queued_total == 8);
+  CHECK(ex.priority.tier == 1);
+  CHECK(ex.priority.risk == Risk::very_high);
+  CHECK(ex.priority.class_rank == 1);
+  CHECK(ex.priority.reasons.size() == 4);
+}
+
+TEST_CASE("store: a fact change re-ranks all the suspect's devices in one transaction, audited",
+          "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  s->add_case("mgr", {"C1", Risk::low, "", "", ""});
+  s->add_case("mgr", {"C2", Risk::high, "", "", ""});
+  s->add_suspect("mgr", sus("S1", "C1"));
+  s->add_suspect("mgr", sus("S1b", "C1"));
+  s->add_suspect("mgr", sus("S2", "C2", Answer::no, Answer::no));
+  for (int i = 0; i < 5; ++i) s->add_device("mgr", dev("C1-" + std::to_string(i), "S1", DeviceClass::computer));
+  s->add_device("mgr", dev("C1b-0", "S1b", DeviceClass::phone));
+  s->add_device("mgr", dev("C2-0", "S2", DeviceClass::phone));
+  CHECK(s->list({})[0].device.exhibit == "C2-0");
+
+  // The reason is mandatory for a manual re-prioritisation.
+  CHECK(error_kind([&] { s->update_suspect("mgr", "S1", {Answer::yes, {}, {}, {}, {}}, ""); }) ==
+        QueueError::Kind::invalid);
+
+  SuspectUpdate u;
+  u.lives_with_children = Answer::yes;
+  auto r = s->update_suspect("dsgt.ward", "S1", u, "home visit: two children aged 3 and 6");
+  CHECK(r.devices_reranked == 5);
+  REQUIRE(r.alerts_raised.size() == 1);
+  auto order = exhibits(s->list({}));
+  CHECK(order == std::vector<std::string>{"C1-0", "C1-1", "C1-2", "C1-3", "C1-4", "C2-0", "C1b-0"});
+  // Two suspects of one case rank differently.
+  CHECK(s->get_device("C1b-0").tier == 1);
+
+  auto recs = s->audit("device", "C1-3");
+  REQUIRE(recs.size() == 2);
+  CHECK(recs[1].action == "device.priority");
+  CHECK(recs[1].user == "dsgt.ward");
+  CHECK(recs[1].reason == "home visit: two children aged 3 and 6");
+  CHECK(nlohmann::json::parse(recs[1].before)["tier"] == 1);
+  CHECK(nlohmann::json::parse(recs[1].after)["tier"] == 0);
+  auto srec = s->audit("suspect", "S1");
+  REQUIRE(srec.size() == 2);
+  CHECK(nlohmann::json::parse(srec[1].before)["lives_with_children"] == "unknown");
+  CHECK(nlohmann::json::parse(srec[1].after)["lives_with_children"] == "yes");
+  // All in one transaction: consecutive sequence numbers, the fact change first.
+  auto tail = s->audit("", "", 7);
+  CHECK(tail[0].action == "suspect.update");
+  CHECK(tail[1].action == "alert.raise");
+  for (int i = 2; i < 7; ++i) CHECK(tail[static_cast<size_t>(i)].action == "device.priority");
+
+  // Case risk change re-ranks the case's devices (both suspects).
+  CaseUpdate cu;
+  cu.risk = Risk::very_high;
+  auto r2 = s->update_case("mgr", "C1", cu, "KIRAT reassessment");
+  CHECK(r2.devices_reranked == 6);
+  order = exhibits(s->list({}));
+  CHECK(order == std::vector<std::string>{"C1-0", "C1-1", "C1-2", "C1-3", "C1-4", "C1b-0", "C2-0"});
+  CHECK(s->get_device("C1b-0").deadline_at == s->get_device("C1b-0").intake_at + 86400);
+  CHECK(s->verify_audit().ok);
+}
+
+TEST_CASE("store: safeguarding alerts are raised at once, due in 24 h, overdue first", "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  s->add_case("mgr", {"C1", Risk::none, "", "", ""});
+  auto [s1, r1] = s->add_suspect("intake", sus("S1", "C1", Answer::yes, Answer::no));
+  REQUIRE(r1.alerts_raised.size() == 1);
+  const auto a1 = r1.alerts_raised[0];
+  CHECK(a1.reason == "lives with children");
+  CHECK(a1.due_at == a1.raised_at + 24 * 3600);
+  CHECK(a1.raised_by == "intake");
+
+  // A suspect with nothing known raises nothing; the device state does not matter for alerts.
+  s->add_suspect("intake", sus("S2", "C1"));
+  s->add_device("intake", dev("X", "S2", DeviceClass::phone));
+  s->set_device_state("mgr", "X", DeviceState::done, "examined");
+  s.advance(3 * 3600);
+  SuspectUpdate u;
+  u.access_to_children = Answer::yes;
+  auto r2 = s->update_suspect("dc.ali", "S2", u, "football coach");
+  REQUIRE(r2.alerts_raised.size() == 1);
+  CHECK(r2.alerts_raised[0].reason == "access to children");
+  // A further yes on an already at-risk suspect raises no second alert.
+  SuspectUpdate u2;
+  u2.lives_with_children = Answer::yes;
+  CHECK(s->update_suspect("dc.ali", "S2", u2, "also lives with a child").alerts_raised.empty());
+
+  auto open = s->alerts(true);
+  REQUIRE(open.size() == 2);
+  CHECK(open[0].id == a1.id);  // due first
+  s.advance(22 * 3600);        // a1 is now overdue, the other not
+  auto listed = s->alerts(true);
+  CHECK(listed[0].overdue(*s.t));
+  CHECK(!listed[1].overdue(*s.t));
+  auto m = s->metrics();
+  CHECK(m.alerts_open == 2);
+  CHECK(m.alerts_overdue == 1);
+
+  auto acked = s->acknowledge("sgt.lee", a1.id, "CSC-2026-0042");
+  CHECK(acked.acknowledged);
+  CHECK(acked.acknowledged_by == "sgt.lee");
+  CHECK(acked.reference == "CSC-2026-0042");
+  CHECK(acked.acknowledged_at == *s.t);
+  CHECK(error_kind([&] { s->acknowledge("sgt.lee", a1.id, "again"); }) == QueueError::Kind::conflict);
+  CHECK(error_kind([&] { s->acknowledge("sgt.lee", 999, "x"); }) == QueueError::Kind::not_found);
+  CHECK(s->alerts(true).size() == 1);
+  auto every = s->alerts(false);
+  REQUIRE(every.size() == 2);
+  CHECK(every[1].acknowledged);  // acknowledged last
+  auto j = to_json(every[0], *s.t);
+  for (const char* k : {"id", "case", "suspect", "raised_at", "due_at", "overdue", "acknowledged"})
+    CHECK(j.contains(k));
+  CHECK(s->audit("alert", std::to_string(a1.id)).size() == 2);
+}
+
+TEST_CASE("store: deadlines by band and breaches", "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  for (auto [ref, risk] : {std::pair{"VH", Risk::very_high}, {"H", Risk::high},
+                           {"M", Risk::medium}, {"L", Risk::low}}) {
+    s->add_case("mgr", {ref, risk, "", "", ""});
+    s->add_suspect("mgr", sus(std::string(ref) + "-s", ref, Answer::no, Answer::no));
+    s->add_device("mgr", dev(std::string(ref) + "-d", std::string(ref) + "-s", DeviceClass::phone));
+  }
+  const int64_t t0 = *s.t;
+  CHECK(s->get_device("VH-d").deadline_at == t0 + 1 * 86400);
+  CHECK(s->get_device("H-d").deadline_at == t0 + 7 * 86400);
+  CHECK(s->get_device("M-d").deadline_at == t0 + 14 * 86400);
+  CHECK(s->get_device("L-d").deadline_at == t0 + 30 * 86400);
+  s.advance(8 * 86400);
+  auto b = s->breaches();
+  CHECK(exhibits(b) == std::vector<std::string>{"VH-d", "H-d"});
+  CHECK(b[0].overdue);
+  CHECK(s->metrics().deadline_breaches == 2);
+
+  Policy p = s->policy();
+  p.deadline_days[2] = 5;
+  CHECK(error_kind([&] { s->set_policy("mgr", p, ""); }) == QueueError::Kind::invalid);
+  s->set_policy("mgr", p, "force policy: medium within 5 days");
+  CHECK(s->get_device("M-d").deadline_at == t0 + 5 * 86400);
+  CHECK(exhibits(s->breaches()) == std::vector<std::string>{"VH-d", "M-d", "H-d"});
+}
+
+TEST_CASE("store: claims, leases, heartbeats, retries and capabilities", "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  s->add_case("mgr", {"C", Risk::high, "", "", ""});
+  s->add_suspect("mgr", sus("S", "C", Answer::no, Answer::no));
+  s->add_device("mgr", dev("PC", "S", DeviceClass::computer));
+  s->add_device("mgr", dev("PH", "S", DeviceClass::phone));
+  Policy p = s->policy();
+  CHECK(p.lease_seconds == 300);
+  CHECK(p.max_attempts == 3);
+
+  ClaimRequest pcs;
+  pcs.station = "bench-2";
+  pcs.classes = {DeviceClass::computer};
+  auto c = s->claim("w", pcs);
+  REQUIRE(c);
+  CHECK(c->device.exhibit == "PC");  // the phone ranks higher but this station cannot do phones
+  CHECK(c->kind == JobKind::acquire);
+  CHECK(c->device.state == DeviceState::acquiring);
+  CHECK(c->device.lease_expires == *s.t + 300);
+  CHECK(!s->claim("w", pcs));
+
+  CHECK(error_kind([&] { s->heartbeat("w", "PC", "other"); }) == QueueError::Kind::conflict);
+  CHECK(error_kind([&] { s->complete("w", "PH", "bench-2"); }) == QueueError::Kind::conflict);
+  CHECK(error_kind([&] { s->complete("w", "NOPE", "bench-2"); }) == QueueError::Kind::not_found);
+  s.advance(200);
+  CHECK(s->heartbeat("w", "PC", "bench-2").lease_expires == *s.t + 300);
+  s.advance(200);  // still within the renewed lease
+  CHECK(s->reap_expired("w") == 0);
+  auto done = s->complete("w", "PC", "bench-2");
+  CHECK(done.state == DeviceState::acquired);
+  CHECK(done.attempts == 0);
+
+  // Carving is the next job of the same device.
+  ClaimRequest carve;
+  carve.station = "bench-3";
+  carve.kinds = {JobKind::carve};
+  auto c2 = s->claim("w", carve);
+  REQUIRE(c2);
+  CHECK(c2->device.exhibit == "PC");
+  CHECK(c2->kind == JobKind::carve);
+  CHECK(s->complete("w", "PC", "bench-3").state == DeviceState::review);
+
+  // Expired leases return to the queue; after max_attempts the device is failed.
+  ClaimRequest any;
+  any.station = "bench-1";
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto got = s->claim("w", any);
+    REQUIRE(got);
+    CHECK(got->device.exhibit == "PH");
+    CHECK(got->device.attempts == attempt);
+    s.advance(301);
+  }
+  CHECK(!s->claim("w", any));  // the third expiry failed it
+  auto ph = s->get_device("PH");
+  CHECK(ph.state == DeviceState::failed);
+  CHECK(ph.last_error == "lease of station bench-1 expired");
+  auto expired = s->audit("device", "PH");
+  CHECK(std::count_if(expired.begin(), expired.end(),
+                      [](auto& r) { return r.action == "device.lease-expired"; }) == 3);
+
+  // A failed device goes back by hand; fail() retries then gives up.
+  s->set_device_state("mgr", "PH", DeviceState::queued, "write-blocker replaced");
+  auto g = s->claim("w", any);
+  REQUIRE(g);
+  CHECK(s->fail("w", "PH", "bench-1", "read error at sector 17").state == DeviceState::queued);
+  REQUIRE(s->claim("w", any));
+  CHECK(s->fail("w", "PH", "bench-1", "again").state == DeviceState::queued);
+  REQUIRE(s->claim("w", any));
+  auto f = s->fail("w", "PH", "bench-1", "third time");
+  CHECK(f.state == DeviceState::failed);
+  CHECK(f.last_error == "third time");
+  CHECK(s->verify_audit().ok);
+}
+
+TEST_CASE("store: tokens are stored hashed, verified and revoked", "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  auto t1 = s->create_token("admin", Role::manager, "alice");
+  auto t2 = s->create_token("admin", Role::auditor, "");
+  CHECK(t1.secret.size() == 6 + 64);
+  CHECK(t1.secret != t2.secret);
+  CHECK(t2.token.name == "auditor");
+  auto v = s->verify_token(t1.secret);
+  REQUIRE(v);
+  CHECK(v->role == Role::manager);
+  CHECK(v->name == "alice");
+  CHECK(!s->verify_token("vigil_0000"));
+  CHECK(!s->verify_token(""));
+  // Only hashes in the database.
+  auto stored = db->sql("SELECT hash FROM tokens ORDER BY id");
+  REQUIRE(stored.exit_code == 0);
+  CHECK(stored.out.find(t1.secret) == std::string::npos);
+  CHECK(stored.out.find(t1.secret.substr(6, 20)) == std::string::npos);
+  CHECK(stored.out.size() >= 2 * 64);
+  s->revoke_token("admin", "alice");
+  CHECK(!s->verify_token(t1.secret));
+  CHECK(s->verify_token(t2.secret));
+  CHECK(error_kind([&] { s->revoke_token("admin", std::to_string(t1.token.id)); }) ==
+        QueueError::Kind::conflict);
+  CHECK(error_kind([&] { s->revoke_token("admin", "nobody"); }) == QueueError::Kind::not_found);
+  auto list = s->list_tokens();
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].revoked_at == *s.t);
+  CHECK(s->audit("token").size() == 3);
+}
+
+TEST_CASE("store: unknown ids and invalid values are clear errors", "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  s->add_case("mgr", {"C", Risk::high, "", "", ""});
+  CHECK(error_kind([&] { s->add_case("mgr", {"C", Risk::low, "", "", ""}); }) == QueueError::Kind::conflict);
+  CHECK(error_kind([&] { s->add_case("mgr", {"", Risk::low, "", "", ""}); }) == QueueError::Kind::invalid);
+  CHECK(error_kind([&] { s->add_suspect("mgr", sus("S", "NOPE")); }) == QueueError::Kind::not_found);
+  s->add_suspect("mgr", sus("S", "C"));
+  CHECK(error_kind([&] { s->add_device("mgr", dev("D", "NOPE", DeviceClass::phone)); }) ==
+        QueueError::Kind::not_found);
+  auto bad_date = dev("D", "S", DeviceClass::phone);
+  bad_date.seized = "2026-13-01";
+  CHECK(error_kind([&] { s->add_device("mgr", bad_date); }) == QueueError::Kind::invalid);
+  s->add_device("mgr", dev("D", "S", DeviceClass::phone));
+  CHECK(error_kind([&] { s->add_device("mgr", dev("D", "S", DeviceClass::phone)); }) ==
+        QueueError::Kind::conflict);
+  CHECK(error_kind([&] { s->explain("NOPE"); }) == QueueError::Kind::not_found);
+  CHECK(error_kind([&] { s->get_case("NOPE"); }) == QueueError::Kind::not_found);
+  CHECK(error_kind([&] { s->update_case("mgr", "NOPE", {}, "why"); }) == QueueError::Kind::not_found);
+  // A failed transaction leaves nothing behind, not even an audit record.
+  CHECK(s->audit().size() == 3);
+  CHECK(s->verify_audit().ok);
+}
+
+TEST_CASE("store: CSV import and export round-trip", "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  std::istringstream in(
+      "exhibit,case,suspect,class,capacity,seized,source,state,intake_at,risk,offence,officer,"
+      "lives_with_children,access_to_children\n"
+      "EX1,OP-A,A1,phone,64000000000,2026-10-01,/dev/sdb,queued,2026-10-02T09:00:00Z,high,IIOC,"
+      "\"Smith, J\",yes,no\n"
+      "EX2,OP-A,A1,computer,,,,,2026-10-03T09:00:00Z,,,,,\n"
+      "EX3,OP-B,B1,removable,,,\"/cases/b1/\"\"usb\"\".raw\",done,1790000000,low,,,no,no\n");
+  CHECK(s->import_csv("import", in) == 3);
+  CHECK(s->get_case("OP-A").officer == "Smith, J");
+  CHECK(s->get_case("OP-A").risk == Risk::high);
+  CHECK(s->get_suspect("A1").lives_with_children == Answer::yes);
+  CHECK(s->get_device("EX1").capacity == 64000000000ULL);
+  CHECK(s->get_device("EX1").intake_at == 1790931600);
+  CHECK(s->get_device("EX3").source == "/cases/b1/\"usb\".raw");
+  CHECK(s->get_device("EX3").state == DeviceState::done);
+  CHECK(s->alerts(true).size() == 1);  // A1 lives with children
+
+  std::ostringstream out;
+  s->export_csv(out);
+  auto db2 = QueueDb::make("sqlite");
+  Clocked s2(db2->url());
+  std::istringstream back(out.str());
+  CHECK(s2->import_csv("import", back) == 3);
+  std::ostringstream out2;
+  s2->export_csv(out2);
+  CHECK(out2.str() == out.str());
+
+  std::istringstream bad(
+      "exhibit,case,suspect,class\nOK1,OP-C,C1,phone\nBAD,OP-C,C1,toaster\n");
+  try {
+    s->import_csv("import", bad);
+    FAIL("no error");
+  } catch (const QueueError& e) {
+    CHECK(std::string(e.what()) == "CSV line 3: unknown device class 'toaster'");
+  }
+  CHECK(error_kind([&] { s->get_device("OK1"); }) == QueueError::Kind::not_found);  // all or nothing
+}
