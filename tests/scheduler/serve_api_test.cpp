@@ -1,5 +1,4 @@
 // `vigil serve` JSON API over a real socket: every endpoint, every error status, roles, audit.
-#include "tests/scheduler/helpers.hpp"
 #include "tests/scheduler/serve_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -218,8 +217,9 @@ TEST_CASE("serve: a body over the limit is refused with 413; malformed HTTP with
   CHECK(c.get("/healthz").status == 200);
 }
 
-namespace {
-void every_operation(TestServer& srv) {
+TEST_CASE("serve: every queue operation through the API, recorded in the audit with the user",
+          "[serve]") {
+  TestServer srv;
   auto c = srv.client();
   const auto& M = srv.manager;
   // Cases, suspects, devices.
@@ -353,20 +353,6 @@ void every_operation(TestServer& srv) {
   auto v = c.get("/api/audit/verify", srv.auditor).json();
   CHECK(v.at("ok") == true);
   CHECK(v.at("records") == static_cast<int64_t>(c.get("/api/audit?limit=100000", srv.auditor).json().size()));
-}
-}  // namespace
-
-TEST_CASE("serve: every queue operation through the API, recorded in the audit with the user",
-          "[serve]") {
-  TestServer srv;
-  every_operation(srv);
-}
-
-TEST_CASE("serve: every queue operation through the API on PostgreSQL", "[serve][postgresql]") {
-  auto db = vigil::test::QueueDb::make("postgresql");
-  if (!db) return;
-  TestServer srv({}, db->url());
-  every_operation(srv);
 }
 
 TEST_CASE("serve: /metrics in Prometheus text; logs hold no token, id or body", "[serve]") {

@@ -183,8 +183,7 @@ class SyncStream : public std::ostream {
 };
 }  // namespace
 
-TestServer::TestServer(sch::server::ServerOptions opts, std::string db_url)
-    : dir_("vigil-serve"), db_url_(std::move(db_url)) {
+TestServer::TestServer(sch::server::ServerOptions opts) : dir_("vigil-serve") {
   {
     auto s = sch::Store::open(db());
     s->add_case("setup", {"C1", sch::Risk::high, "indecent images", "DC Smith", ""});

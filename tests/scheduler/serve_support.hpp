@@ -48,18 +48,16 @@ class HttpClient {
 // on 127.0.0.1 port 0 running on its own thread.
 class TestServer {
  public:
-  // db_url: an empty database to use instead of a new SQLite file (e.g. PostgreSQL).
-  explicit TestServer(scheduler::server::ServerOptions extra = {}, std::string db_url = "");
+  explicit TestServer(scheduler::server::ServerOptions extra = {});
   ~TestServer();
   HttpClient client() const;
-  std::string db() const { return db_url_.empty() ? (dir_ / "queue.db").string() : db_url_; }
+  std::string db() const { return (dir_ / "queue.db").string(); }
   uint16_t port() const { return server_->port(); }
   std::string log() const;  // everything the server logged so far
   std::string manager, examiner, auditor, revoked;  // token secrets
 
  private:
   TempDir dir_;
-  std::string db_url_;
   std::unique_ptr<std::ostream> log_;
   std::function<std::string()> log_text_;
   std::unique_ptr<scheduler::server::Server> server_;
