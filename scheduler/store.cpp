@@ -80,7 +80,7 @@ T parse_or(const std::string& s, F f, const char* what) {
 
 const char* kDeviceCols =
     "id, exhibit, case_ref, suspect_ref, class, capacity, seized, source, notes, state, station, "
-    "intake_at, deadline_at, lease_expires, attempts, last_error, tier, level, prio_key, risk";
+    "intake_at, deadline_at, lease_expires, attempts, last_error, tier, level, prio_key, risk, image";
 
 struct DeviceRow {
   int64_t id = 0;
@@ -111,6 +111,7 @@ DeviceRow device_from(const Row& r) {
   d.level = static_cast<int>(r.integer(17));
   d.priority_key = r.integer(18);
   x.risk = parse_or<Risk>(r.text(19), parse_risk, "risk band");
+  d.image = r.text(20);
   return x;
 }
 
@@ -156,9 +157,11 @@ json to_json(const Suspect& s) {
 }
 
 json device_json(const Device& d) {
-  return {{"exhibit", d.exhibit},   {"case", d.case_ref},         {"suspect", d.suspect_ref},
-          {"class", to_string(d.device_class)}, {"state", to_string(d.state)},
-          {"station", d.station},   {"attempts", d.attempts},     {"source", d.source}};
+  json j = {{"exhibit", d.exhibit},   {"case", d.case_ref},         {"suspect", d.suspect_ref},
+            {"class", to_string(d.device_class)}, {"state", to_string(d.state)},
+            {"station", d.station},   {"attempts", d.attempts},     {"source", d.source}};
+  if (!d.image.empty()) j["image"] = d.image;
+  return j;
 }
 json priority_json(const Device& d) {
   return {{"tier", d.tier}, {"level", d.level}, {"key", d.priority_key}};
@@ -225,7 +228,7 @@ CREATE TABLE IF NOT EXISTS devices (
   deadline_at BIGINT NOT NULL, lease_expires BIGINT NOT NULL DEFAULT 0,
   attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
   tier BIGINT NOT NULL, level BIGINT NOT NULL, prio_key BIGINT NOT NULL, risk TEXT NOT NULL,
-  updated_at BIGINT NOT NULL);
+  updated_at BIGINT NOT NULL, image TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS devices_order ON devices(state, tier, prio_key, id);
 CREATE INDEX IF NOT EXISTS devices_ready ON devices(ready, tier, prio_key, id);
 CREATE INDEX IF NOT EXISTS devices_suspect ON devices(suspect_ref);
@@ -337,7 +340,21 @@ class SqlStore final : public Store {
         return 0;
       });
     }
+    migrate();
     constructed_ = true;
+  }
+
+  // Columns added after the first release of the schema.
+  void migrate() {
+    try {
+      db_->query("SELECT image FROM devices LIMIT 0");
+    } catch (const QueueError&) {
+      db_->rollback();
+      write([&] {
+        db_->script("ALTER TABLE devices ADD COLUMN image TEXT NOT NULL DEFAULT ''");
+        return 0;
+      });
+    }
   }
 
   // True when the last table of the schema exists (so opening takes no write lock).
@@ -690,10 +707,14 @@ class SqlStore final : public Store {
   }
 
   Device complete(const std::string& user, const std::string& exhibit, const std::string& station,
-                  const std::string& note) override {
+                  const std::string& note, const std::string& image) override {
     return write([&] {
       DeviceRow x = held(exhibit, station);
       Device before = x.d;
+      if (!image.empty()) {
+        x.d.image = image;
+        db_->query("UPDATE devices SET image = $2 WHERE id = $1", {x.id, image});
+      }
       x.d.state = x.d.state == DeviceState::acquiring ? DeviceState::acquired : DeviceState::review;
       x.d.attempts = 0;
       x.d.lease_expires = 0;
