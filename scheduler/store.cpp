@@ -648,7 +648,7 @@ class SqlStore final : public Store {
     return write([&]() -> std::optional<Claim> {
       Policy p = policy();
       reap_tx(user, p);
-      std::string sql = "SELECT id FROM devices WHERE ready = 1";
+      std::string sql = std::string("SELECT ") + kDeviceCols + " FROM devices WHERE ready = 1";
       std::vector<Param> params;
       if (!r.classes.empty()) {
         std::string in;
@@ -671,10 +671,7 @@ class SqlStore final : public Store {
       if (pg_) sql += " FOR UPDATE SKIP LOCKED";
       auto rows = db_->query(sql, params);
       if (rows.empty()) return std::nullopt;
-      int64_t id = rows[0].integer(0);
-      DeviceRow x = device_from(
-          db_->query(std::string("SELECT ") + kDeviceCols + " FROM devices WHERE id = $1", {id})
-              .at(0));
+      DeviceRow x = device_from(rows[0]);
       Device before = x.d;
       Claim c;
       c.kind = x.d.state == DeviceState::queued ? JobKind::acquire : JobKind::carve;
@@ -1136,16 +1133,30 @@ class SqlStore final : public Store {
                            (pg_ ? " FOR UPDATE" : ""));
     int64_t seq = head.at(0).integer(0);
     std::string prev = head.at(0).text(1);
-    for (auto& r : pending_) {
-      r.seq = ++seq;
-      r.prev_hash = prev;
-      r.hash = audit_hash(r);
-      db_->query(
+    // Multi-row inserts of up to 64 records: one round trip for a re-rank of a whole case.
+    for (size_t from = 0; from < pending_.size(); from += 64) {
+      size_t to = std::min(pending_.size(), from + 64);
+      std::string sql =
           "INSERT INTO audit (seq, at, user_name, action, entity, entity_id, reason, before_json, "
-          "after_json, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-          {r.seq, r.at, r.user, r.action, r.entity, r.entity_id, r.reason, r.before, r.after,
-           r.prev_hash, r.hash});
-      prev = r.hash;
+          "after_json, prev_hash, hash) VALUES ";
+      std::vector<Param> params;
+      params.reserve((to - from) * 11);
+      for (size_t i = from; i < to; ++i) {
+        auto& r = pending_[i];
+        r.seq = ++seq;
+        r.prev_hash = prev;
+        r.hash = audit_hash(r);
+        prev = r.hash;
+        size_t b = params.size();
+        sql += i == from ? "(" : ", (";
+        for (size_t k = 1; k <= 11; ++k) sql += (k > 1 ? ", $" : "$") + std::to_string(b + k);
+        sql += ")";
+        for (Param p : {Param(r.seq), Param(r.at), Param(r.user), Param(r.action), Param(r.entity),
+                        Param(r.entity_id), Param(r.reason), Param(r.before), Param(r.after),
+                        Param(r.prev_hash), Param(r.hash)})
+          params.push_back(std::move(p));
+      }
+      db_->query(sql, params);
     }
     db_->query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", {seq, prev});
   }
