@@ -32,7 +32,7 @@ for i in range(n):
           f"2026-{month:02d}-{day:02d}T{i % 24:02d}:00:00Z")
 PY
   rm -f "$db"
-  "$VIGIL" queue import --db "$db" --user bench "$csv" >/dev/null
+  "$VIGIL" queue import --db "$db" --user bench --csv "$csv" >/dev/null
 fi
 token=$("$VIGIL" queue token create --db "$db" --role auditor --name bench | tail -1)
 

@@ -35,6 +35,13 @@ std::string lookup(const IdMap& m, std::optional<int64_t> id) {
   return it == m.end() ? "" : it->second;
 }
 
+const std::string& lookup_ref(const IdMap& m, std::optional<int64_t> id) {
+  static const std::string empty;
+  if (!id) return empty;
+  auto it = m.find(*id);
+  return it == m.end() ? empty : it->second;
+}
+
 bool plausible_text(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {

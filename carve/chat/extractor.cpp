@@ -120,10 +120,13 @@ struct ChatExtractor::Impl {
     std::vector<Value> values(src.columns.size());
     try {
       Stmt st = db.prepare(sql);
+      Message m;
       while (st.step()) {
-        std::optional<int64_t> rowid = st.int_at(0);
-        for (size_t k = 0; k < values.size(); ++k) values[k] = st.value(static_cast<int>(k + 1));
-        Message m;
+        std::optional<int64_t> rowid;
+        if (sqlite3_column_type(st.raw(), 0) == SQLITE_INTEGER)
+          rowid = sqlite3_column_int64(st.raw(), 0);
+        for (size_t k = 0; k < values.size(); ++k) st.fill(static_cast<int>(k + 1), values[k]);
+        m.reset();  // one Message reused: its buffers keep their capacity
         m.app = app;
         m.table = t->name;
         m.row = rowid;
@@ -216,7 +219,7 @@ struct ChatExtractor::Impl {
     }
     std::unique_ptr<RecoveryContext> rec;
     try {
-      rec = std::make_unique<RecoveryContext>(found.file, open_path, wal_bytes, wal);
+      rec = std::make_unique<RecoveryContext>(found.file, open_path, wal_bytes, wal, found.journal);
     } catch (const std::exception& e) {
       res.errors.push_back(std::string("recovery: ") + e.what());
     }

@@ -29,6 +29,21 @@ struct Message {
   std::vector<std::string> attachments;  // stored paths, resolved to artefact ids on output
   bool recovered = false;
   std::string location;  // where a recovered record was found
+
+  void reset() {
+    app.clear();
+    table.clear();
+    row.reset();
+    conversation.clear();
+    timestamp.reset();
+    direction = "unknown";
+    sender.clear();
+    recipients.clear();
+    body.reset();
+    attachments.clear();
+    recovered = false;
+    location.clear();
+  }
 };
 
 // One row as a Source sees it: values in the order of Source::columns.
@@ -111,6 +126,7 @@ using IdMultiMap = std::unordered_map<int64_t, std::vector<std::string>>;
 IdMap load_map(const Db& db, const std::string& sql, std::vector<std::string>& errors);
 IdMultiMap load_multimap(const Db& db, const std::string& sql, std::vector<std::string>& errors);
 std::string lookup(const IdMap& m, std::optional<int64_t> id);
+const std::string& lookup_ref(const IdMap& m, std::optional<int64_t> id);  // "" when absent
 
 // Text of an Apple typedstream (NSAttributedString archive: iOS Messages' attributedBody).
 std::optional<std::string> typedstream_text(std::string_view blob);

@@ -32,7 +32,9 @@ class WhatsAppAndroidReader : public Reader {
                         errors);
     if (modern(s)) {
       jids_ = load_map(db, "SELECT _id, raw_string FROM jid", errors);
-      chats_ = load_map(db, "SELECT _id, jid_row_id FROM chat", errors);
+      chats_ = load_map(db,
+                        "SELECT c._id, j.raw_string FROM chat c JOIN jid j ON j._id = c.jid_row_id",
+                        errors);
       Source src;
       src.table = "message";
       src.columns = {"_id", "chat_row_id", "from_me", "timestamp", "text_data", "sender_jid_row_id",
@@ -43,10 +45,7 @@ class WhatsAppAndroidReader : public Reader {
         if (!id) id = r.rowid();
         auto chat = r.integer(1);
         if (chat && *chat < 0 && r[4].null()) return false;  // the schema's placeholder row
-        std::string jid_row = lookup(chats_, chat);
-        std::string chat_jid;
-        if (!jid_row.empty())
-          if (auto j = Value{Value::Type::Text, 0, 0, jid_row}.as_int()) chat_jid = lookup(jids_, j);
+        const std::string& chat_jid = lookup_ref(chats_, chat);
         m.conversation = chat_jid;
         m.timestamp = r.time(3);
         if (!r[4].null()) m.body = r.text(4);
@@ -55,7 +54,7 @@ class WhatsAppAndroidReader : public Reader {
           if (!chat_jid.empty()) m.recipients.push_back(chat_jid);
         } else {
           m.direction = "received";
-          std::string sender = lookup(jids_, r.integer(5));
+          const std::string& sender = lookup_ref(jids_, r.integer(5));
           m.sender = !sender.empty() ? sender : chat_jid;
         }
         if (id)

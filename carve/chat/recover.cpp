@@ -1,6 +1,12 @@
 #include "carve/chat/recover.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <functional>
+#include <stdexcept>
 #include <set>
 #include <unordered_set>
 
@@ -401,22 +407,50 @@ uint64_t hash_values(const std::vector<Value>& v, const std::vector<bool>& skip)
 
 RecoveryContext::RecoveryContext(const std::filesystem::path& original,
                                  const std::filesystem::path& live, const std::string& wal_bytes,
-                                 const Wal& wal)
-    : original_(read_file_bytes(original)),
-      live_(original == live ? std::string() : read_file_bytes(live)),
+                                 const Wal& wal,
+                                 const std::optional<std::filesystem::path>& journal)
+    : original_(original),
       wal_bytes_(wal_bytes),
-      wal_(wal) {}
+      wal_(wal),
+      journal_(journal ? read_file_bytes(*journal) : std::string()) {
+  if (original != live) live_.emplace(live);
+}
+
+MappedFile::MappedFile(const std::filesystem::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot open " + p.string());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot stat " + p.string());
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_) {
+    data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (data_ == MAP_FAILED) {
+      data_ = nullptr;
+      size_ = 0;
+      ::close(fd);
+      throw std::runtime_error("cannot map " + p.string());
+    }
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(data_, size_);
+}
 
 std::vector<RecoveredRecord> RecoveryContext::recover(
     const Table& table, const std::vector<std::optional<size_t>>& wanted) {
   std::vector<RecoveredRecord> result;
   if (table.without_rowid || table.virtual_table || table.columns.empty() || !table.root_page)
     return result;
-  std::string_view live_bytes = live_.empty() ? std::string_view(original_) : live_;
+  std::string_view live_bytes = live_ ? live_->bytes() : original_.bytes();
   auto hdr = parse_header(live_bytes);
   if (!hdr) return result;
   Image live{live_bytes, hdr->page_size, hdr->page_size - hdr->reserved};
-  Image orig{original_, hdr->page_size, hdr->page_size - hdr->reserved};
+  Image orig{original_.bytes(), hdr->page_size, hdr->page_size - hdr->reserved};
 
   Shape shape;
   for (auto& c : table.columns) {
@@ -435,7 +469,7 @@ std::vector<RecoveredRecord> RecoveryContext::recover(
   for (uint32_t n : freelist_pages(live, *hdr))
     live_scan.scan_leaf(live.page(n), n, true, "freelist page " + std::to_string(n));
 
-  if (!live_.empty() && wal_.page_size == hdr->page_size) {
+  if (live_ && wal_.page_size == hdr->page_size) {
     // Page images the WAL made obsolete: superseded or uncommitted frames, and the main file's
     // own version of every page the WAL replaced.
     std::set<uint32_t> replaced;
@@ -452,6 +486,23 @@ std::vector<RecoveredRecord> RecoveryContext::recover(
     for (uint32_t n : replaced)
       if (auto page = orig.page(n); !page.empty())
         orig_scan.scan_leaf(page, n, true, "main file page " + std::to_string(n) + " (before WAL)");
+  }
+  if (journal_.size() > 28) {
+    // Rollback journal: header (magic, record count, nonce, initial size, sector size, page
+    // size) padded to a sector, then records of page number, page image and checksum. Records
+    // stay readable after the header is zeroed at commit, so walk them all.
+    auto j = reinterpret_cast<const uint8_t*>(journal_.data());
+    uint32_t sector = be32(j + 20);
+    if (sector < 512 || sector > 65536 || (sector & (sector - 1))) sector = 512;
+    size_t rec = size_t{4} + hdr->page_size + 4;
+    size_t k = 0;
+    for (size_t off = sector; off + rec <= journal_.size(); off += rec, ++k) {
+      uint32_t pgno = be32(j + off);
+      if (pgno == 0) continue;
+      std::string_view page = std::string_view(journal_).substr(off + 4, hdr->page_size);
+      live_scan.scan_leaf(page, pgno, true,
+                          "journal record " + std::to_string(k + 1) + " page " + std::to_string(pgno));
+    }
   }
   if (cands.empty()) return result;
 

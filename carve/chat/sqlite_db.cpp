@@ -99,6 +99,13 @@ bool Stmt::step() {
 
 Value Stmt::value(int i) const {
   Value v;
+  fill(i, v);
+  return v;
+}
+
+void Stmt::fill(int i, Value& v) const {
+  v.type = Value::Type::Null;
+  v.s.clear();
   sqlite3_stmt* s = stmt_.get();
   switch (sqlite3_column_type(s, i)) {
     case SQLITE_INTEGER:
@@ -125,7 +132,6 @@ Value Stmt::value(int i) const {
     default:
       break;
   }
-  return v;
 }
 
 std::optional<int64_t> Stmt::int_at(int i) const { return value(i).as_int(); }
@@ -153,7 +159,7 @@ std::string file_uri(const std::filesystem::path& p) {
 
 Db::Db(const std::filesystem::path& file) : db_(nullptr, &sqlite3_close) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(file_uri(file).c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+  int rc = sqlite3_open_v2(file_uri(file).c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   db_.reset(raw);  // a failed open still allocates a handle
   if (rc != SQLITE_OK)

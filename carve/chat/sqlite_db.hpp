@@ -63,6 +63,7 @@ class Stmt {
   bool step();
   int columns() const { return sqlite3_column_count(stmt_.get()); }
   Value value(int i) const;
+  void fill(int i, Value& v) const;  // reuses v's buffer
   std::optional<int64_t> int_at(int i) const;
   std::string text_at(int i) const;
   bool null_at(int i) const { return sqlite3_column_type(stmt_.get(), i) == SQLITE_NULL; }

@@ -114,20 +114,41 @@ std::string iso8601_ns(int64_t unix_ns) {
   int64_t d = doy - (153 * mp + 2) / 5 + 1;
   int64_t m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2) ++y;
-  char buf[64];
-  int n = snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld",
-                   static_cast<long long>(y), static_cast<long long>(m),
-                   static_cast<long long>(d), static_cast<long long>(rem / 3600),
-                   static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60));
-  std::string out(buf, static_cast<size_t>(n));
+  // Written by hand: this runs once a message.
+  std::string out;
+  out.reserve(32);
+  auto put = [&](int64_t v, int width) {
+    char tmp[24];
+    int k = 0;
+    bool neg = v < 0;
+    uint64_t u = neg ? static_cast<uint64_t>(-v) : static_cast<uint64_t>(v);
+    do {
+      tmp[k++] = static_cast<char>('0' + u % 10);
+      u /= 10;
+    } while (u);
+    while (k < width) tmp[k++] = '0';
+    if (neg) out += '-';
+    while (k) out += tmp[--k];
+  };
+  put(y, 4);
+  out += '-';
+  put(m, 2);
+  out += '-';
+  put(d, 2);
+  out += 'T';
+  put(rem / 3600, 2);
+  out += ':';
+  put(rem / 60 % 60, 2);
+  out += ':';
+  put(rem % 60, 2);
   if (frac) {
+    out += '.';
     if (frac % 1000000 == 0)
-      snprintf(buf, sizeof buf, ".%03lld", static_cast<long long>(frac / 1000000));
+      put(frac / 1000000, 3);
     else if (frac % 1000 == 0)
-      snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(frac / 1000));
+      put(frac / 1000, 6);
     else
-      snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(frac));
-    out += buf;
+      put(frac, 9);
   }
   return out + "Z";
 }

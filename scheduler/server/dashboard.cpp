@@ -36,7 +36,8 @@ const char* kIndex = R"HTML(<!doctype html>
   <p id="status" role="status"></p>
 
   <div class="columns">
-    <section class="panel wide">
+    <div class="wide">
+    <section class="panel">
       <h2>Queue <small id="queue-count"></small></h2>
       <table id="queue">
         <thead><tr><th>#</th><th>Exhibit</th><th>Why this position</th><th>Deadline (UTC)</th>
@@ -44,6 +45,18 @@ const char* kIndex = R"HTML(<!doctype html>
         <tbody></tbody>
       </table>
     </section>
+    <section class="panel" id="device-panel" hidden>
+        <h2>Device <span id="device-title"></span> <button id="device-close" type="button">Close</button></h2>
+        <dl id="device-facts"></dl>
+        <h3>Why this position</h3>
+        <ul id="device-reasons"></ul>
+        <h3>Audit trail</h3>
+        <table id="device-audit">
+          <thead><tr><th>#</th><th>When (UTC)</th><th>Who</th><th>What</th><th>Reason</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </section>
+    </div>
 
     <aside>
       <section class="panel manager-only" id="suspect-panel">
@@ -77,17 +90,6 @@ const char* kIndex = R"HTML(<!doctype html>
         </form>
       </section>
 
-      <section class="panel" id="device-panel" hidden>
-        <h2>Device <span id="device-title"></span> <button id="device-close" type="button">Close</button></h2>
-        <dl id="device-facts"></dl>
-        <h3>Why this position</h3>
-        <ul id="device-reasons"></ul>
-        <h3>Audit trail</h3>
-        <table id="device-audit">
-          <thead><tr><th>#</th><th>When (UTC)</th><th>Who</th><th>What</th><th>Reason</th></tr></thead>
-          <tbody></tbody>
-        </table>
-      </section>
     </aside>
   </div>
 </main>
@@ -297,7 +299,9 @@ const char* kJs = R"JS(
     try {
       const r = await api('PATCH', '/api/suspects/' + encodeURIComponent(f.suspect.value), body);
       formError(f, '');
-      f.reason.value = '';
+      const keep = f.suspect.value;
+      f.reset();
+      f.suspect.value = keep;
       status('Suspect ' + r.suspect.reference + ' updated: ' + r.devices_reranked + ' device(s) re-ranked' +
              (r.alerts_raised.length ? ', ' + r.alerts_raised.length + ' safeguarding alert(s) raised.' : '.'));
       await refresh();

@@ -1,9 +1,12 @@
 // Chat readers: fixtures with known counts and fields, generated databases, WAL handling,
 // recovery, and the evidence copies' hashes unchanged after every run.
+#include "carve/chat/output.hpp"
 #include "carve/chat/sqlite_db.hpp"
 #include "carve/chat/sqlite_format.hpp"
 #include "carve/chat/timestamp.hpp"
 #include "carve/chat_contract.hpp"
+#include "tests/carve/chat_support.hpp"
+#include "fs/json.hpp"
 #include "tests/common/support.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,80 +19,7 @@ using namespace vigil::test;
 using namespace vigil::carve;
 namespace fsys = std::filesystem;
 
-namespace {
-
-std::vector<nlohmann::json> read_jsonl(const fsys::path& p) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(p);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-// Copies fixture files into dir (the "evidence copy") and returns their SHA-256 by name.
-std::map<std::string, std::string> copy_fixtures(const fsys::path& dir,
-                                                 std::initializer_list<const char*> names) {
-  std::map<std::string, std::string> hashes;
-  for (auto n : names) {
-    fsys::copy_file(*fixtures() / "chat" / n, dir / n);
-    hashes[n] = sha256_file(dir / n);
-  }
-  return hashes;
-}
-
-void check_unchanged(const fsys::path& dir, const std::map<std::string, std::string>& hashes) {
-  for (auto& [n, h] : hashes) {
-    INFO(n);
-    CHECK(sha256_file(dir / n) == h);
-  }
-  // No -wal/-shm/-journal created next to the copies.
-  for (auto& e : fsys::directory_iterator(dir)) {
-    INFO(e.path());
-    CHECK(hashes.count(e.path().filename().string()) == 1);
-  }
-}
-
-struct Run {
-  std::vector<DatabaseResult> results;
-  std::vector<nlohmann::json> messages;
-  std::string csv;
-};
-
-// Runs one extractor over the databases (each with its -wal sibling when present).
-Run extract(const fsys::path& outdir, const std::vector<fsys::path>& dbs,
-            std::function<std::optional<std::string>(const std::string&)> resolve = nullptr) {
-  ChatContext ctx;
-  ctx.outdir = outdir;
-  ctx.resolve_media = std::move(resolve);
-  Run run;
-  {
-    ChatExtractor ex(ctx);
-    int k = 0;
-    for (auto& p : dbs) {
-      DatabaseFound d;
-      d.artefact_id = "db" + std::to_string(++k);
-      d.db_path = "/data/" + p.filename().string();
-      d.state = "allocated";
-      d.file = p;
-      if (fsys::exists(p.string() + "-wal")) d.wal = p.string() + "-wal";
-      run.results.push_back(ex.process(d));
-    }
-    ex.finish();
-  }
-  run.messages = read_jsonl(outdir / "messages.jsonl");
-  run.csv = read_text(outdir / "messages.csv");
-  return run;
-}
-
-std::vector<nlohmann::json> of_db(const Run& r, const std::string& db, bool recovered = false) {
-  std::vector<nlohmann::json> out;
-  for (auto& m : r.messages)
-    if (m["db"] == db && m["recovered"] == recovered) out.push_back(m);
-  return out;
-}
-
-}  // namespace
+using namespace vigil::test::chat;
 
 TEST_CASE("chat: Android SMS fixture gives 9 messages with exact fields", "[chat]") {
   if (skip_without_fixtures()) return;
@@ -198,4 +128,112 @@ TEST_CASE("chat: timestamps recognised per column", "[chat]") {
   CHECK(iso(13027539388038000LL, Epoch::WebKit) == "2013-10-29T16:56:28.038Z");
   CHECK(iso(13027539388038000LL, Epoch::Any) == "2013-10-29T16:56:28.038Z");
   CHECK(iso(0, Epoch::Unix) == "none");
+}
+
+TEST_CASE("chat: rows superseded in the WAL are recovered with their frame", "[chat]") {
+  TempDir work("chat-work"), ev("chat-ev"), out("chat-out");
+  // The shell keeps its connection open while copying, so the WAL is never checkpointed.
+  sqlite(work / "live.db", R"(
+PRAGMA journal_mode=WAL;
+PRAGMA wal_autocheckpoint=0;
+PRAGMA secure_delete=OFF;
+CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, date INTEGER, type INTEGER, body TEXT);
+INSERT INTO sms VALUES (1, 1, '+15550001', 1600000000000, 1, 'first in wal');
+INSERT INTO sms VALUES (2, 1, '+15550001', 1600000001000, 2, 'second in wal');
+INSERT INTO sms VALUES (3, 1, '+15550001', 1600000002000, 1, 'third, soon deleted');
+DELETE FROM sms WHERE _id = 3;
+UPDATE sms SET body = 'second, edited' WHERE _id = 2;
+.system cp )" + shell_quote((work / "live.db").string()) + " " +
+                                 shell_quote((ev / "mmssms.db").string()) + " && cp " +
+                                 shell_quote((work / "live.db-wal").string()) + " " +
+                                 shell_quote((ev / "mmssms.db-wal").string()) + "\n");
+  REQUIRE(fsys::exists(ev / "mmssms.db-wal"));
+  auto hashes = hash_dir(ev.path());
+  auto run = extract(out.path(), {ev / "mmssms.db"});
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 2);
+  CHECK(live[0]["body"] == "first in wal");
+  CHECK(live[1]["body"] == "second, edited");
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 2);
+  CHECK(rec[0]["body"] == "second in wal");
+  CHECK(rec[0]["row"] == 2);
+  CHECK(rec[1]["body"] == "third, soon deleted");
+  CHECK(rec[1]["row"] == 3);
+  CHECK(rec[1]["sender"] == "+15550001");
+  for (auto& m : rec) CHECK(m["location"].get<std::string>().rfind("wal frame ", 0) == 0);
+  check_unchanged(ev.path(), hashes);
+}
+
+TEST_CASE("chat: SQLite record decoding", "[chat]") {
+  using namespace vigil::carve::chat;
+  const uint8_t v1[] = {0x7f};
+  uint64_t out = 0;
+  CHECK(read_varint(v1, v1 + 1, out) == 1);
+  CHECK(out == 127);
+  const uint8_t v2[] = {0x81, 0x00};
+  CHECK(read_varint(v2, v2 + 2, out) == 2);
+  CHECK(out == 128);
+  const uint8_t v9[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  CHECK(read_varint(v9, v9 + 9, out) == 9);
+  CHECK(out == ~uint64_t{0});
+  CHECK(read_varint(v2, v2 + 1, out) == 0);  // truncated
+  CHECK(serial_size(6) == 8);
+  CHECK(serial_size(13) == 0);
+  CHECK(serial_size(19) == 3);
+  CHECK(serial_size(10) == -1);
+  const uint8_t neg[] = {0xff, 0xfe};
+  CHECK(decode_value(2, neg).i == -2);
+  const uint8_t i48[] = {0x01, 0x74, 0x87, 0x71, 0x71, 0xe8};
+  CHECK(decode_value(5, i48).i == 0x174877171e8LL);
+  const uint8_t txt[] = {'a', 'b', 'c'};
+  CHECK(decode_value(19, txt).s == "abc");
+  CHECK(decode_value(19, txt).type == Value::Type::Text);
+  CHECK(decode_value(9, txt).i == 1);
+}
+
+TEST_CASE("chat: JSON strings are written exactly as fs::dump writes them", "[chat]") {
+  using namespace vigil::carve::chat;
+  std::vector<std::string> cases = {
+      "", "plain", "quote \" backslash \\ slash /", "tab\tnl\ncr\rbs\bff\f", std::string("nul\0x", 5),
+      "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x8a", "bad \xff byte", "cut \xe2\x82",
+      "overlong \xc0\xaf", "surrogate \xed\xa0\x80", "high \xf4\x90\x80\x80", "\xc3"};
+  for (auto& s : cases) {
+    INFO(s);
+    std::string a;
+    append_json_string(a, s);
+    CHECK(a == vigil::fs::dump(nlohmann::json(s)));
+  }
+  CHECK(csv_field("a,b") == "\"a,b\"");
+  CHECK(csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+  CHECK(csv_field("line\r\nbreak") == "\"line\r\nbreak\"");
+  CHECK(csv_field("plain") == "plain");
+  CHECK(valid_utf8("ok \xff end") == "ok \xef\xbf\xbd end");
+}
+
+TEST_CASE("chat: page images in a persisted rollback journal are mined, never rolled back",
+          "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  // secure_delete wipes the row from the database itself: only the journal still has it.
+  sqlite(ev / "mmssms.db", R"(
+CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, date INTEGER, type INTEGER, body TEXT);
+INSERT INTO sms VALUES (1, 1, '+15550001', 1600000000000, 1, 'kept message');
+INSERT INTO sms VALUES (2, 1, '+15550001', 1600000001000, 2, 'wiped, but journalled');
+PRAGMA journal_mode=PERSIST;
+PRAGMA secure_delete=ON;
+DELETE FROM sms WHERE _id = 2;
+)");
+  REQUIRE(fsys::exists(ev / "mmssms.db-journal"));
+  auto hashes = hash_dir(ev.path());
+  auto run = extract(out.path(), {ev / "mmssms.db"});
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 1);
+  CHECK(live[0]["body"] == "kept message");
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "wiped, but journalled");
+  CHECK(rec[0]["row"] == 2);
+  CHECK(rec[0]["location"].get<std::string>().rfind("journal record ", 0) == 0);
+  check_unchanged(ev.path(), hashes);
 }

@@ -1,0 +1,79 @@
+// Drives the dashboard in headless Chromium (Debian's `chromium`) with playwright-core, for
+// tests/scheduler/serve_browser_test.cpp. Usage:
+//   PLAYWRIGHT_CORE=DIR node serve_browser.cjs URL TOKEN SUSPECT SCREENSHOT
+// Signs in with the token, records that SUSPECT lives with children, waits for the suspect's
+// devices to reach the top of the queue and for the alert, opens the device's detail, acknowledges
+// the alert, saves a screenshot, and prints one JSON line of what it saw.
+'use strict';
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+
+async function main() {
+  const [url, token, suspect, shot] = process.argv.slice(2);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const seen = { requests: [], console: [] };
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.setDefaultTimeout(30000);
+    // Only the server itself may be contacted: anything else (CDN, fonts) fails the test.
+    const origin = new URL(url).origin;
+    page.on('request', (r) => { if (!r.url().startsWith(origin)) seen.requests.push(r.url()); });
+    page.on('console', (m) => { if (m.type() === 'error') seen.console.push(m.text()); });
+
+    await page.goto(url);
+    await page.fill('#token', token);
+    await page.click('#signin');
+    await page.waitForSelector('#app:not([hidden])');
+    await page.waitForSelector('#queue tbody tr');
+    seen.who = await page.textContent('#who-name');
+    seen.before = await page.$$eval('#queue tbody tr', (rows) => rows.map((r) => r.dataset.exhibit));
+    seen.overdue_before = await page.$$eval('#alerts .alert.overdue', (a) => a.length);
+    seen.overdue_colour = await page.$eval('#alerts .alert.overdue',
+                                           (a) => getComputedStyle(a).backgroundColor).catch(() => null);
+
+    // Household facts: the suspect lives with children, with a reason.
+    await page.selectOption('#suspect-form select[name=suspect]', suspect);
+    await page.selectOption('#suspect-form select[name=lives_with_children]', 'yes');
+    await page.fill('#suspect-form input[name=children_count]', '2');
+    await page.fill('#suspect-form textarea[name=reason]', 'Home visit: two children live at the address');
+    await page.click('#suspect-form button[type=submit]');
+    await page.waitForFunction((s) => {
+      const first = document.querySelector('#queue tbody tr');
+      return first && first.children[6].textContent === s;
+    }, suspect);
+    seen.after = await page.$$eval('#queue tbody tr', (rows) => rows.map((r) => r.dataset.exhibit));
+    seen.status = await page.textContent('#status');
+
+    // The alert appears; the device detail shows why and the audit trail.
+    const alertSel = `#alerts .alert:has-text("suspect ${suspect} ")`;
+    await page.waitForSelector(alertSel);
+    seen.alert_text = await page.textContent(alertSel + ' .title');
+    const alertId = await page.getAttribute(alertSel, 'data-id');
+    await page.click(`#queue tbody tr[data-exhibit="${seen.after[0]}"] button`);
+    await page.waitForSelector('#device-panel:not([hidden]) #device-audit tbody tr');
+    seen.reasons = await page.$$eval('#device-reasons li', (li) => li.map((x) => x.textContent));
+    seen.audit = await page.$$eval('#device-audit tbody tr',
+                                   (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+
+    // Acknowledge with the social-care reference.
+    await page.fill(`#alerts .alert[data-id="${alertId}"] input[name=reference]`, 'MASH-2026-0107');
+    await page.click(`#alerts .alert[data-id="${alertId}"] button`);
+    await page.waitForSelector(`#alerts .alert[data-id="${alertId}"]`, { state: 'detached' });
+    seen.acknowledged = alertId;
+    seen.alerts_left = await page.$$eval('#alerts .alert', (a) => a.map((x) => x.dataset.id));
+    seen.images = await page.$$eval('img, video, picture, canvas', (a) => a.length);
+    await page.screenshot({ path: shot, fullPage: true });
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(seen));
+}
+
+main().catch((e) => {
+  console.error('browser test failed: ' + (e && e.stack ? e.stack : e));
+  process.exit(1);
+});

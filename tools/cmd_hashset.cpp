@@ -1,0 +1,304 @@
+// `vigil hashset` (import, lookup, info), `vigil pdq` and `vigil export` (VICS, bundles, verify).
+#include "tools/command.hpp"
+
+#include "carve/export/export.hpp"
+#include "carve/hashset/hashset.hpp"
+#include "carve/pdq/pdq.hpp"
+#include "fs/json.hpp"
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <iostream>
+#include <unistd.h>
+
+namespace vigil::tools {
+namespace {
+
+namespace hs = carve::hashset;
+namespace ex = carve::exports;
+
+std::string human_bytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+// Progress on stderr when it is a terminal: bytes so far and rate.
+std::function<void(uint64_t)> progress_printer(const char* what) {
+  if (!::isatty(2)) return {};
+  auto start = std::chrono::steady_clock::now();
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>(start);
+  return [=](uint64_t done) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - *last < std::chrono::milliseconds(250)) return;
+    *last = now;
+    double s = std::chrono::duration<double>(now - start).count();
+    std::cerr << fmt::format("\r{}: {} ({}/s)   ", what, human_bytes(done),
+                             human_bytes(static_cast<uint64_t>(s > 0 ? done / s : 0)));
+  };
+}
+
+void clear_progress() {
+  if (::isatty(2)) std::cerr << "\r\033[K";
+}
+
+std::unique_ptr<hs::HashSet> open_set(const std::string& path) {
+  try {
+    return hs::HashSet::open(path);
+  } catch (const std::exception& e) {
+    fail(Exit::usage, e.what());
+  }
+}
+
+nlohmann::json match_json(const std::optional<hs::Match>& m) {
+  if (!m) return nullptr;
+  return {{"set", m->set},
+          {"category", m->category ? nlohmann::json(*m->category) : nlohmann::json()},
+          {"ignorable", m->ignorable}};
+}
+
+void register_hashset(CLI::App& app) {
+  auto* hs_cmd = app.add_subcommand("hashset", "Known-hash sets: import lists, look hashes up");
+  hs_cmd->require_subcommand(1);
+
+  // import
+  struct ImportArgs {
+    std::string format, input, output, name;
+    bool ignorable = false, json = false;
+    unsigned threads = 2;
+  };
+  auto ia = std::make_shared<ImportArgs>();
+  auto* imp = hs_cmd->add_subcommand("import", "Build a set file from a hash list");
+  imp->add_option("--format", ia->format, "text | nsrl | nsrl-v3 | vics")->required();
+  imp->add_option("INPUT", ia->input, "The list: text, NSRLFile.txt, an RDS v3 SQLite file or VICS JSON")
+      ->required();
+  imp->add_option("-o,--output", ia->output, "The set file to write")->required();
+  imp->add_option("--name", ia->name, "Name reported with every match (default: the input's name)");
+  imp->add_flag("--ignorable", ia->ignorable, "Matches are ignorable (always so for NSRL)");
+  imp->add_option("--threads", ia->threads, "Threads for sorting")->check(CLI::Range(1, 64));
+  imp->add_flag("--json", ia->json, "Print the counts as JSON");
+  imp->callback([ia] {
+    auto fmt_ = hs::parse_format(ia->format);
+    if (!fmt_) fail(Exit::usage, fmt::format("--format {}: expected text, nsrl, nsrl-v3 or vics", ia->format));
+    hs::ImportOptions o;
+    o.format = *fmt_;
+    o.name = ia->name;
+    o.ignorable = ia->ignorable;
+    o.threads = ia->threads;
+    o.progress = progress_printer("reading");
+    hs::ImportStats st;
+    try {
+      st = hs::import_hashset(ia->input, ia->output, o);
+    } catch (const hs::ImportError& e) {
+      clear_progress();
+      fail(Exit::usage, e.what());
+    } catch (const std::exception& e) {
+      clear_progress();
+      fail(Exit::failed, e.what());
+    }
+    clear_progress();
+    if (ia->json) {
+      std::cout << fs::dump({{"set", ia->output},
+                             {"records", st.records},
+                             {"md5", st.unique[0]},
+                             {"sha1", st.unique[1]},
+                             {"sha256", st.unique[2]},
+                             {"categories", st.categories},
+                             {"seconds", st.seconds}})
+                << "\n";
+    } else {
+      std::cout << fmt::format("{}: {} records read; {} MD5, {} SHA-1, {} SHA-256 stored; {} categories; {:.1f} s\n",
+                               fs::printable(ia->output), st.records, st.unique[0], st.unique[1],
+                               st.unique[2], st.categories, st.seconds);
+    }
+  });
+
+  // lookup
+  struct LookupArgs {
+    std::string set;
+    std::vector<std::string> hashes;
+    bool json = false;
+  };
+  auto la = std::make_shared<LookupArgs>();
+  auto* lk = hs_cmd->add_subcommand("lookup", "Look MD5, SHA-1 or SHA-256 hashes up in a set");
+  lk->add_option("SET", la->set, "A set file made by `vigil hashset import`")->required();
+  lk->add_option("HASH", la->hashes, "Hashes to look up (none: read them from stdin, one a line)");
+  lk->add_flag("--json", la->json, "One JSON object a line");
+  lk->callback([la] {
+    auto set = open_set(la->set);
+    auto one = [&](const std::string& raw) {
+      std::string h = raw;
+      while (!h.empty() && (h.back() == '\r' || h.back() == ' ')) h.pop_back();
+      if (h.empty()) return;
+      auto d = hs::parse_digest(h);
+      if (!d) fail(Exit::usage, fmt::format("\"{}\" is not an MD5, SHA-1 or SHA-256 hash", fs::printable(h)));
+      auto m = set->lookup(*d);
+      if (la->json) {
+        std::cout << fs::dump({{"hash", d->hex()}, {"algo", hs::to_string(d->algo)}, {"known", match_json(m)}})
+                  << "\n";
+      } else if (m) {
+        std::cout << fmt::format("{}  known  set={} category={}{}\n", d->hex(), fs::printable(m->set),
+                                 m->category ? fs::printable(*m->category) : "-",
+                                 m->ignorable ? " ignorable" : "");
+      } else {
+        std::cout << fmt::format("{}  not found\n", d->hex());
+      }
+    };
+    if (la->hashes.empty()) {
+      std::string line;
+      while (std::getline(std::cin, line)) one(line);
+    } else {
+      for (auto& h : la->hashes) one(h);
+    }
+  });
+
+  // info
+  auto info_set = std::make_shared<std::string>();
+  auto* inf = hs_cmd->add_subcommand("info", "Show a set's name, origin and counts");
+  inf->add_option("SET", *info_set, "A set file")->required();
+  inf->callback([info_set] {
+    auto s = open_set(*info_set);
+    std::cout << fmt::format("Name:        {}\nSource:      {}\nIgnorable:   {}\nMD5:         {}\n"
+                             "SHA-1:       {}\nSHA-256:     {}\nCategories:  {}\n",
+                             fs::printable(s->name()), s->source_format(), s->ignorable() ? "yes" : "no",
+                             s->count(hs::Algo::md5), s->count(hs::Algo::sha1),
+                             s->count(hs::Algo::sha256), s->categories().size() - 1);
+  });
+}
+
+void register_pdq(CLI::App& app) {
+  struct PdqArgs {
+    std::vector<std::string> images;
+    std::string list;
+    bool json = false;
+  };
+  auto pa = std::make_shared<PdqArgs>();
+  auto* cmd = app.add_subcommand("pdq", "PDQ perceptual hashes of JPEG and PNG images; match against a PDQ list");
+  cmd->add_option("IMAGE", pa->images, "Images")->required();
+  cmd->add_option("--match", pa->list, "A PDQ list (one hex hash a line, optional label)");
+  cmd->add_flag("--json", pa->json, "One JSON object a line");
+  cmd->callback([pa] {
+    std::vector<carve::pdq::ListEntry> list;
+    if (!pa->list.empty()) {
+      try {
+        list = carve::pdq::load_list(pa->list);
+      } catch (const std::exception& e) {
+        fail(Exit::usage, e.what());
+      }
+    }
+    bool failed = false;
+    for (auto& path : pa->images) {
+      std::string err;
+      auto img = carve::pdq::decode_image_file(path, &err);
+      if (!img) {
+        std::cerr << "vigil: " << fs::printable(path) << ": " << err << "\n";
+        failed = true;
+        continue;
+      }
+      auto d = carve::pdq::hash_image_dihedral(*img);
+      std::optional<carve::pdq::ListMatch> m;
+      if (!list.empty() && d.quality >= carve::pdq::kMinQuality) m = carve::pdq::match(d, list);
+      if (pa->json) {
+        nlohmann::json j{{"file", path}, {"pdq", d.hashes[0].hex()}, {"quality", d.quality}};
+        if (!pa->list.empty())
+          j["match"] = m ? nlohmann::json{{"hash", list[m->entry].hash.hex()},
+                                          {"label", list[m->entry].label},
+                                          {"distance", m->distance}}
+                         : nlohmann::json();
+        std::cout << fs::dump(j) << "\n";
+      } else {
+        std::cout << fmt::format("{}  {:>3}  {}", d.hashes[0].hex(), d.quality, fs::printable(path));
+        if (m) std::cout << fmt::format("  match {} (distance {})", fs::printable(list[m->entry].label), m->distance);
+        std::cout << "\n";
+      }
+    }
+    if (failed) throw CommandExit{static_cast<int>(Exit::failed)};
+  });
+}
+
+void register_export(CLI::App& app) {
+  struct ExportArgs {
+    std::string vics, bundle, verify;
+    std::vector<std::string> dirs;
+    int level = 3;
+    unsigned threads = 0;
+    bool json = false;
+  };
+  auto ea = std::make_shared<ExportArgs>();
+  auto* cmd = app.add_subcommand("export", "Export carve results: VICS JSON, self-checking bundles");
+  auto* o_vics = cmd->add_option("--vics", ea->vics, "Write Project VIC VICS 2.0 JSON to this file");
+  auto* o_bundle = cmd->add_option("--bundle", ea->bundle, "Write a .tar.zst bundle with a SHA-256 manifest");
+  auto* o_verify = cmd->add_option("--verify", ea->verify, "Check every file of a bundle against its manifest");
+  o_vics->excludes(o_verify);
+  o_bundle->excludes(o_verify);
+  cmd->add_option("CARVE_DIR", ea->dirs, "Output directories of `vigil carve` (one per device)");
+  cmd->add_option("--level", ea->level, "zstd level for --bundle")->check(CLI::Range(1, 19));
+  cmd->add_option("--threads", ea->threads, "zstd workers for --bundle (default: one per core)");
+  cmd->add_flag("--json", ea->json, "Print the result as JSON");
+  cmd->callback([ea] {
+    if (ea->vics.empty() && ea->bundle.empty() && ea->verify.empty())
+      fail(Exit::usage, "export: give --vics OUT.json, --bundle OUT.tar.zst or --verify BUNDLE");
+    if (!ea->verify.empty()) {
+      if (!ea->dirs.empty()) fail(Exit::usage, "export --verify takes only the bundle");
+      auto r = ex::verify_bundle(ea->verify);
+      if (ea->json) {
+        std::cout << fs::dump({{"bundle", ea->verify}, {"ok", r.ok()}, {"files", r.files},
+                               {"listed", r.listed}, {"problems", r.problems}})
+                  << "\n";
+      } else {
+        for (auto& p : r.problems) std::cerr << "vigil: " << fs::printable(p) << "\n";
+        if (r.ok())
+          std::cout << fmt::format("{}: OK, {} files match the manifest\n", fs::printable(ea->verify), r.files);
+        else
+          std::cout << fmt::format("{}: FAILED, {} problems\n", fs::printable(ea->verify), r.problems.size());
+      }
+      if (!r.ok()) throw CommandExit{static_cast<int>(Exit::mismatch)};
+      return;
+    }
+    if (ea->dirs.empty()) fail(Exit::usage, "export: give at least one CARVE_DIR");
+    std::vector<std::filesystem::path> dirs(ea->dirs.begin(), ea->dirs.end());
+    nlohmann::json out = nlohmann::json::object();
+    try {
+      if (!ea->vics.empty()) {
+        auto st = ex::write_vics(dirs, ea->vics);
+        out["vics"] = {{"file", ea->vics}, {"artefacts", st.artefacts}, {"media", st.media},
+                       {"merged", st.merged}, {"skipped", st.skipped}};
+        if (!ea->json)
+          std::cout << fmt::format("{}: {} Media from {} artefacts ({} duplicates merged)\n",
+                                   fs::printable(ea->vics), st.media, st.artefacts, st.merged);
+      }
+      if (!ea->bundle.empty()) {
+        ex::BundleOptions bo;
+        bo.level = ea->level;
+        bo.threads = ea->threads;
+        bo.progress = progress_printer("bundling");
+        auto st = ex::write_bundle(dirs, ea->bundle, bo);
+        clear_progress();
+        out["bundle"] = {{"file", ea->bundle}, {"files", st.files}, {"bytes_in", st.bytes_in},
+                         {"bytes_out", st.bytes_out}};
+        if (!ea->json)
+          std::cout << fmt::format("{}: {} files, {} in, {} out, with {}\n", fs::printable(ea->bundle),
+                                   st.files, human_bytes(st.bytes_in), human_bytes(st.bytes_out),
+                                   ex::kManifestName);
+      }
+    } catch (const ex::ExportError& e) {
+      clear_progress();
+      fail(Exit::usage, e.what());
+    }
+    if (ea->json) std::cout << fs::dump(out) << "\n";
+  });
+}
+
+Registrar reg_hashset(60, register_hashset);
+Registrar reg_pdq(61, register_pdq);
+Registrar reg_export(62, register_export);
+
+}  // namespace
+}  // namespace vigil::tools
