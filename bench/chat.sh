@@ -64,6 +64,9 @@ read -r vw vu vs < "$WORK/t2"
 printf 'sqlite3 -csv join:  wall %7.2f s  cpu %7.2f s  %d rows\n' "$sw" "$(echo "$su + $ss" | bc -l)" "$rows_sqlite"
 printf 'vigil chat extract: wall %7.2f s  cpu %7.2f s  %d messages (jsonl + csv + recovery pass)\n' \
   "$vw" "$(echo "$vu + $vs" | bc -l)" "$rows_vigil"
+printf 'bytes written: sqlite3 %d, vigil %d (messages.jsonl + messages.csv)\n' \
+  "$(stat -c %s "$WORK/sqlite3.csv")" \
+  "$(($(stat -c %s "$WORK/out/messages.jsonl") + $(stat -c %s "$WORK/out/messages.csv")))"
 printf 'ratio vigil/sqlite3: wall %.2f  cpu %.2f (target <= 1.5)\n' "$(echo "$vw / $sw" | bc -l)" \
   "$(echo "($vu + $vs) / ($su + $ss)" | bc -l)"
 rm -f "$WORK/msgstore.db" "$WORK/sqlite3.csv"; rm -rf "$WORK/out"

@@ -1,0 +1,99 @@
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include "acquire/hash_state.hpp"
+
+#include <openssl/md5.h>
+#include <openssl/sha.h>
+
+#include <cstring>
+#include <vector>
+
+namespace vigil::acquire {
+
+struct ResumableDigest::Impl {
+  MD5_CTX md5;
+  SHA_CTX sha1;
+  SHA256_CTX sha256;
+};
+
+const char* hash_name(fs::HashAlgo a) {
+  switch (a) {
+    case fs::HashAlgo::md5: return "md5";
+    case fs::HashAlgo::sha1: return "sha1";
+    case fs::HashAlgo::sha256: return "sha256";
+  }
+  return "?";
+}
+
+ResumableDigest::ResumableDigest(fs::HashAlgo algo) : algo_(algo), impl_(std::make_unique<Impl>()) {
+  std::memset(impl_.get(), 0, sizeof(Impl));
+  switch (algo_) {
+    case fs::HashAlgo::md5: MD5_Init(&impl_->md5); break;
+    case fs::HashAlgo::sha1: SHA1_Init(&impl_->sha1); break;
+    case fs::HashAlgo::sha256: SHA256_Init(&impl_->sha256); break;
+  }
+}
+ResumableDigest::~ResumableDigest() = default;
+ResumableDigest::ResumableDigest(ResumableDigest&&) noexcept = default;
+ResumableDigest& ResumableDigest::operator=(ResumableDigest&&) noexcept = default;
+
+void ResumableDigest::update(const void* data, size_t len) {
+  switch (algo_) {
+    case fs::HashAlgo::md5: MD5_Update(&impl_->md5, data, len); break;
+    case fs::HashAlgo::sha1: SHA1_Update(&impl_->sha1, data, len); break;
+    case fs::HashAlgo::sha256: SHA256_Update(&impl_->sha256, data, len); break;
+  }
+}
+
+namespace {
+template <class T>
+std::string hex_of(const T& v) {
+  return fs::to_hex(reinterpret_cast<const unsigned char*>(&v), sizeof(T));
+}
+template <class T>
+bool from_hex(const std::string& h, T& v) {
+  if (h.size() != 2 * sizeof(T)) return false;
+  std::vector<unsigned char> b(sizeof(T));
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    auto nib = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    int hi = nib(h[2 * i]), lo = nib(h[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    b[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  std::memcpy(&v, b.data(), sizeof(T));
+  return true;
+}
+}  // namespace
+
+std::string ResumableDigest::save() const {
+  switch (algo_) {
+    case fs::HashAlgo::md5: return hex_of(impl_->md5);
+    case fs::HashAlgo::sha1: return hex_of(impl_->sha1);
+    case fs::HashAlgo::sha256: return hex_of(impl_->sha256);
+  }
+  return "";
+}
+
+bool ResumableDigest::restore(const std::string& hex) {
+  switch (algo_) {
+    case fs::HashAlgo::md5: return from_hex(hex, impl_->md5);
+    case fs::HashAlgo::sha1: return from_hex(hex, impl_->sha1);
+    case fs::HashAlgo::sha256: return from_hex(hex, impl_->sha256);
+  }
+  return false;
+}
+
+std::string ResumableDigest::finish() {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  switch (algo_) {
+    case fs::HashAlgo::md5: MD5_Final(md, &impl_->md5); return fs::to_hex(md, MD5_DIGEST_LENGTH);
+    case fs::HashAlgo::sha1: SHA1_Final(md, &impl_->sha1); return fs::to_hex(md, SHA_DIGEST_LENGTH);
+    case fs::HashAlgo::sha256: SHA256_Final(md, &impl_->sha256); return fs::to_hex(md, SHA256_DIGEST_LENGTH);
+  }
+  return "";
+}
+
+}  // namespace vigil::acquire

@@ -1,0 +1,33 @@
+// One digest whose running state can be saved and restored, so that `--resume` continues the
+// hashes of an interrupted acquisition instead of re-reading everything before the resume point.
+// Uses OpenSSL's one-shot-struct API (same assembly as EVP) because EVP contexts cannot be saved.
+#pragma once
+
+#include "fs/hash.hpp"
+
+#include <memory>
+#include <string>
+
+namespace vigil::acquire {
+
+class ResumableDigest {
+ public:
+  explicit ResumableDigest(fs::HashAlgo algo);
+  ~ResumableDigest();
+  ResumableDigest(ResumableDigest&&) noexcept;
+  ResumableDigest& operator=(ResumableDigest&&) noexcept;
+  fs::HashAlgo algo() const { return algo_; }
+  void update(const void* data, size_t len);
+  std::string save() const;                 // the running state as hex
+  bool restore(const std::string& hex);     // false when it does not fit this algorithm
+  std::string finish();                     // lowercase hex digest
+
+ private:
+  fs::HashAlgo algo_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+const char* hash_name(fs::HashAlgo a);  // "md5", "sha1", "sha256"
+
+}  // namespace vigil::acquire

@@ -1,0 +1,40 @@
+#include "acquire/log.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+namespace vigil::acquire {
+
+std::string utc_iso(long long t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string utc_now() { return utc_iso(static_cast<long long>(std::time(nullptr))); }
+
+void Log::open(const std::filesystem::path& path) {
+  std::lock_guard<std::mutex> g(m_);
+  FILE* f = std::fopen(path.c_str(), "a");
+  if (!f) throw std::runtime_error(path.string() + ": cannot create the log: " + std::strerror(errno));
+  f_.reset(f);
+}
+
+void Log::line(const std::string& text) {
+  std::lock_guard<std::mutex> g(m_);
+  if (!f_) return;
+  std::fprintf(f_.get(), "%s  %s\n", utc_now().c_str(), text.c_str());
+  std::fflush(f_.get());
+}
+
+void Log::flush() {
+  std::lock_guard<std::mutex> g(m_);
+  if (f_) std::fflush(f_.get());
+}
+
+}  // namespace vigil::acquire

@@ -1,0 +1,358 @@
+#include "acquire/source.hpp"
+
+#include "acquire/acquire.hpp"
+#include "fs/json.hpp"
+
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <linux/fs.h>
+#include <sstream>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+namespace vigil::acquire {
+
+namespace fsys = std::filesystem;
+
+namespace {
+
+std::string read_sysfs(const fsys::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return "";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\0')) s.pop_back();
+  size_t b = s.find_first_not_of(' ');
+  return b == std::string::npos ? "" : s.substr(b);
+}
+
+// The serial number in a SCSI unit-serial-number VPD page (0x80) as sysfs exposes it.
+std::string serial_from_vpd80(const fsys::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return "";
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (raw.size() < 4) return "";
+  size_t len = (static_cast<unsigned char>(raw[2]) << 8) | static_cast<unsigned char>(raw[3]);
+  std::string s = raw.substr(4, std::min(len, raw.size() - 4));
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+  size_t b = s.find_first_not_of(' ');
+  return b == std::string::npos ? "" : s.substr(b);
+}
+
+struct Mount {
+  unsigned maj = 0, min = 0;
+  std::string mount_point, options, super_options, fstype;
+};
+
+bool has_token(const std::string& csv, const std::string& tok) {
+  std::stringstream ss(csv);
+  std::string t;
+  while (std::getline(ss, t, ','))
+    if (t == tok) return true;
+  return false;
+}
+
+std::vector<Mount> read_mounts() {
+  std::vector<Mount> out;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::vector<std::string> f;
+    std::string w;
+    while (ls >> w) f.push_back(w);
+    if (f.size() < 10) continue;
+    Mount m;
+    if (std::sscanf(f[2].c_str(), "%u:%u", &m.maj, &m.min) != 2) continue;
+    m.mount_point = f[4];
+    m.options = f[5];
+    size_t dash = 6;
+    while (dash < f.size() && f[dash] != "-") ++dash;
+    if (dash + 3 < f.size()) {
+      m.fstype = f[dash + 1];
+      m.super_options = f[dash + 3];
+    }
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::string dev_of(const fsys::path& sys) { return read_sysfs(sys / "dev"); }
+
+// Opens block device "MAJ:MIN" read-only through a node made in a fresh private folder.
+int open_private_node(const std::string& dev) {
+  unsigned maj = 0, min = 0;
+  if (std::sscanf(dev.c_str(), "%u:%u", &maj, &min) != 2) {
+    errno = EINVAL;
+    return -1;
+  }
+  char tmpl[] = "/tmp/vigil-node-XXXXXX";
+  if (!mkdtemp(tmpl)) return -1;
+  std::string node = std::string(tmpl) + "/dev";
+  int fd = -1;
+  if (::mknod(node.c_str(), S_IFBLK | 0400, makedev(maj, min)) == 0) fd = ::open(node.c_str(), O_RDONLY | O_CLOEXEC);
+  int e = errno;
+  ::unlink(node.c_str());
+  ::rmdir(tmpl);
+  errno = e;
+  return fd;
+}
+
+}  // namespace
+
+nlohmann::json DeviceIdentity::to_json() const {
+  nlohmann::json j{{"block_device", block_device},
+                   {"size", size},
+                   {"logical_sector_size", logical_sector_size},
+                   {"physical_sector_size", physical_sector_size}};
+  if (block_device) {
+    j["kernel_name"] = kernel_name;
+    j["disk"] = disk;
+    j["vendor"] = vendor;
+    j["model"] = model;
+    j["serial"] = serial;
+    j["firmware"] = firmware;
+    j["wwid"] = wwid;
+    j["removable"] = removable;
+  }
+  j["hpa_dco_checked"] = hpa_dco_checked;
+  j["hpa_dco"] = hpa_dco;
+  return j;
+}
+
+Source::Source(const std::string& path, Log& log) : path_(path), log_(log) {
+  try {
+    open_source();
+  } catch (...) {
+    release();  // a constructor that throws gets no destructor
+    throw;
+  }
+}
+
+void Source::open_source() {
+  const std::string& path = path_;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot open the source: {}", path, std::strerror(errno)));
+  write_block_ = nlohmann::json::object();
+  if (S_ISBLK(st.st_mode)) {
+    id_.block_device = true;
+    guard_block_device(major(st.st_rdev), minor(st.st_rdev));
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0)
+      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot open the device read-only: {}", path, std::strerror(errno)));
+    uint64_t bytes = 0;
+    int lss = 512;
+    unsigned pss = 512;
+    if (ioctl(fd_, BLKGETSIZE64, &bytes) != 0)
+      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot read the device size: {}", path, std::strerror(errno)));
+    if (ioctl(fd_, BLKSSZGET, &lss) != 0) lss = 512;
+    if (ioctl(fd_, BLKPBSZGET, &pss) != 0) pss = static_cast<unsigned>(lss);
+    id_.size = bytes;
+    id_.logical_sector_size = static_cast<uint32_t>(lss);
+    id_.physical_sector_size = pss;
+    log_.line(fmt::format("Opened {} read-only (O_RDONLY): {} bytes, logical sector {} bytes, physical sector {} bytes",
+                          path, bytes, lss, pss));
+  } else if (S_ISREG(st.st_mode)) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+    if (fd_ < 0 && errno == EPERM) fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0)
+      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot open the source read-only: {}", path, std::strerror(errno)));
+    id_.size = static_cast<uint64_t>(st.st_size);
+    if (id_.size % id_.logical_sector_size) {
+      padding_ = id_.logical_sector_size - id_.size % id_.logical_sector_size;
+      log_.line(fmt::format("The file's size ({} bytes) is not a whole number of {}-byte sectors: the image holds it "
+                            "padded with {} zero bytes, and the hashes cover the padded data",
+                            id_.size, id_.logical_sector_size, padding_));
+      id_.size += padding_;
+    }
+    id_.hpa_dco = "not applicable: the source is an image file";
+    write_block_ = {{"applied", false},
+                    {"reason", "the source is a regular file, opened read-only (O_RDONLY|O_NOATIME)"}};
+    log_.line(fmt::format("Source {} is a regular file of {} bytes; opened read-only (O_RDONLY|O_NOATIME), no write "
+                          "block needed",
+                          fs::printable(path), id_.size));
+  } else {
+    throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: not a block device or regular file", path));
+  }
+  real_size_ = id_.size - padding_;
+  posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+void Source::guard_block_device(unsigned maj, unsigned min) {
+  std::error_code ec;
+  fsys::path sys = fsys::canonical(fmt::format("/sys/dev/block/{}:{}", maj, min), ec);
+  if (ec)
+    throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: no sysfs entry for device {}:{}", path_, maj, min));
+  fsys::path disk = fsys::exists(sys / "partition") ? sys.parent_path() : sys;
+  id_.kernel_name = sys.filename().string();
+  id_.disk = disk.filename().string();
+  log_.line(fmt::format("Source {} is block device {}:{} ({}), on disk {}", path_, maj, min, id_.kernel_name, id_.disk));
+
+  // The disk and every partition of it.
+  std::vector<std::pair<std::string, std::string>> members{{id_.disk, dev_of(disk)}};
+  for (auto& e : fsys::directory_iterator(disk, ec))
+    if (fsys::exists(e.path() / "partition")) members.emplace_back(e.path().filename().string(), dev_of(e.path()));
+
+  // Refuse when any of them, or a device stacked on one (device-mapper, LVM, RAID), is mounted
+  // writable or used as swap.
+  auto mounts = read_mounts();
+  std::vector<std::string> mounted_ro;
+  std::vector<std::pair<std::string, std::string>> checked = members;
+  for (size_t i = 0; i < checked.size() && i < 256; ++i) {
+    for (auto& h : fsys::directory_iterator(fsys::path("/sys/class/block") / checked[i].first / "holders", ec)) {
+      std::string hn = h.path().filename().string();
+      checked.emplace_back(hn, dev_of(fsys::path("/sys/class/block") / hn));
+      log_.line(fmt::format("/dev/{} is held by /dev/{} (stacked device): its mounts are checked too",
+                            checked[i].first, hn));
+    }
+  }
+  for (auto& [name, dev] : checked) {
+    for (auto& m : mounts) {
+      if (fmt::format("{}:{}", m.maj, m.min) != dev) continue;
+      bool rw = has_token(m.options, "rw") || has_token(m.super_options, "rw");
+      if (rw) {
+        log_.line(fmt::format("REFUSED: /dev/{} is mounted writable on {} ({})", name, fs::printable(m.mount_point), m.fstype));
+        throw AcquireError(AcquireError::Kind::usage,
+                           fmt::format("{}: /dev/{} is mounted writable on {}; unmount it (or remount it read-only) "
+                                       "before imaging",
+                                       path_, name, fs::printable(m.mount_point)));
+      }
+      mounted_ro.push_back(fmt::format("/dev/{} on {}", name, fs::printable(m.mount_point)));
+    }
+  }
+  {
+    std::ifstream swaps("/proc/swaps");
+    std::string line;
+    while (std::getline(swaps, line))
+      for (auto& [name, dev] : checked)
+        if (line.rfind("/dev/" + name + " ", 0) == 0)
+          throw AcquireError(AcquireError::Kind::usage,
+                             fmt::format("{}: /dev/{} is in use as swap; swapoff it before imaging", path_, name));
+  }
+  for (auto& m : mounted_ro) log_.line("Mounted read-only (allowed): " + m);
+
+  // Open every member and read its flag first (a partition reports read-only once its disk is),
+  // then BLKROSET on every member, confirmed with BLKROGET.
+  nlohmann::json steps = nlohmann::json::array();
+  for (auto& [name, dev] : members) {
+    std::string node = "/dev/" + name;
+    Guarded g;
+    g.node = node;
+    struct stat st {};
+    if (::stat(node.c_str(), &st) == 0 && S_ISBLK(st.st_mode) && fmt::format("{}:{}", major(st.st_rdev), minor(st.st_rdev)) == dev) {
+      g.fd = ::open(node.c_str(), O_RDONLY | O_CLOEXEC);
+    } else {
+      // No node in /dev (no udev): a private one, removed as soon as it is open.
+      g.fd = open_private_node(dev);
+      log_.line(fmt::format("No device node {} for {}: opened it through a private node", node, dev));
+    }
+    if (g.fd < 0)
+      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot open {} to write-block it: {}", path_, node, std::strerror(errno)));
+    if (ioctl(g.fd, BLKROGET, &g.previous_ro) != 0) {
+      int e = errno;
+      ::close(g.fd);
+      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: BLKROGET on {} failed: {}", path_, node, std::strerror(e)));
+    }
+    guarded_.push_back(g);
+  }
+  for (auto& g : guarded_) {
+    const std::string& node = g.node;
+    int one = 1;
+    if (ioctl(g.fd, BLKROSET, &one) != 0) {
+      int e = errno;
+      log_.line(fmt::format("REFUSED: BLKROSET on {} failed: {}", node, std::strerror(e)));
+      throw AcquireError(AcquireError::Kind::usage,
+                         fmt::format("{}: cannot set {} read-only (BLKROSET): {}", path_, node, std::strerror(e)));
+    }
+    g.applied = true;
+    int now = 0;
+    if (ioctl(g.fd, BLKROGET, &now) != 0 || now != 1) {
+      log_.line(fmt::format("REFUSED: BLKROGET on {} does not confirm read-only", node));
+      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: {} did not become read-only", path_, node));
+    }
+    log_.line(fmt::format("Write block: BLKROSET on {} (was {}), BLKROGET confirms read-only", node,
+                          g.previous_ro ? "read-only" : "read-write"));
+    steps.push_back({{"device", node}, {"was_read_only", g.previous_ro != 0}, {"blkroset", true}, {"blkroget", 1}});
+  }
+  write_block_ = {{"applied", true}, {"method", "BLKROSET+BLKROGET"}, {"devices", steps}, {"mounted_read_only", mounted_ro}};
+
+  // Identity from sysfs.
+  fsys::path dev = disk / "device";
+  id_.vendor = read_sysfs(dev / "vendor");
+  id_.model = read_sysfs(dev / "model");
+  id_.serial = read_sysfs(dev / "serial");
+  if (id_.serial.empty()) id_.serial = serial_from_vpd80(dev / "vpd_pg80");
+  id_.firmware = read_sysfs(dev / "rev");
+  if (id_.firmware.empty()) id_.firmware = read_sysfs(dev / "firmware_rev");
+  id_.wwid = read_sysfs(dev / "wwid");
+  if (id_.wwid.empty()) id_.wwid = read_sysfs(disk / "wwid");
+  id_.removable = read_sysfs(disk / "removable") == "1";
+  if (id_.disk.rfind("loop", 0) == 0) {
+    std::string backing = read_sysfs(disk / "loop" / "backing_file");
+    id_.model = "Linux loop device";
+    id_.serial = backing.empty() ? "" : "backing file " + backing;
+    id_.hpa_dco = "not applicable: a loop device is backed by a file and has no HPA or DCO";
+  } else if (id_.disk.rfind("nvme", 0) == 0) {
+    id_.hpa_dco = "not applicable: NVMe devices have no HPA or DCO (namespace size recorded instead)";
+  } else if (id_.disk.rfind("sd", 0) == 0) {
+    id_.hpa_dco = "not checked: HPA/DCO detection needs ATA pass-through (READ NATIVE MAX ADDRESS, DCO IDENTIFY), "
+                  "which this version does not issue; compare the size with the drive label";
+  } else {
+    id_.hpa_dco = "not checked: the device type (" + id_.disk + ") does not allow it";
+  }
+  log_.line(fmt::format("Device identity: vendor \"{}\" model \"{}\" serial \"{}\" firmware \"{}\" removable {}",
+                        fs::printable(id_.vendor), fs::printable(id_.model), fs::printable(id_.serial),
+                        fs::printable(id_.firmware), id_.removable ? "yes" : "no"));
+  log_.line("HPA/DCO: " + id_.hpa_dco);
+}
+
+Source::~Source() { release(); }
+
+void Source::release() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  for (auto it = guarded_.rbegin(); it != guarded_.rend(); ++it) {
+    if (it->applied && it->previous_ro == 0) {
+      int zero = 0;
+      if (ioctl(it->fd, BLKROSET, &zero) == 0)
+        log_.line(fmt::format("Acquisition over: {} returned to read-write as found", it->node));
+      else
+        log_.line(fmt::format("Acquisition over: {} left read-only ({})", it->node, std::strerror(errno)));
+    } else if (it->applied) {
+      log_.line(fmt::format("Acquisition over: {} stays read-only as found", it->node));
+    }
+    ::close(it->fd);
+  }
+  guarded_.clear();
+}
+
+long long Source::read_at(uint64_t offset, std::span<std::byte> out) const {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -static_cast<long long>(errno);
+    }
+    if (n == 0) {
+      if (offset + done >= real_size_ && offset + out.size() <= id_.size) {  // the padding
+        std::memset(out.data() + done, 0, out.size() - done);
+        done = out.size();
+      }
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return static_cast<long long>(done);
+}
+
+}  // namespace vigil::acquire

@@ -1,0 +1,73 @@
+// The thing being imaged: a block device (guarded read-only: BLKROSET on it and every partition
+// of its disk, confirmed with BLKROGET, refused when any of them is mounted writable) or an image
+// file. Opened read-only; reads report errors as values so the pipeline can isolate bad sectors.
+#pragma once
+
+#include "acquire/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vigil::acquire {
+
+struct DeviceIdentity {
+  bool block_device = false;
+  uint64_t size = 0;
+  uint32_t logical_sector_size = 512;
+  uint32_t physical_sector_size = 512;
+  std::string kernel_name;     // sda, nvme0n1, loop3p1
+  std::string disk;            // the whole disk it belongs to
+  std::string vendor, model, serial, firmware, wwid;
+  bool removable = false;
+  bool hpa_dco_checked = false;
+  std::string hpa_dco;         // what was found, or why it could not be checked
+  nlohmann::json to_json() const;
+};
+
+class Source {
+ public:
+  // Opens the source; for a block device applies and confirms the write-block first, logging
+  // every step. Throws AcquireError(usage) when it cannot (no such file, writable mount, ...).
+  Source(const std::string& path, Log& log);
+  ~Source();  // closes, and returns each device's read-only flag to what it was (logged)
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  const DeviceIdentity& identity() const { return id_; }
+  // Bytes imaged: the source's size rounded up to whole sectors (an image file of another size
+  // is padded with zeros, logged and recorded).
+  uint64_t size() const { return id_.size; }
+  uint64_t padding() const { return padding_; }
+  uint32_t sector_size() const { return id_.logical_sector_size; }
+  const nlohmann::json& write_block() const { return write_block_; }
+
+  // Reads exactly out.size() bytes at offset (short only at the end of the source);
+  // returns bytes read, or -errno on a read error.
+  long long read_at(uint64_t offset, std::span<std::byte> out) const;
+
+ private:
+  struct Guarded {
+    std::string node;
+    int fd = -1;
+    int previous_ro = 0;
+    bool applied = false;
+  };
+  void open_source();
+  void release();
+  void guard_block_device(unsigned maj, unsigned min);
+  std::string path_;
+  int fd_ = -1;
+  uint64_t real_size_ = 0;
+  uint64_t padding_ = 0;
+  DeviceIdentity id_;
+  nlohmann::json write_block_;
+  std::vector<Guarded> guarded_;
+  Log& log_;
+};
+
+}  // namespace vigil::acquire

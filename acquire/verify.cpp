@@ -1,0 +1,101 @@
+// `vigil verify`: every chunk re-read and checked through the fs/ parallel reader, the digests
+// compared with those stored in the E01 and (SHA-256) with the acquisition record beside it.
+#include "acquire/acquire.hpp"
+
+#include "fs/image.hpp"
+#include "fs/reader.hpp"
+
+#include <fmt/core.h>
+
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+namespace vigil::acquire {
+
+namespace fsys = std::filesystem;
+using nlohmann::json;
+
+json VerifyResult::to_json() const {
+  return json{{"ok", ok},
+              {"size", size},
+              {"computed", {{"md5", computed.md5}, {"sha1", computed.sha1}, {"sha256", computed.sha256}}},
+              {"stored", {{"md5", stored.md5}, {"sha1", stored.sha1}, {"sha256", stored.sha256}}},
+              {"problems", problems}};
+}
+
+VerifyResult verify(const fsys::path& image, unsigned threads) {
+  VerifyResult v;
+  auto img = fs::Image::open(image);
+  if (img->format() != fs::ImageFormat::ewf)
+    throw fs::EvidenceError(image.string() + ": not an EWF (E01) image");
+  const auto& meta = img->ewf_metadata();
+  if (meta) {
+    v.stored.md5 = meta->md5;
+    v.stored.sha1 = meta->sha1;
+  }
+  v.size = img->size();
+  fsys::path record = base_of_image(image);
+  record += ".acquire.json";
+  std::error_code ec;
+  if (fsys::exists(record, ec)) {
+    try {
+      std::ifstream in(record);
+      json r = json::parse(in);
+      v.stored.sha256 = r.value("sha256", std::string());
+      if (r.contains("size") && r["size"].get<uint64_t>() != v.size)
+        v.problems.push_back(fmt::format("the record says {} bytes, the image holds {}", r["size"].get<uint64_t>(), v.size));
+    } catch (const std::exception& e) {
+      v.problems.push_back(fmt::format("{}: unreadable record: {}", record.string(), e.what()));
+    }
+  }
+  unsigned want = 1;  // MD5 always: every E01 Vigil writes stores it
+  if (!v.stored.sha1.empty()) want |= static_cast<unsigned>(fs::HashAlgo::sha1);
+  if (!v.stored.sha256.empty()) want |= static_cast<unsigned>(fs::HashAlgo::sha256);
+
+  // Hash in a thread of its own per digest, so decompression and hashing use every core.
+  std::vector<std::unique_ptr<fs::MultiHasher>> hashers;
+  std::vector<unsigned> bits;
+  for (auto a : {fs::HashAlgo::md5, fs::HashAlgo::sha1, fs::HashAlgo::sha256})
+    if (want & static_cast<unsigned>(a)) {
+      hashers.push_back(std::make_unique<fs::MultiHasher>(static_cast<unsigned>(a)));
+      bits.push_back(static_cast<unsigned>(a));
+    }
+  uint64_t bytes = 0;
+  fs::ReadOptions ro;
+  ro.threads = threads;
+  auto result = fs::read_sequential(
+      image,
+      [&](uint64_t, std::span<const std::byte> data) {
+        if (hashers.size() == 1) {
+          hashers[0]->update(data);
+        } else {
+          std::vector<std::thread> ts;
+          for (size_t i = 1; i < hashers.size(); ++i) ts.emplace_back([&, i] { hashers[i]->update(data); });
+          hashers[0]->update(data);
+          for (auto& t : ts) t.join();
+        }
+        bytes += data.size();
+        return true;
+      },
+      ro);
+  for (size_t i = 0; i < hashers.size(); ++i) {
+    auto d = hashers[i]->finish();
+    if (bits[i] == 1) v.computed.md5 = d.md5;
+    if (bits[i] == 2) v.computed.sha1 = d.sha1;
+    if (bits[i] == 4) v.computed.sha256 = d.sha256;
+  }
+  for (auto& e : result.errors) v.problems.push_back("damaged " + e.message);
+  if (bytes != v.size) v.problems.push_back(fmt::format("read {} bytes of {}", bytes, v.size));
+  if (v.stored.md5.empty()) v.problems.push_back("the image stores no MD5");
+  else if (v.stored.md5 != v.computed.md5)
+    v.problems.push_back(fmt::format("MD5 mismatch: stored {}, computed {}", v.stored.md5, v.computed.md5));
+  if (!v.stored.sha1.empty() && v.stored.sha1 != v.computed.sha1)
+    v.problems.push_back(fmt::format("SHA-1 mismatch: stored {}, computed {}", v.stored.sha1, v.computed.sha1));
+  if (!v.stored.sha256.empty() && v.stored.sha256 != v.computed.sha256)
+    v.problems.push_back(fmt::format("SHA-256 mismatch: recorded {}, computed {}", v.stored.sha256, v.computed.sha256));
+  v.ok = v.problems.empty();
+  return v;
+}
+
+}  // namespace vigil::acquire
