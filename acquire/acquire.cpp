@@ -543,6 +543,10 @@ Result acquire(const Options& o) {
       uint64_t r = 0;
       writer.emplace(EwfWriter::resume(base, &r));
       write_from = r;
+      const uint64_t seg = state.value("segment_size", o.segment_size);
+      if (!writer->set_segment_size(seg))
+        log.line(fmt::format("Warning: libewf keeps its own segment size for the resumed part (asked {})", seg));
+      record["segment_size"] = seg;
       // The latest checkpoint at or before the resume point; hashing re-reads from there.
       Snapshot best;
       const json snaps = state.value("snapshots", json::array());
@@ -606,6 +610,7 @@ Result acquire(const Options& o) {
                {"sectors_per_chunk", spc},
                {"compression", to_string(compression)},
                {"hashes", hashes},
+               {"segment_size", record["segment_size"]},
                {"started", record["started"]},
                {"resumed", record.value("resumed", json::array())}};
   auto checkpoint = [&](const std::vector<Snapshot>& snaps, const std::vector<BadRange>& b) {

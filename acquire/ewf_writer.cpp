@@ -104,6 +104,11 @@ EwfWriter EwfWriter::resume(const fsys::path& base, uint64_t* offset) {
   return w;
 }
 
+bool EwfWriter::set_segment_size(uint64_t bytes) {
+  fs::ewf::Error e;
+  return libewf_handle_set_maximum_segment_size(h_.get(), bytes, e.out()) == 1;
+}
+
 void EwfWriter::write(std::span<const std::byte> data, const CompressedChunk& c) {
   fs::ewf::Error e;
   uint8_t checksum_buf[4] = {};

@@ -32,6 +32,8 @@ class EwfWriter {
   static EwfWriter create(const std::filesystem::path& base, const EwfSettings& s);
   // Reopens an interrupted set for writing; *offset is where the data must continue.
   static EwfWriter resume(const std::filesystem::path& base, uint64_t* offset);
+  // Sets the maximum segment size again (a reopened set does not remember it); false if refused.
+  bool set_segment_size(uint64_t bytes);
 
   // Writes one chunk (`data` is its media data; `c` its compressed form). Throws on failure.
   void write(std::span<const std::byte> data, const CompressedChunk& c);

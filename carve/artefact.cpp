@@ -22,7 +22,7 @@ nlohmann::json to_json(const Artefact& a) {
   j["md5"] = a.md5;
   j["sha1"] = a.sha1;
   j["sha256"] = a.sha256;
-  j["file"] = a.file;
+  j["file"] = a.file.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.file);  // empty: skipped
   j["state"] = a.state;
   j["path"] = opt(a.path);
   j["volume"] = a.volume ? nlohmann::json(*a.volume) : nlohmann::json(nullptr);
@@ -39,6 +39,14 @@ nlohmann::json to_json(const Artefact& a) {
   j["extension_mismatch"] = a.extension_mismatch;
   j["parent"] = opt(a.parent);
   j["warnings"] = a.warnings;
+  j["known"] = a.known ? nlohmann::json{{"set", a.known->set},
+                                        {"category", opt(a.known->category)},
+                                        {"ignorable", a.known->ignorable}}
+                       : nlohmann::json(nullptr);
+  if (a.type == "jpeg" || a.type == "png") {
+    j["pdq"] = opt(a.pdq);
+    j["pdq_quality"] = a.pdq_quality ? nlohmann::json(*a.pdq_quality) : nlohmann::json(nullptr);
+  }
   if (a.type == "sqlite") {
     j["wal"] = opt(a.wal_file);
     j["journal"] = opt(a.journal_file);

@@ -3,6 +3,7 @@
 // readers, known-hash sets) can add fields without touching the walkers.
 #pragma once
 
+#include "carve/hashset/hashset.hpp"
 #include "fs/evidence.hpp"
 
 #include <nlohmann/json.hpp>
@@ -45,6 +46,10 @@ struct Artefact {
   bool extension_mismatch = false;
   std::optional<std::string> parent;
   std::vector<std::string> warnings;
+  // Known-hash match (`--known`), and the PDQ hash of JPEG and PNG images (null when undecodable).
+  std::optional<hashset::Match> known;
+  std::optional<std::string> pdq;
+  std::optional<int> pdq_quality;
   // SQLite only.
   std::optional<std::string> wal_file, journal_file;  // relative to OUTDIR
   std::optional<ChatFields> chat;

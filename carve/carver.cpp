@@ -2,6 +2,7 @@
 
 #include "carve/bifragment.hpp"
 #include "carve/chat_contract.hpp"
+#include "carve/hashset/mark.hpp"
 #include "carve/walker.hpp"
 #include "fs/hash.hpp"
 #include "fs/json.hpp"
@@ -61,6 +62,8 @@ nlohmann::json to_json(const Summary& s) {
   j["truncated_fragments"] = s.truncated;
   j["bifragment_jpegs"] = s.bifragment;
   j["chat_readers"] = s.chat_linked;
+  j["known"] = s.known;
+  j["known_ignorable_skipped"] = s.known_skipped;
   j["duration_seconds"] = s.seconds;
   auto errs = nlohmann::json::array();
   for (auto& p : s.errors) errs.push_back(fs::to_json(p));
@@ -204,6 +207,13 @@ class Run {
     pass1();
     if (o_.unallocated) pass2();
     chat();
+    MarkOptions mo;
+    mo.known = o_.known;
+    mo.skip_known_ignorable = o_.skip_known_ignorable;
+    mo.threads = o_.threads;
+    MarkCounts mc = mark_artefacts(arts_, o_.outdir, mo);
+    sum_.known = mc.known;
+    sum_.known_skipped = mc.skipped;
     for (size_t i = known_problems; i < ev_.problems().size(); ++i) sum_.errors.push_back(ev_.problems()[i]);
     for (auto& a : arts_) {
       sum_.counts[a.type][a.state]++;

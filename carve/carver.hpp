@@ -5,6 +5,7 @@
 #pragma once
 
 #include "carve/artefact.hpp"
+#include "carve/hashset/hashset.hpp"
 #include "fs/evidence.hpp"
 
 #include <chrono>
@@ -39,6 +40,8 @@ struct CarveOptions {
   uint64_t max_gap = 8ull << 20;    // largest gap tried between two JPEG fragments
   std::string command_line;
   std::function<void(const Progress&)> progress;  // called from the carving thread
+  const hashset::HashSets* known = nullptr;  // `--known`: sets to look every artefact up in
+  bool skip_known_ignorable = false;         // leave known ignorable files out of artefacts/
 };
 
 struct Summary {
@@ -53,6 +56,8 @@ struct Summary {
   std::vector<fs::Problem> errors;
   double seconds = 0;
   bool chat_linked = false;
+  uint64_t known = 0;               // artefacts found in a known-hash set
+  uint64_t known_skipped = 0;       // of which left out of artefacts/ as ignorable
 };
 nlohmann::json to_json(const Summary& s);
 

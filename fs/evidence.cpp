@@ -316,7 +316,11 @@ TSK_WALK_RET_ENUM walk_cb(TSK_FS_FILE* file, const char* path, void* ptr) {
   e.volume = c->info->volume;
   e.fs_type = c->info->type;
   e.name = name;
-  e.path = "/" + std::string(path ? path : "") + name;
+  // Appended piece by piece: `"/" + std::string(...)` trips GCC 12's -Wrestrict false positive
+  // at -O3, which broke the Release build (-Werror).
+  std::string full(1, '/');
+  full.append(path ? path : "").append(name);
+  e.path = std::move(full);
   e.inode = file->meta ? static_cast<uint64_t>(file->meta->addr) : static_cast<uint64_t>(file->name->meta_addr);
   TSK_FS_META_TYPE_ENUM mt = file->meta ? file->meta->type : TSK_FS_META_TYPE_UNDEF;
   TSK_FS_NAME_TYPE_ENUM nt = file->name->type;

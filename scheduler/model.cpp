@@ -158,6 +158,7 @@ nlohmann::json to_json(const QueueEntry& e) {
   j["attempts"] = d.attempts;
   j["level"] = d.level;
   j["source"] = d.source;
+  j["image"] = d.image;
   j["seized"] = d.seized;
   j["capacity"] = d.capacity;
   return j;

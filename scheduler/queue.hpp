@@ -96,6 +96,7 @@ struct Device {
   uint64_t capacity = 0;  // bytes, 0 unknown
   std::string seized;     // YYYY-MM-DD or empty
   std::string source;     // device path or image path for the worker
+  std::string image;      // evidence image written by the acquire job (set by complete())
   DeviceState state = DeviceState::queued;
   std::string station;    // station holding it (lease owner while acquiring/carving)
   int64_t intake_at = 0;
@@ -299,8 +300,11 @@ class Store {
   virtual std::optional<Claim> claim(const std::string& user, const ClaimRequest& r) = 0;
   virtual Device heartbeat(const std::string& user, const std::string& exhibit,
                            const std::string& station) = 0;
+  // `image`: for an acquire job, the evidence image written (stored on the device for the carve
+  // job); empty keeps what is stored.
   virtual Device complete(const std::string& user, const std::string& exhibit,
-                          const std::string& station, const std::string& note = "") = 0;
+                          const std::string& station, const std::string& note = "",
+                          const std::string& image = "") = 0;
   // Back to the queue for another attempt, or `failed` once max_attempts claims have failed.
   virtual Device fail(const std::string& user, const std::string& exhibit,
                       const std::string& station, const std::string& error) = 0;

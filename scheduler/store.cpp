@@ -80,7 +80,7 @@ T parse_or(const std::string& s, F f, const char* what) {
 
 const char* kDeviceCols =
     "id, exhibit, case_ref, suspect_ref, class, capacity, seized, source, notes, state, station, "
-    "intake_at, deadline_at, lease_expires, attempts, last_error, tier, level, prio_key, risk";
+    "intake_at, deadline_at, lease_expires, attempts, last_error, tier, level, prio_key, risk, image";
 
 struct DeviceRow {
   int64_t id = 0;
@@ -111,6 +111,7 @@ DeviceRow device_from(const Row& r) {
   d.level = static_cast<int>(r.integer(17));
   d.priority_key = r.integer(18);
   x.risk = parse_or<Risk>(r.text(19), parse_risk, "risk band");
+  d.image = r.text(20);
   return x;
 }
 
@@ -156,9 +157,11 @@ json to_json(const Suspect& s) {
 }
 
 json device_json(const Device& d) {
-  return {{"exhibit", d.exhibit},   {"case", d.case_ref},         {"suspect", d.suspect_ref},
-          {"class", to_string(d.device_class)}, {"state", to_string(d.state)},
-          {"station", d.station},   {"attempts", d.attempts},     {"source", d.source}};
+  json j = {{"exhibit", d.exhibit},   {"case", d.case_ref},         {"suspect", d.suspect_ref},
+            {"class", to_string(d.device_class)}, {"state", to_string(d.state)},
+            {"station", d.station},   {"attempts", d.attempts},     {"source", d.source}};
+  if (!d.image.empty()) j["image"] = d.image;
+  return j;
 }
 json priority_json(const Device& d) {
   return {{"tier", d.tier}, {"level", d.level}, {"key", d.priority_key}};
@@ -225,7 +228,7 @@ CREATE TABLE IF NOT EXISTS devices (
   deadline_at BIGINT NOT NULL, lease_expires BIGINT NOT NULL DEFAULT 0,
   attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
   tier BIGINT NOT NULL, level BIGINT NOT NULL, prio_key BIGINT NOT NULL, risk TEXT NOT NULL,
-  updated_at BIGINT NOT NULL);
+  updated_at BIGINT NOT NULL, image TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS devices_order ON devices(state, tier, prio_key, id);
 CREATE INDEX IF NOT EXISTS devices_ready ON devices(ready, tier, prio_key, id);
 CREATE INDEX IF NOT EXISTS devices_suspect ON devices(suspect_ref);
@@ -337,7 +340,21 @@ class SqlStore final : public Store {
         return 0;
       });
     }
+    migrate();
     constructed_ = true;
+  }
+
+  // Columns added after the first release of the schema.
+  void migrate() {
+    try {
+      db_->query("SELECT image FROM devices LIMIT 0");
+    } catch (const QueueError&) {
+      db_->rollback();
+      write([&] {
+        db_->script("ALTER TABLE devices ADD COLUMN image TEXT NOT NULL DEFAULT ''");
+        return 0;
+      });
+    }
   }
 
   // True when the last table of the schema exists (so opening takes no write lock).
@@ -631,7 +648,7 @@ class SqlStore final : public Store {
     return write([&]() -> std::optional<Claim> {
       Policy p = policy();
       reap_tx(user, p);
-      std::string sql = "SELECT id FROM devices WHERE ready = 1";
+      std::string sql = std::string("SELECT ") + kDeviceCols + " FROM devices WHERE ready = 1";
       std::vector<Param> params;
       if (!r.classes.empty()) {
         std::string in;
@@ -654,10 +671,7 @@ class SqlStore final : public Store {
       if (pg_) sql += " FOR UPDATE SKIP LOCKED";
       auto rows = db_->query(sql, params);
       if (rows.empty()) return std::nullopt;
-      int64_t id = rows[0].integer(0);
-      DeviceRow x = device_from(
-          db_->query(std::string("SELECT ") + kDeviceCols + " FROM devices WHERE id = $1", {id})
-              .at(0));
+      DeviceRow x = device_from(rows[0]);
       Device before = x.d;
       Claim c;
       c.kind = x.d.state == DeviceState::queued ? JobKind::acquire : JobKind::carve;
@@ -690,10 +704,14 @@ class SqlStore final : public Store {
   }
 
   Device complete(const std::string& user, const std::string& exhibit, const std::string& station,
-                  const std::string& note) override {
+                  const std::string& note, const std::string& image) override {
     return write([&] {
       DeviceRow x = held(exhibit, station);
       Device before = x.d;
+      if (!image.empty()) {
+        x.d.image = image;
+        db_->query("UPDATE devices SET image = $2 WHERE id = $1", {x.id, image});
+      }
       x.d.state = x.d.state == DeviceState::acquiring ? DeviceState::acquired : DeviceState::review;
       x.d.attempts = 0;
       x.d.lease_expires = 0;
@@ -1115,16 +1133,30 @@ class SqlStore final : public Store {
                            (pg_ ? " FOR UPDATE" : ""));
     int64_t seq = head.at(0).integer(0);
     std::string prev = head.at(0).text(1);
-    for (auto& r : pending_) {
-      r.seq = ++seq;
-      r.prev_hash = prev;
-      r.hash = audit_hash(r);
-      db_->query(
+    // Multi-row inserts of up to 64 records: one round trip for a re-rank of a whole case.
+    for (size_t from = 0; from < pending_.size(); from += 64) {
+      size_t to = std::min(pending_.size(), from + 64);
+      std::string sql =
           "INSERT INTO audit (seq, at, user_name, action, entity, entity_id, reason, before_json, "
-          "after_json, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-          {r.seq, r.at, r.user, r.action, r.entity, r.entity_id, r.reason, r.before, r.after,
-           r.prev_hash, r.hash});
-      prev = r.hash;
+          "after_json, prev_hash, hash) VALUES ";
+      std::vector<Param> params;
+      params.reserve((to - from) * 11);
+      for (size_t i = from; i < to; ++i) {
+        auto& r = pending_[i];
+        r.seq = ++seq;
+        r.prev_hash = prev;
+        r.hash = audit_hash(r);
+        prev = r.hash;
+        size_t b = params.size();
+        sql += i == from ? "(" : ", (";
+        for (size_t k = 1; k <= 11; ++k) sql += (k > 1 ? ", $" : "$") + std::to_string(b + k);
+        sql += ")";
+        for (Param p : {Param(r.seq), Param(r.at), Param(r.user), Param(r.action), Param(r.entity),
+                        Param(r.entity_id), Param(r.reason), Param(r.before), Param(r.after),
+                        Param(r.prev_hash), Param(r.hash)})
+          params.push_back(std::move(p));
+      }
+      db_->query(sql, params);
     }
     db_->query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", {seq, prev});
   }

@@ -16,7 +16,8 @@ namespace {
 
 struct CarveArgs {
   std::string image, outdir, types = "all";
-  bool no_unallocated = false, json = false, force = false;
+  bool no_unallocated = false, json = false, force = false, skip_known_ignorable = false;
+  std::vector<std::string> known;
   unsigned threads = 0;
   std::vector<std::string> argv;
 };
@@ -54,6 +55,15 @@ void run_carve(const CarveArgs& a) {
       clear_outputs(out);
     }
   }
+  carve::hashset::HashSets known;
+  for (auto& k : a.known) {
+    try {
+      known.add(carve::hashset::HashSet::open(k));
+    } catch (const std::exception& e) {
+      fail(Exit::usage, std::string("--known: ") + e.what());
+    }
+  }
+  if (a.skip_known_ignorable && known.empty()) fail(Exit::usage, "--skip-known-ignorable needs --known SET");
   std::unique_ptr<fs::Evidence> ev;
   try {
     ev = fs::Evidence::open(a.image);
@@ -65,6 +75,8 @@ void run_carve(const CarveArgs& a) {
   o.outdir = out;
   o.unallocated = !a.no_unallocated;
   o.threads = a.threads;
+  o.known = &known;
+  o.skip_known_ignorable = a.skip_known_ignorable;
   for (auto& s : a.argv) o.command_line += (o.command_line.empty() ? "" : " ") + s;
   const bool tty = !a.json && isatty(STDERR_FILENO);
   auto t0 = std::chrono::steady_clock::now();
@@ -108,6 +120,9 @@ void run_carve(const CarveArgs& a) {
   for (auto& [t, n] : s.invalid) inval += n;
   fmt::print("Read {} in {:.1f}s; {} invalid fragments left out; {} JPEGs rebuilt from two fragments\n",
              human_bytes(static_cast<double>(s.bytes_read)), s.seconds, inval, s.bifragment);
+  if (!known.empty())
+    fmt::print("Known: {} artefacts in the hash sets{}\n", s.known,
+               a.skip_known_ignorable ? fmt::format(", {} ignorable ones left out of artefacts/", s.known_skipped) : "");
   for (auto& e : s.errors) fmt::print(stderr, "vigil: {}: {}\n", fs::printable(e.where), fs::printable(e.message));
 }
 
@@ -122,10 +137,15 @@ void register_carve(CLI::App& app) {
   c->add_option("--threads", a->threads, "Decompression threads for E01 (default: all cores)");
   c->add_flag("--json", a->json, "Print the summary as JSON instead of text and a progress bar");
   c->add_flag("--force", a->force, "Replace Vigil's outputs in a non-empty output folder");
+  c->add_option("--known", a->known, "Known-hash sets (from `vigil hashset import`) to mark artefacts with");
+  c->add_flag("--skip-known-ignorable", a->skip_known_ignorable,
+              "Leave artefacts found in an ignorable set out of artefacts/ (they stay in the report)");
   c->callback([a] {
     a->argv = {"vigil", "carve", a->image, "-o", a->outdir, "--types", a->types};
     if (a->no_unallocated) a->argv.push_back("--no-unallocated");
     if (a->threads) a->argv.push_back("--threads " + std::to_string(a->threads));
+    for (auto& k : a->known) a->argv.insert(a->argv.end(), {"--known", k});
+    if (a->skip_known_ignorable) a->argv.push_back("--skip-known-ignorable");
     run_carve(*a);
   });
 }

@@ -449,16 +449,20 @@ void register_queue(CLI::App& app) {
       auto ex = std::make_shared<std::string>();
       auto st = std::make_shared<std::string>();
       auto msg = std::make_shared<std::string>();
+      auto image = std::make_shared<std::string>();
       cmd->add_option("EXHIBIT", *ex, "Exhibit reference")->required();
       cmd->add_option("--station", *st, "Station holding the lease")->required();
       if (n == "fail") cmd->add_option("--error", *msg, "What went wrong");
-      if (n == "complete") cmd->add_option("--note", *msg, "Note for the audit");
+      if (n == "complete") {
+        cmd->add_option("--note", *msg, "Note for the audit");
+        cmd->add_option("--image", *image, "Evidence image written by the acquire job");
+      }
       cmd->callback([=] {
         guarded([&] {
           auto s = open_store(*c2);
           sch::Device d;
           if (n == "heartbeat") d = s->heartbeat(user_of(*c2), *ex, *st);
-          else if (n == "complete") d = s->complete(user_of(*c2), *ex, *st, *msg);
+          else if (n == "complete") d = s->complete(user_of(*c2), *ex, *st, *msg, *image);
           else d = s->fail(user_of(*c2), *ex, *st, msg->empty() ? "failed" : *msg);
           if (c2->json) std::cout << fs::dump(device_json(d), 2) << "\n";
           else if (n == "heartbeat")

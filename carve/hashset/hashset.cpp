@@ -450,7 +450,8 @@ std::unique_ptr<HashSet> HashSet::open(const std::filesystem::path& path) {
   if (::fstat(fd.fd, &sb) != 0) throw std::runtime_error(sys_error("cannot stat", path));
   auto size = static_cast<uint64_t>(sb.st_size);
   if (size < sizeof(format::Header)) throw bad("too short");
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.fd, 0);
+  // Populated at once: lookups then never take a page fault (the file is page cache, shared).
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd.fd, 0);
   if (map == MAP_FAILED) throw std::runtime_error(sys_error("cannot map", path));
   std::unique_ptr<HashSet> s(new HashSet());
   s->map_ = map;

@@ -293,6 +293,9 @@ TEST_CASE("resume after SIGKILL ends with the same hashes", "[acquire][slow]") {
   CHECK(rec["sha1"] == sha1sum(src));
   CHECK(rec["sha256"] == sha256sum(src));
   CHECK(rec["resumed"].size() == 1);
+  // The resumed part keeps the segment size of the interrupted run.
+  REQUIRE(rec["segments"].size() >= 12);
+  for (size_t i = 0; i + 1 < rec["segments"].size(); ++i) CHECK(rec["segments"][i]["size"].get<uint64_t>() <= (17u << 20));
   CHECK(read_text(t / "out.acquire.log").find("Resuming: the image holds ") != std::string::npos);
   CHECK(!fsys::exists(t / "out.acquire.state"));
   must_run("ewfverify -q " + q(t / "out.E01"));

@@ -185,7 +185,7 @@ TEST_CASE("crafted structures that loop or claim huge sizes end quickly", "[walk
   CHECK(make_gif_walker()->walk(ByteView(gif, 0, true)).verdict == Verdict::need_more);
 }
 
-TEST_CASE("--types names are parsed and unknown ones refused", "[walkers]") {
+TEST_CASE("the --types names are parsed and unknown ones refused", "[walkers]") {
   CHECK(parse_types("chat") == std::set<std::string>{"sqlite"});
   CHECK(parse_types("jpg,heic,wmv") == std::set<std::string>{"jpeg", "heif", "asf"});
   CHECK(parse_types("all").size() == media_types().size() + 1);

@@ -277,8 +277,9 @@ TEST_CASE("store: claims, leases, heartbeats, retries and capabilities", "[sched
   CHECK(s->heartbeat("w", "PC", "bench-2").lease_expires == *s.t + 300);
   s.advance(200);  // still within the renewed lease
   CHECK(s->reap_expired("w") == 0);
-  auto done = s->complete("w", "PC", "bench-2");
+  auto done = s->complete("w", "PC", "bench-2", "imaged", "/evidence/PC.E01");
   CHECK(done.state == DeviceState::acquired);
+  CHECK(done.image == "/evidence/PC.E01");
   CHECK(done.attempts == 0);
 
   // Carving is the next job of the same device.
@@ -289,6 +290,7 @@ TEST_CASE("store: claims, leases, heartbeats, retries and capabilities", "[sched
   REQUIRE(c2);
   CHECK(c2->device.exhibit == "PC");
   CHECK(c2->kind == JobKind::carve);
+  CHECK(c2->device.image == "/evidence/PC.E01");  // the carve job finds the acquired image
   CHECK(s->complete("w", "PC", "bench-3").state == DeviceState::review);
 
   // Expired leases return to the queue; after max_attempts the device is failed.

@@ -1,0 +1,60 @@
+#include "carve/hashset/mark.hpp"
+
+#include "carve/pdq/pdq.hpp"
+
+#include <atomic>
+#include <thread>
+
+namespace vigil::carve {
+
+bool pdq_type(const std::string& type) { return type == "jpeg" || type == "png"; }
+
+MarkCounts mark_artefacts(std::vector<Artefact>& arts, const std::filesystem::path& outdir,
+                          const MarkOptions& opts) {
+  MarkCounts c;
+  if (opts.pdq) {
+    std::vector<size_t> images;
+    for (size_t i = 0; i < arts.size(); ++i)
+      if (pdq_type(arts[i].type) && !arts[i].file.empty()) images.push_back(i);
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t k; (k = next++) < images.size();) {
+        Artefact& a = arts[images[k]];
+        std::string err;
+        auto img = pdq::decode_image_file(outdir / a.file, &err);
+        if (!img) {
+          a.warnings.push_back("PDQ: " + err);
+          continue;
+        }
+        if (img->width < 5 || img->height < 5) continue;  // too small to hash
+        auto r = pdq::hash_image(*img);
+        a.pdq = r.hash.hex();
+        a.pdq_quality = r.quality;
+      }
+    };
+    unsigned n = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+    n = std::min<unsigned>(n, static_cast<unsigned>(std::max<size_t>(1, images.size())));
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < n; ++i) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    for (size_t i : images) (arts[i].pdq ? c.pdq : c.pdq_failed)++;
+  }
+  for (auto& a : arts) {
+    if (!opts.known || opts.known->empty()) break;
+    a.known = opts.known->lookup(a.md5, a.sha1, a.sha256);
+    if (!a.known) continue;
+    ++c.known;
+    if (a.known->ignorable && opts.skip_known_ignorable && !a.file.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(outdir / a.file, ec);
+      if (!ec) {
+        a.file.clear();
+        ++c.skipped;
+      }
+    }
+  }
+  return c;
+}
+
+}  // namespace vigil::carve

@@ -1,0 +1,34 @@
+// The carving pipeline's last stage before the reports: each artefact is looked up in the
+// known-hash sets (`vigil carve --known SET…`) and every JPEG and PNG gets its PDQ hash; known
+// ignorable artefacts leave artefacts/ when asked (`--skip-known-ignorable`) but stay in the report.
+#pragma once
+
+#include "carve/artefact.hpp"
+#include "carve/hashset/hashset.hpp"
+
+#include <filesystem>
+#include <vector>
+
+namespace vigil::carve {
+
+struct MarkOptions {
+  const hashset::HashSets* known = nullptr;  // null or empty: no lookups
+  bool skip_known_ignorable = false;
+  bool pdq = true;
+  unsigned threads = 0;  // for PDQ (0: every core)
+};
+
+struct MarkCounts {
+  uint64_t known = 0;          // artefacts found in a set
+  uint64_t skipped = 0;        // of which removed from artefacts/ as ignorable
+  uint64_t pdq = 0;            // images hashed
+  uint64_t pdq_failed = 0;     // images that could not be decoded
+};
+
+// True for the report types PDQ hashes (the decoders it has).
+bool pdq_type(const std::string& type);
+
+MarkCounts mark_artefacts(std::vector<Artefact>& arts, const std::filesystem::path& outdir,
+                          const MarkOptions& opts);
+
+}  // namespace vigil::carve

@@ -1,0 +1,99 @@
+// `vigil work`: a station that claims jobs from the queue in priority order and runs them.
+#include "tools/command.hpp"
+
+#include "fs/json.hpp"
+#include "worker/worker.hpp"
+
+#include <fmt/core.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+namespace vigil::tools {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_term(int) { g_stop = true; }
+
+void register_work(CLI::App& app) {
+  auto* cmd = app.add_subcommand("work", "Claim jobs from the queue in priority order and run them (imaging station)");
+  struct Args {
+    std::string db = "./vigil-data/queue.db", station, caps, dir;
+    bool json = false, exit_when_empty = false;
+    int64_t max_jobs = 0;
+    double poll = 5;
+    unsigned threads = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--db", a->db, "Queue database: PATH, sqlite:PATH or postgresql://...");
+  cmd->add_option("--station", a->station, "This station's name (holds the leases)")->required();
+  cmd->add_option("--capabilities", a->caps, "Device classes this station takes: phone,tablet,computer,removable,other");
+  cmd->add_option("--evidence-dir", a->dir, "Where evidence goes: DIR/<case>/<exhibit>/")->required();
+  cmd->add_flag("--exit-when-empty", a->exit_when_empty, "Stop when no job is claimable instead of waiting");
+  cmd->add_option("--max-jobs", a->max_jobs, "Stop after this many jobs");
+  cmd->add_option("--poll", a->poll, "Seconds between claims when the queue is empty (default 5)");
+  cmd->add_option("--threads", a->threads, "Threads for imaging and carving (default: all cores)");
+  cmd->add_flag("--json", a->json, "One JSON object per finished job on stdout");
+  cmd->callback([a] {
+    worker::WorkerOptions o;
+    o.db_url = a->db;
+    o.station = a->station;
+    o.evidence_dir = a->dir;
+    o.exit_when_empty = a->exit_when_empty;
+    o.max_jobs = a->max_jobs;
+    o.poll_seconds = a->poll;
+    o.threads = a->threads;
+    o.stop = &g_stop;
+    std::string caps = a->caps + ",";
+    for (size_t pos = 0, next; !a->caps.empty() && (next = caps.find(',', pos)) != std::string::npos; pos = next + 1) {
+      std::string name = caps.substr(pos, next - pos);
+      if (name.empty()) continue;
+      auto c = scheduler::parse_class(name);
+      if (!c) fail(Exit::usage, "--capabilities: unknown device class '" + name + "' (use phone, tablet, computer, removable, other)");
+      o.capabilities.push_back(*c);
+    }
+    o.log = [json = a->json](const std::string& line) {
+      if (!json) std::cerr << "vigil work: " << fs::printable(line) << "\n";
+    };
+    std::signal(SIGTERM, on_term);
+    std::signal(SIGINT, on_term);
+    std::vector<worker::JobOutcome> jobs;
+    try {
+      o.log = [json = a->json](const std::string& line) {
+        if (!json) std::cerr << "vigil work: " << fs::printable(line) << "\n";
+      };
+      // Print each job as it finishes so a lab server's log follows along.
+      worker::WorkerOptions each = o;
+      int64_t n = 0;
+      while (!g_stop && (!o.max_jobs || n < o.max_jobs)) {
+        each.max_jobs = 1;
+        auto one = worker::run(each);
+        if (one.empty()) break;
+        for (auto& j : one) {
+          ++n;
+          if (a->json) {
+            nlohmann::json out = {{"exhibit", j.exhibit}, {"case", j.case_ref}, {"job", scheduler::to_string(j.kind)},
+                                  {"tier", j.tier}, {"risk", j.risk}, {"class", j.device_class}, {"ok", j.ok},
+                                  {"error", j.error}, {"dir", j.dir.string()}, {"result", j.result}};
+            std::cout << fs::dump(out) << std::endl;
+          } else {
+            std::cout << fmt::format("{:<8} {:<16} case {:<14} tier {} risk {:<9} {:<9} {}\n", scheduler::to_string(j.kind),
+                                     fs::printable(j.exhibit), fs::printable(j.case_ref), j.tier, j.risk, j.device_class,
+                                     j.ok ? "ok" : "FAILED: " + fs::printable(j.error))
+                      << std::flush;
+          }
+          if (!j.ok) jobs.push_back(j);
+        }
+      }
+    } catch (const scheduler::QueueError& e) {
+      fail(Exit::usage, a->db + ": " + e.what());
+    }
+    if (!jobs.empty()) throw CommandExit{static_cast<int>(Exit::failed)};
+  });
+}
+
+Registrar reg(60, register_work);
+
+}  // namespace
+}  // namespace vigil::tools

@@ -1,0 +1,61 @@
+// worker/: the glue that runs queue jobs in-process, as a lab's imaging station does. It claims the
+// highest-priority job its station can do from the scheduler, acquires the device (or image) into
+// E01 under DIR/<case>/<exhibit>/, verifies it, carves media and chats from it, heartbeats while
+// working, and records the outcome on the device. Resumes an acquisition that another worker left
+// behind (killed, lease expired) instead of starting over.
+#pragma once
+
+#include "scheduler/queue.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::worker {
+
+struct WorkerOptions {
+  std::string db_url;
+  std::string station;
+  std::vector<scheduler::DeviceClass> capabilities;  // empty: every class
+  std::filesystem::path evidence_dir;
+  bool exit_when_empty = false;   // stop when no job is claimable instead of polling
+  int64_t max_jobs = 0;           // stop after this many jobs (0: no limit)
+  double poll_seconds = 5;
+  unsigned threads = 0;           // for acquisition and carving (0: all cores)
+  const std::atomic<bool>* stop = nullptr;  // set by SIGTERM: finish or release the current step
+  std::function<void(const std::string&)> log;  // one line per event (no personal data)
+};
+
+struct JobOutcome {
+  std::string exhibit;
+  std::string case_ref;
+  scheduler::JobKind kind = scheduler::JobKind::acquire;
+  int tier = 1;
+  std::string risk;
+  std::string device_class;
+  bool ok = false;
+  std::string error;
+  std::filesystem::path dir;  // DIR/<case>/<exhibit>
+  nlohmann::json result;      // hashes (acquire) or counts and report paths (carve)
+};
+
+// Folder name for an identifier typed by a person: [A-Za-z0-9._-] kept, anything else replaced,
+// with a short hash suffix when changed so that two identifiers never share a folder.
+std::string safe_component(const std::string& id);
+
+// The folder of a device's evidence: DIR/<case>/<exhibit>.
+std::filesystem::path device_dir(const std::filesystem::path& evidence_dir, const std::string& case_ref,
+                                 const std::string& exhibit);
+
+// Claims and runs jobs until the queue is empty (exit_when_empty), max_jobs is reached or stop is
+// set. Returns what each job did, in order.
+std::vector<JobOutcome> run(const WorkerOptions& opts);
+
+// Runs one claimed job (exposed for tests). Never throws for a job failure: the outcome says.
+JobOutcome run_job(const WorkerOptions& opts, scheduler::Store& store, const scheduler::Claim& claim);
+
+}  // namespace vigil::worker
