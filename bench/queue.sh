@@ -108,7 +108,7 @@ EOF
 fi
 
 echo
-printf '%-44s %12s %12s\n' "100,000 queued devices" "SQLite" "PostgreSQL"
+printf '%-44s %12s %12s\n' "$N queued devices" "SQLite" "PostgreSQL"
 printf '%-44s %12s %12s\n' "import CSV (s)" "${R[sqlite.import]}" "${R[postgresql.import]}"
 printf '%-44s %12s %12s\n' "re-rank a case of 50 devices (ms)" "${R[sqlite.rerank_ms]}" "${R[postgresql.rerank_ms]}"
 printf '%-44s %12s %12s\n' "top-50 listing, library (ms)" "${R[sqlite.top50_ms]}" "${R[postgresql.top50_ms]}"

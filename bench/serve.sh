@@ -67,6 +67,7 @@ run() { # name, wrk args…
   res=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@")
   local rps p99 errs non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$res")
+  last_rps=$rps
   p99=$(awk '$1=="99%" {print $2}' <<<"$res")
   p50=$(awk '$1=="50%" {print $2}' <<<"$res")
   errs=$(awk '/Socket errors/ {print $0}' <<<"$res")
@@ -77,5 +78,16 @@ run() { # name, wrk args…
 printf 'vigil serve: %s devices (SQLite), %s s, %s connections, wrk -t%s, %s cores\n' \
   "$DEVICES" "$SECS" "$CONNS" "$THREADS" "$(nproc)"
 run "GET /api/queue?limit=50" -s "$auth" "${url}api/queue?limit=50"
+list_rps=$last_rps
 run "GET /api/devices/X/explain" -s "$lua" "${url}"
-run "GET /healthz (no auth, no DB)" "${url}healthz"
+run "GET /healthz (no token)" "${url}healthz"
+
+# Peer in the same run: the same top-50 listing through the CLI, one process per call.
+n=20
+s=$(date +%s.%N)
+for _ in $(seq 1 $n); do "$VIGIL" queue list --db "$db" --limit 50 --json >/dev/null; done
+e=$(date +%s.%N)
+cli_rps=$(echo "$s $e $n" | awk '{printf "%.1f", $3/($2-$1)}')
+printf '%-28s %10s calls/s (one process per call)\n' "vigil queue list --limit 50" "$cli_rps"
+printf 'ratio server/CLI (top-50 listing): %sx\n' \
+  "$(echo "$list_rps $cli_rps" | awk '{printf "%.0f", $1/$2}')"
