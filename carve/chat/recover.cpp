@@ -144,6 +144,7 @@ struct Cell {
 };
 
 std::optional<Cell> read_cell(const Image& img, std::string_view page, size_t off, size_t limit) {
+  if (off >= page.size()) return std::nullopt;
   auto base = reinterpret_cast<const uint8_t*>(page.data());
   const uint8_t* lim = base + std::min(limit, page.size());
   const uint8_t* p = base + off;

@@ -83,8 +83,8 @@ TimeScale detect_scale(const std::vector<long double>& sample, Epoch hint) {
 
 std::optional<int64_t> to_unix_ns(long double value, TimeScale scale) {
   long double s = unix_seconds(value, scale);
-  if (!std::isfinite(static_cast<double>(s)) || s < -62135596800.0L || s > 253402300799.0L)
-    return std::nullopt;  // outside years 1..9999
+  // Nanoseconds in an int64 reach years 1678 to 2262; beyond is no real message time.
+  if (!std::isfinite(static_cast<double>(s)) || s < -9.2e9L || s > 9.2e9L) return std::nullopt;
   // Integral values keep their exact sub-second digits.
   long double ns = std::roundl(value * (1e9L / unit_div(scale.unit)));
   return static_cast<int64_t>(ns + epoch_offset_s(scale.epoch) * 1e9L);

@@ -123,6 +123,8 @@ TEST_CASE("chat: Skype 15, Kik 60 messages; contacts2.db is no chat database", "
   CHECK(skype[0]["direction"] == "sent");
   CHECK(skype[0]["recipients"] == nlohmann::json::array({"european.bbq.competitor"}));
   CHECK(skype[0]["timestamp"] == "2013-07-30T21:26:28Z");
+  CHECK(skype[13]["row"] == 61);
+  CHECK(skype[13]["timestamp"].is_null());  // 13727168620 s: no real time
   auto kik = of_db(run, "db2");
   REQUIRE(kik.size() == 60);
   CHECK(kik[0]["sender"] == "kikteam");

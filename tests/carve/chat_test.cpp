@@ -128,6 +128,9 @@ TEST_CASE("chat: timestamps recognised per column", "[chat]") {
   CHECK(iso(13027539388038000LL, Epoch::WebKit) == "2013-10-29T16:56:28.038Z");
   CHECK(iso(13027539388038000LL, Epoch::Any) == "2013-10-29T16:56:28.038Z");
   CHECK(iso(0, Epoch::Unix) == "none");
+  // Regression: a Skype fixture row holds 13727168620 (year 2405); it once overflowed the
+  // nanosecond count into 1677. Times outside 1678..2262 are null.
+  CHECK_FALSE(format_time(13727168620.0L, TimeScale{Epoch::Unix, Unit::S}).has_value());
 }
 
 TEST_CASE("chat: rows superseded in the WAL are recovered with their frame", "[chat]") {
