@@ -241,13 +241,16 @@ class Run {
     for (auto& a : p2.arts_)
       if (!a.parent && !a.byte_runs.empty() && starts.count(a.byte_runs.front().img_offset)) dropped.insert(a.id);
     for (auto& a : p2.arts_) {
+      auto held = p2.held_.find(a.id);
       if (dropped.count(a.id) || (a.parent && dropped.count(*a.parent))) {
         std::error_code ec;
-        fsys::remove(o_.outdir / a.file, ec);
+        if (held == p2.held_.end()) fsys::remove(o_.outdir / a.file, ec);
         continue;
       }
+      if (held != p2.held_.end()) write_file(o_.outdir / a.file, held->second);
       arts_.push_back(std::move(a));
     }
+    p2.held_.clear();
     for (auto& [k, v] : p2.sum_.invalid) sum_.invalid[k] += v;
     for (auto& [k, v] : p2.sum_.truncated) sum_.truncated[k] += v;
     sum_.bifragment += p2.sum_.bifragment;
@@ -321,18 +324,29 @@ class Run {
 
   fsys::path place(const std::string& type, const std::string& id, const std::string& ext) {
     fsys::path dir = o_.outdir / "artefacts" / type;
-    fsys::create_directories(dir);
+    if (made_dirs_.insert(type).second) fsys::create_directories(dir);
     return dir / (id + "." + ext);
   }
-  std::string rel(const fsys::path& p) const { return fsys::relative(p, o_.outdir).generic_string(); }
 
-  // Writes bytes as an artefact file and fills hashes, size and file.
-  void store(Artefact& a, std::span<const std::byte> data) {
-    fsys::path p = place(a.type, a.id, a.ext);
+  static void write_file(const fsys::path& p, std::span<const std::byte> data) {
     std::ofstream out(p, std::ios::binary);
     out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
     out.close();
     if (!out) throw std::runtime_error("cannot write " + p.string());
+  }
+  std::string rel(const fsys::path& p) const { return fsys::relative(p, o_.outdir).generic_string(); }
+
+  // Writes bytes as an artefact file and fills hashes, size and file.
+  // Pass 2 holds small artefacts in memory until absorb(): pass 1, running at the same time,
+  // recovers most of what pass 2 finds in free space, and those copies are then never written.
+  void store(Artefact& a, std::span<const std::byte> data) {
+    fsys::path p = place(a.type, a.id, a.ext);
+    if (a.pass == 2 && held_bytes_ + data.size() <= kHoldBytes) {
+      held_bytes_ += data.size();
+      held_.emplace(a.id, std::vector<std::byte>(data.begin(), data.end()));
+    } else {
+      write_file(p, data);
+    }
     fs::Digests d = fs::hash_bytes(data);
     a.md5 = d.md5;
     a.sha1 = d.sha1;
@@ -577,16 +591,25 @@ class Run {
       ro.threads = o_.threads;
       ro.start = start;
       ro.length = end - start;
+      // Calls fn(offset in the piece, length) for the parts of an image piece inside the regions.
+      auto route = [&](uint64_t off, uint64_t len, auto&& fn) {
+        uint64_t bend = off + len;
+        while (k <= j && space.regions[k].img + space.regions[k].len <= off) ++k;
+        for (size_t x = k; x <= j && space.regions[x].img < bend; ++x) {
+          uint64_t a = std::max(off, space.regions[x].img);
+          uint64_t z = std::min(bend, space.regions[x].img + space.regions[x].len);
+          if (a < z) fn(a - off, z - a);
+        }
+        return !stop_.load();
+      };
+      ro.zeros = [&](uint64_t off, uint64_t len) {
+        return route(off, len, [&](uint64_t, uint64_t n) { feed_zeros(n); });
+      };
       try {
         auto res = fs::read_sequential(ev_.image().path(), [&](uint64_t off, std::span<const std::byte> b) {
-          uint64_t bend = off + b.size();
-          while (k <= j && space.regions[k].img + space.regions[k].len <= off) ++k;
-          for (size_t x = k; x <= j && space.regions[x].img < bend; ++x) {
-            uint64_t a = std::max(off, space.regions[x].img);
-            uint64_t z = std::min(bend, space.regions[x].img + space.regions[x].len);
-            if (a < z) feed(b.subspan(static_cast<size_t>(a - off), static_cast<size_t>(z - a)));
-          }
-          return !stop_.load();
+          return route(off, b.size(), [&](uint64_t at, uint64_t n) {
+            feed(b.subspan(static_cast<size_t>(at), static_cast<size_t>(n)));
+          });
         }, ro);
         for (auto& e : res.errors) sum_.errors.push_back({"image", e.message, e.img_offset});
       } catch (const std::exception& e) {
@@ -605,10 +628,34 @@ class Run {
   }
 
  private:
+  bool idle() const { return buf_.empty() && scan_ == buf_v0_ && wait_until_ <= buf_v0_; }
+
+  // n bytes of zeros. With nothing pending they cannot start an artefact (no header begins with a
+  // zero sector) and are passed over unread; otherwise they are data a pending walk may need.
+  void feed_zeros(uint64_t n) {
+    static const std::vector<std::byte> zeros(1u << 20);
+    while (n > 0) {
+      if (idle()) {
+        done_ += n;
+        sum_.bytes_read += n;
+        buf_v0_ += n;
+        scan_ = buf_v0_;
+        if (done_ - last_report_ > (64u << 20)) {
+          last_report_ = done_;
+          report("carving");
+        }
+        return;
+      }
+      size_t k = static_cast<size_t>(std::min<uint64_t>(n, zeros.size()));
+      feed(std::span<const std::byte>(zeros).first(k));
+      n -= k;
+    }
+  }
+
   void feed(std::span<const std::byte> b) {
     done_ += b.size();
     sum_.bytes_read += b.size();
-    if (buf_.empty() && scan_ == buf_v0_ && wait_until_ <= buf_v0_) {
+    if (idle()) {
       // Nothing pending: look for headers in place and copy only from the first candidate on
       // (free space is mostly not media; this keeps pass 2 from copying all of it).
       size_t i = 0;
@@ -833,6 +880,10 @@ class Run {
   Space space_storage_;
   Summary sum_;
   std::vector<Artefact> arts_;
+  static constexpr uint64_t kHoldBytes = 64u << 20;
+  std::map<std::string, std::vector<std::byte>> held_;  // pass 2: id -> content not yet written
+  uint64_t held_bytes_ = 0;
+  std::set<std::string> made_dirs_;
   std::vector<fs::ByteRange> covered_;  // image ranges pass 1 recovered validly from free space
   uint64_t seq_ = 0;
   uint64_t done_ = 0, total_ = 0, last_report_ = 0;

@@ -1,6 +1,7 @@
 #include "fs/image.hpp"
 
 #include "fs/ewf.hpp"
+#include "fs/ewf_image.hpp"
 
 #include <tsk/libtsk.h>
 
@@ -143,13 +144,15 @@ std::unique_ptr<Image> Image::open(const fsys::path& path) {
   bool is_ewf = libewf_check_file_signature(path.c_str(), err.out()) == 1;
   tsk_error_reset();
   std::string p = path.string();
-  img->img_ = tsk_img_open_utf8_sing(p.c_str(), is_ewf ? TSK_IMG_TYPE_EWF_EWF : detect_type(path), 0);
+  // EWF through Vigil's own backend (libdeflate, zero chunks not inflated); TSK's when that fails.
+  if (is_ewf) img->img_ = ewf::open_tsk_image(p);
+  if (!img->img_) img->img_ = tsk_img_open_utf8_sing(p.c_str(), is_ewf ? TSK_IMG_TYPE_EWF_EWF : detect_type(path), 0);
   if (!img->img_) {
     std::string why = take_tsk_error();
     throw EvidenceError(p + ": " + (is_ewf ? "damaged or incomplete EWF image" : "not a recognised image") +
                         (why.empty() ? "" : " (" + why + ")"));
   }
-  switch (img->img_->itype) {
+  switch (is_ewf ? TSK_IMG_TYPE_EWF_EWF : img->img_->itype) {
     case TSK_IMG_TYPE_EWF_EWF: img->format_ = ImageFormat::ewf; break;
     case TSK_IMG_TYPE_VHD_VHD: img->format_ = ImageFormat::vhd; break;
     case TSK_IMG_TYPE_VMDK_VMDK: img->format_ = ImageFormat::vmdk; break;

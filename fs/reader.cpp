@@ -1,6 +1,7 @@
 #include "fs/reader.hpp"
 
 #include "fs/ewf.hpp"
+#include "fs/ewf_chunks.hpp"
 #include "fs/image.hpp"
 
 #include <libdeflate.h>
@@ -26,6 +27,7 @@ struct RawChunk {
   bool compressed = false;
   uint32_t checksum = 0;        // Adler-32 of the data, for stored chunks
   bool has_checksum = false;
+  bool zero = false;            // stored exactly like a chunk known to hold zeros: not inflated
   std::vector<unsigned char> stored;
 };
 
@@ -64,14 +66,16 @@ class BatchQueue {
   bool closed_ = false;
 };
 
-void decode_batch(Batch& b, libdeflate_decompressor* d) {
+void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros) {
   size_t total = 0;
   for (auto& c : b.chunks) total += c.data_size;
-  b.out.assign(total, std::byte{0});
+  b.out.resize(total);  // a recycled buffer of the same size: every byte is written below
   size_t pos = 0;
   for (auto& c : b.chunks) {
     unsigned char* dst = reinterpret_cast<unsigned char*>(b.out.data() + pos);
-    if (c.compressed) {
+    if (c.zero) {
+      if (fill_zeros) std::memset(dst, 0, c.data_size);
+    } else if (c.compressed) {
       size_t actual = 0;
       auto r = libdeflate_zlib_decompress(d, c.stored.data(), c.stored.size(), dst, c.data_size, &actual);
       if (r != LIBDEFLATE_SUCCESS || actual != c.data_size) {
@@ -84,6 +88,7 @@ void decode_batch(Batch& b, libdeflate_decompressor* d) {
     } else {
       size_t n = std::min<size_t>(c.stored.size(), c.data_size);
       std::memcpy(dst, c.stored.data(), n);
+      std::memset(dst + n, 0, c.data_size - n);
       if (c.has_checksum) {
         uint32_t a = static_cast<uint32_t>(adler32(adler32(0, nullptr, 0), c.stored.data(), static_cast<uInt>(n)));
         if (a != c.checksum)
@@ -123,13 +128,16 @@ bool read_ewf_parallel(const std::filesystem::path& path,
   bool producer_done = false;
   bool first_chunk_failed = false;
 
+  std::mutex pool_m;  // output buffers handed back by the consumer, reused (no page faults, no zeroing)
+  std::vector<std::vector<std::byte>> pool;
+
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i)
     workers.emplace_back([&] {
       std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> d(
           libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
       while (auto b = work.pop()) {
-        decode_batch(*b, d.get());
+        decode_batch(*b, d.get(), !opts.zeros);
         std::lock_guard<std::mutex> g(order_m);
         b->done = true;
         order_cv.notify_all();
@@ -138,19 +146,29 @@ bool read_ewf_parallel(const std::filesystem::path& path,
 
   std::thread producer([&] {
     uint64_t off = start;
-    const size_t buf_size = static_cast<size_t>(chunk_size) * 2 + 1024;
+    std::vector<unsigned char> scratch(static_cast<size_t>(chunk_size) * 2 + 1024);
+    std::vector<std::byte> probe(chunk_size);
+    ewf::ZeroChunks zeros;
+    std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> pd(
+        libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
     while (off < end && !stop) {
       auto b = std::make_shared<Batch>();
+      {
+        std::lock_guard<std::mutex> g(pool_m);
+        if (!pool.empty()) {
+          b->out = std::move(pool.back());
+          pool.pop_back();
+        }
+      }
       for (size_t i = 0; i < kChunksPerBatch && off < end; ++i) {
         RawChunk c;
         c.offset = off;
         c.data_size = static_cast<uint32_t>(std::min<uint64_t>(chunk_size, media_size - off));
-        c.stored.resize(buf_size);
         int8_t is_compressed = 0, read_checksum = 0;
         uint8_t checksum_buf[4] = {};
         uint32_t checksum = 0;
         ewf::Error e;
-        ssize_t n = libewf_handle_read_chunk(h.get(), c.stored.data(), c.stored.size(), &is_compressed, checksum_buf,
+        ssize_t n = libewf_handle_read_chunk(h.get(), scratch.data(), scratch.size(), &is_compressed, checksum_buf,
                                              &checksum, &read_checksum, e.out());
         if (n <= 0) {
           std::lock_guard<std::mutex> g(order_m);
@@ -160,7 +178,20 @@ bool read_ewf_parallel(const std::filesystem::path& path,
           break;
         }
         c.compressed = is_compressed != 0;
-        c.stored.resize(static_cast<size_t>(n));
+        std::span<const unsigned char> stored(scratch.data(), static_cast<size_t>(n));
+        if (c.compressed && zeros.is_zero(stored, c.data_size)) {
+          c.zero = true;
+        } else {
+          if (c.compressed && pd && zeros.want(stored.size())) {
+            // Small compressed chunks may be zero chunks: decode one here to learn its form.
+            size_t actual = 0;
+            if (libdeflate_zlib_decompress(pd.get(), stored.data(), stored.size(), probe.data(), c.data_size,
+                                           &actual) == LIBDEFLATE_SUCCESS &&
+                actual == c.data_size)
+              zeros.learn(stored, std::span<const std::byte>(probe.data(), c.data_size));
+          }
+          c.stored.assign(stored.begin(), stored.end());
+        }
         if (!c.compressed) {
           if (read_checksum) {
             c.checksum = checksum;
@@ -201,20 +232,37 @@ bool read_ewf_parallel(const std::filesystem::path& path,
       order_cv.notify_all();
     }
     result.errors.insert(result.errors.end(), b->errors.begin(), b->errors.end());
-    uint64_t boff = b->chunks.front().offset;
-    size_t skip = 0;
-    if (boff < opts.start) skip = static_cast<size_t>(opts.start - boff);
-    size_t len = b->out.size();
-    if (boff + len > end) len = static_cast<size_t>(end - boff);
-    if (skip < len && ok) {
-      std::span<const std::byte> piece(b->out.data() + skip, len - skip);
-      result.bytes += piece.size();
-      if (!sink(boff + skip, piece)) {
-        ok = false;
-        std::lock_guard<std::mutex> g(order_m);
-        stop = true;
-        order_cv.notify_all();
+    struct GiveBack {  // the output buffer goes back to the pool once the sink is done with it
+      std::shared_ptr<Batch>& b;
+      std::mutex& m;
+      std::vector<std::vector<std::byte>>& pool;
+      ~GiveBack() {
+        std::lock_guard<std::mutex> g(m);
+        if (pool.size() < 8) pool.push_back(std::move(b->out));
       }
+    } give_back{b, pool_m, pool};
+    // Deliver the batch in order: runs of zero chunks to opts.zeros (when set), the rest to sink.
+    size_t pos = 0;
+    for (size_t i = 0; i < b->chunks.size() && ok;) {
+      const bool zero = opts.zeros && b->chunks[i].zero;
+      size_t j = i, n = 0;
+      while (j < b->chunks.size() && (opts.zeros && b->chunks[j].zero) == zero) n += b->chunks[j++].data_size;
+      uint64_t a = std::max<uint64_t>(b->chunks[i].offset, opts.start);
+      uint64_t z = std::min<uint64_t>(b->chunks[i].offset + n, end);
+      if (a < z) {
+        result.bytes += z - a;
+        bool more = zero ? opts.zeros(a, z - a)
+                         : sink(a, std::span<const std::byte>(b->out.data() + pos + (a - b->chunks[i].offset),
+                                                              static_cast<size_t>(z - a)));
+        if (!more) {
+          ok = false;
+          std::lock_guard<std::mutex> g(order_m);
+          stop = true;
+          order_cv.notify_all();
+        }
+      }
+      pos += n;
+      i = j;
     }
   }
   producer.join();

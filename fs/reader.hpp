@@ -20,6 +20,10 @@ struct ReadOptions {
   size_t block_size = 4u << 20;     // for non-EWF images
   uint64_t start = 0;               // byte range to read; length 0 means to the end
   uint64_t length = 0;
+  // When set, ranges the reader knows hold only zeros without decoding them (EWF chunks stored
+  // exactly like an all-zero chunk) go to zeros(offset, length) instead of to the sink, in order
+  // with the sink's pieces. Return false to stop early. Other ranges of zeros still go to the sink.
+  std::function<bool(uint64_t, uint64_t)> zeros;
 };
 
 struct ChunkError {

@@ -1,0 +1,16 @@
+// A TSK image backend for EWF that decodes chunks with libdeflate (several times faster than the
+// zlib libewf inflates with) and skips inflating zero chunks; whatever it cannot decode itself
+// (damaged or missing chunks) it reads through libewf exactly as TSK's own EWF backend does.
+#pragma once
+
+#include <tsk/libtsk.h>
+
+#include <string>
+
+namespace vigil::fs::ewf {
+
+// Opens the EWF set whose first segment is `first`; nullptr when libewf cannot open it (the
+// caller then lets TSK try, to get TSK's own error). Close with tsk_img_close().
+TSK_IMG_INFO* open_tsk_image(const std::string& first);
+
+}  // namespace vigil::fs::ewf
