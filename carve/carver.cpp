@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -198,6 +200,60 @@ std::vector<fs::ByteRange> subtract(const std::vector<fs::ByteRange>& a, std::ve
   return out;
 }
 
+// Work on artefact files already written (hashing, PDQ) that runs beside pass 1, which is the
+// longest: on a worker thread, on pass 2's thread once pass 2 is done, and at the end on pass 1's.
+class Jobs {
+ public:
+  Jobs() : worker_([this] { help(); }) {}
+  ~Jobs() { wait(); }
+  void add(std::function<void()> f) {
+    std::lock_guard<std::mutex> g(m_);
+    q_.push_back(std::move(f));
+    cv_.notify_one();
+  }
+  // Runs jobs until the queue is closed and empty.
+  void help() {
+    for (;;) {
+      std::function<void()> f;
+      {
+        std::unique_lock<std::mutex> l(m_);
+        cv_.wait(l, [&] { return closed_ || !q_.empty(); });
+        if (q_.empty()) return;
+        f = std::move(q_.front());
+        q_.pop_front();
+      }
+      try {
+        f();
+      } catch (...) {
+        std::lock_guard<std::mutex> g(m_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+  }
+  // Closes the queue, helps with what is left, and rethrows a job's exception.
+  void finish() {
+    wait();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  void wait() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      closed_ = true;
+      cv_.notify_all();
+    }
+    help();
+    if (worker_.joinable()) worker_.join();
+  }
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> q_;
+  bool closed_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;
+};
+
 // Progress of both passes (they run at once, on two threads), reported as one.
 struct Hub {
   std::function<void(const Progress&)> fn;
@@ -224,6 +280,27 @@ class Run {
  public:
   Run(fs::Evidence& ev, const CarveOptions& o, std::string prefix, Hub* hub, int slot)
       : ev_(ev), o_(o), reg_(Registry::builtin()), prefix_(std::move(prefix)), hub_(hub), slot_(slot) {}
+
+  void set_jobs(Jobs* jobs) { jobs_ = jobs; }
+
+  // Copies what the jobs computed into the artefacts (call once the jobs are finished).
+  void apply_jobs() {
+    for (auto& d : deferred_) {
+      Artefact& a = arts_[d.index];
+      if (d.hashed) {
+        a.md5 = d.digests.md5;
+        a.sha1 = d.digests.sha1;
+        a.sha256 = d.digests.sha256;
+      }
+      if (d.pdq_done) {
+        a.pdq = d.pdq.pdq;
+        a.pdq_quality = d.pdq.quality;
+        if (d.pdq.warning) a.warnings.push_back(*d.pdq.warning);
+        a.pdq_done = true;
+      }
+    }
+    deferred_.clear();
+  }
 
   void start() {
     fsys::create_directories(o_.outdir / "artefacts");
@@ -337,6 +414,25 @@ class Run {
   std::string rel(const fsys::path& p) const { return fsys::relative(p, o_.outdir).generic_string(); }
 
   // Writes bytes as an artefact file and fills hashes, size and file.
+  // Hashes (when `hash`) and PDQ-hashes (JPEG and PNG) the artefact file that will be arts_[index].
+  void defer(size_t index, const fsys::path& file, const std::string& type, bool hash) {
+    bool pdq = pdq_type(type);
+    if (!hash && !pdq) return;
+    Deferred& d = deferred_.emplace_back();
+    d.index = index;
+    jobs_->add([&d, file, hash, pdq] {
+      if (hash) {
+        MappedFile m(file);
+        d.digests = fs::hash_bytes(m.bytes());
+        d.hashed = true;
+      }
+      if (pdq) {
+        d.pdq = pdq_of_file(file);
+        d.pdq_done = true;
+      }
+    });
+  }
+
   // Pass 2 holds small artefacts in memory until absorb(): pass 1, running at the same time,
   // recovers most of what pass 2 finds in free space, and those copies are then never written.
   void store(Artefact& a, std::span<const std::byte> data) {
@@ -346,6 +442,7 @@ class Run {
       held_.emplace(a.id, std::vector<std::byte>(data.begin(), data.end()));
     } else {
       write_file(p, data);
+      if (jobs_) defer(arts_.size(), p, a.type, false);  // the caller appends `a` next
     }
     fs::Digests d = fs::hash_bytes(data);
     a.md5 = d.md5;
@@ -493,15 +590,18 @@ class Run {
       if (r.verdict == Verdict::valid && r.length < v.size())
         a.warnings.push_back(std::to_string(v.size() - r.length) + " bytes after the end of the " + a.type +
                              " structure");
-      fs::Digests d = fs::hash_bytes(v.bytes());
-      a.md5 = d.md5;
-      a.sha1 = d.sha1;
-      a.sha256 = d.sha256;
+      if (!jobs_) {
+        fs::Digests d = fs::hash_bytes(v.bytes());
+        a.md5 = d.md5;
+        a.sha1 = d.sha1;
+        a.sha256 = d.sha256;
+      }
       a.size = v.size();
       if (a.type != "sqlite") a.extension_mismatch = !extension_fits(a.type, lower_ext(e.name));
       fsys::path final_path = place(a.type, a.id, a.ext);
       fsys::rename(tmp, final_path);
       a.file = rel(final_path);
+      if (jobs_) defer(arts_.size(), final_path, a.type, true);
       if (a.type == "sqlite") companions(f, ff, e, a);
       Artefact copy = a;
       arts_.push_back(std::move(a));
@@ -880,6 +980,14 @@ class Run {
   Space space_storage_;
   Summary sum_;
   std::vector<Artefact> arts_;
+  struct Deferred {  // results of the jobs for arts_[index]; a deque keeps their addresses
+    size_t index = 0;
+    bool hashed = false, pdq_done = false;
+    fs::Digests digests;
+    PdqResult pdq;
+  };
+  Jobs* jobs_ = nullptr;
+  std::deque<Deferred> deferred_;
   static constexpr uint64_t kHoldBytes = 64u << 20;
   std::map<std::string, std::vector<std::byte>> held_;  // pass 2: id -> content not yet written
   uint64_t held_bytes_ = 0;
@@ -902,8 +1010,11 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   Run p1(ev, opts, "p1-", &hub, 0), p2(ev, opts, "p2-", &hub, 1);
   p1.start();
   if (opts.unallocated) p2.prepare_space();
-  // Pass 2 reads the image sequentially on its own thread while pass 1 walks the filesystems.
-  std::exception_ptr err2;
+  Jobs jobs;  // destroyed (its threads joined) before the runs whose records its jobs fill
+  p1.set_jobs(&jobs);
+  // Pass 2 reads the image sequentially on its own thread while pass 1 walks the filesystems;
+  // then it helps with pass 1's hashing and PDQ.
+  std::exception_ptr err2, errj;
   std::thread t2;
   if (opts.unallocated) t2 = std::thread([&] {
       try {
@@ -911,16 +1022,25 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
       } catch (...) {
         err2 = std::current_exception();
       }
+      jobs.help();
     });
   try {
     p1.pass1();
   } catch (...) {
     p2.stop_ = true;
+    jobs.wait();
     if (t2.joinable()) t2.join();
     throw;
   }
+  try {
+    jobs.finish();
+  } catch (...) {
+    errj = std::current_exception();
+  }
   if (t2.joinable()) t2.join();
   if (err2) std::rethrow_exception(err2);
+  if (errj) std::rethrow_exception(errj);
+  p1.apply_jobs();
   p1.absorb(p2);
   return p1.finish(t0);
 }

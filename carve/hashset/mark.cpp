@@ -9,26 +9,35 @@ namespace vigil::carve {
 
 bool pdq_type(const std::string& type) { return type == "jpeg" || type == "png"; }
 
+PdqResult pdq_of_file(const std::filesystem::path& file) {
+  PdqResult out;
+  std::string err;
+  auto img = pdq::decode_image_file(file, &err);
+  if (!img) {
+    out.warning = "PDQ: " + err;
+    return out;
+  }
+  if (img->width < 5 || img->height < 5) return out;  // too small to hash
+  auto r = pdq::hash_image(*img);
+  out.pdq = r.hash.hex();
+  out.quality = r.quality;
+  return out;
+}
+
 MarkCounts mark_artefacts(std::vector<Artefact>& arts, const std::filesystem::path& outdir,
                           const MarkOptions& opts) {
   MarkCounts c;
   if (opts.pdq) {
     std::vector<size_t> images;
     for (size_t i = 0; i < arts.size(); ++i)
-      if (pdq_type(arts[i].type) && !arts[i].file.empty()) images.push_back(i);
+      if (pdq_type(arts[i].type) && !arts[i].file.empty() && !arts[i].pdq_done) images.push_back(i);
     std::atomic<size_t> next{0};
     auto work = [&] {
       for (size_t k; (k = next++) < images.size();) {
         Artefact& a = arts[images[k]];
-        std::string err;
-        auto img = pdq::decode_image_file(outdir / a.file, &err);
-        if (!img) {
-          a.warnings.push_back("PDQ: " + err);
-          continue;
-        }
-        if (img->width < 5 || img->height < 5) continue;  // too small to hash
-        auto r = pdq::hash_image(*img);
-        a.pdq = r.hash.hex();
+        PdqResult r = pdq_of_file(outdir / a.file);
+        if (r.warning) a.warnings.push_back(*r.warning);
+        a.pdq = r.pdq;
         a.pdq_quality = r.quality;
       }
     };
@@ -38,7 +47,8 @@ MarkCounts mark_artefacts(std::vector<Artefact>& arts, const std::filesystem::pa
     for (unsigned i = 1; i < n; ++i) pool.emplace_back(work);
     work();
     for (auto& t : pool) t.join();
-    for (size_t i : images) (arts[i].pdq ? c.pdq : c.pdq_failed)++;
+    for (auto& a : arts)
+      if (pdq_type(a.type) && !a.file.empty()) (a.pdq ? c.pdq : c.pdq_failed)++;
   }
   for (auto& a : arts) {
     if (!opts.known || opts.known->empty()) break;

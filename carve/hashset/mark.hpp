@@ -7,6 +7,8 @@
 #include "carve/hashset/hashset.hpp"
 
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace vigil::carve {
@@ -17,6 +19,14 @@ struct MarkOptions {
   bool pdq = true;
   unsigned threads = 0;  // for PDQ (0: every core)
 };
+
+// The PDQ hash of an image file as mark_artefacts() computes it (also used while carving runs).
+struct PdqResult {
+  std::optional<std::string> pdq;
+  std::optional<int> quality;
+  std::optional<std::string> warning;  // "PDQ: why it could not be decoded"
+};
+PdqResult pdq_of_file(const std::filesystem::path& file);
 
 struct MarkCounts {
   uint64_t known = 0;          // artefacts found in a set
