@@ -2,6 +2,7 @@
 // exFAT with known files, some deleted; the same disk as raw and as E01 (made by ewfacquire).
 #include "fs/evidence.hpp"
 #include "fs/hash.hpp"
+#include "fs/image.hpp"
 #include "fs/json.hpp"
 #include "fs/reader.hpp"
 #include "tests/common/support.hpp"
@@ -223,6 +224,72 @@ TEST_CASE("the whole-image reader's MD5 of an E01 equals md5sum of the raw image
     CHECK(r.errors.empty());
     CHECK(r.bytes == fsys::file_size(raw));
     CHECK(h.finish().md5 == want);
+  }
+}
+
+TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads raw's bytes", "[fs][reader][ewf]") {
+  test::TempDir dir("vigil-zeros");
+  auto raw = dir / "z.raw";
+  // Zero chunks, random data, zeros ending mid-chunk, a chunk of 0xFF, more zero chunks, a tail.
+  must_run("cd " + shell_quote(dir.path().string()) +
+           " && { head -c 1048576 /dev/zero; openssl rand 100000; head -c 700000 /dev/zero;"
+           " head -c 32768 /dev/zero | tr '\\0' '\\377'; head -c 2097152 /dev/zero; openssl rand 5376; } > z.raw");
+  const std::string want = test::read_text(raw);
+  REQUIRE(want.size() % 512 == 0);
+  for (const char* c : {"deflate:fast", "deflate:best", "none"}) {
+    INFO(c);
+    auto e01 = ewfacquire(raw, dir / (std::string("z-") + (c[0] == 'n' ? "none" : c[8] == 'f' ? "fast" : "best")), c);
+    std::string got;
+    uint64_t zero_bytes = 0;
+    fs::ReadOptions o;
+    o.zeros = [&](uint64_t off, uint64_t len) {
+      CHECK(off == got.size());
+      got.append(len, '\0');
+      zero_bytes += len;
+      return true;
+    };
+    auto r = fs::read_sequential(e01, [&](uint64_t off, std::span<const std::byte> b) {
+      CHECK(off == got.size());
+      got.append(reinterpret_cast<const char*>(b.data()), b.size());
+      return true;
+    }, o);
+    CHECK(r.errors.empty());
+    CHECK(r.bytes == want.size());
+    CHECK(got == want);
+    if (c[0] == 'n') CHECK(zero_bytes == 0);  // stored chunks are not recognised: they are read
+    else CHECK(zero_bytes >= (2u << 20));     // all but the chunk it learns from
+    // A window starting and ending inside zero chunks.
+    got.clear();
+    o.start = 40000;
+    o.length = 3000000;
+    o.zeros = [&](uint64_t off, uint64_t len) {
+      CHECK(off == o.start + got.size());
+      got.append(len, '\0');
+      return true;
+    };
+    r = fs::read_sequential(e01, [&](uint64_t off, std::span<const std::byte> b) {
+      CHECK(off == o.start + got.size());
+      got.append(reinterpret_cast<const char*>(b.data()), b.size());
+      return true;
+    }, o);
+    CHECK(got == want.substr(40000, 3000000));
+
+    // TSK's view of the E01 (Vigil's EWF backend): the raw bytes at every offset and length.
+    auto img = fs::Image::open(e01);
+    REQUIRE(img->size() == want.size());
+    std::vector<std::byte> buf(200000);
+    for (uint64_t off : {0ull, 1000ull, 32768ull - 100, 1048576ull - 7, 1048576ull + 99999, 2000000ull, 3900000ull}) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), want.size() - off));
+      REQUIRE(img->read(off, std::span<std::byte>(buf.data(), n)) == n);
+      CHECK(std::string(reinterpret_cast<const char*>(buf.data()), n) == want.substr(off, n));
+    }
+    std::string whole;
+    for (uint64_t off = 0; off < want.size(); off += 65536) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(65536, want.size() - off));
+      REQUIRE(img->read(off, std::span<std::byte>(buf.data(), n)) == n);
+      whole.append(reinterpret_cast<const char*>(buf.data()), n);
+    }
+    CHECK(whole == want);
   }
 }
 
