@@ -346,7 +346,12 @@ class Run {
     MarkCounts mc = mark_artefacts(arts_, o_.outdir, mo);
     sum_.known = mc.known;
     sum_.known_skipped = mc.skipped;
-    for (size_t i = known_problems_; i < ev_.problems().size(); ++i) sum_.errors.push_back(ev_.problems()[i]);
+    // Evidence problems since start(), the walks' in filesystem order (they ran last one first).
+    const auto& probs = ev_.problems();
+    for (size_t i = known_problems_; i < std::min(walk_base_, probs.size()); ++i) sum_.errors.push_back(probs[i]);
+    for (auto [a, b] : walk_problems_)
+      for (size_t i = a; i < b; ++i) sum_.errors.push_back(probs[i]);
+    for (size_t i = std::max(walk_end_, known_problems_); i < probs.size(); ++i) sum_.errors.push_back(probs[i]);
     for (auto& a : arts_) {
       sum_.counts[a.type][a.state]++;
       sum_.artefacts++;
@@ -503,21 +508,72 @@ class Run {
     return prob ? prob->message : "";
   }
 
+  // The directory walks (orphan searches read whole filesystems) run on a thread of their own, last
+  // filesystem first, while this thread copies out the files of those already walked. The report
+  // keeps filesystem order: restore_order() puts the artefacts back in it.
   void pass1() {
-    for (auto& f : ev_.filesystems()) {
-      FsFiles ff;
-      ev_.walk(f.index, [&](const fs::FileEntry& e) {
-        if (e.type == "file" && e.size > 0) {
-          ff.by_path.emplace(e.path, ff.files.size());
-          ff.files.push_back(e);
+    const auto& fss = ev_.filesystems();
+    const size_t n = fss.size();
+    std::vector<FsFiles> walked(n);
+    std::vector<size_t> done_order;
+    std::mutex m;
+    std::condition_variable cv;
+    std::atomic<bool> quit{false};
+    std::exception_ptr walk_error;
+    std::thread walker([&] {
+      try {
+        walk_problems_.assign(n, {0, 0});
+        walk_base_ = walk_end_ = ev_.problems().size();  // only this thread adds problems now
+        for (size_t k = n; k-- > 0 && !quit;) {
+          FsFiles& ff = walked[k];
+          walk_problems_[k].first = ev_.problems().size();
+          ev_.walk(fss[k].index, [&](const fs::FileEntry& e) {
+            if (e.type == "file" && e.size > 0) {
+              ff.by_path.emplace(e.path, ff.files.size());
+              ff.files.push_back(e);
+            }
+            return !quit.load();
+          });
+          walk_problems_[k].second = walk_end_ = ev_.problems().size();
+          std::lock_guard<std::mutex> g(m);
+          done_order.push_back(k);
+          cv.notify_all();
         }
-        return true;
-      });
-      for (auto& e : ff.files) {
-        ++sum_.files_examined;
-        file(f, ff, e);
+      } catch (...) {
+        walk_error = std::current_exception();
       }
+      std::lock_guard<std::mutex> g(m);
+      done_order.push_back(n);  // end mark
+      cv.notify_all();
+    });
+    try {
+      for (size_t next = 0;; ++next) {
+        size_t k;
+        {
+          std::unique_lock<std::mutex> l(m);
+          cv.wait(l, [&] { return done_order.size() > next; });
+          k = done_order[next];
+        }
+        if (k == n) break;
+        for (auto& e : walked[k].files) {
+          ++sum_.files_examined;
+          file(fss[k], walked[k], e);
+        }
+        FsFiles().files.swap(walked[k].files);
+      }
+    } catch (...) {
+      quit = true;
+      walker.join();
+      throw;
     }
+    walker.join();
+    if (walk_error) std::rethrow_exception(walk_error);
+  }
+
+  // Pass 1's artefacts in filesystem order (each filesystem's in the order its files came).
+  void restore_order() {
+    std::stable_sort(arts_.begin(), arts_.end(),
+                     [](const Artefact& a, const Artefact& b) { return a.filesystem < b.filesystem; });
   }
 
  private:
@@ -988,6 +1044,8 @@ class Run {
   };
   Jobs* jobs_ = nullptr;
   std::deque<Deferred> deferred_;
+  std::vector<std::pair<size_t, size_t>> walk_problems_;  // problems each filesystem's walk added
+  size_t walk_base_ = SIZE_MAX, walk_end_ = SIZE_MAX;
   static constexpr uint64_t kHoldBytes = 64u << 20;
   std::map<std::string, std::vector<std::byte>> held_;  // pass 2: id -> content not yet written
   uint64_t held_bytes_ = 0;
@@ -1041,6 +1099,7 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   if (err2) std::rethrow_exception(err2);
   if (errj) std::rethrow_exception(errj);
   p1.apply_jobs();
+  p1.restore_order();
   p1.absorb(p2);
   return p1.finish(t0);
 }
