@@ -93,9 +93,9 @@ class RequestMetrics {
 struct ApiOptions {
   int64_t max_list = 10000;  // largest ?limit= accepted
   int64_t default_list = 100;
-  // The database's change marker (Store::data_version) is read at most this often; a change by
-  // another process shows within this bound. -1: every request on SQLite (a shared-memory read),
-  // every 5 ms on PostgreSQL (a round trip). This server's own writes show at once.
+  // The database's change marker (Store::data_version) is read at most this often, so a change
+  // by another process shows within this bound; this server's own writes show at once. -1: 1 ms
+  // on SQLite, 5 ms on PostgreSQL (a round trip). 0: on every request.
   int64_t change_check_us = -1;
   // A verified token is trusted without a database lookup until the database changes: a token
   // revoked by any process stops working at the next change check (see change_check_us).
