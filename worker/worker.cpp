@@ -153,9 +153,17 @@ json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys:
           {"record", record.string()},    {"log", base.string() + ".acquire.log"}};
 }
 
-// The image the acquisition step produced: recorded in the audit of its completion (it may have
-// been made by another station, into its own evidence directory), else this station's layout.
+// The image the acquisition step produced (it may have been made by another station, into its
+// own evidence directory): stored on the device by the acquire job's completion; for devices
+// acquired before the queue stored it, recorded in the audit of that completion; else this
+// station's layout.
 fsys::path image_of(scheduler::Store& store, const scheduler::Device& d, const fsys::path& dir) {
+  if (!d.image.empty()) {
+    std::error_code ec;
+    if (!fsys::exists(d.image, ec))
+      throw std::runtime_error("the image made at acquisition (" + d.image + ") is not reachable from this station");
+    return d.image;
+  }
   auto records = store.audit("device", d.exhibit);
   for (auto it = records.rbegin(); it != records.rend(); ++it) {
     if (it->action != "device.complete") continue;
@@ -237,7 +245,8 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
     log(fmt::format("{} {}: started", scheduler::to_string(claim.kind), d.exhibit));
     out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb) : run_carve(o, store, d, out.dir);
     if (hb.lost()) throw std::runtime_error("the lease was lost while working");
-    store.complete(o.station, d.exhibit, o.station, fs::dump(out.result));
+    const std::string image = claim.kind == JobKind::acquire ? out.result.value("image", std::string()) : std::string();
+    store.complete(o.station, d.exhibit, o.station, fs::dump(out.result), image);
     out.ok = true;
     log(fmt::format("{} {}: done", scheduler::to_string(claim.kind), d.exhibit));
   } catch (const std::exception& e) {

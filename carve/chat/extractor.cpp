@@ -8,10 +8,15 @@
 #include "carve/chat_contract.hpp"
 
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <stdexcept>
+#include <thread>
+#include <utility>
 #include <unistd.h>
 
 namespace vigil::carve {
@@ -79,11 +84,104 @@ std::optional<std::string> encrypted_app(const DatabaseFound& db, const std::str
   return "unknown";
 }
 
+// Formats and writes messages on a thread of its own while the caller reads the next rows:
+// formatting (JSON and CSV escaping, UTF-8 checks) costs as much as SQLite's row loop. Messages
+// go over in batches, in order; slots are reused so their strings keep their capacity.
+class AsyncWriter {
+ public:
+  AsyncWriter(MessageWriter& w, const ChatContext& ctx) : w_(w), ctx_(ctx), t_([this] { run(); }) {}
+  ~AsyncWriter() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    t_.join();
+  }
+  AsyncWriter(const AsyncWriter&) = delete;
+  AsyncWriter& operator=(const AsyncWriter&) = delete;
+
+  // The next free slot, reset; commit() keeps it, anything else leaves it for the next row.
+  Message& slot() {
+    Batch& b = batches_[fill_];
+    if (b.n == b.msgs.size()) b.msgs.emplace_back();
+    Message& m = b.msgs[b.n];
+    m.reset();
+    return m;
+  }
+  // Keeps the slot; `found` must outlive the next drain() (process() drains before it returns).
+  void commit(const DatabaseFound& found) {
+    Batch& b = batches_[fill_];
+    b.found = &found;
+    if (++b.n == kBatch) hand_over();
+  }
+  // Writes everything committed so far; rethrows a failure of the writing thread.
+  void drain() {
+    if (batches_[fill_].n) hand_over();
+    std::unique_lock<std::mutex> l(m_);
+    cv_.wait(l, [&] { return !pending_; });
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  static constexpr size_t kBatch = 2048;
+  struct Batch {
+    std::vector<Message> msgs;
+    size_t n = 0;
+    const DatabaseFound* found = nullptr;
+  };
+
+  void hand_over() {
+    std::unique_lock<std::mutex> l(m_);
+    cv_.wait(l, [&] { return !pending_; });  // the writer is done with the other batch
+    pending_ = true;
+    writing_ = fill_;
+    fill_ ^= 1;
+    batches_[fill_].n = 0;
+    cv_.notify_all();
+  }
+
+  void run() {
+    for (;;) {
+      size_t k;
+      {
+        std::unique_lock<std::mutex> l(m_);
+        cv_.wait(l, [&] { return pending_ || quit_; });
+        if (!pending_) return;
+        k = writing_;
+      }
+      Batch& b = batches_[k];
+      try {
+        if (!error_)
+          for (size_t i = 0; i < b.n; ++i) w_.write(*b.found, b.msgs[i], ctx_);
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> g(m_);
+        pending_ = false;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  MessageWriter& w_;
+  const ChatContext& ctx_;
+  Batch batches_[2];
+  size_t fill_ = 0, writing_ = 1;
+  bool pending_ = false, quit_ = false;
+  std::exception_ptr error_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::thread t_;  // last: starts once everything above exists
+};
+
 }  // namespace
 
 struct ChatExtractor::Impl {
   ChatContext ctx;
   MessageWriter writer;
+  AsyncWriter async{writer, ctx};
   explicit Impl(ChatContext c) : ctx(std::move(c)), writer(ctx.outdir) {}
 
   void read_source(const Db& db, const DatabaseFound& found, const std::string& app, Source& src,
@@ -120,18 +218,17 @@ struct ChatExtractor::Impl {
     std::vector<Value> values(src.columns.size());
     try {
       Stmt st = db.prepare(sql);
-      Message m;
       while (st.step()) {
         std::optional<int64_t> rowid;
         if (sqlite3_column_type(st.raw(), 0) == SQLITE_INTEGER)
           rowid = sqlite3_column_int64(st.raw(), 0);
         for (size_t k = 0; k < values.size(); ++k) st.fill(static_cast<int>(k + 1), values[k]);
-        m.reset();  // one Message reused: its buffers keep their capacity
+        Message& m = async.slot();
         m.app = app;
         m.table = t->name;
         m.row = rowid;
         if (!src.map(Row(values, rowid, scales), m)) continue;
-        writer.write(found, m, ctx);
+        async.commit(found);
         ++res.messages;
       }
     } catch (const std::exception& e) {
@@ -140,14 +237,14 @@ struct ChatExtractor::Impl {
     if (rec) {
       try {
         for (auto& r : rec->recover(*t, cols)) {
-          Message m;
+          Message& m = async.slot();
           m.app = app;
           m.table = t->name;
           m.row = r.rowid;
           m.recovered = true;
           m.location = r.location;
           if (!src.map(Row(r.values, r.rowid, scales), m)) continue;
-          writer.write(found, m, ctx);
+          async.commit(found);
           ++res.messages;
           ++res.recovered;
         }
@@ -234,21 +331,34 @@ struct ChatExtractor::Impl {
 ChatExtractor::ChatExtractor(ChatContext ctx) : impl_(std::make_unique<Impl>(std::move(ctx))) {}
 ChatExtractor::~ChatExtractor() {
   try {
+    if (impl_) impl_->async.drain();
+  } catch (...) {
+  }
+  try {
     if (impl_) impl_->writer.close();
   } catch (...) {
   }
 }
 
 DatabaseResult ChatExtractor::process(const DatabaseFound& db) {
+  DatabaseResult res;
   try {
-    return impl_->process(db);
+    res = impl_->process(db);
   } catch (const std::exception& e) {
-    DatabaseResult res;
+    res = DatabaseResult{};
     res.errors.push_back(e.what());
-    return res;
   }
+  try {
+    impl_->async.drain();  // the queued messages point at `db`: all written before returning
+  } catch (const std::exception& e) {
+    res.errors.push_back(std::string("writing messages: ") + e.what());
+  }
+  return res;
 }
 
-void ChatExtractor::finish() { impl_->writer.close(); }
+void ChatExtractor::finish() {
+  impl_->async.drain();
+  impl_->writer.close();
+}
 
 }  // namespace vigil::carve

@@ -128,6 +128,10 @@ TEST_CASE("vigil work processes devices in policy order, including a case whose 
   CHECK(fsys::exists(dev_dir / "D-LOW.acquire.json"));
   CHECK(fsys::exists(dev_dir / "carve" / "report.jsonl"));
   CHECK((fsys::status(dev_dir).permissions() & fsys::perms::all) == fsys::perms::owner_all);
+  // The acquire job stored its image on the device, where the carve job found it.
+  for (auto& d : listed)
+    CHECK(d["image"] == (worker::device_dir(t / "ev", d["case"].get<std::string>(), d["exhibit"].get<std::string>()) /
+                         (d["exhibit"].get<std::string>() + ".E01")).string());
   auto rec = json::parse(test::read_text(dev_dir / "D-LOW.acquire.json"));
   CHECK(rec["md5"] == test::md5_file(s1));
   std::string report = test::read_text(dev_dir / "carve" / "report.jsonl");
