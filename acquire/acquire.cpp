@@ -5,6 +5,10 @@
 //   compressors     one per core, whole blocks of chunks, any order
 //   this thread     writes the chunks in order through libewf, saves resume checkpoints
 // A fixed pool of blocks bounds memory; every block goes back to the pool once written and hashed.
+// The digests are the pipeline's sequential chains (MD5 alone takes most of one core at disk
+// speed), compression is work any core can do: compressors run at a lower priority so that the
+// digest threads get a core whenever they can run, and the pool is large enough (up to 256 MiB)
+// for the reader to run ahead into costly stretches (text) while the digests are on cheap ones.
 #include "acquire/acquire.hpp"
 
 #include "acquire/compress.hpp"
@@ -13,9 +17,11 @@
 #include "acquire/log.hpp"
 #include "acquire/source.hpp"
 #include "fs/json.hpp"
+#include "fs/threads.hpp"
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -64,6 +70,7 @@ fsys::path base_of_image(const fsys::path& image) {
 namespace {
 
 constexpr size_t kBlockBytes = 4u << 20;
+constexpr uint64_t kPoolBytes = 256u << 20;  // at most, and at most 1/16 of the memory
 constexpr unsigned kSnapshotEvery = 16;  // blocks (64 MiB at 4 MiB blocks)
 constexpr size_t kSnapshotsKept = 128;
 
@@ -94,6 +101,13 @@ void write_file_atomic(const fsys::path& p, const std::string& text) {
     if (!out) throw AcquireError(AcquireError::Kind::failed, tmp.string() + ": cannot write");
   }
   fsys::rename(tmp, p);
+}
+
+size_t pool_blocks(size_t block_bytes, unsigned workers) {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  uint64_t want = kPoolBytes;
+  if (pages > 0 && page > 0) want = std::min<uint64_t>(want, static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 16);
+  return std::max<size_t>(4 + 3 * workers, static_cast<size_t>(want / block_bytes));
 }
 
 struct Block {
@@ -220,7 +234,7 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
                    std::vector<BadRange>& bad, std::vector<Snapshot>& snapshots,
                    const std::function<void(const std::vector<Snapshot>&, const std::vector<BadRange>&)>& checkpoint) {
   const unsigned workers = o_.threads ? o_.threads : std::max(1u, std::thread::hardware_concurrency());
-  const size_t nblocks = 4 + 3 * workers;
+  const size_t nblocks = pool_blocks(std::max<size_t>(kBlockBytes / chunk_, 1) * chunk_, workers);
   std::vector<Block> blocks(nblocks);
   for (auto& b : blocks) s_.free.push_back(&b);
   for (auto& d : digests) s_.to_hash[d.algo()];
@@ -252,6 +266,7 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
   }
   for (unsigned i = 0; i < workers; ++i) {
     threads.emplace_back([&] {
+      fs::lower_this_thread_priority(5);
       ChunkCompressor comp(o_.compression);
       for (;;) {
         Block* b;

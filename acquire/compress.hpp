@@ -1,8 +1,8 @@
 // Compression of EWF chunks into zlib streams (RFC 1950), one compressor per thread.
 // Measured on 32 KiB chunks (docs/BENCHMARKS.md): ISA-L igzip level 1 is about twice as fast as
 // libdeflate level 1 at a similar ratio, so `fast` uses ISA-L; `best` uses libdeflate level 9.
-// Uniform chunks (zeros, 0xFF fill) skip the compressor; a chunk whose first 4 KiB do not shrink
-// is stored as is.
+// Uniform chunks (zeros, 0xFF fill) skip the compressor; a chunk whose first 4 KiB look random
+// (order-0 entropy of 7.6 bits per byte or more) is stored as is.
 #pragma once
 
 #include "acquire/acquire.hpp"
@@ -42,7 +42,6 @@ class ChunkCompressor {
   // Compressed form of a uniform chunk of each byte value, per chunk length (lazily filled).
   std::array<std::vector<unsigned char>, 256> uniform_;
   std::array<size_t, 256> uniform_len_{};
-  std::vector<unsigned char> sample_;
 };
 
 uint32_t adler32_of(std::span<const std::byte> data);

@@ -1,7 +1,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "acquire/hash_state.hpp"
 
-#include <openssl/md5.h>
+#include "fs/md5.hpp"
+
 #include <openssl/sha.h>
 
 #include <cstring>
@@ -10,7 +11,7 @@
 namespace vigil::acquire {
 
 struct ResumableDigest::Impl {
-  MD5_CTX md5;
+  fs::Md5 md5;
   SHA_CTX sha1;
   SHA256_CTX sha256;
 };
@@ -25,9 +26,10 @@ const char* hash_name(fs::HashAlgo a) {
 }
 
 ResumableDigest::ResumableDigest(fs::HashAlgo algo) : algo_(algo), impl_(std::make_unique<Impl>()) {
-  std::memset(impl_.get(), 0, sizeof(Impl));
+  std::memset(&impl_->sha1, 0, sizeof(impl_->sha1));
+  std::memset(&impl_->sha256, 0, sizeof(impl_->sha256));
   switch (algo_) {
-    case fs::HashAlgo::md5: MD5_Init(&impl_->md5); break;
+    case fs::HashAlgo::md5: break;  // fs::Md5 starts initialised
     case fs::HashAlgo::sha1: SHA1_Init(&impl_->sha1); break;
     case fs::HashAlgo::sha256: SHA256_Init(&impl_->sha256); break;
   }
@@ -38,7 +40,7 @@ ResumableDigest& ResumableDigest::operator=(ResumableDigest&&) noexcept = defaul
 
 void ResumableDigest::update(const void* data, size_t len) {
   switch (algo_) {
-    case fs::HashAlgo::md5: MD5_Update(&impl_->md5, data, len); break;
+    case fs::HashAlgo::md5: impl_->md5.update(data, len); break;
     case fs::HashAlgo::sha1: SHA1_Update(&impl_->sha1, data, len); break;
     case fs::HashAlgo::sha256: SHA256_Update(&impl_->sha256, data, len); break;
   }
@@ -70,7 +72,7 @@ bool from_hex(const std::string& h, T& v) {
 
 std::string ResumableDigest::save() const {
   switch (algo_) {
-    case fs::HashAlgo::md5: return hex_of(impl_->md5);
+    case fs::HashAlgo::md5: return impl_->md5.save();
     case fs::HashAlgo::sha1: return hex_of(impl_->sha1);
     case fs::HashAlgo::sha256: return hex_of(impl_->sha256);
   }
@@ -79,7 +81,7 @@ std::string ResumableDigest::save() const {
 
 bool ResumableDigest::restore(const std::string& hex) {
   switch (algo_) {
-    case fs::HashAlgo::md5: return from_hex(hex, impl_->md5);
+    case fs::HashAlgo::md5: return impl_->md5.restore(hex);  // also an older OpenSSL MD5_CTX
     case fs::HashAlgo::sha1: return from_hex(hex, impl_->sha1);
     case fs::HashAlgo::sha256: return from_hex(hex, impl_->sha256);
   }
@@ -89,7 +91,10 @@ bool ResumableDigest::restore(const std::string& hex) {
 std::string ResumableDigest::finish() {
   unsigned char md[SHA256_DIGEST_LENGTH];
   switch (algo_) {
-    case fs::HashAlgo::md5: MD5_Final(md, &impl_->md5); return fs::to_hex(md, MD5_DIGEST_LENGTH);
+    case fs::HashAlgo::md5: {
+      auto d = impl_->md5.finish();
+      return fs::to_hex(d.data(), d.size());
+    }
     case fs::HashAlgo::sha1: SHA1_Final(md, &impl_->sha1); return fs::to_hex(md, SHA_DIGEST_LENGTH);
     case fs::HashAlgo::sha256: SHA256_Final(md, &impl_->sha256); return fs::to_hex(md, SHA256_DIGEST_LENGTH);
   }

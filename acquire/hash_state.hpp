@@ -1,6 +1,8 @@
 // One digest whose running state can be saved and restored, so that `--resume` continues the
 // hashes of an interrupted acquisition instead of re-reading everything before the resume point.
-// Uses OpenSSL's one-shot-struct API (same assembly as EVP) because EVP contexts cannot be saved.
+// MD5 is fs::Md5 (faster than OpenSSL's; its state is saved as "md5v1:...", and checkpoints holding
+// an OpenSSL MD5_CTX from earlier versions still restore). SHA-1/SHA-256 use OpenSSL's struct API
+// (same assembly as EVP) because EVP contexts cannot be saved.
 #pragma once
 
 #include "fs/hash.hpp"

@@ -21,21 +21,24 @@ e01="$work/mixed-$SIZE_MIB"
 [ -f "$e01.E01" ] || ewfacquire -u -q -t "$e01" -c deflate:fast -d sha1 "$raw" >/dev/null
 want=$(md5sum "$raw" | cut -d' ' -f1)
 
-best() { # best-of-3 wall seconds of a command
-  local b=
+best() { # best-of-3 "wall CPU" seconds of a command (CPU = user+sys, which other load distorts less)
+  local b= c=
   for _ in 1 2 3; do
-    local s e
-    s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
-    b=$(echo "$s $e ${b:-999999}" | awk '{t=$2-$1; print (t<$3)?t:$3}')
+    /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >/dev/null 2>&1 || true
+    read -r e u s <"$work/time"
+    b=$(echo "$e ${b:-999999}" | awk '{print ($1<$2)?$1:$2}')
+    c=$(echo "$u $s ${c:-999999}" | awk '{t=$1+$2; print (t<$3)?t:$3}')
   done
-  echo "$b"
+  echo "$b $c"
 }
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 got=$("$VIGIL" hash --hash md5 --json "$e01.E01" | python3 -c 'import json,sys; print(json.load(sys.stdin)["md5"])')
 [ "$got" = "$want" ] || { echo "MD5 mismatch: vigil $got, md5sum $want" >&2; exit 1; }
-t_vigil=$(best "$VIGIL" hash --hash md5 "$e01.E01")
-t_ewf=$(best ewfverify -q "$e01.E01")
+read -r t_vigil c_vigil <<<"$(best "$VIGIL" hash --hash md5 "$e01.E01")"
+read -r t_ewf c_ewf <<<"$(best ewfverify -q "$e01.E01")"
 mib=$SIZE_MIB
+printf 'load average before the timed runs: %s\n' "$load"
 printf 'image: %s MiB mixed, E01 deflate:fast (%s bytes), %s cores\n' "$mib" "$(stat -c %s "$e01.E01")" "$(nproc)"
-printf 'vigil hash --hash md5 : %6.2f s  %7.1f MiB/s\n' "$t_vigil" "$(echo "$mib $t_vigil" | awk '{print $1/$2}')"
-printf 'ewfverify (md5)       : %6.2f s  %7.1f MiB/s\n' "$t_ewf" "$(echo "$mib $t_ewf" | awk '{print $1/$2}')"
+printf 'vigil hash --hash md5 : %6.2f s  %7.1f MiB/s  %5.2f CPU s\n' "$t_vigil" "$(echo "$mib $t_vigil" | awk '{print $1/$2}')" "$c_vigil"
+printf 'ewfverify (md5)       : %6.2f s  %7.1f MiB/s  %5.2f CPU s\n' "$t_ewf" "$(echo "$mib $t_ewf" | awk '{print $1/$2}')" "$c_ewf"
 printf 'ratio ewfverify/vigil : %.2fx\n' "$(echo "$t_ewf $t_vigil" | awk '{print $1/$2}')"

@@ -1,4 +1,4 @@
-// Hashing helpers for every module: MD5, SHA-1 and SHA-256 through OpenSSL EVP, fed once.
+// Hashing helpers for every module: MD5 (fs/md5.hpp), SHA-1 and SHA-256 (OpenSSL EVP), fed once.
 #pragma once
 
 #include <cstddef>

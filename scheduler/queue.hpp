@@ -333,6 +333,13 @@ class Store {
   virtual std::vector<Token> list_tokens() = 0;
   virtual std::optional<Token> verify_token(const std::string& secret) = 0;
 
+  // A cheap marker of the committed state, for caches: it differs from an earlier reading once
+  // another connection (of this process or another) has committed a change in between. SQLite:
+  // PRAGMA data_version (blind to this connection's own writes, so read it on a connection that
+  // does not write); PostgreSQL: the current snapshot (also moves with unrelated transactions).
+  // Read it before the query whose result is cached.
+  virtual std::string data_version() = 0;
+
   virtual Metrics metrics() = 0;
 
   // CSV (header row; see docs/scheduler.md). Import runs in one transaction; returns devices added.

@@ -1031,6 +1031,12 @@ class SqlStore final : public Store {
     return token_from(rows[0]);
   }
 
+  std::string data_version() override {
+    auto r = db_->query(db_->postgres() ? "SELECT pg_current_snapshot()::text"
+                                        : "PRAGMA data_version");
+    return r.at(0).text(0);
+  }
+
   // ---- metrics ----
   Metrics metrics() override {
     Metrics m;

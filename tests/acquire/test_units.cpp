@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <libdeflate.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <random>
@@ -57,6 +58,37 @@ TEST_CASE("chunk compressor: zlib streams that inflate back, stored chunks with 
   CHECK(out.checksum == adler32_of(text));
 }
 
+TEST_CASE("chunk compressor: Adler-32 equals zlib's; random-looking chunks are stored, half-random ones compressed",
+          "[acquire]") {
+  std::mt19937 g(9);
+  std::vector<std::byte> data(70000);
+  for (auto& b : data) b = static_cast<std::byte>(g());
+  for (size_t len : {0, 1, 15, 16, 31, 32, 33, 63, 64, 65, 1000, 4096, 5552, 5553, 32768, 65536, 70000}) {
+    uLong want = adler32(adler32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(len));
+    CHECK(adler32_of(std::span<const std::byte>(data.data(), len)) == static_cast<uint32_t>(want));
+  }
+  // Random bytes restricted to 64 values (6 bits of entropy a byte) still shrink: compressed.
+  std::vector<std::byte> six(32768);
+  for (auto& b : six) b = static_cast<std::byte>(g() % 64);
+  // Text first and random after: the first 4 KiB decide, and the stream is still correct.
+  std::vector<std::byte> mixed(32768);
+  for (size_t i = 0; i < mixed.size(); ++i) mixed[i] = i < 16384 ? static_cast<std::byte>("abc de"[i % 6]) : data[i];
+  for (auto level : {Compression::fast, Compression::best}) {
+    ChunkCompressor c(level);
+    CompressedChunk out;
+    c.compress(six, out);
+    REQUIRE(out.compressed);
+    CHECK(out.bytes.size() < six.size());
+    CHECK(inflate(out, six.size()) == six);
+    c.compress(mixed, out);
+    REQUIRE(out.compressed);
+    CHECK(inflate(out, mixed.size()) == mixed);
+    c.compress(std::span<const std::byte>(data.data(), 32768), out);
+    CHECK_FALSE(out.compressed);
+    CHECK(out.checksum == static_cast<uint32_t>(adler32(1, reinterpret_cast<const Bytef*>(data.data()), 32768)));
+  }
+}
+
 TEST_CASE("resumable digests: a saved and restored state gives the same digest", "[acquire]") {
   std::string a(100000, 'a'), b = "the rest of the data";
   for (auto algo : {vigil::fs::HashAlgo::md5, vigil::fs::HashAlgo::sha1, vigil::fs::HashAlgo::sha256}) {
@@ -75,4 +107,30 @@ TEST_CASE("resumable digests: a saved and restored state gives the same digest",
     CHECK(resumed.finish() == want);
   }
   CHECK(vigil::fs::hash_bytes(std::as_bytes(std::span("abc", 3)), 1).md5 == "900150983cd24fb0d6963f7d28e17f72");
+}
+
+TEST_CASE("resumable digests: an MD5 checkpoint from before fs::Md5 (an OpenSSL MD5_CTX) still resumes", "[acquire]") {
+  // What a checkpoint of an acquisition started with an earlier Vigil holds for MD5 after the
+  // 27 bytes "an interrupted acquisition." (the hex of OpenSSL's MD5_CTX on x86-64).
+  std::string head = "an interrupted acquisition.", tail = " Resumed by a newer Vigil.";
+  ResumableDigest fresh(vigil::fs::HashAlgo::md5);
+  fresh.update(head.data(), head.size());
+  std::string now = fresh.save();
+  CHECK(now.rfind("md5v1:", 0) == 0);
+  // Build the old form by hand: A..D, Nl/Nh (bits), data[16] (the pending bytes), num.
+  unsigned char ctx[92] = {};
+  const uint32_t init[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+  std::memcpy(ctx, init, 16);  // fewer than 64 bytes fed: the words are still the initial ones
+  const uint32_t bits = static_cast<uint32_t>(head.size() * 8), num = static_cast<uint32_t>(head.size());
+  std::memcpy(ctx + 16, &bits, 4);
+  std::memcpy(ctx + 24, head.data(), head.size());
+  std::memcpy(ctx + 88, &num, 4);
+  std::string old = vigil::fs::to_hex(ctx, sizeof ctx);
+  ResumableDigest resumed(vigil::fs::HashAlgo::md5);
+  REQUIRE(resumed.restore(old));
+  resumed.update(tail.data(), tail.size());
+  std::string all = head + tail;
+  CHECK(resumed.finish() == vigil::fs::hash_bytes(std::as_bytes(std::span(all.data(), all.size())), 1).md5);
+  ResumableDigest sha(vigil::fs::HashAlgo::sha1);
+  CHECK_FALSE(sha.restore(now));  // an MD5 state is not a SHA-1 state
 }
