@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <cstring>
+#include <unordered_map>
 
 namespace vigil::scheduler::detail {
 namespace {
@@ -41,8 +42,23 @@ class PgDb : public Db {
       else texts[i] = std::get<std::string>(p);
       values[i] = texts[i].c_str();
     }
-    ResultPtr res(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr,
+    // Statements are prepared once per connection (named, kept for the session) and executed by
+    // name: parse and analysis are not repeated on every claim and completion.
+    ResultPtr res;
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
+      std::string name = "vigil_" + std::to_string(prepared_.size());
+      ResultPtr prep(PQprepare(conn_.get(), name.c_str(), sql.c_str(),
+                               static_cast<int>(params.size()), nullptr));
+      check(prep.get());
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    if (it != prepared_.end())
+      res.reset(PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(params.size()),
                                values.data(), nullptr, nullptr, 0));
+    else
+      res.reset(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0));
     check(res.get());
     std::vector<Row> rows;
     if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) return rows;
@@ -89,7 +105,9 @@ class PgDb : public Db {
       throw QueueError(QueueError::Kind::conflict, msg);
     throw QueueError(QueueError::Kind::storage, "queue database: " + msg);
   }
+  static constexpr size_t kMaxPrepared = 256;
   std::unique_ptr<PGconn, ConnClose> conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };
 
 }  // namespace
