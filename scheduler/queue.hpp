@@ -309,6 +309,11 @@ class Store {
   virtual Device fail(const std::string& user, const std::string& exhibit,
                       const std::string& station, const std::string& error) = 0;
   virtual int64_t reap_expired(const std::string& user) = 0;
+  // Hands a held job back untouched (a worker stopping, e.g. on SIGTERM): the device returns to
+  // the state it was claimed from (queued or acquired) without spending an attempt. Audited with
+  // the mandatory `reason`. Conflict if `station` does not hold the device.
+  virtual Device release(const std::string& user, const std::string& exhibit,
+                         const std::string& station, const std::string& reason) = 0;
 
   // Safeguarding alerts: open first, overdue first among them.
   virtual std::vector<Alert> alerts(bool open_only) = 0;
@@ -327,6 +332,13 @@ class Store {
   virtual Token revoke_token(const std::string& user, const std::string& id_or_name) = 0;
   virtual std::vector<Token> list_tokens() = 0;
   virtual std::optional<Token> verify_token(const std::string& secret) = 0;
+
+  // A cheap marker of the committed state, for caches: it differs from an earlier reading once
+  // another connection (of this process or another) has committed a change in between. SQLite:
+  // PRAGMA data_version (blind to this connection's own writes, so read it on a connection that
+  // does not write); PostgreSQL: the current snapshot (also moves with unrelated transactions).
+  // Read it before the query whose result is cached.
+  virtual std::string data_version() = 0;
 
   virtual Metrics metrics() = 0;
 

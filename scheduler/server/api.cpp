@@ -2,12 +2,14 @@
 #include "scheduler/server/api.hpp"
 
 #include <fmt/core.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <initializer_list>
 #include <set>
+#include <unordered_map>
 
 namespace vigil::scheduler::server {
 namespace {
@@ -301,8 +303,10 @@ struct Call {
   StorePool& pool;
   ApiOptions opts;
   RequestMetrics& metrics;
+  Api::Caches& caches;
   std::optional<Token> token;
   std::string user;  // recorded in the audit
+  int64_t generation = 0;  // of the database, read before any query of this request
 };
 
 std::string prometheus_queue(const Metrics& m) {
@@ -359,6 +363,7 @@ struct Route {
 };
 
 Response dispatch(Call& c);
+std::string cache_prometheus(Api::Caches& caches);
 
 }  // namespace
 
@@ -391,7 +396,170 @@ StorePool::Lease StorePool::acquire() {
   return Lease(*this, std::move(s));
 }
 
+std::unique_ptr<Store> StorePool::open_unpooled() {
+  auto s = Store::open(url_);
+  std::lock_guard lk(mu_);
+  if (clock_) s->set_clock(clock_);
+  return s;
+}
+
 std::string StorePool::backend() { return acquire()->backend(); }
+
+// ---------------------------------------------------------------------------------------------
+// Caches. Every cached value is tagged with the database generation read before the query that
+// made it; the generation moves when Store::data_version() changes (a commit by any connection,
+// of any process) or when this server handles a request that may write.
+
+struct Api::Caches {
+  using Clock = std::chrono::steady_clock;
+
+  Caches(StorePool& p, const ApiOptions& o) : pool(p), opts(o) {}
+
+  int64_t generation() {
+    std::lock_guard lk(watch_mu);
+    auto t = Clock::now();
+    if (checked && t - last_check < check_interval()) return gen;
+    try {
+      if (!watch) watch = pool.open_unpooled();
+      if (interval_us < 0) interval_us = opts.change_check_us >= 0 ? opts.change_check_us
+                                         : watch->backend() == "postgresql" ? 5000 : 1000;
+      auto v = watch->data_version();
+      if (v != version) {
+        version = std::move(v);
+        ++gen;
+      }
+      checked = true;
+      last_check = t;
+    } catch (const std::exception&) {
+      // Unreadable marker: nothing cached counts (the request's own query reports the failure).
+      watch.reset();
+      checked = false;
+      ++gen;
+    }
+    return gen;
+  }
+  std::chrono::microseconds check_interval() const {
+    return std::chrono::microseconds(interval_us < 0 ? 0 : interval_us);
+  }
+  // After a request that may have written: what was cached before it no longer counts.
+  void bump() {
+    std::lock_guard lk(watch_mu);
+    ++gen;
+  }
+
+  std::shared_ptr<const std::string> listing(const std::string& key, int64_t g, int64_t t) {
+    std::lock_guard lk(list_mu);
+    auto it = listings.find(key);
+    if (it == listings.end() || it->second.gen != g || it->second.t != t) {
+      ++stats.listing_misses;
+      return nullptr;
+    }
+    ++stats.listing_hits;
+    return it->second.body;
+  }
+  void keep_listing(const std::string& key, int64_t g, int64_t t, std::string body) {
+    std::lock_guard lk(list_mu);
+    auto it = listings.find(key);
+    if (it != listings.end()) {
+      if (std::make_pair(it->second.gen, it->second.t) > std::make_pair(g, t)) return;  // newer
+      listing_bytes -= it->second.body->size() + key.size();
+      listings.erase(it);
+    }
+    if (listings.size() >= 256 || listing_bytes + body.size() > (64u << 20)) {
+      listings.clear();
+      listing_bytes = 0;
+    }
+    listing_bytes += body.size() + key.size();
+    listings.emplace(key, Listing{g, t, std::make_shared<const std::string>(std::move(body))});
+  }
+
+  std::optional<Token> token(const std::string& hash, int64_t g) {
+    std::lock_guard lk(token_mu);
+    auto it = tokens.find(hash);
+    if (it != tokens.end() && it->second.gen == g) {
+      ++stats.token_hits;
+      return it->second.token;
+    }
+    ++stats.token_misses;
+    return std::nullopt;
+  }
+  void keep_token(const std::string& hash, const Token& t, int64_t g) {
+    if (!opts.cache_tokens) return;
+    std::lock_guard lk(token_mu);
+    if (tokens.size() >= 1024) tokens.clear();
+    tokens[hash] = {t, g};
+  }
+  void forget_tokens() {
+    std::lock_guard lk(token_mu);
+    tokens.clear();
+  }
+
+  StorePool& pool;
+  const ApiOptions& opts;
+
+  std::mutex watch_mu;
+  std::unique_ptr<Store> watch;  // its own connection: SQLite's data_version ignores own writes
+  std::string version;
+  bool checked = false;
+  Clock::time_point last_check{};
+  int64_t interval_us = -1;
+  int64_t gen = 0;
+
+  struct Listing {
+    int64_t gen;
+    int64_t t;  // the clock second the body was made in (waiting days, overdue depend on it)
+    std::shared_ptr<const std::string> body;
+  };
+  std::mutex list_mu;
+  std::unordered_map<std::string, Listing> listings;
+  size_t listing_bytes = 0;
+
+  struct CachedToken {
+    Token token;
+    int64_t gen;
+  };
+  std::mutex token_mu;
+  std::unordered_map<std::string, CachedToken> tokens;  // by SHA-256 of the secret
+
+  CacheStats stats;  // under list_mu (listing) and token_mu (token)
+};
+
+namespace {
+std::string cache_prometheus(Api::Caches& caches) {
+  Api::CacheStats st;
+  {
+    std::lock_guard lk(caches.list_mu);
+    st.listing_hits = caches.stats.listing_hits;
+    st.listing_misses = caches.stats.listing_misses;
+  }
+  {
+    std::lock_guard lk(caches.token_mu);
+    st.token_hits = caches.stats.token_hits;
+    st.token_misses = caches.stats.token_misses;
+  }
+  return fmt::format(
+      "# HELP vigil_cache_lookups_total Lookups in the server's caches (valid until the database "
+      "changes).\n# TYPE vigil_cache_lookups_total counter\n"
+      "vigil_cache_lookups_total{{cache=\"listing\",result=\"hit\"}} {}\n"
+      "vigil_cache_lookups_total{{cache=\"listing\",result=\"miss\"}} {}\n"
+      "vigil_cache_lookups_total{{cache=\"token\",result=\"hit\"}} {}\n"
+      "vigil_cache_lookups_total{{cache=\"token\",result=\"miss\"}} {}\n",
+      st.listing_hits, st.listing_misses, st.token_hits, st.token_misses);
+}
+}  // namespace
+
+Api::CacheStats Api::cache_stats() const {
+  CacheStats out;
+  {
+    std::lock_guard lk(caches_->list_mu);
+    out.listing_hits = caches_->stats.listing_hits;
+    out.listing_misses = caches_->stats.listing_misses;
+  }
+  std::lock_guard lk(caches_->token_mu);
+  out.token_hits = caches_->stats.token_hits;
+  out.token_misses = caches_->stats.token_misses;
+  return out;
+}
 
 void StorePool::set_clock(std::function<int64_t()> clock) {
   std::lock_guard lk(mu_);
@@ -444,7 +612,10 @@ Response error_response(int status, const std::string& message, const std::strin
   return json_response(j, status);
 }
 
-Api::Api(StorePool& pool, ApiOptions opts) : pool_(pool), opts_(opts) {}
+Api::Api(StorePool& pool, ApiOptions opts)
+    : pool_(pool), opts_(opts), caches_(std::make_unique<Caches>(pool_, opts_)) {}
+
+Api::~Api() = default;
 
 Response Api::handle(const Request& r, RequestInfo& info) {
   auto start = std::chrono::steady_clock::now();
@@ -452,8 +623,14 @@ Response Api::handle(const Request& r, RequestInfo& info) {
   info.route = "unmatched";
   try {
     Target t = parse_target(r.target);
-    Call c{r, t, info, pool_, opts_, metrics_, std::nullopt, ""};
-    out = dispatch(c);
+    Call c{r, t, info, pool_, opts_, metrics_, *caches_, std::nullopt, "", 0};
+    try {
+      out = dispatch(c);
+    } catch (...) {
+      if (r.method != "GET" && r.method != "HEAD") caches_->bump();
+      throw;
+    }
+    if (r.method != "GET" && r.method != "HEAD") caches_->bump();
   } catch (const HttpError& e) {
     out = error_response(e.status, e.message, e.field);
     if (e.status == 401) out.headers.push_back({"WWW-Authenticate", "Bearer realm=\"vigil\""});
@@ -475,7 +652,19 @@ Response Api::handle(const Request& r, RequestInfo& info) {
 namespace {
 
 // Authenticates (401), authorises (403) and returns the store lease; sets c.user.
+std::string secret_hash(const std::string& secret) {
+  // Fetched once: an implicit fetch on every digest costs more than the digest.
+  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> sha256(
+      EVP_MD_fetch(nullptr, "SHA256", nullptr), &EVP_MD_free);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!sha256 || EVP_Digest(secret.data(), secret.size(), md, &n, sha256.get(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed");
+  return std::string(reinterpret_cast<const char*>(md), n);
+}
+
 StorePool::Lease authorise(Call& c, Need need) {
+  c.generation = c.caches.generation();
   auto lease = c.pool.acquire();
   const std::string& h = c.req.authorization;
   std::string secret;
@@ -484,7 +673,12 @@ StorePool::Lease authorise(Call& c, Need need) {
   while (!secret.empty() && secret.back() == ' ') secret.pop_back();
   if (secret.empty())
     throw HttpError{401, "authentication required: send 'Authorization: Bearer TOKEN'", ""};
-  auto tok = lease->verify_token(secret);
+  std::string hash = secret_hash(secret);
+  auto tok = c.caches.token(hash, c.generation);
+  if (!tok) {
+    tok = lease->verify_token(secret);
+    if (tok) c.caches.keep_token(hash, *tok, c.generation);
+  }
   if (!tok) throw HttpError{401, "the token is not valid or has been revoked", ""};
   c.token = tok;
   c.info.token_id = tok->id;
@@ -599,7 +793,7 @@ Response dispatch(Call& c) {
     if (p == "/metrics") {
       Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      r.body = prometheus_queue(s.metrics()) + c.metrics.prometheus();
+      r.body = prometheus_queue(s.metrics()) + c.metrics.prometheus() + cache_prometheus(c.caches);
       return r;
     }
     if (p == "/api/me")
@@ -630,9 +824,21 @@ Response dispatch(Call& c) {
           }
         }
       }
+      // The same query in the same clock second on an unchanged database: the same body.
+      std::string ck = fmt::format("{}\n{}\n{}\n{}", q.limit, q.offset, q.case_ref, st);
+      int64_t t0 = s.now();
+      if (c.opts.cache_listings) {
+        if (auto body = c.caches.listing(ck, c.generation, t0)) {
+          Response r;
+          r.body = *body;
+          return r;
+        }
+      }
       json arr = json::array();
       for (auto& e : s.list(q)) arr.push_back(to_json(e));
-      return json_response(arr);
+      Response r = json_response(arr);
+      if (c.opts.cache_listings && s.now() == t0) c.caches.keep_listing(ck, c.generation, t0, r.body);
+      return r;
     }
     if (p == "/api/breaches") {
       json arr = json::array();
@@ -894,7 +1100,11 @@ Response dispatch(Call& c) {
       out["token"] = nt.secret;  // shown once
       return json_response(out, 201);
     }
-    if (p == "/api/tokens/{token}/revoke") return json_response(token_json(s.revoke_token(c.user, id)));
+    if (p == "/api/tokens/{token}/revoke") {
+      auto revoked = s.revoke_token(c.user, id);
+      c.caches.forget_tokens();
+      return json_response(token_json(revoked));
+    }
   } catch (const QueueError& e) {
     if (e.kind == QueueError::Kind::storage) lease.discard();
     throw;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,6 +60,8 @@ class StorePool {
     std::unique_ptr<Store> store_;
   };
   Lease acquire();
+  // A connection of its own, outside the pool (the caches' change watch: it never writes).
+  std::unique_ptr<Store> open_unpooled();
   std::string backend();
   // Tests inject a clock into every store the pool opens.
   void set_clock(std::function<int64_t()> clock);
@@ -90,19 +93,36 @@ class RequestMetrics {
 struct ApiOptions {
   int64_t max_list = 10000;  // largest ?limit= accepted
   int64_t default_list = 100;
+  // The database's change marker (Store::data_version) is read at most this often, so a change
+  // by another process shows within this bound; this server's own writes show at once. -1: 1 ms
+  // on SQLite, 5 ms on PostgreSQL (a round trip). 0: on every request.
+  int64_t change_check_us = -1;
+  // A verified token is trusted without a database lookup until the database changes: a token
+  // revoked by any process stops working at the next change check (see change_check_us).
+  bool cache_tokens = true;
+  bool cache_listings = true;  // GET /api/queue bodies, while the database and clock second hold
 };
 
 class Api {
  public:
   Api(StorePool& pool, ApiOptions opts = {});
+  ~Api();
   // Never throws: every failure is a JSON error response. Fills info for the access log.
   Response handle(const Request& r, RequestInfo& info);
   RequestMetrics& metrics() { return metrics_; }
+
+  struct Caches;  // internal (api.cpp): change watch, listing and token caches
+  // Cache statistics (tests, /metrics).
+  struct CacheStats {
+    int64_t listing_hits = 0, listing_misses = 0, token_hits = 0, token_misses = 0;
+  };
+  CacheStats cache_stats() const;
 
  private:
   StorePool& pool_;
   ApiOptions opts_;
   RequestMetrics metrics_;
+  std::unique_ptr<Caches> caches_;
 };
 
 // {"error": message} (and "field" when one field is at fault) with the given status.

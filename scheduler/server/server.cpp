@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <ctime>
@@ -32,11 +33,26 @@ std::string now_iso() {
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::time_t tt = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  // The date and time to the second, formatted once a second per thread.
+  thread_local std::time_t last = -1;
+  thread_local char buf[40];
+  if (tt != last) {
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    last = tt;
+  }
   return fmt::format("{}.{:03}Z", buf, ms);
+}
+
+// A JSON string for a value that is almost always an HTTP token (method) or one of our names.
+std::string json_string(std::string_view v) {
+  bool plain = std::all_of(v.begin(), v.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '/' || c == '{' || c == '}' || c == '.';
+  });
+  if (plain) return fmt::format("\"{}\"", v);
+  return json(std::string(v)).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 const char* kCsp =
@@ -60,7 +76,15 @@ struct Server::Impl {
   net::strand<net::io_context::executor_type> ctl{net::make_strand(ioc)};
   tcp::acceptor acceptor{ctl};
   net::steady_timer grace_timer{ctl};
+  net::steady_timer flush_timer{ctl};
   std::optional<net::signal_set> signals;
+  // One io_context per worker thread: a connection lives on one thread, without strands or
+  // wake-ups of another thread. The control context (ioc: accept, timers, signals) runs on the
+  // thread that called run(). Declared after ioc: destroyed first, their sessions' ends still
+  // reach ctl.
+  std::vector<std::unique_ptr<net::io_context>> workers;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> worker_guards;
+  size_t next_worker = 0;
   std::optional<ssl::context> tls;
   StorePool pool;
   Api api;
@@ -70,15 +94,43 @@ struct Server::Impl {
   std::string url;
   uint16_t port = 0;
 
-  explicit Impl(ServerOptions o) : opts(std::move(o)), pool(opts.db), api(pool) {}
+  explicit Impl(ServerOptions o) : opts(std::move(o)), pool(opts.db), api(pool, opts.api) {}
 
-  void log(json j) {
+  // One JSON line. Access-log lines (flush = false) are buffered and written out by the flush
+  // timer (every 200 ms) or when the buffer fills: a flush per request would cost a write(2) each.
+  void log(json j, bool flush = true) {
     j["ts"] = now_iso();
     std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
     std::lock_guard lk(log_mu);
     std::ostream& out = opts.log ? *opts.log : std::cout;
     out << line << '\n';
-    out.flush();
+    if (flush) out.flush();
+  }
+  // The access-log line, built without a JSON object: it runs for every request.
+  void log_request(std::string_view method, const RequestInfo& info, int status, double ms) {
+    std::string line = fmt::format(
+        "{{\"event\":\"request\",\"level\":\"{}\",\"method\":{},\"ms\":{},\"route\":{},\"status\":{}",
+        status >= 500 ? "error" : "info", json_string(method.substr(0, 16)),
+        std::round(ms * 1000) / 1000, json_string(info.route), status);
+    if (info.token_id)
+      line += fmt::format(",\"token_id\":{},\"role\":{}", info.token_id, json_string(info.role));
+    line += fmt::format(",\"ts\":\"{}\"}}\n", now_iso());
+    std::lock_guard lk(log_mu);
+    std::ostream& out = opts.log ? *opts.log : std::cout;
+    out << line;
+    if (status >= 500) out.flush();
+  }
+  void flush_log() {
+    std::lock_guard lk(log_mu);
+    (opts.log ? *opts.log : std::cout).flush();
+  }
+  void schedule_flush() {
+    flush_timer.expires_after(std::chrono::milliseconds(200));
+    flush_timer.async_wait([this](beast::error_code ec) {
+      if (ec || stopping) return;
+      flush_log();
+      schedule_flush();
+    });
   }
 
   void session_ended() {
@@ -167,23 +219,12 @@ class Session : public SessionBase {
     Response out = srv_.api.handle(r, info);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                     .count();
-    if (srv_.opts.access_log || out.status >= 500) {
-      json j = {{"level", out.status >= 500 ? "error" : "info"},
-                {"event", "request"},
-                {"method", r.method.substr(0, 16)},
-                {"route", info.route},
-                {"status", out.status},
-                {"ms", std::round(ms * 1000) / 1000}};
-      if (info.token_id) {
-        j["token_id"] = info.token_id;
-        j["role"] = info.role;
-      }
-      srv_.log(j);
-    }
-    send(out, req.version(), req.keep_alive(), r.method == "HEAD", info.route, ms);
+    if (srv_.opts.access_log || out.status >= 500)
+      srv_.log_request(r.method, info, out.status, ms);
+    send(std::move(out), req.version(), req.keep_alive(), r.method == "HEAD", info.route, ms);
   }
 
-  void send(const Response& out, unsigned version, bool keep_alive, bool head, const std::string&,
+  void send(Response out, unsigned version, bool keep_alive, bool head, const std::string&,
             double) {
     busy_ = true;
     auto res = std::make_shared<http::response<http::string_body>>(
@@ -197,7 +238,7 @@ class Session : public SessionBase {
     if constexpr (Tls) res->set("Strict-Transport-Security", "max-age=31536000");
     for (auto& [k, v] : out.headers) res->set(k, v);
     res->keep_alive(keep_alive && !srv_.stopping);
-    res->body() = out.body;
+    res->body() = std::move(out.body);
     res->prepare_payload();
     if (head) res->body().clear();
     auto self = std::static_pointer_cast<Session>(shared_from_this());
@@ -274,7 +315,8 @@ Listen parse_listen(const std::string& s) {
 }  // namespace
 
 void Server::Impl::do_accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
+  auto& worker = *workers[next_worker++ % workers.size()];
+  acceptor.async_accept(worker.get_executor(), [this](beast::error_code ec, tcp::socket sock) {
     if (ec) {
       if (!acceptor.is_open() || stopping) return;
       log({{"level", "warning"}, {"event", "accept_failed"}, {"error", ec.message()}});
@@ -307,6 +349,7 @@ void Server::Impl::begin_stop() {
   log({{"level", "info"}, {"event", "stopping"}, {"connections", live.load()}});
   beast::error_code ec;
   acceptor.close(ec);
+  flush_timer.cancel();
   if (signals) signals->cancel(ec);
   std::vector<std::shared_ptr<SessionBase>> alive;
   {
@@ -322,6 +365,7 @@ void Server::Impl::begin_stop() {
     if (e) return;  // every connection finished in time
     log({{"level", "warning"}, {"event", "grace_expired"}, {"connections", live.load()}});
     ioc.stop();
+    for (auto& w : workers) w->stop();
   });
 }
 
@@ -421,12 +465,21 @@ void Server::run() {
       im.begin_stop();
     });
   }
-  net::dispatch(im.ctl, [&im] { im.do_accept(); });
+  for (int i = 0; i < threads; ++i) {
+    im.workers.push_back(std::make_unique<net::io_context>(1));
+    im.worker_guards.push_back(net::make_work_guard(*im.workers.back()));
+  }
+  net::dispatch(im.ctl, [&im] {
+    im.do_accept();
+    im.schedule_flush();
+  });
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&im] { im.ioc.run(); });
+  for (auto& w : im.workers) pool.emplace_back([&w] { w->run(); });
+  // Returns once stopping and every connection has ended (or the grace period expired).
   im.ioc.run();
+  im.worker_guards.clear();  // the workers finish what is left and return
   for (auto& t : pool) t.join();
-  im.log({{"level", "info"}, {"event", "stopped"}});
+  im.log({{"level", "info"}, {"event", "stopped"}});  // flushes the buffered lines too
 }
 
 void Server::stop() {

@@ -25,6 +25,7 @@ struct ServerOptions {
   int idle_seconds = 60;                  // keep-alive connections idle longer are closed
   int grace_seconds = 20;                 // after stop(), in-flight requests get this long
   std::ostream* log = nullptr;            // JSON lines (default std::cout)
+  ApiOptions api;                         // limits and caches of the API
 };
 
 // A start-up failure, one sentence for the operator (port taken, bad certificate, database…).

@@ -54,6 +54,7 @@ class TestServer {
   std::string db() const { return (dir_ / "queue.db").string(); }
   uint16_t port() const { return server_->port(); }
   std::string log() const;  // everything the server logged so far
+  scheduler::server::Server& server() { return *server_; }
   std::string manager, examiner, auditor, revoked;  // token secrets
 
  private:
