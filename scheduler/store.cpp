@@ -1261,9 +1261,13 @@ class SqlStore final : public Store {
       db_->begin();
       try {
         auto result = f();
-        flush_audit();
-        if (constructed_) stall_for_tests();
-        db_->commit();
+        // Without the test hook, the last audit statement carries the COMMIT (PostgreSQL: one
+        // round trip less while the audit head is locked).
+        bool stall = constructed_ && stall_requested();
+        if (!flush_audit(/*commit=*/!stall)) {
+          if (stall) stall_for_tests();
+          db_->commit();
+        }
         pending_.clear();
         return result;
       } catch (const detail::RetryTransaction&) {
@@ -1282,6 +1286,10 @@ class SqlStore final : public Store {
 
   // Test hook: VIGIL_TEST_STALL_BEFORE_COMMIT=FILE makes a write create FILE and sleep before
   // COMMIT, so a test can kill -9 a writer in the middle of a transaction.
+  static bool stall_requested() {
+    const char* f = std::getenv("VIGIL_TEST_STALL_BEFORE_COMMIT");
+    return f && *f;
+  }
   static void stall_for_tests() {
     const char* f = std::getenv("VIGIL_TEST_STALL_BEFORE_COMMIT");
     if (!f || !*f) return;
@@ -1305,8 +1313,9 @@ class SqlStore final : public Store {
   }
 
   // Takes the chain head last (row lock on PostgreSQL) so that writers serialise only here.
-  void flush_audit() {
-    if (pending_.empty()) return;
+  // commit: end the transaction with the last statement. Returns true if it committed.
+  bool flush_audit(bool commit) {
+    if (pending_.empty()) return false;
     auto head = db_->query(std::string("SELECT seq, hash FROM audit_head WHERE id = 1") +
                            (pg_ ? " FOR UPDATE" : ""));
     int64_t seq = head.at(0).integer(0);
@@ -1346,10 +1355,15 @@ class SqlStore final : public Store {
                            params.size() - 1, params.size());
         head_moved = true;
       }
-      db_->query(sql, params);
+      if (head_moved && commit) db_->query_and_commit(sql, params);
+      else db_->query(sql, params);
     }
-    if (!head_moved)
-      db_->query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", {seq, prev});
+    if (!head_moved) {
+      std::string sql = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
+      if (commit) db_->query_and_commit(sql, {seq, prev});
+      else db_->query(sql, {seq, prev});
+    }
+    return commit;
   }
 
   static AuditRecord audit_from(const Row& row) {
