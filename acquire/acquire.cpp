@@ -5,10 +5,8 @@
 //   compressors     one per core, whole blocks of chunks, any order
 //   this thread     writes the chunks in order through libewf, saves resume checkpoints
 // A fixed pool of blocks bounds memory; every block goes back to the pool once written and hashed.
-// The digests are the pipeline's sequential chains (MD5 alone takes most of one core at disk
-// speed), compression is work any core can do: compressors run at a lower priority so that the
-// digest threads get a core whenever they can run, and the pool is large enough (up to 256 MiB)
-// for the reader to run ahead into costly stretches (text) while the digests are on cheap ones.
+// Measured (docs/BENCHMARKS.md): a larger pool (64-256 MiB, for the reader to run ahead into
+// costly stretches) and compressors at a lower priority both cost more than they gave here.
 #include "acquire/acquire.hpp"
 
 #include "acquire/compress.hpp"
@@ -17,7 +15,6 @@
 #include "acquire/log.hpp"
 #include "acquire/source.hpp"
 #include "fs/json.hpp"
-#include "fs/threads.hpp"
 
 #include <fmt/core.h>
 
@@ -25,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -70,7 +68,7 @@ fsys::path base_of_image(const fsys::path& image) {
 namespace {
 
 constexpr size_t kBlockBytes = 4u << 20;
-constexpr uint64_t kPoolBytes = 256u << 20;  // at most, and at most 1/16 of the memory
+
 constexpr unsigned kSnapshotEvery = 16;  // blocks (64 MiB at 4 MiB blocks)
 constexpr size_t kSnapshotsKept = 128;
 
@@ -103,17 +101,23 @@ void write_file_atomic(const fsys::path& p, const std::string& text) {
   fsys::rename(tmp, p);
 }
 
+// Blocks in the pool: 4 + 3 per compressor, or VIGIL_ACQUIRE_POOL_MIB (a tuning knob, at most
+// 1/16 of the memory). Every block is touched once; more blocks cost page faults and cache misses.
 size_t pool_blocks(size_t block_bytes, unsigned workers) {
+  const size_t base = 4 + 3 * workers;
+  const char* env = std::getenv("VIGIL_ACQUIRE_POOL_MIB");
+  if (!env) return base;
+  uint64_t want = std::strtoull(env, nullptr, 10) << 20;
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  uint64_t want = kPoolBytes;
   if (pages > 0 && page > 0) want = std::min<uint64_t>(want, static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 16);
-  return std::max<size_t>(4 + 3 * workers, static_cast<size_t>(want / block_bytes));
+  return std::max<size_t>(base, static_cast<size_t>(want / block_bytes));
 }
 
 struct Block {
   uint64_t offset = 0;
   size_t len = 0;
-  std::vector<std::byte> data;
+  std::unique_ptr<std::byte[]> data;  // not zeroed: the reader fills it
+  size_t capacity = 0;
   std::vector<CompressedChunk> chunks;
   std::vector<BadRange> bad;      // found in this block
   int hashes_left = 0;
@@ -165,7 +169,7 @@ void add_bad(std::vector<BadRange>& v, uint64_t sector) {
 }
 
 void Pipeline::read_block(Block& b) {
-  std::span<std::byte> buf(b.data.data(), b.len);
+  std::span<std::byte> buf(b.data.get(), b.len);
   auto attempt = [&](uint64_t off, std::span<std::byte> out) {
     for (unsigned i = 0; i <= o_.retries; ++i) {
       long long n = src_.read_at(off, out);
@@ -209,7 +213,10 @@ void Pipeline::reader(uint64_t start) {
       }
       b->offset = off;
       b->len = static_cast<size_t>(std::min<uint64_t>(block_bytes, size - off));
-      b->data.resize(block_bytes);
+      if (b->capacity < block_bytes) {
+        b->data.reset(new std::byte[block_bytes]);
+        b->capacity = block_bytes;
+      }
       b->bad.clear();
       b->compressed = false;
       b->snapshot.clear();
@@ -253,7 +260,7 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
           b = q.front();
           q.pop_front();
         }
-        dp->update(b->data.data(), b->len);
+        dp->update(b->data.get(), b->len);
         const uint64_t end = b->offset + b->len;
         const bool snap = (end / (kBlockBytes * kSnapshotEvery)) != (b->offset / (kBlockBytes * kSnapshotEvery));
         std::string state = snap ? dp->save() : std::string();
@@ -266,7 +273,6 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
   }
   for (unsigned i = 0; i < workers; ++i) {
     threads.emplace_back([&] {
-      fs::lower_this_thread_priority(5);
       ChunkCompressor comp(o_.compression);
       for (;;) {
         Block* b;
@@ -283,7 +289,7 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
           uint64_t off = b->offset + i * chunk_;
           if (off < write_from) continue;  // already in the image (resume): hashed only
           size_t clen = std::min<size_t>(chunk_, b->len - i * chunk_);
-          comp.compress(std::span<const std::byte>(b->data.data() + i * chunk_, clen), b->chunks[i]);
+          comp.compress(std::span<const std::byte>(b->data.get() + i * chunk_, clen), b->chunks[i]);
         }
         std::lock_guard<std::mutex> g(s_.m);
         b->compressed = true;
@@ -325,7 +331,7 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
         uint64_t off = b->offset + i * chunk_;
         if (off < write_from) continue;
         size_t clen = std::min<size_t>(chunk_, b->len - i * chunk_);
-        w.write(std::span<const std::byte>(b->data.data() + i * chunk_, clen), b->chunks[i]);
+        w.write(std::span<const std::byte>(b->data.get() + i * chunk_, clen), b->chunks[i]);
       }
       for (auto& r : b->bad) {
         if (!bad.empty() && bad.back().sector + bad.back().count == r.sector) bad.back().count += r.count;

@@ -101,10 +101,19 @@ curl -sf -H "Authorization: Bearer $token" "${url}api/devices/EX0000001/explain"
   'import json,sys; e=json.load(sys.stdin); assert e["exhibit"]=="EX0000001" and e["rank"]>=1, e'
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# Requests still queued when wrk stops (slow explains) are served before the next phase starts.
+wait_idle() {
+  local a b
+  for _ in $(seq 1 120); do
+    a=$(cpu_ticks); sleep 0.5; b=$(cpu_ticks)
+    [ "$a" = "$b" ] && return 0
+  done
+}
 failed=0
 run() { # name, wrk args…
   local name=$1; shift
   local res t0 t1
+  wait_idle
   t0=$(cpu_ticks)
   res=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@")
   t1=$(cpu_ticks)

@@ -3,7 +3,6 @@
 #include "fs/ewf.hpp"
 #include "fs/ewf_chunks.hpp"
 #include "fs/image.hpp"
-#include "fs/threads.hpp"
 
 #include <libdeflate.h>
 #include <zlib.h>
@@ -135,8 +134,6 @@ bool read_ewf_parallel(const std::filesystem::path& path,
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i)
     workers.emplace_back([&] {
-      // The consumer's digest (MD5) is the sequential floor of the whole read: it gets a core first.
-      lower_this_thread_priority(5);
       std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> d(
           libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
       while (auto b = work.pop()) {

@@ -25,6 +25,13 @@ class Db {
  public:
   virtual ~Db() = default;
   virtual std::vector<Row> query(const std::string& sql, const std::vector<Param>& params = {}) = 0;
+  // Runs the statement, then commits the transaction (PostgreSQL: in one round trip).
+  virtual std::vector<Row> query_and_commit(const std::string& sql,
+                                            const std::vector<Param>& params) {
+    auto rows = query(sql, params);
+    commit();
+    return rows;
+  }
   // Runs statements without parameters (schema).
   virtual void script(const std::string& sql) = 0;
   // Write transaction: SQLite BEGIN IMMEDIATE; PostgreSQL BEGIN (READ COMMITTED + row locks).

@@ -309,6 +309,11 @@ class Store {
   virtual Device fail(const std::string& user, const std::string& exhibit,
                       const std::string& station, const std::string& error) = 0;
   virtual int64_t reap_expired(const std::string& user) = 0;
+  // Hands a held job back untouched (a worker stopping, e.g. on SIGTERM): the device returns to
+  // the state it was claimed from (queued or acquired) without spending an attempt. Audited with
+  // the mandatory `reason`. Conflict if `station` does not hold the device.
+  virtual Device release(const std::string& user, const std::string& exhibit,
+                         const std::string& station, const std::string& reason) = 0;
 
   // Safeguarding alerts: open first, overdue first among them.
   virtual std::vector<Alert> alerts(bool open_only) = 0;

@@ -5,7 +5,10 @@
 #include <fmt/core.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
+#include <unordered_map>
 
 namespace vigil::scheduler::detail {
 namespace {
@@ -41,30 +44,51 @@ class SqliteDb : public Db {
       throw QueueError(QueueError::Kind::storage,
                        fmt::format("cannot open queue database {}: {}", path,
                                    raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-    sqlite3_busy_timeout(db_.get(), 60000);
+    // Busy handler: short sleeps (0.1 ms growing to 2 ms) for up to 60 s. sqlite3_busy_timeout
+    // sleeps 1, 2, 5 … 100 ms, so with several worker processes most of the time went to sleeping
+    // after the lock was already free.
+    sqlite3_busy_handler(db_.get(), &SqliteDb::busy, nullptr);
     script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
   }
 
   std::vector<Row> query(const std::string& sql, const std::vector<Param>& params) override {
-    std::string text = translate(sql);
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_.get(), text.c_str(), static_cast<int>(text.size()), &raw,
-                           nullptr) != SQLITE_OK)
-      fail("prepare");
-    StmtPtr st(raw);
+    // Prepared statements are cached by SQL text and reset after use.
+    sqlite3_stmt* stmt = nullptr;
+    StmtPtr uncached;
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) {
+      stmt = it->second.get();
+    } else {
+      std::string text = translate(sql);
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v3(db_.get(), text.c_str(), static_cast<int>(text.size()),
+                             SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK)
+        fail("prepare");
+      StmtPtr owned(raw);
+      stmt = raw;
+      if (cache_.size() < kMaxCached) cache_.emplace(sql, std::move(owned));
+      else uncached = std::move(owned);
+    }
+    struct Reset {
+      sqlite3_stmt* s;
+      ~Reset() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } reset{stmt};
     for (size_t i = 0; i < params.size(); ++i) {
       int idx = static_cast<int>(i + 1);
       const auto& p = params[i];
-      if (std::holds_alternative<std::monostate>(p)) sqlite3_bind_null(st.get(), idx);
-      else if (auto* n = std::get_if<int64_t>(&p)) sqlite3_bind_int64(st.get(), idx, *n);
+      if (std::holds_alternative<std::monostate>(p)) sqlite3_bind_null(stmt, idx);
+      else if (auto* n = std::get_if<int64_t>(&p)) sqlite3_bind_int64(stmt, idx, *n);
       else {
         const auto& s = std::get<std::string>(p);
-        sqlite3_bind_text(st.get(), idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
       }
     }
     std::vector<Row> rows;
     for (;;) {
-      int rc = sqlite3_step(st.get());
+      int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) {
         if (sqlite3_extended_errcode(db_.get()) == SQLITE_CONSTRAINT_UNIQUE ||
@@ -73,14 +97,14 @@ class SqliteDb : public Db {
         fail("step");
       }
       Row r;
-      int n = sqlite3_column_count(st.get());
+      int n = sqlite3_column_count(stmt);
       r.cells.reserve(static_cast<size_t>(n));
       for (int c = 0; c < n; ++c) {
-        if (sqlite3_column_type(st.get(), c) == SQLITE_NULL) {
+        if (sqlite3_column_type(stmt, c) == SQLITE_NULL) {
           r.cells.emplace_back(std::nullopt);
         } else {
-          auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), c));
-          r.cells.emplace_back(std::string(t, static_cast<size_t>(sqlite3_column_bytes(st.get(), c))));
+          auto* t = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+          r.cells.emplace_back(std::string(t, static_cast<size_t>(sqlite3_column_bytes(stmt, c))));
         }
       }
       rows.push_back(std::move(r));
@@ -104,11 +128,18 @@ class SqliteDb : public Db {
   bool postgres() const override { return false; }
 
  private:
+  static int busy(void*, int count) {
+    if (count >= 30000) return 0;  // about 60 s
+    std::this_thread::sleep_for(std::chrono::microseconds(count < 20 ? 100 : 2000));
+    return 1;
+  }
   [[noreturn]] void fail(const char* what) {
     throw QueueError(QueueError::Kind::storage,
                      fmt::format("queue database ({}): {}", what, sqlite3_errmsg(db_.get())));
   }
-  std::unique_ptr<sqlite3, DbClose> db_;
+  static constexpr size_t kMaxCached = 256;
+  std::unique_ptr<sqlite3, DbClose> db_;  // declared first: destroyed after the statements
+  std::unordered_map<std::string, StmtPtr> cache_;
 };
 
 }  // namespace

@@ -439,20 +439,25 @@ void register_queue(CLI::App& app) {
       });
     });
 
-    for (const char* name : {"heartbeat", "complete", "fail"}) {
+    for (const char* name : {"heartbeat", "complete", "fail", "release"}) {
       std::string n = name;
       auto* cmd = q->add_subcommand(
           n, n == "heartbeat"  ? "Extend the lease on a claimed device"
              : n == "complete" ? "Report the claimed job done (acquire -> acquired, carve -> review)"
-                               : "Report the claimed job failed (retried up to the attempt limit)");
+             : n == "fail"     ? "Report the claimed job failed (retried up to the attempt limit)"
+                               : "Hand a claimed job back untouched (no attempt spent), e.g. when "
+                                 "a worker stops");
       auto c2 = common(cmd);
       auto ex = std::make_shared<std::string>();
       auto st = std::make_shared<std::string>();
       auto msg = std::make_shared<std::string>();
       auto image = std::make_shared<std::string>();
       cmd->add_option("EXHIBIT", *ex, "Exhibit reference")->required();
-      cmd->add_option("--station", *st, "Station holding the lease")->required();
+      cmd->add_option(n == "release" ? "--station,--worker" : "--station", *st,
+                      "Station holding the lease")
+          ->required();
       if (n == "fail") cmd->add_option("--error", *msg, "What went wrong");
+      if (n == "release") cmd->add_option("--reason", *msg, "Why (recorded in the audit)")->required();
       if (n == "complete") {
         cmd->add_option("--note", *msg, "Note for the audit");
         cmd->add_option("--image", *image, "Evidence image written by the acquire job");
@@ -463,7 +468,8 @@ void register_queue(CLI::App& app) {
           sch::Device d;
           if (n == "heartbeat") d = s->heartbeat(user_of(*c2), *ex, *st);
           else if (n == "complete") d = s->complete(user_of(*c2), *ex, *st, *msg, *image);
-          else d = s->fail(user_of(*c2), *ex, *st, msg->empty() ? "failed" : *msg);
+          else if (n == "fail") d = s->fail(user_of(*c2), *ex, *st, msg->empty() ? "failed" : *msg);
+          else d = s->release(user_of(*c2), *ex, *st, *msg);
           if (c2->json) std::cout << fs::dump(device_json(d), 2) << "\n";
           else if (n == "heartbeat")
             fmt::print("Lease on {} extended to {} UTC\n", printable(d.exhibit), iso(d.lease_expires));

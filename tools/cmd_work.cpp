@@ -75,15 +75,16 @@ void register_work(CLI::App& app) {
           if (a->json) {
             nlohmann::json out = {{"exhibit", j.exhibit}, {"case", j.case_ref}, {"job", scheduler::to_string(j.kind)},
                                   {"tier", j.tier}, {"risk", j.risk}, {"class", j.device_class}, {"ok", j.ok},
-                                  {"error", j.error}, {"dir", j.dir.string()}, {"result", j.result}};
+                                  {"released", j.released}, {"error", j.error}, {"dir", j.dir.string()},
+                                  {"result", j.result}};
             std::cout << fs::dump(out) << std::endl;
           } else {
             std::cout << fmt::format("{:<8} {:<16} case {:<14} tier {} risk {:<9} {:<9} {}\n", scheduler::to_string(j.kind),
                                      fs::printable(j.exhibit), fs::printable(j.case_ref), j.tier, j.risk, j.device_class,
-                                     j.ok ? "ok" : "FAILED: " + fs::printable(j.error))
+                                     j.ok ? "ok" : j.released ? "stopped, handed back to the queue" : "FAILED: " + fs::printable(j.error))
                       << std::flush;
           }
-          if (!j.ok) jobs.push_back(j);
+          if (!j.ok && !j.released) jobs.push_back(j);
         }
       }
     } catch (const scheduler::QueueError& e) {

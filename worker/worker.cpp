@@ -251,6 +251,19 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
     log(fmt::format("{} {}: done", scheduler::to_string(claim.kind), d.exhibit));
   } catch (const std::exception& e) {
     out.error = e.what();
+    if (o.stop && o.stop->load()) {
+      // Asked to stop (SIGTERM, SIGINT): the job goes back to the queue without spending an
+      // attempt; an acquisition resumes from its last checkpoint wherever it is claimed next.
+      try {
+        store.release(o.station, d.exhibit, o.station,
+                      fmt::format("station {} stopped during the {} job", o.station, scheduler::to_string(claim.kind)));
+        out.released = true;
+        log(fmt::format("{} {}: stopped, handed back to the queue", scheduler::to_string(claim.kind), d.exhibit));
+        return out;
+      } catch (const std::exception&) {
+        // Not held any more (the lease passed to another station): nothing to hand back.
+      }
+    }
     log(fmt::format("{} {}: failed: {}", scheduler::to_string(claim.kind), d.exhibit, out.error));
     try {
       store.fail(o.station, d.exhibit, o.station, out.error);

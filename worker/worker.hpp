@@ -38,6 +38,7 @@ struct JobOutcome {
   std::string risk;
   std::string device_class;
   bool ok = false;
+  bool released = false;  // stopped (SIGTERM) and handed back to the queue, to resume later
   std::string error;
   std::filesystem::path dir;  // DIR/<case>/<exhibit>
   nlohmann::json result;      // hashes (acquire) or counts and report paths (carve)

@@ -359,3 +359,29 @@ TEST_CASE("kill -9 of a writer mid-transaction leaves a consistent database", "[
   CHECK(json::parse(must_run(vq(*db, "list --state all --json"))).size() == static_cast<size_t>(n + 2));
   CHECK(must_run(vq(*db, "audit --verify")).find("intact") != std::string::npos);
 }
+
+TEST_CASE("vigil queue release: a worker hands its claimed device back, audited", "[scheduler][cli]") {
+  BACKEND();
+  must_run(vq(*db, "case add OP-1 --risk high"));
+  must_run(vq(*db, "suspect add A --case OP-1 --children no --access-to-children no"));
+  must_run(vq(*db, "device add A-PH --suspect A --class phone"));
+  must_run(vq(*db, "claim --station st1"));
+  auto no_reason = run(vq(*db, "release A-PH --worker st1"));
+  CHECK(no_reason.exit_code != 0);
+  auto wrong = run(vq(*db, "release A-PH --worker st2 --reason stopping"));
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.err.find("not held by station st2") != std::string::npos);
+  auto out = json::parse(must_run(vq(*db, "release A-PH --worker st1 --reason 'SIGTERM' --json")));
+  CHECK(out["state"] == "queued");
+  CHECK(out["attempts"] == 0);
+  auto audit = json::parse(must_run(vq(*db, "audit --json")));
+  REQUIRE(audit.is_array());
+  CHECK(audit.back()["action"] == "device.release");
+  CHECK(audit.back()["reason"] == "SIGTERM");
+  CHECK(audit.back()["user"] == "tester");
+  must_run(vq(*db, "audit --verify"));
+  // --station is accepted too, like heartbeat/complete/fail.
+  must_run(vq(*db, "claim --station st1"));
+  CHECK(must_run(vq(*db, "release A-PH --station st1 --reason stopping")).find("queued") !=
+        std::string::npos);
+}

@@ -421,3 +421,154 @@ TEST_CASE("store: CSV import and export round-trip", "[scheduler]") {
   }
   CHECK(error_kind([&] { s->get_device("OK1"); }) == QueueError::Kind::not_found);  // all or nothing
 }
+
+TEST_CASE("store: a claimed job is released untouched: back to its state, no attempt spent",
+          "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  s->add_case("mgr", {"C", Risk::high, "", "", ""});
+  s->add_suspect("mgr", sus("S", "C", Answer::no, Answer::no));
+  s->add_device("mgr", dev("PH", "S", DeviceClass::phone));
+  ClaimRequest r;
+  r.station = "bench-1";
+  REQUIRE(s->claim("w", r));
+  CHECK(error_kind([&] { s->release("w", "PH", "bench-2", "stopping"); }) ==
+        QueueError::Kind::conflict);
+  CHECK(error_kind([&] { s->release("w", "PH", "bench-1", " "); }) == QueueError::Kind::invalid);
+  CHECK(error_kind([&] { s->release("w", "NOPE", "bench-1", "stopping"); }) ==
+        QueueError::Kind::not_found);
+  auto d = s->release("w", "PH", "bench-1", "worker stopped (SIGTERM)");
+  CHECK(d.state == DeviceState::queued);
+  CHECK(d.attempts == 0);
+  CHECK(d.station.empty());
+  CHECK(d.lease_expires == 0);
+  CHECK(s->get_device("PH").state == DeviceState::queued);
+  CHECK(s->get_device("PH").attempts == 0);
+  CHECK(error_kind([&] { s->release("w", "PH", "bench-1", "again"); }) ==
+        QueueError::Kind::conflict);  // no longer held
+  auto rec = s->audit("device", "PH");
+  REQUIRE(!rec.empty());
+  CHECK(rec.back().action == "device.release");
+  CHECK(rec.back().reason == "worker stopped (SIGTERM)");
+  CHECK(rec.back().user == "w");
+  CHECK(rec.back().before.find("\"acquiring\"") != std::string::npos);
+  CHECK(rec.back().after.find("\"queued\"") != std::string::npos);
+
+  // Released max_attempts times and more: never failed, since no attempt was spent.
+  for (int i = 0; i < 4; ++i) {
+    auto c = s->claim("w", r);
+    REQUIRE(c);
+    CHECK(c->device.attempts == 1);
+    s->release("w", "PH", "bench-1", "stopping");
+  }
+  // A carve job goes back to acquired, keeping its image.
+  REQUIRE(s->claim("w", r));
+  s->complete("w", "PH", "bench-1", "", "/evidence/PH.E01");
+  ClaimRequest carve;
+  carve.station = "bench-3";
+  carve.kinds = {JobKind::carve};
+  REQUIRE(s->claim("w", carve));
+  auto back = s->release("w", "PH", "bench-3", "stopping");
+  CHECK(back.state == DeviceState::acquired);
+  CHECK(back.image == "/evidence/PH.E01");
+  auto again = s->claim("w", carve);
+  REQUIRE(again);
+  CHECK(again->device.exhibit == "PH");
+  // An expired lease cannot be released (the reaper owns it).
+  s.advance(301);
+  CHECK(error_kind([&] { s->release("w", "PH", "bench-3", "late"); }) ==
+        QueueError::Kind::conflict);
+  CHECK(s->verify_audit().ok);
+}
+
+TEST_CASE("store: explain's rank is the device's position in the queued list", "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  s->add_case("mgr", {"A", Risk::high, "", "", ""});
+  s->add_case("mgr", {"B", Risk::low, "", "", ""});
+  s->add_suspect("mgr", sus("SA", "A", Answer::no, Answer::no));
+  s->add_suspect("mgr", sus("SK", "B", Answer::yes, Answer::no));  // tier 0
+  // Same intake second for several devices of one class: equal keys, ordered by id.
+  for (int i = 0; i < 12; ++i) {
+    NewDevice d = dev("A" + std::to_string(i), "SA",
+                      i % 3 == 0 ? DeviceClass::computer : DeviceClass::phone);
+    d.intake_at = 1'789'000'000 + (i % 4) * 3600;
+    s->add_device("mgr", d);
+    NewDevice k = dev("K" + std::to_string(i), "SK", i % 2 ? DeviceClass::removable : DeviceClass::tablet);
+    k.intake_at = 1'789'000'000 + (i % 3) * 3600;
+    s->add_device("mgr", k);
+  }
+  ClaimRequest r;
+  r.station = "x";
+  REQUIRE(s->claim("w", r));  // one device out of the queued list: rank 0
+  ListQuery q;
+  q.states = {DeviceState::queued};
+  auto list = s->list(q);
+  REQUIRE(list.size() == 23);
+  for (auto& e : list) {
+    auto ex = s->explain(e.device.exhibit);
+    INFO(e.device.exhibit);
+    CHECK(ex.entry.rank == e.rank);
+    CHECK(ex.queued_total == 23);
+  }
+  ListQuery every;
+  every.states.clear();
+  int held = 0;
+  for (auto& e : s->list(every))
+    if (e.device.state != DeviceState::queued) {
+      ++held;
+      CHECK(s->explain(e.device.exhibit).entry.rank == 0);
+    }
+  CHECK(held == 1);
+}
+
+TEST_CASE("store: the partial queue indexes are added to an older database", "[scheduler]") {
+  BACKEND();
+  { Clocked s(db->url()); }
+  db->sql("DROP INDEX devices_queued");
+  db->sql("DROP INDEX devices_acquired");
+  Clocked s(db->url());
+  std::string q = db->pg() ? "SELECT count(*) FROM pg_indexes WHERE indexname IN "
+                             "('devices_queued', 'devices_acquired')"
+                           : "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                             "('devices_queued', 'devices_acquired')";
+  CHECK(db->sql(q).out == "2\n");
+}
+
+TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the line", "[scheduler]") {
+  BACKEND();
+  Clocked s(db->url());
+  std::ostringstream csv;
+  csv << "exhibit,case,suspect,class,state,lives_with_children\n";
+  for (int i = 0; i < 1200; ++i)  // more than one multi-row insert
+    csv << "E" << i << ",C" << i / 10 << ",S" << i / 5 << ",phone," << (i == 7 ? "done" : "")
+        << "," << (i % 25 == 0 ? "yes" : "no") << "\n";
+  std::istringstream in(csv.str());
+  CHECK(s->import_csv("imp", in) == 1200);
+  CHECK(s->get_device("E7").state == DeviceState::done);
+  CHECK(s->get_device("E1199").suspect_ref == "S239");
+  CHECK(s->alerts(true).size() == 48);
+  ListQuery queued;
+  CHECK(s->list(queued).size() == 1199);  // E7 was imported done
+  auto rec = s->audit("device", "E7");
+  REQUIRE(rec.size() == 2);
+  CHECK(rec[0].action == "device.add");
+  CHECK(rec[1].action == "device.state");
+  CHECK(s->verify_audit().ok);
+  if (db->pg())  // statistics are fresh after an import (the claim plan depends on them)
+    CHECK(db->sql("SELECT reltuples::bigint FROM pg_class WHERE relname = 'devices'").out ==
+          "1200\n");
+
+  std::istringstream dup("exhibit,case,suspect,class\nN1,C900,S900,phone\nN2,C900,S900,phone\n"
+                         "N1,C900,S900,tablet\n");
+  try {
+    s->import_csv("imp", dup);
+    FAIL("no error");
+  } catch (const QueueError& e) {
+    CHECK(std::string(e.what()) == "CSV line 4: device N1 already exists");
+    CHECK(e.kind == QueueError::Kind::conflict);
+  }
+  std::istringstream exists("exhibit,case,suspect,class\nE5,C900,S900,phone\n");
+  CHECK(error_kind([&] { s->import_csv("imp", exists); }) == QueueError::Kind::conflict);
+  CHECK(error_kind([&] { s->get_device("N2"); }) == QueueError::Kind::not_found);
+}

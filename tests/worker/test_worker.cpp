@@ -186,6 +186,61 @@ TEST_CASE("a worker killed with SIGKILL mid-acquisition is resumed by another af
   CHECK(jobs[1]["ok"] == true);
 }
 
+TEST_CASE("a worker stopped with SIGTERM mid-acquisition hands the job back without spending an attempt", "[worker][e2e][slow]") {
+  test::TempDir t("vigil-work-term");
+  const std::string db = (t / "queue.db").string();
+  fsys::path src = t / "big.raw";
+  must_run("{ openssl enc -aes-128-ctr -nosalt -pass pass:sigterm -pbkdf2 -in /dev/zero 2>/dev/null || true; } | head -c "
+           "402653184 > " + shell_quote(src.string()));
+  must_run(q(db, "case add C --risk high"));
+  must_run(q(db, "suspect add S --case C --children no --access-to-children no"));
+  must_run(q(db, "device add BIG --suspect S --class computer --source " + shell_quote(src.string())));
+  const fsys::path dir = worker::device_dir(t / "ev", "C", "BIG");
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/bash", "bash", "-c", ("exec " + work(db, "st-a", t / "ev", "--threads 1") + " >" +
+                                      shell_quote((t / "st-a.out").string()) + " 2>&1").c_str(), nullptr);
+    _exit(127);
+  }
+  bool checkpointed = false;
+  for (int i = 0; i < 600 && !checkpointed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::error_code ec;
+    checkpointed = fsys::exists(dir / "BIG.acquire.state", ec) && fsys::file_size(dir / "BIG.E01", ec) > (64u << 20);
+  }
+  REQUIRE(checkpointed);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  // A stop asked for is not a failure: exit 0, the job reported as handed back.
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  auto stopped = json_lines(test::read_text(t / "st-a.out"));
+  REQUIRE(stopped.size() == 1);
+  CHECK(stopped[0]["ok"] == false);
+  CHECK(stopped[0]["released"] == true);
+  // Back in the queue at once (no lease to wait for), its attempt not spent, the release audited.
+  auto listed = json::parse(must_run(q(db, "list --json")));
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["state"] == "queued");
+  CHECK(listed[0]["attempts"] == 0);
+  CHECK(listed[0]["station"].is_null());
+  auto audit = json::parse(must_run(q(db, "audit --json")));
+  bool release_audited = false;
+  for (auto& r : audit)
+    if (r["action"].get<std::string>().find("release") != std::string::npos) release_audited = true;
+  CHECK(release_audited);
+  must_run(q(db, "audit --verify"));
+  // Another station resumes the acquisition from the checkpoint and finishes the device.
+  auto jobs = json_lines(must_run(work(db, "st-b", t / "ev")));
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0]["job"] == "acquire");
+  CHECK(jobs[0]["result"]["resumed"] == true);
+  CHECK(jobs[0]["result"]["md5"] == test::md5_file(src));
+  CHECK(jobs[1]["job"] == "carve");
+  CHECK(jobs[1]["ok"] == true);
+}
+
 TEST_CASE("two workers on one PostgreSQL database never process a device twice", "[worker][e2e][postgres][slow]") {
   const char* url = std::getenv("VIGIL_TEST_PG_URL");
   if (!url || !*url) {
