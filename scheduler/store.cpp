@@ -504,26 +504,8 @@ class SqlStore final : public Store {
       load_case(s.case_ref, false);
       if (!db_->query("SELECT 1 FROM suspects WHERE reference = $1", {s.reference}).empty())
         throw QueueError(Kind::conflict, fmt::format("suspect {} already exists", s.reference));
-      int64_t t = now();
-      db_->query(
-          "INSERT INTO suspects (reference, case_ref, lives_with_children, access_to_children, "
-          "children_count, age_bands, access_notes, created_at) VALUES ($1, $2, $3, $4, $5, $6, "
-          "$7, $8)",
-          {s.reference, s.case_ref, to_string(s.lives_with_children),
-           to_string(s.access_to_children), static_cast<int64_t>(s.children_count), s.age_bands,
-           s.access_notes, t});
-      Suspect out;
-      out.reference = s.reference;
-      out.case_ref = s.case_ref;
-      out.lives_with_children = s.lives_with_children;
-      out.access_to_children = s.access_to_children;
-      out.children_count = s.children_count;
-      out.age_bands = s.age_bands;
-      out.access_notes = s.access_notes;
-      out.created_at = t;
-      audit_add(user, "suspect.add", "suspect", s.reference, "", json(), to_json(out));
       ChangeResult res;
-      if (out.at_risk()) res.alerts_raised.push_back(raise_alert(user, out, policy()));
+      Suspect out = add_suspect_tx(user, s, policy(), /*reload=*/false, &res);
       return std::make_pair(out, res);
     });
   }
@@ -1544,8 +1526,9 @@ class SqlStore final : public Store {
   }
 
   // reload: read the row back (defaults filled by the database) instead of building it here.
+  // The alert raised for a suspect at risk goes into `res` when given.
   Suspect add_suspect_tx(const std::string& user, const NewSuspect& s, const Policy& p,
-                         bool reload) {
+                         bool reload, ChangeResult* res = nullptr) {
     int64_t t = now();
     db_->query(
         "INSERT INTO suspects (reference, case_ref, lives_with_children, access_to_children, "
@@ -1567,7 +1550,10 @@ class SqlStore final : public Store {
       out.created_at = t;
     }
     audit_add(user, "suspect.add", "suspect", s.reference, "", json(), to_json(out));
-    if (out.at_risk()) raise_alert(user, out, p);
+    if (out.at_risk()) {
+      Alert a = raise_alert(user, out, p);
+      if (res) res->alerts_raised.push_back(a);
+    }
     return out;
   }
 
