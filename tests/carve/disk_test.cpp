@@ -125,9 +125,13 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
   auto summary = json::parse(read_text(t / "raw" / "summary.json"));
   CHECK(summary["artefacts"] == report.size());
   CHECK(summary["bifragment_jpegs"].get<int>() >= 1);
-  must_run("xmllint --noout --schema " +
-           shell_quote(vigil::test::source_dir() + "/../shared/fixtures/dfxml/dfxml.xsd") + " " +
-           shell_quote((t / "raw" / "dfxml.xml").string()));
+  // The DFXML schema is one of the shared fixtures: validated against it when they are present.
+  if (auto fx = vigil::test::fixtures()) {
+    must_run("xmllint --noout --schema " + shell_quote((*fx / "dfxml" / "dfxml.xsd").string()) + " " +
+             shell_quote((t / "raw" / "dfxml.xml").string()));
+  } else {
+    WARN("DFXML schema validation skipped: fixtures not present");
+  }
 
   // The same disk as an E01: the same report, byte for byte.
   must_run("ewfacquire -u -q -t " + shell_quote((t / "disk").string()) +
