@@ -35,7 +35,9 @@ constexpr std::array<const char*, 3> kRole{"manager", "examiner", "auditor"};
 constexpr std::array<const char*, 5> kRiskText{"very high", "high", "medium", "low",
                                                "not assessed"};
 
-std::string iso(int64_t t) {
+}  // namespace
+
+std::string utc_iso8601(int64_t t) {
   if (t <= 0) return "";
   std::time_t tt = static_cast<std::time_t>(t);
   std::tm tm{};
@@ -44,8 +46,6 @@ std::string iso(int64_t t) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-}  // namespace
 
 std::string to_string(Risk r) { return kRisk[static_cast<size_t>(r)]; }
 std::string to_string(Answer a) { return kAnswer[static_cast<size_t>(a)]; }
@@ -149,12 +149,12 @@ nlohmann::json to_json(const QueueEntry& e) {
   j["risk"] = to_string(e.risk);
   j["class"] = to_string(d.device_class);
   j["waiting_days"] = std::round(e.waiting_days * 100.0) / 100.0;
-  j["intake_at"] = iso(d.intake_at);
-  j["deadline"] = iso(d.deadline_at);
+  j["intake_at"] = utc_iso8601(d.intake_at);
+  j["deadline"] = utc_iso8601(d.deadline_at);
   j["overdue"] = e.overdue;
   j["state"] = to_string(d.state);
   j["station"] = d.station.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.station);
-  j["lease_expires"] = d.lease_expires ? nlohmann::json(iso(d.lease_expires)) : nlohmann::json();
+  j["lease_expires"] = d.lease_expires ? nlohmann::json(utc_iso8601(d.lease_expires)) : nlohmann::json();
   j["attempts"] = d.attempts;
   j["level"] = d.level;
   j["source"] = d.source;
@@ -189,12 +189,12 @@ nlohmann::json to_json(const Alert& a, int64_t now) {
   j["case"] = a.case_ref;
   j["suspect"] = a.suspect_ref;
   j["reason"] = a.reason;
-  j["raised_at"] = iso(a.raised_at);
+  j["raised_at"] = utc_iso8601(a.raised_at);
   j["raised_by"] = a.raised_by;
-  j["due_at"] = iso(a.due_at);
+  j["due_at"] = utc_iso8601(a.due_at);
   j["overdue"] = a.overdue(now);
   j["acknowledged"] = a.acknowledged;
-  j["acknowledged_at"] = a.acknowledged ? nlohmann::json(iso(a.acknowledged_at)) : nlohmann::json();
+  j["acknowledged_at"] = a.acknowledged ? nlohmann::json(utc_iso8601(a.acknowledged_at)) : nlohmann::json();
   j["acknowledged_by"] = a.acknowledged ? nlohmann::json(a.acknowledged_by) : nlohmann::json();
   j["reference"] = a.acknowledged ? nlohmann::json(a.reference) : nlohmann::json();
   return j;
@@ -205,7 +205,7 @@ nlohmann::json to_json(const AuditRecord& r) {
     auto j = nlohmann::json::parse(s, nullptr, false);
     return j.is_discarded() ? nlohmann::json(s) : j;
   };
-  return {{"seq", r.seq},       {"at", iso(r.at)},          {"user", r.user},
+  return {{"seq", r.seq},       {"at", utc_iso8601(r.at)},          {"user", r.user},
           {"action", r.action}, {"entity", r.entity},       {"entity_id", r.entity_id},
           {"reason", r.reason}, {"before", parse(r.before)}, {"after", parse(r.after)},
           {"prev_hash", r.prev_hash}, {"hash", r.hash}};

@@ -35,6 +35,8 @@ enum class JobKind { acquire, carve };  // queued -> acquiring -> acquired -> ca
 enum class Role { manager, examiner, auditor };
 
 // Canonical names: "very-high", "high", …, "none"; "yes"/"no"/"unknown"; "phone"…; "intake"….
+// Seconds since the Unix epoch as UTC ISO 8601 ("2026-11-30T04:35:00Z"); "" for 0 or earlier.
+std::string utc_iso8601(int64_t t);
 std::string to_string(Risk r);
 std::string to_string(Answer a);
 std::string to_string(DeviceClass c);

@@ -311,16 +311,6 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-std::string iso_time(int64_t t) {
-  if (t <= 0) return "";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 int64_t parse_time(const std::string& s) {
   if (s.empty()) return 0;
   if (std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -1216,7 +1206,7 @@ class SqlStore final : public Store {
         "suspects s ON s.reference = d.suspect_ref ORDER BY d.id");
     for (auto& r : rows) {
       for (size_t i = 0; i < r.cells.size(); ++i) {
-        std::string v = i == 8 ? iso_time(r.integer(8)) : r.text(i);
+        std::string v = i == 8 ? utc_iso8601(r.integer(8)) : r.text(i);
         out << (i ? "," : "") << csv_field(v);
       }
       out << "\n";

@@ -25,17 +25,7 @@ struct HttpError {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-std::string iso(int64_t t) {
-  if (t <= 0) return "";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-json iso_or_null(int64_t t) { return t > 0 ? json(iso(t)) : json(); }
+json iso_or_null(int64_t t) { return t > 0 ? json(utc_iso8601(t)) : json(); }
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -180,7 +170,7 @@ const char* kKinds = "acquire, carve";
 
 json case_json(const Case& c) {
   return {{"reference", c.reference}, {"risk", to_string(c.risk)}, {"offence", c.offence},
-          {"officer", c.officer},     {"notes", c.notes},          {"created_at", iso(c.created_at)}};
+          {"officer", c.officer},     {"notes", c.notes},          {"created_at", utc_iso8601(c.created_at)}};
 }
 
 json suspect_json(const Suspect& s) {
@@ -192,7 +182,7 @@ json suspect_json(const Suspect& s) {
           {"age_bands", s.age_bands},
           {"access_notes", s.access_notes},
           {"at_risk", s.at_risk()},
-          {"created_at", iso(s.created_at)}};
+          {"created_at", utc_iso8601(s.created_at)}};
 }
 
 json device_json(const Device& d) {
@@ -215,7 +205,7 @@ json token_json(const Token& t) {
   return {{"id", t.id},
           {"name", t.name},
           {"role", to_string(t.role)},
-          {"created_at", iso(t.created_at)},
+          {"created_at", utc_iso8601(t.created_at)},
           {"created_by", t.created_by},
           {"revoked_at", iso_or_null(t.revoked_at)}};
 }
