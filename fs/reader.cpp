@@ -5,6 +5,8 @@
 #include "fs/image.hpp"
 
 #include <libdeflate.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -20,6 +22,10 @@ namespace vigil::fs {
 namespace {
 
 constexpr size_t kChunksPerBatch = 64;
+
+// The decoding threads only have to stay ahead of the consumer, which is usually the slowest stage
+// (one MD5 stream cannot be split), so on a busy machine the consumer gets the CPU first.
+void lower_this_thread_priority() { setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 4); }
 
 struct RawChunk {
   uint64_t offset = 0;          // image offset of the chunk's data
@@ -134,6 +140,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i)
     workers.emplace_back([&] {
+      lower_this_thread_priority();
       std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> d(
           libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
       while (auto b = work.pop()) {
@@ -145,6 +152,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
     });
 
   std::thread producer([&] {
+    lower_this_thread_priority();
     uint64_t off = start;
     std::vector<unsigned char> scratch(static_cast<size_t>(chunk_size) * 2 + 1024);
     std::vector<std::byte> probe(chunk_size);

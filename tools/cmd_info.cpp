@@ -147,6 +147,14 @@ void register_hash(CLI::App& app) {
     fs::MultiHasher h(set);
     fs::ReadOptions opts;
     opts.threads = *threads;
+    // Runs of zero chunks (recognised from their stored bytes) are hashed from one small, cache-hot
+    // zero buffer instead of being inflated into memory first.
+    static const std::vector<std::byte> zero_block(64 * 1024);
+    opts.zeros = [&](uint64_t, uint64_t len) {
+      for (; len; len -= std::min<uint64_t>(len, zero_block.size()))
+        h.update(zero_block.data(), static_cast<size_t>(std::min<uint64_t>(len, zero_block.size())));
+      return true;
+    };
     fs::ReadResult r;
     try {
       r = fs::read_sequential(*image, [&](uint64_t, std::span<const std::byte> b) {

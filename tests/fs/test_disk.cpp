@@ -290,6 +290,15 @@ TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads r
       whole.append(reinterpret_cast<const char*>(buf.data()), n);
     }
     CHECK(whole == want);
+
+    // `vigil hash` hashes the zero runs without inflating them: the digests of the raw image.
+    auto out = nlohmann::json::parse(must_run(shell_quote(test::vigil_binary()) + " hash --json " + shell_quote(e01)));
+    auto d = fs::hash_file(raw);
+    CHECK(out["md5"] == d.md5);
+    CHECK(out["sha1"] == d.sha1);
+    CHECK(out["sha256"] == d.sha256);
+    CHECK(out["bytes"] == want.size());
+    CHECK(out["errors"].empty());
   }
 }
 
