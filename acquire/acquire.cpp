@@ -277,7 +277,7 @@ void Pipeline::reader(uint64_t start) {
         const size_t huge = 2u << 20, bytes = (block_bytes + huge - 1) / huge * huge;
         void* p = nullptr;
         if (posix_memalign(&p, huge, bytes) != 0) throw std::bad_alloc();
-        if (!std::getenv("NOHUGE")) madvise(p, bytes, MADV_HUGEPAGE);
+        madvise(p, bytes, MADV_HUGEPAGE);
         b->data.reset(static_cast<std::byte*>(p));
         b->capacity = block_bytes;
       }
