@@ -30,7 +30,7 @@ bool all_zero(std::span<const std::byte> data) {
 namespace {
 
 // Decoded chunks the whole-image reader may hand over to this backend (see SharedChunks).
-constexpr size_t kSharedBudget = size_t{256} << 20;
+constexpr size_t kSharedBudget = size_t{128} << 20;
 
 struct Decompressor {
   void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
