@@ -1,12 +1,13 @@
 // The imaging pipeline:
-//   reader thread   reads blocks of whole chunks (retries, then narrows down to single sectors
-//                   and zero-fills only those that stay unreadable)
+//   reader thread   reads blocks of whole chunks (O_DIRECT for block devices; retries, then
+//                   narrows down to single sectors and zero-fills only those that stay unreadable)
 //   hash threads    one per digest (MD5, SHA-1, SHA-256), each over the blocks in order
 //   compressors     one per core, whole blocks of chunks, any order
 //   this thread     writes the chunks in order through libewf, saves resume checkpoints
 // A fixed pool of blocks bounds memory; every block goes back to the pool once written and hashed.
 // Measured (docs/BENCHMARKS.md): a larger pool (64-256 MiB, for the reader to run ahead into
-// costly stretches) and compressors at a lower priority both cost more than they gave here.
+// costly stretches) cost more than it gave here, and running the compressors and the other digests
+// at a lower priority than MD5 (VIGIL_ACQUIRE_NICE) gave nothing measurable with O_DIRECT reads.
 #include "acquire/acquire.hpp"
 
 #include "acquire/compress.hpp"
@@ -209,13 +210,12 @@ class Pipeline {
   Shared s_;
 };
 
-// MD5 is the one digest that cannot keep up with the rest and it is sequential: its thread (with
-// the reader that feeds it and the writer that frees blocks) keeps the normal priority; the
-// other digests and the compressors run a few nice levels lower so they take the CPU MD5 leaves.
-// Thread priorities only weigh against this process's threads (the kernel groups a session's
-// processes), so this does not hand the CPU to other programs.
+// A tuning knob: VIGIL_ACQUIRE_NICE=N runs the compressors and the digests other than MD5 N nice
+// levels lower than MD5, the reader and the writer (thread priorities weigh only against this
+// process's threads: the kernel groups a session's processes). Off by default: measured on the
+// benchmark it gave nothing with O_DIRECT reads and cost 10-15 % with page-cache reads.
 void lower_priority() {
-  int n = 4;
+  int n = 0;
   if (const char* e = std::getenv("VIGIL_ACQUIRE_NICE")) n = std::atoi(e);
   if (n > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) + n);
 }
