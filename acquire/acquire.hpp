@@ -44,6 +44,11 @@ struct Progress {
   bool final = false;
 };
 
+// Reading the source with O_DIRECT: no copy through the page cache (and no page cache filled with
+// the evidence). automatic: block devices; on: image files too (where the filesystem allows it);
+// off: never. Any read the device refuses with EINVAL falls back to ordinary reads, logged.
+enum class DirectIo { automatic, on, off };
+
 struct Options {
   std::string source;                      // block device or image file
   std::filesystem::path out_base;          // OUT -> OUT.E01, OUT.acquire.json, OUT.acquire.log
@@ -54,6 +59,7 @@ struct Options {
   bool resume = false;
   bool force = false;
   unsigned retries = 2;                    // extra attempts of a failed read before narrowing down
+  DirectIo direct_io = DirectIo::automatic;
   unsigned threads = 0;                    // compression workers; 0: all cores
   uint32_t sectors_per_chunk = 0;          // 0: 64 (32 KiB), larger for sources the library limits
   std::function<void(const Progress&)> on_progress;  // called from the writing thread

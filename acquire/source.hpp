@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,7 +35,10 @@ class Source {
  public:
   // Opens the source; for a block device applies and confirms the write-block first, logging
   // every step. Throws AcquireError(usage) when it cannot (no such file, writable mount, ...).
-  Source(const std::string& path, Log& log);
+  // direct: read with O_DIRECT (block devices; also image files when `files` is set) where the
+  // kernel allows it; reads keep every offset and length the caller asks for (bounce buffers for
+  // what is not aligned to the logical sector size).
+  Source(const std::string& path, Log& log, bool direct = true, bool direct_files = false);
   ~Source();  // closes, and returns each device's read-only flag to what it was (logged)
   Source(const Source&) = delete;
   Source& operator=(const Source&) = delete;
@@ -47,8 +52,12 @@ class Source {
   const nlohmann::json& write_block() const { return write_block_; }
 
   // Reads exactly out.size() bytes at offset (short only at the end of the source);
-  // returns bytes read, or -errno on a read error.
-  long long read_at(uint64_t offset, std::span<std::byte> out) const;
+  // returns bytes read, or -errno on a read error. Called from one thread at a time.
+  long long read_at(uint64_t offset, std::span<std::byte> out);
+  // Whether reads go through O_DIRECT (false once the kernel refused it), and its alignment
+  // (offsets, lengths and buffer addresses; buffers aligned to 4096 always qualify).
+  bool direct() const { return dfd_ >= 0; }
+  uint32_t direct_alignment() const { return align_; }
 
  private:
   struct Guarded {
@@ -57,11 +66,19 @@ class Source {
     int previous_ro = 0;
     bool applied = false;
   };
-  void open_source();
+  void open_source(bool direct, bool direct_files);
+  long long read_direct(uint64_t offset, std::span<std::byte> out);
+  long long finish_read(uint64_t offset, std::span<std::byte> out, size_t done) const;
   void release();
   void guard_block_device(unsigned maj, unsigned min);
   std::string path_;
   int fd_ = -1;
+  int dfd_ = -1;          // the same source opened with O_DIRECT, or -1
+  uint32_t align_ = 512;  // O_DIRECT alignment
+  struct FreeBytes {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::byte, FreeBytes> bounce_;  // one aligned window for unaligned pieces
   uint64_t real_size_ = 0;
   uint64_t padding_ = 0;
   DeviceIdentity id_;

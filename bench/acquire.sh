@@ -40,8 +40,11 @@ cat "$LOOP" > /dev/null  # same (cached) starting point for every tool
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 calc() { python3 -c "print($1)"; }
-# Elapsed seconds on stdout; CPU seconds (user+sys) appended to $WORK/cpu.
+# Elapsed seconds on stdout; CPU seconds (user+sys) appended to $WORK/cpu. The device is read once
+# more right before each tool, so each starts from a cached device (the kernel may drop the loop
+# device's cache between runs on a busy machine).
 t() {
+  cat "$LOOP" > /dev/null
   /usr/bin/time -f "%e %U %S" -o "$WORK/time" "$@" > /dev/null 2>&1 || true
   read -r e u s < "$WORK/time"
   calc "$u + $s" >> "$WORK/cpu"

@@ -4,7 +4,8 @@
 #   on each partition of the raw image.
 # Recall is counted by exact SHA-256 against the files the generator put on the disk, per type.
 # usage: bench/carve.sh [SCALE]   (SCALE 14 gives a ~1 GiB disk with ~320 media files; needs root
-# for the NTFS partition). VIGIL=path/to/vigil (default build/release/tools/vigil).
+# for the NTFS partition). VIGIL=path/to/vigil (default build/release/tools/vigil). KEEP=1 keeps the
+# work folder; REUSE=1 WORK=that-folder times again on its disk without regenerating it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${1:-14}
@@ -14,9 +15,14 @@ FIX=${VIGIL_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
 echo "work folder: $WORK"
 chat=()
 [ -d "$FIX/chat" ] && chat=(--chat-fixtures "$FIX/chat")
-python3 tests/carve/make_disk.py "$WORK/gen" --scale "$SCALE" "${chat[@]}"
-ewfacquire -u -q -t "$WORK/disk" -f encase6 -c fast -b 64 -C bench -D disk -E 1 -e bench -N none \
-  "$WORK/gen/disk.raw" >/dev/null
+if [ -n "${REUSE:-}" ] && [ -f "$WORK/disk.E01" ] && [ -f "$WORK/gen/truth.json" ]; then
+  # REUSE=1 WORK=folder: time again on a disk a previous run kept (KEEP=1), without regenerating it.
+  rm -rf "$WORK/vigil" "$WORK/tsk" "$WORK/photorec" "$WORK"/t.vigil "$WORK"/t.tsk "$WORK"/t.photorec
+else
+  python3 tests/carve/make_disk.py "$WORK/gen" --scale "$SCALE" "${chat[@]}"
+  ewfacquire -u -q -t "$WORK/disk" -f encase6 -c fast -b 64 -C bench -D disk -E 1 -e bench -N none \
+    "$WORK/gen/disk.raw" >/dev/null
+fi
 DISK=$WORK/gen/disk.raw
 echo "disk: $(du -h --apparent-size "$DISK" | cut -f1) raw, $(du -h "$WORK/disk.E01" | cut -f1) E01; $(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$WORK/gen/truth.json") files"
 sync

@@ -745,6 +745,7 @@ class Run {
       size_t k = i;
       fs::ReadOptions ro;
       ro.threads = o_.threads;
+      ro.share = ev_.image().shared_chunks();  // pass 1's TSK reads take what this decodes
       ro.start = start;
       ro.length = end - start;
       // Calls fn(offset in the piece, length) for the parts of an image piece inside the regions.

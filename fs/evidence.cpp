@@ -162,6 +162,7 @@ namespace {
 
 struct OpenCtx {
   Image* image;
+  bool labels;
   std::vector<FilesystemInfo>* infos;
   std::vector<FsHandle>* handles;
   std::vector<const TSK_POOL_INFO*>* pools;
@@ -178,7 +179,7 @@ void add_fs(OpenCtx& c, int volume, TSK_FS_INFO* fs, uint64_t img_base, const TS
   info.block_size = fs->block_size;
   info.block_count = fs->block_count;
   info.size = static_cast<uint64_t>(fs->block_count) * fs->block_size;
-  info.label = read_label(fs);
+  if (c.labels) info.label = read_label(fs);
   c.infos->push_back(info);
   FsHandle h;
   h.fs = fs;
@@ -226,11 +227,11 @@ void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where) 
 
 }  // namespace
 
-std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path) {
+std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool labels) {
   std::unique_ptr<Evidence> ev(new Evidence());
   ev->image_ = Image::open(path);
   ev->impl_ = std::make_unique<Impl>();
-  OpenCtx c{ev->image_.get(), &ev->filesystems_, &ev->impl_->fs, &ev->impl_->pools, &ev->problems_};
+  OpenCtx c{ev->image_.get(), labels, &ev->filesystems_, &ev->impl_->fs, &ev->impl_->pools, &ev->problems_};
 
   tsk_error_reset();
   TSK_VS_INFO* vs = tsk_vs_open(ev->image_->tsk(), 0, TSK_VS_TYPE_DETECT);

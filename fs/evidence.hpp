@@ -81,7 +81,9 @@ class Evidence {
  public:
   // Opens the image and discovers volumes and filesystems. Throws EvidenceError only when the
   // image itself cannot be opened.
-  static std::unique_ptr<Evidence> open(const std::filesystem::path& path);
+  // `labels` false leaves FilesystemInfo::label empty: reading it costs a whole fsstat (TSK's FAT
+  // fsstat walks the entire FAT), which callers that never show labels (carving) can skip.
+  static std::unique_ptr<Evidence> open(const std::filesystem::path& path, bool labels = true);
   ~Evidence();
 
   Image& image() const { return *image_; }

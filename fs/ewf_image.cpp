@@ -29,6 +29,9 @@ bool all_zero(std::span<const std::byte> data) {
 
 namespace {
 
+// Decoded chunks the whole-image reader may hand over to this backend (see SharedChunks).
+constexpr size_t kSharedBudget = size_t{128} << 20;
+
 struct Decompressor {
   void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
 };
@@ -37,12 +40,15 @@ class ChunkSource {
  public:
   ChunkSource(Handle h, uint64_t media_size, uint32_t chunk_size)
       : h_(std::move(h)), media_size_(media_size), chunk_size_(chunk_size), d_(libdeflate_alloc_decompressor()),
-        scratch_(static_cast<size_t>(chunk_size) * 2 + 1024), zero_(chunk_size) {
+        scratch_(static_cast<size_t>(chunk_size) * 2 + 1024), zero_(chunk_size),
+        shared_(std::make_shared<SharedChunks>((media_size + chunk_size - 1) / chunk_size, chunk_size,
+                                               kSharedBudget)) {
     if (!d_) throw std::bad_alloc();
     for (auto& s : slots_) s.data.resize(chunk_size);
   }
 
   uint64_t size() const { return media_size_; }
+  const std::shared_ptr<SharedChunks>& shared() const { return shared_; }
 
   ssize_t read(uint64_t off, char* buf, size_t len) {
     if (off >= media_size_) return fallback(off, buf, len);
@@ -55,7 +61,8 @@ class ChunkSource {
       if (!c) return fallback(off, buf, len);
       size_t within = static_cast<size_t>(pos - index * chunk_size_);
       size_t n = std::min<size_t>(len - done, chunk_bytes(index) - within);
-      std::memcpy(buf + done, c + within, n);
+      if (c == zero_.data()) std::memset(buf + done, 0, n);
+      else std::memcpy(buf + done, c + within, n);
       done += n;
     }
     return static_cast<ssize_t>(done);
@@ -74,6 +81,9 @@ class ChunkSource {
 
   // The decoded chunk, or nullptr when it must be read through libewf instead.
   const std::byte* chunk(uint64_t index) {
+    bool zero = false;
+    if (const std::byte* p = shared_->find(index, &zero)) return p;
+    if (zero) return zero_.data();
     ++clock_;
     Slot* victim = &slots_[0];
     for (auto& s : slots_) {
@@ -95,7 +105,10 @@ class ChunkSource {
     if (n <= 0) return nullptr;
     std::span<const unsigned char> stored(scratch_.data(), static_cast<size_t>(n));
     if (is_compressed) {
-      if (zeros_.is_zero(stored, data_size)) return zero_.data();
+      if (zeros_.is_zero(stored, data_size)) {
+        shared_->put_zero(index);
+        return zero_.data();
+      }
       size_t actual = 0;
       if (libdeflate_zlib_decompress(d_.get(), stored.data(), stored.size(), victim->data.data(), data_size,
                                      &actual) != LIBDEFLATE_SUCCESS ||
@@ -118,6 +131,7 @@ class ChunkSource {
         return nullptr;
       std::memcpy(victim->data.data(), stored.data(), data_size);
     }
+    shared_->put(index, std::span<const std::byte>(victim->data.data(), data_size));
     victim->index = index;
     victim->used = clock_;
     return victim->data.data();
@@ -142,6 +156,7 @@ class ChunkSource {
   std::vector<unsigned char> scratch_;
   std::vector<std::byte> zero_;
   ZeroChunks zeros_;
+  std::shared_ptr<SharedChunks> shared_;
   std::array<Slot, 16> slots_;
   uint64_t clock_ = 0;
 };
@@ -177,7 +192,7 @@ void tsk_stat(TSK_IMG_INFO* img, FILE* f) {
 
 }  // namespace
 
-TSK_IMG_INFO* open_tsk_image(const std::string& first) {
+TSK_IMG_INFO* open_tsk_image(const std::string& first, std::shared_ptr<SharedChunks>* shared) {
   std::unique_ptr<ChunkSource> src;
   uint32_t sector = 512;
   try {
@@ -203,6 +218,7 @@ TSK_IMG_INFO* open_tsk_image(const std::string& first) {
     std::free(t);
     return nullptr;
   }
+  if (shared) *shared = src->shared();
   src.release();
   return img;
 }

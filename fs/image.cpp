@@ -1,6 +1,7 @@
 #include "fs/image.hpp"
 
 #include "fs/ewf.hpp"
+#include "fs/ewf_chunks.hpp"
 #include "fs/ewf_image.hpp"
 
 #include <tsk/libtsk.h>
@@ -145,7 +146,7 @@ std::unique_ptr<Image> Image::open(const fsys::path& path) {
   tsk_error_reset();
   std::string p = path.string();
   // EWF through Vigil's own backend (libdeflate, zero chunks not inflated); TSK's when that fails.
-  if (is_ewf) img->img_ = ewf::open_tsk_image(p);
+  if (is_ewf) img->img_ = ewf::open_tsk_image(p, &img->shared_);
   if (!img->img_) img->img_ = tsk_img_open_utf8_sing(p.c_str(), is_ewf ? TSK_IMG_TYPE_EWF_EWF : detect_type(path), 0);
   if (!img->img_) {
     std::string why = take_tsk_error();

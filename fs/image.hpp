@@ -14,6 +14,9 @@
 #include <vector>
 
 struct TSK_IMG_INFO;
+namespace vigil::fs::ewf {
+class SharedChunks;
+}
 
 namespace vigil::fs {
 
@@ -52,6 +55,9 @@ class Image {
 
   // The underlying TSK handle, for fs/ internals only.
   TSK_IMG_INFO* tsk() const { return img_; }
+  // For E01 read through Vigil's backend: the decoded chunks a whole-image read may share with it
+  // (ReadOptions::share), so TSK's reads need not decode them again; nullptr otherwise.
+  ewf::SharedChunks* shared_chunks() const { return shared_.get(); }
 
  private:
   Image() = default;
@@ -60,6 +66,7 @@ class Image {
   std::vector<std::filesystem::path> segments_;
   std::optional<EwfMetadata> ewf_;
   TSK_IMG_INFO* img_ = nullptr;
+  std::shared_ptr<ewf::SharedChunks> shared_;
   struct Lock;
   std::unique_ptr<Lock> lock_;
 };

@@ -34,6 +34,7 @@ struct RawChunk {
   uint32_t checksum = 0;        // Adler-32 of the data, for stored chunks
   bool has_checksum = false;
   bool zero = false;            // stored exactly like a chunk known to hold zeros: not inflated
+  const std::byte* shared = nullptr;  // already decoded by another reader (SharedChunks)
   std::vector<unsigned char> stored;
 };
 
@@ -72,14 +73,16 @@ class BatchQueue {
   bool closed_ = false;
 };
 
-void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros) {
+void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros, ewf::SharedChunks* share) {
   size_t total = 0;
   for (auto& c : b.chunks) total += c.data_size;
   b.out.resize(total);  // a recycled buffer of the same size: every byte is written below
   size_t pos = 0;
   for (auto& c : b.chunks) {
     unsigned char* dst = reinterpret_cast<unsigned char*>(b.out.data() + pos);
-    if (c.zero) {
+    if (c.shared) {
+      std::memcpy(dst, c.shared, c.data_size);
+    } else if (c.zero) {
       if (fill_zeros) std::memset(dst, 0, c.data_size);
     } else if (c.compressed) {
       size_t actual = 0;
@@ -90,16 +93,23 @@ void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros) {
                             "chunk at offset " + std::to_string(c.offset) +
                                 (r == LIBDEFLATE_BAD_DATA ? ": corrupt compressed data or Adler-32 mismatch"
                                                           : ": decompressed size is wrong")});
+      } else if (share) {
+        share->put(c.offset / share->chunk_size(), std::span<const std::byte>(b.out.data() + pos, c.data_size));
       }
     } else {
       size_t n = std::min<size_t>(c.stored.size(), c.data_size);
       std::memcpy(dst, c.stored.data(), n);
       std::memset(dst + n, 0, c.data_size - n);
+      bool good = c.stored.size() >= c.data_size;
       if (c.has_checksum) {
         uint32_t a = static_cast<uint32_t>(adler32(adler32(0, nullptr, 0), c.stored.data(), static_cast<uInt>(n)));
-        if (a != c.checksum)
+        if (a != c.checksum) {
+          good = false;
           b.errors.push_back({c.offset, c.data_size, "chunk at offset " + std::to_string(c.offset) + ": Adler-32 mismatch"});
+        }
       }
+      if (good && share)
+        share->put(c.offset / share->chunk_size(), std::span<const std::byte>(b.out.data() + pos, c.data_size));
     }
     pos += c.data_size;
   }
@@ -124,6 +134,8 @@ bool read_ewf_parallel(const std::filesystem::path& path,
   if (libewf_handle_seek_offset(h.get(), static_cast<off64_t>(start), SEEK_SET, err.out()) < 0) return false;
 
   unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+  ewf::SharedChunks* share = opts.share && opts.share->chunk_size() == chunk_size ? opts.share : nullptr;
+  if (share) share->activate();
   BatchQueue work;
   std::mutex order_m;
   std::condition_variable order_cv;
@@ -144,7 +156,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
       std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> d(
           libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
       while (auto b = work.pop()) {
-        decode_batch(*b, d.get(), !opts.zeros);
+        decode_batch(*b, d.get(), !opts.zeros, share);
         std::lock_guard<std::mutex> g(order_m);
         b->done = true;
         order_cv.notify_all();
@@ -157,6 +169,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
     std::vector<unsigned char> scratch(static_cast<size_t>(chunk_size) * 2 + 1024);
     std::vector<std::byte> probe(chunk_size);
     ewf::ZeroChunks zeros;
+    bool seek = false;  // chunks were skipped: libewf's position is behind `off`
     std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> pd(
         libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
     while (off < end && !stop) {
@@ -172,6 +185,28 @@ bool read_ewf_parallel(const std::filesystem::path& path,
         RawChunk c;
         c.offset = off;
         c.data_size = static_cast<uint32_t>(std::min<uint64_t>(chunk_size, media_size - off));
+        if (share) {
+          // Decoded by the image's TSK reads already: neither read nor inflated again.
+          bool zero = false;
+          c.shared = share->find(off / chunk_size, &zero);
+          if (c.shared || zero) {
+            c.zero = zero;
+            off += c.data_size;
+            b->chunks.push_back(std::move(c));
+            seek = true;
+            continue;
+          }
+          if (seek) {
+            ewf::Error se;
+            if (libewf_handle_seek_offset(h.get(), static_cast<off64_t>(off), SEEK_SET, se.out()) < 0) {
+              std::lock_guard<std::mutex> g(order_m);
+              read_error = "cannot seek to the chunk at offset " + std::to_string(off) + ": " + se.message();
+              off = end;
+              break;
+            }
+            seek = false;
+          }
+        }
         int8_t is_compressed = 0, read_checksum = 0;
         uint8_t checksum_buf[4] = {};
         uint32_t checksum = 0;
@@ -189,6 +224,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
         std::span<const unsigned char> stored(scratch.data(), static_cast<size_t>(n));
         if (c.compressed && zeros.is_zero(stored, c.data_size)) {
           c.zero = true;
+          if (share) share->put_zero(off / chunk_size);
         } else {
           if (c.compressed && pd && zeros.want(stored.size())) {
             // Small compressed chunks may be zero chunks: decode one here to learn its form.

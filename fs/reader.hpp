@@ -15,6 +15,10 @@
 
 namespace vigil::fs {
 
+namespace ewf {
+class SharedChunks;
+}
+
 struct ReadOptions {
   unsigned threads = 0;             // 0: all cores
   size_t block_size = 4u << 20;     // for non-EWF images
@@ -24,6 +28,9 @@ struct ReadOptions {
   // exactly like an all-zero chunk) go to zeros(offset, length) instead of to the sink, in order
   // with the sink's pieces. Return false to stop early. Other ranges of zeros still go to the sink.
   std::function<bool(uint64_t, uint64_t)> zeros;
+  // E01 only: the chunks decoded and verified on the way are published here (Image::shared_chunks())
+  // for the image's TSK reads to take instead of decoding them again.
+  ewf::SharedChunks* share = nullptr;
 };
 
 struct ChunkError {

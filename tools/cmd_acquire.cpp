@@ -57,7 +57,7 @@ uint64_t parse_size(const std::string& s) {
 
 struct AcquireArgs {
   std::string source, out, case_number, evidence, examiner, description, notes;
-  std::string compression = "fast", hash = "md5,sha1,sha256", segment_size = "2GiB";
+  std::string compression = "fast", hash = "md5,sha1,sha256", segment_size = "2GiB", direct = "auto";
   bool verify = false, resume = false, force = false, json = false;
   unsigned retries = 2, threads = 0, sectors_per_chunk = 0;
 };
@@ -109,6 +109,10 @@ int run_acquire(const AcquireArgs& a) {
   o.resume = a.resume;
   o.force = a.force;
   o.retries = a.retries;
+  if (a.direct == "auto") o.direct_io = acquire::DirectIo::automatic;
+  else if (a.direct == "on") o.direct_io = acquire::DirectIo::on;
+  else if (a.direct == "off") o.direct_io = acquire::DirectIo::off;
+  else fail(Exit::usage, "--direct takes auto, on or off, not " + a.direct);
   o.threads = a.threads;
   o.sectors_per_chunk = a.sectors_per_chunk;
 
@@ -182,6 +186,8 @@ void register_acquire(CLI::App& app) {
   cmd->add_option("--segment-size", a->segment_size, "Maximum segment file size (default 2GiB)");
   cmd->add_option("--retries", a->retries, "Extra attempts of a failed read before narrowing down (default 2)");
   cmd->add_option("--threads", a->threads, "Compression threads (default: all cores)");
+  cmd->add_option("--direct", a->direct,
+                  "Read with O_DIRECT: auto (default: block devices), on (image files too), off (page cache)");
   cmd->add_option("--sectors-per-chunk", a->sectors_per_chunk, "EWF chunk size in sectors (default 64, larger for huge sources)");
   cmd->add_flag("--verify", a->verify, "Verify the image right after acquisition");
   cmd->add_flag("--resume", a->resume, "Continue an interrupted acquisition of the same source");

@@ -66,7 +66,7 @@ void run_carve(const CarveArgs& a) {
   if (a.skip_known_ignorable && known.empty()) fail(Exit::usage, "--skip-known-ignorable needs --known SET");
   std::unique_ptr<fs::Evidence> ev;
   try {
-    ev = fs::Evidence::open(a.image);
+    ev = fs::Evidence::open(a.image, /*labels=*/false);  // carving reports no labels
   } catch (const fs::EvidenceError& e) {
     fail(Exit::usage, e.what());
   }

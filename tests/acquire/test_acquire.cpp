@@ -418,3 +418,109 @@ TEST_CASE("loop device: a writable mount is refused, a read-only one allowed", "
   CHECK(read_text(t / "img.acquire.log").find("Mounted read-only (allowed)") != std::string::npos);
   must_run("umount " + q(t / "mnt"));
 }
+
+TEST_CASE("loop devices read with O_DIRECT: odd sizes and 4096-byte sectors give the device's hashes", "[acquire][root]") {
+  if (skip_unless_root()) return;
+  TempDir t("vigil-acq");
+  // 5 MiB + 7 sectors with 512-byte sectors (not a whole number of 4096-byte pages, chunks or
+  // blocks), and 6 MiB + 3 pages with 4096-byte sectors.
+  struct Dev {
+    const char* name;
+    uint64_t bytes;
+    int sector;
+  };
+  for (Dev d : {Dev{"odd512", (5u << 20) + 7 * 512, 512}, Dev{"odd4k", (6u << 20) + 3 * 4096, 4096}}) {
+    INFO(d.name);
+    const fsys::path img = t / (std::string(d.name) + ".img");
+    make_source(img, 8);
+    must_run("truncate -s " + std::to_string(d.bytes) + " " + q(img));
+    const std::string dev = first_word(must_run("losetup -f --show -b " + std::to_string(d.sector) + " " + q(img)));
+    struct Detach {
+      std::string dev;
+      ~Detach() { run("losetup -d " + dev); }
+    } detach{dev};
+    const std::string md5 = md5sum(dev), sha1 = sha1sum(dev), sha256 = sha256sum(dev);
+    REQUIRE(md5 == md5sum(img));
+    for (const char* mode : {"auto", "off"}) {
+      INFO(mode);
+      const fsys::path out = t / (std::string(d.name) + "-" + mode);
+      auto r = run(vigil_cmd() + " acquire " + dev + " -o " + q(out) + kMeta + " --direct " + mode + " --verify");
+      INFO(r.out << r.err);
+      REQUIRE(r.exit_code == 0);
+      json rec = read_json(out.string() + ".acquire.json");
+      CHECK(rec["direct_io"] == (std::string(mode) == "auto"));
+      CHECK(rec["size"] == d.bytes);
+      CHECK(rec["sector_size"] == d.sector);
+      CHECK(rec["md5"] == md5);
+      CHECK(rec["sha1"] == sha1);
+      CHECK(rec["sha256"] == sha256);
+      const std::string log = read_text(out.string() + ".acquire.log");
+      CHECK((log.find("Reading with O_DIRECT (no page cache), " + std::to_string(d.sector) + "-byte alignment") !=
+             std::string::npos) == (std::string(mode) == "auto"));
+      must_run("ewfverify -q " + q(out.string() + ".E01"));
+    }
+  }
+}
+
+TEST_CASE("O_DIRECT reads of a device narrow read errors down to single sectors", "[acquire][root]") {
+  if (skip_unless_root()) return;
+  TempDir t("vigil-acq");
+  make_source(t / "disk.img", 8);
+  const std::string dev = first_word(must_run("losetup -f --show " + q(t / "disk.img")));
+  struct Detach {
+    std::string dev;
+    ~Detach() { run("losetup -d " + dev); }
+  } detach{dev};
+  auto r = run(with_shim(dev, "100,5000-5003,16383") + vigil_cmd() + " acquire " + dev + " -o " + q(t / "out") + kMeta);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 3);
+  json rec = read_json(t / "out.acquire.json");
+  CHECK(rec["direct_io"] == true);
+  CHECK(rec["read_errors"] == json::parse(R"([{"sector":100,"count":1},{"sector":5000,"count":4},{"sector":16383,"count":1}])"));
+  must_run("cp " + q(t / "disk.img") + " " + q(t / "expected") + " && for s in 100 5000 5001 5002 5003 16383; do dd if=/dev/zero of=" +
+           q(t / "expected") + " bs=512 seek=$s count=1 conv=notrunc 2>/dev/null; done");
+  CHECK(rec["md5"] == md5sum(t / "expected"));
+  CHECK(rec["sha256"] == sha256sum(t / "expected"));
+  must_run("ewfverify -q " + q(t / "out.E01"));
+}
+
+TEST_CASE("a source that refuses O_DIRECT reads is read through the page cache, logged", "[acquire]") {
+  TempDir t("vigil-acq");
+  make_source(t / "src.raw", 8);
+  const fsys::path src = fsys::canonical(t / "src.raw");
+  auto r = run("VIGIL_SHIM_EINVAL_DIRECT=1 " + with_shim(src, "") + vigil_cmd() + " acquire " + q(src) + " -o " +
+               q(t / "out") + kMeta + " --direct on");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  json rec = read_json(t / "out.acquire.json");
+  CHECK(rec["direct_io"] == false);
+  CHECK(rec["md5"] == md5sum(src));
+  CHECK(rec["sha256"] == sha256sum(src));
+  const std::string log = read_text(t / "out.acquire.log");
+  // Either the filesystem refused O_DIRECT at open, or the first read was refused (the shim).
+  CHECK((log.find("O_DIRECT read refused at byte 0 (Invalid argument): reading through the page cache from here on") !=
+             std::string::npos ||
+         log.find("O_DIRECT is not available here") != std::string::npos));
+  must_run("ewfverify -q " + q(t / "out.E01"));
+}
+
+TEST_CASE("image file with --direct on: same hashes as through the page cache, padding included", "[acquire]") {
+  TempDir t("vigil-acq");
+  make_source(t / "src.raw", 8);
+  must_run("head -c 1234 /dev/urandom >> " + q(t / "src.raw"));  // neither whole sectors nor pages
+  must_run("cp " + q(t / "src.raw") + " " + q(t / "padded") + " && truncate -s " + std::to_string((8u << 20) + 1536) +
+           " " + q(t / "padded"));
+  for (const char* mode : {"on", "off"}) {
+    INFO(mode);
+    auto r = run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / mode) + kMeta + " --direct " + mode);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    json rec = read_json(t / (std::string(mode) + ".acquire.json"));
+    CHECK(rec["padding_bytes"] == 302);
+    CHECK(rec["md5"] == md5sum(t / "padded"));
+    CHECK(rec["sha1"] == sha1sum(t / "padded"));
+    CHECK(rec["sha256"] == sha256sum(t / "padded"));
+    if (std::string(mode) == "off") CHECK(rec["direct_io"] == false);
+    must_run("ewfverify -q " + q(t / (std::string(mode) + ".E01")));
+  }
+}

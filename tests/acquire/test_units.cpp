@@ -1,12 +1,18 @@
-// Unit tests of acquire/ internals: chunk compression and resumable digests.
+// Unit tests of acquire/ internals: chunk compression, resumable digests, O_DIRECT source reads.
 #include "acquire/compress.hpp"
 #include "acquire/hash_state.hpp"
+#include "acquire/log.hpp"
+#include "acquire/source.hpp"
+#include "tests/common/support.hpp"
 
 #include <catch2/catch.hpp>
 #include <libdeflate.h>
 #include <zlib.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -133,4 +139,63 @@ TEST_CASE("resumable digests: an MD5 checkpoint from before fs::Md5 (an OpenSSL 
   CHECK(resumed.finish() == vigil::fs::hash_bytes(std::as_bytes(std::span(all.data(), all.size())), 1).md5);
   ResumableDigest sha(vigil::fs::HashAlgo::sha1);
   CHECK_FALSE(sha.restore(now));  // an MD5 state is not a SHA-1 state
+}
+
+TEST_CASE("source: O_DIRECT reads equal page-cache reads at any offset, length and buffer address", "[acquire]") {
+  vigil::test::TempDir t("vigil-direct");
+  // 3 MiB + 1234 bytes: not a whole number of sectors (padded to 3 MiB + 1536) nor of 4096-byte
+  // O_DIRECT blocks.
+  const size_t size = (3u << 20) + 1234;
+  {
+    std::mt19937 g(11);
+    std::string data(size, '\0');
+    for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i % 3 ? g() : i / 7);
+    std::ofstream(t / "src.raw", std::ios::binary).write(data.data(), static_cast<std::streamsize>(size));
+  }
+  Log log;
+  Source buffered((t / "src.raw").string(), log, false, false);
+  Source direct((t / "src.raw").string(), log, true, true);
+  CHECK(!buffered.direct());
+  if (!direct.direct()) {
+    WARN("skipped: this filesystem does not allow O_DIRECT");
+    return;
+  }
+  CHECK(direct.direct_alignment() == 4096);
+  REQUIRE(direct.size() == (3u << 20) + 1536);
+  REQUIRE(buffered.size() == direct.size());
+  const uint64_t n = direct.size();
+  struct FreeBuf {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  auto aligned = [](size_t bytes) {
+    void* p = nullptr;
+    REQUIRE(posix_memalign(&p, 4096, bytes) == 0);
+    return std::unique_ptr<std::byte, FreeBuf>(static_cast<std::byte*>(p));
+  };
+  const size_t cap = n + 8192;
+  auto a = aligned(cap), b = aligned(cap);
+  struct Case {
+    uint64_t off;
+    size_t len, misalign;
+  };
+  std::vector<Case> cases{{0, n, 0},          {0, 1u << 20, 0},     {4096, 8192, 0},    {512, 512, 0},
+                          {1000, 5000, 1},    {4095, 2, 3},         {n - 1536, 1536, 0}, {n - 4096, 4096, 0},
+                          {n - 512, 1024, 0}, {n - 100, 100, 7},    {n, 512, 0},        {size - 10, 300, 0}};
+  std::mt19937_64 g(5);
+  for (int i = 0; i < 300; ++i) {
+    uint64_t off = g() % n;
+    size_t len = 1 + g() % std::min<uint64_t>(n - off + 600, 300000);
+    cases.push_back({i % 2 ? off : off / 512 * 512, i % 3 ? len : (len + 511) / 512 * 512, i % 4 ? 0u : 1 + g() % 511});
+  }
+  for (auto& c : cases) {
+    INFO("offset " << c.off << " length " << c.len << " misaligned by " << c.misalign);
+    std::memset(a.get(), 0xAA, cap);
+    std::memset(b.get(), 0x55, cap);
+    long long rb = buffered.read_at(c.off, std::span<std::byte>(a.get() + c.misalign, c.len));
+    long long rd = direct.read_at(c.off, std::span<std::byte>(b.get() + c.misalign, c.len));
+    REQUIRE(rd == rb);
+    REQUIRE(rd >= 0);
+    CHECK(std::memcmp(a.get() + c.misalign, b.get() + c.misalign, static_cast<size_t>(rd)) == 0);
+  }
+  CHECK(direct.direct());  // no read fell back to the page cache
 }
