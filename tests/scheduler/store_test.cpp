@@ -687,4 +687,16 @@ TEST_CASE("store: PostgreSQL's server-side claim and complete write the C++ audi
   REQUIRE(broken.problems.size() == 1);
   CHECK(broken.problems[0].find("record 12 (device.claim device") == 0);
   CHECK(broken.problems[0].find("was edited: its hash does not match") != std::string::npos);
+
+  // A database made before the functions existed gets them when a store opens it.
+  const std::string count =
+      "SELECT count(*) FROM pg_proc WHERE proname IN ('vigil_claim_v1', 'vigil_complete_v1', "
+      "'vigil_audit_append_v1', 'vigil_device_json_v1')";
+  CHECK(pg->sql(count).out == "4\n");
+  REQUIRE(pg->sql("DROP FUNCTION vigil_claim_v1, vigil_complete_v1, vigil_audit_append_v1, "
+                  "vigil_device_json_v1")
+              .exit_code == 0);
+  CHECK(pg->sql(count).out == "0\n");
+  Clocked reopened(pg->url());
+  CHECK(pg->sql(count).out == "4\n");
 }
