@@ -743,6 +743,7 @@ Result acquire(const Options& o) {
     throw fail_with(Kind::failed, msg);
   }
 
+  record["direct_io"] = src.direct();  // false when the kernel refused O_DIRECT on the way (logged)
   Result res;
   res.size = size;
   for (auto& d : digests) {

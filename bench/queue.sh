@@ -4,7 +4,8 @@
 #   · claim+complete throughput with 4 worker processes (one connection each)
 # On PostgreSQL, in the same run and on the same server, graphile-worker (npm) drains no-op jobs
 # with 4 worker processes of concurrency 1 as the peer.
-# Usage: bench/queue.sh   (BUILD=build/release by default; SECONDS_PER_RUN=20)
+# Usage: bench/queue.sh   (BUILD=build/release by default; SECONDS_PER_RUN=20; SKIP_SQLITE=1 runs
+#        only the PostgreSQL phase and the peer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
@@ -64,7 +65,11 @@ bench_store() {  # NAME URL
   "$VIGIL" queue audit --verify --db "$url" >/dev/null || { echo "audit chain broken after $name run" >&2; exit 1; }
 }
 
-bench_store sqlite "sqlite:$work/queue.db"
+if [ "${SKIP_SQLITE:-0}" = 1 ]; then
+  for k in import rerank_ms top50_ms top50_cli_ms rate; do R[sqlite.$k]=skipped; done
+else
+  bench_store sqlite "sqlite:$work/queue.db"
+fi
 
 bash tests/services/postgres.sh start >/dev/null
 set -a; source "$VIGIL_SERVICE_ENV"; set +a

@@ -29,7 +29,9 @@ class PgDb : public Db {
       throw QueueError(QueueError::Kind::storage,
                        "cannot connect to the PostgreSQL queue database: " + msg);
     }
-    script("SET client_min_messages TO warning");
+    // UTF-8 both ways: the audit chain hashes the same bytes here and in the server-side claim
+    // and completion (store.cpp), whatever PGCLIENTENCODING says.
+    script("SET client_min_messages TO warning; SET client_encoding TO 'UTF8'");
   }
 
   std::vector<Row> query(const std::string& sql, const std::vector<Param>& params) override {

@@ -212,6 +212,132 @@ const char* kQueueIndexes =
     "CREATE INDEX IF NOT EXISTS devices_acquired ON devices(tier, prio_key, id) WHERE state = "
     "'acquired';";
 
+// PostgreSQL: claim+audit and complete+audit as one server-side call each (one round trip per
+// job step; the audit head's row lock is held only while the server runs the statement, never
+// across a client round trip). The functions write exactly the audit record the C++ path writes:
+// device JSON built as nlohmann::json dumps it (keys sorted, no spaces; to_json() escapes strings
+// as nlohmann does for valid UTF-8), and the chain hash is SHA-256 over prev_hash, "\n" and the
+// canonical array [seq, at, user, action, entity, entity_id, reason, before, after] (audit_hash()).
+// Used only on UTF8 databases (where every text value is valid UTF-8). Bump the _vN suffix when a
+// body changes: opening a database creates missing versions once, under the schema lock.
+const char* kPgFunctionsProbe = "vigil_complete_v1(text,text,text,text,text,bigint)";
+const char* kPgFunctions = R"SQL(
+CREATE OR REPLACE FUNCTION vigil_device_json_v1(p_attempts bigint, p_case text, p_class text,
+    p_exhibit text, p_image text, p_source text, p_state text, p_station text, p_suspect text,
+    p_extra text) RETURNS text LANGUAGE sql STABLE AS $f$
+  SELECT '{"attempts":' || p_attempts || ',"case":' || to_json(p_case)::text
+      || ',"class":' || to_json(p_class)::text || ',"exhibit":' || to_json(p_exhibit)::text
+      || CASE WHEN p_image = '' THEN '' ELSE ',"image":' || to_json(p_image)::text END
+      || p_extra || ',"source":' || to_json(p_source)::text
+      || ',"state":' || to_json(p_state)::text || ',"station":' || to_json(p_station)::text
+      || ',"suspect":' || to_json(p_suspect)::text || '}'
+$f$;
+
+CREATE OR REPLACE FUNCTION vigil_audit_append_v1(p_at bigint, p_user text, p_action text,
+    p_entity text, p_entity_id text, p_reason text, p_before text, p_after text)
+    RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE
+  h_seq bigint;
+  h_prev text;
+  h_new text;
+BEGIN
+  SELECT seq, hash INTO h_seq, h_prev FROM audit_head WHERE id = 1 FOR UPDATE;
+  h_seq := h_seq + 1;
+  h_new := encode(sha256(convert_to(h_prev || E'\n' || '[' || h_seq || ',' || p_at || ','
+      || to_json(p_user)::text || ',' || to_json(p_action)::text || ','
+      || to_json(p_entity)::text || ',' || to_json(p_entity_id)::text || ','
+      || to_json(p_reason)::text || ',' || to_json(p_before)::text || ','
+      || to_json(p_after)::text || ']', 'UTF8')), 'hex');
+  INSERT INTO audit (seq, at, user_name, action, entity, entity_id, reason, before_json,
+      after_json, prev_hash, hash)
+    VALUES (h_seq, p_at, p_user, p_action, p_entity, p_entity_id, p_reason, p_before, p_after,
+      h_prev, h_new);
+  UPDATE audit_head SET seq = h_seq, hash = h_new WHERE id = 1;
+END
+$f$;
+
+-- p_kinds: 1 acquire (queued devices), 2 carve (acquired devices), 3 both. p_classes: NULL = any.
+-- No row when nothing can be claimed or when a lease has expired (the client then reaps and
+-- claims in its own transaction).
+CREATE OR REPLACE FUNCTION vigil_claim_v1(p_user text, p_station text, p_kinds int,
+    p_classes text[], p_now bigint, p_lease bigint, p_lease_default bigint)
+    RETURNS SETOF devices LANGUAGE plpgsql AS $f$
+DECLARE
+  c_id bigint;
+  c_state text;
+  c_station text;
+  c_lease bigint := p_lease;
+  n devices;
+  c_job text;
+BEGIN
+  IF EXISTS (SELECT 1 FROM devices WHERE lease_expires > 0 AND lease_expires < p_now
+             AND state IN ('acquiring', 'carving')) THEN
+    RETURN;
+  END IF;
+  IF c_lease <= 0 THEN
+    c_lease := coalesce((SELECT value::bigint FROM config WHERE key = 'lease_seconds'),
+                        p_lease_default);
+  END IF;
+  IF p_kinds = 1 THEN
+    SELECT id, state, station INTO c_id, c_state, c_station FROM devices
+      WHERE state = 'queued' AND (p_classes IS NULL OR class = ANY (p_classes))
+      ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED;
+  ELSIF p_kinds = 2 THEN
+    SELECT id, state, station INTO c_id, c_state, c_station FROM devices
+      WHERE state = 'acquired' AND (p_classes IS NULL OR class = ANY (p_classes))
+      ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED;
+  ELSE
+    SELECT id, state, station INTO c_id, c_state, c_station FROM devices
+      WHERE ready = 1 AND state IN ('queued', 'acquired')
+        AND (p_classes IS NULL OR class = ANY (p_classes))
+      ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED;
+  END IF;
+  IF c_id IS NULL THEN
+    RETURN;
+  END IF;
+  UPDATE devices SET state = CASE WHEN c_state = 'queued' THEN 'acquiring' ELSE 'carving' END,
+      ready = 0, station = p_station, attempts = attempts + 1, lease_expires = p_now + c_lease,
+      updated_at = p_now
+    WHERE id = c_id RETURNING * INTO n;
+  c_job := CASE WHEN n.state = 'acquiring' THEN 'acquire' ELSE 'carve' END;
+  PERFORM vigil_audit_append_v1(p_now, p_user, 'device.claim', 'device', n.exhibit, '',
+      vigil_device_json_v1(n.attempts - 1, n.case_ref, n.class, n.exhibit, n.image, n.source,
+                           c_state, c_station, n.suspect_ref, ''),
+      vigil_device_json_v1(n.attempts, n.case_ref, n.class, n.exhibit, n.image, n.source,
+                           n.state, n.station, n.suspect_ref,
+                           ',"job":"' || c_job || '","lease_expires":' || n.lease_expires));
+  RETURN NEXT n;
+END
+$f$;
+
+-- No row when the device is not held by p_station under a live lease (the client names why).
+CREATE OR REPLACE FUNCTION vigil_complete_v1(p_user text, p_exhibit text, p_station text,
+    p_note text, p_image text, p_now bigint) RETURNS SETOF devices LANGUAGE plpgsql AS $f$
+DECLARE
+  o devices;
+  n devices;
+BEGIN
+  SELECT * INTO o FROM devices WHERE exhibit = p_exhibit AND station = p_station
+    AND state IN ('acquiring', 'carving') FOR UPDATE;
+  IF NOT FOUND OR o.lease_expires < p_now THEN
+    RETURN;
+  END IF;
+  UPDATE devices SET state = CASE WHEN o.state = 'acquiring' THEN 'acquired' ELSE 'review' END,
+      ready = CASE WHEN o.state = 'acquiring' THEN 1 ELSE 0 END,
+      station = CASE WHEN o.state = 'acquiring' THEN station ELSE '' END, attempts = 0,
+      lease_expires = 0, last_error = '',
+      image = CASE WHEN p_image = '' THEN image ELSE p_image END, updated_at = p_now
+    WHERE id = o.id RETURNING * INTO n;
+  PERFORM vigil_audit_append_v1(p_now, p_user, 'device.complete', 'device', p_exhibit, p_note,
+      vigil_device_json_v1(o.attempts, o.case_ref, o.class, o.exhibit, o.image, o.source,
+                           o.state, o.station, o.suspect_ref, ''),
+      vigil_device_json_v1(n.attempts, n.case_ref, n.class, n.exhibit, n.image, n.source,
+                           n.state, n.station, n.suspect_ref, ''));
+  RETURN NEXT n;
+END
+$f$;
+)SQL";
+
 std::string schema(bool pg) {
   std::string autoid = pg ? "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
                           : "INTEGER PRIMARY KEY";
@@ -345,16 +471,36 @@ class SqlStore final : public Store {
 
   // Columns and indexes added after the first release of the schema.
   void migrate() {
-    bool have_index =
-        pg_ ? !db_->query("SELECT to_regclass('devices_acquired')").at(0).null(0)
-            : !db_->query("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = "
-                          "'devices_acquired'")
-                   .empty();
+    bool have_index = false, have_functions = false;
+    if (pg_) {
+      auto row = db_->query(std::string("SELECT to_regclass('devices_acquired'), "
+                                        "to_regprocedure('") +
+                            kPgFunctionsProbe + "'), current_setting('server_encoding')")
+                     .at(0);
+      have_index = !row.null(0);
+      have_functions = !row.null(1);
+      server_calls_ = row.text(2) == "UTF8";
+    } else {
+      have_index = !db_->query("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = "
+                               "'devices_acquired'")
+                        .empty();
+    }
     if (!have_index) {
       write([&] {
         db_->script(kQueueIndexes);
         return 0;
       });
+    }
+    if (server_calls_ && !have_functions) {
+      try {
+        write([&] {
+          db_->query("SELECT pg_advisory_xact_lock(7731001)");
+          db_->script(kPgFunctions);
+          return 0;
+        });
+      } catch (const QueueError&) {
+        server_calls_ = false;  // e.g. no CREATE right on the schema: client-side transactions
+      }
     }
     try {
       db_->query("SELECT image FROM devices LIMIT 0");
@@ -641,6 +787,7 @@ class SqlStore final : public Store {
   // ---- workers ----
   std::optional<Claim> claim(const std::string& user, const ClaimRequest& r) override {
     check_id("station", r.station);
+    if (auto c = server_claim(user, r)) return c;
     return write([&]() -> std::optional<Claim> {
       Policy p = policy();
       reap_tx(user, p);
@@ -728,8 +875,51 @@ class SqlStore final : public Store {
     });
   }
 
+  // PostgreSQL: the claim, its lease and its audit record in one server-side call. nullopt when
+  // not used or when it claimed nothing (empty queue, or an expired lease to reap first): the
+  // client-side transaction below then decides, with the same semantics.
+  std::optional<Claim> server_claim(const std::string& user, const ClaimRequest& r) {
+    if (!server_calls_ || stall_requested()) return std::nullopt;
+    bool want_acquire = r.kinds.empty(), want_carve = r.kinds.empty();
+    for (auto k : r.kinds) (k == JobKind::acquire ? want_acquire : want_carve) = true;
+    int64_t kinds = (want_acquire ? 1 : 0) + (want_carve ? 2 : 0);
+    Param classes;
+    if (!r.classes.empty()) {
+      std::string a;
+      for (auto c : r.classes) a += (a.empty() ? "{" : ",") + to_string(c);
+      classes = a + "}";
+    }
+    std::vector<Row> rows;
+    try {
+      rows = db_->query(std::string("SELECT ") + kDeviceCols +
+                            " FROM vigil_claim_v1($1, $2, $3, $4::text[], $5, $6, $7)",
+                        {user.empty() ? std::string("unknown") : user, r.station, kinds, classes,
+                         now(), r.lease_seconds, Policy{}.lease_seconds});
+    } catch (const detail::RetryTransaction&) {
+      return std::nullopt;
+    }
+    if (rows.empty()) return std::nullopt;
+    Claim c;
+    c.device = device_from(rows[0]).d;
+    c.kind = c.device.state == DeviceState::acquiring ? JobKind::acquire : JobKind::carve;
+    return c;
+  }
+
   Device complete(const std::string& user, const std::string& exhibit, const std::string& station,
                   const std::string& note, const std::string& image) override {
+    if (server_calls_ && !stall_requested()) {
+      // The completion and its audit record in one server-side call; when nothing matches, the
+      // transaction below names the reason.
+      check_id("station", station);
+      try {
+        auto rows = db_->query(std::string("SELECT ") + kDeviceCols +
+                                   " FROM vigil_complete_v1($1, $2, $3, $4, $5, $6)",
+                               {user.empty() ? std::string("unknown") : user, exhibit, station,
+                                note, image, now()});
+        if (!rows.empty()) return device_from(rows[0]).d;
+      } catch (const detail::RetryTransaction&) {
+      }
+    }
     return write([&] {
       if (pg_) {
         // One statement: lock the device held by `station` under a live lease and complete it;
@@ -1598,6 +1788,7 @@ class SqlStore final : public Store {
 
   std::unique_ptr<Db> db_;
   bool pg_ = false;
+  bool server_calls_ = false;  // PostgreSQL with the vigil_claim/complete functions (UTF8 only)
   std::vector<AuditRecord> pending_;
   bool constructed_ = false;
 };

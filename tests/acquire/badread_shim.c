@@ -1,9 +1,12 @@
 /* Test-only LD_PRELOAD shim: interposes pread/pread64 on the file named by VIGIL_SHIM_PATH.
  * VIGIL_SHIM_BAD="100,2000-2003" makes any read touching those 512-byte sectors fail with EIO;
- * VIGIL_SHIM_DELAY_US slows every read of that file down (to hold an acquisition open). */
+ * VIGIL_SHIM_DELAY_US slows every read of that file down (to hold an acquisition open);
+ * VIGIL_SHIM_EINVAL_DIRECT=1 fails every read through an O_DIRECT descriptor with EINVAL (a device
+ * that refuses O_DIRECT). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +65,11 @@ static ssize_t shim(const char* name, int fd, void* buf, size_t len, off_t off) 
   init();
   if (is_target(fd)) {
     if (delay_us) usleep((useconds_t)delay_us);
+    const char* einval = getenv("VIGIL_SHIM_EINVAL_DIRECT");
+    if (einval && *einval == '1' && (fcntl(fd, F_GETFL) & O_DIRECT)) {
+      errno = EINVAL;
+      return -1;
+    }
     if (touches_bad(off, len)) {
       errno = EIO;
       return -1;

@@ -484,6 +484,26 @@ TEST_CASE("O_DIRECT reads of a device narrow read errors down to single sectors"
   must_run("ewfverify -q " + q(t / "out.E01"));
 }
 
+TEST_CASE("a source that refuses O_DIRECT reads is read through the page cache, logged", "[acquire]") {
+  TempDir t("vigil-acq");
+  make_source(t / "src.raw", 8);
+  const fsys::path src = fsys::canonical(t / "src.raw");
+  auto r = run("VIGIL_SHIM_EINVAL_DIRECT=1 " + with_shim(src, "") + vigil_cmd() + " acquire " + q(src) + " -o " +
+               q(t / "out") + kMeta + " --direct on");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  json rec = read_json(t / "out.acquire.json");
+  CHECK(rec["direct_io"] == false);
+  CHECK(rec["md5"] == md5sum(src));
+  CHECK(rec["sha256"] == sha256sum(src));
+  const std::string log = read_text(t / "out.acquire.log");
+  // Either the filesystem refused O_DIRECT at open, or the first read was refused (the shim).
+  CHECK((log.find("O_DIRECT read refused at byte 0 (Invalid argument): reading through the page cache from here on") !=
+             std::string::npos ||
+         log.find("O_DIRECT is not available here") != std::string::npos));
+  must_run("ewfverify -q " + q(t / "out.E01"));
+}
+
 TEST_CASE("image file with --direct on: same hashes as through the page cache, padding included", "[acquire]") {
   TempDir t("vigil-acq");
   make_source(t / "src.raw", 8);

@@ -4,8 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <set>
 #include <sstream>
+#include <thread>
 
 using namespace vigil::scheduler;
 using vigil::test::Clocked;
@@ -571,4 +573,118 @@ TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the l
   std::istringstream exists("exhibit,case,suspect,class\nE5,C900,S900,phone\n");
   CHECK(error_kind([&] { s->import_csv("imp", exists); }) == QueueError::Kind::conflict);
   CHECK(error_kind([&] { s->get_device("N2"); }) == QueueError::Kind::not_found);
+}
+
+// On PostgreSQL, claim and complete run as server-side functions that write the audit record and
+// its chain hash themselves. The chain they write must be the one the C++ code writes (SQLite):
+// the same records byte for byte, hashes included, for the same operations at the same clock,
+// with strings that need JSON escaping; `verify` accepts it and catches an edited record.
+TEST_CASE("store: PostgreSQL's server-side claim and complete write the C++ audit chain",
+          "[scheduler]") {
+  auto pg = QueueDb::make("postgresql");
+  if (!pg) return;
+  auto lite = QueueDb::make("sqlite");
+  // Function call counts, to show that the server-side path ran (read after the store closes).
+  REQUIRE(pg->sql("ALTER DATABASE " + pg->url().substr(pg->url().rfind('/') + 1) +
+                  " SET track_functions = 'pl'")
+              .exit_code == 0);
+  const std::string odd = "q\"uote\\back/slash é 😀 end";
+  const std::string station = "st\"ation\\ é";
+  auto scenario = [&](const std::string& url) {
+    Clocked s(url);
+    s->add_case("mgr", {"C" + odd, Risk::high, "", "", ""});
+    s->add_suspect("mgr", sus("S" + odd, "C" + odd, Answer::no, Answer::no));
+    NewDevice a = dev("A" + odd, "S" + odd, DeviceClass::phone);
+    a.source = "/dev/sd\"b\\ \t\n\x01 \x7f ü";
+    s->add_device("mgr", a);
+    s->add_device("mgr", dev("B", "S" + odd, DeviceClass::computer));
+    s->add_device("mgr", dev("C", "S" + odd, DeviceClass::tablet));
+    ClaimRequest acquire;
+    acquire.station = station;
+    acquire.kinds = {JobKind::acquire};
+    ClaimRequest carve_computers;
+    carve_computers.station = "carver";
+    carve_computers.kinds = {JobKind::carve};
+    carve_computers.classes = {DeviceClass::computer, DeviceClass::phone};
+    carve_computers.lease_seconds = 77;
+    std::vector<std::string> order;
+    for (int i = 0; i < 3; ++i) {
+      s.advance(10);
+      auto c = s->claim("", acquire);  // no user: recorded as "unknown"
+      REQUIRE(c);
+      CHECK(c->kind == JobKind::acquire);
+      CHECK(c->device.lease_expires == *s.t + 300);
+      CHECK(c->device.attempts == 1);
+      order.push_back(c->device.exhibit);
+      s.advance(5);
+      auto done = s->complete("w\"orker é", c->device.exhibit, station,
+                              "imaged \"ok\"\n\ttab \x02 é",
+                              i == 1 ? "" : "C:\\img\\" + c->device.exhibit + ".E01");
+      CHECK(done.state == DeviceState::acquired);
+      CHECK(done.attempts == 0);
+      CHECK(done.station == station);
+    }
+    s.advance(1);
+    auto c = s->claim("carver", carve_computers);
+    REQUIRE(c);
+    CHECK(c->kind == JobKind::carve);
+    CHECK(c->device.lease_expires == *s.t + 77);
+    CHECK(c->device.station == "carver");
+    CHECK(s->complete("carver", c->device.exhibit, "carver", "").state == DeviceState::review);
+    CHECK(!s->claim("w", acquire));  // empty queue
+    // Errors still name their reason.
+    CHECK(error_kind([&] { s->complete("w", "B", "carver"); }) == QueueError::Kind::conflict);
+    CHECK(error_kind([&] { s->complete("w", "NOPE", "carver"); }) == QueueError::Kind::not_found);
+    order.push_back(c->device.exhibit);
+    auto check = s->verify_audit();
+    CHECK(check.ok);
+    for (auto& p : check.problems) INFO(p);
+    return std::make_pair(order, s->audit("", "", 0));
+  };
+  auto [lite_order, lite_audit] = scenario(lite->url());
+  auto [pg_order, pg_audit] = scenario(pg->url());
+  CHECK(pg_order == lite_order);
+  REQUIRE(pg_audit.size() == lite_audit.size());
+  REQUIRE(lite_audit.size() == 13);  // case, suspect, 3 devices, 4 claims, 4 completions
+  for (size_t i = 0; i < pg_audit.size(); ++i) {
+    INFO("record " << i + 1 << ": " << lite_audit[i].action);
+    CHECK(pg_audit[i].seq == lite_audit[i].seq);
+    CHECK(pg_audit[i].at == lite_audit[i].at);
+    CHECK(pg_audit[i].user == lite_audit[i].user);
+    CHECK(pg_audit[i].action == lite_audit[i].action);
+    CHECK(pg_audit[i].entity_id == lite_audit[i].entity_id);
+    CHECK(pg_audit[i].reason == lite_audit[i].reason);
+    CHECK(pg_audit[i].before == lite_audit[i].before);
+    CHECK(pg_audit[i].after == lite_audit[i].after);
+    CHECK(pg_audit[i].hash == lite_audit[i].hash);
+  }
+  CHECK(lite_audit[5].action == "device.claim");
+  CHECK(lite_audit[5].user == "unknown");
+  CHECK(lite_audit[6].reason == "imaged \"ok\"\n\ttab \x02 é");
+
+  // The server-side functions did the work (statistics are flushed when the session ends).
+  std::string calls;
+  for (int i = 0; i < 100; ++i) {
+    calls = pg->sql("SELECT string_agg(funcname || '=' || calls, ' ' ORDER BY funcname) FROM "
+                    "pg_stat_user_functions WHERE funcname IN ('vigil_claim_v1', "
+                    "'vigil_complete_v1')")
+                .out;
+    if (calls.find("vigil_claim_v1") != std::string::npos &&
+        calls.find("vigil_complete_v1") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // 5 claims (the last one finds the queue empty), 6 completions (two of them refused).
+  CHECK(calls == "vigil_claim_v1=5 vigil_complete_v1=6\n");
+
+  // Editing a record the server wrote breaks the chain.
+  REQUIRE(pg->sql("UPDATE audit SET after_json = replace(after_json, '\"carver\"', '\"other\"') "
+                  "WHERE seq = 12")
+              .exit_code == 0);
+  Clocked again(pg->url());
+  auto broken = again->verify_audit();
+  CHECK(!broken.ok);
+  REQUIRE(broken.problems.size() == 1);
+  CHECK(broken.problems[0].find("record 12 (device.claim device") == 0);
+  CHECK(broken.problems[0].find("was edited: its hash does not match") != std::string::npos);
 }
