@@ -438,6 +438,26 @@ class Run {
     });
   }
 
+  // Like defer(), for a pass-1 artefact still in memory: the job also writes the file (creating it is
+  // most of the cost), so this thread goes on reading the next files meanwhile.
+  void defer_write(size_t index, const fsys::path& file, const std::string& type,
+                   std::shared_ptr<const std::vector<std::byte>> data) {
+    bool pdq = pdq_type(type);
+    Deferred& d = deferred_.emplace_back();
+    d.index = index;
+    pending_mem_ += data->size();
+    jobs_->add([this, &d, file, pdq, data = std::move(data)] {
+      write_file(file, *data);
+      pending_mem_ -= data->size();
+      d.digests = fs::hash_bytes(*data);
+      d.hashed = true;
+      if (pdq) {
+        d.pdq = pdq_of_file(file);
+        d.pdq_done = true;
+      }
+    });
+  }
+
   // Pass 2 holds small artefacts in memory until absorb(): pass 1, running at the same time,
   // recovers most of what pass 2 finds in free space, and those copies are then never written.
   void store(Artefact& a, std::span<const std::byte> data) {
@@ -578,9 +598,12 @@ class Run {
 
  private:
   void file(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileEntry& e) {
-    // One read: the first piece types the file; media goes on streaming into the artefact file.
+    // One read: the first piece types the file; media goes on into memory (files up to kMemFile,
+    // written by a job) or streams into the artefact file.
     const Walker* w = nullptr;
     bool decided = false;
+    const bool in_memory = jobs_ && e.size <= kMemFile && pending_mem_.load() + e.size <= kMemPending;
+    auto mem = std::make_shared<std::vector<std::byte>>();
     std::ofstream out;
     fsys::path tmp = o_.outdir / "artefacts" / (".partial-" + prefix_ + std::to_string(seq_ + 1));
     uint64_t got = 0;
@@ -592,18 +615,25 @@ class Run {
         w = identify(ByteView(head, 0, head.size() == e.size));
         if (!w) return false;
         total_ += e.size;
-        out.open(tmp, std::ios::binary);
-        if (!out) throw std::runtime_error("cannot write " + tmp.string());
+        if (in_memory) {
+          mem->reserve(static_cast<size_t>(e.size));
+        } else {
+          out.open(tmp, std::ios::binary);
+          if (!out) throw std::runtime_error("cannot write " + tmp.string());
+        }
         sum_.bytes_read -= head.size();
       }
-      out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+      if (in_memory) mem->insert(mem->end(), b.begin(), b.end());
+      else out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
       done_ += b.size();
       sum_.bytes_read += b.size();
       return true;
     }, &got);
     if (!w) return;
-    out.close();
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+    if (!in_memory) {
+      out.close();
+      if (!out) throw std::runtime_error("cannot write " + tmp.string());
+    }
     Artefact a;
     a.id = next_id();
     a.type = family_types(w->name()).front();
@@ -626,8 +656,9 @@ class Run {
     }
     WalkResult r;
     {
-      MappedFile m(tmp);
-      ByteView v(m.bytes(), 0, true);
+      std::optional<MappedFile> m;
+      if (!in_memory) m.emplace(tmp);
+      ByteView v(in_memory ? std::span<const std::byte>(*mem) : m->bytes(), 0, true);
       r = w->walk(v);
       if (r.verdict == Verdict::need_more) {
         r.verdict = Verdict::truncated;
@@ -637,7 +668,7 @@ class Run {
       a.ext = r.ext;
       a.mime = r.mime;
       if (!wanted(a.type)) {
-        fsys::remove(tmp);
+        if (!in_memory) fsys::remove(tmp);
         --seq_;
         return;
       }
@@ -655,15 +686,17 @@ class Run {
       a.size = v.size();
       if (a.type != "sqlite") a.extension_mismatch = !extension_fits(a.type, lower_ext(e.name));
       fsys::path final_path = place(a.type, a.id, a.ext);
-      fsys::rename(tmp, final_path);
+      if (!in_memory) fsys::rename(tmp, final_path);
       a.file = rel(final_path);
-      if (jobs_) defer(arts_.size(), final_path, a.type, true);
+      const size_t index = arts_.size();
+      if (jobs_ && !in_memory) defer(index, final_path, a.type, true);
       if (a.type == "sqlite") companions(f, ff, e, a);
       Artefact copy = a;
       arts_.push_back(std::move(a));
       if (copy.state != "allocated" && copy.valid)
         for (auto& x : copy.byte_runs) covered_.push_back({x.img_offset, x.len});
       embedded(copy, v, r, copy.byte_runs);
+      if (in_memory) defer_write(index, final_path, copy.type, std::move(mem));  // v is not used after this
     }
     report("files");
   }
@@ -1048,6 +1081,9 @@ class Run {
   std::vector<std::pair<size_t, size_t>> walk_problems_;  // problems each filesystem's walk added
   size_t walk_base_ = SIZE_MAX, walk_end_ = SIZE_MAX;
   static constexpr uint64_t kHoldBytes = 64u << 20;
+  static constexpr uint64_t kMemFile = 32u << 20;  // pass 1: larger files stream into their file
+  static constexpr uint64_t kMemPending = 128u << 20;  // and so do files while the jobs hold this much
+  std::atomic<uint64_t> pending_mem_{0};
   std::map<std::string, std::vector<std::byte>> held_;  // pass 2: id -> content not yet written
   uint64_t held_bytes_ = 0;
   std::set<std::string> made_dirs_;
