@@ -15,6 +15,7 @@
 #include "acquire/hash_state.hpp"
 #include "acquire/log.hpp"
 #include "acquire/source.hpp"
+#include "fs/evidence.hpp"
 #include "fs/json.hpp"
 
 #include <fmt/core.h>
@@ -76,16 +77,7 @@ constexpr size_t kBlockBytes = 4u << 20;
 constexpr unsigned kSnapshotEvery = 16;  // blocks (64 MiB at 4 MiB blocks)
 constexpr size_t kSnapshotsKept = 128;
 
-std::string human(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
-}
+std::string human(uint64_t n) { return fs::human_size(n); }
 
 std::vector<fs::HashAlgo> algos_of(unsigned bits) {
   std::vector<fs::HashAlgo> out;

@@ -1,5 +1,7 @@
 #include "acquire/log.hpp"
 
+#include "fs/evidence.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -7,14 +9,7 @@
 
 namespace vigil::acquire {
 
-std::string utc_iso(long long t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string utc_iso(long long t) { return fs::to_iso8601(fs::Timestamp{static_cast<int64_t>(t), 0}); }
 
 std::string utc_now() { return utc_iso(static_cast<long long>(std::time(nullptr))); }
 

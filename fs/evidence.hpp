@@ -54,6 +54,8 @@ struct Timestamp {
 // ISO 8601 UTC, "2024-01-02T03:04:05Z" (fraction when nanos != 0).
 std::string to_iso8601(const Timestamp& t);
 std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t);
+// A byte count for people: "512 B", "1.5 KiB", "931.3 GiB" (powers of 1024, one decimal).
+std::string human_size(uint64_t bytes);
 
 struct ByteRun {
   uint64_t file_offset = 0;

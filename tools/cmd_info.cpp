@@ -13,16 +13,7 @@
 namespace vigil::tools {
 namespace {
 
-std::string human(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
-}
+std::string human(uint64_t n) { return fs::human_size(n); }
 
 std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path) {
   try {

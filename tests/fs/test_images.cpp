@@ -174,3 +174,15 @@ TEST_CASE("printable escapes control characters and invalid UTF-8 from evidence 
   CHECK(fs::printable("bad\xff\xfe") == "bad\\xff\\xfe");
   CHECK(fs::printable("c1\xc2\x9b") == "c1\\xc2\\x9b");
 }
+
+TEST_CASE("human_size and to_iso8601 format sizes and times for people", "[fs]") {
+  CHECK(fs::human_size(0) == "0 B");
+  CHECK(fs::human_size(1023) == "1023 B");
+  CHECK(fs::human_size(1024) == "1.0 KiB");
+  CHECK(fs::human_size(1536) == "1.5 KiB");
+  CHECK(fs::human_size(1073741824ull) == "1.0 GiB");
+  CHECK(fs::human_size(8ull << 40) == "8.0 TiB");
+  CHECK(fs::human_size(~0ull) == "16384.0 PiB");
+  CHECK(fs::to_iso8601(fs::Timestamp{0, 0}) == "1970-01-01T00:00:00Z");
+  CHECK(fs::to_iso8601(fs::Timestamp{1700000000, 500000000}) == "2023-11-14T22:13:20.5Z");
+}
