@@ -478,7 +478,19 @@ Result acquire(const Options& o) {
 
   auto segments = existing_segments(base);
   bool resuming = false;
-  if (!segments.empty()) {
+  // An acquisition killed right after it started can leave a first segment without even its file
+  // header (libewf writes it with the first chunks): there is nothing in it to continue, so --resume
+  // starts over. The resume state proves that the file is Vigil's own.
+  constexpr uint64_t kSmallestSegment = 13 + 76;  // EWF file header + one section descriptor
+  uint64_t empty_segment_bytes = 0;
+  const bool empty_attempt = o.resume && fsys::exists(state_path) && segments.size() == 1 &&
+                             (empty_segment_bytes = fsys::file_size(segments.front(), ec), !ec) &&
+                             empty_segment_bytes < kSmallestSegment;
+  if (empty_attempt) {
+    for (auto& p : segments) fsys::remove(p, ec);
+    for (auto& p : {record_path, state_path}) fsys::remove(p, ec);
+    segments.clear();
+  } else if (!segments.empty()) {
     if (o.resume && fsys::exists(state_path)) {
       resuming = true;
     } else if (o.force) {
@@ -504,6 +516,9 @@ Result acquire(const Options& o) {
     throw AcquireError(Kind::usage, e.what());
   }
   const std::string started = utc_now();
+  if (empty_attempt)
+    log.line(fmt::format("The interrupted image held no data yet ({} bytes, no EWF header): starting over",
+                         empty_segment_bytes));
   log.line(fmt::format("vigil {} acquire {}: source {}, output {}", VIGIL_VERSION, resuming ? "resumed" : "started",
                        fs::printable(o.source), fs::printable(e01.string())));
   log.line(fmt::format("Case {} / evidence {} / examiner {}", fs::printable(o.info.case_number),

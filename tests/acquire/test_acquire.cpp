@@ -301,6 +301,32 @@ TEST_CASE("resume after SIGKILL ends with the same hashes", "[acquire][slow]") {
   must_run("ewfverify -q " + q(t / "out.E01"));
 }
 
+TEST_CASE("resuming an attempt killed before its first segment had a header starts over", "[acquire]") {
+  TempDir t("vigil-acq");
+  must_run("head -c 3145728 /dev/urandom > " + q(t / "src.raw"));
+  const fsys::path src = fsys::canonical(t / "src.raw");
+  // What a SIGKILL right after the start leaves: an empty first segment and Vigil's resume state.
+  write_text(t / "out.E01", "");
+  write_text(t / "out.acquire.state", "{\"version\": 1}");
+  auto r = run(vigil_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta + " --resume --verify");
+  INFO(r.out << r.err << read_text(t / "out.acquire.log"));
+  REQUIRE(r.exit_code == 0);
+  json rec = read_json(t / "out.acquire.json");
+  CHECK(rec["md5"] == md5sum(src));
+  CHECK(rec["sha256"] == sha256sum(src));
+  CHECK(rec["resumed"].empty());
+  CHECK(read_text(t / "out.acquire.log").find("The interrupted image held no data yet (0 bytes, no EWF header): starting over") !=
+        std::string::npos);
+  CHECK(!fsys::exists(t / "out.acquire.state"));
+  must_run("ewfverify -q " + q(t / "out.E01"));
+  // Without --resume, the same leftovers are refused as before (nothing is overwritten silently).
+  write_text(t / "b.E01", "");
+  write_text(t / "b.acquire.state", "{\"version\": 1}");
+  auto r2 = run(vigil_cmd() + " acquire " + q(src) + " -o " + q(t / "b") + kMeta);
+  CHECK(r2.exit_code == 1);
+  CHECK(fsys::exists(t / "b.acquire.state"));
+}
+
 TEST_CASE("full destination stops cleanly and resumes after space is freed", "[acquire][root]") {
   if (skip_unless_root()) return;
   TempDir t("vigil-acq");
