@@ -77,8 +77,6 @@ constexpr size_t kBlockBytes = 4u << 20;
 constexpr unsigned kSnapshotEvery = 16;  // blocks (64 MiB at 4 MiB blocks)
 constexpr size_t kSnapshotsKept = 128;
 
-std::string human(uint64_t n) { return fs::human_size(n); }
-
 std::vector<fs::HashAlgo> algos_of(unsigned bits) {
   std::vector<fs::HashAlgo> out;
   for (auto a : {fs::HashAlgo::md5, fs::HashAlgo::sha1, fs::HashAlgo::sha256})
@@ -623,12 +621,12 @@ Result acquire(const Options& o) {
       record["destination_free_bytes"] = free_bytes;
       record["destination_worst_case_bytes"] = need;
       std::string msg = fmt::format("Destination {}: {} free; the image needs at most {} ({} bytes) uncompressed",
-                                    out_dir.string(), human(free_bytes), human(need), need);
+                                    out_dir.string(), fs::human_size(free_bytes), fs::human_size(need), need);
       log.line(msg);
       if (free_bytes < need && !resuming) {
         if (compression == Compression::none)
           throw fail_with(Kind::usage, fmt::format("{}: not enough free space: the image needs {} ({} bytes), {} free",
-                                                   out_dir.string(), human(need), need, human(free_bytes)));
+                                                   out_dir.string(), fs::human_size(need), need, fs::human_size(free_bytes)));
         log.line("Warning: the destination may fill up unless the data compresses; an acquisition stopped by a full "
                  "disk can be continued with --resume after freeing space");
       }
@@ -730,7 +728,7 @@ Result acquire(const Options& o) {
     throw fail_with(Kind::failed, e.what());
   }
 
-  log.line(fmt::format("Imaging {} bytes ({}) from byte {}{}", size, human(size), write_from,
+  log.line(fmt::format("Imaging {} bytes ({}) from byte {}{}", size, fs::human_size(size), write_from,
                        start < write_from ? fmt::format(" (hashing from byte {})", start) : ""));
   Pipeline pipe(o, src, log, chunk_size);
   try {

@@ -13,14 +13,12 @@
 namespace vigil::tools {
 namespace {
 
-std::string human(uint64_t n) { return fs::human_size(n); }
-
 std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path) {
   try {
     auto ev = fs::Evidence::open(path);
     if (ev->filesystems().empty() && ev->volume_scheme() == "none")
       fail(Exit::usage, fmt::format("{}: no partition table or filesystem recognised in {} of {} data", path,
-                                    human(ev->image().size()), fs::to_string(ev->image().format())));
+                                    fs::human_size(ev->image().size()), fs::to_string(ev->image().format())));
     return ev;
   } catch (const fs::EvidenceError& e) {
     fail(Exit::usage, e.what());
@@ -32,7 +30,7 @@ void print_info(const fs::Evidence& ev) {
   using fs::printable;
   fmt::print("Image:        {}\n", printable(img.path().string()));
   fmt::print("Format:       {}\n", fs::to_string(img.format()));
-  fmt::print("Size:         {} bytes ({})\n", img.size(), human(img.size()));
+  fmt::print("Size:         {} bytes ({})\n", img.size(), fs::human_size(img.size()));
   fmt::print("Sector size:  {}\n", img.sector_size());
   if (img.segments().size() > 1) {
     fmt::print("Segments:     {}\n", img.segments().size());
@@ -70,7 +68,7 @@ void print_info(const fs::Evidence& ev) {
   if (ev.filesystems().empty()) fmt::print("  none recognised\n");
   for (auto& f : ev.filesystems())
     fmt::print("  {:>3}  volume {:<3} offset {:<12} {:<8} label \"{}\"  block size {}  size {} ({})\n", f.index,
-               f.volume, f.offset, f.type, printable(f.label), f.block_size, f.size, human(f.size));
+               f.volume, f.offset, f.type, printable(f.label), f.block_size, f.size, fs::human_size(f.size));
   for (auto& p : ev.problems())
     fmt::print("Problem: {}: {}\n", printable(p.where), printable(p.message));
 }

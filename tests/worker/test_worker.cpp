@@ -142,6 +142,17 @@ TEST_CASE("vigil work processes devices in policy order, including a case whose 
   CHECK(audit.find("report.jsonl") != std::string::npos);
 }
 
+// The jobs another station ran after an interrupted acquisition: the acquisition resumed from its
+// checkpoint with the source's MD5, then the carve.
+static void check_resumed_and_carved(const std::vector<json>& jobs, const fsys::path& src) {
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0]["job"] == "acquire");
+  CHECK(jobs[0]["result"]["resumed"] == true);
+  CHECK(jobs[0]["result"]["md5"] == test::md5_file(src));
+  CHECK(jobs[1]["job"] == "carve");
+  CHECK(jobs[1]["ok"] == true);
+}
+
 TEST_CASE("a worker killed with SIGKILL mid-acquisition is resumed by another after its lease expires", "[worker][e2e][slow]") {
   test::TempDir t("vigil-work-resume");
   const std::string db = (t / "queue.db").string();
@@ -180,12 +191,7 @@ TEST_CASE("a worker killed with SIGKILL mid-acquisition is resumed by another af
   test::run("pkill -9 -f 'station st-a'");
   std::this_thread::sleep_for(std::chrono::seconds(4));  // the lease expires
   auto jobs = json_lines(must_run(work(db, "st-b", t / "ev1")));
-  REQUIRE(jobs.size() == 2);
-  CHECK(jobs[0]["job"] == "acquire");
-  CHECK(jobs[0]["result"]["resumed"] == true);
-  CHECK(jobs[0]["result"]["md5"] == test::md5_file(src));
-  CHECK(jobs[1]["job"] == "carve");
-  CHECK(jobs[1]["ok"] == true);
+  check_resumed_and_carved(jobs, src);
 }
 
 TEST_CASE("a worker stopped with SIGTERM mid-acquisition hands the job back without spending an attempt", "[worker][e2e][slow]") {
@@ -235,12 +241,7 @@ TEST_CASE("a worker stopped with SIGTERM mid-acquisition hands the job back with
   must_run(q(db, "audit --verify"));
   // Another station resumes the acquisition from the checkpoint and finishes the device.
   auto jobs = json_lines(must_run(work(db, "st-b", t / "ev")));
-  REQUIRE(jobs.size() == 2);
-  CHECK(jobs[0]["job"] == "acquire");
-  CHECK(jobs[0]["result"]["resumed"] == true);
-  CHECK(jobs[0]["result"]["md5"] == test::md5_file(src));
-  CHECK(jobs[1]["job"] == "carve");
-  CHECK(jobs[1]["ok"] == true);
+  check_resumed_and_carved(jobs, src);
 }
 
 TEST_CASE("two workers on one PostgreSQL database never process a device twice", "[worker][e2e][postgres][slow]") {
