@@ -334,6 +334,7 @@ class Run {
     sum_.carve_space += p2.sum_.carve_space;
     sum_.bytes_read += p2.sum_.bytes_read;
     for (auto& e : p2.sum_.errors) sum_.errors.push_back(e);
+    space_problems_ = std::move(p2.space_problems_);
     renumber();
   }
 
@@ -348,6 +349,8 @@ class Run {
     sum_.known_skipped = mc.skipped;
     // Evidence problems since start(), the walks' in filesystem order (they ran last one first).
     const auto& probs = ev_.problems();
+    // Pass 2's space (computed on its thread, before any of its reads) came first.
+    for (auto& p : space_problems_) sum_.errors.push_back(p);
     for (size_t i = known_problems_; i < std::min(walk_base_, probs.size()); ++i) sum_.errors.push_back(probs[i]);
     for (auto [a, b] : walk_problems_)
       for (size_t i = a; i < b; ++i) sum_.errors.push_back(probs[i]);
@@ -448,13 +451,13 @@ class Run {
     pending_mem_ += data->size();
     jobs_->add([this, &d, file, pdq, data = std::move(data)] {
       write_file(file, *data);
-      pending_mem_ -= data->size();
       d.digests = fs::hash_bytes(*data);
       d.hashed = true;
       if (pdq) {
-        d.pdq = pdq_of_file(file);
+        d.pdq = pdq_of_bytes(*data);  // the file's bytes, still in memory
         d.pdq_done = true;
       }
+      pending_mem_ -= data->size();
     });
   }
 
@@ -716,7 +719,8 @@ class Run {
 
   // ------------------------------------------------------------------ pass 2
  public:
-  // Computes the carving space (reads filesystem metadata: call before the passes start).
+  // Computes the carving space (reads filesystem metadata under each filesystem's lock, so it may
+  // run while pass 1 walks; the problems met are kept apart and reported before the walks').
   void prepare_space() { space_storage_ = build_space(); }
 
  private:
@@ -731,7 +735,7 @@ class Run {
     };
     auto covered = round_out(covered_);  // empty: pass 1 runs at the same time; absorb() dedupes
     for (auto& f : ev_.filesystems()) {
-      auto un = subtract(ev_.unallocated(f.index), covered);
+      auto un = subtract(ev_.unallocated(f.index, &space_problems_), covered);
       for (auto& r : un) s.regions.push_back({r.img_offset, r.len, f.index, f.volume, std::max<uint32_t>(512, f.block_size)});
     }
     for (auto& r : subtract(ev_.unpartitioned(), covered)) {
@@ -764,6 +768,9 @@ class Run {
     done_ = 0;
     total_ = space.total;
     buf_.clear();
+    // Capacity for the usual lookahead (a JPEG fragment gap is tried up to max_gap + 4 MiB past
+    // its damage) from the start: growing by reallocation faulted in fresh pages at every step.
+    buf_.reserve(static_cast<size_t>(std::min<uint64_t>(o_.max_carve, o_.max_gap + (16u << 20))));
     buf_v0_ = 0;
     scan_ = 0;
     wait_until_ = 0;
@@ -1068,6 +1075,7 @@ class Run {
   int slot_;
   size_t known_problems_ = 0;
   Space space_storage_;
+  std::vector<fs::Problem> space_problems_;  // met while computing pass 2's space
   Summary sum_;
   std::vector<Artefact> arts_;
   struct Deferred {  // results of the jobs for arts_[index]; a deque keeps their addresses
@@ -1104,7 +1112,6 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   hub.fn = opts.progress;
   Run p1(ev, opts, "p1-", &hub, 0), p2(ev, opts, "p2-", &hub, 1);
   p1.start();
-  if (opts.unallocated) p2.prepare_space();
   Jobs jobs;  // destroyed (its threads joined) before the runs whose records its jobs fill
   p1.set_jobs(&jobs);
   // Pass 2 reads the image sequentially on its own thread while pass 1 walks the filesystems;
@@ -1113,6 +1120,7 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   std::thread t2;
   if (opts.unallocated) t2 = std::thread([&] {
       try {
+        p2.prepare_space();  // here rather than before pass 1: the FAT block walk is long
         p2.pass2();
       } catch (...) {
         err2 = std::current_exception();

@@ -104,8 +104,9 @@ class Evidence {
                                    const std::function<bool(std::span<const std::byte>)>& sink,
                                    uint64_t* delivered = nullptr);
 
-  // Unallocated blocks of a filesystem as image byte ranges, merged and sorted.
-  std::vector<ByteRange> unallocated(int filesystem);
+  // Unallocated blocks of a filesystem as image byte ranges, merged and sorted. Problems met go
+  // to `problems` when given (so another thread may walk meanwhile), else to problems().
+  std::vector<ByteRange> unallocated(int filesystem, std::vector<Problem>* problems = nullptr);
 
   // Image byte ranges that belong to no filesystem Vigil opened (unpartitioned gaps, volumes
   // with no recognised filesystem), merged and sorted.
