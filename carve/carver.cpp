@@ -324,7 +324,13 @@ class Run {
         if (held == p2.held_.end()) fsys::remove(o_.outdir / a.file, ec);
         continue;
       }
-      if (held != p2.held_.end()) write_file(o_.outdir / a.file, held->second);
+      if (held != p2.held_.end()) {
+        write_file(o_.outdir / a.file, held->second);
+        fs::Digests d = fs::hash_bytes(held->second);  // not hashed while held (most are dropped)
+        a.md5 = d.md5;
+        a.sha1 = d.sha1;
+        a.sha256 = d.sha256;
+      }
       arts_.push_back(std::move(a));
     }
     p2.held_.clear();
@@ -462,20 +468,21 @@ class Run {
   }
 
   // Pass 2 holds small artefacts in memory until absorb(): pass 1, running at the same time,
-  // recovers most of what pass 2 finds in free space, and those copies are then never written.
+  // recovers most of what pass 2 finds in free space, and those copies are then never written
+  // (nor hashed).
   void store(Artefact& a, std::span<const std::byte> data) {
     fsys::path p = place(a.type, a.id, a.ext);
     if (a.pass == 2 && held_bytes_ + data.size() <= kHoldBytes) {
       held_bytes_ += data.size();
-      held_.emplace(a.id, std::vector<std::byte>(data.begin(), data.end()));
+      held_.emplace(a.id, std::vector<std::byte>(data.begin(), data.end()));  // hashed by absorb()
     } else {
       write_file(p, data);
       if (jobs_) defer(arts_.size(), p, a.type, false);  // the caller appends `a` next
+      fs::Digests d = fs::hash_bytes(data);
+      a.md5 = d.md5;
+      a.sha1 = d.sha1;
+      a.sha256 = d.sha256;
     }
-    fs::Digests d = fs::hash_bytes(data);
-    a.md5 = d.md5;
-    a.sha1 = d.sha1;
-    a.sha256 = d.sha256;
     a.size = data.size();
     a.file = rel(p);
   }

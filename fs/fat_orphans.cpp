@@ -17,6 +17,7 @@ namespace vigil::fs::detail {
 namespace {
 
 std::atomic<bool> g_enabled{true};
+std::atomic<uint64_t> g_skipped{0};
 thread_local TSK_FS_INFO* t_filtered = nullptr;  // the filesystem whose walk this thread filters
 
 TSK_WALK_RET_ENUM mark_sector(TSK_FS_FILE*, TSK_OFF_T, TSK_DADDR_T addr, char*, size_t, TSK_FS_BLOCK_FLAG_ENUM,
@@ -222,6 +223,7 @@ uint8_t filtered_walk(TSK_FS_INFO* fs, TSK_INUM_T start, TSK_INUM_T end, TSK_FS_
   if (skips.empty()) return fatfs_inode_walk(fs, start, end, flags, cb, ptr);
   StopWatch w{cb, ptr};
   TSK_INUM_T from = start;
+  for (const auto& [a, b] : skips) g_skipped += b - a + 1;
   for (const auto& [a, b] : skips) {
     const TSK_INUM_T to = FATFS_SECT_2_INODE(fat, a) - 1;
     if (fatfs_inode_walk(fs, from, to, flags, forward, &w)) return 1;
@@ -251,5 +253,6 @@ FatOrphanFilter::~FatOrphanFilter() {
 }
 
 void set_fat_orphan_filter(bool on) { g_enabled.store(on); }
+uint64_t fat_orphan_sectors_skipped() { return g_skipped.load(); }
 
 }  // namespace vigil::fs::detail

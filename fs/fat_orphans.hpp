@@ -41,5 +41,7 @@ class FatOrphanFilter {
 
 // On by default; tests turn it off to compare with TSK's plain walk.
 void set_fat_orphan_filter(bool on);
+// Sectors the filter kept away from TSK's walk so far (all threads; for tests).
+uint64_t fat_orphan_sectors_skipped();
 
 }  // namespace vigil::fs::detail
