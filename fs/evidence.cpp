@@ -55,17 +55,27 @@ std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t) {
   return to_iso8601(*t);
 }
 
-std::string human_size(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
+namespace {
+const char* scale_bytes(double& v) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   int u = 0;
   while (v >= 1024 && u < 5) {
     v /= 1024;
     ++u;
   }
+  return units[u];
+}
+}  // namespace
+
+std::string human_size(uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  return human_bytes(static_cast<double>(bytes));
+}
+
+std::string human_bytes(double bytes) {
+  const char* unit = scale_bytes(bytes);
   char buf[48];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  std::snprintf(buf, sizeof buf, "%.1f %s", bytes, unit);
   return buf;
 }
 
