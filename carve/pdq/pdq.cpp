@@ -11,6 +11,10 @@
 #include <cmath>
 #include <fstream>
 
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
+
 namespace vigil::carve::pdq {
 
 namespace {
@@ -34,45 +38,10 @@ const DctMatrix& dct_matrix() {
 
 int jarosz_window(int old_dim) { return (old_dim + 2 * 64 - 1) / (2 * 64); }
 
-// One box filter along a vector with a stride; windows shrink at the ends (as the reference does).
-void box_1d(const float* in, float* out, int length, int stride, int window) {
-  int half = (window + 2) / 2;
-  int phase1 = half - 1, phase2 = window - half + 1, phase3 = length - window, phase4 = half - 1;
-  int li = 0, ri = 0, oi = 0;
-  float sum = 0;
-  int current = 0;
-  for (int i = 0; i < phase1; ++i) {
-    sum += in[ri];
-    ++current;
-    ri += stride;
-  }
-  for (int i = 0; i < phase2; ++i) {
-    sum += in[ri];
-    ++current;
-    out[oi] = sum / static_cast<float>(current);
-    ri += stride;
-    oi += stride;
-  }
-  for (int i = 0; i < phase3; ++i) {
-    sum += in[ri];
-    sum -= in[li];
-    out[oi] = sum / static_cast<float>(current);
-    li += stride;
-    ri += stride;
-    oi += stride;
-  }
-  for (int i = 0; i < phase4; ++i) {
-    sum -= in[li];
-    --current;
-    out[oi] = sum / static_cast<float>(current);
-    li += stride;
-    oi += stride;
-  }
-}
-
-// box_1d down every column of a row-major width x height matrix at once: each column gets exactly
-// box_1d's operations in box_1d's order (so the same floats), but the sweep goes row by row, which
-// keeps memory access sequential instead of striding a whole row per element.
+// The reference's one-dimensional box filter (a running sum divided by the count of values in the
+// window, windows shrinking at the ends) down every column of a row-major width x height matrix at
+// once: each column gets exactly the reference's operations in its order (so the same floats), but
+// the sweep goes row by row, sequential in memory and across many columns at a time.
 void box_columns(const float* in, float* out, int width, int height, int window) {
   const int half = (window + 2) / 2;
   const int phase1 = half - 1, phase2 = window - half + 1, phase3 = height - window, phase4 = half - 1;
@@ -118,6 +87,30 @@ void box_columns(const float* in, float* out, int width, int height, int window)
       o[j] = s[j] / c;
     }
   }
+}
+
+// out (width rows of height) = the transpose of in (height rows of width), 4x4 blocks at a time.
+void transpose(const float* in, float* out, int width, int height) {
+  const size_t w = static_cast<size_t>(width), h = static_cast<size_t>(height);
+  size_t i = 0;
+#ifdef __SSE2__
+  for (; i + 4 <= h; i += 4) {
+    size_t j = 0;
+    for (; j + 4 <= w; j += 4) {
+      __m128 r0 = _mm_loadu_ps(in + i * w + j), r1 = _mm_loadu_ps(in + (i + 1) * w + j);
+      __m128 r2 = _mm_loadu_ps(in + (i + 2) * w + j), r3 = _mm_loadu_ps(in + (i + 3) * w + j);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      _mm_storeu_ps(out + j * h + i, r0);
+      _mm_storeu_ps(out + (j + 1) * h + i, r1);
+      _mm_storeu_ps(out + (j + 2) * h + i, r2);
+      _mm_storeu_ps(out + (j + 3) * h + i, r3);
+    }
+    for (; j < w; ++j)
+      for (size_t k = i; k < i + 4; ++k) out[j * h + k] = in[k * w + j];
+  }
+#endif
+  for (; i < h; ++i)
+    for (size_t j = 0; j < w; ++j) out[j * h + i] = in[i * w + j];
 }
 
 // The reference's median (Torben's algorithm): the lower median for an even count.
@@ -174,9 +167,13 @@ Core compute_in_place(float* a, float* b, int width, int height) {
   Core core;
   if (width < kMinDim || height < kMinDim) return core;
   const int wr = jarosz_window(width), wc = jarosz_window(height);
+  // The row blur runs as a column blur of the transposed image: every row gets the reference's
+  // operations in its order (the same floats), but many rows at once instead of one running sum at
+  // a time (a chain of dependent additions).
   for (int pass = 0; pass < 2; ++pass) {
-    for (int i = 0; i < height; ++i)
-      box_1d(a + static_cast<size_t>(i) * width, b + static_cast<size_t>(i) * width, width, 1, wr);
+    transpose(a, b, width, height);
+    box_columns(b, a, height, width, wr);
+    transpose(a, b, height, width);
     box_columns(b, a, width, height, wc);
   }
   float small[64][64];
