@@ -375,7 +375,7 @@ class Run {
     sum_.known_skipped = mc.skipped;
     // Evidence problems since start(), the walks' in filesystem order (they ran last one first).
     const auto& probs = ev_.problems();
-    // Pass 2's space (computed on its thread, before any of its reads) came first.
+    // Pass 2's space (computed before the passes) came first.
     for (auto& p : space_problems_) sum_.errors.push_back(p);
     for (size_t i = known_problems_; i < std::min(walk_base_, probs.size()); ++i) sum_.errors.push_back(probs[i]);
     for (auto [a, b] : walk_problems_)
@@ -746,8 +746,8 @@ class Run {
 
   // ------------------------------------------------------------------ pass 2
  public:
-  // Computes the carving space (reads filesystem metadata under each filesystem's lock, so it may
-  // run while pass 1 walks; the problems met are kept apart and reported before the walks').
+  // Computes the carving space (reads filesystem metadata: call before the passes start; the
+  // problems met are kept apart and reported before the walks').
   void prepare_space() { space_storage_ = build_space(); }
 
  private:
@@ -1139,6 +1139,9 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   hub.fn = opts.progress;
   Run p1(ev, opts, "p1-", &hub, 0), p2(ev, opts, "p2-", &hub, 1);
   p1.start();
+  // Before the threads: pass 2 cannot start without it, and pass 1's walker would hold the locks
+  // of the filesystems it asks about (FAT, the long one, is fast now: fs/fat_orphans.hpp).
+  if (opts.unallocated) p2.prepare_space();
   Jobs jobs;  // destroyed (its threads joined) before the runs whose records its jobs fill
   p1.set_jobs(&jobs);
   // Pass 2 reads the image sequentially on its own thread while pass 1 walks the filesystems;
@@ -1147,7 +1150,6 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   std::thread t2;
   if (opts.unallocated) t2 = std::thread([&] {
       try {
-        p2.prepare_space();  // here rather than before pass 1: the FAT block walk is long
         p2.pass2();
       } catch (...) {
         err2 = std::current_exception();

@@ -489,6 +489,11 @@ std::vector<ByteRange> Evidence::unallocated(int filesystem, std::vector<Problem
                      static_cast<uint64_t>(r->len) * h.pool->block_size});
     tsk_fs_attr_run_free(runs);
     tsk_error_reset();
+  } else if (auto runs = detail::fat_unallocated_sectors(h.fs)) {
+    // FAT: TSK's block walk tests every cluster through its FAT cache; the same answer from one
+    // read of the FAT (fs/fat_orphans.hpp).
+    const uint64_t base = h.img_base + static_cast<uint64_t>(h.fs->offset), bs = h.fs->block_size;
+    for (auto [a, b] : *runs) out.push_back({base + a * bs, (b - a + 1) * bs});
   } else {
     BlockCtx c{&out, h.img_base + static_cast<uint64_t>(h.fs->offset), h.fs->block_size};
     auto flags = static_cast<TSK_FS_BLOCK_WALK_FLAG_ENUM>(TSK_FS_BLOCK_WALK_FLAG_UNALLOC | TSK_FS_BLOCK_WALK_FLAG_AONLY);

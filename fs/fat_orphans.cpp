@@ -233,11 +233,50 @@ uint8_t filtered_walk(TSK_FS_INFO* fs, TSK_INUM_T start, TSK_INUM_T end, TSK_FS_
   return fatfs_inode_walk(fs, from, end, flags, forward, &w);
 }
 
+bool is_fatxx(const TSK_FS_INFO* fs) {
+  return fs->ftype == TSK_FS_TYPE_FAT12 || fs->ftype == TSK_FS_TYPE_FAT16 || fs->ftype == TSK_FS_TYPE_FAT32;
+}
+
 }  // namespace
 
+std::optional<std::vector<std::pair<uint64_t, uint64_t>>> fat_unallocated_sectors(TSK_FS_INFO* fs) {
+  if (!g_enabled.load() || !fs || !is_fatxx(fs) || fs->endian != TSK_LIT_ENDIAN) return std::nullopt;
+  auto* fat = reinterpret_cast<FATFS_INFO*>(fs);
+  const uint64_t cs = fat->csize;
+  const TSK_DADDR_T first = fat->firstclustsect, end = fs->last_block_act;
+  if (cs == 0 || first > end) return std::nullopt;
+  const std::vector<uint8_t> hint = free_hint(fat);
+  if (hint.empty()) return std::nullopt;
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  uint64_t sampled = 0;
+  // As fatfs_block_walk goes: cluster by cluster from the first data sector, each unallocated one
+  // reported sector by sector up to the walk's end (the last cluster may be cut short).
+  for (TSK_DADDR_T addr = first; addr <= end; addr += cs) {
+    const uint64_t clust = FATFS_SECT_2_CLUST(fat, addr);
+    int8_t a;
+    if (clust < hint.size() && hint[static_cast<size_t>(clust)]) {
+      a = 0;  // FAT entry 0: TSK's getFAT gives 0, which is unallocated
+      if ((++sampled & 4095) == 1 && fatfs_is_sectalloc(fat, addr) != 0) {  // the premise, spot-checked
+        tsk_error_reset();
+        return std::nullopt;
+      }
+    } else {
+      a = fatfs_is_sectalloc(fat, addr);
+    }
+    if (a < 0) {
+      tsk_error_reset();
+      return std::nullopt;  // TSK's walk stops here with its error: let it say so
+    }
+    if (a != 0) continue;
+    const TSK_DADDR_T last = std::min<TSK_DADDR_T>(addr + cs - 1, end);
+    if (!out.empty() && out.back().second + 1 == addr) out.back().second = last;
+    else out.push_back({addr, last});
+  }
+  return out;
+}
+
 FatOrphanFilter::FatOrphanFilter(TSK_FS_INFO* fs, ZeroOracle zero) : zero_(std::move(zero)) {
-  if (!g_enabled.load() || !fs || t_filtered) return;
-  if (fs->ftype != TSK_FS_TYPE_FAT12 && fs->ftype != TSK_FS_TYPE_FAT16 && fs->ftype != TSK_FS_TYPE_FAT32) return;
+  if (!g_enabled.load() || !fs || t_filtered || !is_fatxx(fs)) return;
   if (fs->inode_walk != fatfs_inode_walk) return;
   fs->inode_walk = filtered_walk;
   t_filtered = fs;

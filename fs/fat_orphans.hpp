@@ -16,6 +16,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <utility>
+#include <vector>
 
 struct TSK_FS_INFO;
 
@@ -39,7 +42,16 @@ class FatOrphanFilter {
   ZeroOracle zero_;
 };
 
-// On by default; tests turn it off to compare with TSK's plain walk.
+// The unallocated sectors of a FAT12/16/32 filesystem as [first, last] sector runs, exactly those
+// tsk_fs_block_walk(UNALLOC | AONLY) from first_block to last_block_act reports, from one read of
+// the first FAT: a cluster whose entry there is 0 is one TSK reports unallocated; for any other
+// cluster TSK's own fatfs_is_sectalloc decides. Nullopt when this does not apply (not FAT, turned
+// off, the FAT unreadable, TSK failing on a cluster, or a sampled cluster disagreeing): then the
+// caller runs TSK's block walk.
+std::optional<std::vector<std::pair<uint64_t, uint64_t>>> fat_unallocated_sectors(TSK_FS_INFO* fs);
+
+// The filter and fat_unallocated_sectors are on by default; tests turn them off to compare with
+// TSK's plain walks.
 void set_fat_orphan_filter(bool on);
 // Sectors the filter kept away from TSK's walk so far (all threads; for tests).
 uint64_t fat_orphan_sectors_skipped();

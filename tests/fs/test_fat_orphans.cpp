@@ -61,7 +61,7 @@ fsys::path make_fat(const test::TempDir& t, int bits, int sectors) {
 
 }  // namespace
 
-TEST_CASE("FAT orphan search: the filtered walk lists exactly TSK's plain walk", "[fs][fat]") {
+TEST_CASE("FAT fast paths: the filtered orphan search and the unallocated space equal TSK's plain walks", "[fs][fat]") {
   test::TempDir t;
   struct Case {
     int bits, sectors;
@@ -89,5 +89,16 @@ TEST_CASE("FAT orphan search: the filtered walk lists exactly TSK's plain walk",
     CHECK(plain.find("/$OrphanFiles/SECOND.JPG|") != std::string::npos);
     CHECK(plain.find("/DCIM/_LD/_UB/_3.JPG|") != std::string::npos);
     CHECK(ev->problems().size() == ev2->problems().size());
+    // Unallocated space from one read of the FAT equals TSK's block walk.
+    fs::detail::set_fat_orphan_filter(false);
+    auto plain_un = ev->unallocated(0);
+    fs::detail::set_fat_orphan_filter(true);
+    auto fast_un = ev2->unallocated(0);
+    REQUIRE(fast_un.size() == plain_un.size());
+    CHECK_FALSE(plain_un.empty());
+    for (size_t i = 0; i < plain_un.size(); ++i) {
+      CHECK(fast_un[i].img_offset == plain_un[i].img_offset);
+      CHECK(fast_un[i].len == plain_un[i].len);
+    }
   }
 }
