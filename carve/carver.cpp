@@ -324,7 +324,13 @@ class Run {
         if (held == p2.held_.end()) fsys::remove(o_.outdir / a.file, ec);
         continue;
       }
-      if (held != p2.held_.end()) write_file(o_.outdir / a.file, held->second);
+      if (held != p2.held_.end()) {
+        write_file(o_.outdir / a.file, held->second);
+        fs::Digests d = fs::hash_bytes(held->second);  // not hashed while held (most are dropped)
+        a.md5 = d.md5;
+        a.sha1 = d.sha1;
+        a.sha256 = d.sha256;
+      }
       arts_.push_back(std::move(a));
     }
     p2.held_.clear();
@@ -334,6 +340,7 @@ class Run {
     sum_.carve_space += p2.sum_.carve_space;
     sum_.bytes_read += p2.sum_.bytes_read;
     for (auto& e : p2.sum_.errors) sum_.errors.push_back(e);
+    space_problems_ = std::move(p2.space_problems_);
     renumber();
   }
 
@@ -348,6 +355,8 @@ class Run {
     sum_.known_skipped = mc.skipped;
     // Evidence problems since start(), the walks' in filesystem order (they ran last one first).
     const auto& probs = ev_.problems();
+    // Pass 2's space (computed on its thread, before any of its reads) came first.
+    for (auto& p : space_problems_) sum_.errors.push_back(p);
     for (size_t i = known_problems_; i < std::min(walk_base_, probs.size()); ++i) sum_.errors.push_back(probs[i]);
     for (auto [a, b] : walk_problems_)
       for (size_t i = a; i < b; ++i) sum_.errors.push_back(probs[i]);
@@ -448,31 +457,32 @@ class Run {
     pending_mem_ += data->size();
     jobs_->add([this, &d, file, pdq, data = std::move(data)] {
       write_file(file, *data);
-      pending_mem_ -= data->size();
       d.digests = fs::hash_bytes(*data);
       d.hashed = true;
       if (pdq) {
-        d.pdq = pdq_of_file(file);
+        d.pdq = pdq_of_bytes(*data);  // the file's bytes, still in memory
         d.pdq_done = true;
       }
+      pending_mem_ -= data->size();
     });
   }
 
   // Pass 2 holds small artefacts in memory until absorb(): pass 1, running at the same time,
-  // recovers most of what pass 2 finds in free space, and those copies are then never written.
+  // recovers most of what pass 2 finds in free space, and those copies are then never written
+  // (nor hashed).
   void store(Artefact& a, std::span<const std::byte> data) {
     fsys::path p = place(a.type, a.id, a.ext);
     if (a.pass == 2 && held_bytes_ + data.size() <= kHoldBytes) {
       held_bytes_ += data.size();
-      held_.emplace(a.id, std::vector<std::byte>(data.begin(), data.end()));
+      held_.emplace(a.id, std::vector<std::byte>(data.begin(), data.end()));  // hashed by absorb()
     } else {
       write_file(p, data);
       if (jobs_) defer(arts_.size(), p, a.type, false);  // the caller appends `a` next
+      fs::Digests d = fs::hash_bytes(data);
+      a.md5 = d.md5;
+      a.sha1 = d.sha1;
+      a.sha256 = d.sha256;
     }
-    fs::Digests d = fs::hash_bytes(data);
-    a.md5 = d.md5;
-    a.sha1 = d.sha1;
-    a.sha256 = d.sha256;
     a.size = data.size();
     a.file = rel(p);
   }
@@ -716,7 +726,8 @@ class Run {
 
   // ------------------------------------------------------------------ pass 2
  public:
-  // Computes the carving space (reads filesystem metadata: call before the passes start).
+  // Computes the carving space (reads filesystem metadata under each filesystem's lock, so it may
+  // run while pass 1 walks; the problems met are kept apart and reported before the walks').
   void prepare_space() { space_storage_ = build_space(); }
 
  private:
@@ -731,7 +742,7 @@ class Run {
     };
     auto covered = round_out(covered_);  // empty: pass 1 runs at the same time; absorb() dedupes
     for (auto& f : ev_.filesystems()) {
-      auto un = subtract(ev_.unallocated(f.index), covered);
+      auto un = subtract(ev_.unallocated(f.index, &space_problems_), covered);
       for (auto& r : un) s.regions.push_back({r.img_offset, r.len, f.index, f.volume, std::max<uint32_t>(512, f.block_size)});
     }
     for (auto& r : subtract(ev_.unpartitioned(), covered)) {
@@ -764,6 +775,9 @@ class Run {
     done_ = 0;
     total_ = space.total;
     buf_.clear();
+    // Capacity for the usual lookahead (a JPEG fragment gap is tried up to max_gap + 4 MiB past
+    // its damage) from the start: growing by reallocation faulted in fresh pages at every step.
+    buf_.reserve(static_cast<size_t>(std::min<uint64_t>(o_.max_carve, o_.max_gap + (16u << 20))));
     buf_v0_ = 0;
     scan_ = 0;
     wait_until_ = 0;
@@ -1068,6 +1082,7 @@ class Run {
   int slot_;
   size_t known_problems_ = 0;
   Space space_storage_;
+  std::vector<fs::Problem> space_problems_;  // met while computing pass 2's space
   Summary sum_;
   std::vector<Artefact> arts_;
   struct Deferred {  // results of the jobs for arts_[index]; a deque keeps their addresses
@@ -1104,7 +1119,6 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   hub.fn = opts.progress;
   Run p1(ev, opts, "p1-", &hub, 0), p2(ev, opts, "p2-", &hub, 1);
   p1.start();
-  if (opts.unallocated) p2.prepare_space();
   Jobs jobs;  // destroyed (its threads joined) before the runs whose records its jobs fill
   p1.set_jobs(&jobs);
   // Pass 2 reads the image sequentially on its own thread while pass 1 walks the filesystems;
@@ -1113,6 +1127,7 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   std::thread t2;
   if (opts.unallocated) t2 = std::thread([&] {
       try {
+        p2.prepare_space();  // here rather than before pass 1: the FAT block walk is long
         p2.pass2();
       } catch (...) {
         err2 = std::current_exception();

@@ -56,6 +56,9 @@ std::string to_iso8601(const Timestamp& t);
 std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t);
 // A byte count for people: "512 B", "1.5 KiB", "931.3 GiB" (powers of 1024, one decimal).
 std::string human_size(uint64_t bytes);
+// For progress bars and rates (bytes or bytes per second): one decimal at every size, "0.5 B",
+// "12.3 MiB".
+std::string human_bytes(double bytes);
 
 struct ByteRun {
   uint64_t file_offset = 0;
@@ -104,8 +107,9 @@ class Evidence {
                                    const std::function<bool(std::span<const std::byte>)>& sink,
                                    uint64_t* delivered = nullptr);
 
-  // Unallocated blocks of a filesystem as image byte ranges, merged and sorted.
-  std::vector<ByteRange> unallocated(int filesystem);
+  // Unallocated blocks of a filesystem as image byte ranges, merged and sorted. Problems met go
+  // to `problems` when given (so another thread may walk meanwhile), else to problems().
+  std::vector<ByteRange> unallocated(int filesystem, std::vector<Problem>* problems = nullptr);
 
   // Image byte ranges that belong to no filesystem Vigil opened (unpartitioned gaps, volumes
   // with no recognised filesystem), merged and sorted.

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -38,9 +39,29 @@ struct RawChunk {
   std::vector<unsigned char> stored;
 };
 
+// Batch output that grows without initialising: decode_batch writes every byte that is read, and
+// the zero chunks a ReadOptions::zeros consumer takes are never touched, so their pages are never
+// faulted in (a zero-filling std::vector faulted in every byte of every fresh buffer).
+class OutBuffer {
+ public:
+  void resize(size_t n) {
+    if (n > cap_) {
+      p_.reset(new std::byte[n]);
+      cap_ = n;
+    }
+    size_ = n;
+  }
+  std::byte* data() { return p_.get(); }
+  size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<std::byte[]> p_;
+  size_t cap_ = 0, size_ = 0;
+};
+
 struct Batch {
   std::vector<RawChunk> chunks;
-  std::vector<std::byte> out;   // decompressed data of all chunks, in order
+  OutBuffer out;                // decompressed data of all chunks, in order
   std::vector<ChunkError> errors;
   bool done = false;
 };
@@ -76,7 +97,7 @@ class BatchQueue {
 void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros, ewf::SharedChunks* share) {
   size_t total = 0;
   for (auto& c : b.chunks) total += c.data_size;
-  b.out.resize(total);  // a recycled buffer of the same size: every byte is written below
+  b.out.resize(total);  // uninitialised: every byte delivered to the sink is written below
   size_t pos = 0;
   for (auto& c : b.chunks) {
     unsigned char* dst = reinterpret_cast<unsigned char*>(b.out.data() + pos);
@@ -147,7 +168,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
   bool first_chunk_failed = false;
 
   std::mutex pool_m;  // output buffers handed back by the consumer, reused (no page faults, no zeroing)
-  std::vector<std::vector<std::byte>> pool;
+  std::vector<OutBuffer> pool;
 
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i)
@@ -279,7 +300,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
     struct GiveBack {  // the output buffer goes back to the pool once the sink is done with it
       std::shared_ptr<Batch>& b;
       std::mutex& m;
-      std::vector<std::vector<std::byte>>& pool;
+      std::vector<OutBuffer>& pool;
       ~GiveBack() {
         std::lock_guard<std::mutex> g(m);
         if (pool.size() < 8) pool.push_back(std::move(b->out));

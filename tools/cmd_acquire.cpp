@@ -3,6 +3,7 @@
 
 #include "acquire/acquire.hpp"
 #include "fs/error.hpp"
+#include "fs/evidence.hpp"
 #include "fs/json.hpp"
 
 #include <fmt/core.h>
@@ -18,16 +19,6 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop = true; }
-
-std::string human(double n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int u = 0;
-  while (n >= 1024 && u < 5) {
-    n /= 1024;
-    ++u;
-  }
-  return fmt::format("{:.1f} {}", n, units[u]);
-}
 
 std::string clock(double s) {
   auto t = static_cast<long long>(s);
@@ -126,8 +117,8 @@ int run_acquire(const AcquireArgs& a) {
       double frac = p.total ? static_cast<double>(p.done) / static_cast<double>(p.total) : 1;
       int w = 30, fill = static_cast<int>(frac * w);
       std::fprintf(stderr, "\r[%s%s] %5.1f%%  %s / %s  %s/s  ETA %s  bad sectors %llu   ", std::string(fill, '#').c_str(),
-                   std::string(w - fill, '.').c_str(), frac * 100, human(static_cast<double>(p.done)).c_str(),
-                   human(static_cast<double>(p.total)).c_str(), human(p.rate).c_str(), clock(p.eta_seconds).c_str(),
+                   std::string(w - fill, '.').c_str(), frac * 100, fs::human_bytes(static_cast<double>(p.done)).c_str(),
+                   fs::human_bytes(static_cast<double>(p.total)).c_str(), fs::human_bytes(p.rate).c_str(), clock(p.eta_seconds).c_str(),
                    static_cast<unsigned long long>(p.bad_sectors));
       if (p.final) std::fprintf(stderr, "\n");
     }

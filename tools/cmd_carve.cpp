@@ -22,16 +22,6 @@ struct CarveArgs {
   std::vector<std::string> argv;
 };
 
-std::string human_bytes(double n) {
-  const char* u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int i = 0;
-  while (n >= 1024 && i < 4) {
-    n /= 1024;
-    ++i;
-  }
-  return fmt::format("{:.1f} {}", n, u[i]);
-}
-
 // Our own outputs, removed by --force (never anything else in OUTDIR).
 void clear_outputs(const std::filesystem::path& d) {
   std::error_code ec;
@@ -94,8 +84,8 @@ void run_carve(const CarveArgs& a) {
       std::string bar(static_cast<size_t>(pct / 5), '#');
       bar.resize(20, '.');
       fmt::print(stderr, "\r{:<8} [{}] {:>3}% {} / {} {}/s ETA {} artefacts {}   ", p.phase, bar, pct,
-                 human_bytes(static_cast<double>(p.bytes_done)), human_bytes(static_cast<double>(p.bytes_total)),
-                 human_bytes(rate), eta, p.artefacts);
+                 fs::human_bytes(static_cast<double>(p.bytes_done)), fs::human_bytes(static_cast<double>(p.bytes_total)),
+                 fs::human_bytes(rate), eta, p.artefacts);
     };
   }
   carve::Summary s;
@@ -119,7 +109,7 @@ void run_carve(const CarveArgs& a) {
   uint64_t inval = 0;
   for (auto& [t, n] : s.invalid) inval += n;
   fmt::print("Read {} in {:.1f}s; {} invalid fragments left out; {} JPEGs rebuilt from two fragments\n",
-             human_bytes(static_cast<double>(s.bytes_read)), s.seconds, inval, s.bifragment);
+             fs::human_bytes(static_cast<double>(s.bytes_read)), s.seconds, inval, s.bifragment);
   if (!known.empty())
     fmt::print("Known: {} artefacts in the hash sets{}\n", s.known,
                a.skip_known_ignorable ? fmt::format(", {} ignorable ones left out of artefacts/", s.known_skipped) : "");

@@ -9,19 +9,30 @@ namespace vigil::carve {
 
 bool pdq_type(const std::string& type) { return type == "jpeg" || type == "png"; }
 
-PdqResult pdq_of_file(const std::filesystem::path& file) {
+PdqResult pdq_of_bytes(std::span<const std::byte> data) {
   PdqResult out;
   std::string err;
-  auto img = pdq::decode_image_file(file, &err);
-  if (!img) {
+  int w = 0, h = 0;
+  auto r = pdq::hash_encoded(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()), &err, &w, &h);
+  if (!r) {
     out.warning = "PDQ: " + err;
     return out;
   }
-  if (img->width < 5 || img->height < 5) return out;  // too small to hash
-  auto r = pdq::hash_image(*img);
-  out.pdq = r.hash.hex();
-  out.quality = r.quality;
+  if (w < 5 || h < 5) return out;  // too small to hash
+  out.pdq = r->hash.hex();
+  out.quality = r->quality;
   return out;
+}
+
+PdqResult pdq_of_file(const std::filesystem::path& file) {
+  thread_local std::vector<uint8_t> data;
+  if (!pdq::read_whole_file(file, data)) {
+    PdqResult out;
+    out.warning = "PDQ: cannot open";
+    return out;
+  }
+  return pdq_of_bytes(std::as_bytes(std::span<const uint8_t>(data)));
 }
 
 MarkCounts mark_artefacts(std::vector<Artefact>& arts, const std::filesystem::path& outdir,

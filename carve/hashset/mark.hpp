@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct PdqResult {
   std::optional<std::string> warning;  // "PDQ: why it could not be decoded"
 };
 PdqResult pdq_of_file(const std::filesystem::path& file);
+PdqResult pdq_of_bytes(std::span<const std::byte> data);  // the same, of the file's bytes
 
 struct MarkCounts {
   uint64_t known = 0;          // artefacts found in a set

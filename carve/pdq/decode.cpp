@@ -31,7 +31,9 @@ void jpeg_error_exit(j_common_ptr cinfo) {
 void jpeg_quiet(j_common_ptr, int) {}
 
 struct JpegOut {
+  // Returns the buffer for the whole image, or with `row` set, for one row that row() then takes.
   uint8_t* (*alloc)(void* ctx, int w, int h, int channels);
+  void (*row)(void* ctx, const uint8_t* pixels, int y, int w, int channels);
   void* ctx;
   uint64_t max_pixels;
   char error[JMSG_LENGTH_MAX + 64];
@@ -66,8 +68,10 @@ bool decode_jpeg_raw(const uint8_t* data, size_t size, JpegOut* out) {
   int ch = cinfo.output_components;
   uint8_t* pixels = out->alloc(out->ctx, w, h, ch);
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = pixels + static_cast<size_t>(cinfo.output_scanline) * w * ch;
+    const int y = static_cast<int>(cinfo.output_scanline);
+    JSAMPROW row = out->row ? pixels : pixels + static_cast<size_t>(y) * w * ch;
     jpeg_read_scanlines(&cinfo, &row, 1);
+    if (out->row) out->row(out->ctx, pixels, y, w, ch);
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
@@ -81,6 +85,56 @@ uint8_t* alloc_image(void* ctx, int w, int h, int channels) {
   img->channels = channels;
   img->pixels.assign(static_cast<size_t>(w) * h * channels, 0);
   return img->pixels.data();
+}
+
+// Straight to luma: one decoded row at a time into per-thread buffers.
+struct LumaOut {
+  std::vector<float>* luma;
+  std::vector<uint8_t>* row;
+  int w = 0, h = 0;
+};
+
+uint8_t* alloc_luma(void* ctx, int w, int h, int channels) {
+  auto* o = static_cast<LumaOut*>(ctx);
+  o->w = w;
+  o->h = h;
+  const size_t n = static_cast<size_t>(w) * static_cast<size_t>(h);
+  if (o->luma->size() < n) o->luma->resize(n);
+  const size_t r = static_cast<size_t>(w) * static_cast<size_t>(channels);
+  if (o->row->size() < r) o->row->resize(r);
+  return o->row->data();
+}
+
+void luma_row(void* ctx, const uint8_t* p, int y, int w, int channels) {
+  auto* o = static_cast<LumaOut*>(ctx);
+  float* out = o->luma->data() + static_cast<size_t>(y) * static_cast<size_t>(w);
+  for (int x = 0; x < w; ++x, p += channels) out[x] = luma_of(p, channels);
+}
+
+// PNG through libpng's simplified API as 8-bit RGBA (alpha ignored, as decode_png does).
+bool decode_png_luma(std::span<const uint8_t> data, std::vector<float>& luma, int* width,
+                     int* height, std::string* error, uint64_t max_pixels) {
+  thread_local std::vector<uint8_t> rgba;
+  png_image image;
+  std::memset(&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  auto fail = [&](const char* what) {
+    if (error) *error = fmt::format("PNG: {}", what);
+    png_image_free(&image);
+    return false;
+  };
+  if (!png_image_begin_read_from_memory(&image, data.data(), data.size())) return fail(image.message);
+  if (uint64_t{image.width} * image.height > max_pixels) return fail("too large to hash");
+  image.format = PNG_FORMAT_RGBA;
+  if (rgba.size() < PNG_IMAGE_SIZE(image)) rgba.resize(PNG_IMAGE_SIZE(image));
+  if (!png_image_finish_read(&image, nullptr, rgba.data(), 0, nullptr)) return fail(image.message);
+  *width = static_cast<int>(image.width);
+  *height = static_cast<int>(image.height);
+  const size_t n = static_cast<size_t>(*width) * static_cast<size_t>(*height);
+  if (luma.size() < n) luma.resize(n);
+  for (size_t i = 0; i < n; ++i) luma[i] = luma_of(&rgba[i * 4], 3);
+  png_image_free(&image);
+  return true;
 }
 
 std::optional<Image> decode_png(std::span<const uint8_t> data, std::string* error,
@@ -122,6 +176,17 @@ std::optional<Image> decode_png(std::span<const uint8_t> data, std::string* erro
 
 }  // namespace
 
+bool read_whole_file(const std::filesystem::path& path, std::vector<uint8_t>& out) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return false;
+  const std::streamoff size = in.tellg();
+  if (size < 0) return false;
+  out.resize(static_cast<size_t>(size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(out.data()), size);
+  return static_cast<bool>(in) || in.gcount() == size;
+}
+
 std::optional<Image> decode_image(std::span<const uint8_t> data, std::string* error,
                                   uint64_t max_pixels) {
   static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -129,7 +194,7 @@ std::optional<Image> decode_image(std::span<const uint8_t> data, std::string* er
     return decode_png(data, error, max_pixels);
   if (data.size() >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) {
     Image img;
-    JpegOut out{&alloc_image, &img, max_pixels, {0}};
+    JpegOut out{&alloc_image, nullptr, &img, max_pixels, {0}};
     if (!decode_jpeg_raw(data.data(), data.size(), &out)) {
       if (error) *error = out.error;
       return std::nullopt;
@@ -140,13 +205,33 @@ std::optional<Image> decode_image(std::span<const uint8_t> data, std::string* er
   return std::nullopt;
 }
 
+bool decode_luma(std::span<const uint8_t> data, std::vector<float>& luma, int* width, int* height,
+                 std::string* error, uint64_t max_pixels) {
+  static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (data.size() >= 8 && std::memcmp(data.data(), png_sig, 8) == 0)
+    return decode_png_luma(data, luma, width, height, error, max_pixels);
+  if (data.size() >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) {
+    thread_local std::vector<uint8_t> row;
+    LumaOut lo{&luma, &row};
+    JpegOut out{&alloc_luma, &luma_row, &lo, max_pixels, {0}};
+    if (!decode_jpeg_raw(data.data(), data.size(), &out)) {
+      if (error) *error = out.error;
+      return false;
+    }
+    *width = lo.w;
+    *height = lo.h;
+    return true;
+  }
+  if (error) *error = "not a JPEG or PNG image";
+  return false;
+}
+
 std::optional<Image> decode_image_file(const std::filesystem::path& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::vector<uint8_t> data;
+  if (!read_whole_file(path, data)) {
     if (error) *error = "cannot open";
     return std::nullopt;
   }
-  std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return decode_image(data, error);
 }
 

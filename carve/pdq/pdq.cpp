@@ -169,17 +169,15 @@ struct Core {
   bool ok = false;
 };
 
-Core compute(const float* luma, int width, int height) {
+// `a` holds the luma and is overwritten; `b` is scratch of at least width*height floats.
+Core compute_in_place(float* a, float* b, int width, int height) {
   Core core;
   if (width < kMinDim || height < kMinDim) return core;
-  const size_t n = static_cast<size_t>(width) * static_cast<size_t>(height);
-  std::vector<float> a(luma, luma + n), b(n);
   const int wr = jarosz_window(width), wc = jarosz_window(height);
   for (int pass = 0; pass < 2; ++pass) {
     for (int i = 0; i < height; ++i)
-      box_1d(a.data() + static_cast<size_t>(i) * width, b.data() + static_cast<size_t>(i) * width,
-             width, 1, wr);
-    box_columns(b.data(), a.data(), width, height, wc);
+      box_1d(a + static_cast<size_t>(i) * width, b + static_cast<size_t>(i) * width, width, 1, wr);
+    box_columns(b, a, width, height, wc);
   }
   float small[64][64];
   for (int i = 0; i < 64; ++i) {
@@ -216,14 +214,20 @@ Core compute(const float* luma, int width, int height) {
   return core;
 }
 
+Core compute(const float* luma, int width, int height) {
+  if (width < kMinDim || height < kMinDim) return Core{};
+  const size_t n = static_cast<size_t>(width) * static_cast<size_t>(height);
+  std::vector<float> a(luma, luma + n), b(n);
+  return compute_in_place(a.data(), b.data(), width, height);
+}
+
 std::vector<float> to_luma(const Image& img) {
   std::vector<float> luma(static_cast<size_t>(img.width) * static_cast<size_t>(img.height));
   const uint8_t* p = img.pixels.data();
   if (img.channels == 1) {
     for (size_t i = 0; i < luma.size(); ++i) luma[i] = p[i];
   } else {
-    for (size_t i = 0; i < luma.size(); ++i, p += img.channels)
-      luma[i] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+    for (size_t i = 0; i < luma.size(); ++i, p += img.channels) luma[i] = luma_of(p, 3);
   }
   return luma;
 }
@@ -273,6 +277,20 @@ Result hash_luma(const float* luma, int width, int height) {
 Result hash_image(const Image& img) {
   auto luma = to_luma(img);
   return hash_luma(luma.data(), img.width, img.height);
+}
+
+std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* error, int* width,
+                                   int* height, uint64_t max_pixels) {
+  thread_local std::vector<float> luma, scratch;  // reused: fresh buffers fault their pages in
+  if (!decode_luma(data, luma, width, height, error, max_pixels)) return std::nullopt;
+  const size_t n = static_cast<size_t>(*width) * static_cast<size_t>(*height);
+  if (scratch.size() < n) scratch.resize(n);
+  Core c = compute_in_place(luma.data(), scratch.data(), *width, *height);
+  Result r;
+  if (!c.ok) return r;
+  r.hash = to_bits(c.dct);
+  r.quality = c.quality;
+  return r;
 }
 
 Dihedral hash_image_dihedral(const Image& img) {

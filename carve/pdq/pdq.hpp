@@ -55,9 +55,29 @@ std::optional<Image> decode_image(std::span<const uint8_t> data, std::string* er
                                   uint64_t max_pixels = 256ull << 20);
 std::optional<Image> decode_image_file(const std::filesystem::path& path,
                                        std::string* error = nullptr);
+// Reads a whole file into `out` (false when it cannot be opened or read).
+bool read_whole_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
 
 // Hashes luma (row-major, width*height values 0..255). Images under 5 pixels a side give quality 0.
 Result hash_luma(const float* luma, int width, int height);
+
+// The luma of an 8-bit pixel as hash_image computes it (grey: the value; RGB: 0.299 R + 0.587 G +
+// 0.114 B in float, in this order).
+inline float luma_of(const uint8_t* p, int channels) {
+  return channels == 1 ? static_cast<float>(p[0]) : 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+}
+
+// Decodes JPEG or PNG by content straight to the luma hash_image computes from decode_image's
+// pixels (luma_of each), into `luma`, grown as needed and never shrunk (the first width*height
+// values are the image). False (with *error set) when decode_image would fail.
+bool decode_luma(std::span<const uint8_t> data, std::vector<float>& luma, int* width, int* height,
+                 std::string* error, uint64_t max_pixels = 256ull << 20);
+
+// What decode_image then hash_image give (the same luma, so the same hash and quality), decoding
+// straight to luma into per-thread buffers: no RGB image and no allocation per image. Returns
+// nullopt (with *error set) when decode_image would; *width and *height get the image's size.
+std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* error, int* width,
+                                   int* height, uint64_t max_pixels = 256ull << 20);
 Result hash_image(const Image& img);
 Dihedral hash_image_dihedral(const Image& img);
 

@@ -183,6 +183,12 @@ TEST_CASE("human_size and to_iso8601 format sizes and times for people", "[fs]")
   CHECK(fs::human_size(1073741824ull) == "1.0 GiB");
   CHECK(fs::human_size(8ull << 40) == "8.0 TiB");
   CHECK(fs::human_size(~0ull) == "16384.0 PiB");
+  // Rates and progress: one decimal at every size, fractions of a byte included.
+  CHECK(fs::human_bytes(0) == "0.0 B");
+  CHECK(fs::human_bytes(0.5) == "0.5 B");
+  CHECK(fs::human_bytes(1023) == "1023.0 B");
+  CHECK(fs::human_bytes(1536) == "1.5 KiB");
+  CHECK(fs::human_bytes(734003200.0) == "700.0 MiB");
   CHECK(fs::to_iso8601(fs::Timestamp{0, 0}) == "1970-01-01T00:00:00Z");
   CHECK(fs::to_iso8601(fs::Timestamp{1700000000, 500000000}) == "2023-11-14T22:13:20.5Z");
 }
