@@ -5,7 +5,10 @@
 # On PostgreSQL, in the same run and on the same server, graphile-worker (npm) drains no-op jobs
 # with 4 worker processes of concurrency 1 as the peer.
 # Usage: bench/queue.sh   (BUILD=build/release by default; SECONDS_PER_RUN=20; SKIP_SQLITE=1 runs
-#        only the PostgreSQL phase and the peer)
+#        only the PostgreSQL phase and the peer; WORKERS=4 worker processes for Vigil and the peer)
+# On PostgreSQL it also prints the CPU time per job: the server's (every process of the cluster,
+# from /proc, over the run) and the workers' (Vigil: its worker processes; the peer: its node
+# processes), which compares the two when the machine is shared and wall-clock rates are noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
@@ -13,6 +16,7 @@ VIGIL=${VIGIL:-$BUILD/tools/vigil}
 QB=${QB:-$BUILD/bench/vigil_queue_bench}
 RUN=${SECONDS_PER_RUN:-20}
 N=${N:-100000}
+WORKERS=${WORKERS:-4}
 for b in "$VIGIL" "$QB"; do
   [ -x "$b" ] || { echo "queue.sh: $b not built (cmake --build $BUILD --target vigil vigil_queue_bench)" >&2; exit 1; }
 done
@@ -28,6 +32,19 @@ cleanup() {
 trap cleanup EXIT
 
 now() { date +%s.%N; }
+hz=$(getconf CLK_TCK)
+# CPU ticks (user+system) of the PostgreSQL cluster: the postmaster, the children it has reaped,
+# and its live children.
+pg_ticks() {
+  local pm t c
+  pm=$(head -1 "$(cat "$VIGIL_SERVICE_ENV.postgres")/data/postmaster.pid")
+  t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
+  for c in $(pgrep -P "$pm"); do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+ms_per_job() { awk -v t="$1" -v hz="$hz" -v n="$2" 'BEGIN { if (n > 0) printf "%.3f", t / hz * 1000 / n; else print "-" }'; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 # 100,000 devices: suspects of 4 devices each (one case BIG with 50), 20% of suspects at risk.
@@ -57,11 +74,24 @@ bench_store() {  # NAME URL
   [ "$got" = 50 ] || { echo "top-50 returned $got" >&2; exit 1; }
   t=$(now); for i in $(seq 20); do "$VIGIL" queue list --limit 50 --json --db "$url" >/dev/null; done
   R[$name.top50_cli_ms]=$(awk -v s="$(elapsed "$t")" 'BEGIN { printf "%.1f", s * 1000 / 20 }')
-  echo "== $name: claim+complete, 4 processes, ${RUN}s"
-  for w in 1 2 3 4; do "$QB" worker "$url" "w$w" "$RUN" >"$work/$name.w$w" & done
-  wait
+  echo "== $name: claim+complete, $WORKERS processes, ${RUN}s"
+  local s0=0 s1=0 client
+  if [ "$name" = postgresql ]; then
+    psql "$url" -qc CHECKPOINT  # the import's dirty pages are written before, not during, the run
+    s0=$(pg_ticks)
+  fi
+  # The workers' CPU: `times` of a subshell that waited for them (its children's user and system).
+  client=$( (for w in $(seq "$WORKERS"); do "$QB" worker "$url" "w$w" "$RUN" >"$work/$name.w$w" & done
+             wait; times) | awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/);
+                                         printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
   R[$name.claims]=$(cat "$work"/$name.w* | awk '{ n += $1; if ($2 > t) t = $2 } END { printf "%d", n }')
   R[$name.rate]=$(cat "$work"/$name.w* | awk '{ n += $1; if ($2 > t) t = $2 } END { printf "%.0f", n / t }')
+  R[$name.client_ms]=$(awk -v c="$client" -v n="${R[$name.claims]}" 'BEGIN { printf "%.3f", c * 1000 / n }')
+  if [ "$name" = postgresql ]; then
+    sleep 1  # the workers' server processes end after them
+    s1=$(pg_ticks)
+    R[$name.server_ms]=$(ms_per_job $((s1 - s0)) "${R[$name.claims]}")
+  fi
   "$VIGIL" queue audit --verify --db "$url" >/dev/null || { echo "audit chain broken after $name run" >&2; exit 1; }
 }
 
@@ -79,7 +109,7 @@ psql "$VIGIL_TEST_PG_URL" -qc "CREATE DATABASE vigil_bench" -c "CREATE DATABASE 
 bench_store postgresql "$base/vigil_bench"
 
 # graphile-worker peer on the same server.
-gw_rate=unavailable gw_version=
+gw_rate=unavailable gw_version= gw_server_ms=- gw_client_ms=-
 gwdir=$work/gw
 mkdir -p "$gwdir"
 if (cd "$gwdir" && npm install --silent --no-audit --no-fund graphile-worker@0.16 >/dev/null 2>&1); then
@@ -105,11 +135,15 @@ const { run } = require("graphile-worker");
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
   remaining() { psql "$base/gw_bench" -Atc "SELECT count(*) FROM graphile_worker.jobs"; }
-  for w in 1 2 3 4; do (cd "$gwdir" && GW_URL=$gwurl exec node worker.js >"$gwdir/w$w.log" 2>&1) & gw_pids+=($!); done
+  psql "$base/gw_bench" -qc CHECKPOINT  # as before Vigil's run
+  for w in $(seq "$WORKERS"); do (cd "$gwdir" && GW_URL=$gwurl exec node worker.js >"$gwdir/w$w.log" 2>&1) & gw_pids+=($!); done
+  node_ticks() { local p t=0; for p in "${gw_pids[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
   sleep 3  # start-up
-  c0=$(remaining); t=$(now)
+  c0=$(remaining); s0=$(pg_ticks); n0=$(node_ticks); t=$(now)
   sleep "$RUN"
-  c1=$(remaining); dt=$(elapsed "$t")
+  c1=$(remaining); s1=$(pg_ticks); n1=$(node_ticks); dt=$(elapsed "$t")
+  gw_server_ms=$(ms_per_job $((s1 - s0)) $((c0 - c1)))
+  gw_client_ms=$(ms_per_job $((n1 - n0)) $((c0 - c1)))
   for p in "${gw_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait "${gw_pids[@]}" 2>/dev/null || true
   gw_pids=()
@@ -122,8 +156,10 @@ printf '%-44s %12s %12s\n' "import CSV (s)" "${R[sqlite.import]}" "${R[postgresq
 printf '%-44s %12s %12s\n' "re-rank a case of 50 devices (ms)" "${R[sqlite.rerank_ms]}" "${R[postgresql.rerank_ms]}"
 printf '%-44s %12s %12s\n' "top-50 listing, library (ms)" "${R[sqlite.top50_ms]}" "${R[postgresql.top50_ms]}"
 printf '%-44s %12s %12s\n' "top-50 listing, vigil queue list (ms)" "${R[sqlite.top50_cli_ms]}" "${R[postgresql.top50_cli_ms]}"
-printf '%-44s %12s %12s\n' "claim+complete, 4 processes (jobs/s)" "${R[sqlite.rate]}" "${R[postgresql.rate]}"
-printf '%-44s %12s %12s\n' "graphile-worker $gw_version, 4 processes (jobs/s)" "" "$gw_rate"
+printf '%-44s %12s %12s\n' "claim+complete, $WORKERS processes (jobs/s)" "${R[sqlite.rate]}" "${R[postgresql.rate]}"
+printf '%-44s %12s %12s\n' "  CPU per job: server / workers (ms)" "" "${R[postgresql.server_ms]} / ${R[postgresql.client_ms]}"
+printf '%-44s %12s %12s\n' "graphile-worker $gw_version, $WORKERS processes (jobs/s)" "" "$gw_rate"
+printf '%-44s %12s %12s\n' "  CPU per job: server / workers (ms)" "" "$gw_server_ms / $gw_client_ms"
 if [ "$gw_rate" != unavailable ] && [ "$gw_rate" -gt 0 ]; then
   awk -v v="${R[postgresql.rate]}" -v g="$gw_rate" 'BEGIN { printf "Vigil / graphile-worker on PostgreSQL: %.2fx\n", v / g }'
 fi
