@@ -445,7 +445,13 @@ class Run {
     out.close();
     if (!out) throw std::runtime_error("cannot write " + p.string());
   }
-  std::string rel(const fsys::path& p) const { return fsys::relative(p, o_.outdir).generic_string(); }
+  // Paths under OUTDIR are built from it: taken apart lexically (fsys::relative resolves both
+  // paths through the filesystem, several system calls a component, for each of ~330 artefacts).
+  std::string rel(const fsys::path& p) const {
+    fsys::path r = p.lexically_relative(o_.outdir);
+    if (r.empty() || *r.begin() == "..") r = fsys::relative(p, o_.outdir);
+    return r.generic_string();
+  }
 
   // Writes bytes as an artefact file and fills hashes, size and file.
   // Hashes (when `hash`) and PDQ-hashes (JPEG and PNG) the artefact file that will be arts_[index].
