@@ -20,19 +20,20 @@ std::atomic<bool> g_enabled{true};
 std::atomic<uint64_t> g_skipped{0};
 thread_local TSK_FS_INFO* t_filtered = nullptr;  // the filesystem whose walk this thread filters
 
-TSK_WALK_RET_ENUM mark_sector(TSK_FS_FILE*, TSK_OFF_T, TSK_DADDR_T addr, char*, size_t, TSK_FS_BLOCK_FLAG_ENUM,
-                              void* ptr) {
+TSK_WALK_RET_ENUM mark_sector(TSK_FS_FILE*, TSK_OFF_T, TSK_DADDR_T addr, char*, size_t,
+                              TSK_FS_BLOCK_FLAG_ENUM, void* ptr) {
   auto* bits = static_cast<std::vector<bool>*>(ptr);
   if (addr < bits->size()) (*bits)[addr] = true;
   return TSK_WALK_CONT;
 }
 
-constexpr auto kDirWalkFlags =
-    static_cast<TSK_FS_FILE_WALK_FLAG_ENUM>(TSK_FS_FILE_WALK_FLAG_SLACK | TSK_FS_FILE_WALK_FLAG_AONLY);
+constexpr auto kDirWalkFlags = static_cast<TSK_FS_FILE_WALK_FLAG_ENUM>(TSK_FS_FILE_WALK_FLAG_SLACK |
+                                                                       TSK_FS_FILE_WALK_FLAG_AONLY);
 
 TSK_WALK_RET_ENUM mark_dir(TSK_FS_FILE* file, const char*, void* ptr) {
   if (!file->meta || file->meta->type != TSK_FS_META_TYPE_DIR) return TSK_WALK_CONT;
-  if (tsk_fs_file_walk(file, kDirWalkFlags, mark_sector, ptr)) tsk_error_reset();  // as TSK: ignored
+  if (tsk_fs_file_walk(file, kDirWalkFlags, mark_sector, ptr))
+    tsk_error_reset();  // as TSK: ignored
   return TSK_WALK_CONT;
 }
 
@@ -45,8 +46,8 @@ bool dir_sectors(TSK_FS_INFO* fs, std::vector<bool>& bits) {
   uint8_t bad = tsk_fs_file_walk(root, kDirWalkFlags, mark_sector, &bits);
   tsk_fs_file_close(root);
   if (bad) return false;
-  auto flags = static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(TSK_FS_DIR_WALK_FLAG_ALLOC | TSK_FS_DIR_WALK_FLAG_RECURSE |
-                                                      TSK_FS_DIR_WALK_FLAG_NOORPHAN);
+  auto flags = static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(
+      TSK_FS_DIR_WALK_FLAG_ALLOC | TSK_FS_DIR_WALK_FLAG_RECURSE | TSK_FS_DIR_WALK_FLAG_NOORPHAN);
   return tsk_fs_dir_walk(fs, fs->root_inum, flags, mark_dir, &bits) == 0;
 }
 
@@ -65,8 +66,9 @@ std::vector<uint8_t> free_hint(FATFS_INFO* fat) {
   std::vector<uint8_t> out;
   const uint64_t ss = fat->ssize, nclust = fat->lastclust + 1;
   const uint64_t bytes = static_cast<uint64_t>(fat->sectperfat) * ss;
-  const uint64_t need = fs->ftype == TSK_FS_TYPE_FAT32 ? nclust * 4 : fs->ftype == TSK_FS_TYPE_FAT16 ? nclust * 2
-                                                                                                  : nclust * 3 / 2 + 2;
+  const uint64_t need = fs->ftype == TSK_FS_TYPE_FAT32   ? nclust * 4
+                        : fs->ftype == TSK_FS_TYPE_FAT16 ? nclust * 2
+                                                         : nclust * 3 / 2 + 2;
   if (need > bytes || need > (uint64_t{1} << 30)) return out;
   std::vector<unsigned char> tab(static_cast<size_t>(need));
   const TSK_OFF_T off = fs->offset + static_cast<TSK_OFF_T>(fat->firstfatsect * ss);
@@ -80,7 +82,8 @@ std::vector<uint8_t> free_hint(FATFS_INFO* fat) {
     uint32_t v;
     if (fs->ftype == TSK_FS_TYPE_FAT32) {
       const unsigned char* p = &tab[c * 4];
-      v = (uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24) & FATFS_32_MASK;
+      v = (uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24) &
+          FATFS_32_MASK;
     } else if (fs->ftype == TSK_FS_TYPE_FAT16) {
       v = uint32_t(tab[c * 2]) | uint32_t(tab[c * 2 + 1]) << 8;
     } else {
@@ -114,13 +117,16 @@ std::vector<SectorRun> skip_runs(FATFS_INFO* fat, const ZeroOracle& zero_range) 
     return out;
   }
   // Each inode walk call walks the directory tree again: skip only runs worth that.
-  const uint64_t min_sectors = 2048 + 16 * static_cast<uint64_t>(std::count(dir.begin(), dir.end(), true));
+  const uint64_t min_sectors =
+      2048 + 16 * static_cast<uint64_t>(std::count(dir.begin(), dir.end(), true));
   const std::vector<uint8_t> hint = free_hint(fat);
   FATFS_DENTRY zero;
   std::memset(&zero, 0, sizeof zero);
-  const bool zero_is_dentry = fat->is_dentry(fat, &zero, FATFS_DATA_UNIT_ALLOC_STATUS_UNALLOC, 0) != 0;
+  const bool zero_is_dentry =
+      fat->is_dentry(fat, &zero, FATFS_DATA_UNIT_ALLOC_STATUS_UNALLOC, 0) != 0;
 
-  const uint64_t batch = std::max<uint64_t>(1, (uint64_t{256} << 10) / (cs * ss));  // clusters per read
+  const uint64_t batch =
+      std::max<uint64_t>(1, (uint64_t{256} << 10) / (cs * ss));  // clusters per read
   std::vector<char> buf(static_cast<size_t>(batch * cs * ss));
   std::vector<uint8_t> state(static_cast<size_t>(batch));  // kKeep, kSkip, kRead
   constexpr uint8_t kKeep = 0, kSkip = 1, kRead = 2;
@@ -173,7 +179,8 @@ std::vector<SectorRun> skip_runs(FATFS_INFO* fat, const ZeroOracle& zero_range) 
           for (uint64_t sct = 0; sct < cs; ++sct) {
             auto* de = reinterpret_cast<FATFS_DENTRY*>(const_cast<char*>(cl + sct * ss));
             const bool blank = std::memcmp(de, &zero, sizeof zero) == 0;
-            if (blank ? zero_is_dentry : fat->is_dentry(fat, de, FATFS_DATA_UNIT_ALLOC_STATUS_UNALLOC, 0) != 0) {
+            if (blank ? zero_is_dentry
+                      : fat->is_dentry(fat, de, FATFS_DATA_UNIT_ALLOC_STATUS_UNALLOC, 0) != 0) {
               state[k] = kKeep;
               break;
             }
@@ -212,10 +219,10 @@ TSK_WALK_RET_ENUM forward(TSK_FS_FILE* file, void* ptr) {
 
 // Installed as TSK_FS_INFO::inode_walk: whole-range walks (the orphan search's) go through
 // fatfs_inode_walk in pieces between the skip runs, in order; anything else goes straight to it.
-uint8_t filtered_walk(TSK_FS_INFO* fs, TSK_INUM_T start, TSK_INUM_T end, TSK_FS_META_FLAG_ENUM flags,
-                      TSK_FS_META_WALK_CB cb, void* ptr) {
-  if (t_filtered != fs || start != fs->first_inum || end != fs->last_inum || (flags & TSK_FS_META_FLAG_ORPHAN) ||
-      cb == nullptr)
+uint8_t filtered_walk(TSK_FS_INFO* fs, TSK_INUM_T start, TSK_INUM_T end,
+                      TSK_FS_META_FLAG_ENUM flags, TSK_FS_META_WALK_CB cb, void* ptr) {
+  if (t_filtered != fs || start != fs->first_inum || end != fs->last_inum ||
+      (flags & TSK_FS_META_FLAG_ORPHAN) || cb == nullptr)
     return fatfs_inode_walk(fs, start, end, flags, cb, ptr);
   auto* fat = reinterpret_cast<FATFS_INFO*>(fs);
   static const ZeroOracle none;
@@ -234,13 +241,15 @@ uint8_t filtered_walk(TSK_FS_INFO* fs, TSK_INUM_T start, TSK_INUM_T end, TSK_FS_
 }
 
 bool is_fatxx(const TSK_FS_INFO* fs) {
-  return fs->ftype == TSK_FS_TYPE_FAT12 || fs->ftype == TSK_FS_TYPE_FAT16 || fs->ftype == TSK_FS_TYPE_FAT32;
+  return fs->ftype == TSK_FS_TYPE_FAT12 || fs->ftype == TSK_FS_TYPE_FAT16 ||
+         fs->ftype == TSK_FS_TYPE_FAT32;
 }
 
 }  // namespace
 
 std::optional<std::vector<std::pair<uint64_t, uint64_t>>> fat_unallocated_sectors(TSK_FS_INFO* fs) {
-  if (!g_enabled.load() || !fs || !is_fatxx(fs) || fs->endian != TSK_LIT_ENDIAN) return std::nullopt;
+  if (!g_enabled.load() || !fs || !is_fatxx(fs) || fs->endian != TSK_LIT_ENDIAN)
+    return std::nullopt;
   auto* fat = reinterpret_cast<FATFS_INFO*>(fs);
   const uint64_t cs = fat->csize;
   const TSK_DADDR_T first = fat->firstclustsect, end = fs->last_block_act;
@@ -256,7 +265,8 @@ std::optional<std::vector<std::pair<uint64_t, uint64_t>>> fat_unallocated_sector
     int8_t a;
     if (clust < hint.size() && hint[static_cast<size_t>(clust)]) {
       a = 0;  // FAT entry 0: TSK's getFAT gives 0, which is unallocated
-      if ((++sampled & 4095) == 1 && fatfs_is_sectalloc(fat, addr) != 0) {  // the premise, spot-checked
+      if ((++sampled & 4095) == 1 &&
+          fatfs_is_sectalloc(fat, addr) != 0) {  // the premise, spot-checked
         tsk_error_reset();
         return std::nullopt;
       }
@@ -269,8 +279,10 @@ std::optional<std::vector<std::pair<uint64_t, uint64_t>>> fat_unallocated_sector
     }
     if (a != 0) continue;
     const TSK_DADDR_T last = std::min<TSK_DADDR_T>(addr + cs - 1, end);
-    if (!out.empty() && out.back().second + 1 == addr) out.back().second = last;
-    else out.push_back({addr, last});
+    if (!out.empty() && out.back().second + 1 == addr)
+      out.back().second = last;
+    else
+      out.push_back({addr, last});
   }
   return out;
 }
@@ -291,7 +303,11 @@ FatOrphanFilter::~FatOrphanFilter() {
   t_zero = nullptr;
 }
 
-void set_fat_orphan_filter(bool on) { g_enabled.store(on); }
-uint64_t fat_orphan_sectors_skipped() { return g_skipped.load(); }
+void set_fat_orphan_filter(bool on) {
+  g_enabled.store(on);
+}
+uint64_t fat_orphan_sectors_skipped() {
+  return g_skipped.load();
+}
 
 }  // namespace vigil::fs::detail

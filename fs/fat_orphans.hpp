@@ -9,9 +9,9 @@
 // TSK's own walk would find nothing: clusters holding no sector of a directory whose every sector
 // either is in an allocated cluster or starts with a 32-byte slot that TSK's own directory-entry
 // test (FATFS_INFO::is_dentry, as the walk calls it for unallocated clusters) rejects. Finding
-// them takes one bulk read of the free clusters (chunks known to hold zeros are not read). The clusters in between go through TSK's
-// unchanged inode walk (fatfs_inode_walk) in order, so the callbacks, and the orphans found, are
-// exactly those of the whole walk.
+// them takes one bulk read of the free clusters (chunks known to hold zeros are not read). The
+// clusters in between go through TSK's unchanged inode walk (fatfs_inode_walk) in order, so the
+// callbacks, and the orphans found, are exactly those of the whole walk.
 #pragma once
 
 #include <cstdint>

@@ -1,13 +1,12 @@
 // fs/fat_orphans: the FAT orphan search split around the clusters TSK's walk finds nothing in
 // lists exactly what TSK's plain walk lists (orphans included), on FAT12, FAT16 and FAT32 images
 // with small clusters, deleted directories, entries planted far out in free space, and noise.
+#include <catch2/catch.hpp>
+#include <sstream>
+
 #include "fs/evidence.hpp"
 #include "fs/fat_orphans.hpp"
 #include "tests/common/support.hpp"
-
-#include <catch2/catch.hpp>
-
-#include <sstream>
 
 using namespace vigil;
 using test::must_run;
@@ -20,10 +19,11 @@ namespace {
 std::string listing(fs::Evidence& ev, int filesystem, size_t* orphans) {
   std::ostringstream out;
   ev.walk(filesystem, [&](const fs::FileEntry& e) {
-    out << e.path << '|' << e.inode << '|' << e.size << '|' << e.type << '|' << fs::to_string(e.state) << '|'
-        << fs::to_iso8601(e.mtime).value_or("-") << '|' << fs::to_iso8601(e.crtime).value_or("-") << '|'
-        << e.resident;
-    for (auto& r : e.byte_runs) out << ' ' << r.file_offset << ':' << r.img_offset << ':' << r.len << ':' << r.sparse;
+    out << e.path << '|' << e.inode << '|' << e.size << '|' << e.type << '|'
+        << fs::to_string(e.state) << '|' << fs::to_iso8601(e.mtime).value_or("-") << '|'
+        << fs::to_iso8601(e.crtime).value_or("-") << '|' << e.resident;
+    for (auto& r : e.byte_runs)
+      out << ' ' << r.file_offset << ':' << r.img_offset << ':' << r.len << ':' << r.sparse;
     out << '\n';
     if (e.state == fs::FileState::orphan) ++*orphans;
     return true;
@@ -38,30 +38,38 @@ fsys::path make_fat(const test::TempDir& t, int bits, int sectors) {
   fsys::path img = t / ("fat" + std::to_string(bits) + ".img");
   fsys::path src = t / "src";
   std::string q = shell_quote(img.string()), s = shell_quote(src.string());
-  must_run("rm -rf " + s + " && mkdir -p " + s + " && for i in 1 2 3 4 5 6; do head -c $((i * 1500 + 7)) /dev/urandom > " +
-           s + "/F$i.JPG; done");
-  must_run("dd if=/dev/zero of=" + q + " bs=512 count=" + std::to_string(sectors) + " status=none && mkfs.vfat -F " +
-           std::to_string(bits) + " -s 1 -S 512 -n ORPHANS " + q + " >/dev/null");
-  must_run("export MTOOLS_SKIP_CHECK=1; mmd -i " + q + " ::/DCIM ::/DCIM/OLD ::/DCIM/OLD/SUB ::/KEEP && mcopy -i " + q +
-           " " + s + "/F1.JPG " + s + "/F2.JPG ::/DCIM/OLD/ && mcopy -i " + q + " " + s + "/F3.JPG ::/DCIM/OLD/SUB/ && mcopy -i " +
-           q + " " + s + "/F4.JPG " + s + "/F5.JPG ::/DCIM/ && mcopy -i " + q + " " + s + "/F6.JPG ::/KEEP/ && mdeltree -i " + q +
+  must_run("rm -rf " + s + " && mkdir -p " + s +
+           " && for i in 1 2 3 4 5 6; do head -c $((i * 1500 + 7)) /dev/urandom > " + s +
+           "/F$i.JPG; done");
+  must_run("dd if=/dev/zero of=" + q + " bs=512 count=" + std::to_string(sectors) +
+           " status=none && mkfs.vfat -F " + std::to_string(bits) + " -s 1 -S 512 -n ORPHANS " + q +
+           " >/dev/null");
+  must_run("export MTOOLS_SKIP_CHECK=1; mmd -i " + q +
+           " ::/DCIM ::/DCIM/OLD ::/DCIM/OLD/SUB ::/KEEP && mcopy -i " + q + " " + s + "/F1.JPG " +
+           s + "/F2.JPG ::/DCIM/OLD/ && mcopy -i " + q + " " + s +
+           "/F3.JPG ::/DCIM/OLD/SUB/ && mcopy -i " + q + " " + s + "/F4.JPG " + s +
+           "/F5.JPG ::/DCIM/ && mcopy -i " + q + " " + s + "/F6.JPG ::/KEEP/ && mdeltree -i " + q +
            " ::/DCIM/OLD && mdel -i " + q + " ::/DCIM/F5.JPG");
   // A sector of plausible directory entries (a file ORPHAN.JPG, 2 KiB at cluster 40, and one at
   // cluster 50) where no directory ever was, then 64 KiB of noise.
   const long planted = sectors * 3L / 4;
-  must_run("python3 -c \"import struct,sys\n"
-           "def e(n,c,sz): return n + bytes([0x20,0,0]) + struct.pack('<HHHHHHHI',0x6000,0x5a21,0x5a21,0,0x6000,0x5a21,c,sz)\n"
-           "d=e(b'ORPHAN  JPG',40,2048)+e(b'SECOND  JPG',50,3000)\n"
-           "sys.stdout.buffer.write(d+bytes(512-len(d)))\" | dd of=" + q + " bs=512 seek=" + std::to_string(planted) +
-           " conv=notrunc status=none");
-  must_run("head -c 65536 /dev/urandom | dd of=" + q + " bs=512 seek=" + std::to_string(planted + 200) +
-           " conv=notrunc status=none");
+  must_run(
+      "python3 -c \"import struct,sys\n"
+      "def e(n,c,sz): return n + bytes([0x20,0,0]) + "
+      "struct.pack('<HHHHHHHI',0x6000,0x5a21,0x5a21,0,0x6000,0x5a21,c,sz)\n"
+      "d=e(b'ORPHAN  JPG',40,2048)+e(b'SECOND  JPG',50,3000)\n"
+      "sys.stdout.buffer.write(d+bytes(512-len(d)))\" | dd of=" +
+      q + " bs=512 seek=" + std::to_string(planted) + " conv=notrunc status=none");
+  must_run("head -c 65536 /dev/urandom | dd of=" + q +
+           " bs=512 seek=" + std::to_string(planted + 200) + " conv=notrunc status=none");
   return img;
 }
 
 }  // namespace
 
-TEST_CASE("FAT fast paths: the filtered orphan search and the unallocated space equal TSK's plain walks", "[fs][fat]") {
+TEST_CASE(
+    "FAT fast paths: the filtered orphan search and the unallocated space equal TSK's plain walks",
+    "[fs][fat]") {
   test::TempDir t;
   struct Case {
     int bits, sectors;
