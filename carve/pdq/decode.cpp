@@ -87,6 +87,13 @@ uint8_t* alloc_image(void* ctx, int w, int h, int channels) {
   return img->pixels.data();
 }
 
+// luma_of of `n` packed pixels of `Stride` bytes (colour first): with the stride a constant, the
+// compiler vectorises the loop (the same operations as luma_of).
+template <int Stride>
+void luma_packed(const uint8_t* p, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = luma_of(p + Stride * i, 3);
+}
+
 // Straight to luma: one decoded row at a time into per-thread buffers.
 struct LumaOut {
   std::vector<float>* luma;
@@ -108,18 +115,17 @@ uint8_t* alloc_luma(void* ctx, int w, int h, int channels) {
 void luma_row(void* ctx, const uint8_t* p, int y, int w, int channels) {
   auto* o = static_cast<LumaOut*>(ctx);
   float* out = o->luma->data() + static_cast<size_t>(y) * static_cast<size_t>(w);
-  // luma_of written out per layout, so that the compiler vectorises it (the same operations).
   if (channels == 3) {
-    for (int x = 0; x < w; ++x) out[x] = 0.299f * p[3 * x] + 0.587f * p[3 * x + 1] + 0.114f * p[3 * x + 2];
+    luma_packed<3>(p, out, static_cast<size_t>(w));
   } else {
     for (int x = 0; x < w; ++x, p += channels) out[x] = luma_of(p, channels);
   }
 }
 
-// PNG through libpng's simplified API as 8-bit RGBA (alpha ignored, as decode_png does).
-bool decode_png_luma(std::span<const uint8_t> data, std::vector<float>& luma, int* width,
-                     int* height, std::string* error, uint64_t max_pixels) {
-  thread_local std::vector<uint8_t> rgba;
+// PNG through libpng's simplified API as 8-bit RGBA into `rgba` (grown as needed): the reference
+// hashes the colour channels and ignores alpha.
+bool read_png_rgba(std::span<const uint8_t> data, std::vector<uint8_t>& rgba, int* width, int* height,
+                   std::string* error, uint64_t max_pixels) {
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
@@ -135,49 +141,29 @@ bool decode_png_luma(std::span<const uint8_t> data, std::vector<float>& luma, in
   if (!png_image_finish_read(&image, nullptr, rgba.data(), 0, nullptr)) return fail(image.message);
   *width = static_cast<int>(image.width);
   *height = static_cast<int>(image.height);
+  png_image_free(&image);
+  return true;
+}
+
+bool decode_png_luma(std::span<const uint8_t> data, std::vector<float>& luma, int* width,
+                     int* height, std::string* error, uint64_t max_pixels) {
+  thread_local std::vector<uint8_t> rgba;
+  if (!read_png_rgba(data, rgba, width, height, error, max_pixels)) return false;
   const size_t n = static_cast<size_t>(*width) * static_cast<size_t>(*height);
   if (luma.size() < n) luma.resize(n);
-  const uint8_t* p = rgba.data();
-  float* out = luma.data();
-  for (size_t i = 0; i < n; ++i) out[i] = 0.299f * p[4 * i] + 0.587f * p[4 * i + 1] + 0.114f * p[4 * i + 2];
-  png_image_free(&image);
+  luma_packed<4>(rgba.data(), luma.data(), n);
   return true;
 }
 
 std::optional<Image> decode_png(std::span<const uint8_t> data, std::string* error,
                                 uint64_t max_pixels) {
-  png_image image;
-  std::memset(&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  auto set_error = [&](const char* what) {
-    if (error) *error = fmt::format("PNG: {}", what);
-  };
-  if (!png_image_begin_read_from_memory(&image, data.data(), data.size())) {
-    set_error(image.message);
-    png_image_free(&image);
-    return std::nullopt;
-  }
-  if (uint64_t{image.width} * image.height > max_pixels) {
-    set_error("too large to hash");
-    png_image_free(&image);
-    return std::nullopt;
-  }
-  // The reference hashes the colour channels and ignores alpha.
-  image.format = PNG_FORMAT_RGBA;
-  std::vector<uint8_t> rgba(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, rgba.data(), 0, nullptr)) {
-    set_error(image.message);
-    png_image_free(&image);
-    return std::nullopt;
-  }
+  std::vector<uint8_t> rgba;
   Image img;
-  img.width = static_cast<int>(image.width);
-  img.height = static_cast<int>(image.height);
+  if (!read_png_rgba(data, rgba, &img.width, &img.height, error, max_pixels)) return std::nullopt;
   img.channels = 3;
   img.pixels.resize(static_cast<size_t>(img.width) * img.height * 3);
   for (size_t i = 0, n = static_cast<size_t>(img.width) * img.height; i < n; ++i)
     std::memcpy(&img.pixels[i * 3], &rgba[i * 4], 3);
-  png_image_free(&image);
   return img;
 }
 

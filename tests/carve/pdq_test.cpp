@@ -169,3 +169,33 @@ TEST_CASE("pdq decoding refuses damaged and foreign data without crashing", "[pd
   Image tiny{4, 4, 1, std::vector<uint8_t>(16, 128)};
   CHECK(hash_image(tiny).quality == 0);
 }
+
+// Carving hashes from the encoded bytes straight to luma (hash_encoded); it must give exactly what
+// decoding to pixels then hash_image gives, for every pixel layout the decoders produce.
+TEST_CASE("pdq of encoded bytes equals pdq of the decoded image for every layout", "[pdq]") {
+  TempDir t;
+  draw_scene(t / "scene.png", 0);
+  const std::string src = vigil::test::shell_quote((t / "scene.png").string());
+  for (const std::string& c : {std::string("-quality 85 rgb.jpg"), std::string("-colorspace Gray -quality 85 grey.jpg"),
+                               std::string("-type TrueColor PNG24:rgb.png"), std::string("-alpha on PNG32:rgba.png"),
+                               std::string("-depth 16 PNG48:deep.png"), std::string("-colorspace Gray PNG8:grey.png")}) {
+    const std::string name = c.substr(c.rfind(':') == std::string::npos ? c.rfind(' ') + 1 : c.rfind(':') + 1);
+    const std::string out = c.substr(0, c.size() - name.size()) + vigil::test::shell_quote((t / name).string());
+    vigil::test::must_run("convert " + src + " " + out);
+    INFO(name);
+    std::vector<uint8_t> bytes;
+    REQUIRE(read_whole_file(t / name, bytes));
+    auto img = decode_image(bytes);
+    REQUIRE(img);
+    const Result want = hash_image(*img);
+    std::string err;
+    int w = 0, h = 0;
+    auto got = hash_encoded(bytes, &err, &w, &h);
+    INFO(err);
+    REQUIRE(got);
+    CHECK(w == img->width);
+    CHECK(h == img->height);
+    CHECK(got->hash.hex() == want.hash.hex());
+    CHECK(got->quality == want.quality);
+  }
+}
