@@ -388,13 +388,14 @@ void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>&
   detail::ZeroOracle zeros;
   if (ewf::SharedChunks* sc = image_->shared_chunks(); sc && h.img_base == 0)
     zeros = [sc](uint64_t off, uint64_t len) {
+      if (len == 0) return false;  // (off + len - 1) below would wrap at off 0
       const uint64_t cs = sc->chunk_size();
       for (uint64_t i = off / cs; i <= (off + len - 1) / cs; ++i) {
         bool zero = false;
         sc->find(i, &zero);
         if (!zero) return false;
       }
-      return len > 0;
+      return true;
     };
   detail::FatOrphanFilter fat_orphans(h.fs, std::move(zeros));
   tsk_error_reset();
