@@ -144,6 +144,12 @@ void spread_subfolders(const fsys::path& dir) {
   ::close(fd);
 }
 
+void set_digests(Artefact& a, const fs::Digests& d) {
+  a.md5 = d.md5;
+  a.sha1 = d.sha1;
+  a.sha256 = d.sha256;
+}
+
 // Maps offsets of a file's content to image byte runs.
 std::vector<ImageRun> map_runs(const std::vector<ImageRun>& runs, uint64_t off, uint64_t len) {
   std::vector<ImageRun> out;
@@ -307,9 +313,7 @@ class Run {
     for (auto& d : deferred_) {
       Artefact& a = arts_[d.index];
       if (d.hashed) {
-        a.md5 = d.digests.md5;
-        a.sha1 = d.digests.sha1;
-        a.sha256 = d.digests.sha256;
+        set_digests(a, d.digests);
       }
       if (d.pdq_done) {
         a.pdq = d.pdq.pdq;
@@ -346,10 +350,7 @@ class Run {
       }
       if (held != p2.held_.end()) {
         write_file(o_.outdir / a.file, held->second);
-        fs::Digests d = fs::hash_bytes(held->second);  // not hashed while held (most are dropped)
-        a.md5 = d.md5;
-        a.sha1 = d.sha1;
-        a.sha256 = d.sha256;
+        set_digests(a, fs::hash_bytes(held->second));  // not hashed while held (most are dropped)
       }
       arts_.push_back(std::move(a));
     }
@@ -504,10 +505,7 @@ class Run {
     } else {
       write_file(p, data);
       if (jobs_) defer(arts_.size(), p, a.type, false);  // the caller appends `a` next
-      fs::Digests d = fs::hash_bytes(data);
-      a.md5 = d.md5;
-      a.sha1 = d.sha1;
-      a.sha256 = d.sha256;
+      set_digests(a, fs::hash_bytes(data));
     }
     a.size = data.size();
     a.file = rel(p);
@@ -714,10 +712,7 @@ class Run {
         a.warnings.push_back(std::to_string(v.size() - r.length) + " bytes after the end of the " + a.type +
                              " structure");
       if (!jobs_) {
-        fs::Digests d = fs::hash_bytes(v.bytes());
-        a.md5 = d.md5;
-        a.sha1 = d.sha1;
-        a.sha256 = d.sha256;
+        set_digests(a, fs::hash_bytes(v.bytes()));
       }
       a.size = v.size();
       if (a.type != "sqlite") a.extension_mismatch = !extension_fits(a.type, lower_ext(e.name));
