@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <istream>
@@ -212,16 +213,31 @@ const char* kQueueIndexes =
     "CREATE INDEX IF NOT EXISTS devices_acquired ON devices(tier, prio_key, id) WHERE state = "
     "'acquired';";
 
-// PostgreSQL: claim+audit and complete+audit as one server-side call each (one round trip per
-// job step; the audit head's row lock is held only while the server runs the statement, never
-// across a client round trip). The functions write exactly the audit record the C++ path writes:
-// device JSON built as nlohmann::json dumps it (keys sorted, no spaces; to_json() escapes strings
-// as nlohmann does for valid UTF-8), and the chain hash is SHA-256 over prev_hash, "\n" and the
-// canonical array [seq, at, user, action, entity, entity_id, reason, before, after] (audit_hash()).
-// Used only on UTF8 databases (where every text value is valid UTF-8). Bump the _vN suffix when a
-// body changes: opening a database creates missing versions once, under the schema lock.
-const char* kPgFunctionsProbe = "vigil_complete_v1(text,text,text,text,text,bigint)";
+// PostgreSQL: a claim and a completion are one SQL statement each (one round trip, no lock wait):
+// the device update and its audit record, written to audit_pending in the same transaction. The
+// record's JSON is built on the server exactly as nlohmann::json dumps it (keys sorted, no
+// spaces; to_json() escapes strings as nlohmann does for valid UTF-8), so these statements are
+// used only on UTF8 databases. vigil_audit_seal_v2 chains pending records onto the one audit
+// chain in batches: it takes the chain lock (an advisory lock, then the head row), moves every
+// committed pending record, in (xid, id) order, into `audit` with the SHA-256 chain hash over
+// prev_hash, "\n" and the canonical array [seq, at, user, action, entity, entity_id, reason,
+// before, after] (audit_hash()), and moves the head. Writers no longer queue behind each other on
+// the chain head once per job: a hot-path writer seals at most every kSealInterval, without
+// waiting (p_wait false), and every reader of the chain, every client-side write and a closing
+// store seal first, waiting. low_xid: the oldest transaction that may still add pending records
+// (the xmin of the last seal's snapshot), so a seal's scan starts after the records already moved.
+// Bump the _vN suffix when a body changes: opening a database creates missing versions once,
+// under the schema lock.
+const char* kPgFunctionsProbe = "vigil_audit_seal_v2(boolean)";
 const char* kPgFunctions = R"SQL(
+CREATE TABLE IF NOT EXISTS audit_pending (
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(), id BIGINT GENERATED ALWAYS AS IDENTITY,
+  at BIGINT NOT NULL, user_name TEXT NOT NULL, action TEXT NOT NULL, entity TEXT NOT NULL,
+  entity_id TEXT NOT NULL, reason TEXT NOT NULL, before_json TEXT NOT NULL,
+  after_json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_pending_order ON audit_pending (xid, id);
+ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS low_xid xid8;
+
 CREATE OR REPLACE FUNCTION vigil_device_json_v1(p_attempts bigint, p_case text, p_class text,
     p_exhibit text, p_image text, p_source text, p_state text, p_station text, p_suspect text,
     p_extra text) RETURNS text LANGUAGE sql STABLE AS $f$
@@ -233,107 +249,72 @@ CREATE OR REPLACE FUNCTION vigil_device_json_v1(p_attempts bigint, p_case text, 
       || ',"suspect":' || to_json(p_suspect)::text || '}'
 $f$;
 
-CREATE OR REPLACE FUNCTION vigil_audit_append_v1(p_at bigint, p_user text, p_action text,
-    p_entity text, p_entity_id text, p_reason text, p_before text, p_after text)
-    RETURNS void LANGUAGE plpgsql AS $f$
+-- sealed: records chained, or -1 when p_wait is false and another session holds the chain lock.
+-- head_seq/head_hash: the chain head after sealing; its row stays locked until the caller commits.
+CREATE OR REPLACE FUNCTION vigil_audit_seal_v2(p_wait boolean)
+    RETURNS TABLE (sealed bigint, head_seq bigint, head_hash text) LANGUAGE plpgsql AS $f$
 DECLARE
   h_seq bigint;
   h_prev text;
+  h_low xid8;
+  new_low xid8;
   h_new text;
+  n bigint := 0;
+  r record;
+  a_seq bigint[] := '{}';
+  a_at bigint[] := '{}';
+  a_user text[] := '{}';
+  a_action text[] := '{}';
+  a_entity text[] := '{}';
+  a_eid text[] := '{}';
+  a_reason text[] := '{}';
+  a_before text[] := '{}';
+  a_after text[] := '{}';
+  a_prev text[] := '{}';
+  a_hash text[] := '{}';
 BEGIN
-  SELECT seq, hash INTO h_seq, h_prev FROM audit_head WHERE id = 1 FOR UPDATE;
-  h_seq := h_seq + 1;
-  h_new := encode(sha256(convert_to(h_prev || E'\n' || '[' || h_seq || ',' || p_at || ','
-      || to_json(p_user)::text || ',' || to_json(p_action)::text || ','
-      || to_json(p_entity)::text || ',' || to_json(p_entity_id)::text || ','
-      || to_json(p_reason)::text || ',' || to_json(p_before)::text || ','
-      || to_json(p_after)::text || ']', 'UTF8')), 'hex');
-  INSERT INTO audit (seq, at, user_name, action, entity, entity_id, reason, before_json,
-      after_json, prev_hash, hash)
-    VALUES (h_seq, p_at, p_user, p_action, p_entity, p_entity_id, p_reason, p_before, p_after,
-      h_prev, h_new);
-  UPDATE audit_head SET seq = h_seq, hash = h_new WHERE id = 1;
-END
-$f$;
-
--- p_kinds: 1 acquire (queued devices), 2 carve (acquired devices), 3 both. p_classes: NULL = any.
--- No row when nothing can be claimed or when a lease has expired (the client then reaps and
--- claims in its own transaction).
-CREATE OR REPLACE FUNCTION vigil_claim_v1(p_user text, p_station text, p_kinds int,
-    p_classes text[], p_now bigint, p_lease bigint, p_lease_default bigint)
-    RETURNS SETOF devices LANGUAGE plpgsql AS $f$
-DECLARE
-  c_id bigint;
-  c_state text;
-  c_station text;
-  c_lease bigint := p_lease;
-  n devices;
-  c_job text;
-BEGIN
-  IF EXISTS (SELECT 1 FROM devices WHERE lease_expires > 0 AND lease_expires < p_now
-             AND state IN ('acquiring', 'carving')) THEN
+  IF p_wait THEN
+    PERFORM pg_advisory_xact_lock(7731002);
+  ELSIF NOT pg_try_advisory_xact_lock(7731002) THEN
+    RETURN QUERY SELECT -1::bigint, NULL::bigint, NULL::text;
     RETURN;
   END IF;
-  IF c_lease <= 0 THEN
-    c_lease := coalesce((SELECT value::bigint FROM config WHERE key = 'lease_seconds'),
-                        p_lease_default);
+  SELECT h.seq, h.hash, h.low_xid INTO h_seq, h_prev, h_low FROM audit_head h WHERE h.id = 1
+    FOR UPDATE;
+  -- Taken before the DELETE's snapshot: every transaction older than this has ended and, if it
+  -- committed, is visible to the DELETE.
+  new_low := pg_snapshot_xmin(pg_current_snapshot());
+  FOR r IN WITH d AS (DELETE FROM audit_pending p WHERE p.xid >= coalesce(h_low, '0'::xid8)
+                      RETURNING *)
+           SELECT * FROM d ORDER BY d.xid, d.id LOOP
+    h_seq := h_seq + 1;
+    h_new := encode(sha256(convert_to(h_prev || E'\n' || '[' || h_seq || ',' || r.at || ','
+        || to_json(r.user_name)::text || ',' || to_json(r.action)::text || ','
+        || to_json(r.entity)::text || ',' || to_json(r.entity_id)::text || ','
+        || to_json(r.reason)::text || ',' || to_json(r.before_json)::text || ','
+        || to_json(r.after_json)::text || ']', 'UTF8')), 'hex');
+    a_seq := a_seq || h_seq;
+    a_at := a_at || r.at;
+    a_user := a_user || r.user_name;
+    a_action := a_action || r.action;
+    a_entity := a_entity || r.entity;
+    a_eid := a_eid || r.entity_id;
+    a_reason := a_reason || r.reason;
+    a_before := a_before || r.before_json;
+    a_after := a_after || r.after_json;
+    a_prev := a_prev || h_prev;
+    a_hash := a_hash || h_new;
+    h_prev := h_new;
+    n := n + 1;
+  END LOOP;
+  IF n > 0 THEN
+    INSERT INTO audit (seq, at, user_name, action, entity, entity_id, reason, before_json,
+        after_json, prev_hash, hash)
+      SELECT * FROM unnest(a_seq, a_at, a_user, a_action, a_entity, a_eid, a_reason, a_before,
+                           a_after, a_prev, a_hash);
   END IF;
-  IF p_kinds = 1 THEN
-    SELECT id, state, station INTO c_id, c_state, c_station FROM devices
-      WHERE state = 'queued' AND (p_classes IS NULL OR class = ANY (p_classes))
-      ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED;
-  ELSIF p_kinds = 2 THEN
-    SELECT id, state, station INTO c_id, c_state, c_station FROM devices
-      WHERE state = 'acquired' AND (p_classes IS NULL OR class = ANY (p_classes))
-      ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED;
-  ELSE
-    SELECT id, state, station INTO c_id, c_state, c_station FROM devices
-      WHERE ready = 1 AND state IN ('queued', 'acquired')
-        AND (p_classes IS NULL OR class = ANY (p_classes))
-      ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED;
-  END IF;
-  IF c_id IS NULL THEN
-    RETURN;
-  END IF;
-  UPDATE devices SET state = CASE WHEN c_state = 'queued' THEN 'acquiring' ELSE 'carving' END,
-      ready = 0, station = p_station, attempts = attempts + 1, lease_expires = p_now + c_lease,
-      updated_at = p_now
-    WHERE id = c_id RETURNING * INTO n;
-  c_job := CASE WHEN n.state = 'acquiring' THEN 'acquire' ELSE 'carve' END;
-  PERFORM vigil_audit_append_v1(p_now, p_user, 'device.claim', 'device', n.exhibit, '',
-      vigil_device_json_v1(n.attempts - 1, n.case_ref, n.class, n.exhibit, n.image, n.source,
-                           c_state, c_station, n.suspect_ref, ''),
-      vigil_device_json_v1(n.attempts, n.case_ref, n.class, n.exhibit, n.image, n.source,
-                           n.state, n.station, n.suspect_ref,
-                           ',"job":"' || c_job || '","lease_expires":' || n.lease_expires));
-  RETURN NEXT n;
-END
-$f$;
-
--- No row when the device is not held by p_station under a live lease (the client names why).
-CREATE OR REPLACE FUNCTION vigil_complete_v1(p_user text, p_exhibit text, p_station text,
-    p_note text, p_image text, p_now bigint) RETURNS SETOF devices LANGUAGE plpgsql AS $f$
-DECLARE
-  o devices;
-  n devices;
-BEGIN
-  SELECT * INTO o FROM devices WHERE exhibit = p_exhibit AND station = p_station
-    AND state IN ('acquiring', 'carving') FOR UPDATE;
-  IF NOT FOUND OR o.lease_expires < p_now THEN
-    RETURN;
-  END IF;
-  UPDATE devices SET state = CASE WHEN o.state = 'acquiring' THEN 'acquired' ELSE 'review' END,
-      ready = CASE WHEN o.state = 'acquiring' THEN 1 ELSE 0 END,
-      station = CASE WHEN o.state = 'acquiring' THEN station ELSE '' END, attempts = 0,
-      lease_expires = 0, last_error = '',
-      image = CASE WHEN p_image = '' THEN image ELSE p_image END, updated_at = p_now
-    WHERE id = o.id RETURNING * INTO n;
-  PERFORM vigil_audit_append_v1(p_now, p_user, 'device.complete', 'device', p_exhibit, p_note,
-      vigil_device_json_v1(o.attempts, o.case_ref, o.class, o.exhibit, o.image, o.source,
-                           o.state, o.station, o.suspect_ref, ''),
-      vigil_device_json_v1(n.attempts, n.case_ref, n.class, n.exhibit, n.image, n.source,
-                           n.state, n.station, n.suspect_ref, ''));
-  RETURN NEXT n;
+  UPDATE audit_head h SET seq = h_seq, hash = h_prev, low_xid = new_low WHERE h.id = 1;
+  RETURN QUERY SELECT n, h_seq, h_prev;
 END
 $f$;
 )SQL";
@@ -467,6 +448,15 @@ class SqlStore final : public Store {
     }
     migrate();
     constructed_ = true;
+  }
+
+  ~SqlStore() override {
+    // The records this store wrote on the hot path are chained before it closes.
+    if (!unsealed_) return;
+    try {
+      seal(true);
+    } catch (...) {
+    }
   }
 
   // Columns and indexes added after the first release of the schema.
@@ -788,6 +778,12 @@ class SqlStore final : public Store {
   std::optional<Claim> claim(const std::string& user, const ClaimRequest& r) override {
     check_id("station", r.station);
     if (auto c = server_claim(user, r)) return c;
+    auto c = claim_tx(user, r);
+    if (!c && unsealed_) seal(false);  // an idle worker leaves nothing unchained
+    return c;
+  }
+
+  std::optional<Claim> claim_tx(const std::string& user, const ClaimRequest& r) {
     return write([&]() -> std::optional<Claim> {
       Policy p = policy();
       reap_tx(user, p);
@@ -864,7 +860,7 @@ class SqlStore final : public Store {
   Device heartbeat(const std::string& user, const std::string& exhibit,
                    const std::string& station) override {
     (void)user;  // heartbeats extend a lease; they change no fact, so they are not audited
-    return write([&] {
+    Device d = write([&] {
       DeviceRow x = held(exhibit, station);
       Policy p = policy();
       int64_t lease = p.lease_seconds;
@@ -873,32 +869,68 @@ class SqlStore final : public Store {
                  {x.id, x.d.lease_expires, now()});
       return x.d;
     });
+    if (unsealed_) seal(false);
+    return d;
   }
 
-  // PostgreSQL: the claim, its lease and its audit record in one server-side call. nullopt when
-  // not used or when it claimed nothing (empty queue, or an expired lease to reap first): the
-  // client-side transaction below then decides, with the same semantics.
+  // PostgreSQL: the claim, its lease and its audit record (to audit_pending) in one statement,
+  // in its own transaction. nullopt when not used, when it claimed nothing, or when a lease has
+  // expired; the client-side transaction in claim() then reaps and decides, with the same
+  // semantics. Expired leases are looked for once per clock second: a lease ends at a whole
+  // second and every lease granted since the last look ends after it, so within one second the
+  // answer cannot change unless the client-side path reaped.
   std::optional<Claim> server_claim(const std::string& user, const ClaimRequest& r) {
     if (!server_calls_ || stall_requested()) return std::nullopt;
+    const int64_t t = now();
+    if (t != lease_checked_at_) {
+      auto expired = db_->query(
+          "SELECT CASE WHEN EXISTS (SELECT 1 FROM devices WHERE lease_expires > 0 AND "
+          "lease_expires < $1 AND state IN ('acquiring', 'carving')) THEN 1 ELSE 0 END",
+          {t});
+      if (expired.at(0).integer(0)) return std::nullopt;
+      lease_checked_at_ = t;
+    }
     bool want_acquire = r.kinds.empty(), want_carve = r.kinds.empty();
     for (auto k : r.kinds) (k == JobKind::acquire ? want_acquire : want_carve) = true;
-    int64_t kinds = (want_acquire ? 1 : 0) + (want_carve ? 2 : 0);
-    Param classes;
+    // The state as a literal, so that the planner reads that state's partial index in priority
+    // order (devices_queued/_acquired); both kinds read devices_ready.
+    std::string where = want_acquire && want_carve ? "ready = 1 AND state IN ('queued', 'acquired')"
+                        : want_acquire            ? "state = 'queued'"
+                                                  : "state = 'acquired'";
+    std::vector<Param> params{user.empty() ? std::string("unknown") : user, r.station, t,
+                              r.lease_seconds, Policy{}.lease_seconds};
     if (!r.classes.empty()) {
       std::string a;
       for (auto c : r.classes) a += (a.empty() ? "{" : ",") + to_string(c);
-      classes = a + "}";
+      params.push_back(a + "}");
+      where += " AND class = ANY ($6::text[])";
     }
     std::vector<Row> rows;
     try {
-      rows = db_->query(std::string("SELECT ") + kDeviceCols +
-                            " FROM vigil_claim_v1($1, $2, $3, $4::text[], $5, $6, $7)",
-                        {user.empty() ? std::string("unknown") : user, r.station, kinds, classes,
-                         now(), r.lease_seconds, Policy{}.lease_seconds});
+      rows = db_->query(
+          "WITH c AS (SELECT id, state AS old_state, station AS old_station FROM devices WHERE " +
+              where +
+              " ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+              "u AS (UPDATE devices d SET state = CASE WHEN c.old_state = 'queued' THEN "
+              "'acquiring' ELSE 'carving' END, ready = 0, station = $2, attempts = d.attempts + 1, "
+              "lease_expires = $3 + CASE WHEN $4 > 0 THEN $4 ELSE coalesce((SELECT value::bigint "
+              "FROM config WHERE key = 'lease_seconds'), $5) END, updated_at = $3 FROM c WHERE "
+              "d.id = c.id RETURNING d.*, c.old_state, c.old_station), "
+              "a AS (INSERT INTO audit_pending (at, user_name, action, entity, entity_id, reason, "
+              "before_json, after_json) SELECT $3, $1, 'device.claim', 'device', u.exhibit, '', "
+              "vigil_device_json_v1(u.attempts - 1, u.case_ref, u.class, u.exhibit, u.image, "
+              "u.source, u.old_state, u.old_station, u.suspect_ref, ''), "
+              "vigil_device_json_v1(u.attempts, u.case_ref, u.class, u.exhibit, u.image, u.source, "
+              "u.state, u.station, u.suspect_ref, ',\"job\":\"' || CASE WHEN u.state = "
+              "'acquiring' THEN 'acquire' ELSE 'carve' END || '\",\"lease_expires\":' || "
+              "u.lease_expires) FROM u) SELECT " +
+              std::string(kDeviceCols) + " FROM u",
+          params);
     } catch (const detail::RetryTransaction&) {
       return std::nullopt;
     }
     if (rows.empty()) return std::nullopt;
+    wrote_pending();
     Claim c;
     c.device = device_from(rows[0]).d;
     c.kind = c.device.state == DeviceState::acquiring ? JobKind::acquire : JobKind::carve;
@@ -908,15 +940,32 @@ class SqlStore final : public Store {
   Device complete(const std::string& user, const std::string& exhibit, const std::string& station,
                   const std::string& note, const std::string& image) override {
     if (server_calls_ && !stall_requested()) {
-      // The completion and its audit record in one server-side call; when nothing matches, the
-      // transaction below names the reason.
+      // The completion and its audit record (to audit_pending) in one statement; when nothing
+      // matches, the transaction below names the reason.
       check_id("station", station);
       try {
-        auto rows = db_->query(std::string("SELECT ") + kDeviceCols +
-                                   " FROM vigil_complete_v1($1, $2, $3, $4, $5, $6)",
-                               {user.empty() ? std::string("unknown") : user, exhibit, station,
-                                note, image, now()});
-        if (!rows.empty()) return device_from(rows[0]).d;
+        auto rows = db_->query(
+            "WITH h AS (SELECT id, state AS old_state, attempts AS old_attempts, image AS "
+            "old_image, lease_expires AS old_lease FROM devices WHERE exhibit = $2 AND station = "
+            "$3 AND state IN ('acquiring', 'carving') FOR UPDATE), "
+            "u AS (UPDATE devices d SET state = CASE WHEN h.old_state = 'acquiring' THEN "
+            "'acquired' ELSE 'review' END, ready = CASE WHEN h.old_state = 'acquiring' THEN 1 "
+            "ELSE 0 END, station = CASE WHEN h.old_state = 'acquiring' THEN d.station ELSE '' END, "
+            "attempts = 0, lease_expires = 0, last_error = '', image = CASE WHEN $5::text = '' "
+            "THEN d.image ELSE $5::text END, updated_at = $6 FROM h WHERE d.id = h.id AND "
+            "h.old_lease >= $6 RETURNING d.*, h.old_state, h.old_attempts, h.old_image), "
+            "a AS (INSERT INTO audit_pending (at, user_name, action, entity, entity_id, reason, "
+            "before_json, after_json) SELECT $6, $1, 'device.complete', 'device', u.exhibit, $4, "
+            "vigil_device_json_v1(u.old_attempts, u.case_ref, u.class, u.exhibit, u.old_image, "
+            "u.source, u.old_state, $3, u.suspect_ref, ''), vigil_device_json_v1(u.attempts, "
+            "u.case_ref, u.class, u.exhibit, u.image, u.source, u.state, u.station, "
+            "u.suspect_ref, '') FROM u) SELECT " +
+                std::string(kDeviceCols) + " FROM u",
+            {user.empty() ? std::string("unknown") : user, exhibit, station, note, image, now()});
+        if (!rows.empty()) {
+          wrote_pending();
+          return device_from(rows[0]).d;
+        }
       } catch (const detail::RetryTransaction&) {
       }
     }
@@ -1054,6 +1103,7 @@ class SqlStore final : public Store {
   // ---- audit ----
   std::vector<AuditRecord> audit(const std::string& entity, const std::string& entity_id,
                                  int64_t limit) override {
+    seal_before_reading();
     std::string sql =
         "SELECT seq, at, user_name, action, entity, entity_id, reason, before_json, after_json, "
         "prev_hash, hash FROM audit";
@@ -1079,6 +1129,7 @@ class SqlStore final : public Store {
   }
 
   AuditCheck verify_audit() override {
+    seal_before_reading();
     AuditCheck c;
     auto rows = db_->query(
         "SELECT seq, at, user_name, action, entity, entity_id, reason, before_json, after_json, "
@@ -1478,8 +1529,11 @@ class SqlStore final : public Store {
   // commit: end the transaction with the last statement. Returns true if it committed.
   bool flush_audit(bool commit) {
     if (pending_.empty()) return false;
-    auto head = db_->query(std::string("SELECT seq, hash FROM audit_head WHERE id = 1") +
-                           (pg_ ? " FOR UPDATE" : ""));
+    // PostgreSQL: the chain lock, and the records pending from the hot path chained first, so
+    // that the chain keeps the order in which the changes committed.
+    auto head = db_->query(server_calls_ ? "SELECT head_seq, head_hash FROM vigil_audit_seal_v2(true)"
+                           : pg_         ? "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+                                         : "SELECT seq, hash FROM audit_head WHERE id = 1");
     int64_t seq = head.at(0).integer(0);
     std::string prev = head.at(0).text(1);
     // Multi-row inserts of up to 64 records: one round trip for a re-rank of a whole case. On
@@ -1786,11 +1840,59 @@ class SqlStore final : public Store {
     return e;
   }
 
+  // ---- audit sealing (PostgreSQL hot path) ----
+  // A hot-path statement wrote an audit record to audit_pending: chain it, and every other
+  // committed pending record, unless this store sealed less than seal_interval_ ago. It does not
+  // wait for a seal another session is running; the next seal, this store's closing seal, or
+  // any reader of the chain takes the record.
+  void wrote_pending() {
+    unsealed_ = true;
+    auto tick = std::chrono::steady_clock::now();
+    if (tick - sealed_at_ >= seal_interval_) seal(false);
+  }
+
+  // Chains the committed records of audit_pending (vigil_audit_seal_v2), in a transaction of its
+  // own. wait: wait for the chain lock instead of giving up when another session holds it.
+  // Returns true when it sealed.
+  bool seal(bool wait) {
+    sealed_at_ = std::chrono::steady_clock::now();
+    try {
+      auto rows = db_->query(wait ? "SELECT sealed FROM vigil_audit_seal_v2(true)"
+                                  : "SELECT sealed FROM vigil_audit_seal_v2(false)");
+      if (rows.at(0).integer(0) < 0) return false;
+    } catch (const detail::RetryTransaction&) {
+      return false;
+    }
+    unsealed_ = false;
+    return true;
+  }
+
+  // Before reading the chain: seal what is pending, if this user may (best effort: a read-only
+  // user still reads the records chained so far).
+  void seal_before_reading() {
+    if (!server_calls_) return;
+    try {
+      seal(true);
+    } catch (const QueueError&) {
+    }
+  }
+
+  static std::chrono::milliseconds seal_interval_from_env() {
+    const char* v = std::getenv("VIGIL_TEST_AUDIT_SEAL_MS");  // test hook: delay hot-path seals
+    if (v && *v) return std::chrono::milliseconds(std::atoll(v));
+    return std::chrono::milliseconds(20);
+  }
+
   std::unique_ptr<Db> db_;
   bool pg_ = false;
-  bool server_calls_ = false;  // PostgreSQL with the vigil_claim/complete functions (UTF8 only)
+  bool server_calls_ = false;  // PostgreSQL with the one-statement claim/complete (UTF8 only)
   std::vector<AuditRecord> pending_;
   bool constructed_ = false;
+  bool unsealed_ = false;  // this store wrote to audit_pending since it last sealed
+  // Set when the store opens: the first hot-path seal comes seal_interval_ after it.
+  std::chrono::steady_clock::time_point sealed_at_ = std::chrono::steady_clock::now();
+  int64_t lease_checked_at_ = INT64_MIN;  // the clock second of the last look for expired leases
+  std::chrono::milliseconds seal_interval_ = seal_interval_from_env();
 };
 
 }  // namespace

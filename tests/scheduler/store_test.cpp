@@ -575,19 +575,16 @@ TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the l
   CHECK(error_kind([&] { s->get_device("N2"); }) == QueueError::Kind::not_found);
 }
 
-// On PostgreSQL, claim and complete run as server-side functions that write the audit record and
-// its chain hash themselves. The chain they write must be the one the C++ code writes (SQLite):
-// the same records byte for byte, hashes included, for the same operations at the same clock,
-// with strings that need JSON escaping; `verify` accepts it and catches an edited record.
-TEST_CASE("store: PostgreSQL's server-side claim and complete write the C++ audit chain",
+// On PostgreSQL, claim and complete are one statement each that builds the audit record on the
+// server (to audit_pending), and vigil_audit_seal_v2 chains it with a server-side hash. The chain
+// they write must be the one the C++ code writes (SQLite): the same records byte for byte, hashes
+// included, in the same order, for the same operations at the same clock, with strings that need
+// JSON escaping; `verify` accepts it and catches an edited record.
+TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ audit chain",
           "[scheduler]") {
   auto pg = QueueDb::make("postgresql");
   if (!pg) return;
   auto lite = QueueDb::make("sqlite");
-  // Function call counts, to show that the server-side path ran (read after the store closes).
-  REQUIRE(pg->sql("ALTER DATABASE " + pg->url().substr(pg->url().rfind('/') + 1) +
-                  " SET track_functions = 'pl'")
-              .exit_code == 0);
   const std::string odd = "q\"uote\\back/slash é 😀 end";
   const std::string station = "st\"ation\\ é";
   auto scenario = [&](const std::string& url) {
@@ -662,20 +659,17 @@ TEST_CASE("store: PostgreSQL's server-side claim and complete write the C++ audi
   CHECK(lite_audit[5].user == "unknown");
   CHECK(lite_audit[6].reason == "imaged \"ok\"\n\ttab \x02 é");
 
-  // The server-side functions did the work (statistics are flushed when the session ends).
-  std::string calls;
+  // The one-statement claims and completions did the work: each wrote its record to
+  // audit_pending (statistics are flushed when the session ends), and the store sealed them all.
+  std::string inserts;
   for (int i = 0; i < 100; ++i) {
-    calls = pg->sql("SELECT string_agg(funcname || '=' || calls, ' ' ORDER BY funcname) FROM "
-                    "pg_stat_user_functions WHERE funcname IN ('vigil_claim_v1', "
-                    "'vigil_complete_v1')")
-                .out;
-    if (calls.find("vigil_claim_v1") != std::string::npos &&
-        calls.find("vigil_complete_v1") != std::string::npos)
-      break;
+    inserts = pg->sql("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'audit_pending'").out;
+    if (inserts != "0\n") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  // 5 claims (the last one finds the queue empty), 6 completions (two of them refused).
-  CHECK(calls == "vigil_claim_v1=5 vigil_complete_v1=6\n");
+  // 4 claims (a fifth finds the queue empty) and 4 completions (two more are refused).
+  CHECK(inserts == "8\n");
+  CHECK(pg->sql("SELECT count(*) FROM audit_pending").out == "0\n");
 
   // Editing a record the server wrote breaks the chain.
   REQUIRE(pg->sql("UPDATE audit SET after_json = replace(after_json, '\"carver\"', '\"other\"') "
@@ -688,15 +682,114 @@ TEST_CASE("store: PostgreSQL's server-side claim and complete write the C++ audi
   CHECK(broken.problems[0].find("record 12 (device.claim device") == 0);
   CHECK(broken.problems[0].find("was edited: its hash does not match") != std::string::npos);
 
-  // A database made before the functions existed gets them when a store opens it.
+  // A database made before the one-statement path existed gets its table, column and functions
+  // when a store opens it, and the store then uses them.
   const std::string count =
-      "SELECT count(*) FROM pg_proc WHERE proname IN ('vigil_claim_v1', 'vigil_complete_v1', "
-      "'vigil_audit_append_v1', 'vigil_device_json_v1')";
-  CHECK(pg->sql(count).out == "4\n");
-  REQUIRE(pg->sql("DROP FUNCTION vigil_claim_v1, vigil_complete_v1, vigil_audit_append_v1, "
-                  "vigil_device_json_v1")
+      "SELECT (SELECT count(*) FROM pg_proc WHERE proname IN ('vigil_audit_seal_v2', "
+      "'vigil_device_json_v1')) || ' ' || (to_regclass('audit_pending') IS NOT NULL) || ' ' || "
+      "(SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit_head'::regclass AND attname = "
+      "'low_xid')";
+  CHECK(pg->sql(count).out == "2 true 1\n");
+  REQUIRE(pg->sql("DROP FUNCTION vigil_audit_seal_v2, vigil_device_json_v1; DROP TABLE "
+                  "audit_pending; ALTER TABLE audit_head DROP COLUMN low_xid")
               .exit_code == 0);
-  CHECK(pg->sql(count).out == "0\n");
-  Clocked reopened(pg->url());
-  CHECK(pg->sql(count).out == "4\n");
+  CHECK(pg->sql("SELECT count(*) FROM pg_proc WHERE proname LIKE 'vigil_%'").out == "0\n");
+  {
+    Clocked reopened(pg->url());
+    CHECK(pg->sql(count).out == "2 true 1\n");
+    reopened->add_device("mgr", dev("D", "S" + odd, DeviceClass::phone));
+    ClaimRequest r;
+    r.station = "again";
+    auto c = reopened->claim("w", r);
+    REQUIRE(c);
+    reopened->complete("w", c->device.exhibit, "again");
+    auto check = reopened->verify_audit();
+    CHECK(check.records == 16);
+    REQUIRE(check.problems.size() == 1);  // only the record edited above
+    CHECK(check.problems[0].find("record 12 (device.claim device") == 0);
+  }
+  CHECK(pg->sql("SELECT count(*) FROM audit_pending").out == "0\n");
+}
+
+// PostgreSQL's one-statement claims and completions leave their audit records in audit_pending
+// until a seal chains them (every 20 ms per writer, here never, by the test hook). A writer that
+// dies without closing leaves them there: the next reader of the chain, or the next client-side
+// write, chains them first, in the order they committed, and verification then covers them.
+TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the next reader or "
+          "writer, in commit order",
+          "[scheduler]") {
+  auto pg = QueueDb::make("postgresql");
+  if (!pg) return;
+  const std::string pending = "SELECT count(*) FROM audit_pending";
+  const std::string head = "SELECT seq FROM audit_head";
+  {
+    Clocked setup(pg->url());
+    setup->add_case("mgr", {"C", Risk::high, "", "", ""});
+    setup->add_suspect("mgr", sus("S", "C", Answer::no, Answer::no));
+    for (int i = 0; i < 6; ++i) setup->add_device("mgr", dev("D" + std::to_string(i), "S", DeviceClass::phone));
+  }
+  const int64_t base = std::stoll(pg->sql(head).out);
+  REQUIRE(base >= 8);
+  auto work = [&](int from, int to) {
+    REQUIRE(setenv("VIGIL_TEST_AUDIT_SEAL_MS", "3600000", 1) == 0);
+    auto w = std::make_unique<Clocked>(pg->url());
+    unsetenv("VIGIL_TEST_AUDIT_SEAL_MS");
+    ClaimRequest r;
+    r.station = "st";
+    r.kinds = {JobKind::acquire};
+    for (int i = from; i < to; ++i) {
+      w->advance(1);
+      auto c = (*w)->claim("w", r);
+      REQUIRE(c);
+      CHECK(c->device.exhibit == "D" + std::to_string(i));
+      (*w)->complete("w", c->device.exhibit, "st");
+    }
+    (void)w->store.release();  // the writer dies: no closing seal
+  };
+  work(0, 3);
+  CHECK(pg->sql(pending).out == "6\n");
+  CHECK(pg->sql(head).out == std::to_string(base) + "\n");  // nothing chained yet
+
+  // A reader chains them before reading.
+  Clocked reader(pg->url());
+  auto records = reader->audit("", "", 0);
+  CHECK(pg->sql(pending).out == "0\n");
+  REQUIRE(records.size() == static_cast<size_t>(base + 6));
+  for (int i = 0; i < 6; ++i) {
+    const auto& rec = records[base + i];
+    INFO("record " << rec.seq);
+    CHECK(rec.seq == base + i + 1);
+    CHECK(rec.action == (i % 2 ? "device.complete" : "device.claim"));
+    CHECK(rec.entity_id == "D" + std::to_string(i / 2));
+  }
+
+  // A client-side write chains pending records before its own.
+  work(3, 5);
+  CHECK(pg->sql(pending).out == "4\n");
+  reader->add_device("mgr", dev("D9", "S", DeviceClass::tablet));
+  CHECK(pg->sql(pending).out == "0\n");
+  records = reader->audit("", "", 0);
+  REQUIRE(records.size() == static_cast<size_t>(base + 11));
+  CHECK(records[base + 6].entity_id == "D3");
+  CHECK(records[base + 9].entity_id == "D4");
+  CHECK(records[base + 9].action == "device.complete");
+  CHECK(records[base + 10].entity_id == "D9");
+  CHECK(records[base + 10].action == "device.add");
+  auto check = reader->verify_audit();
+  CHECK(check.ok);
+  CHECK(check.records == base + 11);
+
+  // An edited pending record is chained as edited, and an edit after sealing is caught.
+  work(5, 6);
+  REQUIRE(pg->sql("UPDATE audit_pending SET reason = 'late edit' WHERE action = 'device.complete'")
+              .exit_code == 0);
+  check = reader->verify_audit();
+  CHECK(check.ok);
+  CHECK(check.records == base + 13);
+  REQUIRE(pg->sql("UPDATE audit SET reason = 'later edit' WHERE seq = " + std::to_string(base + 13))
+              .exit_code == 0);
+  check = reader->verify_audit();
+  CHECK(!check.ok);
+  REQUIRE(check.problems.size() == 1);
+  CHECK(check.problems[0].find("record " + std::to_string(base + 13) + " (device.complete device D5) was edited") == 0);
 }
