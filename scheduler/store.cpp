@@ -222,7 +222,7 @@ const char* kQueueIndexes =
 // committed pending record, in (xid, id) order, into `audit` with the SHA-256 chain hash over
 // prev_hash, "\n" and the canonical array [seq, at, user, action, entity, entity_id, reason,
 // before, after] (audit_hash()), and moves the head. Writers no longer queue behind each other on
-// the chain head once per job: a hot-path writer seals at most every kSealInterval, without
+// the chain head once per job: a hot-path writer seals at most every 100 ms, without
 // waiting (p_wait false), and every reader of the chain, every client-side write and a closing
 // store seal first, waiting. low_xid: the oldest transaction that may still add pending records
 // (the xmin of the last seal's snapshot), so a seal's scan starts after the records already moved.
@@ -1880,7 +1880,7 @@ class SqlStore final : public Store {
   static std::chrono::milliseconds seal_interval_from_env() {
     const char* v = std::getenv("VIGIL_TEST_AUDIT_SEAL_MS");  // test hook: delay hot-path seals
     if (v && *v) return std::chrono::milliseconds(std::atoll(v));
-    return std::chrono::milliseconds(20);
+    return std::chrono::milliseconds(100);
   }
 
   std::unique_ptr<Db> db_;

@@ -712,7 +712,7 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
 }
 
 // PostgreSQL's one-statement claims and completions leave their audit records in audit_pending
-// until a seal chains them (every 20 ms per writer, here never, by the test hook). A writer that
+// until a seal chains them (every 100 ms per writer, here never, by the test hook). A writer that
 // dies without closing leaves them there: the next reader of the chain, or the next client-side
 // write, chains them first, in the order they committed, and verification then covers them.
 TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the next reader or "
