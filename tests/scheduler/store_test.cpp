@@ -5,9 +5,13 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace vigil::scheduler;
 using vigil::test::Clocked;
@@ -730,21 +734,34 @@ TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the
   }
   const int64_t base = std::stoll(pg->sql(head).out);
   REQUIRE(base >= 8);
+  // A writer process that claims and completes devices from..to-1, then is killed with SIGKILL
+  // before it can close (and seal).
   auto work = [&](int from, int to) {
-    REQUIRE(setenv("VIGIL_TEST_AUDIT_SEAL_MS", "3600000", 1) == 0);
-    auto w = std::make_unique<Clocked>(pg->url());
-    unsetenv("VIGIL_TEST_AUDIT_SEAL_MS");
-    ClaimRequest r;
-    r.station = "st";
-    r.kinds = {JobKind::acquire};
-    for (int i = from; i < to; ++i) {
-      w->advance(1);
-      auto c = (*w)->claim("w", r);
-      REQUIRE(c);
-      CHECK(c->device.exhibit == "D" + std::to_string(i));
-      (*w)->complete("w", c->device.exhibit, "st");
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      setenv("VIGIL_TEST_AUDIT_SEAL_MS", "3600000", 1);
+      try {
+        Clocked w(pg->url());
+        ClaimRequest r;
+        r.station = "st";
+        r.kinds = {JobKind::acquire};
+        for (int i = from; i < to; ++i) {
+          w.advance(1);
+          auto c = w->claim("w", r);
+          if (!c || c->device.exhibit != "D" + std::to_string(i)) _exit(3);
+          w->complete("w", c->device.exhibit, "st");
+        }
+        raise(SIGKILL);
+      } catch (...) {
+      }
+      _exit(4);
     }
-    (void)w->store.release();  // the writer dies: no closing seal
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    INFO("writer exit status " << status);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGKILL);
   };
   work(0, 3);
   CHECK(pg->sql(pending).out == "6\n");
