@@ -779,7 +779,7 @@ class SqlStore final : public Store {
     check_id("station", r.station);
     if (auto c = server_claim(user, r)) return c;
     auto c = claim_tx(user, r);
-    if (!c && unsealed_) seal(false);  // an idle worker leaves nothing unchained
+    if (!c && unsealed_) try_seal();  // an idle worker leaves nothing unchained
     return c;
   }
 
@@ -869,7 +869,7 @@ class SqlStore final : public Store {
                  {x.id, x.d.lease_expires, now()});
       return x.d;
     });
-    if (unsealed_) seal(false);
+    if (unsealed_) try_seal();
     return d;
   }
 
@@ -1848,7 +1848,16 @@ class SqlStore final : public Store {
   void wrote_pending() {
     unsealed_ = true;
     auto tick = std::chrono::steady_clock::now();
-    if (tick - sealed_at_ >= seal_interval_) seal(false);
+    if (tick - sealed_at_ >= seal_interval_) try_seal();
+  }
+
+  // A seal that never fails the operation it follows (the change has committed; a record left
+  // pending is chained by the next seal, by anyone).
+  void try_seal() noexcept {
+    try {
+      seal(false);
+    } catch (...) {
+    }
   }
 
   // Chains the committed records of audit_pending (vigil_audit_seal_v2), in a transaction of its
