@@ -213,6 +213,53 @@ const char* kQueueIndexes =
     "CREATE INDEX IF NOT EXISTS devices_acquired ON devices(tier, prio_key, id) WHERE state = "
     "'acquired';";
 
+// Devices whose lease has expired ($1: now). Claims look for them first; the reaper returns them.
+const char* kLeaseExpired =
+    "lease_expires > 0 AND lease_expires < $1 AND state IN ('acquiring', 'carving')";
+
+// The states a claim request can take, as literals so that the planner of either database reads
+// the partial index of that state in priority order (devices_queued/_acquired); both kinds read
+// devices_ready.
+std::string claim_states(const ClaimRequest& r) {
+  bool want_acquire = r.kinds.empty(), want_carve = r.kinds.empty();
+  for (auto k : r.kinds) (k == JobKind::acquire ? want_acquire : want_carve) = true;
+  if (want_acquire && want_carve) return "ready = 1 AND state IN ('queued', 'acquired')";
+  return want_acquire ? "state = 'queued'" : "state = 'acquired'";
+}
+
+// PostgreSQL claim, as the CTEs c and u (arguments are SQL expressions): c locks the first device
+// matching `where` in priority order that nobody else holds, u leases it to `station` until
+// `lease_end` and returns the device with its state and station before (old_state, old_station).
+std::string claim_ctes(const std::string& where, const std::string& station,
+                       const std::string& lease_end, const std::string& now) {
+  return "WITH c AS (SELECT id, state AS old_state, station AS old_station FROM devices WHERE " +
+         where +
+         " ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED), u AS (UPDATE devices d "
+         "SET state = CASE WHEN c.old_state = 'queued' THEN 'acquiring' ELSE 'carving' END, "
+         "ready = 0, station = " +
+         station + ", attempts = d.attempts + 1, lease_expires = " + lease_end +
+         ", updated_at = " + now +
+         " FROM c WHERE d.id = c.id RETURNING d.*, c.old_state, c.old_station)";
+}
+
+// PostgreSQL completion, as the CTEs h and u: h locks the device `exhibit` that `station` holds,
+// u completes it if its lease is still live at `now` (keeping its image when `image` is empty)
+// and returns it with its state, attempts and image before (old_state, old_attempts, old_image).
+std::string complete_ctes(const std::string& exhibit, const std::string& station,
+                          const std::string& image, const std::string& now) {
+  return "WITH h AS (SELECT id, state AS old_state, attempts AS old_attempts, image AS old_image, "
+         "lease_expires AS old_lease FROM devices WHERE exhibit = " +
+         exhibit + " AND station = " + station +
+         " AND state IN ('acquiring', 'carving') FOR UPDATE), u AS (UPDATE devices d SET state = "
+         "CASE WHEN h.old_state = 'acquiring' THEN 'acquired' ELSE 'review' END, ready = CASE "
+         "WHEN h.old_state = 'acquiring' THEN 1 ELSE 0 END, station = CASE WHEN h.old_state = "
+         "'acquiring' THEN d.station ELSE '' END, attempts = 0, lease_expires = 0, last_error = "
+         "'', image = CASE WHEN " +
+         image + "::text = '' THEN d.image ELSE " + image + "::text END, updated_at = " + now +
+         " FROM h WHERE d.id = h.id AND h.old_lease >= " + now +
+         " RETURNING d.*, h.old_state, h.old_attempts, h.old_image)";
+}
+
 // PostgreSQL: a claim and a completion are one SQL statement each (one round trip, no lock wait):
 // the device update and its audit record, written to audit_pending in the same transaction. The
 // record's JSON is built on the server exactly as nlohmann::json dumps it (keys sorted, no
@@ -787,15 +834,7 @@ class SqlStore final : public Store {
     return write([&]() -> std::optional<Claim> {
       Policy p = policy();
       reap_tx(user, p);
-      // The states the request can take, as literals so that the planner of either database
-      // reads the partial index of that state in priority order (devices_queued/_acquired).
-      std::vector<std::string> states;
-      bool want_acquire = r.kinds.empty(), want_carve = r.kinds.empty();
-      for (auto k : r.kinds) (k == JobKind::acquire ? want_acquire : want_carve) = true;
-      if (want_acquire) states.push_back("'queued'");
-      if (want_carve) states.push_back("'acquired'");
-      std::string where =
-          states.size() == 1 ? "state = " + states[0] : "ready = 1 AND state IN ('queued', 'acquired')";
+      std::string where = claim_states(r);
       std::vector<Param> params;
       if (!r.classes.empty()) {
         std::string in;
@@ -817,15 +856,9 @@ class SqlStore final : public Store {
         std::string ls = "$" + std::to_string(params.size());
         params.push_back(t);
         std::string now_p = "$" + std::to_string(params.size());
-        std::string cols = prefixed_device_cols();
-        auto rows = db_->query(
-            "WITH c AS (SELECT id, state AS old_state, station AS old_station FROM devices WHERE " +
-                where + " ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED) " +
-                "UPDATE devices d SET state = CASE WHEN c.old_state = 'queued' THEN 'acquiring' "
-                "ELSE 'carving' END, ready = 0, station = " + st + ", attempts = d.attempts + 1, "
-                "lease_expires = " + ls + ", updated_at = " + now_p +
-                " FROM c WHERE d.id = c.id RETURNING " + cols + ", c.old_state, c.old_station",
-            params);
+        auto rows = db_->query(claim_ctes(where, st, ls, now_p) + " SELECT " + kDeviceCols +
+                                   ", old_state, old_station FROM u",
+                               params);
         if (rows.empty()) return std::nullopt;
         x = device_from(rows[0]);
         before = x.d;
@@ -883,20 +916,13 @@ class SqlStore final : public Store {
     if (!server_calls_ || stall_requested()) return std::nullopt;
     const int64_t t = now();
     if (t != lease_checked_at_) {
-      auto expired = db_->query(
-          "SELECT CASE WHEN EXISTS (SELECT 1 FROM devices WHERE lease_expires > 0 AND "
-          "lease_expires < $1 AND state IN ('acquiring', 'carving')) THEN 1 ELSE 0 END",
-          {t});
+      auto expired = db_->query(std::string("SELECT CASE WHEN EXISTS (SELECT 1 FROM devices WHERE ") +
+                                    kLeaseExpired + ") THEN 1 ELSE 0 END",
+                                {t});
       if (expired.at(0).integer(0)) return std::nullopt;
       lease_checked_at_ = t;
     }
-    bool want_acquire = r.kinds.empty(), want_carve = r.kinds.empty();
-    for (auto k : r.kinds) (k == JobKind::acquire ? want_acquire : want_carve) = true;
-    // The state as a literal, so that the planner reads that state's partial index in priority
-    // order (devices_queued/_acquired); both kinds read devices_ready.
-    std::string where = want_acquire && want_carve ? "ready = 1 AND state IN ('queued', 'acquired')"
-                        : want_acquire            ? "state = 'queued'"
-                                                  : "state = 'acquired'";
+    std::string where = claim_states(r);
     std::vector<Param> params{user.empty() ? std::string("unknown") : user, r.station, t,
                               r.lease_seconds, Policy{}.lease_seconds};
     if (!r.classes.empty()) {
@@ -908,15 +934,11 @@ class SqlStore final : public Store {
     std::vector<Row> rows;
     try {
       rows = db_->query(
-          "WITH c AS (SELECT id, state AS old_state, station AS old_station FROM devices WHERE " +
-              where +
-              " ORDER BY tier, prio_key, id LIMIT 1 FOR UPDATE SKIP LOCKED), "
-              "u AS (UPDATE devices d SET state = CASE WHEN c.old_state = 'queued' THEN "
-              "'acquiring' ELSE 'carving' END, ready = 0, station = $2, attempts = d.attempts + 1, "
-              "lease_expires = $3 + CASE WHEN $4 > 0 THEN $4 ELSE coalesce((SELECT value::bigint "
-              "FROM config WHERE key = 'lease_seconds'), $5) END, updated_at = $3 FROM c WHERE "
-              "d.id = c.id RETURNING d.*, c.old_state, c.old_station), "
-              "a AS (INSERT INTO audit_pending (at, user_name, action, entity, entity_id, reason, "
+          claim_ctes(where, "$2",
+                     "$3 + CASE WHEN $4 > 0 THEN $4 ELSE coalesce((SELECT value::bigint FROM "
+                     "config WHERE key = 'lease_seconds'), $5) END",
+                     "$3") +
+              ", a AS (INSERT INTO audit_pending (at, user_name, action, entity, entity_id, reason, "
               "before_json, after_json) SELECT $3, $1, 'device.claim', 'device', u.exhibit, '', "
               "vigil_device_json_v1(u.attempts - 1, u.case_ref, u.class, u.exhibit, u.image, "
               "u.source, u.old_state, u.old_station, u.suspect_ref, ''), "
@@ -945,21 +967,13 @@ class SqlStore final : public Store {
       check_id("station", station);
       try {
         auto rows = db_->query(
-            "WITH h AS (SELECT id, state AS old_state, attempts AS old_attempts, image AS "
-            "old_image, lease_expires AS old_lease FROM devices WHERE exhibit = $2 AND station = "
-            "$3 AND state IN ('acquiring', 'carving') FOR UPDATE), "
-            "u AS (UPDATE devices d SET state = CASE WHEN h.old_state = 'acquiring' THEN "
-            "'acquired' ELSE 'review' END, ready = CASE WHEN h.old_state = 'acquiring' THEN 1 "
-            "ELSE 0 END, station = CASE WHEN h.old_state = 'acquiring' THEN d.station ELSE '' END, "
-            "attempts = 0, lease_expires = 0, last_error = '', image = CASE WHEN $5::text = '' "
-            "THEN d.image ELSE $5::text END, updated_at = $6 FROM h WHERE d.id = h.id AND "
-            "h.old_lease >= $6 RETURNING d.*, h.old_state, h.old_attempts, h.old_image), "
-            "a AS (INSERT INTO audit_pending (at, user_name, action, entity, entity_id, reason, "
-            "before_json, after_json) SELECT $6, $1, 'device.complete', 'device', u.exhibit, $4, "
-            "vigil_device_json_v1(u.old_attempts, u.case_ref, u.class, u.exhibit, u.old_image, "
-            "u.source, u.old_state, $3, u.suspect_ref, ''), vigil_device_json_v1(u.attempts, "
-            "u.case_ref, u.class, u.exhibit, u.image, u.source, u.state, u.station, "
-            "u.suspect_ref, '') FROM u) SELECT " +
+            complete_ctes("$2", "$3", "$5", "$6") +
+                ", a AS (INSERT INTO audit_pending (at, user_name, action, entity, entity_id, "
+                "reason, before_json, after_json) SELECT $6, $1, 'device.complete', 'device', "
+                "u.exhibit, $4, vigil_device_json_v1(u.old_attempts, u.case_ref, u.class, "
+                "u.exhibit, u.old_image, u.source, u.old_state, $3, u.suspect_ref, ''), "
+                "vigil_device_json_v1(u.attempts, u.case_ref, u.class, u.exhibit, u.image, "
+                "u.source, u.state, u.station, u.suspect_ref, '') FROM u) SELECT " +
                 std::string(kDeviceCols) + " FROM u",
             {user.empty() ? std::string("unknown") : user, exhibit, station, note, image, now()});
         if (!rows.empty()) {
@@ -974,17 +988,9 @@ class SqlStore final : public Store {
         // One statement: lock the device held by `station` under a live lease and complete it;
         // when nothing matches, held() below names the reason.
         check_id("station", station);
-        auto rows = db_->query(
-            "WITH h AS (SELECT id, state AS old_state, attempts AS old_attempts, image AS "
-            "old_image, lease_expires AS old_lease FROM devices WHERE exhibit = $1 AND station = "
-            "$2 AND state IN ('acquiring', 'carving') FOR UPDATE) UPDATE devices d SET state = "
-            "CASE WHEN h.old_state = 'acquiring' THEN 'acquired' ELSE 'review' END, ready = CASE "
-            "WHEN h.old_state = 'acquiring' THEN 1 ELSE 0 END, station = CASE WHEN h.old_state = "
-            "'acquiring' THEN d.station ELSE '' END, attempts = 0, lease_expires = 0, last_error "
-            "= '', image = CASE WHEN $3::text = '' THEN d.image ELSE $3::text END, updated_at = $4 FROM h "
-            "WHERE d.id = h.id AND h.old_lease >= $4 RETURNING " +
-                prefixed_device_cols() + ", h.old_state, h.old_attempts, h.old_image",
-            {exhibit, station, image, now()});
+        auto rows = db_->query(complete_ctes("$1", "$2", "$3", "$4") + " SELECT " + kDeviceCols +
+                                   ", old_state, old_attempts, old_image FROM u",
+                               {exhibit, station, image, now()});
         if (!rows.empty()) {
           DeviceRow x = device_from(rows[0]);
           Device before = x.d;
@@ -1455,17 +1461,6 @@ class SqlStore final : public Store {
   }
 
  private:
-  // kDeviceCols with each column prefixed "d." (for UPDATE … FROM … RETURNING).
-  static std::string prefixed_device_cols() {
-    std::string cols;
-    for (std::string_view rest = kDeviceCols; !rest.empty();) {
-      auto comma = rest.find(", ");
-      cols += (cols.empty() ? "d." : ", d.") + std::string(rest.substr(0, comma));
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
-    }
-    return cols;
-  }
-
   // Runs f in one write transaction; audit records queued by f are chained at commit.
   template <typename F>
   auto write(F f) -> decltype(f()) {
@@ -1661,10 +1656,8 @@ class SqlStore final : public Store {
 
   int64_t reap_tx(const std::string& user, const Policy& p) {
     int64_t t = now();
-    auto rows = db_->query(std::string("SELECT ") + kDeviceCols +
-                               " FROM devices WHERE lease_expires > 0 AND lease_expires < $1 AND "
-                               "state IN ('acquiring', 'carving')" +
-                               (pg_ ? " FOR UPDATE SKIP LOCKED" : ""),
+    auto rows = db_->query(std::string("SELECT ") + kDeviceCols + " FROM devices WHERE " +
+                               kLeaseExpired + (pg_ ? " FOR UPDATE SKIP LOCKED" : ""),
                            {t});
     for (auto& r : rows) {
       DeviceRow x = device_from(r);

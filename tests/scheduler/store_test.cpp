@@ -16,6 +16,9 @@
 using namespace vigil::scheduler;
 using vigil::test::Clocked;
 using vigil::test::QueueDb;
+using vigil::test::must_run;
+using vigil::test::run;
+using vigil::test::shell_quote;
 
 namespace {
 
@@ -809,4 +812,69 @@ TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the
   CHECK(!check.ok);
   REQUIRE(check.problems.size() == 1);
   CHECK(check.problems[0].find("record " + std::to_string(base + 13) + " (device.complete device D5) was edited") == 0);
+}
+
+// A PostgreSQL database that is not UTF8 cannot use the one-statement path (its JSON is built on
+// the server as UTF-8): claims and completions run in client-side transactions, from the same
+// claim and completion CTEs, and write the same audit records.
+TEST_CASE("store: PostgreSQL without the one-statement path (SQL_ASCII) claims and completes "
+          "client-side, audited the same way",
+          "[scheduler]") {
+  const char* base_url = std::getenv("VIGIL_TEST_PG_URL");
+  if (!base_url || !*base_url) {
+    WARN("skipped: VIGIL_TEST_PG_URL is not set (tests/services/postgres.sh start)");
+    return;
+  }
+  std::random_device rd;
+  const std::string name = "vigil_ascii" + std::to_string(rd() % 1000000);
+  const std::string base = base_url;
+  must_run("psql " + shell_quote(base) + " -q -v ON_ERROR_STOP=1 -c " +
+           shell_quote("CREATE DATABASE " + name +
+                       " ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"));
+  struct Drop {
+    std::string base, name;
+    ~Drop() {
+      run("psql " + shell_quote(base) + " -q -c " +
+          shell_quote("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"));
+    }
+  } drop{base, name};
+  const std::string url = base.substr(0, base.rfind('/') + 1) + name;
+  {
+    Clocked s(url);
+    s->add_case("mgr", {"C", Risk::high, "", "", ""});
+    s->add_suspect("mgr", sus("S", "C", Answer::no, Answer::no));
+    s->add_device("mgr", dev("PH", "S", DeviceClass::phone));
+    s->add_device("mgr", dev("PC", "S", DeviceClass::computer));
+    ClaimRequest r;
+    r.station = "st";
+    r.classes = {DeviceClass::computer};
+    s.advance(1);
+    auto c = s->claim("w", r);
+    REQUIRE(c);
+    CHECK(c->device.exhibit == "PC");
+    CHECK(c->device.lease_expires == *s.t + 300);
+    s.advance(1);
+    auto done = s->complete("w", "PC", "st", "imaged", "/img/PC.E01");
+    CHECK(done.state == DeviceState::acquired);
+    CHECK(done.image == "/img/PC.E01");
+    auto recs = s->audit("device", "PC", 0);
+    REQUIRE(recs.size() == 3);
+    CHECK(recs[1].action == "device.claim");
+    CHECK(recs[1].before ==
+          R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","source":"","state":"queued","station":"","suspect":"S"})");
+    CHECK(recs[1].after ==
+          R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","job":"acquire","lease_expires":1790000301,"source":"","state":"acquiring","station":"st","suspect":"S"})");
+    CHECK(recs[2].action == "device.complete");
+    CHECK(recs[2].reason == "imaged");
+    CHECK(recs[2].before ==
+          R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","source":"","state":"acquiring","station":"st","suspect":"S"})");
+    CHECK(recs[2].after ==
+          R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","image":"/img/PC.E01","source":"","state":"acquired","station":"st","suspect":"S"})");
+    CHECK(error_kind([&] { s->complete("w", "PC", "st"); }) == QueueError::Kind::conflict);
+    CHECK(s->verify_audit().ok);
+  }
+  // The one-statement path was never set up on this database.
+  CHECK(run("psql " + shell_quote(url) + " -qAt -c " +
+            shell_quote("SELECT to_regclass('audit_pending') IS NULL"))
+            .out == "t\n");
 }
