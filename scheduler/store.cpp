@@ -264,18 +264,20 @@ std::string complete_ctes(const std::string& exhibit, const std::string& station
 // the device update and its audit record, written to audit_pending in the same transaction. The
 // record's JSON is built on the server exactly as nlohmann::json dumps it (keys sorted, no
 // spaces; to_json() escapes strings as nlohmann does for valid UTF-8), so these statements are
-// used only on UTF8 databases. vigil_audit_seal_v2 chains pending records onto the one audit
-// chain in batches: it takes the chain lock (an advisory lock, then the head row), moves every
-// committed pending record, in (xid, id) order, into `audit` with the SHA-256 chain hash over
-// prev_hash, "\n" and the canonical array [seq, at, user, action, entity, entity_id, reason,
-// before, after] (audit_hash()), and moves the head. Writers no longer queue behind each other on
-// the chain head once per job: a hot-path writer seals at most every 100 ms, without
-// waiting (p_wait false), and every reader of the chain, every client-side write and a closing
-// store seal first, waiting. low_xid: the oldest transaction that may still add pending records
-// (the xmin of the last seal's snapshot), so a seal's scan starts after the records already moved.
+// used only on UTF8 databases. chain_pending() chains pending records onto the one audit chain in
+// batches: it takes the chain lock (an advisory lock, then the head row), moves every committed
+// pending record, in (xid, id) order, into `audit` with the SHA-256 chain hash of every other
+// writer (audit_hash(), computed in the store), and moves the head. Writers do not queue behind
+// each other on the chain head once per job: a hot-path writer seals at most every 100 ms,
+// without waiting, and every reader of the chain, every client-side write and a closing store
+// seal first, waiting. low_xid: the oldest transaction that may still add pending records (the
+// xmin of the last seal's snapshot), so a seal's scan starts after the records already moved.
 // Bump the _vN suffix when a body changes: opening a database creates missing versions once,
-// under the schema lock.
-const char* kPgFunctionsProbe = "vigil_audit_seal_v2(boolean)";
+// under the schema lock. (Stores of the previous release sealed with a PL/pgSQL function,
+// vigil_audit_seal_v2, under the same lock, in the same order and with the same hash; it is left
+// in databases that have it, so that both releases can share one.)
+const char* kPgFunctionsProbe =
+    "vigil_device_json_v1(bigint, text, text, text, text, text, text, text, text, text)";
 const char* kPgFunctions = R"SQL(
 CREATE TABLE IF NOT EXISTS audit_pending (
   xid xid8 NOT NULL DEFAULT pg_current_xact_id(), id BIGINT GENERATED ALWAYS AS IDENTITY,
@@ -296,75 +298,36 @@ CREATE OR REPLACE FUNCTION vigil_device_json_v1(p_attempts bigint, p_case text, 
       || ',"suspect":' || to_json(p_suspect)::text || '}'
 $f$;
 
--- sealed: records chained, or -1 when p_wait is false and another session holds the chain lock.
--- head_seq/head_hash: the chain head after sealing; its row stays locked until the caller commits.
-CREATE OR REPLACE FUNCTION vigil_audit_seal_v2(p_wait boolean)
-    RETURNS TABLE (sealed bigint, head_seq bigint, head_hash text) LANGUAGE plpgsql AS $f$
-DECLARE
-  h_seq bigint;
-  h_prev text;
-  h_low xid8;
-  new_low xid8;
-  h_new text;
-  n bigint := 0;
-  r record;
-  a_seq bigint[] := '{}';
-  a_at bigint[] := '{}';
-  a_user text[] := '{}';
-  a_action text[] := '{}';
-  a_entity text[] := '{}';
-  a_eid text[] := '{}';
-  a_reason text[] := '{}';
-  a_before text[] := '{}';
-  a_after text[] := '{}';
-  a_prev text[] := '{}';
-  a_hash text[] := '{}';
-BEGIN
-  IF p_wait THEN
-    PERFORM pg_advisory_xact_lock(7731002);
-  ELSIF NOT pg_try_advisory_xact_lock(7731002) THEN
-    RETURN QUERY SELECT -1::bigint, NULL::bigint, NULL::text;
-    RETURN;
-  END IF;
-  SELECT h.seq, h.hash, h.low_xid INTO h_seq, h_prev, h_low FROM audit_head h WHERE h.id = 1
-    FOR UPDATE;
-  -- Taken before the DELETE's snapshot: every transaction older than this has ended and, if it
-  -- committed, is visible to the DELETE.
-  new_low := pg_snapshot_xmin(pg_current_snapshot());
-  FOR r IN WITH d AS (DELETE FROM audit_pending p WHERE p.xid >= coalesce(h_low, '0'::xid8)
-                      RETURNING *)
-           SELECT * FROM d ORDER BY d.xid, d.id LOOP
-    h_seq := h_seq + 1;
-    h_new := encode(sha256(convert_to(h_prev || E'\n' || '[' || h_seq || ',' || r.at || ','
-        || to_json(r.user_name)::text || ',' || to_json(r.action)::text || ','
-        || to_json(r.entity)::text || ',' || to_json(r.entity_id)::text || ','
-        || to_json(r.reason)::text || ',' || to_json(r.before_json)::text || ','
-        || to_json(r.after_json)::text || ']', 'UTF8')), 'hex');
-    a_seq := a_seq || h_seq;
-    a_at := a_at || r.at;
-    a_user := a_user || r.user_name;
-    a_action := a_action || r.action;
-    a_entity := a_entity || r.entity;
-    a_eid := a_eid || r.entity_id;
-    a_reason := a_reason || r.reason;
-    a_before := a_before || r.before_json;
-    a_after := a_after || r.after_json;
-    a_prev := a_prev || h_prev;
-    a_hash := a_hash || h_new;
-    h_prev := h_new;
-    n := n + 1;
-  END LOOP;
-  IF n > 0 THEN
-    INSERT INTO audit (seq, at, user_name, action, entity, entity_id, reason, before_json,
-        after_json, prev_hash, hash)
-      SELECT * FROM unnest(a_seq, a_at, a_user, a_action, a_entity, a_eid, a_reason, a_before,
-                           a_after, a_prev, a_hash);
-  END IF;
-  UPDATE audit_head h SET seq = h_seq, hash = h_prev, low_xid = new_low WHERE h.id = 1;
-  RETURN QUERY SELECT n, h_seq, h_prev;
-END
-$f$;
 )SQL";
+
+// The device indexes besides devices_case and kQueueIndexes. PostgreSQL updates a row in place
+// (HOT, no index work) only when no indexed column changes, and a claim or a completion changes
+// the state; every other update inserts an entry into every index whose predicate the new row
+// meets. So on PostgreSQL each index is partial to the states it serves, and a claim inserts 4
+// entries and a completion 4 or 5 (the primary key, exhibit, case, and the new state's indexes)
+// where full indexes took 6 or 7: devices_ready_v2 holds the ready devices (claims of both kinds),
+// devices_held the leased ones (few: one a station; the expired-lease check and listing those
+// states), devices_rest the resting states (listing them); a suspect's devices are found through
+// devices_case, since they all belong to its case. SQLite rewrites only the indexes whose columns
+// an update changes, so it keeps the full indexes. kPgIndexesProbe/kPgIndexMigration: databases
+// created with the full indexes on PostgreSQL are moved to the partial ones when opened.
+const char* kPgIndexesProbe = "devices_ready_v2";
+const char* kPgDeviceIndexes =
+    "CREATE INDEX IF NOT EXISTS devices_ready_v2 ON devices(tier, prio_key, id) WHERE ready = 1;\n"
+    "CREATE INDEX IF NOT EXISTS devices_held ON devices(state, tier, prio_key, id) WHERE state IN "
+    "('acquiring', 'carving');\n"
+    "CREATE INDEX IF NOT EXISTS devices_rest ON devices(state, tier, prio_key, id) WHERE state "
+    "NOT IN ('queued', 'acquired', 'acquiring', 'carving');";
+const char* kPgIndexMigration =
+    "DROP INDEX IF EXISTS devices_order, devices_ready, devices_suspect, devices_lease;";
+
+std::string device_indexes(bool pg) {
+  if (pg) return kPgDeviceIndexes;
+  return "CREATE INDEX IF NOT EXISTS devices_order ON devices(state, tier, prio_key, id);\n"
+         "CREATE INDEX IF NOT EXISTS devices_ready ON devices(ready, tier, prio_key, id);\n"
+         "CREATE INDEX IF NOT EXISTS devices_suspect ON devices(suspect_ref);\n"
+         "CREATE INDEX IF NOT EXISTS devices_lease ON devices(lease_expires) WHERE lease_expires > 0;";
+}
 
 std::string schema(bool pg) {
   std::string autoid = pg ? "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
@@ -391,12 +354,9 @@ CREATE TABLE IF NOT EXISTS devices (
   attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
   tier BIGINT NOT NULL, level BIGINT NOT NULL, prio_key BIGINT NOT NULL, risk TEXT NOT NULL,
   updated_at BIGINT NOT NULL, image TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS devices_order ON devices(state, tier, prio_key, id);
-CREATE INDEX IF NOT EXISTS devices_ready ON devices(ready, tier, prio_key, id);
-CREATE INDEX IF NOT EXISTS devices_suspect ON devices(suspect_ref);
 CREATE INDEX IF NOT EXISTS devices_case ON devices(case_ref);
-CREATE INDEX IF NOT EXISTS devices_lease ON devices(lease_expires) WHERE lease_expires > 0;
 {1}
+{2}
 CREATE TABLE IF NOT EXISTS alerts (
   id {0}, case_ref TEXT NOT NULL, suspect_ref TEXT NOT NULL, reason TEXT NOT NULL,
   raised_at BIGINT NOT NULL, raised_by TEXT NOT NULL, due_at BIGINT NOT NULL,
@@ -414,7 +374,7 @@ CREATE TABLE IF NOT EXISTS tokens (
   id {0}, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
   created_at BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_at BIGINT NOT NULL DEFAULT 0);
 )SQL",
-                     autoid, kQueueIndexes);
+                     autoid, device_indexes(pg), kQueueIndexes);
 }
 
 // ---- CSV ----
@@ -512,11 +472,19 @@ class SqlStore final : public Store {
     if (pg_) {
       auto row = db_->query(std::string("SELECT to_regclass('devices_acquired'), "
                                         "to_regprocedure('") +
-                            kPgFunctionsProbe + "'), current_setting('server_encoding')")
+                            kPgFunctionsProbe + "'), current_setting('server_encoding'), " +
+                            "to_regclass('" + kPgIndexesProbe + "')")
                      .at(0);
       have_index = !row.null(0);
       have_functions = !row.null(1);
       server_calls_ = row.text(2) == "UTF8";
+      if (row.null(3)) {
+        write([&] {
+          db_->query("SELECT pg_advisory_xact_lock(7731001)");
+          db_->script(std::string(kPgIndexMigration) + "\n" + kPgDeviceIndexes);
+          return 0;
+        });
+      }
     } else {
       have_index = !db_->query("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = "
                                "'devices_acquired'")
@@ -704,7 +672,7 @@ class SqlStore final : public Store {
       Policy p = policy();
       if (after.at_risk() && !before.at_risk())
         res.alerts_raised.push_back(raise_alert(user, after, p));
-      res.devices_reranked = rerank("", ref, user, reason, p, false);
+      res.devices_reranked = rerank(after.case_ref, ref, user, reason, p, false);
       return res;
     });
   }
@@ -1526,11 +1494,16 @@ class SqlStore final : public Store {
     if (pending_.empty()) return false;
     // PostgreSQL: the chain lock, and the records pending from the hot path chained first, so
     // that the chain keeps the order in which the changes committed.
-    auto head = db_->query(server_calls_ ? "SELECT head_seq, head_hash FROM vigil_audit_seal_v2(true)"
-                           : pg_         ? "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-                                         : "SELECT seq, hash FROM audit_head WHERE id = 1");
-    int64_t seq = head.at(0).integer(0);
-    std::string prev = head.at(0).text(1);
+    int64_t seq = 0;
+    std::string prev;
+    if (server_calls_) {
+      std::tie(seq, prev) = *chain_pending(/*wait=*/true);
+    } else {
+      auto head = db_->query(pg_ ? "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+                                 : "SELECT seq, hash FROM audit_head WHERE id = 1");
+      seq = head.at(0).integer(0);
+      prev = head.at(0).text(1);
+    }
     // Multi-row inserts of up to 64 records: one round trip for a re-rank of a whole case. On
     // PostgreSQL the last insert also moves the head (one statement), so the head's row lock is
     // held for two round trips: this SELECT and that statement, then COMMIT.
@@ -1698,11 +1671,11 @@ class SqlStore final : public Store {
     std::string sql = std::string("SELECT ") + kDeviceCols + " FROM devices";
     std::vector<Param> params;
     if (!all) {
-      if (!case_ref.empty()) {
-        sql += " WHERE case_ref = $1";
-        params.push_back(case_ref);
-      } else {
-        sql += " WHERE suspect_ref = $1";
+      // A suspect's devices all belong to its case: devices_case finds them on either database.
+      sql += " WHERE case_ref = $1";
+      params.push_back(case_ref);
+      if (!suspect_ref.empty()) {
+        sql += " AND suspect_ref = $2";
         params.push_back(suspect_ref);
       }
     }
@@ -1853,20 +1826,81 @@ class SqlStore final : public Store {
     }
   }
 
-  // Chains the committed records of audit_pending (vigil_audit_seal_v2), in a transaction of its
-  // own. wait: wait for the chain lock instead of giving up when another session holds it.
-  // Returns true when it sealed.
+  // Chains the committed records of audit_pending, in a transaction of its own. wait: wait for
+  // the chain lock instead of giving up when another session holds it. Returns true when it
+  // sealed.
   bool seal(bool wait) {
     sealed_at_ = std::chrono::steady_clock::now();
     try {
-      auto rows = db_->query(wait ? "SELECT sealed FROM vigil_audit_seal_v2(true)"
-                                  : "SELECT sealed FROM vigil_audit_seal_v2(false)");
-      if (rows.at(0).integer(0) < 0) return false;
+      if (!write([&] { return chain_pending(wait).has_value(); })) return false;
     } catch (const detail::RetryTransaction&) {
       return false;
     }
     unsealed_ = false;
     return true;
+  }
+
+  // In the current transaction: takes the chain lock (an advisory lock, then the head row, held
+  // until the transaction ends), moves every committed record of audit_pending, in (xid, id)
+  // order, into `audit` with the chain's SHA-256 (audit_hash(), as every other writer), and moves
+  // the head. Returns the head, or nullopt when !wait and another session holds the lock. The
+  // records are read here and hashed in the store; one statement then moves them, sending back
+  // only their ids, sequence numbers and hashes.
+  std::optional<std::pair<int64_t, std::string>> chain_pending(bool wait) {
+    if (wait) {
+      db_->query("SELECT pg_advisory_xact_lock(7731002)");
+    } else if (db_->query("SELECT CASE WHEN pg_try_advisory_xact_lock(7731002) THEN 1 ELSE 0 END")
+                   .at(0)
+                   .integer(0) == 0) {
+      return std::nullopt;
+    }
+    // low_xid: the oldest transaction that may still add pending records, as the xmin of this
+    // statement's snapshot; the SELECT below runs on a later snapshot, so every transaction
+    // older than it has ended and, if it committed, is visible there.
+    auto head = db_->query(
+        "SELECT seq, hash, coalesce(low_xid, '0'::xid8)::text, "
+        "pg_snapshot_xmin(pg_current_snapshot())::text FROM audit_head WHERE id = 1 FOR UPDATE");
+    int64_t seq = head.at(0).integer(0);
+    std::string prev = head.at(0).text(1), low = head.at(0).text(2);
+    const std::string& new_low = head.at(0).text(3);
+    auto rows = db_->query(
+        "SELECT id, at, user_name, action, entity, entity_id, reason, before_json, after_json "
+        "FROM audit_pending WHERE xid >= $1::xid8 ORDER BY xid, id",
+        {low});
+    std::string ids, seqs, prevs, hashes;
+    for (auto& row : rows) {
+      AuditRecord r;
+      r.seq = ++seq;
+      r.at = row.integer(1);
+      r.user = row.text(2);
+      r.action = row.text(3);
+      r.entity = row.text(4);
+      r.entity_id = row.text(5);
+      r.reason = row.text(6);
+      r.before = row.text(7);
+      r.after = row.text(8);
+      r.prev_hash = std::move(prev);
+      prev = audit_hash(r);
+      const char* sep = ids.empty() ? "{" : ",";
+      ids += sep + row.text(0);
+      seqs += sep + std::to_string(r.seq);
+      prevs += sep + (r.prev_hash.empty() ? std::string("\"\"") : r.prev_hash);
+      hashes += sep + prev;
+    }
+    if (rows.empty()) {
+      if (new_low != low)
+        db_->query("UPDATE audit_head SET low_xid = $1::xid8 WHERE id = 1", {new_low});
+    } else {
+      db_->query(
+          "WITH d AS (DELETE FROM audit_pending p USING unnest($1::bigint[], $2::bigint[], "
+          "$3::text[], $4::text[]) v(id, seq, prev_hash, hash) WHERE p.id = v.id RETURNING p.*, "
+          "v.seq, v.prev_hash, v.hash), i AS (INSERT INTO audit (seq, at, user_name, action, "
+          "entity, entity_id, reason, before_json, after_json, prev_hash, hash) SELECT seq, at, "
+          "user_name, action, entity, entity_id, reason, before_json, after_json, prev_hash, hash "
+          "FROM d) UPDATE audit_head SET seq = $5, hash = $6, low_xid = $7::xid8 WHERE id = 1",
+          {ids + "}", seqs + "}", prevs + "}", hashes + "}", seq, prev, new_low});
+    }
+    return std::make_pair(seq, prev);
   }
 
   // Before reading the chain: seal what is pending, if this user may (best effort: a read-only

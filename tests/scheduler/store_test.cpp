@@ -583,8 +583,8 @@ TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the l
 }
 
 // On PostgreSQL, claim and complete are one statement each that builds the audit record on the
-// server (to audit_pending), and vigil_audit_seal_v2 chains it with a server-side hash. The chain
-// they write must be the one the C++ code writes (SQLite): the same records byte for byte, hashes
+// server (to audit_pending), and the store's seal chains it later, in a batch. The chain they
+// write must be the one the C++ code writes (SQLite): the same records byte for byte, hashes
 // included, in the same order, for the same operations at the same clock, with strings that need
 // JSON escaping; `verify` accepts it and catches an edited record.
 TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ audit chain",
@@ -692,18 +692,33 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
   // A database made before the one-statement path existed gets its table, column and functions
   // when a store opens it, and the store then uses them.
   const std::string count =
-      "SELECT (SELECT count(*) FROM pg_proc WHERE proname IN ('vigil_audit_seal_v2', "
-      "'vigil_device_json_v1')) || ' ' || (to_regclass('audit_pending') IS NOT NULL) || ' ' || "
+      "SELECT (SELECT count(*) FROM pg_proc WHERE proname = 'vigil_device_json_v1') || ' ' || (to_regclass('audit_pending') IS NOT NULL) || ' ' || "
       "(SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit_head'::regclass AND attname = "
       "'low_xid')";
-  CHECK(pg->sql(count).out == "2 true 1\n");
-  REQUIRE(pg->sql("DROP FUNCTION vigil_audit_seal_v2, vigil_device_json_v1; DROP TABLE "
+  CHECK(pg->sql(count).out == "1 true 1\n");
+  REQUIRE(pg->sql("DROP FUNCTION vigil_device_json_v1; DROP TABLE "
                   "audit_pending; ALTER TABLE audit_head DROP COLUMN low_xid")
               .exit_code == 0);
   CHECK(pg->sql("SELECT count(*) FROM pg_proc WHERE proname LIKE 'vigil_%'").out == "0\n");
+  // ... and its full device indexes are replaced by the partial ones.
+  REQUIRE(pg->sql("DROP INDEX devices_ready_v2, devices_held, devices_rest; CREATE INDEX "
+                  "devices_order ON devices(state, tier, prio_key, id); CREATE INDEX devices_ready "
+                  "ON devices(ready, tier, prio_key, id); CREATE INDEX devices_suspect ON "
+                  "devices(suspect_ref); CREATE INDEX devices_lease ON devices(lease_expires) "
+                  "WHERE lease_expires > 0")
+              .exit_code == 0);
+  const std::string indexes =
+      "SELECT string_agg(indexname, ' ' ORDER BY indexname) FROM pg_indexes WHERE tablename = "
+      "'devices'";
+  CHECK(pg->sql(indexes).out ==
+        "devices_acquired devices_case devices_exhibit_key devices_lease devices_order "
+        "devices_pkey devices_queued devices_ready devices_suspect\n");
   {
     Clocked reopened(pg->url());
-    CHECK(pg->sql(count).out == "2 true 1\n");
+    CHECK(pg->sql(count).out == "1 true 1\n");
+    CHECK(pg->sql(indexes).out ==
+          "devices_acquired devices_case devices_exhibit_key devices_held devices_pkey "
+          "devices_queued devices_ready_v2 devices_rest\n");
     reopened->add_device("mgr", dev("D", "S" + odd, DeviceClass::phone));
     ClaimRequest r;
     r.station = "again";
