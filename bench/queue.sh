@@ -5,7 +5,11 @@
 # On PostgreSQL, in the same run and on the same server, graphile-worker (npm) drains no-op jobs
 # with 4 worker processes of concurrency 1 as the peer.
 # Usage: bench/queue.sh   (BUILD=build/release by default; SECONDS_PER_RUN=20; SKIP_SQLITE=1 runs
-#        only the PostgreSQL phase and the peer; WORKERS=4 worker processes for Vigil and the peer)
+#        only the PostgreSQL phase and the peer; WORKERS=4 worker processes for Vigil and the peer;
+#        ROUNDS=3 rounds on PostgreSQL)
+# On PostgreSQL the two queues run in ROUNDS interleaved rounds (Vigil first in odd rounds, the
+# peer first in even ones), each on a fresh copy of its 100,000 queued jobs, so that a drift of
+# the machine's speed during the benchmark falls on both; it prints every round and the medians.
 # On PostgreSQL it also prints the CPU time per job: the server's (every process of the cluster,
 # from /proc, over the run) and the workers' (Vigil: its worker processes; the peer: its node
 # processes), which compares the two when the machine is shared and wall-clock rates are noisy.
@@ -17,6 +21,7 @@ QB=${QB:-$BUILD/bench/vigil_queue_bench}
 RUN=${SECONDS_PER_RUN:-20}
 N=${N:-100000}
 WORKERS=${WORKERS:-4}
+ROUNDS=${ROUNDS:-3}
 for b in "$VIGIL" "$QB"; do
   [ -x "$b" ] || { echo "queue.sh: $b not built (cmake --build $BUILD --target vigil vigil_queue_bench)" >&2; exit 1; }
 done
@@ -74,10 +79,16 @@ bench_store() {  # NAME URL
   [ "$got" = 50 ] || { echo "top-50 returned $got" >&2; exit 1; }
   t=$(now); for i in $(seq 20); do "$VIGIL" queue list --limit 50 --json --db "$url" >/dev/null; done
   R[$name.top50_cli_ms]=$(awk -v s="$(elapsed "$t")" 'BEGIN { printf "%.1f", s * 1000 / 20 }')
+  if [ "$name" = sqlite ]; then vigil_run sqlite "$url"; fi
+}
+
+# claim+complete with $WORKERS worker processes for $RUN seconds; sets R[$name.claims], .rate,
+# .client_ms and (PostgreSQL) .server_ms.
+vigil_run() {  # NAME URL
+  local name=$1 url=$2 s0=0 s1=0 client
   echo "== $name: claim+complete, $WORKERS processes, ${RUN}s"
-  local s0=0 s1=0 client
-  if [ "$name" = postgresql ]; then
-    psql "$url" -qc CHECKPOINT  # the import's dirty pages are written before, not during, the run
+  if [ "$name" != sqlite ]; then
+    psql "$url" -qc CHECKPOINT  # the copy's or import's dirty pages are written before the run
     s0=$(pg_ticks)
   fi
   # The workers' CPU: `times` of a subshell that waited for them (its children's user and system).
@@ -87,7 +98,7 @@ bench_store() {  # NAME URL
   R[$name.claims]=$(cat "$work"/$name.w* | awk '{ n += $1; if ($2 > t) t = $2 } END { printf "%d", n }')
   R[$name.rate]=$(cat "$work"/$name.w* | awk '{ n += $1; if ($2 > t) t = $2 } END { printf "%.0f", n / t }')
   R[$name.client_ms]=$(awk -v c="$client" -v n="${R[$name.claims]}" 'BEGIN { printf "%.3f", c * 1000 / n }')
-  if [ "$name" = postgresql ]; then
+  if [ "$name" != sqlite ]; then
     sleep 1  # the workers' server processes end after them
     s1=$(pg_ticks)
     R[$name.server_ms]=$(ms_per_job $((s1 - s0)) "${R[$name.claims]}")
@@ -106,10 +117,14 @@ set -a; source "$VIGIL_SERVICE_ENV"; set +a
 if [ -z "${VIGIL_TEST_PG_URL:-}" ]; then echo "queue.sh: PostgreSQL did not start" >&2; exit 1; fi
 base=${VIGIL_TEST_PG_URL%/*}
 psql "$VIGIL_TEST_PG_URL" -qc "CREATE DATABASE vigil_bench" -c "CREATE DATABASE gw_bench"
+# vigil_bench and gw_bench hold the 100,000 queued jobs; every round drains copies of them.
 bench_store postgresql "$base/vigil_bench"
+copy_db() {  # NAME TEMPLATE
+  psql "$VIGIL_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE $2 STRATEGY = FILE_COPY"
+}
 
 # graphile-worker peer on the same server.
-gw_rate=unavailable gw_version= gw_server_ms=- gw_client_ms=-
+gw_version=
 gwdir=$work/gw
 mkdir -p "$gwdir"
 if (cd "$gwdir" && npm install --silent --no-audit --no-fund graphile-worker@0.16 >/dev/null 2>&1); then
@@ -134,21 +149,61 @@ const { run } = require("graphile-worker");
   await runner.promise;
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
-  remaining() { psql "$base/gw_bench" -Atc "SELECT count(*) FROM graphile_worker.jobs"; }
-  psql "$base/gw_bench" -qc CHECKPOINT  # as before Vigil's run
-  for w in $(seq "$WORKERS"); do (cd "$gwdir" && GW_URL=$gwurl exec node worker.js >"$gwdir/w$w.log" 2>&1) & gw_pids+=($!); done
+fi
+
+# graphile-worker draining a copy: $WORKERS node processes, timed after their start-up; sets
+# R[gw.rate], R[gw.server_ms] and R[gw.client_ms].
+gw_run() {  # DB
+  local db=$1 url="postgres://postgres@localhost:$port/$1?host=$sockdir" c0 c1 s0 s1 n0 n1 t dt p
+  echo "== graphile-worker: $WORKERS processes, ${RUN}s"
+  psql "$base/$db" -qc CHECKPOINT  # as before Vigil's run
+  for w in $(seq "$WORKERS"); do (cd "$gwdir" && GW_URL=$url exec node worker.js >"$gwdir/w$w.log" 2>&1) & gw_pids+=($!); done
   node_ticks() { local p t=0; for p in "${gw_pids[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
+  remaining() { psql "$base/$db" -Atc "SELECT count(*) FROM graphile_worker.jobs"; }
   sleep 3  # start-up
   c0=$(remaining); s0=$(pg_ticks); n0=$(node_ticks); t=$(now)
   sleep "$RUN"
   c1=$(remaining); s1=$(pg_ticks); n1=$(node_ticks); dt=$(elapsed "$t")
-  gw_server_ms=$(ms_per_job $((s1 - s0)) $((c0 - c1)))
-  gw_client_ms=$(ms_per_job $((n1 - n0)) $((c0 - c1)))
+  R[gw.server_ms]=$(ms_per_job $((s1 - s0)) $((c0 - c1)))
+  R[gw.client_ms]=$(ms_per_job $((n1 - n0)) $((c0 - c1)))
   for p in "${gw_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait "${gw_pids[@]}" 2>/dev/null || true
   gw_pids=()
-  gw_rate=$(awk -v a="$c0" -v b="$c1" -v t="$dt" 'BEGIN { printf "%.0f", (a - b) / t }')
-fi
+  R[gw.rate]=$(awk -v a="$c0" -v b="$c1" -v t="$dt" 'BEGIN { printf "%.0f", (a - b) / t }')
+}
+
+# Interleaved rounds, each on fresh copies: odd rounds Vigil first, even rounds the peer first.
+rounds=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  copy_db vigil_round vigil_bench
+  [ -n "$gw_version" ] && copy_db gw_round gw_bench
+  order="vigil gw"
+  if ((r % 2 == 0)); then order="gw vigil"; fi
+  for who in $order; do
+    if [ "$who" = vigil ]; then vigil_run postgresql "$base/vigil_round"
+    elif [ -n "$gw_version" ]; then gw_run gw_round
+    fi
+  done
+  line="${R[postgresql.rate]} ${R[postgresql.server_ms]} ${R[postgresql.client_ms]}"
+  if [ -n "$gw_version" ]; then line+=" ${R[gw.rate]} ${R[gw.server_ms]} ${R[gw.client_ms]}"
+  else line+=" - - -"; fi
+  rounds+=("$line")
+done
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { printf '%s\n' "${rounds[@]}" | awk -v c="$1" '{ print $c }' | median; }
+R[postgresql.rate]=$(col 1); R[postgresql.server_ms]=$(col 2); R[postgresql.client_ms]=$(col 3)
+gw_rate=unavailable gw_server_ms=- gw_client_ms=-
+if [ -n "$gw_version" ]; then gw_rate=$(col 4); gw_server_ms=$(col 5); gw_client_ms=$(col 6); fi
+
+echo
+echo "PostgreSQL claim+complete, $WORKERS processes, ${RUN}s a round (CPU per job: server / workers, ms):"
+printf '%-7s %10s %16s %12s %16s %8s\n' round "Vigil/s" "Vigil CPU" "graphile/s" "graphile CPU" ratio
+for ((r = 0; r < ${#rounds[@]}; r++)); do
+  read -r vr vs vc gr gs gc <<<"${rounds[$r]}"
+  ratio=-
+  if [ "$gr" != - ] && [ "$gr" -gt 0 ]; then ratio=$(awk -v v="$vr" -v g="$gr" 'BEGIN { printf "%.2fx", v / g }'); fi
+  printf '%-7s %10s %16s %12s %16s %8s\n' "$((r + 1))" "$vr" "$vs / $vc" "$gr" "$gs / $gc" "$ratio"
+done
 
 echo
 printf '%-44s %12s %12s\n' "$N queued devices" "SQLite" "PostgreSQL"
@@ -156,10 +211,12 @@ printf '%-44s %12s %12s\n' "import CSV (s)" "${R[sqlite.import]}" "${R[postgresq
 printf '%-44s %12s %12s\n' "re-rank a case of 50 devices (ms)" "${R[sqlite.rerank_ms]}" "${R[postgresql.rerank_ms]}"
 printf '%-44s %12s %12s\n' "top-50 listing, library (ms)" "${R[sqlite.top50_ms]}" "${R[postgresql.top50_ms]}"
 printf '%-44s %12s %12s\n' "top-50 listing, vigil queue list (ms)" "${R[sqlite.top50_cli_ms]}" "${R[postgresql.top50_cli_ms]}"
-printf '%-44s %12s %12s\n' "claim+complete, $WORKERS processes (jobs/s)" "${R[sqlite.rate]}" "${R[postgresql.rate]}"
+printf '%-44s %12s %12s\n' "claim+complete, $WORKERS processes (jobs/s)*" "${R[sqlite.rate]}" "${R[postgresql.rate]}"
 printf '%-44s %12s %12s\n' "  CPU per job: server / workers (ms)" "" "${R[postgresql.server_ms]} / ${R[postgresql.client_ms]}"
-printf '%-44s %12s %12s\n' "graphile-worker $gw_version, $WORKERS processes (jobs/s)" "" "$gw_rate"
+printf '%-44s %12s %12s\n' "graphile-worker $gw_version, $WORKERS processes (jobs/s)*" "" "$gw_rate"
 printf '%-44s %12s %12s\n' "  CPU per job: server / workers (ms)" "" "$gw_server_ms / $gw_client_ms"
-if [ "$gw_rate" != unavailable ] && [ "$gw_rate" -gt 0 ]; then
-  awk -v v="${R[postgresql.rate]}" -v g="$gw_rate" 'BEGIN { printf "Vigil / graphile-worker on PostgreSQL: %.2fx\n", v / g }'
+if [ "$gw_rate" != unavailable ] && awk -v g="$gw_rate" 'BEGIN { exit !(g > 0) }'; then
+  printf '%s\n' "${rounds[@]}" | awk '$4 > 0 { print $1 / $4 }' | median |
+    awk -v n="$ROUNDS" '{ printf "Vigil / graphile-worker on PostgreSQL: %.2fx (median of the %d rounds)\n", $1, n }'
 fi
+echo "* PostgreSQL: the median of the $ROUNDS rounds"

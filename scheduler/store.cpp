@@ -1845,7 +1845,8 @@ class SqlStore final : public Store {
   // order, into `audit` with the chain's SHA-256 (audit_hash(), as every other writer), and moves
   // the head. Returns the head, or nullopt when !wait and another session holds the lock. The
   // records are read here and hashed in the store; one statement then moves them, sending back
-  // only their ids, sequence numbers and hashes.
+  // only their row addresses (ctid: a TID scan whatever the table's statistics say; the rows
+  // cannot move while this transaction reads the table), sequence numbers and hashes.
   std::optional<std::pair<int64_t, std::string>> chain_pending(bool wait) {
     if (wait) {
       db_->query("SELECT pg_advisory_xact_lock(7731002)");
@@ -1864,10 +1865,10 @@ class SqlStore final : public Store {
     std::string prev = head.at(0).text(1), low = head.at(0).text(2);
     const std::string& new_low = head.at(0).text(3);
     auto rows = db_->query(
-        "SELECT id, at, user_name, action, entity, entity_id, reason, before_json, after_json "
-        "FROM audit_pending WHERE xid >= $1::xid8 ORDER BY xid, id",
+        "SELECT ctid::text, at, user_name, action, entity, entity_id, reason, before_json, "
+        "after_json FROM audit_pending WHERE xid >= $1::xid8 ORDER BY xid, id",
         {low});
-    std::string ids, seqs, prevs, hashes;
+    std::string tids, seqs, prevs, hashes;
     for (auto& row : rows) {
       AuditRecord r;
       r.seq = ++seq;
@@ -1881,8 +1882,8 @@ class SqlStore final : public Store {
       r.after = row.text(8);
       r.prev_hash = std::move(prev);
       prev = audit_hash(r);
-      const char* sep = ids.empty() ? "{" : ",";
-      ids += sep + row.text(0);
+      const char* sep = tids.empty() ? "{" : ",";
+      tids += sep + ("\"" + row.text(0) + "\"");
       seqs += sep + std::to_string(r.seq);
       prevs += sep + (r.prev_hash.empty() ? std::string("\"\"") : r.prev_hash);
       hashes += sep + prev;
@@ -1892,13 +1893,14 @@ class SqlStore final : public Store {
         db_->query("UPDATE audit_head SET low_xid = $1::xid8 WHERE id = 1", {new_low});
     } else {
       db_->query(
-          "WITH d AS (DELETE FROM audit_pending p USING unnest($1::bigint[], $2::bigint[], "
-          "$3::text[], $4::text[]) v(id, seq, prev_hash, hash) WHERE p.id = v.id RETURNING p.*, "
-          "v.seq, v.prev_hash, v.hash), i AS (INSERT INTO audit (seq, at, user_name, action, "
-          "entity, entity_id, reason, before_json, after_json, prev_hash, hash) SELECT seq, at, "
-          "user_name, action, entity, entity_id, reason, before_json, after_json, prev_hash, hash "
-          "FROM d) UPDATE audit_head SET seq = $5, hash = $6, low_xid = $7::xid8 WHERE id = 1",
-          {ids + "}", seqs + "}", prevs + "}", hashes + "}", seq, prev, new_low});
+          "WITH v AS (SELECT * FROM unnest($1::tid[], $2::bigint[], $3::text[], $4::text[]) "
+          "v(tid, seq, prev_hash, hash)), d AS (DELETE FROM audit_pending WHERE ctid = ANY "
+          "($1::tid[]) RETURNING ctid AS tid, *), i AS (INSERT INTO audit (seq, at, user_name, "
+          "action, entity, entity_id, reason, before_json, after_json, prev_hash, hash) SELECT "
+          "v.seq, d.at, d.user_name, d.action, d.entity, d.entity_id, d.reason, d.before_json, "
+          "d.after_json, v.prev_hash, v.hash FROM d JOIN v USING (tid)) UPDATE audit_head SET seq "
+          "= $5, hash = $6, low_xid = $7::xid8 WHERE id = 1",
+          {tids + "}", seqs + "}", prevs + "}", hashes + "}", seq, prev, new_low});
     }
     return std::make_pair(seq, prev);
   }
