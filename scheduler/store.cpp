@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 namespace vigil::scheduler {
 namespace {
@@ -261,24 +262,22 @@ std::string complete_ctes(const std::string& exhibit, const std::string& station
 }
 
 // PostgreSQL: a claim and a completion are one SQL statement each (one round trip, no lock wait):
-// the device update and its audit record, written to audit_pending in the same transaction. The
-// record's JSON is built on the server exactly as nlohmann::json dumps it (keys sorted, no
-// spaces; to_json() escapes strings as nlohmann does for valid UTF-8), so these statements are
-// used only on UTF8 databases. chain_pending() chains pending records onto the one audit chain in
-// batches: it takes the chain lock (an advisory lock, then the head row), moves every committed
-// pending record, in (xid, id) order, into `audit` with the SHA-256 chain hash of every other
-// writer (audit_hash(), computed in the store), and moves the head. Writers do not queue behind
-// each other on the chain head once per job: a hot-path writer seals at most every 100 ms,
-// without waiting, and every reader of the chain, every client-side write and a closing store
-// seal first, waiting. low_xid: the oldest transaction that may still add pending records (the
-// xmin of the last seal's snapshot), so a seal's scan starts after the records already moved.
-// Bump the _vN suffix when a body changes: opening a database creates missing versions once,
-// under the schema lock. (Stores of the previous release sealed with a PL/pgSQL function,
-// vigil_audit_seal_v2, under the same lock, in the same order and with the same hash; it is left
-// in databases that have it, so that both releases can share one.)
-const char* kPgFunctionsProbe =
-    "vigil_device_json_v1(bigint, text, text, text, text, text, text, text, text, text)";
-const char* kPgFunctions = R"SQL(
+// the device update and its audit record, in the same transaction, as a row of
+// audit_pending_device: the device's fields before and after the change, typed, not yet JSON.
+// chain_pending() chains pending records onto the one audit chain in batches: it takes the chain
+// lock (an advisory lock, then the head row), reads every committed pending record in (xid, id)
+// order, builds its before/after JSON and SHA-256 chain hash with the code every other writer
+// uses (device_json(), audit_hash()), moves the records into `audit` and moves the head. Writers
+// do not queue behind each other on the chain head once per job: a hot-path writer seals at most
+// every 100 ms, without waiting, and every reader of the chain, every client-side write and a
+// closing store seal first, waiting. low_xid_device: the oldest transaction that may still add
+// pending records (the xmin of the last seal's snapshot), so a seal's scan starts after the
+// records already moved. audit_pending (records as JSON) and low_xid are the previous release's:
+// its stores wrote there and sealed with a PL/pgSQL function (vigil_audit_seal_v2) under the same
+// lock and with the same hash; chain_pending() also chains what they leave, so that both
+// releases can share a database during an upgrade.
+const char* kPgPendingProbe = "audit_pending_device";
+const char* kPgPending = R"SQL(
 CREATE TABLE IF NOT EXISTS audit_pending (
   xid xid8 NOT NULL DEFAULT pg_current_xact_id(), id BIGINT GENERATED ALWAYS AS IDENTITY,
   at BIGINT NOT NULL, user_name TEXT NOT NULL, action TEXT NOT NULL, entity TEXT NOT NULL,
@@ -286,19 +285,21 @@ CREATE TABLE IF NOT EXISTS audit_pending (
   after_json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_pending_order ON audit_pending (xid, id);
 ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS low_xid xid8;
-
-CREATE OR REPLACE FUNCTION vigil_device_json_v1(p_attempts bigint, p_case text, p_class text,
-    p_exhibit text, p_image text, p_source text, p_state text, p_station text, p_suspect text,
-    p_extra text) RETURNS text LANGUAGE sql STABLE AS $f$
-  SELECT '{"attempts":' || p_attempts || ',"case":' || to_json(p_case)::text
-      || ',"class":' || to_json(p_class)::text || ',"exhibit":' || to_json(p_exhibit)::text
-      || CASE WHEN p_image = '' THEN '' ELSE ',"image":' || to_json(p_image)::text END
-      || p_extra || ',"source":' || to_json(p_source)::text
-      || ',"state":' || to_json(p_state)::text || ',"station":' || to_json(p_station)::text
-      || ',"suspect":' || to_json(p_suspect)::text || '}'
-$f$;
-
+CREATE TABLE IF NOT EXISTS audit_pending_device (
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(), id BIGINT GENERATED ALWAYS AS IDENTITY,
+  at BIGINT NOT NULL, user_name TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL,
+  exhibit TEXT NOT NULL, case_ref TEXT NOT NULL, suspect_ref TEXT NOT NULL, class TEXT NOT NULL,
+  source TEXT NOT NULL, b_state TEXT NOT NULL, b_station TEXT NOT NULL, b_attempts BIGINT NOT NULL,
+  b_image TEXT NOT NULL, a_state TEXT NOT NULL, a_station TEXT NOT NULL,
+  a_attempts BIGINT NOT NULL, a_image TEXT NOT NULL, a_lease BIGINT);
+CREATE INDEX IF NOT EXISTS audit_pending_device_order ON audit_pending_device (xid, id);
+ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS low_xid_device xid8;
 )SQL";
+
+// The columns of an audit_pending_device row, in its INSERT.
+const char* kPendingDeviceCols =
+    "at, user_name, action, reason, exhibit, case_ref, suspect_ref, class, source, b_state, "
+    "b_station, b_attempts, b_image, a_state, a_station, a_attempts, a_image, a_lease";
 
 // The device indexes besides devices_case and kQueueIndexes. PostgreSQL updates a row in place
 // (HOT, no index work) only when no indexed column changes, and a claim or a completion changes
@@ -470,9 +471,8 @@ class SqlStore final : public Store {
   void migrate() {
     bool have_index = false, have_functions = false;
     if (pg_) {
-      auto row = db_->query(std::string("SELECT to_regclass('devices_acquired'), "
-                                        "to_regprocedure('") +
-                            kPgFunctionsProbe + "'), current_setting('server_encoding'), " +
+      auto row = db_->query(std::string("SELECT to_regclass('devices_acquired'), to_regclass('") +
+                            kPgPendingProbe + "'), current_setting('server_encoding'), " +
                             "to_regclass('" + kPgIndexesProbe + "')")
                      .at(0);
       have_index = !row.null(0);
@@ -500,7 +500,7 @@ class SqlStore final : public Store {
       try {
         write([&] {
           db_->query("SELECT pg_advisory_xact_lock(7731001)");
-          db_->script(kPgFunctions);
+          db_->script(kPgPending);
           return 0;
         });
       } catch (const QueueError&) {
@@ -906,15 +906,11 @@ class SqlStore final : public Store {
                      "$3 + CASE WHEN $4 > 0 THEN $4 ELSE coalesce((SELECT value::bigint FROM "
                      "config WHERE key = 'lease_seconds'), $5) END",
                      "$3") +
-              ", a AS (INSERT INTO audit_pending (at, user_name, action, entity, entity_id, reason, "
-              "before_json, after_json) SELECT $3, $1, 'device.claim', 'device', u.exhibit, '', "
-              "vigil_device_json_v1(u.attempts - 1, u.case_ref, u.class, u.exhibit, u.image, "
-              "u.source, u.old_state, u.old_station, u.suspect_ref, ''), "
-              "vigil_device_json_v1(u.attempts, u.case_ref, u.class, u.exhibit, u.image, u.source, "
-              "u.state, u.station, u.suspect_ref, ',\"job\":\"' || CASE WHEN u.state = "
-              "'acquiring' THEN 'acquire' ELSE 'carve' END || '\",\"lease_expires\":' || "
-              "u.lease_expires) FROM u) SELECT " +
-              std::string(kDeviceCols) + " FROM u",
+              ", a AS (INSERT INTO audit_pending_device (" + kPendingDeviceCols +
+              ") SELECT $3, $1, 'device.claim', '', u.exhibit, u.case_ref, u.suspect_ref, u.class, "
+              "u.source, u.old_state, u.old_station, u.attempts - 1, u.image, u.state, u.station, "
+              "u.attempts, u.image, u.lease_expires FROM u) SELECT " +
+              kDeviceCols + " FROM u",
           params);
     } catch (const detail::RetryTransaction&) {
       return std::nullopt;
@@ -936,13 +932,11 @@ class SqlStore final : public Store {
       try {
         auto rows = db_->query(
             complete_ctes("$2", "$3", "$5", "$6") +
-                ", a AS (INSERT INTO audit_pending (at, user_name, action, entity, entity_id, "
-                "reason, before_json, after_json) SELECT $6, $1, 'device.complete', 'device', "
-                "u.exhibit, $4, vigil_device_json_v1(u.old_attempts, u.case_ref, u.class, "
-                "u.exhibit, u.old_image, u.source, u.old_state, $3, u.suspect_ref, ''), "
-                "vigil_device_json_v1(u.attempts, u.case_ref, u.class, u.exhibit, u.image, "
-                "u.source, u.state, u.station, u.suspect_ref, '') FROM u) SELECT " +
-                std::string(kDeviceCols) + " FROM u",
+                ", a AS (INSERT INTO audit_pending_device (" + kPendingDeviceCols +
+                ") SELECT $6, $1, 'device.complete', $4, u.exhibit, u.case_ref, u.suspect_ref, "
+                "u.class, u.source, u.old_state, $3, u.old_attempts, u.old_image, u.state, "
+                "u.station, u.attempts, u.image, NULL FROM u) SELECT " +
+                kDeviceCols + " FROM u",
             {user.empty() ? std::string("unknown") : user, exhibit, station, note, image, now()});
         if (!rows.empty()) {
           wrote_pending();
@@ -1841,67 +1835,148 @@ class SqlStore final : public Store {
   }
 
   // In the current transaction: takes the chain lock (an advisory lock, then the head row, held
-  // until the transaction ends), moves every committed record of audit_pending, in (xid, id)
-  // order, into `audit` with the chain's SHA-256 (audit_hash(), as every other writer), and moves
-  // the head. Returns the head, or nullopt when !wait and another session holds the lock. The
-  // records are read here and hashed in the store; one statement then moves them, sending back
-  // only their row addresses (ctid: a TID scan whatever the table's statistics say; the rows
-  // cannot move while this transaction reads the table), sequence numbers and hashes.
+  // until the transaction ends), chains every committed pending record (audit_pending_device,
+  // and the previous release's audit_pending), in (xid, id) order, and moves the head. Returns
+  // the head, or nullopt when !wait and another session holds the lock. The records are read and
+  // hashed here, their JSON built by device_json() like every client-side record's; one
+  // statement then deletes them by row address (ctid: a TID scan whatever the tables' statistics
+  // say; the rows cannot move while this transaction reads the tables), inserts them into
+  // `audit` and moves the head.
   std::optional<std::pair<int64_t, std::string>> chain_pending(bool wait) {
+    // enable_seqscan off, for this transaction: the pending tables hold the rows deleted since
+    // the last vacuum, and a plan made while they were empty would read them all at every seal;
+    // the reads below are index range scans in (xid, id) order, the delete a TID scan.
     if (wait) {
-      db_->query("SELECT pg_advisory_xact_lock(7731002)");
-    } else if (db_->query("SELECT CASE WHEN pg_try_advisory_xact_lock(7731002) THEN 1 ELSE 0 END")
+      db_->query("SELECT set_config('enable_seqscan', 'off', true), "
+                 "pg_advisory_xact_lock(7731002)::text");
+    } else if (db_->query("SELECT set_config('enable_seqscan', 'off', true), CASE WHEN "
+                          "pg_try_advisory_xact_lock(7731002) THEN 1 ELSE 0 END")
                    .at(0)
-                   .integer(0) == 0) {
+                   .integer(1) == 0) {
       return std::nullopt;
     }
-    // low_xid: the oldest transaction that may still add pending records, as the xmin of this
-    // statement's snapshot; the SELECT below runs on a later snapshot, so every transaction
+    // The low marks: the oldest transaction that may still add pending records, as the xmin of
+    // this statement's snapshot; the SELECTs below run on later snapshots, so every transaction
     // older than it has ended and, if it committed, is visible there.
     auto head = db_->query(
-        "SELECT seq, hash, coalesce(low_xid, '0'::xid8)::text, "
-        "pg_snapshot_xmin(pg_current_snapshot())::text FROM audit_head WHERE id = 1 FOR UPDATE");
+        "SELECT seq, hash, coalesce(low_xid_device, '0'::xid8)::text, coalesce(low_xid, "
+        "'0'::xid8)::text, pg_snapshot_xmin(pg_current_snapshot())::text FROM audit_head WHERE "
+        "id = 1 FOR UPDATE");
     int64_t seq = head.at(0).integer(0);
-    std::string prev = head.at(0).text(1), low = head.at(0).text(2);
-    const std::string& new_low = head.at(0).text(3);
-    auto rows = db_->query(
-        "SELECT ctid::text, at, user_name, action, entity, entity_id, reason, before_json, "
-        "after_json FROM audit_pending WHERE xid >= $1::xid8 ORDER BY xid, id",
-        {low});
-    std::string tids, seqs, prevs, hashes;
-    for (auto& row : rows) {
+    std::string prev = head.at(0).text(1);
+    const std::string &low = head.at(0).text(2), &legacy_low = head.at(0).text(3),
+                      &new_low = head.at(0).text(4);
+    struct Pending {
+      uint64_t xid = 0;
+      int64_t id = 0;
+      bool legacy = false;
+      std::string tid;
       AuditRecord r;
-      r.seq = ++seq;
-      r.at = row.integer(1);
-      r.user = row.text(2);
-      r.action = row.text(3);
-      r.entity = row.text(4);
-      r.entity_id = row.text(5);
+    };
+    std::vector<Pending> recs;
+    for (auto& row : db_->query(
+             std::string("SELECT ctid::text, xid::text, id, ") + kPendingDeviceCols +
+                 " FROM audit_pending_device WHERE xid >= $1::xid8 ORDER BY xid, id",
+             {low})) {
+      Pending p{std::stoull(row.text(1)), row.integer(2), false, row.text(0), {}};
+      AuditRecord& r = p.r;
+      r.at = row.integer(3);
+      r.user = row.text(4);
+      r.action = row.text(5);
       r.reason = row.text(6);
-      r.before = row.text(7);
-      r.after = row.text(8);
+      r.entity = "device";
+      Device d;
+      d.exhibit = row.text(7);
+      d.case_ref = row.text(8);
+      d.suspect_ref = row.text(9);
+      d.device_class = parse_or<DeviceClass>(row.text(10), parse_class, "device class");
+      d.source = row.text(11);
+      r.entity_id = d.exhibit;
+      Device before = d, after = d;
+      before.state = parse_or<DeviceState>(row.text(12), parse_state, "device state");
+      before.station = row.text(13);
+      before.attempts = static_cast<int>(row.integer(14));
+      before.image = row.text(15);
+      after.state = parse_or<DeviceState>(row.text(16), parse_state, "device state");
+      after.station = row.text(17);
+      after.attempts = static_cast<int>(row.integer(18));
+      after.image = row.text(19);
+      json a = device_json(after);
+      if (!row.null(20)) {  // a claim: its job and lease, as claim() records them
+        a["job"] = to_string(after.state == DeviceState::acquiring ? JobKind::acquire
+                                                                    : JobKind::carve);
+        a["lease_expires"] = row.integer(20);
+      }
+      r.before = dump(device_json(before));
+      r.after = dump(a);
+      recs.push_back(std::move(p));
+    }
+    for (auto& row : db_->query(
+             "SELECT ctid::text, xid::text, id, at, user_name, action, entity, entity_id, reason, "
+             "before_json, after_json FROM audit_pending WHERE xid >= $1::xid8 ORDER BY xid, id",
+             {legacy_low})) {
+      Pending p{std::stoull(row.text(1)), row.integer(2), true, row.text(0), {}};
+      p.r.at = row.integer(3);
+      p.r.user = row.text(4);
+      p.r.action = row.text(5);
+      p.r.entity = row.text(6);
+      p.r.entity_id = row.text(7);
+      p.r.reason = row.text(8);
+      p.r.before = row.text(9);
+      p.r.after = row.text(10);
+      recs.push_back(std::move(p));
+    }
+    std::sort(recs.begin(), recs.end(), [](const Pending& a, const Pending& b) {
+      return std::tie(a.xid, a.legacy, a.id) < std::tie(b.xid, b.legacy, b.id);
+    });
+    // PostgreSQL array literals of the records' fields (elements quoted and escaped).
+    std::vector<std::string> arrays(13, "{");
+    auto add = [&](size_t k, const std::string& v, bool quote) {
+      if (arrays[k].size() > 1) arrays[k] += ',';
+      if (!quote) {
+        arrays[k] += v;
+        return;
+      }
+      arrays[k] += '"';
+      for (char ch : v) {
+        if (ch == '"' || ch == '\\') arrays[k] += '\\';
+        arrays[k] += ch;
+      }
+      arrays[k] += '"';
+    };
+    for (auto& p : recs) {
+      AuditRecord& r = p.r;
+      r.seq = ++seq;
       r.prev_hash = std::move(prev);
-      prev = audit_hash(r);
-      const char* sep = tids.empty() ? "{" : ",";
-      tids += sep + ("\"" + row.text(0) + "\"");
-      seqs += sep + std::to_string(r.seq);
-      prevs += sep + (r.prev_hash.empty() ? std::string("\"\"") : r.prev_hash);
-      hashes += sep + prev;
+      r.hash = audit_hash(r);
+      prev = r.hash;
+      add(p.legacy ? 1 : 0, p.tid, true);
+      add(2, std::to_string(r.seq), false);
+      add(3, std::to_string(r.at), false);
+      add(4, r.user, true);
+      add(5, r.action, true);
+      add(6, r.entity, true);
+      add(7, r.entity_id, true);
+      add(8, r.reason, true);
+      add(9, r.before, true);
+      add(10, r.after, true);
+      add(11, r.prev_hash, true);
+      add(12, r.hash, false);
     }
-    if (rows.empty()) {
-      if (new_low != low)
-        db_->query("UPDATE audit_head SET low_xid = $1::xid8 WHERE id = 1", {new_low});
-    } else {
-      db_->query(
-          "WITH v AS (SELECT * FROM unnest($1::tid[], $2::bigint[], $3::text[], $4::text[]) "
-          "v(tid, seq, prev_hash, hash)), d AS (DELETE FROM audit_pending WHERE ctid = ANY "
-          "($1::tid[]) RETURNING ctid AS tid, *), i AS (INSERT INTO audit (seq, at, user_name, "
-          "action, entity, entity_id, reason, before_json, after_json, prev_hash, hash) SELECT "
-          "v.seq, d.at, d.user_name, d.action, d.entity, d.entity_id, d.reason, d.before_json, "
-          "d.after_json, v.prev_hash, v.hash FROM d JOIN v USING (tid)) UPDATE audit_head SET seq "
-          "= $5, hash = $6, low_xid = $7::xid8 WHERE id = 1",
-          {tids + "}", seqs + "}", prevs + "}", hashes + "}", seq, prev, new_low});
-    }
+    std::vector<Param> params;
+    for (auto& a : arrays) params.push_back(a + "}");
+    params.push_back(seq);
+    params.push_back(prev);
+    params.push_back(new_low);
+    db_->query(
+        "WITH d AS (DELETE FROM audit_pending_device WHERE ctid = ANY ($1::tid[])), l AS (DELETE "
+        "FROM audit_pending WHERE ctid = ANY ($2::tid[])), i AS (INSERT INTO audit (seq, at, "
+        "user_name, action, entity, entity_id, reason, before_json, after_json, prev_hash, hash) "
+        "SELECT * FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], "
+        "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])) UPDATE "
+        "audit_head SET seq = $14, hash = $15, low_xid_device = $16::xid8, low_xid = $16::xid8 "
+        "WHERE id = 1",
+        params);
     return std::make_pair(seq, prev);
   }
 

@@ -583,8 +583,8 @@ TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the l
 }
 
 // On PostgreSQL, claim and complete are one statement each that builds the audit record on the
-// server (to audit_pending), and the store's seal chains it later, in a batch. The chain they
-// write must be the one the C++ code writes (SQLite): the same records byte for byte, hashes
+// server (to audit_pending_device, as the device's fields), and the store's seal builds its JSON
+// and chains it later, in a batch. The chain they write must be the one the C++ code writes (SQLite): the same records byte for byte, hashes
 // included, in the same order, for the same operations at the same clock, with strings that need
 // JSON escaping; `verify` accepts it and catches an edited record.
 TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ audit chain",
@@ -667,16 +667,18 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
   CHECK(lite_audit[6].reason == "imaged \"ok\"\n\ttab \x02 é");
 
   // The one-statement claims and completions did the work: each wrote its record to
-  // audit_pending (statistics are flushed when the session ends), and the store sealed them all.
+  // audit_pending_device (statistics are flushed when the session ends), and the store sealed
+  // them all.
   std::string inserts;
   for (int i = 0; i < 100; ++i) {
-    inserts = pg->sql("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'audit_pending'").out;
+    inserts = pg->sql("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = "
+                      "'audit_pending_device'").out;
     if (inserts != "0\n") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   // 4 claims (a fifth finds the queue empty) and 4 completions (two more are refused).
   CHECK(inserts == "8\n");
-  CHECK(pg->sql("SELECT count(*) FROM audit_pending").out == "0\n");
+  CHECK(pg->sql("SELECT count(*) FROM audit_pending_device").out == "0\n");
 
   // Editing a record the server wrote breaks the chain.
   REQUIRE(pg->sql("UPDATE audit SET after_json = replace(after_json, '\"carver\"', '\"other\"') "
@@ -692,12 +694,12 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
   // A database made before the one-statement path existed gets its table, column and functions
   // when a store opens it, and the store then uses them.
   const std::string count =
-      "SELECT (SELECT count(*) FROM pg_proc WHERE proname = 'vigil_device_json_v1') || ' ' || (to_regclass('audit_pending') IS NOT NULL) || ' ' || "
-      "(SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit_head'::regclass AND attname = "
-      "'low_xid')";
-  CHECK(pg->sql(count).out == "1 true 1\n");
-  REQUIRE(pg->sql("DROP FUNCTION vigil_device_json_v1; DROP TABLE "
-                  "audit_pending; ALTER TABLE audit_head DROP COLUMN low_xid")
+      "SELECT (to_regclass('audit_pending') IS NOT NULL) || ' ' || (to_regclass("
+      "'audit_pending_device') IS NOT NULL) || ' ' || (SELECT count(*) FROM pg_attribute WHERE "
+      "attrelid = 'audit_head'::regclass AND attname IN ('low_xid', 'low_xid_device'))";
+  CHECK(pg->sql(count).out == "true true 2\n");
+  REQUIRE(pg->sql("DROP TABLE audit_pending, audit_pending_device; ALTER TABLE audit_head DROP "
+                  "COLUMN low_xid, DROP COLUMN low_xid_device")
               .exit_code == 0);
   CHECK(pg->sql("SELECT count(*) FROM pg_proc WHERE proname LIKE 'vigil_%'").out == "0\n");
   // ... and its full device indexes are replaced by the partial ones.
@@ -715,7 +717,7 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
         "devices_pkey devices_queued devices_ready devices_suspect\n");
   {
     Clocked reopened(pg->url());
-    CHECK(pg->sql(count).out == "1 true 1\n");
+    CHECK(pg->sql(count).out == "true true 2\n");
     CHECK(pg->sql(indexes).out ==
           "devices_acquired devices_case devices_exhibit_key devices_held devices_pkey "
           "devices_queued devices_ready_v2 devices_rest\n");
@@ -730,11 +732,11 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
     REQUIRE(check.problems.size() == 1);  // only the record edited above
     CHECK(check.problems[0].find("record 12 (device.claim device") == 0);
   }
-  CHECK(pg->sql("SELECT count(*) FROM audit_pending").out == "0\n");
+  CHECK(pg->sql("SELECT count(*) FROM audit_pending_device").out == "0\n");
 }
 
-// PostgreSQL's one-statement claims and completions leave their audit records in audit_pending
-// until a seal chains them (every 100 ms per writer, here never, by the test hook). A writer that
+// PostgreSQL's one-statement claims and completions leave their audit records in
+// audit_pending_device until a seal chains them (every 100 ms per writer, here never, by the test hook). A writer that
 // dies without closing leaves them there: the next reader of the chain, or the next client-side
 // write, chains them first, in the order they committed, and verification then covers them.
 TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the next reader or "
@@ -742,7 +744,7 @@ TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the
           "[scheduler]") {
   auto pg = QueueDb::make("postgresql");
   if (!pg) return;
-  const std::string pending = "SELECT count(*) FROM audit_pending";
+  const std::string pending = "SELECT count(*) FROM audit_pending_device";
   const std::string head = "SELECT seq FROM audit_head";
   {
     Clocked setup(pg->url());
@@ -814,19 +816,40 @@ TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the
   CHECK(check.ok);
   CHECK(check.records == base + 11);
 
-  // An edited pending record is chained as edited, and an edit after sealing is caught.
-  work(5, 6);
-  REQUIRE(pg->sql("UPDATE audit_pending SET reason = 'late edit' WHERE action = 'device.complete'")
+  // A record the previous release's store left in audit_pending (as JSON; that release sealed
+  // with a PL/pgSQL function under the same lock) is chained too, as it was written.
+  REQUIRE(pg->sql("INSERT INTO audit_pending (at, user_name, action, entity, entity_id, reason, "
+                  "before_json, after_json) VALUES (1790000000, 'old', 'device.complete', "
+                  "'device', 'D2', 'legacy', '{\"state\":\"carving\"}', "
+                  "'{\"state\":\"review\"}')")
               .exit_code == 0);
   check = reader->verify_audit();
   CHECK(check.ok);
-  CHECK(check.records == base + 13);
-  REQUIRE(pg->sql("UPDATE audit SET reason = 'later edit' WHERE seq = " + std::to_string(base + 13))
+  CHECK(check.records == base + 12);
+  records = reader->audit("", "", 0);
+  REQUIRE(records.size() == static_cast<size_t>(base + 12));
+  CHECK(records[base + 11].user == "old");
+  CHECK(records[base + 11].reason == "legacy");
+  CHECK(records[base + 11].before == "{\"state\":\"carving\"}");
+  CHECK(pg->sql("SELECT count(*) FROM audit_pending").out == "0\n");
+
+  // An edited pending record is chained as edited, and an edit after sealing is caught.
+  work(5, 6);
+  REQUIRE(pg->sql("UPDATE audit_pending_device SET reason = 'late edit' WHERE action = "
+                  "'device.complete'")
+              .exit_code == 0);
+  check = reader->verify_audit();
+  CHECK(check.ok);
+  CHECK(check.records == base + 14);
+  records = reader->audit("", "", 0);
+  REQUIRE(records.size() == static_cast<size_t>(base + 14));
+  CHECK(records[base + 13].reason == "late edit");
+  REQUIRE(pg->sql("UPDATE audit SET reason = 'later edit' WHERE seq = " + std::to_string(base + 14))
               .exit_code == 0);
   check = reader->verify_audit();
   CHECK(!check.ok);
   REQUIRE(check.problems.size() == 1);
-  CHECK(check.problems[0].find("record " + std::to_string(base + 13) + " (device.complete device D5) was edited") == 0);
+  CHECK(check.problems[0].find("record " + std::to_string(base + 14) + " (device.complete device D5) was edited") == 0);
 }
 
 // A PostgreSQL database that is not UTF8 cannot use the one-statement path (its JSON is built on
@@ -890,6 +913,6 @@ TEST_CASE("store: PostgreSQL without the one-statement path (SQL_ASCII) claims a
   }
   // The one-statement path was never set up on this database.
   CHECK(run("psql " + shell_quote(url) + " -qAt -c " +
-            shell_quote("SELECT to_regclass('audit_pending') IS NULL"))
+            shell_quote("SELECT to_regclass('audit_pending_device') IS NULL"))
             .out == "t\n");
 }
