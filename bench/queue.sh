@@ -172,6 +172,12 @@ gw_run() {  # DB
   R[gw.rate]=$(awk -v a="$c0" -v b="$c1" -v t="$dt" 'BEGIN { printf "%.0f", (a - b) / t }')
 }
 
+# Both queues' databases vacuumed and analysed before the rounds (what autovacuum would do to the
+# freshly filled tables anyway; left to it, it runs during the first round and takes the CPU of
+# whichever queue runs then).
+vacuumdb -q -z -d "$base/vigil_bench"
+[ -n "$gw_version" ] && vacuumdb -q -z -d "$base/gw_bench"
+
 # Interleaved rounds, each on fresh copies: odd rounds Vigil first, even rounds the peer first.
 rounds=()
 for ((r = 1; r <= ROUNDS; r++)); do
