@@ -29,8 +29,8 @@ class PgDb : public Db {
       throw QueueError(QueueError::Kind::storage,
                        "cannot connect to the PostgreSQL queue database: " + msg);
     }
-    // UTF-8 both ways: the audit chain hashes the same bytes here and in the server-side JSON and
-    // seal of the one-statement claim and completion (store.cpp), whatever PGCLIENTENCODING says.
+    // UTF-8 both ways: the audit chain hashes the same bytes on every store and back-end (the
+    // records it reads back to seal included, store.cpp), whatever PGCLIENTENCODING says.
     script("SET client_min_messages TO warning; SET client_encoding TO 'UTF8'");
   }
 

@@ -165,6 +165,13 @@ json device_json(const Device& d) {
   if (!d.image.empty()) j["image"] = d.image;
   return j;
 }
+// A claim's "after": the device as claimed, with its job and lease (the state says which job).
+json claim_json(const Device& d) {
+  json j = device_json(d);
+  j["job"] = to_string(d.state == DeviceState::acquiring ? JobKind::acquire : JobKind::carve);
+  j["lease_expires"] = d.lease_expires;
+  return j;
+}
 json priority_json(const Device& d) {
   return {{"tier", d.tier}, {"level", d.level}, {"key", d.priority_key}};
 }
@@ -469,14 +476,14 @@ class SqlStore final : public Store {
 
   // Columns and indexes added after the first release of the schema.
   void migrate() {
-    bool have_index = false, have_functions = false;
+    bool have_index = false, have_pending = false;
     if (pg_) {
       auto row = db_->query(std::string("SELECT to_regclass('devices_acquired'), to_regclass('") +
                             kPgPendingProbe + "'), current_setting('server_encoding'), " +
                             "to_regclass('" + kPgIndexesProbe + "')")
                      .at(0);
       have_index = !row.null(0);
-      have_functions = !row.null(1);
+      have_pending = !row.null(1);
       server_calls_ = row.text(2) == "UTF8";
       if (row.null(3)) {
         write([&] {
@@ -496,7 +503,7 @@ class SqlStore final : public Store {
         return 0;
       });
     }
-    if (server_calls_ && !have_functions) {
+    if (server_calls_ && !have_pending) {
       try {
         write([&] {
           db_->query("SELECT pg_advisory_xact_lock(7731001)");
@@ -849,10 +856,8 @@ class SqlStore final : public Store {
       }
       Claim c;
       c.kind = x.d.state == DeviceState::acquiring ? JobKind::acquire : JobKind::carve;
-      json after = device_json(x.d);
-      after["job"] = to_string(c.kind);
-      after["lease_expires"] = x.d.lease_expires;
-      audit_add(user, "device.claim", "device", x.d.exhibit, "", device_json(before), after);
+      audit_add(user, "device.claim", "device", x.d.exhibit, "", device_json(before),
+                claim_json(x.d));
       c.device = x.d;
       return c;
     });
@@ -874,10 +879,10 @@ class SqlStore final : public Store {
     return d;
   }
 
-  // PostgreSQL: the claim, its lease and its audit record (to audit_pending) in one statement,
-  // in its own transaction. nullopt when not used, when it claimed nothing, or when a lease has
-  // expired; the client-side transaction in claim() then reaps and decides, with the same
-  // semantics. Expired leases are looked for once per clock second: a lease ends at a whole
+  // PostgreSQL: the claim, its lease and its audit record (to audit_pending_device) in one
+  // statement, in its own transaction. nullopt when not used, when it claimed nothing, or when a
+  // lease has expired; the client-side transaction in claim() then reaps and decides, with the
+  // same semantics. Expired leases are looked for once per clock second: a lease ends at a whole
   // second and every lease granted since the last look ends after it, so within one second the
   // answer cannot change unless the client-side path reaped.
   std::optional<Claim> server_claim(const std::string& user, const ClaimRequest& r) {
@@ -926,8 +931,8 @@ class SqlStore final : public Store {
   Device complete(const std::string& user, const std::string& exhibit, const std::string& station,
                   const std::string& note, const std::string& image) override {
     if (server_calls_ && !stall_requested()) {
-      // The completion and its audit record (to audit_pending) in one statement; when nothing
-      // matches, the transaction below names the reason.
+      // The completion and its audit record (to audit_pending_device) in one statement; when
+      // nothing matches, the transaction below names the reason.
       check_id("station", station);
       try {
         auto rows = db_->query(
@@ -1499,8 +1504,8 @@ class SqlStore final : public Store {
       prev = head.at(0).text(1);
     }
     // Multi-row inserts of up to 64 records: one round trip for a re-rank of a whole case. On
-    // PostgreSQL the last insert also moves the head (one statement), so the head's row lock is
-    // held for two round trips: this SELECT and that statement, then COMMIT.
+    // PostgreSQL the last insert also moves the head (one statement), so after the head's row is
+    // locked above it is held for that statement and the COMMIT.
     bool head_moved = false;
     for (size_t from = 0; from < pending_.size(); from += 64) {
       size_t to = std::min(pending_.size(), from + 64);
@@ -1801,7 +1806,7 @@ class SqlStore final : public Store {
   }
 
   // ---- audit sealing (PostgreSQL hot path) ----
-  // A hot-path statement wrote an audit record to audit_pending: chain it, and every other
+  // A hot-path statement wrote an audit record to audit_pending_device: chain it, and every other
   // committed pending record, unless this store sealed less than seal_interval_ ago. It does not
   // wait for a seal another session is running; the next seal, this store's closing seal, or
   // any reader of the chain takes the record.
@@ -1820,9 +1825,9 @@ class SqlStore final : public Store {
     }
   }
 
-  // Chains the committed records of audit_pending, in a transaction of its own. wait: wait for
-  // the chain lock instead of giving up when another session holds it. Returns true when it
-  // sealed.
+  // Chains the committed pending records (chain_pending), in a transaction of its own. wait:
+  // wait for the chain lock instead of giving up when another session holds it. Returns true
+  // when it sealed.
   bool seal(bool wait) {
     sealed_at_ = std::chrono::steady_clock::now();
     try {
@@ -1901,14 +1906,9 @@ class SqlStore final : public Store {
       after.station = row.text(17);
       after.attempts = static_cast<int>(row.integer(18));
       after.image = row.text(19);
-      json a = device_json(after);
-      if (!row.null(20)) {  // a claim: its job and lease, as claim() records them
-        a["job"] = to_string(after.state == DeviceState::acquiring ? JobKind::acquire
-                                                                    : JobKind::carve);
-        a["lease_expires"] = row.integer(20);
-      }
+      after.lease_expires = row.integer(20);
       r.before = dump(device_json(before));
-      r.after = dump(a);
+      r.after = dump(row.null(20) ? device_json(after) : claim_json(after));  // a_lease: a claim
       recs.push_back(std::move(p));
     }
     for (auto& row : db_->query(
@@ -1926,6 +1926,7 @@ class SqlStore final : public Store {
       p.r.after = row.text(10);
       recs.push_back(std::move(p));
     }
+    if (recs.empty() && low == new_low && legacy_low == new_low) return std::make_pair(seq, prev);
     std::sort(recs.begin(), recs.end(), [](const Pending& a, const Pending& b) {
       return std::tie(a.xid, a.legacy, a.id) < std::tie(b.xid, b.legacy, b.id);
     });
@@ -2001,7 +2002,7 @@ class SqlStore final : public Store {
   bool server_calls_ = false;  // PostgreSQL with the one-statement claim/complete (UTF8 only)
   std::vector<AuditRecord> pending_;
   bool constructed_ = false;
-  bool unsealed_ = false;  // this store wrote to audit_pending since it last sealed
+  bool unsealed_ = false;  // this store wrote to audit_pending_device since it last sealed
   // Set when the store opens: the first hot-path seal comes seal_interval_ after it.
   std::chrono::steady_clock::time_point sealed_at_ = std::chrono::steady_clock::now();
   int64_t lease_checked_at_ = INT64_MIN;  // the clock second of the last look for expired leases
