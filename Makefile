@@ -1,4 +1,4 @@
-# Vigil: every target does its own set-up on a fresh Debian 12 machine (see README.md).
+# Safehold: every target does its own set-up on a fresh Debian 12 machine (see README.md).
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build/release
@@ -16,7 +16,7 @@ PACKAGES = build-essential cmake ninja-build pkg-config git \
 
 # npm packages (the dashboard's browser test drives Debian's chromium with playwright-core).
 # Kept outside the work tree so that a fresh clone (CI has no network) finds what deps installed.
-NPM_DIR ?= $(HOME)/.cache/vigil/npm
+NPM_DIR ?= $(HOME)/.cache/safehold/npm
 PLAYWRIGHT_CORE ?= 1.65.1
 
 .PHONY: deps build asan test demo bench clean format fuzz
@@ -49,7 +49,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 asan: deps
-	cmake -S . -B $(ASAN_BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DVIGIL_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DSAFEHOLD_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # The whole Catch2 suite through ctest, under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -57,10 +57,10 @@ test: asan
 	BUILD_DIR=$(ASAN_BUILD) JOBS=$(JOBS) tests/run.sh
 
 demo: build
-	VIGIL=$(BUILD)/tools/vigil tools/demo.sh
+	SAFEHOLD=$(BUILD)/tools/safehold tools/demo.sh
 
 bench: build
-	VIGIL=$(BUILD)/tools/vigil bench/run.sh
+	SAFEHOLD=$(BUILD)/tools/safehold bench/run.sh
 
 # libFuzzer targets of the carving walkers, built with clang and run briefly (FUZZ_SECONDS each).
 fuzz: deps

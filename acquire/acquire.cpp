@@ -7,8 +7,14 @@
 // A fixed pool of blocks bounds memory; every block goes back to the pool once written and hashed.
 // Measured (docs/BENCHMARKS.md): a larger pool (64-256 MiB, for the reader to run ahead into
 // costly stretches) cost more than it gave here, and running the compressors and the other digests
-// at a lower priority than MD5 (VIGIL_ACQUIRE_NICE) gave nothing measurable with O_DIRECT reads.
+// at a lower priority than MD5 (SAFEHOLD_ACQUIRE_NICE) gave nothing measurable with O_DIRECT reads.
 #include "acquire/acquire.hpp"
+
+#include "base/json.hpp"
+#include "base/format.hpp"
+#include "base/hash.hpp"
+
+#include "base/version.hpp"
 
 #include "acquire/compress.hpp"
 #include "acquire/ewf_writer.hpp"
@@ -38,11 +44,7 @@
 #include <ctime>
 #include <unistd.h>
 
-#ifndef VIGIL_VERSION
-#define VIGIL_VERSION "0.1.0"
-#endif
-
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 namespace fsys = std::filesystem;
 using nlohmann::json;
@@ -77,9 +79,9 @@ constexpr size_t kBlockBytes = 4u << 20;
 constexpr unsigned kSnapshotEvery = 16;  // blocks (64 MiB at 4 MiB blocks)
 constexpr size_t kSnapshotsKept = 128;
 
-std::vector<fs::HashAlgo> algos_of(unsigned bits) {
-  std::vector<fs::HashAlgo> out;
-  for (auto a : {fs::HashAlgo::md5, fs::HashAlgo::sha1, fs::HashAlgo::sha256})
+std::vector<base::HashAlgo> algos_of(unsigned bits) {
+  std::vector<base::HashAlgo> out;
+  for (auto a : {base::HashAlgo::md5, base::HashAlgo::sha1, base::HashAlgo::sha256})
     if (bits & static_cast<unsigned>(a)) out.push_back(a);
   return out;
 }
@@ -95,11 +97,11 @@ void write_file_atomic(const fsys::path& p, const std::string& text) {
   fsys::rename(tmp, p);
 }
 
-// Blocks in the pool: 4 + 3 per compressor, or VIGIL_ACQUIRE_POOL_MIB (a tuning knob, at most
+// Blocks in the pool: 4 + 3 per compressor, or SAFEHOLD_ACQUIRE_POOL_MIB (a tuning knob, at most
 // 1/16 of the memory). Every block is touched once; more blocks cost page faults and cache misses.
 size_t pool_blocks(size_t block_bytes, unsigned workers) {
   const size_t base = 4 + 3 * workers;
-  const char* env = std::getenv("VIGIL_ACQUIRE_POOL_MIB");
+  const char* env = std::getenv("SAFEHOLD_ACQUIRE_POOL_MIB");
   if (!env) return base;
   uint64_t want = std::strtoull(env, nullptr, 10) << 20;
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -119,10 +121,10 @@ struct Block {
   std::vector<BadRange> bad;      // found in this block
   int hashes_left = 0;
   bool compressed = false;
-  std::map<fs::HashAlgo, std::string> snapshot;  // hash states after this block, when a checkpoint
+  std::map<base::HashAlgo, std::string> snapshot;  // hash states after this block, when a checkpoint
 };
 
-// Per-thread busy/wait figures, printed to stderr when VIGIL_ACQUIRE_STATS is set (a tuning aid:
+// Per-thread busy/wait figures, printed to stderr when SAFEHOLD_ACQUIRE_STATS is set (a tuning aid:
 // docs/BENCHMARKS.md explains how they were used).
 struct StageStats {
   std::string name;
@@ -166,7 +168,7 @@ struct Shared {
   std::condition_variable cv;
   std::vector<Block*> free;
   std::deque<Block*> to_write;                        // in read order
-  std::map<fs::HashAlgo, std::deque<Block*>> to_hash;  // in read order
+  std::map<base::HashAlgo, std::deque<Block*>> to_hash;  // in read order
   std::deque<Block*> to_compress;
   bool reading_done = false;
   bool abort = false;
@@ -200,13 +202,13 @@ class Pipeline {
   Shared s_;
 };
 
-// A tuning knob: VIGIL_ACQUIRE_NICE=N runs the compressors and the digests other than MD5 N nice
+// A tuning knob: SAFEHOLD_ACQUIRE_NICE=N runs the compressors and the digests other than MD5 N nice
 // levels lower than MD5, the reader and the writer (thread priorities weigh only against this
 // process's threads: the kernel groups a session's processes). Off by default: measured on the
 // benchmark it gave nothing with O_DIRECT reads and cost 10-15 % with page-cache reads.
 void lower_priority() {
   int n = 0;
-  if (const char* e = std::getenv("VIGIL_ACQUIRE_NICE")) n = std::atoi(e);
+  if (const char* e = std::getenv("SAFEHOLD_ACQUIRE_NICE")) n = std::atoi(e);
   if (n > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) + n);
 }
 
@@ -305,7 +307,7 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
   for (auto& d : digests) {
     threads.emplace_back([&, dp = &d] {
       auto& q = s_.to_hash[dp->algo()];
-      if (dp->algo() != fs::HashAlgo::md5) lower_priority();
+      if (dp->algo() != base::HashAlgo::md5) lower_priority();
       StageTimer st(s_.stage(hash_name(dp->algo())));
       for (;;) {
         Block* b;
@@ -435,7 +437,7 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
   }
   for (auto& t : threads) t.join();
   wst.reset();
-  if (std::getenv("VIGIL_ACQUIRE_STATS")) {
+  if (std::getenv("SAFEHOLD_ACQUIRE_STATS")) {
     for (auto& x : s_.stats)
       fmt::print(stderr, "stage {:<9} wall {:6.3f} s  cpu {:6.3f} s  wait {:6.3f} s\n", x.name, x.wall_ns / 1e9,
                  x.cpu_ns / 1e9, x.wait_ns / 1e9);
@@ -478,7 +480,7 @@ Result acquire(const Options& o) {
   bool resuming = false;
   // An acquisition killed right after it started can leave a first segment without even its file
   // header (libewf writes it with the first chunks): there is nothing in it to continue, so --resume
-  // starts over. The resume state proves that the file is Vigil's own.
+  // starts over. The resume state proves that the file is Safehold's own.
   constexpr uint64_t kSmallestSegment = 13 + 76;  // EWF file header + one section descriptor
   uint64_t empty_segment_bytes = 0;
   const bool empty_attempt = o.resume && fsys::exists(state_path) && segments.size() == 1 &&
@@ -496,7 +498,7 @@ Result acquire(const Options& o) {
       for (auto& p : {record_path, log_path, state_path}) fsys::remove(p, ec);
     } else if (o.resume) {
       throw AcquireError(Kind::usage, fmt::format("{}: exists but has no resume state ({}); it is complete or was "
-                                                  "not made by vigil (use --force to overwrite)",
+                                                  "not made by safehold (use --force to overwrite)",
                                                   e01.string(), state_path.filename().string()));
     } else {
       throw AcquireError(Kind::usage, fmt::format("{}: already exists; use --force to overwrite it{}", e01.string(),
@@ -517,12 +519,12 @@ Result acquire(const Options& o) {
   if (empty_attempt)
     log.line(fmt::format("The interrupted image held no data yet ({} bytes, no EWF header): starting over",
                          empty_segment_bytes));
-  log.line(fmt::format("vigil {} acquire {}: source {}, output {}", VIGIL_VERSION, resuming ? "resumed" : "started",
-                       fs::printable(o.source), fs::printable(e01.string())));
-  log.line(fmt::format("Case {} / evidence {} / examiner {}", fs::printable(o.info.case_number),
-                       fs::printable(o.info.evidence_number), fs::printable(o.info.examiner)));
-  if (!o.info.description.empty()) log.line("Description: " + fs::printable(o.info.description));
-  if (!o.info.notes.empty()) log.line("Notes: " + fs::printable(o.info.notes));
+  log.line(fmt::format("safehold {} acquire {}: source {}, output {}", base::kVersion, resuming ? "resumed" : "started",
+                       base::printable(o.source), base::printable(e01.string())));
+  log.line(fmt::format("Case {} / evidence {} / examiner {}", base::printable(o.info.case_number),
+                       base::printable(o.info.evidence_number), base::printable(o.info.examiner)));
+  if (!o.info.description.empty()) log.line("Description: " + base::printable(o.info.description));
+  if (!o.info.notes.empty()) log.line("Notes: " + base::printable(o.info.notes));
   log.line(fmt::format("Host: {}; compression {}; hashes {}; read retries {}", os_string(), to_string(o.compression),
                        [&] {
                          std::string s;
@@ -532,7 +534,7 @@ Result acquire(const Options& o) {
                        o.retries));
 
   json record;
-  record["tool"] = {{"name", "vigil"}, {"version", VIGIL_VERSION}};
+  record["tool"] = {{"name", "safehold"}, {"version", base::kVersion}};
   record["source"] = o.source;
   record["image"] = e01.string();
   record["case"] = {{"case_number", o.info.case_number},   {"evidence_number", o.info.evidence_number},
@@ -542,7 +544,7 @@ Result acquire(const Options& o) {
   record["host_os"] = os_string();
   auto write_record = [&] {
     try {
-      write_file_atomic(record_path, fs::dump(record, 2) + "\n");
+      write_file_atomic(record_path, base::dump(record, 2) + "\n");
     } catch (const std::exception& e) {
       log.line(std::string("Cannot write the record: ") + e.what());
     }
@@ -621,12 +623,12 @@ Result acquire(const Options& o) {
       record["destination_free_bytes"] = free_bytes;
       record["destination_worst_case_bytes"] = need;
       std::string msg = fmt::format("Destination {}: {} free; the image needs at most {} ({} bytes) uncompressed",
-                                    out_dir.string(), fs::human_size(free_bytes), fs::human_size(need), need);
+                                    out_dir.string(), base::human_size(free_bytes), base::human_size(need), need);
       log.line(msg);
       if (free_bytes < need && !resuming) {
         if (compression == Compression::none)
           throw fail_with(Kind::usage, fmt::format("{}: not enough free space: the image needs {} ({} bytes), {} free",
-                                                   out_dir.string(), fs::human_size(need), need, fs::human_size(free_bytes)));
+                                                   out_dir.string(), base::human_size(need), need, base::human_size(free_bytes)));
         log.line("Warning: the destination may fill up unless the data compresses; an acquisition stopped by a full "
                  "disk can be continued with --resume after freeing space");
       }
@@ -690,8 +692,8 @@ Result acquire(const Options& o) {
                     {"description", o.info.description},
                     {"notes", o.info.notes},
                     {"acquiry_operating_system", os_string()},
-                    {"acquiry_software", "vigil"},
-                    {"acquiry_software_version", VIGIL_VERSION},
+                    {"acquiry_software", "safehold"},
+                    {"acquiry_software_version", base::kVersion},
                     {"model", src.identity().model},
                     {"serial_number", src.identity().serial}};
       writer.emplace(EwfWriter::create(base, es));
@@ -728,7 +730,7 @@ Result acquire(const Options& o) {
     throw fail_with(Kind::failed, e.what());
   }
 
-  log.line(fmt::format("Imaging {} bytes ({}) from byte {}{}", size, fs::human_size(size), write_from,
+  log.line(fmt::format("Imaging {} bytes ({}) from byte {}{}", size, base::human_size(size), write_from,
                        start < write_from ? fmt::format(" (hashing from byte {})", start) : ""));
   Pipeline pipe(o, src, log, chunk_size);
   try {
@@ -754,9 +756,9 @@ Result acquire(const Options& o) {
   for (auto& d : digests) {
     std::string h = d.finish();
     switch (d.algo()) {
-      case fs::HashAlgo::md5: res.digests.md5 = h; break;
-      case fs::HashAlgo::sha1: res.digests.sha1 = h; break;
-      case fs::HashAlgo::sha256: res.digests.sha256 = h; break;
+      case base::HashAlgo::md5: res.digests.md5 = h; break;
+      case base::HashAlgo::sha1: res.digests.sha1 = h; break;
+      case base::HashAlgo::sha256: res.digests.sha256 = h; break;
     }
   }
   res.read_errors = bad;
@@ -806,4 +808,4 @@ Result acquire(const Options& o) {
   return res;
 }
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

@@ -4,7 +4,7 @@
 // record and log); verify() re-reads an E01 and compares it with the hashes stored and recorded.
 #pragma once
 
-#include "fs/hash.hpp"
+#include "base/hash.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 enum class Compression { none, fast, best };
 const char* to_string(Compression c);
@@ -54,7 +54,7 @@ struct Options {
   std::filesystem::path out_base;          // OUT -> OUT.E01, OUT.acquire.json, OUT.acquire.log
   CaseInfo info;
   Compression compression = Compression::fast;
-  unsigned hashes = 7;                     // bit set of fs::HashAlgo; MD5 and SHA-1 go in the E01
+  unsigned hashes = 7;                     // bit set of base::HashAlgo; MD5 and SHA-1 go in the E01
   uint64_t segment_size = 2ull << 30;
   bool resume = false;
   bool force = false;
@@ -76,7 +76,7 @@ enum class Status { complete, complete_with_errors };
 struct Result {
   Status status = Status::complete;
   uint64_t size = 0;
-  fs::Digests digests;
+  base::Digests digests;
   std::vector<BadRange> read_errors;
   std::vector<std::filesystem::path> segments;
   nlohmann::json record;                   // what was written to OUT.acquire.json
@@ -93,7 +93,7 @@ uint32_t choose_sectors_per_chunk(uint64_t size, uint32_t sector_size);
 struct VerifyResult {
   bool ok = false;
   uint64_t size = 0;
-  fs::Digests computed, stored;            // stored: MD5/SHA-1 from the E01, SHA-256 from the record
+  base::Digests computed, stored;            // stored: MD5/SHA-1 from the E01, SHA-256 from the record
   std::vector<std::string> problems;       // mismatches and damaged chunks, one sentence each
   nlohmann::json to_json() const;
 };
@@ -106,4 +106,4 @@ VerifyResult verify(const std::filesystem::path& image, unsigned threads = 0);
 // OUT.E01 -> OUT (the base the record and log are named after).
 std::filesystem::path base_of_image(const std::filesystem::path& image);
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

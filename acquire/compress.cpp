@@ -8,7 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 namespace {
 constexpr size_t kSample = 4096;
@@ -115,4 +115,4 @@ void ChunkCompressor::compress(std::span<const std::byte> data, CompressedChunk&
   out.compressed = true;
 }
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

@@ -14,7 +14,7 @@
 #include <span>
 #include <vector>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 struct CompressedChunk {
   bool compressed = false;           // false: stored raw, `checksum` is its Adler-32
@@ -46,4 +46,4 @@ class ChunkCompressor {
 
 uint32_t adler32_of(std::span<const std::byte> data);
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 namespace fsys = std::filesystem;
 
@@ -157,4 +157,4 @@ void EwfWriter::abandon() {
 
 EwfWriter::~EwfWriter() { abandon(); }
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

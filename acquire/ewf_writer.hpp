@@ -13,7 +13,7 @@
 #include <span>
 #include <string>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 struct EwfSettings {
   uint64_t media_size = 0;
@@ -56,4 +56,4 @@ class EwfWriter {
 // Every segment file of the set at base (OUT.E01, OUT.E02, ... OUT.EAA ...) that exists.
 std::vector<std::filesystem::path> existing_segments(const std::filesystem::path& base);
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

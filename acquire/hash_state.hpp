@@ -1,35 +1,35 @@
 // One digest whose running state can be saved and restored, so that `--resume` continues the
 // hashes of an interrupted acquisition instead of re-reading everything before the resume point.
-// MD5 is fs::Md5 (faster than OpenSSL's; its state is saved as "md5v1:...", and checkpoints holding
+// MD5 is base::Md5 (faster than OpenSSL's; its state is saved as "md5v1:...", and checkpoints holding
 // an OpenSSL MD5_CTX from earlier versions still restore). SHA-1/SHA-256 use OpenSSL's struct API
 // (same assembly as EVP) because EVP contexts cannot be saved.
 #pragma once
 
-#include "fs/hash.hpp"
+#include "base/hash.hpp"
 
 #include <memory>
 #include <string>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 class ResumableDigest {
  public:
-  explicit ResumableDigest(fs::HashAlgo algo);
+  explicit ResumableDigest(base::HashAlgo algo);
   ~ResumableDigest();
   ResumableDigest(ResumableDigest&&) noexcept;
   ResumableDigest& operator=(ResumableDigest&&) noexcept;
-  fs::HashAlgo algo() const { return algo_; }
+  base::HashAlgo algo() const { return algo_; }
   void update(const void* data, size_t len);
   std::string save() const;                 // the running state as hex
   bool restore(const std::string& hex);     // false when it does not fit this algorithm
   std::string finish();                     // lowercase hex digest
 
  private:
-  fs::HashAlgo algo_;
+  base::HashAlgo algo_;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-const char* hash_name(fs::HashAlgo a);  // "md5", "sha1", "sha256"
+const char* hash_name(base::HashAlgo a);  // "md5", "sha1", "sha256"
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

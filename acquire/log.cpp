@@ -7,7 +7,7 @@
 #include <ctime>
 #include <stdexcept>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 std::string utc_iso(long long t) { return fs::to_iso8601(fs::Timestamp{static_cast<int64_t>(t), 0}); }
 
@@ -32,4 +32,4 @@ void Log::flush() {
   if (f_) std::fflush(f_.get());
 }
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <string>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 class Log {
  public:
@@ -30,4 +30,4 @@ class Log {
 std::string utc_now();
 std::string utc_iso(long long t);
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

@@ -1,5 +1,7 @@
 #include "acquire/source.hpp"
 
+#include "base/json.hpp"
+
 #include "acquire/acquire.hpp"
 #include "fs/json.hpp"
 
@@ -18,7 +20,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 namespace fsys = std::filesystem;
 
@@ -95,7 +97,7 @@ int open_private_node(const std::string& dev) {
     errno = EINVAL;
     return -1;
   }
-  char tmpl[] = "/tmp/vigil-node-XXXXXX";
+  char tmpl[] = "/tmp/safehold-node-XXXXXX";
   if (!mkdtemp(tmpl)) return -1;
   std::string node = std::string(tmpl) + "/dev";
   int fd = -1;
@@ -180,7 +182,7 @@ void Source::open_source(bool direct, bool direct_files) {
                     {"reason", "the source is a regular file, opened read-only (O_RDONLY|O_NOATIME)"}};
     log_.line(fmt::format("Source {} is a regular file of {} bytes; opened read-only (O_RDONLY|O_NOATIME), no write "
                           "block needed",
-                          fs::printable(path), id_.size));
+                          base::printable(path), id_.size));
   } else {
     throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: not a block device or regular file", path));
   }
@@ -235,13 +237,13 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
       if (fmt::format("{}:{}", m.maj, m.min) != dev) continue;
       bool rw = has_token(m.options, "rw") || has_token(m.super_options, "rw");
       if (rw) {
-        log_.line(fmt::format("REFUSED: /dev/{} is mounted writable on {} ({})", name, fs::printable(m.mount_point), m.fstype));
+        log_.line(fmt::format("REFUSED: /dev/{} is mounted writable on {} ({})", name, base::printable(m.mount_point), m.fstype));
         throw AcquireError(AcquireError::Kind::usage,
                            fmt::format("{}: /dev/{} is mounted writable on {}; unmount it (or remount it read-only) "
                                        "before imaging",
-                                       path_, name, fs::printable(m.mount_point)));
+                                       path_, name, base::printable(m.mount_point)));
       }
-      mounted_ro.push_back(fmt::format("/dev/{} on {}", name, fs::printable(m.mount_point)));
+      mounted_ro.push_back(fmt::format("/dev/{} on {}", name, base::printable(m.mount_point)));
     }
   }
   {
@@ -325,8 +327,8 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
     id_.hpa_dco = "not checked: the device type (" + id_.disk + ") does not allow it";
   }
   log_.line(fmt::format("Device identity: vendor \"{}\" model \"{}\" serial \"{}\" firmware \"{}\" removable {}",
-                        fs::printable(id_.vendor), fs::printable(id_.model), fs::printable(id_.serial),
-                        fs::printable(id_.firmware), id_.removable ? "yes" : "no"));
+                        base::printable(id_.vendor), base::printable(id_.model), base::printable(id_.serial),
+                        base::printable(id_.firmware), id_.removable ? "yes" : "no"));
   log_.line("HPA/DCO: " + id_.hpa_dco);
 }
 
@@ -427,4 +429,4 @@ long long Source::finish_read(uint64_t offset, std::span<std::byte> out, size_t 
   return static_cast<long long>(done);
 }
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

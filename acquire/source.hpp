@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 struct DeviceIdentity {
   bool block_device = false;
@@ -87,4 +87,4 @@ class Source {
   Log& log_;
 };
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

@@ -1,5 +1,6 @@
-// `vigil verify`: every chunk re-read and checked through the fs/ parallel reader, the digests
+// `safehold verify`: every chunk re-read and checked through the fs/ parallel reader, the digests
 // compared with those stored in the E01 and (SHA-256) with the acquisition record beside it.
+#include "base/hash.hpp"
 #include "acquire/acquire.hpp"
 
 #include "fs/image.hpp"
@@ -11,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-namespace vigil::acquire {
+namespace safehold::acquire {
 
 namespace fsys = std::filesystem;
 using nlohmann::json;
@@ -49,16 +50,16 @@ VerifyResult verify(const fsys::path& image, unsigned threads) {
       v.problems.push_back(fmt::format("{}: unreadable record: {}", record.string(), e.what()));
     }
   }
-  unsigned want = 1;  // MD5 always: every E01 Vigil writes stores it
-  if (!v.stored.sha1.empty()) want |= static_cast<unsigned>(fs::HashAlgo::sha1);
-  if (!v.stored.sha256.empty()) want |= static_cast<unsigned>(fs::HashAlgo::sha256);
+  unsigned want = 1;  // MD5 always: every E01 Safehold writes stores it
+  if (!v.stored.sha1.empty()) want |= static_cast<unsigned>(base::HashAlgo::sha1);
+  if (!v.stored.sha256.empty()) want |= static_cast<unsigned>(base::HashAlgo::sha256);
 
   // Hash in a thread of its own per digest, so decompression and hashing use every core.
-  std::vector<std::unique_ptr<fs::MultiHasher>> hashers;
+  std::vector<std::unique_ptr<base::MultiHasher>> hashers;
   std::vector<unsigned> bits;
-  for (auto a : {fs::HashAlgo::md5, fs::HashAlgo::sha1, fs::HashAlgo::sha256})
+  for (auto a : {base::HashAlgo::md5, base::HashAlgo::sha1, base::HashAlgo::sha256})
     if (want & static_cast<unsigned>(a)) {
-      hashers.push_back(std::make_unique<fs::MultiHasher>(static_cast<unsigned>(a)));
+      hashers.push_back(std::make_unique<base::MultiHasher>(static_cast<unsigned>(a)));
       bits.push_back(static_cast<unsigned>(a));
     }
   uint64_t bytes = 0;
@@ -98,4 +99,4 @@ VerifyResult verify(const fsys::path& image, unsigned threads) {
   return v;
 }
 
-}  // namespace vigil::acquire
+}  // namespace safehold::acquire

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark of `vigil acquire` against ewfacquire and md5sum, in the same run, on a 1 GiB loop
+# Benchmark of `safehold acquire` against ewfacquire and md5sum, in the same run, on a 1 GiB loop
 # device (half zeros, a quarter random, a quarter text). Needs root (losetup).
-# Usage: VIGIL=build/release/tools/vigil bench/acquire.sh [SIZE_MIB]
+# Usage: SAFEHOLD=build/release/tools/safehold bench/acquire.sh [SIZE_MIB]
 set -euo pipefail
-VIGIL=${VIGIL:-build/release/tools/vigil}
+SAFEHOLD=${SAFEHOLD:-build/release/tools/safehold}
 MIB=${1:-1024}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/vigil-bench-acquire-XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/safehold-bench-acquire-XXXXXX")
 LOOP=
 cleanup() {
   [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null || true
@@ -53,19 +53,19 @@ t() {
 cpu() { sed -n "${1}p" "$WORK/cpu"; }
 
 md5_t=$(t md5sum "$LOOP")
-vigil_t=$(t "$VIGIL" acquire "$LOOP" -o "$WORK/vigil" --case B --evidence 1 --examiner bench --hash md5,sha1 --compression fast)
-vigil3_t=$(t "$VIGIL" acquire "$LOOP" -o "$WORK/vigil3" --case B --evidence 1 --examiner bench --compression fast)
+safehold_t=$(t "$SAFEHOLD" acquire "$LOOP" -o "$WORK/safehold" --case B --evidence 1 --examiner bench --hash md5,sha1 --compression fast)
+safehold3_t=$(t "$SAFEHOLD" acquire "$LOOP" -o "$WORK/safehold3" --case B --evidence 1 --examiner bench --compression fast)
 ewf_t=$(t ewfacquire -u -t "$WORK/ewf" -c deflate:fast -d sha1 -C B -E 1 -e bench -D bench -N bench "$LOOP")
-verify_t=$(t "$VIGIL" verify "$WORK/vigil.E01")
+verify_t=$(t "$SAFEHOLD" verify "$WORK/safehold.E01")
 ewfverify_t=$(t ewfverify -q "$WORK/ewf.E01")
 
-vigil_md5=$(python3 -c "import json;print(json.load(open('$WORK/vigil.acquire.json'))['md5'])")
+safehold_md5=$(python3 -c "import json;print(json.load(open('$WORK/safehold.acquire.json'))['md5'])")
 dev_md5=$(md5sum "$LOOP" | cut -d' ' -f1)
-[ "$vigil_md5" = "$dev_md5" ] || { echo "MD5 MISMATCH: vigil $vigil_md5 device $dev_md5"; exit 1; }
-ewfverify -q "$WORK/vigil.E01" > /dev/null
+[ "$safehold_md5" = "$dev_md5" ] || { echo "MD5 MISMATCH: safehold $safehold_md5 device $dev_md5"; exit 1; }
+ewfverify -q "$WORK/safehold.E01" > /dev/null
 
 size() { du -cb "$@" | tail -1 | cut -f1; }
-vigil_sz=$(size "$WORK"/vigil.E??)
+safehold_sz=$(size "$WORK"/safehold.E??)
 ewf_sz=$(size "$WORK"/ewf.E??)
 
 echo "source: ${MIB} MiB loop device (1/2 zeros, 1/4 random, 1/4 text), $(nproc) cores"
@@ -73,11 +73,11 @@ echo "load average before the run: $load"
 printf "%-40s %8s %10s %9s  %s\n" "" "elapsed" "MB/s" "CPU s" "image bytes"
 row() { printf "%-40s %7.2fs %10.1f %8.2fs  %s\n" "$1" "$2" "$(calc "$MIB*1.048576/$2")" "$3" "${4:-}"; }
 row "md5sum of the device" "$md5_t" "$(cpu 1)"
-row "vigil acquire (fast, md5+sha1)" "$vigil_t" "$(cpu 2)" "$vigil_sz"
-row "vigil acquire (fast, md5+sha1+sha256)" "$vigil3_t" "$(cpu 3)"
+row "safehold acquire (fast, md5+sha1)" "$safehold_t" "$(cpu 2)" "$safehold_sz"
+row "safehold acquire (fast, md5+sha1+sha256)" "$safehold3_t" "$(cpu 3)"
 row "ewfacquire -c deflate:fast -d sha1" "$ewf_t" "$(cpu 4)" "$ewf_sz"
-row "vigil verify (md5+sha1)" "$verify_t" "$(cpu 5)"
+row "safehold verify (md5+sha1)" "$verify_t" "$(cpu 5)"
 row "ewfverify (md5)" "$ewfverify_t" "$(cpu 6)"
-printf "ratio ewfacquire / vigil:      %6.1fx elapsed (target >= 10), %.1fx CPU\n" "$(calc "$ewf_t/$vigil_t")" "$(calc "$(cpu 4)/$(cpu 2)")"
-printf "ratio vigil / md5sum:          %6.2fx (target <= 1.5)\n" "$(calc "$vigil_t/$md5_t")"
-printf "ratio image size vigil / ewf:  %6.3f\n" "$(calc "$vigil_sz/$ewf_sz")"
+printf "ratio ewfacquire / safehold:      %6.1fx elapsed (target >= 10), %.1fx CPU\n" "$(calc "$ewf_t/$safehold_t")" "$(calc "$(cpu 4)/$(cpu 2)")"
+printf "ratio safehold / md5sum:          %6.2fx (target <= 1.5)\n" "$(calc "$safehold_t/$md5_t")"
+printf "ratio image size safehold / ewf:  %6.3f\n" "$(calc "$safehold_sz/$ewf_sz")"

@@ -1,7 +1,7 @@
-// backlog_sim: a unit's examination backlog, first-in-first-out against Vigil's policy.
+// backlog_sim: a unit's examination backlog, first-in-first-out against Safehold's policy.
 //
 // Discrete-event simulation. Devices arrive by case (each suspect's devices together), stations
-// take the next device (FIFO: oldest intake; Vigil: lowest (tier, key) from
+// take the next device (FIFO: oldest intake; Safehold: lowest (tier, key) from
 // scheduler::compute_priority, exactly the order of the stores) and hold it for an examination
 // time drawn by device class. Starts from a backlog with intakes spread over the previous year.
 // Assumptions are printed with the results (and recorded in docs/BENCHMARKS.md).
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace sch = vigil::scheduler;
+namespace sch = safehold::scheduler;
 
 namespace {
 
@@ -117,7 +117,7 @@ struct Outcome {
   std::vector<int64_t> start;       // examination start (valid when started)
 };
 
-Outcome simulate(const Config& c, const std::vector<Dev>& devs, bool vigil_policy) {
+Outcome simulate(const Config& c, const std::vector<Dev>& devs, bool safehold_policy) {
   const int64_t horizon = static_cast<int64_t>(c.horizon_days * 86400);
   Outcome o;
   o.wait_days.assign(devs.size(), 0);
@@ -127,7 +127,7 @@ Outcome simulate(const Config& c, const std::vector<Dev>& devs, bool vigil_polic
   using Key = std::tuple<int, int64_t, int>;
   std::set<Key> queue;
   auto key_of = [&](const Dev& d) -> Key {
-    return vigil_policy ? Key{d.tier, d.key, d.id} : Key{0, d.intake, d.id};
+    return safehold_policy ? Key{d.tier, d.key, d.id} : Key{0, d.intake, d.id};
   };
   std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> free_at;
   for (int i = 0; i < c.stations; ++i) free_at.push(0);
@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
   const double arrivals = capacity * c.load;
   auto devs = make_devices(c, arrivals, pol);
   auto fifo = report(c, devs, simulate(c, devs, false));
-  auto vigil = report(c, devs, simulate(c, devs, true));
+  auto safehold = report(c, devs, simulate(c, devs, true));
   nlohmann::json out = {
       {"assumptions",
        {{"backlog", c.backlog},
@@ -271,7 +271,7 @@ int main(int argc, char** argv) {
         {"aging_days_per_level", pol.aging_days_per_level},
         {"seed", c.seed}}},
       {"fifo", fifo},
-      {"vigil", vigil}};
+      {"safehold", safehold}};
   if (c.json) {
     fmt::print("{}\n", out.dump(2));
     return 0;
@@ -280,10 +280,10 @@ int main(int argc, char** argv) {
              "{} days, safeguarding share {:.0f}%\n",
              c.backlog, c.stations, capacity, arrivals, c.load, c.horizon_days,
              c.safeguarding_share * 100);
-  fmt::print("{:<52} {:>12} {:>12}\n", "", "FIFO", "Vigil");
+  fmt::print("{:<52} {:>12} {:>12}\n", "", "FIFO", "Safehold");
   auto row = [&](const char* label, const char* key, const char* f) {
     fmt::print("{:<52} {:>12} {:>12}\n", label, fmt::format(fmt::runtime(f), fifo[key].get<double>()),
-               fmt::format(fmt::runtime(f), vigil[key].get<double>()));
+               fmt::format(fmt::runtime(f), safehold[key].get<double>()));
   };
   row("tier-0 arrivals: median wait (hours)", "tier0_new_wait_hours_median", "{:.1f}");
   row("tier-0 arrivals: 95th percentile (hours)", "tier0_new_wait_hours_p95", "{:.1f}");
@@ -297,9 +297,9 @@ int main(int argc, char** argv) {
     fmt::print("{:<52} {:>12} {:>12}\n", fmt::format("deadline breaches, {} (of due)", b),
                fmt::format("{}/{}", fifo["breaches"][b]["late"].get<int64_t>(),
                            fifo["breaches"][b]["due_in_window"].get<int64_t>()),
-               fmt::format("{}/{}", vigil["breaches"][b]["late"].get<int64_t>(),
-                           vigil["breaches"][b]["due_in_window"].get<int64_t>()));
+               fmt::format("{}/{}", safehold["breaches"][b]["late"].get<int64_t>(),
+                           safehold["breaches"][b]["due_in_window"].get<int64_t>()));
   fmt::print("{:<52} {:>12} {:>12}\n", "examined within the horizon",
-             fifo["examined"].get<int64_t>(), vigil["examined"].get<int64_t>());
+             fifo["examined"].get<int64_t>(), safehold["examined"].get<int64_t>());
   return 0;
 }

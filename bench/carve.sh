@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
-# Benchmark of `vigil carve` against its peers, in one run on one generated disk:
-#   vigil carve on the E01   vs   tsk_recover -e on each partition + photorec free-space carving
+# Benchmark of `safehold carve` against its peers, in one run on one generated disk:
+#   safehold carve on the E01   vs   tsk_recover -e on each partition + photorec free-space carving
 #   on each partition of the raw image.
 # Recall is counted by exact SHA-256 against the files the generator put on the disk, per type.
 # usage: bench/carve.sh [SCALE]   (SCALE 14 gives a ~1 GiB disk with ~320 media files; needs root
-# for the NTFS partition). VIGIL=path/to/vigil (default build/release/tools/vigil). KEEP=1 keeps the
+# for the NTFS partition). SAFEHOLD=path/to/safehold (default build/release/tools/safehold). KEEP=1 keeps the
 # work folder; REUSE=1 WORK=that-folder times again on its disk without regenerating it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${1:-14}
-VIGIL=${VIGIL:-build/release/tools/vigil}
-WORK=${WORK:-$(mktemp -d /tmp/vigil-bench-carve-XXXXXX)}
-FIX=${VIGIL_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
+SAFEHOLD=${SAFEHOLD:-build/release/tools/safehold}
+WORK=${WORK:-$(mktemp -d /tmp/safehold-bench-carve-XXXXXX)}
+FIX=${SAFEHOLD_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
 echo "work folder: $WORK"
 chat=()
 [ -d "$FIX/chat" ] && chat=(--chat-fixtures "$FIX/chat")
 if [ -n "${REUSE:-}" ] && [ -f "$WORK/disk.E01" ] && [ -f "$WORK/gen/truth.json" ]; then
   # REUSE=1 WORK=folder: time again on a disk a previous run kept (KEEP=1), without regenerating it.
-  rm -rf "$WORK/vigil" "$WORK/tsk" "$WORK/photorec" "$WORK"/t.vigil "$WORK"/t.tsk "$WORK"/t.photorec
+  rm -rf "$WORK/safehold" "$WORK/tsk" "$WORK/photorec" "$WORK"/t.safehold "$WORK"/t.tsk "$WORK"/t.photorec
 else
   python3 tests/carve/make_disk.py "$WORK/gen" --scale "$SCALE" "${chat[@]}"
   ewfacquire -u -q -t "$WORK/disk" -f encase6 -c fast -b 64 -C bench -D disk -E 1 -e bench -N none \
@@ -30,7 +30,7 @@ sync
 # tm FILE CMD...: appends "wall user sys" seconds of CMD to FILE.
 tm() { local out=$1; shift; /usr/bin/time -f "%e %U %S" -a -o "$out" "$@"; }
 
-tm "$WORK/t.vigil" "$VIGIL" carve "$WORK/disk.E01" -o "$WORK/vigil" --json >/dev/null
+tm "$WORK/t.safehold" "$SAFEHOLD" carve "$WORK/disk.E01" -o "$WORK/safehold" --json >/dev/null
 
 starts=$(sfdisk -d "$DISK" | sed -n 's/.*start= *\([0-9]*\).*/\1/p')
 i=0
@@ -56,7 +56,7 @@ def times(name):
         if len(p) == 3:
             w += float(p[0]); c += float(p[1]) + float(p[2])
     return w, c
-(vigil_s, vigil_c), (tsk_s, tsk_c), (pr_s, pr_c) = times("vigil"), times("tsk"), times("photorec")
+(safehold_s, safehold_c), (tsk_s, tsk_c), (pr_s, pr_c) = times("safehold"), times("tsk"), times("photorec")
 truth = [t for t in json.load(open(os.path.join(work, "gen", "truth.json"))) if t["expect"] != "damaged"]
 want = {t["sha256"]: t["type"] for t in truth}
 thumbs = {t["thumbnail"] for t in truth if t.get("thumbnail")}
@@ -75,7 +75,7 @@ def hashes(folder):
             out.append(h.hexdigest())
     return out
 
-vig = [json.loads(l) for l in open(os.path.join(work, "vigil", "report.jsonl"))]
+vig = [json.loads(l) for l in open(os.path.join(work, "safehold", "report.jsonl"))]
 vig_h = [a["sha256"] for a in vig if a["parent"] is None]
 tsk_h = hashes(os.path.join(work, "tsk"))
 pr_h = hashes(os.path.join(work, "photorec"))
@@ -83,7 +83,7 @@ types = sorted(set(want.values()))
 def recall(hs, ty):
     s = set(hs)
     return sum(1 for h, t in want.items() if t == ty and h in s)
-print("| type | files | vigil | tsk_recover -e | photorec | union of peers |")
+print("| type | files | safehold | tsk_recover -e | photorec | union of peers |")
 print("|---|---|---|---|---|---|")
 tot = {"v": 0, "t": 0, "p": 0, "u": 0}
 ok = True
@@ -99,13 +99,13 @@ false_v = sum(1 for h in vig_h if h not in want)
 false_p = sum(1 for h in pr_h if h not in want)
 false_t = sum(1 for h in tsk_h if h not in want)
 print()
-print("outputs matching no file put on the disk: vigil %d (of %d), photorec %d (of %d), tsk_recover %d (of %d, every file incl. non-media)"
+print("outputs matching no file put on the disk: safehold %d (of %d), photorec %d (of %d), tsk_recover %d (of %d, every file incl. non-media)"
       % (false_v, len(vig_h), false_p, len(pr_h), false_t, len(tsk_h)))
-print("wall time: vigil %.2fs (E01) | tsk_recover %.2fs + photorec %.2fs = %.2fs (raw) | ratio vigil/peers %.2f"
-      % (vigil_s, tsk_s, pr_s, tsk_s + pr_s, vigil_s / max(tsk_s + pr_s, 1e-9)))
-print("cpu time (user+sys): vigil %.2fs | tsk_recover %.2fs + photorec %.2fs = %.2fs | ratio %.2f"
-      % (vigil_c, tsk_c, pr_c, tsk_c + pr_c, vigil_c / max(tsk_c + pr_c, 1e-9)))
+print("wall time: safehold %.2fs (E01) | tsk_recover %.2fs + photorec %.2fs = %.2fs (raw) | ratio safehold/peers %.2f"
+      % (safehold_s, tsk_s, pr_s, tsk_s + pr_s, safehold_s / max(tsk_s + pr_s, 1e-9)))
+print("cpu time (user+sys): safehold %.2fs | tsk_recover %.2fs + photorec %.2fs = %.2fs | ratio %.2f"
+      % (safehold_c, tsk_c, pr_c, tsk_c + pr_c, safehold_c / max(tsk_c + pr_c, 1e-9)))
 print("targets: recall >= union for every type: %s; false outputs <= photorec's: %s; time <= half: %s"
-      % ("yes" if ok else "NO", "yes" if false_v <= false_p else "NO", "yes" if vigil_s <= (tsk_s + pr_s) / 2 else "NO"))
+      % ("yes" if ok else "NO", "yes" if false_v <= false_p else "NO", "yes" if safehold_s <= (tsk_s + pr_s) / 2 else "NO"))
 PY
 [ -n "${KEEP:-}" ] || rm -rf "$WORK"

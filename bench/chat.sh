@@ -1,7 +1,7 @@
 #!/bin/bash
 # Chat extraction benchmark and recovery recall (docs/BENCHMARKS.md, "## Chats").
 #   bench/chat.sh [MESSAGES]   (default 1000000)
-# 1. A generated WhatsApp msgstore.db (modern schema, every 10th message with media): Vigil's
+# 1. A generated WhatsApp msgstore.db (modern schema, every 10th message with media): Safehold's
 #    extraction (messages.jsonl + messages.csv, recovery pass included) against the sqlite3
 #    shell exporting the same join to CSV, same run, same machine; prints the ratio.
 # 2. Recall of deleted-row recovery on generated databases (secure_delete off).
@@ -10,10 +10,10 @@ N=${1:-1000000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build/release}
 # -Werror off: a GCC 12 -O3 false positive (-Wrestrict) elsewhere must not stop a benchmark.
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVIGIL_WERROR=OFF >/dev/null
-cmake --build "$BUILD" -j"${JOBS:-2}" --target vigil_chat_extract | tail -1
-BIN=$BUILD/bench/vigil_chat_extract
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/vigil-chat-bench-XXXXXX")
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSAFEHOLD_WERROR=OFF >/dev/null
+cmake --build "$BUILD" -j"${JOBS:-2}" --target safehold_chat_extract | tail -1
+BIN=$BUILD/bench/safehold_chat_extract
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/safehold-chat-bench-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 # gen DB N: the msgstore.db schema with N messages over 50 chats.
@@ -58,20 +58,20 @@ cat "$WORK/msgstore.db" > /dev/null  # both runs start with the file in the page
 { time sqlite3 -csv -header "$WORK/msgstore.db" "$JOIN_SQL" > "$WORK/sqlite3.csv"; } 2> "$WORK/t1"
 { time "$BIN" "$WORK/out" "$WORK/msgstore.db" > "$WORK/result.json"; } 2> "$WORK/t2"
 rows_sqlite=$(($(wc -l < "$WORK/sqlite3.csv") - 1))
-rows_vigil=$(wc -l < "$WORK/out/messages.jsonl")
+rows_safehold=$(wc -l < "$WORK/out/messages.jsonl")
 read -r sw su ss < "$WORK/t1"
 read -r vw vu vs < "$WORK/t2"
 printf 'sqlite3 -csv join:  wall %7.2f s  cpu %7.2f s  %d rows\n' "$sw" "$(echo "$su + $ss" | bc -l)" "$rows_sqlite"
-printf 'vigil chat extract: wall %7.2f s  cpu %7.2f s  %d messages (jsonl + csv + recovery pass)\n' \
-  "$vw" "$(echo "$vu + $vs" | bc -l)" "$rows_vigil"
-printf 'bytes written: sqlite3 %d, vigil %d (messages.jsonl + messages.csv)\n' \
+printf 'safehold chat extract: wall %7.2f s  cpu %7.2f s  %d messages (jsonl + csv + recovery pass)\n' \
+  "$vw" "$(echo "$vu + $vs" | bc -l)" "$rows_safehold"
+printf 'bytes written: sqlite3 %d, safehold %d (messages.jsonl + messages.csv)\n' \
   "$(stat -c %s "$WORK/sqlite3.csv")" \
   "$(($(stat -c %s "$WORK/out/messages.jsonl") + $(stat -c %s "$WORK/out/messages.csv")))"
-printf 'ratio vigil/sqlite3: wall %.2f  cpu %.2f (target <= 1.5)\n' "$(echo "$vw / $sw" | bc -l)" \
+printf 'ratio safehold/sqlite3: wall %.2f  cpu %.2f (target <= 1.5)\n' "$(echo "$vw / $sw" | bc -l)" \
   "$(echo "($vu + $vs) / ($su + $ss)" | bc -l)"
 rm -f "$WORK/msgstore.db" "$WORK/sqlite3.csv"; rm -rf "$WORK/out"
 
-# recall NAME N DELETE-WHERE: deletes rows, then counts the deleted bodies Vigil recovered.
+# recall NAME N DELETE-WHERE: deletes rows, then counts the deleted bodies Safehold recovered.
 recall() {
   local db="$WORK/$1.db"
   gen "$db" "$2" > /dev/null

@@ -1,8 +1,9 @@
-// Test- and bench-only driver of the chat readers (`vigil carve` is the real entry point):
-//   vigil_chat_extract OUTDIR DB...
+// Test- and bench-only driver of the chat readers (`safehold carve` is the real entry point):
+//   safehold_chat_extract OUTDIR DB...
 // Each DB's DB-wal and DB-journal siblings are used when present. Prints one JSON line a
 // database (the DatabaseResult) and writes OUTDIR/messages.jsonl and messages.csv.
-#include "carve/chat_contract.hpp"
+#include "base/json.hpp"
+#include "chat/contract.hpp"
 #include "fs/json.hpp"
 
 #include <cstdio>
@@ -16,11 +17,11 @@ int main(int argc, char** argv) {
   }
   namespace fsys = std::filesystem;
   try {
-    vigil::carve::ChatContext ctx;
+    safehold::chat::ChatContext ctx;
     ctx.outdir = argv[1];
-    vigil::carve::ChatExtractor ex(ctx);
+    safehold::chat::ChatExtractor ex(ctx);
     for (int k = 2; k < argc; ++k) {
-      vigil::carve::DatabaseFound db;
+      safehold::chat::DatabaseFound db;
       db.file = argv[k];
       db.artefact_id = "db-" + std::to_string(k - 1);
       db.db_path = db.file.string();
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
                           {"reader", r.reader}, {"messages", r.messages},
                           {"recovered", r.recovered}, {"encrypted", r.encrypted},
                           {"errors", r.errors}};
-      std::cout << vigil::fs::dump(j) << "\n";
+      std::cout << safehold::base::dump(j) << "\n";
     }
     ex.finish();
   } catch (const std::exception& e) {

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   size_t pos = 0;
   for (uint64_t i = first; i < first + count; ++i) {
     uint8_t d[16];
-    vigil::bench::digest(seed, i, d);
+    safehold::bench::digest(seed, i, d);
     for (int k = 0; k < 16; ++k) {
       buf[pos++] = hex[d[k] >> 4];
       buf[pos++] = hex[d[k] & 15];

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace vigil::bench {
+namespace safehold::bench {
 
 inline uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
@@ -21,4 +21,4 @@ inline void digest(uint64_t seed, uint64_t i, uint8_t out[16]) {
   std::memcpy(out + 8, &b, 8);
 }
 
-}  // namespace vigil::bench
+}  // namespace safehold::bench

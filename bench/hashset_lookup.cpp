@@ -2,7 +2,7 @@
 // PROBES random present digests and PROBES random absent ones: one by one (HashSet::find), batched
 // with prefetching (find_many) on one thread, and batched on every core. Checks every answer.
 #include "bench/hashset_gen.hpp"
-#include "carve/hashset/hashset.hpp"
+#include "hashset/hashset.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-using namespace vigil::carve::hashset;
+using namespace safehold::hashset;
 
 namespace {
 
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> packed(probes * 16);
     for (size_t i = 0; i < probes; ++i) {
       uint64_t k = present ? rng() % n : n + rng() % n;
-      vigil::bench::digest(seed, k, &packed[i * 16]);
+      safehold::bench::digest(seed, k, &packed[i * 16]);
     }
     std::vector<int32_t> out(probes);
     // One by one.

@@ -1,8 +1,8 @@
-// MD5 throughput of Vigil's fs::Md5 against OpenSSL's EVP MD5 (assembly) on the same buffers,
+// MD5 throughput of Safehold's base::Md5 against OpenSSL's EVP MD5 (assembly) on the same buffers,
 // interleaved. Prints MB per second of this thread's CPU time (10^6 bytes / CPU-s, best of runs),
 // so that other work on a shared machine does not distort the comparison.
-//   build/release/bench/vigil_bench_md5 [MiB per run, default 256] [runs, default 5]
-#include "fs/md5.hpp"
+//   build/release/bench/safehold_bench_md5 [MiB per run, default 256] [runs, default 5]
+#include "base/md5.hpp"
 
 #include <openssl/evp.h>
 
@@ -31,11 +31,11 @@ int main(int argc, char** argv) {
     for (auto& c : buf) c = static_cast<unsigned char>((x = x * 1103515245u + 12345u) >> 24);
     const size_t reps = std::max<size_t>(1, (mib << 20) / block);
     const double mb = static_cast<double>(reps * block) / 1e6;
-    double best_vigil = 0, best_ossl = 0;
+    double best_safehold = 0, best_ossl = 0;
     unsigned char d1[16], d2[16];
     for (int r = 0; r < runs; ++r) {
       const double t0 = cpu_seconds();
-      vigil::fs::Md5 m;
+      safehold::base::Md5 m;
       for (size_t i = 0; i < reps; ++i) m.update(buf.data(), buf.size());
       auto out = m.finish();
       std::memcpy(d1, out.data(), 16);
@@ -46,14 +46,14 @@ int main(int argc, char** argv) {
       unsigned len = 0;
       EVP_DigestFinal_ex(ctx.get(), d2, &len);
       const double t2 = cpu_seconds();
-      best_vigil = std::max(best_vigil, mb / (t1 - t0));
+      best_safehold = std::max(best_safehold, mb / (t1 - t0));
       best_ossl = std::max(best_ossl, mb / (t2 - t1));
       if (std::memcmp(d1, d2, 16) != 0) {
         std::fprintf(stderr, "digest mismatch\n");
         return 1;
       }
     }
-    std::printf("%7zu-byte updates: vigil fs::Md5 %7.1f MB/s   OpenSSL EVP md5 %7.1f MB/s   ratio %.3f (CPU time)\n", block,
-                best_vigil, best_ossl, best_vigil / best_ossl);
+    std::printf("%7zu-byte updates: safehold base::Md5 %7.1f MB/s   OpenSSL EVP md5 %7.1f MB/s   ratio %.3f (CPU time)\n", block,
+                best_safehold, best_ossl, best_safehold / best_ossl);
   }
 }

@@ -5,29 +5,29 @@
 # On PostgreSQL, in the same run and on the same server, graphile-worker (npm) drains no-op jobs
 # with 4 worker processes of concurrency 1 as the peer.
 # Usage: bench/queue.sh   (BUILD=build/release by default; SECONDS_PER_RUN=20; SKIP_SQLITE=1 runs
-#        only the PostgreSQL phase and the peer; WORKERS=4 worker processes for Vigil and the peer;
+#        only the PostgreSQL phase and the peer; WORKERS=4 worker processes for Safehold and the peer;
 #        ROUNDS=3 rounds on PostgreSQL)
-# On PostgreSQL the two queues run in ROUNDS interleaved rounds (Vigil first in odd rounds, the
+# On PostgreSQL the two queues run in ROUNDS interleaved rounds (Safehold first in odd rounds, the
 # peer first in even ones), each on a fresh copy of its 100,000 queued jobs, so that a drift of
 # the machine's speed during the benchmark falls on both; it prints every round and the medians.
 # On PostgreSQL it also prints the CPU time per job: the server's (every process of the cluster,
-# from /proc, over the run) and the workers' (Vigil: its worker processes; the peer: its node
+# from /proc, over the run) and the workers' (Safehold: its worker processes; the peer: its node
 # processes), which compares the two when the machine is shared and wall-clock rates are noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
-VIGIL=${VIGIL:-$BUILD/tools/vigil}
-QB=${QB:-$BUILD/bench/vigil_queue_bench}
+SAFEHOLD=${SAFEHOLD:-$BUILD/tools/safehold}
+QB=${QB:-$BUILD/bench/safehold_queue_bench}
 RUN=${SECONDS_PER_RUN:-20}
 N=${N:-100000}
 WORKERS=${WORKERS:-4}
 ROUNDS=${ROUNDS:-3}
-for b in "$VIGIL" "$QB"; do
-  [ -x "$b" ] || { echo "queue.sh: $b not built (cmake --build $BUILD --target vigil vigil_queue_bench)" >&2; exit 1; }
+for b in "$SAFEHOLD" "$QB"; do
+  [ -x "$b" ] || { echo "queue.sh: $b not built (cmake --build $BUILD --target safehold safehold_queue_bench)" >&2; exit 1; }
 done
-work=$(mktemp -d /tmp/vigil-qbench-XXXXXX)
-export VIGIL_SERVICE_ENV=$work/services.env
-: >"$VIGIL_SERVICE_ENV"
+work=$(mktemp -d /tmp/safehold-qbench-XXXXXX)
+export SAFEHOLD_SERVICE_ENV=$work/services.env
+: >"$SAFEHOLD_SERVICE_ENV"
 gw_pids=()
 cleanup() {
   for p in "${gw_pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
@@ -42,7 +42,7 @@ hz=$(getconf CLK_TCK)
 # and its live children.
 pg_ticks() {
   local pm t c
-  pm=$(head -1 "$(cat "$VIGIL_SERVICE_ENV.postgres")/data/postmaster.pid")
+  pm=$(head -1 "$(cat "$SAFEHOLD_SERVICE_ENV.postgres")/data/postmaster.pid")
   t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
   for c in $(pgrep -P "$pm"); do
     t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0)))
@@ -69,7 +69,7 @@ declare -A R
 bench_store() {  # NAME URL
   local name=$1 url=$2 t
   echo "== $name: importing $N devices"
-  t=$(now); "$VIGIL" queue import --csv "$work/devices.csv" --db "$url" --user bench >/dev/null
+  t=$(now); "$SAFEHOLD" queue import --csv "$work/devices.csv" --db "$url" --user bench >/dev/null
   R[$name.import]=$(elapsed "$t")
   read -r ms moved < <("$QB" rerank "$url" BIG 20)
   R[$name.rerank_ms]=$ms
@@ -77,14 +77,14 @@ bench_store() {  # NAME URL
   read -r ms got < <("$QB" top "$url" 200)
   R[$name.top50_ms]=$ms
   [ "$got" = 50 ] || { echo "top-50 returned $got" >&2; exit 1; }
-  t=$(now); for i in $(seq 20); do "$VIGIL" queue list --limit 50 --json --db "$url" >/dev/null; done
+  t=$(now); for i in $(seq 20); do "$SAFEHOLD" queue list --limit 50 --json --db "$url" >/dev/null; done
   R[$name.top50_cli_ms]=$(awk -v s="$(elapsed "$t")" 'BEGIN { printf "%.1f", s * 1000 / 20 }')
-  if [ "$name" = sqlite ]; then vigil_run sqlite "$url"; fi
+  if [ "$name" = sqlite ]; then safehold_run sqlite "$url"; fi
 }
 
 # claim+complete with $WORKERS worker processes for $RUN seconds; sets R[$name.claims], .rate,
 # .client_ms and (PostgreSQL) .server_ms.
-vigil_run() {  # NAME URL
+safehold_run() {  # NAME URL
   local name=$1 url=$2 s0=0 s1=0 client
   echo "== $name: claim+complete, $WORKERS processes, ${RUN}s"
   if [ "$name" != sqlite ]; then
@@ -103,7 +103,7 @@ vigil_run() {  # NAME URL
     s1=$(pg_ticks)
     R[$name.server_ms]=$(ms_per_job $((s1 - s0)) "${R[$name.claims]}")
   fi
-  "$VIGIL" queue audit --verify --db "$url" >/dev/null || { echo "audit chain broken after $name run" >&2; exit 1; }
+  "$SAFEHOLD" queue audit --verify --db "$url" >/dev/null || { echo "audit chain broken after $name run" >&2; exit 1; }
 }
 
 if [ "${SKIP_SQLITE:-0}" = 1 ]; then
@@ -113,14 +113,14 @@ else
 fi
 
 bash tests/services/postgres.sh start >/dev/null
-set -a; source "$VIGIL_SERVICE_ENV"; set +a
-if [ -z "${VIGIL_TEST_PG_URL:-}" ]; then echo "queue.sh: PostgreSQL did not start" >&2; exit 1; fi
-base=${VIGIL_TEST_PG_URL%/*}
-psql "$VIGIL_TEST_PG_URL" -qc "CREATE DATABASE vigil_bench" -c "CREATE DATABASE gw_bench"
-# vigil_bench and gw_bench hold the 100,000 queued jobs; every round drains copies of them.
-bench_store postgresql "$base/vigil_bench"
+set -a; source "$SAFEHOLD_SERVICE_ENV"; set +a
+if [ -z "${SAFEHOLD_TEST_PG_URL:-}" ]; then echo "queue.sh: PostgreSQL did not start" >&2; exit 1; fi
+base=${SAFEHOLD_TEST_PG_URL%/*}
+psql "$SAFEHOLD_TEST_PG_URL" -qc "CREATE DATABASE safehold_bench" -c "CREATE DATABASE gw_bench"
+# safehold_bench and gw_bench hold the 100,000 queued jobs; every round drains copies of them.
+bench_store postgresql "$base/safehold_bench"
 copy_db() {  # NAME TEMPLATE
-  psql "$VIGIL_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE $2 STRATEGY = FILE_COPY"
+  psql "$SAFEHOLD_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE $2 STRATEGY = FILE_COPY"
 }
 
 # graphile-worker peer on the same server.
@@ -156,7 +156,7 @@ fi
 gw_run() {  # DB
   local db=$1 url="postgres://postgres@localhost:$port/$1?host=$sockdir" c0 c1 s0 s1 n0 n1 t dt p
   echo "== graphile-worker: $WORKERS processes, ${RUN}s"
-  psql "$base/$db" -qc CHECKPOINT  # as before Vigil's run
+  psql "$base/$db" -qc CHECKPOINT  # as before Safehold's run
   for w in $(seq "$WORKERS"); do (cd "$gwdir" && GW_URL=$url exec node worker.js >"$gwdir/w$w.log" 2>&1) & gw_pids+=($!); done
   node_ticks() { local p t=0; for p in "${gw_pids[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
   remaining() { psql "$base/$db" -Atc "SELECT count(*) FROM graphile_worker.jobs"; }
@@ -175,18 +175,18 @@ gw_run() {  # DB
 # Both queues' databases vacuumed and analysed before the rounds (what autovacuum would do to the
 # freshly filled tables anyway; left to it, it runs during the first round and takes the CPU of
 # whichever queue runs then).
-vacuumdb -q -z -d "$base/vigil_bench"
+vacuumdb -q -z -d "$base/safehold_bench"
 [ -n "$gw_version" ] && vacuumdb -q -z -d "$base/gw_bench"
 
-# Interleaved rounds, each on fresh copies: odd rounds Vigil first, even rounds the peer first.
+# Interleaved rounds, each on fresh copies: odd rounds Safehold first, even rounds the peer first.
 rounds=()
 for ((r = 1; r <= ROUNDS; r++)); do
-  copy_db vigil_round vigil_bench
+  copy_db safehold_round safehold_bench
   [ -n "$gw_version" ] && copy_db gw_round gw_bench
-  order="vigil gw"
-  if ((r % 2 == 0)); then order="gw vigil"; fi
+  order="safehold gw"
+  if ((r % 2 == 0)); then order="gw safehold"; fi
   for who in $order; do
-    if [ "$who" = vigil ]; then vigil_run postgresql "$base/vigil_round"
+    if [ "$who" = safehold ]; then safehold_run postgresql "$base/safehold_round"
     elif [ -n "$gw_version" ]; then gw_run gw_round
     fi
   done
@@ -203,7 +203,7 @@ if [ -n "$gw_version" ]; then gw_rate=$(col 4); gw_server_ms=$(col 5); gw_client
 
 echo
 echo "PostgreSQL claim+complete, $WORKERS processes, ${RUN}s a round (CPU per job: server / workers, ms):"
-printf '%-7s %10s %16s %12s %16s %8s\n' round "Vigil/s" "Vigil CPU" "graphile/s" "graphile CPU" ratio
+printf '%-7s %10s %16s %12s %16s %8s\n' round "Safehold/s" "Safehold CPU" "graphile/s" "graphile CPU" ratio
 for ((r = 0; r < ${#rounds[@]}; r++)); do
   read -r vr vs vc gr gs gc <<<"${rounds[$r]}"
   ratio=-
@@ -216,13 +216,13 @@ printf '%-44s %12s %12s\n' "$N queued devices" "SQLite" "PostgreSQL"
 printf '%-44s %12s %12s\n' "import CSV (s)" "${R[sqlite.import]}" "${R[postgresql.import]}"
 printf '%-44s %12s %12s\n' "re-rank a case of 50 devices (ms)" "${R[sqlite.rerank_ms]}" "${R[postgresql.rerank_ms]}"
 printf '%-44s %12s %12s\n' "top-50 listing, library (ms)" "${R[sqlite.top50_ms]}" "${R[postgresql.top50_ms]}"
-printf '%-44s %12s %12s\n' "top-50 listing, vigil queue list (ms)" "${R[sqlite.top50_cli_ms]}" "${R[postgresql.top50_cli_ms]}"
+printf '%-44s %12s %12s\n' "top-50 listing, safehold queue list (ms)" "${R[sqlite.top50_cli_ms]}" "${R[postgresql.top50_cli_ms]}"
 printf '%-44s %12s %12s\n' "claim+complete, $WORKERS processes (jobs/s)*" "${R[sqlite.rate]}" "${R[postgresql.rate]}"
 printf '%-44s %12s %12s\n' "  CPU per job: server / workers (ms)" "" "${R[postgresql.server_ms]} / ${R[postgresql.client_ms]}"
 printf '%-44s %12s %12s\n' "graphile-worker $gw_version, $WORKERS processes (jobs/s)*" "" "$gw_rate"
 printf '%-44s %12s %12s\n' "  CPU per job: server / workers (ms)" "" "$gw_server_ms / $gw_client_ms"
 if [ "$gw_rate" != unavailable ] && awk -v g="$gw_rate" 'BEGIN { exit !(g > 0) }'; then
   printf '%s\n' "${rounds[@]}" | awk '$4 > 0 { print $1 / $4 }' | median |
-    awk -v n="$ROUNDS" '{ printf "Vigil / graphile-worker on PostgreSQL: %.2fx (median of the %d rounds)\n", $1, n }'
+    awk -v n="$ROUNDS" '{ printf "Safehold / graphile-worker on PostgreSQL: %.2fx (median of the %d rounds)\n", $1, n }'
 fi
 echo "* PostgreSQL: the median of the $ROUNDS rounds"

@@ -1,4 +1,4 @@
-// vigil_queue_bench: drives the scheduler library for bench/queue.sh, one connection per process.
+// safehold_queue_bench: drives the scheduler library for bench/queue.sh, one connection per process.
 //   worker URL STATION SECONDS   claim+complete (acquire jobs) until SECONDS pass; prints the count
 //   rerank URL CASE N            N risk changes of CASE (alternating bands); prints ms per change
 //   top URL N                    N listings of the top 50; prints ms per listing
@@ -9,13 +9,13 @@
 #include <chrono>
 #include <string>
 
-namespace sch = vigil::scheduler;
+namespace sch = safehold::scheduler;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
   std::string m = argc > 1 ? argv[1] : "";
   if (argc < (m == "top" ? 4 : 5)) {
-    fmt::print(stderr, "usage: vigil_queue_bench worker URL STATION SECONDS | rerank URL CASE N | top URL N\n");
+    fmt::print(stderr, "usage: safehold_queue_bench worker URL STATION SECONDS | rerank URL CASE N | top URL N\n");
     return 1;
   }
   std::string mode = argv[1];
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count() / n;
     fmt::print("{:.3f} {}\n", ms, got);
   } else {
-    fmt::print(stderr, "vigil_queue_bench: unknown mode {}\n", mode);
+    fmt::print(stderr, "safehold_queue_bench: unknown mode {}\n", mode);
     return 1;
   }
   return 0;

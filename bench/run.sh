@@ -3,7 +3,7 @@
 # numbers recorded in docs/BENCHMARKS.md come from these scripts (each says its own command).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export VIGIL=${VIGIL:-build/release/tools/vigil}
+export SAFEHOLD=${SAFEHOLD:-build/release/tools/safehold}
 status=0
 for b in bench/read.sh bench/acquire.sh bench/carve.sh bench/chat.sh bench/hashset.sh bench/queue.sh bench/serve.sh; do
   [ -x "$b" ] || continue

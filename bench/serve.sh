@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `vigil serve` under load: wrk, 64 connections, 30 s, against a 100,000-device queue (SQLite),
+# `safehold serve` under load: wrk, 64 connections, 30 s, against a 100,000-device queue (SQLite),
 # on the top-50 listing (GET /api/queue?limit=50) and on explain (GET /api/devices/X/explain,
 # exhibits spread over the queue). Target (issue 7): >= 10,000 requests/s on the listing with p99
 # under 50 ms and no errors. wrk and the server share the machine's cores. The server runs as in
@@ -7,15 +7,15 @@
 # (status 200 and a JSON array of entries, or an explain object): anything else counts as an error
 # and the script ends with status 1. The server's CPU time (user+sys) per phase is printed too:
 # it is the number to compare on a loaded machine.
-#   VIGIL=build/release/tools/vigil bench/serve.sh [DEVICES] [SECONDS] [CONNECTIONS]
+#   SAFEHOLD=build/release/tools/safehold bench/serve.sh [DEVICES] [SECONDS] [CONNECTIONS]
 #   ACCESS_LOG=0 to run without the access log.
 set -euo pipefail
-VIGIL=${VIGIL:-build/release/tools/vigil}
+SAFEHOLD=${SAFEHOLD:-build/release/tools/safehold}
 DEVICES=${1:-100000}
 SECS=${2:-30}
 CONNS=${3:-64}
 THREADS=${WRK_THREADS:-2}
-work=${BENCH_DIR:-/tmp/vigil-bench}/serve
+work=${BENCH_DIR:-/tmp/safehold-bench}/serve
 mkdir -p "$work"
 db="$work/queue-$DEVICES.db"
 if [ ! -f "$db" ]; then
@@ -37,14 +37,14 @@ for i in range(n):
           f"2026-{month:02d}-{day:02d}T{i % 24:02d}:00:00Z")
 PY
   rm -f "$db"
-  "$VIGIL" queue import --db "$db" --user bench --csv "$csv" >/dev/null
+  "$SAFEHOLD" queue import --db "$db" --user bench --csv "$csv" >/dev/null
 fi
-token=$("$VIGIL" queue token create --db "$db" --role auditor --name bench | tail -1)
+token=$("$SAFEHOLD" queue token create --db "$db" --role auditor --name bench | tail -1)
 
 out="$work/serve.out"
 logflag=()
 [ "${ACCESS_LOG:-1}" = 0 ] && logflag=(--no-access-log)
-"$VIGIL" serve --db "$db" --listen 127.0.0.1:0 "${logflag[@]}" >"$out" 2>"$work/serve.err" &
+"$SAFEHOLD" serve --db "$db" --listen 127.0.0.1:0 "${logflag[@]}" >"$out" 2>"$work/serve.err" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do [ -s "$out" ] && break; sleep 0.1; done
@@ -132,7 +132,7 @@ run() { # name, wrk args…
     "$(echo "$reqs $cpu" | awk '{printf "%.0f", ($2 > 0 ? $1/$2 : 0)}')" "${errs:-no socket errors}"
   if [ -n "${non2xx:-}" ] || [ "${bad:-1}" != 0 ] || [ -n "$errs" ]; then failed=1; fi
 }
-printf 'vigil serve: %s devices (SQLite), %s s, %s connections, wrk -t%s, %s cores, access log %s\n' \
+printf 'safehold serve: %s devices (SQLite), %s s, %s connections, wrk -t%s, %s cores, access log %s\n' \
   "$DEVICES" "$SECS" "$CONNS" "$THREADS" "$(nproc)" "$([ "${ACCESS_LOG:-1}" = 0 ] && echo off || echo on)"
 printf 'load average at start: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 run "GET /api/queue?limit=50" -s "$auth" "${url}api/queue?limit=50"
@@ -146,10 +146,10 @@ printf 'access log lines: %s\n' "$(grep -c '"event":"request"' "$out" || true)"
 # Peer in the same run: the same top-50 listing through the CLI, one process per call.
 n=20
 s=$(date +%s.%N)
-for _ in $(seq 1 $n); do "$VIGIL" queue list --db "$db" --limit 50 --json >/dev/null; done
+for _ in $(seq 1 $n); do "$SAFEHOLD" queue list --db "$db" --limit 50 --json >/dev/null; done
 e=$(date +%s.%N)
 cli_rps=$(echo "$s $e $n" | awk '{printf "%.1f", $3/($2-$1)}')
-printf '%-28s %10s calls/s (one process per call)\n' "vigil queue list --limit 50" "$cli_rps"
+printf '%-28s %10s calls/s (one process per call)\n' "safehold queue list --limit 50" "$cli_rps"
 printf 'ratio server/CLI (top-50 listing): %sx\n' \
   "$(echo "$list_rps $cli_rps" | awk '{printf "%.0f", $1/$2}')"
 if [ "$failed" != 0 ]; then

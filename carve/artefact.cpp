@@ -1,5 +1,7 @@
 #include "carve/artefact.hpp"
 
+#include "base/json.hpp"
+
 #include "fs/json.hpp"
 
 #include <fmt/core.h>
@@ -7,7 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 namespace {
 nlohmann::json opt(const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(nullptr); }
@@ -63,7 +65,7 @@ nlohmann::json to_json(const Artefact& a) {
 }
 
 std::string xml_text(const std::string& in) {
-  std::string s = fs::printable(in);  // controls and invalid UTF-8 become \xNN
+  std::string s = base::printable(in);  // controls and invalid UTF-8 become \xNN
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -84,9 +86,9 @@ void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src, cons
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
          "<dfxml xmlns=\"http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML\"\n"
          "       xmlns:dc=\"http://purl.org/dc/elements/1.1/\"\n"
-         "       xmlns:vigil=\"https://vigil.invalid/dfxml\" version=\"2.0.0\">\n"
+         "       xmlns:safehold=\"https://safehold.invalid/dfxml\" version=\"2.0.0\">\n"
          "  <metadata>\n    <dc:type>Carve Report</dc:type>\n  </metadata>\n"
-         "  <creator version=\"1.0\">\n    <program>vigil carve</program>\n    <version>0.1.0</version>\n    <execution_environment>\n";
+         "  <creator version=\"1.0\">\n    <program>safehold carve</program>\n    <version>0.1.0</version>\n    <execution_environment>\n";
   if (!src.command_line.empty()) out << "      <command_line>" << xml_text(src.command_line) << "</command_line>\n";
   if (!src.start_time.empty()) out << "      <start_time>" << src.start_time << "</start_time>\n";
   out << "    </execution_environment>\n  </creator>\n  <source>\n    <image_filename>" << xml_text(src.image)
@@ -117,7 +119,7 @@ void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src, cons
     out << "    <hashdigest type=\"md5\">" << a.md5 << "</hashdigest>\n";
     out << "    <hashdigest type=\"sha1\">" << a.sha1 << "</hashdigest>\n";
     out << "    <hashdigest type=\"sha256\">" << a.sha256 << "</hashdigest>\n";
-    out << "    <vigil:artefact type=\"" << xml_text(a.type) << "\" state=\"" << a.state << "\" valid=\""
+    out << "    <safehold:artefact type=\"" << xml_text(a.type) << "\" state=\"" << a.state << "\" valid=\""
         << (a.valid ? 1 : 0) << "\" file=\"" << xml_text(a.file) << "\"";
     if (a.parent) out << " parent=\"" << xml_text(*a.parent) << "\"";
     out << "/>\n";
@@ -128,4 +130,4 @@ void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src, cons
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

@@ -3,7 +3,7 @@
 // readers, known-hash sets) can add fields without touching the walkers.
 #pragma once
 
-#include "carve/hashset/hashset.hpp"
+#include "hashset/hashset.hpp"
 #include "fs/evidence.hpp"
 
 #include <nlohmann/json.hpp>
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 struct ImageRun {
   uint64_t img_offset = 0;
@@ -75,4 +75,4 @@ void write_dfxml(const std::filesystem::path& out, const DfxmlSource& src, const
 // (controls, invalid UTF-8) into \xNN.
 std::string xml_text(const std::string& s);
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

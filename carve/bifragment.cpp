@@ -4,7 +4,7 @@
 
 #include <vector>
 
-namespace vigil::carve {
+namespace safehold::carve {
 namespace {
 
 // First SOS data offset (after the first scan header), or 0.
@@ -94,4 +94,4 @@ std::optional<Bifragment> find_bifragment(const ByteView& v, uint64_t error_at, 
   return std::nullopt;
 }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

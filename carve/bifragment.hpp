@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <optional>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 struct Bifragment {
   uint64_t split = 0;  // fragment 1 is [0, split)
@@ -29,4 +29,4 @@ struct BifragmentLimits {
 // v: the bytes from the JPEG's SOI on; error_at: where its plain walk found damage.
 std::optional<Bifragment> find_bifragment(const ByteView& v, uint64_t error_at, const BifragmentLimits& lim);
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

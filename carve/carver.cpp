@@ -1,10 +1,12 @@
 #include "carve/carver.hpp"
 
+#include "base/json.hpp"
+
 #include "carve/bifragment.hpp"
-#include "carve/chat_contract.hpp"
-#include "carve/hashset/mark.hpp"
+#include "chat/contract.hpp"
+#include "carve/known_mark.hpp"
 #include "carve/walker.hpp"
-#include "fs/hash.hpp"
+#include "base/hash.hpp"
 #include "fs/json.hpp"
 #include "fs/reader.hpp"
 
@@ -25,7 +27,7 @@
 #include <fstream>
 #include <unordered_map>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 namespace fsys = std::filesystem;
 
@@ -99,7 +101,7 @@ std::string lower_ext(const std::string& name) {
   return e;
 }
 
-// A read-only memory map of a file Vigil wrote (never of evidence).
+// A read-only memory map of a file Safehold wrote (never of evidence).
 class MappedFile {
  public:
   explicit MappedFile(const fsys::path& p) {
@@ -144,7 +146,7 @@ void spread_subfolders(const fsys::path& dir) {
   ::close(fd);
 }
 
-void set_digests(Artefact& a, const fs::Digests& d) {
+void set_digests(Artefact& a, const base::Digests& d) {
   a.md5 = d.md5;
   a.sha1 = d.sha1;
   a.sha256 = d.sha256;
@@ -350,7 +352,7 @@ class Run {
       }
       if (held != p2.held_.end()) {
         write_file(o_.outdir / a.file, held->second);
-        set_digests(a, fs::hash_bytes(held->second));  // not hashed while held (most are dropped)
+        set_digests(a, base::hash_bytes(held->second));  // not hashed while held (most are dropped)
       }
       arts_.push_back(std::move(a));
     }
@@ -389,7 +391,7 @@ class Run {
     report("reports");
     write_reports();
     sum_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::ofstream(o_.outdir / "summary.json") << fs::dump(to_json(sum_), 2) << "\n";
+    std::ofstream(o_.outdir / "summary.json") << base::dump(to_json(sum_), 2) << "\n";
     return sum_;
   }
 
@@ -464,7 +466,7 @@ class Run {
     jobs_->add([&d, file, hash, pdq] {
       if (hash) {
         MappedFile m(file);
-        d.digests = fs::hash_bytes(m.bytes());
+        d.digests = base::hash_bytes(m.bytes());
         d.hashed = true;
       }
       if (pdq) {
@@ -484,7 +486,7 @@ class Run {
     pending_mem_ += data->size();
     jobs_->add([this, &d, file, pdq, data = std::move(data)] {
       write_file(file, *data);
-      d.digests = fs::hash_bytes(*data);
+      d.digests = base::hash_bytes(*data);
       d.hashed = true;
       if (pdq) {
         d.pdq = pdq_of_bytes(*data);  // the file's bytes, still in memory
@@ -505,7 +507,7 @@ class Run {
     } else {
       write_file(p, data);
       if (jobs_) defer(arts_.size(), p, a.type, false);  // the caller appends `a` next
-      set_digests(a, fs::hash_bytes(data));
+      set_digests(a, base::hash_bytes(data));
     }
     a.size = data.size();
     a.file = rel(p);
@@ -712,7 +714,7 @@ class Run {
         a.warnings.push_back(std::to_string(v.size() - r.length) + " bytes after the end of the " + a.type +
                              " structure");
       if (!jobs_) {
-        set_digests(a, fs::hash_bytes(v.bytes()));
+        set_digests(a, base::hash_bytes(v.bytes()));
       }
       a.size = v.size();
       if (a.type != "sqlite") a.extension_mismatch = !extension_fits(a.type, lower_ext(e.name));
@@ -1026,27 +1028,26 @@ class Run {
 
   // ------------------------------------------------------------------ chat
   void chat() {
-#ifdef VIGIL_HAVE_CHAT
     sum_.chat_linked = true;
     std::vector<size_t> dbs;
     for (size_t i = 0; i < arts_.size(); ++i)
       if (arts_[i].type == "sqlite") dbs.push_back(i);
     if (dbs.empty()) return;
     report("chat");
-    ChatContext ctx;
+    chat::ChatContext ctx;
     ctx.outdir = o_.outdir;
     ctx.resolve_media = [this](const std::string& stored) { return resolve_media(stored); };
-    ChatExtractor x(ctx);
+    chat::ChatExtractor x(ctx);
     for (size_t i : dbs) {
       Artefact& a = arts_[i];
-      DatabaseFound d;
+      chat::DatabaseFound d;
       d.artefact_id = a.id;
       d.db_path = a.path.value_or("");
       d.state = a.state;
       d.file = o_.outdir / a.file;
       if (a.wal_file) d.wal = o_.outdir / *a.wal_file;
       if (a.journal_file) d.journal = o_.outdir / *a.journal_file;
-      DatabaseResult res;
+      chat::DatabaseResult res;
       try {
         res = x.process(d);
       } catch (const std::exception& e) {
@@ -1056,7 +1057,6 @@ class Run {
       for (auto& e : res.errors) sum_.errors.push_back({"artefact " + a.id, e, std::nullopt});
     }
     x.finish();
-#endif
   }
 
  public:
@@ -1085,7 +1085,7 @@ class Run {
  private:
   void write_reports() {
     std::ofstream out(o_.outdir / "report.jsonl", std::ios::binary);
-    for (auto& a : arts_) out << fs::dump(to_json(a)) << "\n";
+    for (auto& a : arts_) out << base::dump(to_json(a)) << "\n";
     out.close();
     if (!out) throw std::runtime_error("cannot write report.jsonl");
     DfxmlSource src;
@@ -1109,7 +1109,7 @@ class Run {
   struct Deferred {  // results of the jobs for arts_[index]; a deque keeps their addresses
     size_t index = 0;
     bool hashed = false, pdq_done = false;
-    fs::Digests digests;
+    base::Digests digests;
     PdqResult pdq;
   };
   Jobs* jobs_ = nullptr;
@@ -1141,7 +1141,7 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   Run p1(ev, opts, "p1-", &hub, 0), p2(ev, opts, "p2-", &hub, 1);
   p1.start();
   // Before the threads: pass 2 cannot start without it, and pass 1's walker would hold the locks
-  // of the filesystems it asks about (FAT, the long one, is fast now: fs/fat_orphans.hpp).
+  // of the filesystems it asks about (FAT, the long one, is fast now: fs/internal/fat_orphans.hpp).
   if (opts.unallocated) p2.prepare_space();
   Jobs jobs;  // destroyed (its threads joined) before the runs whose records its jobs fill
   p1.set_jobs(&jobs);
@@ -1179,4 +1179,4 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   return p1.finish(t0);
 }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

@@ -1,11 +1,11 @@
-// The carving pipeline behind `vigil carve`: pass 1 over every file the filesystems know
+// The carving pipeline behind `safehold carve`: pass 1 over every file the filesystems know
 // (allocated, deleted, orphan; type by content), pass 2 over unallocated and unpartitioned space
 // only (signature carving with format walkers, bifragment JPEG gap carving), EXIF thumbnails,
 // SQLite databases for the chat readers, and the reports (report.jsonl, dfxml.xml, summary.json).
 #pragma once
 
 #include "carve/artefact.hpp"
-#include "carve/hashset/hashset.hpp"
+#include "hashset/hashset.hpp"
 #include "fs/evidence.hpp"
 
 #include <chrono>
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 // Every report type name `--types` accepts, and the groups.
 const std::vector<std::string>& media_types();
@@ -67,4 +67,4 @@ nlohmann::json to_json(const Summary& s);
 Summary carve(fs::Evidence& ev, const CarveOptions& opts);
 
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

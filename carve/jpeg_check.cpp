@@ -7,7 +7,7 @@
 #include <jpeglib.h>
 // clang-format on
 
-namespace vigil::carve {
+namespace safehold::carve {
 namespace {
 
 struct ErrMgr {
@@ -106,4 +106,4 @@ JpegCheck check_jpeg(std::span<const std::byte> data, uint64_t max_pixels) {
   return out;
 }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

@@ -8,7 +8,7 @@
 #include <span>
 #include <string>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 struct JpegCheck {
   bool ok = false;
@@ -22,4 +22,4 @@ struct JpegCheck {
 // Limits keep crafted headers from costing unbounded memory or time.
 JpegCheck check_jpeg(std::span<const std::byte> data, uint64_t max_pixels = 200'000'000ull);
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

@@ -11,7 +11,7 @@
 #include <span>
 #include <string_view>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 class ByteView {
  public:
@@ -88,4 +88,4 @@ class ByteView {
   bool ends_data_ = false;
 };
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

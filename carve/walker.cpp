@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 const char* to_string(Verdict v) {
   switch (v) {
@@ -85,4 +85,4 @@ bool extension_fits(std::string_view type, std::string_view ext) {
   return true;  // types without a table (sqlite): any name is honest
 }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

@@ -1,4 +1,4 @@
-// Format walkers: Vigil's carving plug-ins. Each walker recognises one family of formats by its
+// Format walkers: Safehold's carving plug-ins. Each walker recognises one family of formats by its
 // header, walks the structure to the true end and validates it. Contract (who calls what):
 //
 // | call        | caller                         | may                                          |
@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 enum class Verdict {
   valid,      // the structure is complete and consistent; length is the true end
@@ -97,4 +97,4 @@ std::unique_ptr<Walker> make_sqlite_walker();
 // File-name extensions that honestly name a type ("jpeg" -> jpg, jpeg, jpe, jfif...).
 bool extension_fits(std::string_view type, std::string_view ext_lower);
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

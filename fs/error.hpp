@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace vigil::fs {
+namespace safehold::fs {
 
 class EvidenceError : public std::runtime_error {
  public:
@@ -25,4 +25,4 @@ struct Problem {
 // Reads TSK's thread-local error, resets it, and returns it as a sentence ("" when none).
 std::string take_tsk_error();
 
-}  // namespace vigil::fs
+}  // namespace safehold::fs

@@ -1,7 +1,9 @@
 #include "fs/evidence.hpp"
 
-#include "fs/ewf_chunks.hpp"
-#include "fs/fat_orphans.hpp"
+#include "base/format.hpp"
+
+#include "fs/internal/ewf_chunks.hpp"
+#include "fs/internal/fat_orphans.hpp"
 
 #include <tsk/libtsk.h>
 
@@ -12,7 +14,7 @@
 #include <mutex>
 #include <sstream>
 
-namespace vigil::fs {
+namespace safehold::fs {
 
 const char* to_string(VolumeKind k) {
   switch (k) {
@@ -33,51 +35,13 @@ const char* to_string(FileState s) {
   return "unknown";
 }
 
-std::string to_iso8601(const Timestamp& t) {
-  std::time_t secs = static_cast<std::time_t>(t.seconds);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string s = buf;
-  if (t.nanos) {
-    char frac[16];
-    std::snprintf(frac, sizeof frac, ".%09u", t.nanos);
-    std::string f = frac;
-    while (f.back() == '0') f.pop_back();
-    s += f;
-  }
-  return s + "Z";
-}
+std::string to_iso8601(const Timestamp& t) { return base::iso8601(t.seconds, t.nanos); }
 
 std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t) {
   if (!t) return std::nullopt;
   return to_iso8601(*t);
 }
 
-namespace {
-const char* scale_bytes(double& v) {
-  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
-  }
-  return units[u];
-}
-}  // namespace
-
-std::string human_size(uint64_t bytes) {
-  if (bytes < 1024) return std::to_string(bytes) + " B";
-  return human_bytes(static_cast<double>(bytes));
-}
-
-std::string human_bytes(double bytes) {
-  const char* unit = scale_bytes(bytes);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.1f %s", bytes, unit);
-  return buf;
-}
 
 namespace {
 
@@ -384,7 +348,7 @@ void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>&
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
   std::lock_guard<std::recursive_mutex> g(*h.lock);
   WalkCtx c{&fn, &info, &h};
-  // The same orphans, found faster (fs/fat_orphans.hpp); E01 chunks known to be zeros are not read.
+  // The same orphans, found faster (fs/internal/fat_orphans.hpp); E01 chunks known to be zeros are not read.
   detail::ZeroOracle zeros;
   if (ewf::SharedChunks* sc = image_->shared_chunks(); sc && h.img_base == 0)
     zeros = [sc](uint64_t off, uint64_t len) {
@@ -492,7 +456,7 @@ std::vector<ByteRange> Evidence::unallocated(int filesystem, std::vector<Problem
     tsk_error_reset();
   } else if (auto runs = detail::fat_unallocated_sectors(h.fs)) {
     // FAT: TSK's block walk tests every cluster through its FAT cache; the same answer from one
-    // read of the FAT (fs/fat_orphans.hpp).
+    // read of the FAT (fs/internal/fat_orphans.hpp).
     const uint64_t base = h.img_base + static_cast<uint64_t>(h.fs->offset), bs = h.fs->block_size;
     for (auto [a, b] : *runs) out.push_back({base + a * bs, (b - a + 1) * bs});
   } else {
@@ -530,4 +494,4 @@ std::vector<ByteRange> Evidence::unpartitioned() {
   return gaps;
 }
 
-}  // namespace vigil::fs
+}  // namespace safehold::fs

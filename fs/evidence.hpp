@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace vigil::fs {
+namespace safehold::fs {
 
 struct ByteRange {
   uint64_t img_offset = 0;
@@ -25,7 +25,7 @@ enum class VolumeKind { partition, unallocated, meta, whole };  // whole: no vol
 const char* to_string(VolumeKind k);
 
 struct Volume {
-  int index = 0;            // Vigil's own index: position in volumes(), stable for one image
+  int index = 0;            // Safehold's own index: position in volumes(), stable for one image
   uint64_t start = 0;       // bytes from the image start
   uint64_t length = 0;      // bytes
   VolumeKind kind = VolumeKind::partition;
@@ -54,11 +54,7 @@ struct Timestamp {
 // ISO 8601 UTC, "2024-01-02T03:04:05Z" (fraction when nanos != 0).
 std::string to_iso8601(const Timestamp& t);
 std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t);
-// A byte count for people: "512 B", "1.5 KiB", "931.3 GiB" (powers of 1024, one decimal).
-std::string human_size(uint64_t bytes);
-// For progress bars and rates (bytes or bytes per second): one decimal at every size, "0.5 B",
-// "12.3 MiB".
-std::string human_bytes(double bytes);
+
 
 struct ByteRun {
   uint64_t file_offset = 0;
@@ -111,7 +107,7 @@ class Evidence {
   // to `problems` when given (so another thread may walk meanwhile), else to problems().
   std::vector<ByteRange> unallocated(int filesystem, std::vector<Problem>* problems = nullptr);
 
-  // Image byte ranges that belong to no filesystem Vigil opened (unpartitioned gaps, volumes
+  // Image byte ranges that belong to no filesystem Safehold opened (unpartitioned gaps, volumes
   // with no recognised filesystem), merged and sorted.
   std::vector<ByteRange> unpartitioned();
 
@@ -125,4 +121,4 @@ class Evidence {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace vigil::fs
+}  // namespace safehold::fs

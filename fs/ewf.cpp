@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace vigil::fs::ewf {
+namespace safehold::fs::ewf {
 
 std::string Error::message() const {
   if (!err_) return "unknown libewf error";
@@ -70,4 +70,4 @@ std::string header_value(libewf_handle_t* h, const char* identifier) {
   return std::string(reinterpret_cast<char*>(buf.data()));
 }
 
-}  // namespace vigil::fs::ewf
+}  // namespace safehold::fs::ewf

@@ -8,7 +8,7 @@
 #include <vector>
 #include <string>
 
-namespace vigil::fs::ewf {
+namespace safehold::fs::ewf {
 
 // Owns a libewf_error_t*; message() formats its backtrace in one line.
 class Error {
@@ -40,4 +40,4 @@ Handle open_for_read(const std::string& first, std::vector<std::string>* segment
 // A UTF-8 header value ("case_number", "examiner_name", ...) or "" when absent.
 std::string header_value(libewf_handle_t* h, const char* identifier);
 
-}  // namespace vigil::fs::ewf
+}  // namespace safehold::fs::ewf

@@ -1,7 +1,7 @@
 #include "fs/ewf_image.hpp"
 
 #include "fs/ewf.hpp"
-#include "fs/ewf_chunks.hpp"
+#include "fs/internal/ewf_chunks.hpp"
 
 #include <libdeflate.h>
 #include <zlib.h>
@@ -13,7 +13,7 @@
 #include <memory>
 #include <new>
 
-namespace vigil::fs::ewf {
+namespace safehold::fs::ewf {
 
 bool all_zero(std::span<const std::byte> data) {
   static const std::byte zeros[4096] = {};
@@ -223,4 +223,4 @@ TSK_IMG_INFO* open_tsk_image(const std::string& first, std::shared_ptr<SharedChu
   return img;
 }
 
-}  // namespace vigil::fs::ewf
+}  // namespace safehold::fs::ewf

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-namespace vigil::fs::ewf {
+namespace safehold::fs::ewf {
 
 class SharedChunks;
 
@@ -17,4 +17,4 @@ class SharedChunks;
 // given, receives the backend's store of decoded chunks other readers may fill (SharedChunks).
 TSK_IMG_INFO* open_tsk_image(const std::string& first, std::shared_ptr<SharedChunks>* shared = nullptr);
 
-}  // namespace vigil::fs::ewf
+}  // namespace safehold::fs::ewf

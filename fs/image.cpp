@@ -1,7 +1,7 @@
 #include "fs/image.hpp"
 
 #include "fs/ewf.hpp"
-#include "fs/ewf_chunks.hpp"
+#include "fs/internal/ewf_chunks.hpp"
 #include "fs/ewf_image.hpp"
 
 #include <tsk/libtsk.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <mutex>
 
-namespace vigil::fs {
+namespace safehold::fs {
 
 namespace fsys = std::filesystem;
 
@@ -145,7 +145,7 @@ std::unique_ptr<Image> Image::open(const fsys::path& path) {
   bool is_ewf = libewf_check_file_signature(path.c_str(), err.out()) == 1;
   tsk_error_reset();
   std::string p = path.string();
-  // EWF through Vigil's own backend (libdeflate, zero chunks not inflated); TSK's when that fails.
+  // EWF through Safehold's own backend (libdeflate, zero chunks not inflated); TSK's when that fails.
   if (is_ewf) img->img_ = ewf::open_tsk_image(p, &img->shared_);
   if (!img->img_) img->img_ = tsk_img_open_utf8_sing(p.c_str(), is_ewf ? TSK_IMG_TYPE_EWF_EWF : detect_type(path), 0);
   if (!img->img_) {
@@ -196,4 +196,4 @@ size_t Image::read(uint64_t offset, std::span<std::byte> out) const {
   return done;
 }
 
-}  // namespace vigil::fs
+}  // namespace safehold::fs

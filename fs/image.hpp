@@ -14,11 +14,11 @@
 #include <vector>
 
 struct TSK_IMG_INFO;
-namespace vigil::fs::ewf {
+namespace safehold::fs::ewf {
 class SharedChunks;
 }
 
-namespace vigil::fs {
+namespace safehold::fs {
 
 enum class ImageFormat { raw, split_raw, ewf, vhd, vmdk };
 const char* to_string(ImageFormat f);
@@ -55,7 +55,7 @@ class Image {
 
   // The underlying TSK handle, for fs/ internals only.
   TSK_IMG_INFO* tsk() const { return img_; }
-  // For E01 read through Vigil's backend: the decoded chunks a whole-image read may share with it
+  // For E01 read through Safehold's backend: the decoded chunks a whole-image read may share with it
   // (ReadOptions::share), so TSK's reads need not decode them again; nullptr otherwise.
   ewf::SharedChunks* shared_chunks() const { return shared_.get(); }
 
@@ -71,4 +71,4 @@ class Image {
   std::unique_ptr<Lock> lock_;
 };
 
-}  // namespace vigil::fs
+}  // namespace safehold::fs

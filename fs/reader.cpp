@@ -1,7 +1,7 @@
 #include "fs/reader.hpp"
 
 #include "fs/ewf.hpp"
-#include "fs/ewf_chunks.hpp"
+#include "fs/internal/ewf_chunks.hpp"
 #include "fs/image.hpp"
 
 #include <libdeflate.h>
@@ -18,7 +18,7 @@
 #include <mutex>
 #include <thread>
 
-namespace vigil::fs {
+namespace safehold::fs {
 
 namespace {
 
@@ -364,4 +364,4 @@ ReadResult read_sequential(const std::filesystem::path& path,
   return result;
 }
 
-}  // namespace vigil::fs
+}  // namespace safehold::fs

@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-namespace vigil::fs {
+namespace safehold::fs {
 
 namespace ewf {
 class SharedChunks;
@@ -51,4 +51,4 @@ ReadResult read_sequential(const std::filesystem::path& image,
                            const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                            const ReadOptions& opts = {});
 
-}  // namespace vigil::fs
+}  // namespace safehold::fs

@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-namespace vigil::scheduler::detail {
+namespace safehold::scheduler::detail {
 
 using Param = std::variant<std::monostate, int64_t, std::string>;
 using Cell = std::optional<std::string>;
@@ -45,9 +45,9 @@ class Db {
 std::unique_ptr<Db> open_sqlite(const std::string& path);
 std::unique_ptr<Db> open_postgres(const std::string& url);
 
-}  // namespace vigil::scheduler::detail
+}  // namespace safehold::scheduler::detail
 
-namespace vigil::scheduler::detail {
+namespace safehold::scheduler::detail {
 // Thrown for PostgreSQL serialization failures and deadlocks: the transaction is retried.
 struct RetryTransaction {};
-}  // namespace vigil::scheduler::detail
+}  // namespace safehold::scheduler::detail

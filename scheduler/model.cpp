@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cmath>
 
-namespace vigil::scheduler {
+namespace safehold::scheduler {
 namespace {
 
 template <typename E, size_t N>
@@ -235,4 +235,4 @@ int64_t Store::now() const {
       .count();
 }
 
-}  // namespace vigil::scheduler
+}  // namespace safehold::scheduler

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <unordered_map>
 
-namespace vigil::scheduler::detail {
+namespace safehold::scheduler::detail {
 namespace {
 
 struct ConnClose {
@@ -95,7 +95,7 @@ class PgDb : public Db {
     }
     auto it = prepared_.find(sql);
     if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
-      std::string name = "vigil_" + std::to_string(prepared_.size());
+      std::string name = "safehold_" + std::to_string(prepared_.size());
       ResultPtr prep(PQprepare(conn_.get(), name.c_str(), sql.c_str(),
                                static_cast<int>(params.size()), nullptr));
       if (with_begin) begin_pending_ = true;  // keep BEGIN for the statement if this throws
@@ -210,4 +210,4 @@ class PgDb : public Db {
 
 std::unique_ptr<Db> open_postgres(const std::string& url) { return std::make_unique<PgDb>(url); }
 
-}  // namespace vigil::scheduler::detail
+}  // namespace safehold::scheduler::detail

@@ -1,8 +1,8 @@
-// scheduler/: Vigil's examination queue. Cases, suspects and their household facts, devices with a
+// scheduler/: Safehold's examination queue. Cases, suspects and their household facts, devices with a
 // state machine, the safeguarding-first priority policy (DESIGN.md "Priority policy"), alerts for
 // children's social care, leases for workers, an append-only hash-chained audit and API tokens.
 //
-// Everything here is a library call so that `vigil queue`, `vigil serve` and `vigil work` are glue.
+// Everything here is a library call so that `safehold queue`, `safehold serve` and `safehold work` are glue.
 // One Store is one database connection and is NOT thread-safe: open one per thread (or guard it).
 // Every mutating call runs in one transaction (facts, re-rank, alerts and audit records together)
 // and takes the acting user's name, which goes into the audit record.
@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-namespace vigil::scheduler {
+namespace safehold::scheduler {
 
 // Order of each enum is its priority order (first = most urgent).
 enum class Risk { very_high, high, medium, low, none };
@@ -51,7 +51,7 @@ std::optional<DeviceState> parse_state(std::string_view s);
 std::optional<JobKind> parse_job_kind(std::string_view s);
 std::optional<Role> parse_role(std::string_view s);
 
-// Thrown by Store operations. kind maps onto HTTP statuses in `vigil serve`
+// Thrown by Store operations. kind maps onto HTTP statuses in `safehold serve`
 // (not_found 404, invalid 400, conflict 409, storage 500). what() is one sentence, no secrets.
 class QueueError : public std::runtime_error {
  public:
@@ -142,7 +142,7 @@ struct QueueEntry {
   double waiting_days = 0;
   bool overdue = false;  // past its deadline and not done/withdrawn
 };
-nlohmann::json to_json(const QueueEntry& e);  // `vigil queue list --json` object
+nlohmann::json to_json(const QueueEntry& e);  // `safehold queue list --json` object
 
 struct Explanation {
   QueueEntry entry;      // rank among queued devices (0 if the device is not queued)
@@ -329,7 +329,7 @@ class Store {
                                          int64_t limit = 0) = 0;
   virtual AuditCheck verify_audit() = 0;
 
-  // API tokens for `vigil serve`: stored as SHA-256; verify returns the valid token or nullopt.
+  // API tokens for `safehold serve`: stored as SHA-256; verify returns the valid token or nullopt.
   virtual NewToken create_token(const std::string& user, Role role, const std::string& name) = 0;
   virtual Token revoke_token(const std::string& user, const std::string& id_or_name) = 0;
   virtual std::vector<Token> list_tokens() = 0;
@@ -352,4 +352,4 @@ class Store {
   std::function<int64_t()> clock_;
 };
 
-}  // namespace vigil::scheduler
+}  // namespace safehold::scheduler

@@ -10,7 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
-namespace vigil::scheduler::detail {
+namespace safehold::scheduler::detail {
 namespace {
 
 struct StmtFree {
@@ -159,4 +159,4 @@ int64_t Row::integer(size_t i) const {
 
 std::unique_ptr<Db> open_sqlite(const std::string& path) { return std::make_unique<SqliteDb>(path); }
 
-}  // namespace vigil::scheduler::detail
+}  // namespace safehold::scheduler::detail

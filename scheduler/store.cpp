@@ -20,7 +20,7 @@
 #include <thread>
 #include <tuple>
 
-namespace vigil::scheduler {
+namespace safehold::scheduler {
 namespace {
 
 using detail::Db;
@@ -280,7 +280,7 @@ std::string complete_ctes(const std::string& exhibit, const std::string& station
 // closing store seal first, waiting. low_xid_device: the oldest transaction that may still add
 // pending records (the xmin of the last seal's snapshot), so a seal's scan starts after the
 // records already moved. audit_pending (records as JSON) and low_xid are the previous release's:
-// its stores wrote there and sealed with a PL/pgSQL function (vigil_audit_seal_v2) under the same
+// its stores wrote there and sealed with a PL/pgSQL function (safehold_audit_seal_v2) under the same
 // lock and with the same hash; chain_pending() also chains what they leave, so that both
 // releases can share a database during an upgrade.
 const char* kPgPendingProbe = "audit_pending_device";
@@ -1147,7 +1147,7 @@ class SqlStore final : public Store {
     if (RAND_bytes(buf, sizeof buf) != 1)
       throw QueueError(Kind::storage, "cannot generate a random token");
     static const char* hex = "0123456789abcdef";
-    std::string secret = "vigil_";
+    std::string secret = "safehold_";
     for (unsigned char b : buf) {
       secret += hex[b >> 4];
       secret += hex[b & 15];
@@ -1459,14 +1459,14 @@ class SqlStore final : public Store {
     }
   }
 
-  // Test hook: VIGIL_TEST_STALL_BEFORE_COMMIT=FILE makes a write create FILE and sleep before
+  // Test hook: SAFEHOLD_TEST_STALL_BEFORE_COMMIT=FILE makes a write create FILE and sleep before
   // COMMIT, so a test can kill -9 a writer in the middle of a transaction.
   static bool stall_requested() {
-    const char* f = std::getenv("VIGIL_TEST_STALL_BEFORE_COMMIT");
+    const char* f = std::getenv("SAFEHOLD_TEST_STALL_BEFORE_COMMIT");
     return f && *f;
   }
   static void stall_for_tests() {
-    const char* f = std::getenv("VIGIL_TEST_STALL_BEFORE_COMMIT");
+    const char* f = std::getenv("SAFEHOLD_TEST_STALL_BEFORE_COMMIT");
     if (!f || !*f) return;
     std::ofstream(f) << "in transaction\n";
     std::this_thread::sleep_for(std::chrono::seconds(120));
@@ -1992,7 +1992,7 @@ class SqlStore final : public Store {
   }
 
   static std::chrono::milliseconds seal_interval_from_env() {
-    const char* v = std::getenv("VIGIL_TEST_AUDIT_SEAL_MS");  // test hook: delay hot-path seals
+    const char* v = std::getenv("SAFEHOLD_TEST_AUDIT_SEAL_MS");  // test hook: delay hot-path seals
     if (v && *v) return std::chrono::milliseconds(std::atoll(v));
     return std::chrono::milliseconds(100);
   }
@@ -2019,4 +2019,4 @@ std::unique_ptr<Store> Store::open(const std::string& url) {
   return std::make_unique<SqlStore>(detail::open_sqlite(path));
 }
 
-}  // namespace vigil::scheduler
+}  // namespace safehold::scheduler

@@ -5,12 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build/asan}
 JOBS=${JOBS:-2}
-export VIGIL_FIXTURES=${VIGIL_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
+export SAFEHOLD_FIXTURES=${SAFEHOLD_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 envfile=$(mktemp)
-export VIGIL_SERVICE_ENV=$envfile
+export SAFEHOLD_SERVICE_ENV=$envfile
 cleanup() {
   for s in tests/services/*.sh; do [ -e "$s" ] && bash "$s" stop || true; done
   rm -f "$envfile"

@@ -1,4 +1,6 @@
-// `vigil acquire` and `vigil verify`: glue between the command line and acquire/.
+// `safehold acquire` and `safehold verify`: glue between the command line and acquire/.
+#include "base/json.hpp"
+#include "base/format.hpp"
 #include "tools/command.hpp"
 
 #include "acquire/acquire.hpp"
@@ -14,7 +16,7 @@
 #include <iostream>
 #include <unistd.h>
 
-namespace vigil::tools {
+namespace safehold::tools {
 namespace {
 
 std::atomic<bool> g_stop{false};
@@ -54,7 +56,7 @@ struct AcquireArgs {
 };
 
 void print_verify(const acquire::VerifyResult& v, const std::string& image) {
-  fmt::print("Image:    {}\nSize:     {} bytes\n", fs::printable(image), v.size);
+  fmt::print("Image:    {}\nSize:     {} bytes\n", base::printable(image), v.size);
   auto line = [](const char* name, const std::string& computed, const std::string& stored, const char* where) {
     if (computed.empty()) return;
     fmt::print("{:<8}  {}  {}\n", name, computed,
@@ -65,7 +67,7 @@ void print_verify(const acquire::VerifyResult& v, const std::string& image) {
   line("MD5:", v.computed.md5, v.stored.md5, "the E01");
   line("SHA-1:", v.computed.sha1, v.stored.sha1, "the E01");
   line("SHA-256:", v.computed.sha256, v.stored.sha256, "the record");
-  for (auto& p : v.problems) fmt::print("Problem:  {}\n", fs::printable(p));
+  for (auto& p : v.problems) fmt::print("Problem:  {}\n", base::printable(p));
   fmt::print("Result:   {}\n", v.ok ? "verified" : "VERIFICATION FAILED");
 }
 
@@ -117,8 +119,8 @@ int run_acquire(const AcquireArgs& a) {
       double frac = p.total ? static_cast<double>(p.done) / static_cast<double>(p.total) : 1;
       int w = 30, fill = static_cast<int>(frac * w);
       std::fprintf(stderr, "\r[%s%s] %5.1f%%  %s / %s  %s/s  ETA %s  bad sectors %llu   ", std::string(fill, '#').c_str(),
-                   std::string(w - fill, '.').c_str(), frac * 100, fs::human_bytes(static_cast<double>(p.done)).c_str(),
-                   fs::human_bytes(static_cast<double>(p.total)).c_str(), fs::human_bytes(p.rate).c_str(), clock(p.eta_seconds).c_str(),
+                   std::string(w - fill, '.').c_str(), frac * 100, base::human_bytes(static_cast<double>(p.done)).c_str(),
+                   base::human_bytes(static_cast<double>(p.total)).c_str(), base::human_bytes(p.rate).c_str(), clock(p.eta_seconds).c_str(),
                    static_cast<unsigned long long>(p.bad_sectors));
       if (p.final) std::fprintf(stderr, "\n");
     }
@@ -137,9 +139,9 @@ int run_acquire(const AcquireArgs& a) {
   }
   int code = r.status == acquire::Status::complete ? 0 : static_cast<int>(Exit::partial);
   if (a.json) {
-    std::cout << fs::dump(nlohmann::json{{"event", "done"}, {"record", r.record}}) << std::endl;
+    std::cout << base::dump(nlohmann::json{{"event", "done"}, {"record", r.record}}) << std::endl;
   } else {
-    fmt::print("Acquired {} bytes into {}\n", r.size, fs::printable(r.segments.empty() ? a.out : r.segments.front().string()));
+    fmt::print("Acquired {} bytes into {}\n", r.size, base::printable(r.segments.empty() ? a.out : r.segments.front().string()));
     if (!r.digests.md5.empty()) fmt::print("MD5:      {}\n", r.digests.md5);
     if (!r.digests.sha1.empty()) fmt::print("SHA-1:    {}\n", r.digests.sha1);
     if (!r.digests.sha256.empty()) fmt::print("SHA-256:  {}\n", r.digests.sha256);
@@ -152,7 +154,7 @@ int run_acquire(const AcquireArgs& a) {
   if (a.verify && !r.segments.empty()) {
     try {
       auto v = acquire::verify(r.segments.front(), a.threads);
-      if (a.json) std::cout << fs::dump(nlohmann::json{{"event", "verify"}, {"result", v.to_json()}}) << std::endl;
+      if (a.json) std::cout << base::dump(nlohmann::json{{"event", "verify"}, {"result", v.to_json()}}) << std::endl;
       else print_verify(v, r.segments.front().string());
       if (!v.ok) code = static_cast<int>(Exit::mismatch);
     } catch (const fs::EvidenceError& e) {
@@ -201,7 +203,7 @@ void register_acquire(CLI::App& app) {
     } catch (const fs::EvidenceError& e) {
       fail(Exit::usage, e.what());
     }
-    if (*json) std::cout << fs::dump(v.to_json(), 2) << "\n";
+    if (*json) std::cout << base::dump(v.to_json(), 2) << "\n";
     else print_verify(v, *image);
     if (!v.ok) throw CommandExit{static_cast<int>(Exit::mismatch)};
   });
@@ -210,4 +212,4 @@ void register_acquire(CLI::App& app) {
 Registrar reg(20, register_acquire);
 
 }  // namespace
-}  // namespace vigil::tools
+}  // namespace safehold::tools

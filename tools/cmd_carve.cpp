@@ -1,4 +1,6 @@
-// `vigil carve`: media and chat databases out of an image, with filesystem context.
+// `safehold carve`: media and chat databases out of an image, with filesystem context.
+#include "base/json.hpp"
+#include "base/format.hpp"
 #include "tools/command.hpp"
 
 #include "carve/carver.hpp"
@@ -11,7 +13,7 @@
 #include <chrono>
 #include <iostream>
 
-namespace vigil::tools {
+namespace safehold::tools {
 namespace {
 
 struct CarveArgs {
@@ -41,14 +43,14 @@ void run_carve(const CarveArgs& a) {
   if (std::filesystem::exists(out, ec)) {
     if (!std::filesystem::is_directory(out, ec)) fail(Exit::usage, a.outdir + ": exists and is not a folder");
     if (!std::filesystem::is_empty(out, ec)) {
-      if (!a.force) fail(Exit::usage, a.outdir + ": folder is not empty (use --force to replace Vigil's outputs in it)");
+      if (!a.force) fail(Exit::usage, a.outdir + ": folder is not empty (use --force to replace Safehold's outputs in it)");
       clear_outputs(out);
     }
   }
-  carve::hashset::HashSets known;
+  hashset::HashSets known;
   for (auto& k : a.known) {
     try {
-      known.add(carve::hashset::HashSet::open(k));
+      known.add(hashset::HashSet::open(k));
     } catch (const std::exception& e) {
       fail(Exit::usage, std::string("--known: ") + e.what());
     }
@@ -84,8 +86,8 @@ void run_carve(const CarveArgs& a) {
       std::string bar(static_cast<size_t>(pct / 5), '#');
       bar.resize(20, '.');
       fmt::print(stderr, "\r{:<8} [{}] {:>3}% {} / {} {}/s ETA {} artefacts {}   ", p.phase, bar, pct,
-                 fs::human_bytes(static_cast<double>(p.bytes_done)), fs::human_bytes(static_cast<double>(p.bytes_total)),
-                 fs::human_bytes(rate), eta, p.artefacts);
+                 base::human_bytes(static_cast<double>(p.bytes_done)), base::human_bytes(static_cast<double>(p.bytes_total)),
+                 base::human_bytes(rate), eta, p.artefacts);
     };
   }
   carve::Summary s;
@@ -97,10 +99,10 @@ void run_carve(const CarveArgs& a) {
   }
   if (tty) fmt::print(stderr, "\n");
   if (a.json) {
-    std::cout << fs::dump(carve::to_json(s), 2) << "\n";
+    std::cout << base::dump(carve::to_json(s), 2) << "\n";
     return;
   }
-  fmt::print("Artefacts: {} in {}\n", s.artefacts, fs::printable(a.outdir));
+  fmt::print("Artefacts: {} in {}\n", s.artefacts, base::printable(a.outdir));
   for (auto& [type, states] : s.counts) {
     std::string line;
     for (auto& [st, n] : states) line += fmt::format(" {} {}", st, n);
@@ -109,11 +111,11 @@ void run_carve(const CarveArgs& a) {
   uint64_t inval = 0;
   for (auto& [t, n] : s.invalid) inval += n;
   fmt::print("Read {} in {:.1f}s; {} invalid fragments left out; {} JPEGs rebuilt from two fragments\n",
-             fs::human_bytes(static_cast<double>(s.bytes_read)), s.seconds, inval, s.bifragment);
+             base::human_bytes(static_cast<double>(s.bytes_read)), s.seconds, inval, s.bifragment);
   if (!known.empty())
     fmt::print("Known: {} artefacts in the hash sets{}\n", s.known,
                a.skip_known_ignorable ? fmt::format(", {} ignorable ones left out of artefacts/", s.known_skipped) : "");
-  for (auto& e : s.errors) fmt::print(stderr, "vigil: {}: {}\n", fs::printable(e.where), fs::printable(e.message));
+  for (auto& e : s.errors) fmt::print(stderr, "safehold: {}: {}\n", base::printable(e.where), base::printable(e.message));
 }
 
 void register_carve(CLI::App& app) {
@@ -126,12 +128,12 @@ void register_carve(CLI::App& app) {
   c->add_flag("--no-unallocated", a->no_unallocated, "Skip pass 2 (carving of unallocated and unpartitioned space)");
   c->add_option("--threads", a->threads, "Decompression threads for E01 (default: all cores)");
   c->add_flag("--json", a->json, "Print the summary as JSON instead of text and a progress bar");
-  c->add_flag("--force", a->force, "Replace Vigil's outputs in a non-empty output folder");
-  c->add_option("--known", a->known, "Known-hash sets (from `vigil hashset import`) to mark artefacts with");
+  c->add_flag("--force", a->force, "Replace Safehold's outputs in a non-empty output folder");
+  c->add_option("--known", a->known, "Known-hash sets (from `safehold hashset import`) to mark artefacts with");
   c->add_flag("--skip-known-ignorable", a->skip_known_ignorable,
               "Leave artefacts found in an ignorable set out of artefacts/ (they stay in the report)");
   c->callback([a] {
-    a->argv = {"vigil", "carve", a->image, "-o", a->outdir, "--types", a->types};
+    a->argv = {"safehold", "carve", a->image, "-o", a->outdir, "--types", a->types};
     if (a->no_unallocated) a->argv.push_back("--no-unallocated");
     if (a->threads) a->argv.push_back("--threads " + std::to_string(a->threads));
     for (auto& k : a->known) a->argv.insert(a->argv.end(), {"--known", k});
@@ -143,4 +145,4 @@ void register_carve(CLI::App& app) {
 Registrar reg(30, register_carve);
 
 }  // namespace
-}  // namespace vigil::tools
+}  // namespace safehold::tools

@@ -1,9 +1,10 @@
-// `vigil hashset` (import, lookup, info), `vigil pdq` and `vigil export` (VICS, bundles, verify).
+// `safehold hashset` (import, lookup, info), `safehold pdq` and `safehold export` (VICS, bundles, verify).
+#include "base/json.hpp"
 #include "tools/command.hpp"
 
-#include "carve/export/export.hpp"
-#include "carve/hashset/hashset.hpp"
-#include "carve/pdq/pdq.hpp"
+#include "export/export.hpp"
+#include "hashset/hashset.hpp"
+#include "pdq/pdq.hpp"
 #include "fs/json.hpp"
 
 #include <fmt/core.h>
@@ -13,11 +14,11 @@
 #include <iostream>
 #include <unistd.h>
 
-namespace vigil::tools {
+namespace safehold::tools {
 namespace {
 
-namespace hs = carve::hashset;
-namespace ex = carve::exports;
+namespace hs = hashset;
+namespace ex = exports;
 
 std::string human_bytes(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -105,7 +106,7 @@ void register_hashset(CLI::App& app) {
     }
     clear_progress();
     if (ia->json) {
-      std::cout << fs::dump({{"set", ia->output},
+      std::cout << base::dump({{"set", ia->output},
                              {"records", st.records},
                              {"md5", st.unique[0]},
                              {"sha1", st.unique[1]},
@@ -115,7 +116,7 @@ void register_hashset(CLI::App& app) {
                 << "\n";
     } else {
       std::cout << fmt::format("{}: {} records read; {} MD5, {} SHA-1, {} SHA-256 stored; {} categories; {:.1f} s\n",
-                               fs::printable(ia->output), st.records, st.unique[0], st.unique[1],
+                               base::printable(ia->output), st.records, st.unique[0], st.unique[1],
                                st.unique[2], st.categories, st.seconds);
     }
   });
@@ -128,7 +129,7 @@ void register_hashset(CLI::App& app) {
   };
   auto la = std::make_shared<LookupArgs>();
   auto* lk = hs_cmd->add_subcommand("lookup", "Look MD5, SHA-1 or SHA-256 hashes up in a set");
-  lk->add_option("SET", la->set, "A set file made by `vigil hashset import`")->required();
+  lk->add_option("SET", la->set, "A set file made by `safehold hashset import`")->required();
   lk->add_option("HASH", la->hashes, "Hashes to look up (none: read them from stdin, one a line)");
   lk->add_flag("--json", la->json, "One JSON object a line");
   lk->callback([la] {
@@ -138,14 +139,14 @@ void register_hashset(CLI::App& app) {
       while (!h.empty() && (h.back() == '\r' || h.back() == ' ')) h.pop_back();
       if (h.empty()) return;
       auto d = hs::parse_digest(h);
-      if (!d) fail(Exit::usage, fmt::format("\"{}\" is not an MD5, SHA-1 or SHA-256 hash", fs::printable(h)));
+      if (!d) fail(Exit::usage, fmt::format("\"{}\" is not an MD5, SHA-1 or SHA-256 hash", base::printable(h)));
       auto m = set->lookup(*d);
       if (la->json) {
-        std::cout << fs::dump({{"hash", d->hex()}, {"algo", hs::to_string(d->algo)}, {"known", match_json(m)}})
+        std::cout << base::dump({{"hash", d->hex()}, {"algo", hs::to_string(d->algo)}, {"known", match_json(m)}})
                   << "\n";
       } else if (m) {
-        std::cout << fmt::format("{}  known  set={} category={}{}\n", d->hex(), fs::printable(m->set),
-                                 m->category ? fs::printable(*m->category) : "-",
+        std::cout << fmt::format("{}  known  set={} category={}{}\n", d->hex(), base::printable(m->set),
+                                 m->category ? base::printable(*m->category) : "-",
                                  m->ignorable ? " ignorable" : "");
       } else {
         std::cout << fmt::format("{}  not found\n", d->hex());
@@ -167,7 +168,7 @@ void register_hashset(CLI::App& app) {
     auto s = open_set(*info_set);
     std::cout << fmt::format("Name:        {}\nSource:      {}\nIgnorable:   {}\nMD5:         {}\n"
                              "SHA-1:       {}\nSHA-256:     {}\nCategories:  {}\n",
-                             fs::printable(s->name()), s->source_format(), s->ignorable() ? "yes" : "no",
+                             base::printable(s->name()), s->source_format(), s->ignorable() ? "yes" : "no",
                              s->count(hs::Algo::md5), s->count(hs::Algo::sha1),
                              s->count(hs::Algo::sha256), s->categories().size() - 1);
   });
@@ -185,10 +186,10 @@ void register_pdq(CLI::App& app) {
   cmd->add_option("--match", pa->list, "A PDQ list (one hex hash a line, optional label)");
   cmd->add_flag("--json", pa->json, "One JSON object a line");
   cmd->callback([pa] {
-    std::vector<carve::pdq::ListEntry> list;
+    std::vector<pdq::ListEntry> list;
     if (!pa->list.empty()) {
       try {
-        list = carve::pdq::load_list(pa->list);
+        list = pdq::load_list(pa->list);
       } catch (const std::exception& e) {
         fail(Exit::usage, e.what());
       }
@@ -196,15 +197,15 @@ void register_pdq(CLI::App& app) {
     bool failed = false;
     for (auto& path : pa->images) {
       std::string err;
-      auto img = carve::pdq::decode_image_file(path, &err);
+      auto img = pdq::decode_image_file(path, &err);
       if (!img) {
-        std::cerr << "vigil: " << fs::printable(path) << ": " << err << "\n";
+        std::cerr << "safehold: " << base::printable(path) << ": " << err << "\n";
         failed = true;
         continue;
       }
-      auto d = carve::pdq::hash_image_dihedral(*img);
-      std::optional<carve::pdq::ListMatch> m;
-      if (!list.empty() && d.quality >= carve::pdq::kMinQuality) m = carve::pdq::match(d, list);
+      auto d = pdq::hash_image_dihedral(*img);
+      std::optional<pdq::ListMatch> m;
+      if (!list.empty() && d.quality >= pdq::kMinQuality) m = pdq::match(d, list);
       if (pa->json) {
         nlohmann::json j{{"file", path}, {"pdq", d.hashes[0].hex()}, {"quality", d.quality}};
         if (!pa->list.empty())
@@ -212,10 +213,10 @@ void register_pdq(CLI::App& app) {
                                           {"label", list[m->entry].label},
                                           {"distance", m->distance}}
                          : nlohmann::json();
-        std::cout << fs::dump(j) << "\n";
+        std::cout << base::dump(j) << "\n";
       } else {
-        std::cout << fmt::format("{}  {:>3}  {}", d.hashes[0].hex(), d.quality, fs::printable(path));
-        if (m) std::cout << fmt::format("  match {} (distance {})", fs::printable(list[m->entry].label), m->distance);
+        std::cout << fmt::format("{}  {:>3}  {}", d.hashes[0].hex(), d.quality, base::printable(path));
+        if (m) std::cout << fmt::format("  match {} (distance {})", base::printable(list[m->entry].label), m->distance);
         std::cout << "\n";
       }
     }
@@ -238,7 +239,7 @@ void register_export(CLI::App& app) {
   auto* o_verify = cmd->add_option("--verify", ea->verify, "Check every file of a bundle against its manifest");
   o_vics->excludes(o_verify);
   o_bundle->excludes(o_verify);
-  cmd->add_option("CARVE_DIR", ea->dirs, "Output directories of `vigil carve` (one per device)");
+  cmd->add_option("CARVE_DIR", ea->dirs, "Output directories of `safehold carve` (one per device)");
   cmd->add_option("--level", ea->level, "zstd level for --bundle")->check(CLI::Range(1, 19));
   cmd->add_option("--threads", ea->threads, "zstd workers for --bundle (default: one per core)");
   cmd->add_flag("--json", ea->json, "Print the result as JSON");
@@ -249,15 +250,15 @@ void register_export(CLI::App& app) {
       if (!ea->dirs.empty()) fail(Exit::usage, "export --verify takes only the bundle");
       auto r = ex::verify_bundle(ea->verify);
       if (ea->json) {
-        std::cout << fs::dump({{"bundle", ea->verify}, {"ok", r.ok()}, {"files", r.files},
+        std::cout << base::dump({{"bundle", ea->verify}, {"ok", r.ok()}, {"files", r.files},
                                {"listed", r.listed}, {"problems", r.problems}})
                   << "\n";
       } else {
-        for (auto& p : r.problems) std::cerr << "vigil: " << fs::printable(p) << "\n";
+        for (auto& p : r.problems) std::cerr << "safehold: " << base::printable(p) << "\n";
         if (r.ok())
-          std::cout << fmt::format("{}: OK, {} files match the manifest\n", fs::printable(ea->verify), r.files);
+          std::cout << fmt::format("{}: OK, {} files match the manifest\n", base::printable(ea->verify), r.files);
         else
-          std::cout << fmt::format("{}: FAILED, {} problems\n", fs::printable(ea->verify), r.problems.size());
+          std::cout << fmt::format("{}: FAILED, {} problems\n", base::printable(ea->verify), r.problems.size());
       }
       if (!r.ok()) throw CommandExit{static_cast<int>(Exit::mismatch)};
       return;
@@ -272,7 +273,7 @@ void register_export(CLI::App& app) {
                        {"merged", st.merged}, {"skipped", st.skipped}};
         if (!ea->json)
           std::cout << fmt::format("{}: {} Media from {} artefacts ({} duplicates merged)\n",
-                                   fs::printable(ea->vics), st.media, st.artefacts, st.merged);
+                                   base::printable(ea->vics), st.media, st.artefacts, st.merged);
       }
       if (!ea->bundle.empty()) {
         ex::BundleOptions bo;
@@ -284,7 +285,7 @@ void register_export(CLI::App& app) {
         out["bundle"] = {{"file", ea->bundle}, {"files", st.files}, {"bytes_in", st.bytes_in},
                          {"bytes_out", st.bytes_out}};
         if (!ea->json)
-          std::cout << fmt::format("{}: {} files, {} in, {} out, with {}\n", fs::printable(ea->bundle),
+          std::cout << fmt::format("{}: {} files, {} in, {} out, with {}\n", base::printable(ea->bundle),
                                    st.files, human_bytes(st.bytes_in), human_bytes(st.bytes_out),
                                    ex::kManifestName);
       }
@@ -292,7 +293,7 @@ void register_export(CLI::App& app) {
       clear_progress();
       fail(Exit::usage, e.what());
     }
-    if (ea->json) std::cout << fs::dump(out) << "\n";
+    if (ea->json) std::cout << base::dump(out) << "\n";
   });
 }
 
@@ -301,4 +302,4 @@ Registrar reg_pdq(61, register_pdq);
 Registrar reg_export(62, register_export);
 
 }  // namespace
-}  // namespace vigil::tools
+}  // namespace safehold::tools

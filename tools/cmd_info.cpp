@@ -1,8 +1,10 @@
-// `vigil info` and `vigil ls`: what an image holds.
+// `safehold info` and `safehold ls`: what an image holds.
+#include "base/json.hpp"
+#include "base/format.hpp"
 #include "tools/command.hpp"
 
 #include "fs/evidence.hpp"
-#include "fs/hash.hpp"
+#include "base/hash.hpp"
 #include "fs/reader.hpp"
 #include "fs/json.hpp"
 
@@ -10,7 +12,7 @@
 
 #include <iostream>
 
-namespace vigil::tools {
+namespace safehold::tools {
 namespace {
 
 std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path) {
@@ -18,7 +20,7 @@ std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path) {
     auto ev = fs::Evidence::open(path);
     if (ev->filesystems().empty() && ev->volume_scheme() == "none")
       fail(Exit::usage, fmt::format("{}: no partition table or filesystem recognised in {} of {} data", path,
-                                    fs::human_size(ev->image().size()), fs::to_string(ev->image().format())));
+                                    base::human_size(ev->image().size()), fs::to_string(ev->image().format())));
     return ev;
   } catch (const fs::EvidenceError& e) {
     fail(Exit::usage, e.what());
@@ -27,10 +29,10 @@ std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path) {
 
 void print_info(const fs::Evidence& ev) {
   const auto& img = ev.image();
-  using fs::printable;
+  using base::printable;
   fmt::print("Image:        {}\n", printable(img.path().string()));
   fmt::print("Format:       {}\n", fs::to_string(img.format()));
-  fmt::print("Size:         {} bytes ({})\n", img.size(), fs::human_size(img.size()));
+  fmt::print("Size:         {} bytes ({})\n", img.size(), base::human_size(img.size()));
   fmt::print("Sector size:  {}\n", img.sector_size());
   if (img.segments().size() > 1) {
     fmt::print("Segments:     {}\n", img.segments().size());
@@ -68,7 +70,7 @@ void print_info(const fs::Evidence& ev) {
   if (ev.filesystems().empty()) fmt::print("  none recognised\n");
   for (auto& f : ev.filesystems())
     fmt::print("  {:>3}  volume {:<3} offset {:<12} {:<8} label \"{}\"  block size {}  size {} ({})\n", f.index,
-               f.volume, f.offset, f.type, printable(f.label), f.block_size, f.size, fs::human_size(f.size));
+               f.volume, f.offset, f.type, printable(f.label), f.block_size, f.size, base::human_size(f.size));
   for (auto& p : ev.problems())
     fmt::print("Problem: {}: {}\n", printable(p.where), printable(p.message));
 }
@@ -81,7 +83,7 @@ void register_info(CLI::App& app) {
   info->add_flag("--json", *json, "Write one JSON object");
   info->callback([image, json] {
     auto ev = open_or_fail(*image);
-    if (*json) std::cout << fs::dump(fs::describe(*ev), 2) << "\n";
+    if (*json) std::cout << base::dump(fs::describe(*ev), 2) << "\n";
     else print_info(*ev);
   });
 
@@ -98,17 +100,17 @@ void register_info(CLI::App& app) {
       ev->walk(f.index, [&](const fs::FileEntry& e) {
         if (*deleted && e.state == fs::FileState::allocated) return true;
         if (*ls_json) {
-          std::cout << fs::dump(fs::to_json(e)) << "\n";
+          std::cout << base::dump(fs::to_json(e)) << "\n";
         } else {
           const char* st = e.state == fs::FileState::allocated ? " " : e.state == fs::FileState::deleted ? "*" : "o";
           std::cout << fmt::format("{}{}:{:<4} {:<8} {:>12} {:<20} {}\n", st, e.filesystem, e.type == "dir" ? "d" : e.type == "link" ? "l" : e.type == "virtual" ? "v" : "r",
-                                   e.inode, e.size, fs::to_iso8601(e.mtime).value_or("-"), fs::printable(e.path));
+                                   e.inode, e.size, fs::to_iso8601(e.mtime).value_or("-"), base::printable(e.path));
         }
         return true;
       });
     }
     for (auto& p : ev->problems())
-      std::cerr << "vigil: " << fs::printable(p.where) << ": " << fs::printable(p.message) << "\n";
+      std::cerr << "safehold: " << base::printable(p.where) << ": " << base::printable(p.message) << "\n";
   });
 }
 
@@ -133,7 +135,7 @@ void register_hash(CLI::App& app) {
       else if (!name.empty()) fail(Exit::usage, "--hash: unknown algorithm '" + name + "' (use md5, sha1, sha256)");
     }
     if (!set) fail(Exit::usage, "--hash: no algorithm given");
-    fs::MultiHasher h(set);
+    base::MultiHasher h(set);
     fs::ReadOptions opts;
     opts.threads = *threads;
     // Runs of zero chunks (recognised from their stored bytes) are hashed from one small, cache-hot
@@ -160,7 +162,7 @@ void register_hash(CLI::App& app) {
       nlohmann::json errs = nlohmann::json::array();
       for (auto& e : r.errors) errs.push_back({{"img_offset", e.img_offset}, {"len", e.len}, {"message", e.message}});
       j["errors"] = errs;
-      std::cout << fs::dump(j, 2) << "\n";
+      std::cout << base::dump(j, 2) << "\n";
     } else {
       fmt::print("Bytes:   {}\n", r.bytes);
       if (!d.md5.empty()) fmt::print("MD5:     {}\n", d.md5);
@@ -176,4 +178,4 @@ Registrar reg(10, register_info);
 Registrar reg_hash(11, register_hash);
 
 }  // namespace
-}  // namespace vigil::tools
+}  // namespace safehold::tools

@@ -1,4 +1,5 @@
-// `vigil queue`: the examination queue (scheduler/queue.hpp) from the command line. Glue only.
+// `safehold queue`: the examination queue (scheduler/queue.hpp) from the command line. Glue only.
+#include "base/json.hpp"
 #include "tools/command.hpp"
 
 #include "fs/json.hpp"
@@ -13,15 +14,15 @@
 #include <iostream>
 #include <sstream>
 
-namespace vigil::tools {
+namespace safehold::tools {
 namespace {
 
-namespace sch = vigil::scheduler;
-using fs::printable;
+namespace sch = safehold::scheduler;
+using base::printable;
 using nlohmann::json;
 
 struct Common {
-  std::string db = "./vigil-data/queue.db";
+  std::string db = "./safehold-data/queue.db";
   bool json = false;
   std::string user;
 };
@@ -46,10 +47,10 @@ std::string iso(int64_t t) {
 // Adds --db, --json and --user to a leaf command.
 std::shared_ptr<Common> common(CLI::App* sub) {
   auto c = std::make_shared<Common>();
-  if (const char* env = std::getenv("VIGIL_DB"); env && *env) c->db = env;
+  if (const char* env = std::getenv("SAFEHOLD_DB"); env && *env) c->db = env;
   sub->add_option("--db", c->db,
-                  "Queue database: PATH or sqlite:PATH (default ./vigil-data/queue.db, or "
-                  "$VIGIL_DB), or postgresql://…");
+                  "Queue database: PATH or sqlite:PATH (default ./safehold-data/queue.db, or "
+                  "$SAFEHOLD_DB), or postgresql://…");
   sub->add_flag("--json", c->json, "Write JSON for scripts");
   sub->add_option("--user", c->user, "Name recorded in the audit (default: login name)");
   return c;
@@ -92,7 +93,7 @@ void print_change(const Common& c, const sch::ChangeResult& r, sch::Store& store
   if (c.json) {
     json j = {{"devices_reranked", r.devices_reranked}, {"alerts_raised", json::array()}};
     for (auto& a : r.alerts_raised) j["alerts_raised"].push_back(sch::to_json(a, store.now()));
-    std::cout << fs::dump(j, 2) << "\n";
+    std::cout << base::dump(j, 2) << "\n";
     return;
   }
   if (r.devices_reranked) fmt::print("Re-ranked {} device(s)\n", r.devices_reranked);
@@ -152,7 +153,7 @@ void register_queue(CLI::App& app) {
         auto s = open_store(*c);
         auto out = s->add_case(user_of(*c), nc);
         if (c->json)
-          std::cout << fs::dump({{"reference", out.reference}, {"risk", sch::to_string(out.risk)}}, 2)
+          std::cout << base::dump({{"reference", out.reference}, {"risk", sch::to_string(out.risk)}}, 2)
                     << "\n";
         else fmt::print("Case {} added (risk {})\n", printable(out.reference), sch::to_string(out.risk));
       });
@@ -200,7 +201,7 @@ void register_queue(CLI::App& app) {
             fmt::print("{:<16} {:<10} {:<20} {}\n", printable(k.reference), sch::to_string(k.risk),
                        printable(k.offence), printable(k.officer));
         }
-        if (c3->json) std::cout << fs::dump(arr, 2) << "\n";
+        if (c3->json) std::cout << base::dump(arr, 2) << "\n";
       });
     });
   }
@@ -299,7 +300,7 @@ void register_queue(CLI::App& app) {
         d.device_class = parse_value<sch::DeviceClass>(*cls, sch::parse_class, "--class", kClasses);
         auto s = open_store(*c);
         auto out = s->add_device(user_of(*c), d);
-        if (c->json) std::cout << fs::dump(device_json(out), 2) << "\n";
+        if (c->json) std::cout << base::dump(device_json(out), 2) << "\n";
         else
           fmt::print("Device {} queued (tier {}, deadline {} UTC)\n", printable(out.exhibit),
                      out.tier, iso(out.deadline_at));
@@ -321,7 +322,7 @@ void register_queue(CLI::App& app) {
             "intake, queued, acquiring, acquired, carving, review, done, failed or withdrawn");
         auto s = open_store(*c2);
         auto out = s->set_device_state(user_of(*c2), *ex, st, *reason);
-        if (c2->json) std::cout << fs::dump(device_json(out), 2) << "\n";
+        if (c2->json) std::cout << base::dump(device_json(out), 2) << "\n";
         else fmt::print("Device {} is now {}\n", printable(out.exhibit), sch::to_string(out.state));
       });
     });
@@ -354,7 +355,7 @@ void register_queue(CLI::App& app) {
         if (c->json) {
           json arr = json::array();
           for (auto& e : entries) arr.push_back(sch::to_json(e));
-          std::cout << fs::dump(arr, 2) << "\n";
+          std::cout << base::dump(arr, 2) << "\n";
         } else {
           print_entries(entries);
         }
@@ -370,7 +371,7 @@ void register_queue(CLI::App& app) {
         auto s = open_store(*c2);
         auto e = s->explain(*exhibit);
         if (c2->json) {
-          std::cout << fs::dump(sch::to_json(e), 2) << "\n";
+          std::cout << base::dump(sch::to_json(e), 2) << "\n";
           return;
         }
         const auto& d = e.entry.device;
@@ -393,7 +394,7 @@ void register_queue(CLI::App& app) {
         if (c3->json) {
           json arr = json::array();
           for (auto& e : entries) arr.push_back(sch::to_json(e));
-          std::cout << fs::dump(arr, 2) << "\n";
+          std::cout << base::dump(arr, 2) << "\n";
         } else {
           print_entries(entries);
         }
@@ -431,7 +432,7 @@ void register_queue(CLI::App& app) {
           }
           json j = device_json(got->device);
           j["job"] = sch::to_string(got->kind);
-          std::cout << fs::dump(j, 2) << "\n";
+          std::cout << base::dump(j, 2) << "\n";
         } else if (got) {
           fmt::print("{}\t{}\t{}\t{}\n", printable(got->device.exhibit), sch::to_string(got->kind),
                      sch::to_string(got->device.device_class), printable(got->device.source));
@@ -470,7 +471,7 @@ void register_queue(CLI::App& app) {
           else if (n == "complete") d = s->complete(user_of(*c2), *ex, *st, *msg, *image);
           else if (n == "fail") d = s->fail(user_of(*c2), *ex, *st, msg->empty() ? "failed" : *msg);
           else d = s->release(user_of(*c2), *ex, *st, *msg);
-          if (c2->json) std::cout << fs::dump(device_json(d), 2) << "\n";
+          if (c2->json) std::cout << base::dump(device_json(d), 2) << "\n";
           else if (n == "heartbeat")
             fmt::print("Lease on {} extended to {} UTC\n", printable(d.exhibit), iso(d.lease_expires));
           else fmt::print("Device {} is now {}\n", printable(d.exhibit), sch::to_string(d.state));
@@ -493,7 +494,7 @@ void register_queue(CLI::App& app) {
         if (c->json) {
           json arr = json::array();
           for (auto& a : list) arr.push_back(sch::to_json(a, t));
-          std::cout << fs::dump(arr, 2) << "\n";
+          std::cout << base::dump(arr, 2) << "\n";
           return;
         }
         fmt::print("{:>5}  {:<9} {:<12} {:<12} {:<16}  {:<16}  {}\n", "ID", "STATUS", "CASE",
@@ -520,7 +521,7 @@ void register_queue(CLI::App& app) {
       guarded([&] {
         auto s = open_store(*c2);
         auto a = s->acknowledge(user_of(*c2), *id, *ref);
-        if (c2->json) std::cout << fs::dump(sch::to_json(a, s->now()), 2) << "\n";
+        if (c2->json) std::cout << base::dump(sch::to_json(a, s->now()), 2) << "\n";
         else
           fmt::print("Alert {} acknowledged by {} (reference {})\n", a.id,
                      printable(a.acknowledged_by), printable(a.reference));
@@ -546,15 +547,15 @@ void register_queue(CLI::App& app) {
         if (*verify) {
           auto r = s->verify_audit();
           if (c->json) {
-            std::cout << fs::dump({{"ok", r.ok}, {"records", r.records}, {"problems", r.problems}}, 2)
+            std::cout << base::dump({{"ok", r.ok}, {"records", r.records}, {"problems", r.problems}}, 2)
                       << "\n";
           } else {
             for (auto& p : r.problems) fmt::print("BROKEN: {}\n", p);
             if (r.ok) fmt::print("Audit chain intact: {} record(s)\n", r.records);
           }
           if (!r.ok) {
-            std::cerr << "vigil: the audit chain is broken (" << r.problems.size()
-                      << " problem(s)): the queue database was altered outside Vigil\n";
+            std::cerr << "safehold: the audit chain is broken (" << r.problems.size()
+                      << " problem(s)): the queue database was altered outside Safehold\n";
             throw CommandExit{static_cast<int>(Exit::mismatch)};
           }
           return;
@@ -563,7 +564,7 @@ void register_queue(CLI::App& app) {
         if (c->json) {
           json arr = json::array();
           for (auto& r : recs) arr.push_back(sch::to_json(r));
-          std::cout << fs::dump(arr, 2) << "\n";
+          std::cout << base::dump(arr, 2) << "\n";
           return;
         }
         for (auto& r : recs)
@@ -593,7 +594,7 @@ void register_queue(CLI::App& app) {
             if (!in) fail(Exit::usage, fmt::format("{}: cannot open the CSV file", printable(*file)));
           }
           int64_t count = s->import_csv(user_of(*c), *file == "-" ? std::cin : in);
-          if (c->json) std::cout << fs::dump({{"devices", count}}) << "\n";
+          if (c->json) std::cout << base::dump({{"devices", count}}) << "\n";
           else fmt::print("Imported {} device(s)\n", count);
         } else if (*file == "-") {
           s->export_csv(std::cout);
@@ -655,13 +656,13 @@ void register_queue(CLI::App& app) {
                   {"lease_seconds", p.lease_seconds},
                   {"max_attempts", p.max_attempts},
                   {"alert_hours", p.alert_hours}};
-        std::cout << (c->json ? fs::dump(j, 2) : j.dump(2)) << "\n";
+        std::cout << (c->json ? base::dump(j, 2) : j.dump(2)) << "\n";
       });
     });
   }
 
-  // ---- tokens (for vigil serve) ----
-  auto* tk = q->add_subcommand("token", "API tokens for `vigil serve`")->require_subcommand(1);
+  // ---- tokens (for safehold serve) ----
+  auto* tk = q->add_subcommand("token", "API tokens for `safehold serve`")->require_subcommand(1);
   {
     auto* cr = tk->add_subcommand("create", "Create a token (shown once, on the last line)");
     auto c = common(cr);
@@ -675,7 +676,7 @@ void register_queue(CLI::App& app) {
         auto s = open_store(*c);
         auto nt = s->create_token(user_of(*c), r, *name);
         if (c->json) {
-          std::cout << fs::dump({{"id", nt.token.id}, {"name", nt.token.name},
+          std::cout << base::dump({{"id", nt.token.id}, {"name", nt.token.name},
                                  {"role", sch::to_string(nt.token.role)}, {"token", nt.secret}})
                     << "\n";
         } else {
@@ -694,7 +695,7 @@ void register_queue(CLI::App& app) {
       guarded([&] {
         auto s = open_store(*c2);
         auto t = s->revoke_token(user_of(*c2), *which);
-        if (c2->json) std::cout << fs::dump({{"id", t.id}, {"name", t.name}, {"revoked", true}}) << "\n";
+        if (c2->json) std::cout << base::dump({{"id", t.id}, {"name", t.name}, {"revoked", true}}) << "\n";
         else fmt::print("Token {} ({}) revoked\n", t.id, printable(t.name));
       });
     });
@@ -715,7 +716,7 @@ void register_queue(CLI::App& app) {
                        sch::to_string(t.role), iso(t.created_at), printable(t.created_by),
                        t.revoked_at ? ", REVOKED " + iso(t.revoked_at) : "");
         }
-        if (c3->json) std::cout << fs::dump(arr, 2) << "\n";
+        if (c3->json) std::cout << base::dump(arr, 2) << "\n";
       });
     });
   }
@@ -724,4 +725,4 @@ void register_queue(CLI::App& app) {
 Registrar reg(40, register_queue);
 
 }  // namespace
-}  // namespace vigil::tools
+}  // namespace safehold::tools

@@ -1,26 +1,26 @@
-// `vigil serve`: the queue's HTTP(S) JSON API and the backlog managers' dashboard. Glue only: the
-// server is scheduler/server/.
+// `safehold serve`: the queue's HTTP(S) JSON API and the backlog managers' dashboard. Glue only: the
+// server is server/.
 #include "tools/command.hpp"
 
-#include "scheduler/server/server.hpp"
+#include "server/server.hpp"
 
 #include <iostream>
 
-namespace vigil::tools {
+namespace safehold::tools {
 namespace {
 
-namespace srv = vigil::scheduler::server;
+namespace srv = safehold::server;
 
 void register_serve(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "serve", "Serve the queue's JSON API and the dashboard (HTTP/1.1, TLS with a certificate)");
   auto o = std::make_shared<srv::ServerOptions>();
-  o->db = "./vigil-data/queue.db";
-  if (const char* env = std::getenv("VIGIL_DB"); env && *env) o->db = env;
+  o->db = "./safehold-data/queue.db";
+  if (const char* env = std::getenv("SAFEHOLD_DB"); env && *env) o->db = env;
   auto body_kib = std::make_shared<size_t>(1024);
   auto quiet = std::make_shared<bool>(false);
   sub->add_option("--db", o->db,
-                  "Queue database: PATH or sqlite:PATH (default ./vigil-data/queue.db, or $VIGIL_DB), "
+                  "Queue database: PATH or sqlite:PATH (default ./safehold-data/queue.db, or $SAFEHOLD_DB), "
                   "or postgresql://…");
   sub->add_option("--listen", o->listen,
                   "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free port, printed "
@@ -51,4 +51,4 @@ void register_serve(CLI::App& app) {
 const Registrar reg(60, register_serve);
 
 }  // namespace
-}  // namespace vigil::tools
+}  // namespace safehold::tools

@@ -1,4 +1,5 @@
-// `vigil work`: a station that claims jobs from the queue in priority order and runs them.
+// `safehold work`: a station that claims jobs from the queue in priority order and runs them.
+#include "base/json.hpp"
 #include "tools/command.hpp"
 
 #include "fs/json.hpp"
@@ -10,7 +11,7 @@
 #include <csignal>
 #include <iostream>
 
-namespace vigil::tools {
+namespace safehold::tools {
 namespace {
 
 std::atomic<bool> g_stop{false};
@@ -19,7 +20,7 @@ extern "C" void on_term(int) { g_stop = true; }
 void register_work(CLI::App& app) {
   auto* cmd = app.add_subcommand("work", "Claim jobs from the queue in priority order and run them (imaging station)");
   struct Args {
-    std::string db = "./vigil-data/queue.db", station, caps, dir;
+    std::string db = "./safehold-data/queue.db", station, caps, dir;
     bool json = false, exit_when_empty = false;
     int64_t max_jobs = 0;
     double poll = 5;
@@ -54,14 +55,14 @@ void register_work(CLI::App& app) {
       o.capabilities.push_back(*c);
     }
     o.log = [json = a->json](const std::string& line) {
-      if (!json) std::cerr << "vigil work: " << fs::printable(line) << "\n";
+      if (!json) std::cerr << "safehold work: " << base::printable(line) << "\n";
     };
     std::signal(SIGTERM, on_term);
     std::signal(SIGINT, on_term);
     std::vector<worker::JobOutcome> jobs;
     try {
       o.log = [json = a->json](const std::string& line) {
-        if (!json) std::cerr << "vigil work: " << fs::printable(line) << "\n";
+        if (!json) std::cerr << "safehold work: " << base::printable(line) << "\n";
       };
       // Print each job as it finishes so a lab server's log follows along.
       worker::WorkerOptions each = o;
@@ -77,11 +78,11 @@ void register_work(CLI::App& app) {
                                   {"tier", j.tier}, {"risk", j.risk}, {"class", j.device_class}, {"ok", j.ok},
                                   {"released", j.released}, {"error", j.error}, {"dir", j.dir.string()},
                                   {"result", j.result}};
-            std::cout << fs::dump(out) << std::endl;
+            std::cout << base::dump(out) << std::endl;
           } else {
             std::cout << fmt::format("{:<8} {:<16} case {:<14} tier {} risk {:<9} {:<9} {}\n", scheduler::to_string(j.kind),
-                                     fs::printable(j.exhibit), fs::printable(j.case_ref), j.tier, j.risk, j.device_class,
-                                     j.ok ? "ok" : j.released ? "stopped, handed back to the queue" : "FAILED: " + fs::printable(j.error))
+                                     base::printable(j.exhibit), base::printable(j.case_ref), j.tier, j.risk, j.device_class,
+                                     j.ok ? "ok" : j.released ? "stopped, handed back to the queue" : "FAILED: " + base::printable(j.error))
                       << std::flush;
           }
           if (!j.ok && !j.released) jobs.push_back(j);
@@ -97,4 +98,4 @@ void register_work(CLI::App& app) {
 Registrar reg(60, register_work);
 
 }  // namespace
-}  // namespace vigil::tools
+}  // namespace safehold::tools

@@ -1,4 +1,4 @@
-// The `vigil` binary's subcommand registry. Each tools/cmd_*.cpp registers its subcommands with a
+// The `safehold` binary's subcommand registry. Each tools/cmd_*.cpp registers its subcommands with a
 // static Registrar; tools/ is glue only: parse, validate, build library objects, print.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace vigil::tools {
+namespace safehold::tools {
 
 // Exit codes shared by every subcommand (documented in README.md).
 enum class Exit : int {
@@ -33,7 +33,7 @@ struct CommandExit {
   int code;
 };
 
-// Prints "vigil: MESSAGE" to stderr (one clear sentence) and ends with the code.
+// Prints "safehold: MESSAGE" to stderr (one clear sentence) and ends with the code.
 [[noreturn]] void fail(Exit code, const std::string& message);
 
-}  // namespace vigil::tools
+}  // namespace safehold::tools

@@ -6,14 +6,14 @@
 # prints the processing order with reasons, the safeguarding alert, and what was found per device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VIGIL=${VIGIL:-build/release/tools/vigil}
-VIGIL=$(realpath "$VIGIL")
+SAFEHOLD=${SAFEHOLD:-build/release/tools/safehold}
+SAFEHOLD=$(realpath "$SAFEHOLD")
 OUT=${DEMO_OUT:-demo-out}
 rm -rf "$OUT"
 mkdir -p "$OUT/sources"
 OUT=$(realpath "$OUT")
 DB="$OUT/queue.db"
-q() { "$VIGIL" queue "$@" --db "$DB" --user demo-manager; }
+q() { "$SAFEHOLD" queue "$@" --db "$DB" --user demo-manager; }
 start=$(date +%s)
 
 echo "== Generating sample evidence (real encoders, synthetic content only)"
@@ -46,7 +46,7 @@ echo
 
 jobs="$OUT/jobs.jsonl"
 echo "== Worker 'demo-station' takes the first four jobs"
-"$VIGIL" work --db "$DB" --station demo-station --evidence-dir "$OUT/evidence" --max-jobs 4 --exit-when-empty \
+"$SAFEHOLD" work --db "$DB" --station demo-station --evidence-dir "$OUT/evidence" --max-jobs 4 --exit-when-empty \
   --json >>"$jobs" 2>"$OUT/work.log"
 echo
 echo "== Midway: a home visit finds that suspect SUS-B1 lives with two children"
@@ -60,7 +60,7 @@ echo "Queue now:"
 q list
 echo
 echo "== The worker goes on until the queue is empty"
-"$VIGIL" work --db "$DB" --station demo-station --evidence-dir "$OUT/evidence" --exit-when-empty \
+"$SAFEHOLD" work --db "$DB" --station demo-station --evidence-dir "$OUT/evidence" --exit-when-empty \
   --json >>"$jobs" 2>>"$OUT/work.log"
 echo
 python3 - "$jobs" "$OUT" <<'PY'

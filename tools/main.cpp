@@ -1,4 +1,5 @@
-// vigil: one binary, git-style subcommands. No logic lives here: see command.hpp.
+// safehold: one binary, git-style subcommands. No logic lives here: see command.hpp.
+#include "base/version.hpp"
 #include "tools/command.hpp"
 
 #include <algorithm>
@@ -6,7 +7,7 @@
 #include <exception>
 #include <iostream>
 
-namespace vigil::tools {
+namespace safehold::tools {
 
 std::vector<std::pair<int, Registration>>& registrations() {
   static std::vector<std::pair<int, Registration>> regs;
@@ -16,16 +17,16 @@ std::vector<std::pair<int, Registration>>& registrations() {
 Registrar::Registrar(int order, Registration r) { registrations().emplace_back(order, std::move(r)); }
 
 void fail(Exit code, const std::string& message) {
-  std::cerr << "vigil: " << message << "\n";
+  std::cerr << "safehold: " << message << "\n";
   throw CommandExit{static_cast<int>(code)};
 }
 
-}  // namespace vigil::tools
+}  // namespace safehold::tools
 
 int main(int argc, char** argv) {
-  using namespace vigil::tools;
-  CLI::App app{"Vigil: forensic imaging, carving and a safeguarding-first examination queue", "vigil"};
-  app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION);
+  using namespace safehold::tools;
+  CLI::App app{"Safehold: forensic imaging, carving and a safeguarding-first examination queue", "safehold"};
+  app.set_version_flag("--version", std::string("safehold ") + safehold::base::kVersion);
   app.require_subcommand(1);
   auto regs = registrations();
   std::stable_sort(regs.begin(), regs.end(), [](auto& a, auto& b) { return a.first < b.first; });
@@ -39,12 +40,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "vigil: " << e.what() << " (see --help)\n";
+    std::cerr << "safehold: " << e.what() << " (see --help)\n";
     return static_cast<int>(Exit::usage);
   } catch (const CommandExit& e) {
     return e.code;
   } catch (const std::exception& e) {
-    std::cerr << "vigil: " << e.what() << "\n";
+    std::cerr << "safehold: " << e.what() << "\n";
     return static_cast<int>(Exit::failed);
   }
   return 0;

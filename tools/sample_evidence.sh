@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Generates Vigil's sample evidence with real tools: three small disk images of different kinds,
+# Generates Safehold's sample evidence with real tools: three small disk images of different kinds,
 # holding synthetic media (colour fields, shapes, noise, test patterns) made by real encoders and
 # chat databases made by sqlite3. Needs root (ntfs-3g through FUSE).
 #   tools/sample_evidence.sh OUTDIR
@@ -25,7 +25,7 @@ picture() { # picture FILE KIND N: synthetic pictures only
                 -draw "circle 240,180 240,$((60 + $3 % 80))" -fill "#3060c0" -draw "rectangle 20,20 $((100 + $3)),120" "$1" ;;
     noise) img -size 400x300 xc:gray +noise Random -blur 0x$((1 + $3 % 3)) "$1" ;;
     progressive) img -size 800x600 "gradient:#c04020-#2040c0" -interlace Plane -quality 85 "$1" ;;
-    exif) img -size 1024x768 "gradient:#408040-#f0f0a0" -quality 92 -set comment "Vigil sample" "$1" ;;
+    exif) img -size 1024x768 "gradient:#408040-#f0f0a0" -quality 92 -set comment "Safehold sample" "$1" ;;
   esac
 }
 video() { # video FILE SECONDS

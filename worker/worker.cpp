@@ -1,5 +1,7 @@
 #include "worker/worker.hpp"
 
+#include "base/json.hpp"
+
 #include "acquire/acquire.hpp"
 #include "carve/carver.hpp"
 #include "fs/evidence.hpp"
@@ -15,7 +17,7 @@
 #include <sys/stat.h>
 #include <thread>
 
-namespace vigil::worker {
+namespace safehold::worker {
 
 namespace fsys = std::filesystem;
 using nlohmann::json;
@@ -130,7 +132,7 @@ json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys:
   a.info.evidence_number = d.exhibit;
   a.info.examiner = o.station;
   a.info.description = "device " + d.exhibit + " (" + scheduler::to_string(d.device_class) + ")";
-  a.info.notes = "acquired by vigil work on station " + o.station;
+  a.info.notes = "acquired by safehold work on station " + o.station;
   a.threads = o.threads;
   std::error_code ec;
   if (fsys::exists(state, ec)) a.resume = true;                  // another attempt stopped midway
@@ -191,7 +193,7 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
   carve::CarveOptions c;
   c.outdir = out;
   c.threads = o.threads;
-  c.command_line = "vigil work --station " + o.station;
+  c.command_line = "safehold work --station " + o.station;
   auto s = carve::carve(*ev, c);
   uint64_t messages = 0, recovered = 0;
   std::ifstream report(out / "report.jsonl");
@@ -246,7 +248,7 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
     out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb) : run_carve(o, store, d, out.dir);
     if (hb.lost()) throw std::runtime_error("the lease was lost while working");
     const std::string image = claim.kind == JobKind::acquire ? out.result.value("image", std::string()) : std::string();
-    store.complete(o.station, d.exhibit, o.station, fs::dump(out.result), image);
+    store.complete(o.station, d.exhibit, o.station, base::dump(out.result), image);
     out.ok = true;
     log(fmt::format("{} {}: done", scheduler::to_string(claim.kind), d.exhibit));
   } catch (const std::exception& e) {
@@ -298,4 +300,4 @@ std::vector<JobOutcome> run(const WorkerOptions& o) {
   return done;
 }
 
-}  // namespace vigil::worker
+}  // namespace safehold::worker

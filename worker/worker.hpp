@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace vigil::worker {
+namespace safehold::worker {
 
 struct WorkerOptions {
   std::string db_url;
@@ -59,4 +59,4 @@ std::vector<JobOutcome> run(const WorkerOptions& opts);
 // Runs one claimed job (exposed for tests). Never throws for a job failure: the outcome says.
 JobOutcome run_job(const WorkerOptions& opts, scheduler::Store& store, const scheduler::Claim& claim);
 
-}  // namespace vigil::worker
+}  // namespace safehold::worker

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-namespace vigil::carve::fuzz {
+namespace safehold::carve::fuzz {
 
 inline void walk_all(const Walker& w, const uint8_t* data, size_t size) {
   std::span<const std::byte> s(reinterpret_cast<const std::byte*>(data), size);
@@ -31,11 +31,11 @@ inline void walk_all(const Walker& w, const uint8_t* data, size_t size) {
   }
 }
 
-}  // namespace vigil::carve::fuzz
+}  // namespace safehold::carve::fuzz
 
-#define VIGIL_WALKER_FUZZER(factory)                                              \
+#define SAFEHOLD_WALKER_FUZZER(factory)                                              \
   extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {       \
-    static const auto walker = vigil::carve::factory();                           \
-    vigil::carve::fuzz::walk_all(*walker, data, size);                            \
+    static const auto walker = safehold::carve::factory();                           \
+    safehold::carve::fuzz::walk_all(*walker, data, size);                            \
     return 0;                                                                     \
   }

@@ -5,7 +5,7 @@
 #include <array>
 #include <cstring>
 
-namespace vigil::carve {
+namespace safehold::carve {
 namespace {
 
 WalkResult& fail(WalkResult& r, uint64_t at, std::string why) {
@@ -380,4 +380,4 @@ std::unique_ptr<Walker> make_isobmff_walker() { return std::make_unique<IsoBmffW
 std::unique_ptr<Walker> make_asf_walker() { return std::make_unique<AsfWalker>(); }
 std::unique_ptr<Walker> make_ebml_walker() { return std::make_unique<EbmlWalker>(); }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

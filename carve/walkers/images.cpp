@@ -3,7 +3,7 @@
 
 #include <zlib.h>
 
-namespace vigil::carve {
+namespace safehold::carve {
 namespace {
 
 WalkResult start(const char* type, const char* ext, const char* mime) {
@@ -173,4 +173,4 @@ std::unique_ptr<Walker> make_png_walker() { return std::make_unique<PngWalker>()
 std::unique_ptr<Walker> make_gif_walker() { return std::make_unique<GifWalker>(); }
 std::unique_ptr<Walker> make_bmp_walker() { return std::make_unique<BmpWalker>(); }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

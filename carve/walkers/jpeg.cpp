@@ -4,7 +4,7 @@
 #include "carve/walker.hpp"
 #include "carve/walkers/tiff.hpp"
 
-namespace vigil::carve {
+namespace safehold::carve {
 namespace {
 
 constexpr uint64_t kMaxJpeg = 64ull << 20;
@@ -147,4 +147,4 @@ class JpegWalker final : public Walker {
 
 std::unique_ptr<Walker> make_jpeg_walker() { return std::make_unique<JpegWalker>(); }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

@@ -1,8 +1,8 @@
 // SQLite database files: the 100-byte header, page size, in-header page count, and page 1's b-tree
-// header. The chat readers (carve/chat/) take it from there.
+// header. The chat readers (chat/) take it from there.
 #include "carve/walker.hpp"
 
-namespace vigil::carve {
+namespace safehold::carve {
 namespace {
 
 class SqliteWalker final : public Walker {
@@ -79,4 +79,4 @@ class SqliteWalker final : public Walker {
 
 std::unique_ptr<Walker> make_sqlite_walker() { return std::make_unique<SqliteWalker>(); }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

@@ -4,7 +4,7 @@
 
 #include <set>
 
-namespace vigil::carve {
+namespace safehold::carve {
 namespace {
 
 constexpr uint32_t kMaxIfds = 256;
@@ -192,4 +192,4 @@ class TiffWalker final : public Walker {
 
 std::unique_ptr<Walker> make_tiff_walker() { return std::make_unique<TiffWalker>(); }
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

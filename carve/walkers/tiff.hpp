@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace vigil::carve {
+namespace safehold::carve {
 
 struct TiffInfo {
   bool ok = false;
@@ -24,4 +24,4 @@ struct TiffInfo {
 // visit limit, so crafted loops end.
 TiffInfo parse_tiff(const ByteView& v);
 
-}  // namespace vigil::carve
+}  // namespace safehold::carve

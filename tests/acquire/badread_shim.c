@@ -1,7 +1,7 @@
-/* Test-only LD_PRELOAD shim: interposes pread/pread64 on the file named by VIGIL_SHIM_PATH.
- * VIGIL_SHIM_BAD="100,2000-2003" makes any read touching those 512-byte sectors fail with EIO;
- * VIGIL_SHIM_DELAY_US slows every read of that file down (to hold an acquisition open);
- * VIGIL_SHIM_EINVAL_DIRECT=1 fails every read through an O_DIRECT descriptor with EINVAL (a device
+/* Test-only LD_PRELOAD shim: interposes pread/pread64 on the file named by SAFEHOLD_SHIM_PATH.
+ * SAFEHOLD_SHIM_BAD="100,2000-2003" makes any read touching those 512-byte sectors fail with EIO;
+ * SAFEHOLD_SHIM_DELAY_US slows every read of that file down (to hold an acquisition open);
+ * SAFEHOLD_SHIM_EINVAL_DIRECT=1 fails every read through an O_DIRECT descriptor with EINVAL (a device
  * that refuses O_DIRECT). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -22,10 +22,10 @@ static long delay_us;
 static void init(void) {
   if (nbad >= 0) return;
   nbad = 0;
-  target = getenv("VIGIL_SHIM_PATH");
-  const char* d = getenv("VIGIL_SHIM_DELAY_US");
+  target = getenv("SAFEHOLD_SHIM_PATH");
+  const char* d = getenv("SAFEHOLD_SHIM_DELAY_US");
   delay_us = d ? atol(d) : 0;
-  const char* b = getenv("VIGIL_SHIM_BAD");
+  const char* b = getenv("SAFEHOLD_SHIM_BAD");
   while (b && *b && nbad < 64) {
     char* end;
     long long f = strtoll(b, &end, 10), l = f;
@@ -65,7 +65,7 @@ static ssize_t shim(const char* name, int fd, void* buf, size_t len, off_t off) 
   init();
   if (is_target(fd)) {
     if (delay_us) usleep((useconds_t)delay_us);
-    const char* einval = getenv("VIGIL_SHIM_EINVAL_DIRECT");
+    const char* einval = getenv("SAFEHOLD_SHIM_EINVAL_DIRECT");
     if (einval && *einval == '1' && (fcntl(fd, F_GETFL) & O_DIRECT)) {
       errno = EINVAL;
       return -1;

@@ -1,4 +1,4 @@
-// End-to-end tests of `vigil acquire` / `vigil verify` on generated sources: image files, a
+// End-to-end tests of `safehold acquire` / `safehold verify` on generated sources: image files, a
 // multi-partition disk on a loop device, bad sectors through an interposed pread (LD_PRELOAD shim
 // built here from badread_shim.c), a full destination, SIGKILL and --resume, an 8 TiB sparse file.
 #include "tests/common/support.hpp"
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <unistd.h>
 
-using namespace vigil::test;
+using namespace safehold::test;
 using nlohmann::json;
 namespace fsys = std::filesystem;
 
@@ -20,11 +20,11 @@ namespace {
 
 std::string q(const fsys::path& p) { return shell_quote(p.string()); }
 
-std::string vigil_cmd() {
+std::string safehold_cmd() {
   // ASan must not insist on being first in the library list when the shim is preloaded.
   // libewf's own leaks on failure paths are suppressed (see lsan.supp).
   return "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 LSAN_OPTIONS=suppressions=" +
-         shell_quote(source_dir() + "/tests/acquire/lsan.supp") + " " + shell_quote(vigil_binary());
+         shell_quote(source_dir() + "/tests/acquire/lsan.supp") + " " + shell_quote(safehold_binary());
 }
 
 const char* kMeta =
@@ -57,7 +57,7 @@ void make_source(const fsys::path& p, int mib) {
 
 // The LD_PRELOAD shim, compiled once per test run.
 std::string shim() {
-  static TempDir dir("vigil-shim");
+  static TempDir dir("safehold-shim");
   static std::string so;
   if (so.empty()) {
     so = (dir / "badread.so").string();
@@ -68,8 +68,8 @@ std::string shim() {
 }
 
 std::string with_shim(const fsys::path& target, const std::string& bad, int delay_us = 0) {
-  return "VIGIL_SHIM_PATH=" + q(target) + " VIGIL_SHIM_BAD=" + shell_quote(bad) +
-         " VIGIL_SHIM_DELAY_US=" + std::to_string(delay_us) + " LD_PRELOAD=" + q(shim()) + " ";
+  return "SAFEHOLD_SHIM_PATH=" + q(target) + " SAFEHOLD_SHIM_BAD=" + shell_quote(bad) +
+         " SAFEHOLD_SHIM_DELAY_US=" + std::to_string(delay_us) + " LD_PRELOAD=" + q(shim()) + " ";
 }
 
 // A loop device over a file, detached (with its partitions) on destruction.
@@ -119,9 +119,9 @@ void make_disk(const TempDir& t, const fsys::path& img, Loop*& loop_out, std::un
 }  // namespace
 
 TEST_CASE("image file: hashes, metadata through ewfinfo, record, log, verify", "[acquire]") {
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   make_source(t / "src.raw", 24);
-  auto r = run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta);
+  auto r = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   const std::string md5 = md5sum(t / "src.raw"), sha1 = sha1sum(t / "src.raw"), sha256 = sha256sum(t / "src.raw");
@@ -160,7 +160,7 @@ TEST_CASE("image file: hashes, metadata through ewfinfo, record, log, verify", "
   CHECK(info.find("MD5:\t\t\t" + md5) != std::string::npos);
   CHECK(info.find("SHA1:\t\t\t" + sha1) != std::string::npos);
 
-  auto v = run(vigil_cmd() + " verify --json " + q(t / "out.E01"));
+  auto v = run(safehold_cmd() + " verify --json " + q(t / "out.E01"));
   REQUIRE(v.exit_code == 0);
   json vj = json::parse(v.out);
   CHECK(vj["ok"] == true);
@@ -168,10 +168,10 @@ TEST_CASE("image file: hashes, metadata through ewfinfo, record, log, verify", "
   CHECK(vj["stored"]["sha256"] == sha256);
 
   // Never overwrites without --force (exit 1), and overwrites with it.
-  auto again = run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta);
+  auto again = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta);
   CHECK(again.exit_code == 1);
   CHECK(again.err.find("already exists; use --force") != std::string::npos);
-  CHECK(run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta + " --force --compression best --hash md5")
+  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta + " --force --compression best --hash md5")
             .exit_code == 0);
   CHECK(read_json(t / "out.acquire.json")["md5"] == md5);
   CHECK(read_json(t / "out.acquire.json")["sha256"] == "");
@@ -179,10 +179,10 @@ TEST_CASE("image file: hashes, metadata through ewfinfo, record, log, verify", "
 }
 
 TEST_CASE("segments, no compression, odd-sized file, --verify, --json", "[acquire]") {
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   make_source(t / "src.raw", 12);
   must_run("head -c 1000 /dev/urandom >> " + q(t / "src.raw"));  // not a whole number of sectors
-  auto r = run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta +
+  auto r = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta +
                " --compression none --segment-size 4M --verify --json");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -212,42 +212,42 @@ TEST_CASE("segments, no compression, odd-sized file, --verify, --json", "[acquir
 }
 
 TEST_CASE("exit codes: bad usage 1, failure 2, verify mismatch 4", "[acquire]") {
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   make_source(t / "src.raw", 4);
   // 1: missing metadata, missing source, missing output folder, bad option values.
-  CHECK(run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + " --case C --evidence E").exit_code == 1);
-  auto missing = run(vigil_cmd() + " acquire " + q(t / "nope.raw") + " -o " + q(t / "a") + kMeta);
+  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + " --case C --evidence E").exit_code == 1);
+  auto missing = run(safehold_cmd() + " acquire " + q(t / "nope.raw") + " -o " + q(t / "a") + kMeta);
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("nope.raw: cannot open the source") != std::string::npos);
-  CHECK(run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "no/such/dir/a") + kMeta).exit_code == 1);
-  CHECK(run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + kMeta + " --compression zip").exit_code == 1);
-  CHECK(run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + kMeta + " --hash sha1").exit_code == 1);
-  CHECK(run(vigil_cmd() + " verify " + q(t / "src.raw")).exit_code == 1);
+  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "no/such/dir/a") + kMeta).exit_code == 1);
+  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + kMeta + " --compression zip").exit_code == 1);
+  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + kMeta + " --hash sha1").exit_code == 1);
+  CHECK(run(safehold_cmd() + " verify " + q(t / "src.raw")).exit_code == 1);
   // 2: the library cannot take the chunk count (8 TiB with 32 KiB chunks, forced).
   must_run("truncate -s 8T " + q(t / "huge.raw"));
-  auto big = run(vigil_cmd() + " acquire " + q(t / "huge.raw") + " -o " + q(t / "huge") + kMeta + " --sectors-per-chunk 64");
+  auto big = run(safehold_cmd() + " acquire " + q(t / "huge.raw") + " -o " + q(t / "huge") + kMeta + " --sectors-per-chunk 64");
   CHECK(big.exit_code == 2);
   // 4: a corrupted chunk, and a record whose SHA-256 does not match.
-  REQUIRE(run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "ok") + kMeta + " --compression none").exit_code == 0);
+  REQUIRE(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "ok") + kMeta + " --compression none").exit_code == 0);
   must_run("cp " + q(t / "ok.E01") + " " + q(t / "bad.E01") + " && cp " + q(t / "ok.acquire.json") + " " +
            q(t / "bad.acquire.json"));
   must_run("printf 'XXXXXXXX' | dd of=" + q(t / "bad.E01") + " bs=1 seek=300000 conv=notrunc 2>/dev/null");
-  auto bad = run(vigil_cmd() + " verify " + q(t / "bad.E01"));
+  auto bad = run(safehold_cmd() + " verify " + q(t / "bad.E01"));
   CHECK(bad.exit_code == 4);
   CHECK(bad.out.find("VERIFICATION FAILED") != std::string::npos);
   json rec = read_json(t / "ok.acquire.json");
   rec["sha256"] = std::string(64, '0');
   write_text(t / "ok.acquire.json", rec.dump());
-  auto mism = run(vigil_cmd() + " verify --json " + q(t / "ok.E01"));
+  auto mism = run(safehold_cmd() + " verify --json " + q(t / "ok.E01"));
   CHECK(mism.exit_code == 4);
   CHECK(mism.out.find("SHA-256 mismatch") != std::string::npos);
 }
 
 TEST_CASE("bad sectors: retried, narrowed to single sectors, zero-filled, recorded (exit 3)", "[acquire]") {
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   make_source(t / "src.raw", 8);
   const fsys::path src = fsys::canonical(t / "src.raw");
-  auto r = run(with_shim(src, "100,5000-5003,16383") + vigil_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
+  auto r = run(with_shim(src, "100,5000-5003,16383") + safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
                " --verify");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 3);
@@ -272,11 +272,11 @@ TEST_CASE("bad sectors: retried, narrowed to single sectors, zero-filled, record
 }
 
 TEST_CASE("resume after SIGKILL ends with the same hashes", "[acquire][slow]") {
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   must_run("head -c 201326592 /dev/urandom > " + q(t / "src.raw"));  // 192 MiB that will not compress
   const fsys::path src = fsys::canonical(t / "src.raw");
   // Slowed reads hold the acquisition open; kill it once a segment and a checkpoint exist.
-  std::string cmd = with_shim(src, "", 80000) + vigil_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
+  std::string cmd = with_shim(src, "", 80000) + safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
                     " --segment-size 16M";
   must_run("(" + cmd + " >/dev/null 2>&1 & echo $! > " + q(t / "pid") + "; wait) & "
            "for i in $(seq 1 600); do [ -e " + q(t / "out.E04") + " ] && grep -q '\"offset\":67108864' " +
@@ -285,7 +285,7 @@ TEST_CASE("resume after SIGKILL ends with the same hashes", "[acquire][slow]") {
   REQUIRE(fsys::exists(t / "out.acquire.state"));
   REQUIRE(!fsys::exists(t / "out.acquire.json.tmp"));
   CHECK(read_text(t / "out.acquire.log").find("Finished") == std::string::npos);
-  auto r = run(vigil_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta + " --resume --verify");
+  auto r = run(safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta + " --resume --verify");
   INFO(r.out << r.err << read_text(t / "out.acquire.log"));
   REQUIRE(r.exit_code == 0);
   json rec = read_json(t / "out.acquire.json");
@@ -302,13 +302,13 @@ TEST_CASE("resume after SIGKILL ends with the same hashes", "[acquire][slow]") {
 }
 
 TEST_CASE("resuming an attempt killed before its first segment had a header starts over", "[acquire]") {
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   must_run("head -c 3145728 /dev/urandom > " + q(t / "src.raw"));
   const fsys::path src = fsys::canonical(t / "src.raw");
-  // What a SIGKILL right after the start leaves: an empty first segment and Vigil's resume state.
+  // What a SIGKILL right after the start leaves: an empty first segment and Safehold's resume state.
   write_text(t / "out.E01", "");
   write_text(t / "out.acquire.state", "{\"version\": 1}");
-  auto r = run(vigil_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta + " --resume --verify");
+  auto r = run(safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta + " --resume --verify");
   INFO(r.out << r.err << read_text(t / "out.acquire.log"));
   REQUIRE(r.exit_code == 0);
   json rec = read_json(t / "out.acquire.json");
@@ -322,29 +322,29 @@ TEST_CASE("resuming an attempt killed before its first segment had a header star
   // Without --resume, the same leftovers are refused as before (nothing is overwritten silently).
   write_text(t / "b.E01", "");
   write_text(t / "b.acquire.state", "{\"version\": 1}");
-  auto r2 = run(vigil_cmd() + " acquire " + q(src) + " -o " + q(t / "b") + kMeta);
+  auto r2 = run(safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "b") + kMeta);
   CHECK(r2.exit_code == 1);
   CHECK(fsys::exists(t / "b.acquire.state"));
 }
 
 TEST_CASE("full destination stops cleanly and resumes after space is freed", "[acquire][root]") {
   if (skip_unless_root()) return;
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   must_run("head -c 33554432 /dev/urandom > " + q(t / "src.raw"));
   fsys::create_directories(t / "dst");
-  must_run("mount -t tmpfs -o size=12m vigiltest " + q(t / "dst"));
+  must_run("mount -t tmpfs -o size=12m safeholdtest " + q(t / "dst"));
   struct Unmount {
     fsys::path p;
     ~Unmount() { run("umount " + shell_quote(p.string())); }
   } unmount{t / "dst"};
-  auto r = run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "dst/out") + kMeta + " --segment-size 4M");
+  auto r = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "dst/out") + kMeta + " --segment-size 4M");
   INFO(r.out << r.err);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("the destination is full (no space left on device); free space and continue with --resume") !=
         std::string::npos);
   CHECK(read_text(t / "dst/out.acquire.log").find("the image needs at most 32.6 MiB") != std::string::npos);
   must_run("mount -o remount,size=64m " + q(t / "dst"));
-  auto r2 = run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "dst/out") + kMeta + " --resume");
+  auto r2 = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "dst/out") + kMeta + " --resume");
   INFO(r2.out << r2.err);
   REQUIRE(r2.exit_code == 0);
   CHECK(read_json(t / "dst/out.acquire.json")["sha256"] == sha256sum(t / "src.raw"));
@@ -352,12 +352,12 @@ TEST_CASE("full destination stops cleanly and resumes after space is freed", "[a
 }
 
 TEST_CASE("8 TiB sparse source starts with a larger chunk", "[acquire][slow]") {
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   must_run("truncate -s 8T " + q(t / "huge.raw"));
-  CHECK(vigil::acquire::choose_sectors_per_chunk(8ull << 40, 512) == 256);
-  CHECK(vigil::acquire::choose_sectors_per_chunk(1ull << 30, 512) == 64);
+  CHECK(safehold::acquire::choose_sectors_per_chunk(8ull << 40, 512) == 256);
+  CHECK(safehold::acquire::choose_sectors_per_chunk(1ull << 30, 512) == 64);
   // Stop it (SIGTERM: a clean, resumable stop) once it has written data.
-  must_run("(" + vigil_cmd() + " acquire " + q(t / "huge.raw") + " -o " + q(t / "huge") + kMeta + " --json > " +
+  must_run("(" + safehold_cmd() + " acquire " + q(t / "huge.raw") + " -o " + q(t / "huge") + kMeta + " --json > " +
            q(t / "events") + " 2>&1 & echo $! > " + q(t / "pid") + "; wait) & "
            "for i in $(seq 1 600); do grep -q '\"offset\":67108864' " + q(t / "huge.acquire.state") +
            " 2>/dev/null && break; sleep 0.1; done; kill -TERM $(cat " + q(t / "pid") + "); wait");
@@ -374,7 +374,7 @@ TEST_CASE("8 TiB sparse source starts with a larger chunk", "[acquire][slow]") {
 
 TEST_CASE("loop device: write-blocked, hashes equal the device, unchanged, TSK opens it", "[acquire][root]") {
   if (skip_unless_root()) return;
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   Loop* loop = nullptr;
   std::unique_ptr<Loop> holder;
   make_disk(t, t / "disk.img", loop, holder);
@@ -383,7 +383,7 @@ TEST_CASE("loop device: write-blocked, hashes equal the device, unchanged, TSK o
   const std::string md5 = md5sum(dev), sha1 = sha1sum(dev);
 
   // Hold the acquisition with slowed reads; a write to the device must fail meanwhile.
-  must_run("(" + with_shim(dev, "", 150000) + vigil_cmd() + " acquire " + dev + " -o " + q(t / "img") + kMeta +
+  must_run("(" + with_shim(dev, "", 150000) + safehold_cmd() + " acquire " + dev + " -o " + q(t / "img") + kMeta +
            " >/dev/null 2>&1; echo $? > " + q(t / "rc") + ") & "
            "for i in $(seq 1 600); do grep -q 'Imaging' " + q(t / "img.acquire.log") + " 2>/dev/null && break; sleep 0.1; done; "
            "if dd if=/dev/zero of=" + dev + " bs=512 count=1 seek=10 conv=notrunc oflag=direct 2>/dev/null; then echo "
@@ -417,7 +417,7 @@ TEST_CASE("loop device: write-blocked, hashes equal the device, unchanged, TSK o
   CHECK(must_run("ewfinfo " + q(t / "img.E01")).find("Is physical:\t\tyes") != std::string::npos);
 
   // A partition alone is acquired too, and write-blocks its whole disk.
-  auto p = run(vigil_cmd() + " acquire " + loop->part(1) + " -o " + q(t / "p1") + kMeta);
+  auto p = run(safehold_cmd() + " acquire " + loop->part(1) + " -o " + q(t / "p1") + kMeta);
   INFO(p.err);
   CHECK(p.exit_code == 0);
   CHECK(read_json(t / "p1.acquire.json")["md5"] == md5sum(loop->part(1)));
@@ -426,19 +426,19 @@ TEST_CASE("loop device: write-blocked, hashes equal the device, unchanged, TSK o
 
 TEST_CASE("loop device: a writable mount is refused, a read-only one allowed", "[acquire][root]") {
   if (skip_unless_root()) return;
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   Loop* loop = nullptr;
   std::unique_ptr<Loop> holder;
   make_disk(t, t / "disk.img", loop, holder);
   fsys::create_directories(t / "mnt");
   must_run("mount " + loop->part(2) + " " + q(t / "mnt"));
-  auto r = run(vigil_cmd() + " acquire " + loop->dev() + " -o " + q(t / "img") + kMeta);
+  auto r = run(safehold_cmd() + " acquire " + loop->dev() + " -o " + q(t / "img") + kMeta);
   CHECK(r.exit_code == 1);
   CHECK(r.err.find(loop->dev() + "p2 is mounted writable on " + (t / "mnt").string()) != std::string::npos);
   CHECK(!fsys::exists(t / "img.E01"));
   CHECK(must_run("blockdev --getro " + loop->dev()) == "0\n");  // nothing left changed
   must_run("umount " + q(t / "mnt") + " && mount -o ro " + loop->part(2) + " " + q(t / "mnt"));
-  auto ok = run(vigil_cmd() + " acquire " + loop->dev() + " -o " + q(t / "img") + kMeta);
+  auto ok = run(safehold_cmd() + " acquire " + loop->dev() + " -o " + q(t / "img") + kMeta);
   INFO(ok.err);
   CHECK(ok.exit_code == 0);
   CHECK(read_text(t / "img.acquire.log").find("Mounted read-only (allowed)") != std::string::npos);
@@ -447,7 +447,7 @@ TEST_CASE("loop device: a writable mount is refused, a read-only one allowed", "
 
 TEST_CASE("loop devices read with O_DIRECT: odd sizes and 4096-byte sectors give the device's hashes", "[acquire][root]") {
   if (skip_unless_root()) return;
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   // 5 MiB + 7 sectors with 512-byte sectors (not a whole number of 4096-byte pages, chunks or
   // blocks), and 6 MiB + 3 pages with 4096-byte sectors.
   struct Dev {
@@ -470,7 +470,7 @@ TEST_CASE("loop devices read with O_DIRECT: odd sizes and 4096-byte sectors give
     for (const char* mode : {"auto", "off"}) {
       INFO(mode);
       const fsys::path out = t / (std::string(d.name) + "-" + mode);
-      auto r = run(vigil_cmd() + " acquire " + dev + " -o " + q(out) + kMeta + " --direct " + mode + " --verify");
+      auto r = run(safehold_cmd() + " acquire " + dev + " -o " + q(out) + kMeta + " --direct " + mode + " --verify");
       INFO(r.out << r.err);
       REQUIRE(r.exit_code == 0);
       json rec = read_json(out.string() + ".acquire.json");
@@ -490,14 +490,14 @@ TEST_CASE("loop devices read with O_DIRECT: odd sizes and 4096-byte sectors give
 
 TEST_CASE("O_DIRECT reads of a device narrow read errors down to single sectors", "[acquire][root]") {
   if (skip_unless_root()) return;
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   make_source(t / "disk.img", 8);
   const std::string dev = first_word(must_run("losetup -f --show " + q(t / "disk.img")));
   struct Detach {
     std::string dev;
     ~Detach() { run("losetup -d " + dev); }
   } detach{dev};
-  auto r = run(with_shim(dev, "100,5000-5003,16383") + vigil_cmd() + " acquire " + dev + " -o " + q(t / "out") + kMeta);
+  auto r = run(with_shim(dev, "100,5000-5003,16383") + safehold_cmd() + " acquire " + dev + " -o " + q(t / "out") + kMeta);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 3);
   json rec = read_json(t / "out.acquire.json");
@@ -511,10 +511,10 @@ TEST_CASE("O_DIRECT reads of a device narrow read errors down to single sectors"
 }
 
 TEST_CASE("a source that refuses O_DIRECT reads is read through the page cache, logged", "[acquire]") {
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   make_source(t / "src.raw", 8);
   const fsys::path src = fsys::canonical(t / "src.raw");
-  auto r = run("VIGIL_SHIM_EINVAL_DIRECT=1 " + with_shim(src, "") + vigil_cmd() + " acquire " + q(src) + " -o " +
+  auto r = run("SAFEHOLD_SHIM_EINVAL_DIRECT=1 " + with_shim(src, "") + safehold_cmd() + " acquire " + q(src) + " -o " +
                q(t / "out") + kMeta + " --direct on");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -531,14 +531,14 @@ TEST_CASE("a source that refuses O_DIRECT reads is read through the page cache, 
 }
 
 TEST_CASE("image file with --direct on: same hashes as through the page cache, padding included", "[acquire]") {
-  TempDir t("vigil-acq");
+  TempDir t("safehold-acq");
   make_source(t / "src.raw", 8);
   must_run("head -c 1234 /dev/urandom >> " + q(t / "src.raw"));  // neither whole sectors nor pages
   must_run("cp " + q(t / "src.raw") + " " + q(t / "padded") + " && truncate -s " + std::to_string((8u << 20) + 1536) +
            " " + q(t / "padded"));
   for (const char* mode : {"on", "off"}) {
     INFO(mode);
-    auto r = run(vigil_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / mode) + kMeta + " --direct " + mode);
+    auto r = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / mode) + kMeta + " --direct " + mode);
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     json rec = read_json(t / (std::string(mode) + ".acquire.json"));

@@ -1,4 +1,5 @@
 // Unit tests of acquire/ internals: chunk compression, resumable digests, O_DIRECT source reads.
+#include "base/hash.hpp"
 #include "acquire/compress.hpp"
 #include "acquire/hash_state.hpp"
 #include "acquire/log.hpp"
@@ -17,7 +18,7 @@
 #include <string>
 #include <vector>
 
-using namespace vigil::acquire;
+using namespace safehold::acquire;
 
 namespace {
 std::vector<std::byte> inflate(const CompressedChunk& c, size_t size) {
@@ -97,7 +98,7 @@ TEST_CASE("chunk compressor: Adler-32 equals zlib's; random-looking chunks are s
 
 TEST_CASE("resumable digests: a saved and restored state gives the same digest", "[acquire]") {
   std::string a(100000, 'a'), b = "the rest of the data";
-  for (auto algo : {vigil::fs::HashAlgo::md5, vigil::fs::HashAlgo::sha1, vigil::fs::HashAlgo::sha256}) {
+  for (auto algo : {safehold::base::HashAlgo::md5, safehold::base::HashAlgo::sha1, safehold::base::HashAlgo::sha256}) {
     ResumableDigest whole(algo);
     whole.update(a.data(), a.size());
     std::string state = whole.save();
@@ -107,19 +108,19 @@ TEST_CASE("resumable digests: a saved and restored state gives the same digest",
     CHECK_FALSE(resumed.restore("zz"));
     resumed.update(b.data(), b.size());
     std::string all = a + b;
-    auto expect = vigil::fs::hash_bytes(std::as_bytes(std::span(all.data(), all.size())), static_cast<unsigned>(algo));
-    std::string want = algo == vigil::fs::HashAlgo::md5 ? expect.md5 : algo == vigil::fs::HashAlgo::sha1 ? expect.sha1 : expect.sha256;
+    auto expect = safehold::base::hash_bytes(std::as_bytes(std::span(all.data(), all.size())), static_cast<unsigned>(algo));
+    std::string want = algo == safehold::base::HashAlgo::md5 ? expect.md5 : algo == safehold::base::HashAlgo::sha1 ? expect.sha1 : expect.sha256;
     CHECK(whole.finish() == want);
     CHECK(resumed.finish() == want);
   }
-  CHECK(vigil::fs::hash_bytes(std::as_bytes(std::span("abc", 3)), 1).md5 == "900150983cd24fb0d6963f7d28e17f72");
+  CHECK(safehold::base::hash_bytes(std::as_bytes(std::span("abc", 3)), 1).md5 == "900150983cd24fb0d6963f7d28e17f72");
 }
 
-TEST_CASE("resumable digests: an MD5 checkpoint from before fs::Md5 (an OpenSSL MD5_CTX) still resumes", "[acquire]") {
-  // What a checkpoint of an acquisition started with an earlier Vigil holds for MD5 after the
+TEST_CASE("resumable digests: an MD5 checkpoint from before base::Md5 (an OpenSSL MD5_CTX) still resumes", "[acquire]") {
+  // What a checkpoint of an acquisition started with an earlier Safehold holds for MD5 after the
   // 27 bytes "an interrupted acquisition." (the hex of OpenSSL's MD5_CTX on x86-64).
-  std::string head = "an interrupted acquisition.", tail = " Resumed by a newer Vigil.";
-  ResumableDigest fresh(vigil::fs::HashAlgo::md5);
+  std::string head = "an interrupted acquisition.", tail = " Resumed by a newer Safehold.";
+  ResumableDigest fresh(safehold::base::HashAlgo::md5);
   fresh.update(head.data(), head.size());
   std::string now = fresh.save();
   CHECK(now.rfind("md5v1:", 0) == 0);
@@ -131,18 +132,18 @@ TEST_CASE("resumable digests: an MD5 checkpoint from before fs::Md5 (an OpenSSL 
   std::memcpy(ctx + 16, &bits, 4);
   std::memcpy(ctx + 24, head.data(), head.size());
   std::memcpy(ctx + 88, &num, 4);
-  std::string old = vigil::fs::to_hex(ctx, sizeof ctx);
-  ResumableDigest resumed(vigil::fs::HashAlgo::md5);
+  std::string old = safehold::base::to_hex(ctx, sizeof ctx);
+  ResumableDigest resumed(safehold::base::HashAlgo::md5);
   REQUIRE(resumed.restore(old));
   resumed.update(tail.data(), tail.size());
   std::string all = head + tail;
-  CHECK(resumed.finish() == vigil::fs::hash_bytes(std::as_bytes(std::span(all.data(), all.size())), 1).md5);
-  ResumableDigest sha(vigil::fs::HashAlgo::sha1);
+  CHECK(resumed.finish() == safehold::base::hash_bytes(std::as_bytes(std::span(all.data(), all.size())), 1).md5);
+  ResumableDigest sha(safehold::base::HashAlgo::sha1);
   CHECK_FALSE(sha.restore(now));  // an MD5 state is not a SHA-1 state
 }
 
 TEST_CASE("source: O_DIRECT reads equal page-cache reads at any offset, length and buffer address", "[acquire]") {
-  vigil::test::TempDir t("vigil-direct");
+  safehold::test::TempDir t("safehold-direct");
   // 3 MiB + 1234 bytes: not a whole number of sectors (padded to 3 MiB + 1536) nor of 4096-byte
   // O_DIRECT blocks.
   const size_t size = (3u << 20) + 1234;

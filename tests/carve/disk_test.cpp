@@ -1,4 +1,4 @@
-// `vigil carve` end to end on a generated three-partition disk (FAT32, ext4, NTFS) holding media
+// `safehold carve` end to end on a generated three-partition disk (FAT32, ext4, NTFS) holding media
 // made by real encoders: every recoverable file comes back with its exact SHA-256, path and
 // state; raw and E01 give the same report; the DFXML validates against the schema.
 #include "tests/common/support.hpp"
@@ -11,11 +11,11 @@
 #include <set>
 #include <unistd.h>
 
-using vigil::test::must_run;
-using vigil::test::read_text;
-using vigil::test::run;
-using vigil::test::shell_quote;
-using vigil::test::TempDir;
+using safehold::test::must_run;
+using safehold::test::read_text;
+using safehold::test::run;
+using safehold::test::shell_quote;
+using safehold::test::TempDir;
 using nlohmann::json;
 
 namespace {
@@ -30,7 +30,7 @@ std::vector<json> lines(const std::filesystem::path& p) {
 
 bool can_mount_ntfs() { return geteuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0; }
 
-std::string vigil_bin() { return shell_quote(vigil::test::vigil_binary()); }
+std::string safehold_bin() { return shell_quote(safehold::test::safehold_binary()); }
 
 }  // namespace
 
@@ -40,15 +40,15 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
     return;
   }
   TempDir t;
-  std::string gen = "python3 " + shell_quote(vigil::test::source_dir() + "/tests/carve/make_disk.py") + " " +
+  std::string gen = "python3 " + shell_quote(safehold::test::source_dir() + "/tests/carve/make_disk.py") + " " +
                     shell_quote(t.path().string());
-  if (auto fx = vigil::test::fixtures()) gen += " --chat-fixtures " + shell_quote((*fx / "chat").string());
+  if (auto fx = safehold::test::fixtures()) gen += " --chat-fixtures " + shell_quote((*fx / "chat").string());
   must_run(gen);
   const auto disk = t / "disk.raw";
   json truth = json::parse(read_text(t / "truth.json"));
   REQUIRE(truth.size() >= 25);
 
-  must_run(vigil_bin() + " carve " + shell_quote(disk.string()) + " -o " + shell_quote((t / "raw").string()) + " --json");
+  must_run(safehold_bin() + " carve " + shell_quote(disk.string()) + " -o " + shell_quote((t / "raw").string()) + " --json");
   auto report = lines(t / "raw" / "report.jsonl");
   std::multimap<std::string, json> by_sha;
   for (auto& a : report) by_sha.emplace(a["sha256"].get<std::string>(), a);
@@ -64,9 +64,9 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
     auto want = keys;
     if (a["type"] == "jpeg" || a["type"] == "png") want.insert({"pdq", "pdq_quality"});
     CHECK(got == want);
-    // The artefact file holds what the hashes say, under a name made of Vigil's id.
+    // The artefact file holds what the hashes say, under a name made of Safehold's id.
     auto f = t / "raw" / a["file"].get<std::string>();
-    CHECK(vigil::test::sha256_file(f) == a["sha256"]);
+    CHECK(safehold::test::sha256_file(f) == a["sha256"]);
     CHECK(f.filename().string().rfind(a["id"].get<std::string>() + ".", 0) == 0);
   }
 
@@ -105,14 +105,14 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
                 (a["byte_runs"][0]["img_offset"].get<uint64_t>() + a["byte_runs"][0]["len"].get<uint64_t>()) ==
             x["gap"].get<uint64_t>());
     }
-    if (x["path"] == "/data/sms/mmssms.db") {  // handed to the chat readers (carve/chat/)
+    if (x["path"] == "/data/sms/mmssms.db") {  // handed to the chat readers (chat/)
       CHECK(a["app"] == "sms");
       CHECK(a["messages"] == 9);
       CHECK(std::filesystem::exists(t / "raw" / "messages.jsonl"));
     }
     if (x.contains("wal")) {
       REQUIRE(a["wal"].is_string());
-      CHECK(vigil::test::sha256_file(t / "raw" / a["wal"].get<std::string>()) == x["wal"]);
+      CHECK(safehold::test::sha256_file(t / "raw" / a["wal"].get<std::string>()) == x["wal"]);
     }
   }
   // Pass 2 emits nothing pass 1 already produced, and nothing invalid.
@@ -126,7 +126,7 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
   CHECK(summary["artefacts"] == report.size());
   CHECK(summary["bifragment_jpegs"].get<int>() >= 1);
   // The DFXML schema is one of the shared fixtures: validated against it when they are present.
-  if (auto fx = vigil::test::fixtures()) {
+  if (auto fx = safehold::test::fixtures()) {
     must_run("xmllint --noout --schema " + shell_quote((*fx / "dfxml" / "dfxml.xsd").string()) + " " +
              shell_quote((t / "raw" / "dfxml.xml").string()));
   } else {
@@ -136,7 +136,7 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
   // The same disk as an E01: the same report, byte for byte.
   must_run("ewfacquire -u -q -t " + shell_quote((t / "disk").string()) +
            " -f encase6 -c fast -b 64 -C c1 -D d -E e1 -e x -N n " + shell_quote(disk.string()));
-  must_run(vigil_bin() + " carve " + shell_quote((t / "disk.E01").string()) + " -o " + shell_quote((t / "e01").string()) +
+  must_run(safehold_bin() + " carve " + shell_quote((t / "disk.E01").string()) + " -o " + shell_quote((t / "e01").string()) +
            " --json");
   CHECK(read_text(t / "raw" / "report.jsonl") == read_text(t / "e01" / "report.jsonl"));
 
@@ -149,7 +149,7 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
     if (last.empty() || e.path().filename() > last.filename()) last = e.path();
   REQUIRE(last.filename() != "disk.E01");
   std::filesystem::resize_file(last, std::filesystem::file_size(last) / 2);
-  must_run(vigil_bin() + " carve " + shell_quote((t / "seg" / "disk.E01").string()) + " -o " +
+  must_run(safehold_bin() + " carve " + shell_quote((t / "seg" / "disk.E01").string()) + " -o " +
            shell_quote((t / "trunc").string()) + " --json");
   auto trunc = json::parse(read_text(t / "trunc" / "summary.json"));
   CHECK(!trunc["errors"].empty());
@@ -158,7 +158,7 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
   CHECK(fat_found >= 8);
 
   // Pass 1 only: carved artefacts are gone, the others remain.
-  must_run(vigil_bin() + " carve " + shell_quote(disk.string()) + " -o " + shell_quote((t / "p1").string()) +
+  must_run(safehold_bin() + " carve " + shell_quote(disk.string()) + " -o " + shell_quote((t / "p1").string()) +
            " --no-unallocated --types media --json");
   for (auto& a : lines(t / "p1" / "report.jsonl")) {
     CHECK(a["state"] != "carved");
@@ -175,25 +175,25 @@ TEST_CASE("carve refuses a non-empty output folder, bad types and unreadable ima
            " && mke2fs -q -t ext4 -d " + shell_quote((t / "root").string()) + " " +
            shell_quote((t / "fat.img").string()) + " 8M");
   std::filesystem::create_directories(t / "out");
-  vigil::test::write_text(t / "out" / "keep.txt", "mine");
-  auto r = run(vigil_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " + shell_quote((t / "out").string()));
+  safehold::test::write_text(t / "out" / "keep.txt", "mine");
+  auto r = run(safehold_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " + shell_quote((t / "out").string()));
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("not empty") != std::string::npos);
-  r = run(vigil_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " + shell_quote((t / "o2").string()) +
+  r = run(safehold_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " + shell_quote((t / "o2").string()) +
           " --types jpeg,exe");
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("unknown type 'exe'") != std::string::npos);
-  r = run(vigil_bin() + " carve " + shell_quote((t / "missing.E01").string()) + " -o " + shell_quote((t / "o3").string()));
+  r = run(safehold_bin() + " carve " + shell_quote((t / "missing.E01").string()) + " -o " + shell_quote((t / "o3").string()));
   CHECK(r.exit_code == 1);
 
-  must_run(vigil_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " + shell_quote((t / "out").string()) +
+  must_run(safehold_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " + shell_quote((t / "out").string()) +
            " --force --json");
-  CHECK(read_text(t / "out" / "keep.txt") == "mine");  // --force replaces only Vigil's outputs
+  CHECK(read_text(t / "out" / "keep.txt") == "mine");  // --force replaces only Safehold's outputs
   auto rep = lines(t / "out" / "report.jsonl");
   REQUIRE(rep.size() == 1);
   CHECK(rep[0]["path"] == std::string("/weird\x01name.jpg"));
   CHECK(rep[0]["file"] == "artefacts/jpeg/000001.jpg");
-  CHECK(vigil::test::sha256_file(t / "out" / "artefacts/jpeg/000001.jpg") ==
-        vigil::test::sha256_file(t / "x.jpg"));
+  CHECK(safehold::test::sha256_file(t / "out" / "artefacts/jpeg/000001.jpg") ==
+        safehold::test::sha256_file(t / "x.jpg"));
   CHECK(read_text(t / "out" / "dfxml.xml").find("/weird\\x01name.jpg") != std::string::npos);
 }

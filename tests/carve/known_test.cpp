@@ -1,6 +1,6 @@
-// `vigil carve --known SET… [--skip-known-ignorable]`: known-hash marking and PDQ hashes in
+// `safehold carve --known SET… [--skip-known-ignorable]`: known-hash marking and PDQ hashes in
 // report.jsonl, end to end on an ext4 image made with mke2fs -d, then exported to VICS.
-#include "carve/pdq/pdq.hpp"
+#include "pdq/pdq.hpp"
 
 #include "tests/common/support.hpp"
 
@@ -10,17 +10,17 @@
 #include <fstream>
 #include <map>
 
-using vigil::test::must_run;
-using vigil::test::run;
-using vigil::test::shell_quote;
-using vigil::test::TempDir;
+using safehold::test::must_run;
+using safehold::test::run;
+using safehold::test::shell_quote;
+using safehold::test::TempDir;
 using nlohmann::json;
 
 TEST_CASE("carve marks known artefacts, leaves ignorable ones out, and hashes images with PDQ",
           "[known][cli]") {
   TempDir t;
   auto q = [](const std::filesystem::path& p) { return shell_quote(p.string()); };
-  std::string vigil = shell_quote(vigil::test::vigil_binary());
+  std::string safehold = shell_quote(safehold::test::safehold_binary());
   std::filesystem::create_directories(t / "root" / "DCIM");
   must_run("convert -size 320x240 gradient:gold-navy -fill red -draw 'circle 100,120 100,40' " +
            q(t / "root/DCIM/os.jpg"));
@@ -33,14 +33,14 @@ TEST_CASE("carve marks known artefacts, leaves ignorable ones out, and hashes im
   auto sha1 = [&](const std::string& f) {
     return must_run("sha1sum " + q(t / "root/DCIM" / f) + " | cut -c1-40").substr(0, 40);
   };
-  vigil::test::write_text(t / "os.txt", sha1("os.jpg") + "\n");
-  vigil::test::write_text(t / "graded.txt", vigil::test::md5_file(t / "root/DCIM/graded.jpg") + ",1\n");
-  must_run(vigil + " hashset import --format text " + q(t / "os.txt") + " -o " + q(t / "os.set") +
+  safehold::test::write_text(t / "os.txt", sha1("os.jpg") + "\n");
+  safehold::test::write_text(t / "graded.txt", safehold::test::md5_file(t / "root/DCIM/graded.jpg") + ",1\n");
+  must_run(safehold + " hashset import --format text " + q(t / "os.txt") + " -o " + q(t / "os.set") +
            " --name OS --ignorable");
-  must_run(vigil + " hashset import --format text " + q(t / "graded.txt") + " -o " + q(t / "graded.set") +
+  must_run(safehold + " hashset import --format text " + q(t / "graded.txt") + " -o " + q(t / "graded.set") +
            " --name Graded");
 
-  must_run(vigil + " carve " + q(t / "disk.img") + " -o " + q(t / "out") +
+  must_run(safehold + " carve " + q(t / "disk.img") + " -o " + q(t / "out") +
            " --no-unallocated --json --known " + q(t / "os.set") + " " + q(t / "graded.set") +
            " --skip-known-ignorable");
   std::map<std::string, json> by_name;
@@ -59,24 +59,24 @@ TEST_CASE("carve marks known artefacts, leaves ignorable ones out, and hashes im
   CHECK(graded["known"] == json{{"set", "Graded"}, {"category", "1"}, {"ignorable", false}});
   CHECK(std::filesystem::exists(t / "out" / graded["file"].get<std::string>()));
   CHECK(fresh["known"].is_null());
-  auto summary = json::parse(vigil::test::read_text(t / "out/summary.json"));
+  auto summary = json::parse(safehold::test::read_text(t / "out/summary.json"));
   CHECK(summary["known"] == 2);
   CHECK(summary["known_ignorable_skipped"] == 1);
 
   // PDQ of every image, equal to hashing the original file.
   for (auto [path, a] : std::vector<std::pair<std::string, json*>>{
            {"os.jpg", &os}, {"graded.jpg", &graded}, {"new.png", &fresh}}) {
-    auto img = vigil::carve::pdq::decode_image_file(t / "root/DCIM" / path);
+    auto img = safehold::pdq::decode_image_file(t / "root/DCIM" / path);
     REQUIRE(img);
-    auto r = vigil::carve::pdq::hash_image(*img);
+    auto r = safehold::pdq::hash_image(*img);
     INFO(path);
     CHECK((*a)["pdq"] == r.hash.hex());
     CHECK((*a)["pdq_quality"] == r.quality);
   }
 
   // The VICS export carries the graded category and the PDQ.
-  must_run(vigil + " export --vics " + q(t / "case.json") + " " + q(t / "out"));
-  auto vics = json::parse(vigil::test::read_text(t / "case.json"));
+  must_run(safehold + " export --vics " + q(t / "case.json") + " " + q(t / "out"));
+  auto vics = json::parse(safehold::test::read_text(t / "case.json"));
   REQUIRE(vics["value"].size() == 3);
   bool seen = false;
   for (auto& m : vics["value"])
@@ -88,7 +88,7 @@ TEST_CASE("carve marks known artefacts, leaves ignorable ones out, and hashes im
     }
   CHECK(seen);
 
-  auto r = run(vigil + " carve " + q(t / "disk.img") + " -o " + q(t / "o2") + " --known " + q(t / "os.txt"));
+  auto r = run(safehold + " carve " + q(t / "disk.img") + " -o " + q(t / "o2") + " --known " + q(t / "os.txt"));
   CHECK(r.exit_code == 1);
-  CHECK(r.err.find("--known: " + (t / "os.txt").string() + ": not a valid Vigil hash set") != std::string::npos);
+  CHECK(r.err.find("--known: " + (t / "os.txt").string() + ": not a valid Safehold hash set") != std::string::npos);
 }

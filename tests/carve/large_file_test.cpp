@@ -9,10 +9,10 @@
 #include "tests/common/support.hpp"
 
 using nlohmann::json;
-using vigil::test::must_run;
-using vigil::test::read_text;
-using vigil::test::shell_quote;
-using vigil::test::TempDir;
+using safehold::test::must_run;
+using safehold::test::read_text;
+using safehold::test::shell_quote;
+using safehold::test::TempDir;
 
 TEST_CASE("carve streams a media file over 32 MiB to its artefact with the exact hashes",
           "[carve][slow]") {
@@ -27,8 +27,8 @@ TEST_CASE("carve streams a media file over 32 MiB to its artefact with the exact
   const auto big = t / "root" / "DCIM" / "big.bmp";
   REQUIRE(std::filesystem::file_size(big) == 41070054u);
   must_run("mke2fs -q -t ext4 -d " + d + "/root " + d + "/disk.img 64M");
-  const std::string vigil = shell_quote(vigil::test::vigil_binary());
-  must_run(vigil + " carve " + d + "/disk.img -o " + d + "/out --json");
+  const std::string safehold = shell_quote(safehold::test::safehold_binary());
+  must_run(safehold + " carve " + d + "/disk.img -o " + d + "/out --json");
 
   std::vector<json> report;
   std::ifstream in(t / "out" / "report.jsonl");
@@ -44,14 +44,14 @@ TEST_CASE("carve streams a media file over 32 MiB to its artefact with the exact
   CHECK((*b)["state"] == "allocated");
   CHECK((*b)["valid"] == true);
   CHECK((*b)["size"] == 41070054u);
-  CHECK((*b)["md5"] == vigil::test::md5_file(big));
-  CHECK((*b)["sha256"] == vigil::test::sha256_file(big));
-  CHECK(vigil::test::sha256_file(t / "out" / (*b)["file"].get<std::string>()) == (*b)["sha256"]);
+  CHECK((*b)["md5"] == safehold::test::md5_file(big));
+  CHECK((*b)["sha256"] == safehold::test::sha256_file(big));
+  CHECK(safehold::test::sha256_file(t / "out" / (*b)["file"].get<std::string>()) == (*b)["sha256"]);
   CHECK((*b)["file"].get<std::string>().rfind("artefacts/bmp/", 0) == 0);
   uint64_t runs = 0;
   for (auto& r : (*b)["byte_runs"]) runs += r["len"].get<uint64_t>();
   CHECK(runs == 41070054u);
-  CHECK((*s)["sha256"] == vigil::test::sha256_file(t / "root" / "DCIM" / "small.png"));
+  CHECK((*s)["sha256"] == safehold::test::sha256_file(t / "root" / "DCIM" / "small.png"));
   // No partial file is left behind in artefacts/.
   for (auto& e : std::filesystem::recursive_directory_iterator(t / "out" / "artefacts"))
     CHECK(e.path().filename().string().rfind(".partial-", 0) == std::string::npos);

@@ -116,7 +116,7 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="vigil-disk-", dir=a.outdir)
+    work = tempfile.mkdtemp(prefix="safehold-disk-", dir=a.outdir)
     rnd = random.Random(a.seed)
     m = Media(work, a.seed)
     truth = []

@@ -10,11 +10,11 @@
 #include <fstream>
 #include <random>
 
-using namespace vigil;
-using namespace vigil::carve;
-using vigil::test::must_run;
-using vigil::test::shell_quote;
-using vigil::test::TempDir;
+using namespace safehold;
+using namespace safehold::carve;
+using safehold::test::must_run;
+using safehold::test::shell_quote;
+using safehold::test::TempDir;
 
 namespace {
 
@@ -49,7 +49,7 @@ const std::vector<Sample>& samples() {
       {"a.bmp", "bmp", "bmp", "/usr/bin/convert -size 60x40 gradient:green-blue {}"},
       {"a.webp", "riff", "webp", "/usr/bin/convert -size 120x90 plasma:fractal {}"},
       {"a.tif", "tiff", "tiff", "/usr/bin/convert -size 80x60 plasma:fractal -compress none {}"},
-      {"a.heic", "isobmff", "heif", "/usr/bin/convert -size 64x48 plasma:fractal /tmp/vigil-heic-src.png && heif-enc -q 40 -o {} /tmp/vigil-heic-src.png"},
+      {"a.heic", "isobmff", "heif", "/usr/bin/convert -size 64x48 plasma:fractal /tmp/safehold-heic-src.png && heif-enc -q 40 -o {} /tmp/safehold-heic-src.png"},
       {"a.mp4", "isobmff", "mp4", ff + "-c:v libx264 -pix_fmt yuv420p -f mp4 {}"},
       {"a.mov", "isobmff", "mov", ff + "-c:v mpeg4 -f mov {}"},
       {"a.3gp", "isobmff", "3gp", "ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=duration=1:size=176x144:rate=10 -c:v h263 -f 3gp {}"},
@@ -147,8 +147,8 @@ TEST_CASE("a JPEG split around a gap of noise is rebuilt by bifragment carving",
 }
 
 TEST_CASE("SQLite databases: header, page size, page count, page 1", "[walkers]") {
-  if (vigil::test::skip_without_fixtures()) return;
-  auto chat = *vigil::test::fixtures() / "chat";
+  if (safehold::test::skip_without_fixtures()) return;
+  auto chat = *safehold::test::fixtures() / "chat";
   for (const char* name : {"mmssms.db", "imessage_chat.db", "skype_main.db", "kik.sqlite", "wal_database.db"}) {
     INFO(name);
     auto db = slurp(chat / name);

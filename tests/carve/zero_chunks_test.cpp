@@ -1,8 +1,8 @@
-// E01 free space made of zero chunks: Vigil neither inflates nor scans those chunks (it recognises
+// E01 free space made of zero chunks: Safehold neither inflates nor scans those chunks (it recognises
 // their stored bytes), which must not change what is carved. Media right after zero chunks, in the
 // middle of a chunk, and a BMP whose pixel data is itself whole zero chunks (a walk still pending
 // when the zero chunks arrive) come back exactly as from the raw image.
-#include "fs/ewf_chunks.hpp"
+#include "fs/internal/ewf_chunks.hpp"
 #include "fs/image.hpp"
 #include "fs/reader.hpp"
 #include "tests/common/support.hpp"
@@ -13,10 +13,10 @@
 #include <cstring>
 #include <fstream>
 
-using vigil::test::must_run;
-using vigil::test::read_text;
-using vigil::test::shell_quote;
-using vigil::test::TempDir;
+using safehold::test::must_run;
+using safehold::test::read_text;
+using safehold::test::shell_quote;
+using safehold::test::TempDir;
 using nlohmann::json;
 
 TEST_CASE("carve of an E01 with zero chunks gives the raw image's artefacts and hashes", "[carve][ewf]") {
@@ -35,11 +35,11 @@ TEST_CASE("carve of an E01 with zero chunks gives the raw image's artefacts and 
     std::string data = read_text(t / name);
     img.replace(off, data.size(), data);
   }
-  vigil::test::write_text(t / "z.raw", img);
+  safehold::test::write_text(t / "z.raw", img);
   must_run("cd " + d + " && ewfacquire -u -q -t z -f encase6 -c fast -b 64 -C c -D d -E e -e x -N n z.raw");
-  const std::string vigil = shell_quote(vigil::test::vigil_binary());
-  must_run(vigil + " carve " + d + "/z.raw -o " + d + "/raw --json");
-  must_run(vigil + " carve " + d + "/z.E01 -o " + d + "/e01 --json");
+  const std::string safehold = shell_quote(safehold::test::safehold_binary());
+  must_run(safehold + " carve " + d + "/z.raw -o " + d + "/raw --json");
+  must_run(safehold + " carve " + d + "/z.E01 -o " + d + "/e01 --json");
   CHECK(read_text(t / "raw" / "report.jsonl") == read_text(t / "e01" / "report.jsonl"));
 
   std::vector<json> report;
@@ -51,8 +51,8 @@ TEST_CASE("carve of an E01 with zero chunks gives the raw image's artefacts and 
     const json& a = report[i];
     CHECK(a["state"] == "carved");
     CHECK(a["valid"] == true);
-    CHECK(a["sha256"] == vigil::test::sha256_file(t / parts[i].second));
-    CHECK(vigil::test::sha256_file(t / "e01" / a["file"].get<std::string>()) == a["sha256"]);
+    CHECK(a["sha256"] == safehold::test::sha256_file(t / parts[i].second));
+    CHECK(safehold::test::sha256_file(t / "e01" / a["file"].get<std::string>()) == a["sha256"]);
     REQUIRE(a["byte_runs"].size() == 1);
     CHECK(a["byte_runs"][0]["img_offset"] == parts[i].first);
     CHECK(a["byte_runs"][0]["len"] == std::filesystem::file_size(t / parts[i].second));
@@ -77,11 +77,11 @@ TEST_CASE("E01 chunks shared between the sequential reader and the TSK backend r
   uint32_t x = 12345;
   for (size_t i = (1u << 20); i < (2u << 20) + 777; ++i) img[i] = static_cast<char>((x = x * 1103515245u + 12345u) >> 24);
   for (size_t i = (3u << 20) + 100; i < (5u << 20); ++i) img[i] = static_cast<char>('a' + (i * 7 % 23));
-  vigil::test::write_text(t / "s.raw", img);
+  safehold::test::write_text(t / "s.raw", img);
   must_run("cd " + d + " && ewfacquire -u -q -t s -f encase6 -c fast -b 64 -C c -D d -E e -e x -N n s.raw");
 
-  auto image = vigil::fs::Image::open(t / "s.E01");
-  vigil::fs::ewf::SharedChunks* share = image->shared_chunks();
+  auto image = safehold::fs::Image::open(t / "s.E01");
+  safehold::fs::ewf::SharedChunks* share = image->shared_chunks();
   REQUIRE(share != nullptr);
   std::vector<std::byte> got(img.size());
   // Nothing is kept before a sharing reader starts.
@@ -89,7 +89,7 @@ TEST_CASE("E01 chunks shared between the sequential reader and the TSK backend r
   CHECK(share->bytes_held() == 0);
 
   auto read_all = [&](uint64_t start, uint64_t length) {
-    vigil::fs::ReadOptions ro;
+    safehold::fs::ReadOptions ro;
     ro.share = share;
     ro.start = start;
     ro.length = length;
@@ -101,7 +101,7 @@ TEST_CASE("E01 chunks shared between the sequential reader and the TSK backend r
     };
     std::fill(got.begin() + static_cast<std::ptrdiff_t>(start),
               got.begin() + static_cast<std::ptrdiff_t>(start + length), std::byte{0x5A});
-    auto r = vigil::fs::read_sequential(t / "s.E01", [&](uint64_t off, std::span<const std::byte> b) {
+    auto r = safehold::fs::read_sequential(t / "s.E01", [&](uint64_t off, std::span<const std::byte> b) {
       std::memcpy(got.data() + off, b.data(), b.size());
       return true;
     }, ro);

@@ -1,6 +1,6 @@
 #include "tests/common/support.hpp"
 
-#include "fs/hash.hpp"
+#include "base/hash.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -12,13 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace vigil::test {
+namespace safehold::test {
 
 namespace fsys = std::filesystem;
 
 std::optional<fsys::path> fixtures() {
-  const char* env = std::getenv("VIGIL_FIXTURES");
-  fsys::path p = (env && *env) ? fsys::path(env) : fsys::path(VIGIL_SOURCE_DIR) / ".." / "shared" / "fixtures";
+  const char* env = std::getenv("SAFEHOLD_FIXTURES");
+  fsys::path p = (env && *env) ? fsys::path(env) : fsys::path(SAFEHOLD_SOURCE_DIR) / ".." / "shared" / "fixtures";
   std::error_code ec;
   if (fsys::is_directory(p / "images", ec)) return fsys::canonical(p);
   return std::nullopt;
@@ -54,7 +54,7 @@ std::string shell_quote(const std::string& s) {
 }
 
 RunResult run(const std::string& command) {
-  TempDir tmp("vigil-run");
+  TempDir tmp("safehold-run");
   std::string cmd = "bash -c " + shell_quote(command) + " >" + (tmp / "out").string() + " 2>" +
                     (tmp / "err").string() + " </dev/null";
   int status = std::system(cmd.c_str());
@@ -72,11 +72,11 @@ std::string must_run(const std::string& command) {
   return r.out;
 }
 
-std::string vigil_binary() { return VIGIL_BINARY; }
-std::string source_dir() { return VIGIL_SOURCE_DIR; }
+std::string safehold_binary() { return SAFEHOLD_BINARY; }
+std::string source_dir() { return SAFEHOLD_SOURCE_DIR; }
 
-std::string sha256_file(const fsys::path& p) { return fs::hash_file(p, 4).sha256; }
-std::string md5_file(const fsys::path& p) { return fs::hash_file(p, 1).md5; }
+std::string sha256_file(const fsys::path& p) { return base::hash_file(p, 4).sha256; }
+std::string md5_file(const fsys::path& p) { return base::hash_file(p, 1).md5; }
 
 std::string read_text(const fsys::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -90,4 +90,4 @@ void write_text(const fsys::path& p, const std::string& s) {
   out << s;
 }
 
-}  // namespace vigil::test
+}  // namespace safehold::test

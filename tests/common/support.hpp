@@ -5,9 +5,9 @@
 #include <optional>
 #include <string>
 
-namespace vigil::test {
+namespace safehold::test {
 
-// ../shared/fixtures (or $VIGIL_FIXTURES) when present.
+// ../shared/fixtures (or $SAFEHOLD_FIXTURES) when present.
 std::optional<std::filesystem::path> fixtures();
 // Prints "skipped: fixtures not present" once per test and returns true when absent.
 bool skip_without_fixtures();
@@ -15,7 +15,7 @@ bool skip_without_fixtures();
 // A fresh folder under $TMPDIR, removed with everything in it on destruction.
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "vigil-test");
+  explicit TempDir(const std::string& prefix = "safehold-test");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -38,8 +38,8 @@ RunResult run(const std::string& command);
 std::string must_run(const std::string& command);
 // Quotes a string for bash.
 std::string shell_quote(const std::string& s);
-// The `vigil` binary under test.
-std::string vigil_binary();
+// The `safehold` binary under test.
+std::string safehold_binary();
 std::string source_dir();
 
 std::string sha256_file(const std::filesystem::path& p);
@@ -47,4 +47,4 @@ std::string md5_file(const std::filesystem::path& p);
 std::string read_text(const std::filesystem::path& p);
 void write_text(const std::filesystem::path& p, const std::string& s);
 
-}  // namespace vigil::test
+}  // namespace safehold::test

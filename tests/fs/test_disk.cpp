@@ -1,7 +1,7 @@
 // fs/: generated disks (MBR with an extended partition, and GPT) holding FAT32, ext4, NTFS and
 // exFAT with known files, some deleted; the same disk as raw and as E01 (made by ewfacquire).
 #include "fs/evidence.hpp"
-#include "fs/hash.hpp"
+#include "base/hash.hpp"
 #include "fs/image.hpp"
 #include "fs/json.hpp"
 #include "fs/reader.hpp"
@@ -13,7 +13,7 @@
 #include <map>
 #include <sstream>
 
-using namespace vigil;
+using namespace safehold;
 using test::must_run;
 using test::shell_quote;
 namespace fsys = std::filesystem;
@@ -50,12 +50,12 @@ void make_disk(const fsys::path& dir, const std::string& scheme) {
 
 std::string ewfacquire(const fsys::path& raw, const fsys::path& target, const std::string& compression) {
   must_run("ewfacquire -u -q -t " + shell_quote(target.string()) + " -c " + compression +
-           " -C VIGIL-CASE -D disk -E EXH-1 -e tester -N generated -f encase6 " + shell_quote(raw.string()));
+           " -C SAFEHOLD-CASE -D disk -E EXH-1 -e tester -N generated -f encase6 " + shell_quote(raw.string()));
   return target.string() + ".E01";
 }
 
 std::string content_sha256(fs::Evidence& ev, int filesystem, uint64_t inode) {
-  fs::MultiHasher h(4);
+  base::MultiHasher h(4);
   auto problem = ev.read_file(filesystem, inode, [&](std::span<const std::byte> b) {
     h.update(b);
     return true;
@@ -79,10 +79,10 @@ void check_disk(fs::Evidence& ev, const fsys::path& dir, const std::string& sche
   REQUIRE(fs_index.count("ext4"));
   REQUIRE(fs_index.count("ntfs"));
   REQUIRE(fs_index.count("exfat"));
-  CHECK(ev.filesystems()[fs_index["fat32"]].label == "VIGILFAT");
-  CHECK(ev.filesystems()[fs_index["ext4"]].label == "vigilext");
-  CHECK(ev.filesystems()[fs_index["ntfs"]].label == "VIGILNTFS");
-  CHECK(ev.filesystems()[fs_index["exfat"]].label == "VIGILEXF");
+  CHECK(ev.filesystems()[fs_index["fat32"]].label == "SAFEHOLDFAT");
+  CHECK(ev.filesystems()[fs_index["ext4"]].label == "safeholdext");
+  CHECK(ev.filesystems()[fs_index["ntfs"]].label == "SAFEHOLDNTFS");
+  CHECK(ev.filesystems()[fs_index["exfat"]].label == "SAFEHOLDEXF");
 
   std::map<std::pair<int, std::string>, fs::FileEntry> seen;
   for (auto& f : ev.filesystems())
@@ -111,7 +111,7 @@ void check_disk(fs::Evidence& ev, const fsys::path& dir, const std::string& sche
     CHECK(content_sha256(ev, fi, e.inode) == want);
     // Byte runs are image offsets: reading them directly gives the same bytes.
     if (!e.resident && x.size > 4096) {
-      fs::MultiHasher h(4);
+      base::MultiHasher h(4);
       uint64_t total = 0;
       for (auto& r : e.byte_runs) {
         std::vector<std::byte> buf(r.len);
@@ -149,7 +149,7 @@ std::string without_format_lines(const std::string& info_json) {
 }  // namespace
 
 TEST_CASE("an MBR disk with FAT32, ext4, NTFS and exFAT (extended partition) lists its files", "[fs][disk][slow]") {
-  test::TempDir dir("vigil-disk-mbr");
+  test::TempDir dir("safehold-disk-mbr");
   make_disk(dir.path(), "mbr");
   auto raw = dir / "disk.raw";
   std::string raw_sha = test::sha256_file(raw);
@@ -171,13 +171,13 @@ TEST_CASE("an MBR disk with FAT32, ext4, NTFS and exFAT (extended partition) lis
     auto e01 = ewfacquire(raw, dir / "disk", "deflate:fast");
     auto ev = fs::Evidence::open(e01);
     check_disk(*ev, dir.path(), "dos");
-    const std::string v = shell_quote(test::vigil_binary());
+    const std::string v = shell_quote(test::safehold_binary());
     std::string info_raw = must_run(v + " info --json " + shell_quote(raw.string()));
     std::string info_e01 = must_run(v + " info --json " + shell_quote(e01));
     CHECK(without_format_lines(info_raw) == without_format_lines(info_e01));
     auto ej = nlohmann::json::parse(info_e01);
     CHECK(ej["format"] == "ewf");
-    CHECK(ej["ewf"]["case_number"] == "VIGIL-CASE");
+    CHECK(ej["ewf"]["case_number"] == "SAFEHOLD-CASE");
     CHECK(ej["ewf"]["evidence_number"] == "EXH-1");
     CHECK(ej["ewf"]["md5"] == test::md5_file(raw));
     std::string ls_raw = must_run(v + " ls --json " + shell_quote(raw.string()));
@@ -192,14 +192,14 @@ TEST_CASE("an MBR disk with FAT32, ext4, NTFS and exFAT (extended partition) lis
 }
 
 TEST_CASE("a GPT disk with the same four filesystems lists its files", "[fs][disk][slow]") {
-  test::TempDir dir("vigil-disk-gpt");
+  test::TempDir dir("safehold-disk-gpt");
   make_disk(dir.path(), "gpt");
   auto ev = fs::Evidence::open(dir / "disk.raw");
   check_disk(*ev, dir.path(), "gpt");
 }
 
 TEST_CASE("the whole-image reader's MD5 of an E01 equals md5sum of the raw image", "[fs][reader][slow]") {
-  test::TempDir dir("vigil-reader");
+  test::TempDir dir("safehold-reader");
   auto raw = dir / "mixed.raw";
   // Mixed content: zeros (compress), random (stay stored), text (compress), an odd tail.
   must_run("cd " + shell_quote(dir.path().string()) +
@@ -212,7 +212,7 @@ TEST_CASE("the whole-image reader's MD5 of an E01 equals md5sum of the raw image
   for (const char* c : {"deflate:fast", "none", "deflate:best"}) {
     INFO(c);
     auto e01 = ewfacquire(raw, dir / (std::string("m-") + (c[0] == 'n' ? "none" : c[8] == 'f' ? "fast" : "best")), c);
-    fs::MultiHasher h(1);
+    base::MultiHasher h(1);
     uint64_t expect_off = 0;
     auto r = fs::read_sequential(e01, [&](uint64_t off, std::span<const std::byte> b) {
       CHECK(off == expect_off);
@@ -228,7 +228,7 @@ TEST_CASE("the whole-image reader's MD5 of an E01 equals md5sum of the raw image
 }
 
 TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads raw's bytes", "[fs][reader][ewf]") {
-  test::TempDir dir("vigil-zeros");
+  test::TempDir dir("safehold-zeros");
   auto raw = dir / "z.raw";
   // Zero chunks, random data, zeros ending mid-chunk, a chunk of 0xFF, more zero chunks, a tail.
   must_run("cd " + shell_quote(dir.path().string()) +
@@ -274,7 +274,7 @@ TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads r
     }, o);
     CHECK(got == want.substr(40000, 3000000));
 
-    // TSK's view of the E01 (Vigil's EWF backend): the raw bytes at every offset and length.
+    // TSK's view of the E01 (Safehold's EWF backend): the raw bytes at every offset and length.
     auto img = fs::Image::open(e01);
     REQUIRE(img->size() == want.size());
     std::vector<std::byte> buf(200000);
@@ -291,9 +291,9 @@ TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads r
     }
     CHECK(whole == want);
 
-    // `vigil hash` hashes the zero runs without inflating them: the digests of the raw image.
-    auto out = nlohmann::json::parse(must_run(shell_quote(test::vigil_binary()) + " hash --json " + shell_quote(e01)));
-    auto d = fs::hash_file(raw);
+    // `safehold hash` hashes the zero runs without inflating them: the digests of the raw image.
+    auto out = nlohmann::json::parse(must_run(shell_quote(test::safehold_binary()) + " hash --json " + shell_quote(e01)));
+    auto d = base::hash_file(raw);
     CHECK(out["md5"] == d.md5);
     CHECK(out["sha1"] == d.sha1);
     CHECK(out["sha256"] == d.sha256);
@@ -303,7 +303,7 @@ TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads r
 }
 
 TEST_CASE("a corrupted chunk is reported with its offset", "[fs][reader][slow]") {
-  test::TempDir dir("vigil-corrupt");
+  test::TempDir dir("safehold-corrupt");
   auto raw = dir / "text.raw";
   must_run("cd " + shell_quote(dir.path().string()) +
            " && for i in $(seq 1 60000); do printf 'record %08d\\n' $i; done > text.raw");

@@ -5,10 +5,10 @@
 #include <sstream>
 
 #include "fs/evidence.hpp"
-#include "fs/fat_orphans.hpp"
+#include "fs/internal/fat_orphans.hpp"
 #include "tests/common/support.hpp"
 
-using namespace vigil;
+using namespace safehold;
 using test::must_run;
 using test::shell_quote;
 namespace fsys = std::filesystem;

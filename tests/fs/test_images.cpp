@@ -1,6 +1,8 @@
 // fs/: every fixture in ../shared/fixtures/images opens and gives its known facts.
+#include "base/json.hpp"
+#include "base/format.hpp"
 #include "fs/evidence.hpp"
-#include "fs/hash.hpp"
+#include "base/hash.hpp"
 #include "fs/json.hpp"
 #include "fs/reader.hpp"
 #include "tests/common/support.hpp"
@@ -9,9 +11,9 @@
 
 #include <set>
 
-using namespace vigil;
-using vigil::test::fixtures;
-using vigil::test::skip_without_fixtures;
+using namespace safehold;
+using safehold::test::fixtures;
+using safehold::test::skip_without_fixtures;
 
 namespace {
 
@@ -36,7 +38,7 @@ std::string file_sha256(fs::Evidence& ev, int filesystem, const std::string& pat
     return true;
   });
   REQUIRE(found);
-  fs::MultiHasher h(4);
+  base::MultiHasher h(4);
   auto problem = ev.read_file(filesystem, inode, [&](std::span<const std::byte> b) {
     h.update(b);
     return true;
@@ -133,20 +135,20 @@ TEST_CASE("bogus.001 and missing files give one clear error", "[fs][fixtures]") 
   CHECK(ev->filesystems().empty());
   REQUIRE(ev->problems().size() == 1);
   CHECK(ev->problems()[0].message.rfind("no filesystem recognised", 0) == 0);
-  auto r = test::run(test::vigil_binary() + " info " + test::shell_quote(bogus.string()));
+  auto r = test::run(test::safehold_binary() + " info " + test::shell_quote(bogus.string()));
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "vigil: " + bogus.string() + ": no partition table or filesystem recognised in 50.0 KiB of raw data\n");
+  CHECK(r.err == "safehold: " + bogus.string() + ": no partition table or filesystem recognised in 50.0 KiB of raw data\n");
   CHECK(r.out.empty());
   CHECK_THROWS_WITH(fs::Evidence::open("/nonexistent/x.E01"), "/nonexistent/x.E01: no such file");
-  auto r2 = test::run(test::vigil_binary() + " ls /nonexistent/x.E01");
+  auto r2 = test::run(test::safehold_binary() + " ls /nonexistent/x.E01");
   CHECK(r2.exit_code == 1);
-  CHECK(r2.err == "vigil: /nonexistent/x.E01: no such file\n");
+  CHECK(r2.err == "safehold: /nonexistent/x.E01: no such file\n");
 }
 
 TEST_CASE("the whole-image reader's MD5 of the fixture E01s equals the stored MD5", "[fs][fixtures][reader]") {
   if (skip_without_fixtures()) return;
   for (const char* name : {"images/ext2.E01", "images/ext2.split.E01"}) {
-    fs::MultiHasher h(1);
+    base::MultiHasher h(1);
     auto r = fs::read_sequential(*fixtures() / name, [&](uint64_t, std::span<const std::byte> b) {
       h.update(b);
       return true;
@@ -158,7 +160,7 @@ TEST_CASE("the whole-image reader's MD5 of the fixture E01s equals the stored MD
     CHECK(h.finish().md5 == "196066add11fb71c4c49cf1bb50d6d24");
   }
   // Split raw through the fallback path gives the same bytes.
-  fs::MultiHasher h(1);
+  base::MultiHasher h(1);
   auto r = fs::read_sequential(*fixtures() / "images/ext2.splitraw.000", [&](uint64_t, std::span<const std::byte> b) {
     h.update(b);
     return true;
@@ -168,27 +170,27 @@ TEST_CASE("the whole-image reader's MD5 of the fixture E01s equals the stored MD
 }
 
 TEST_CASE("printable escapes control characters and invalid UTF-8 from evidence names", "[fs]") {
-  CHECK(fs::printable("plain/name.jpg") == "plain/name.jpg");
-  CHECK(fs::printable("a\nb\x1b[31m") == "a\\x0ab\\x1b[31m");
-  CHECK(fs::printable("caf\xc3\xa9") == "caf\xc3\xa9");
-  CHECK(fs::printable("bad\xff\xfe") == "bad\\xff\\xfe");
-  CHECK(fs::printable("c1\xc2\x9b") == "c1\\xc2\\x9b");
+  CHECK(base::printable("plain/name.jpg") == "plain/name.jpg");
+  CHECK(base::printable("a\nb\x1b[31m") == "a\\x0ab\\x1b[31m");
+  CHECK(base::printable("caf\xc3\xa9") == "caf\xc3\xa9");
+  CHECK(base::printable("bad\xff\xfe") == "bad\\xff\\xfe");
+  CHECK(base::printable("c1\xc2\x9b") == "c1\\xc2\\x9b");
 }
 
 TEST_CASE("human_size and to_iso8601 format sizes and times for people", "[fs]") {
-  CHECK(fs::human_size(0) == "0 B");
-  CHECK(fs::human_size(1023) == "1023 B");
-  CHECK(fs::human_size(1024) == "1.0 KiB");
-  CHECK(fs::human_size(1536) == "1.5 KiB");
-  CHECK(fs::human_size(1073741824ull) == "1.0 GiB");
-  CHECK(fs::human_size(8ull << 40) == "8.0 TiB");
-  CHECK(fs::human_size(~0ull) == "16384.0 PiB");
+  CHECK(base::human_size(0) == "0 B");
+  CHECK(base::human_size(1023) == "1023 B");
+  CHECK(base::human_size(1024) == "1.0 KiB");
+  CHECK(base::human_size(1536) == "1.5 KiB");
+  CHECK(base::human_size(1073741824ull) == "1.0 GiB");
+  CHECK(base::human_size(8ull << 40) == "8.0 TiB");
+  CHECK(base::human_size(~0ull) == "16384.0 PiB");
   // Rates and progress: one decimal at every size, fractions of a byte included.
-  CHECK(fs::human_bytes(0) == "0.0 B");
-  CHECK(fs::human_bytes(0.5) == "0.5 B");
-  CHECK(fs::human_bytes(1023) == "1023.0 B");
-  CHECK(fs::human_bytes(1536) == "1.5 KiB");
-  CHECK(fs::human_bytes(734003200.0) == "700.0 MiB");
+  CHECK(base::human_bytes(0) == "0.0 B");
+  CHECK(base::human_bytes(0.5) == "0.5 B");
+  CHECK(base::human_bytes(1023) == "1023.0 B");
+  CHECK(base::human_bytes(1536) == "1.5 KiB");
+  CHECK(base::human_bytes(734003200.0) == "700.0 MiB");
   CHECK(fs::to_iso8601(fs::Timestamp{0, 0}) == "1970-01-01T00:00:00Z");
   CHECK(fs::to_iso8601(fs::Timestamp{1700000000, 500000000}) == "2023-11-14T22:13:20.5Z");
 }

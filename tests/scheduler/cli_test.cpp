@@ -1,4 +1,4 @@
-// `vigil queue` end to end on both back-ends: the CLI, tamper detection through the database's
+// `safehold queue` end to end on both back-ends: the CLI, tamper detection through the database's
 // own client, 8 concurrent worker processes, kill -9 of a lease holder and of a writer.
 #include "tests/scheduler/helpers.hpp"
 
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-using namespace vigil::test;
+using namespace safehold::test;
 using nlohmann::json;
 
 namespace {
@@ -23,7 +23,7 @@ namespace {
   INFO("backend " << kind)
 
 std::string vq(const QueueDb& db, const std::string& args) {
-  return vigil_binary() + " queue " + args + " " + db.q() + " --user tester";
+  return safehold_binary() + " queue " + args + " " + db.q() + " --user tester";
 }
 
 // A queue of n devices over a few cases, some of them safeguarding (tier 0).
@@ -71,7 +71,7 @@ std::string lit(const std::string& v) {
   return out + "'";
 }
 
-std::string fmt_sql(const vigil::scheduler::AuditRecord& r) {
+std::string fmt_sql(const safehold::scheduler::AuditRecord& r) {
   return "INSERT INTO audit (seq, at, user_name, action, entity, entity_id, reason, before_json, "
          "after_json, prev_hash, hash) VALUES (" +
          std::to_string(r.seq) + ", " + std::to_string(r.at) + ", " + lit(r.user) + ", " +
@@ -82,7 +82,7 @@ std::string fmt_sql(const vigil::scheduler::AuditRecord& r) {
 
 }  // namespace
 
-TEST_CASE("vigil queue: the issue's commands, JSON fields and clear errors", "[scheduler][cli]") {
+TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors", "[scheduler][cli]") {
   BACKEND();
   must_run(vq(*db, "case add OP-1 --risk high --offence 'IIOC possession' --officer 'DC Shah'"));
   must_run(vq(*db, "case add OP-2 --risk very-high"));
@@ -143,25 +143,25 @@ TEST_CASE("vigil queue: the issue's commands, JSON fields and clear errors", "[s
   // Errors: exit 1 and one sentence naming the input.
   auto r = run(vq(*db, "explain NOPE"));
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "vigil: no device NOPE\n");
+  CHECK(r.err == "safehold: no device NOPE\n");
   r = run(vq(*db, "case add OP-3 --risk severe"));
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "vigil: risk 'severe' is not valid: use very-high, high, medium, low or none\n");
+  CHECK(r.err == "safehold: risk 'severe' is not valid: use very-high, high, medium, low or none\n");
   r = run(vq(*db, "suspect set A --children maybe --reason x"));
   CHECK(r.exit_code == 1);
   r = run(vq(*db, "case set OP-1 --risk low"));
   CHECK(r.exit_code == 1);  // --reason is required
   r = run(vq(*db, "device add X --suspect NOPE --class phone"));
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "vigil: no suspect NOPE\n");
+  CHECK(r.err == "safehold: no suspect NOPE\n");
   r = run(vq(*db, "complete B-USB --station st9"));
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "vigil: device B-USB is not held by station st9 (state queued)\n");
+  CHECK(r.err == "safehold: device B-USB is not held by station st9 (state queued)\n");
 
   // Tokens: the secret is the last line, once.
   auto tok = must_run(vq(*db, "token create --role examiner --name bench-1"));
   auto last = tok.substr(tok.rfind('\n', tok.size() - 2) + 1);
-  CHECK(last.rfind("vigil_", 0) == 0);
+  CHECK(last.rfind("safehold_", 0) == 0);
   CHECK(last.size() == 6 + 64 + 1);
   auto tl = must_run(vq(*db, "token list"));
   CHECK(tl.find("bench-1") != std::string::npos);
@@ -182,7 +182,7 @@ TEST_CASE("vigil queue: the issue's commands, JSON fields and clear errors", "[s
   CHECK(recs[1]["user"] == "tester");
 }
 
-TEST_CASE("vigil queue audit --verify detects records edited, deleted or inserted through the "
+TEST_CASE("safehold queue audit --verify detects records edited, deleted or inserted through the "
           "database's own client", "[scheduler][cli]") {
   BACKEND();
   auto build = [&](QueueDb& d) {
@@ -201,7 +201,7 @@ TEST_CASE("vigil queue audit --verify detects records edited, deleted or inserte
   // record 5: record 6 no longer chains to it.
   auto forge = [&](QueueDb& d) {
     auto prev = d.sql("SELECT hash FROM audit WHERE seq = 4").out;
-    vigil::scheduler::AuditRecord r;
+    safehold::scheduler::AuditRecord r;
     r.seq = 5;
     r.at = 1790000000;
     r.user = "tester";
@@ -212,7 +212,7 @@ TEST_CASE("vigil queue audit --verify detects records edited, deleted or inserte
     r.before = "{}";
     r.after = "{}";
     r.prev_hash = prev.substr(0, prev.find('\n'));
-    r.hash = vigil::scheduler::audit_hash(r);
+    r.hash = safehold::scheduler::audit_hash(r);
     return fmt_sql(r);
   };
   const std::vector<Tamper> tampers{
@@ -340,7 +340,7 @@ TEST_CASE("kill -9 of a writer mid-transaction leaves a consistent database", "[
   const int n = 1000;
   seed_csv(db->dir() / "big.csv", n);
   auto marker = db->dir() / "in-transaction";
-  Background writer(db->dir(), "VIGIL_TEST_STALL_BEFORE_COMMIT=" + shell_quote(marker.string()) +
+  Background writer(db->dir(), "SAFEHOLD_TEST_STALL_BEFORE_COMMIT=" + shell_quote(marker.string()) +
                                    " setsid " + vq(*db, "import --csv big.csv"));
   REQUIRE(wait_for_file(marker, 300));
   writer.kill9();
@@ -360,7 +360,7 @@ TEST_CASE("kill -9 of a writer mid-transaction leaves a consistent database", "[
   CHECK(must_run(vq(*db, "audit --verify")).find("intact") != std::string::npos);
 }
 
-TEST_CASE("vigil queue release: a worker hands its claimed device back, audited", "[scheduler][cli]") {
+TEST_CASE("safehold queue release: a worker hands its claimed device back, audited", "[scheduler][cli]") {
   BACKEND();
   must_run(vq(*db, "case add OP-1 --risk high"));
   must_run(vq(*db, "suspect add A --case OP-1 --children no --access-to-children no"));

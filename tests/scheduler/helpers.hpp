@@ -11,13 +11,13 @@
 #include <random>
 #include <string>
 
-namespace vigil::test {
+namespace safehold::test {
 
 // A fresh, empty queue database. For "postgresql" it is a new database in the cluster named by
-// $VIGIL_TEST_PG_URL (tests/services/postgres.sh), dropped on destruction.
+// $SAFEHOLD_TEST_PG_URL (tests/services/postgres.sh), dropped on destruction.
 class QueueDb {
  public:
-  // nullopt (with a WARN) when kind is postgresql and VIGIL_TEST_PG_URL is unset.
+  // nullopt (with a WARN) when kind is postgresql and SAFEHOLD_TEST_PG_URL is unset.
   static std::unique_ptr<QueueDb> make(const std::string& kind) {
     auto q = std::unique_ptr<QueueDb>(new QueueDb());
     q->kind_ = kind;
@@ -25,13 +25,13 @@ class QueueDb {
       q->url_ = (q->dir_.path() / "queue.db").string();
       return q;
     }
-    const char* base = std::getenv("VIGIL_TEST_PG_URL");
+    const char* base = std::getenv("SAFEHOLD_TEST_PG_URL");
     if (!base || !*base) {
-      WARN("skipped: VIGIL_TEST_PG_URL is not set (tests/services/postgres.sh start)");
+      WARN("skipped: SAFEHOLD_TEST_PG_URL is not set (tests/services/postgres.sh start)");
       return nullptr;
     }
     std::random_device rd;
-    q->pg_name_ = "vigil_t" + std::to_string(rd()) + std::to_string(rd() % 100000);
+    q->pg_name_ = "safehold_t" + std::to_string(rd()) + std::to_string(rd() % 100000);
     q->pg_base_ = base;
     must_run("psql " + shell_quote(base) + " -q -v ON_ERROR_STOP=1 -c " +
              shell_quote("CREATE DATABASE " + q->pg_name_));
@@ -59,7 +59,7 @@ class QueueDb {
 
  private:
   QueueDb() = default;
-  TempDir dir_{"vigil-queue"};
+  TempDir dir_{"safehold-queue"};
   std::string kind_, url_, pg_name_, pg_base_;
 };
 
@@ -75,4 +75,4 @@ struct Clocked {
   void advance(int64_t seconds) { *t += seconds; }
 };
 
-}  // namespace vigil::test
+}  // namespace safehold::test

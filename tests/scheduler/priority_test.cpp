@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <tuple>
 
-using namespace vigil::scheduler;
-using vigil::test::Clocked;
-using vigil::test::QueueDb;
+using namespace safehold::scheduler;
+using safehold::test::Clocked;
+using safehold::test::QueueDb;
 
 namespace {
 

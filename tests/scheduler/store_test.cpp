@@ -13,12 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-using namespace vigil::scheduler;
-using vigil::test::Clocked;
-using vigil::test::QueueDb;
-using vigil::test::must_run;
-using vigil::test::run;
-using vigil::test::shell_quote;
+using namespace safehold::scheduler;
+using safehold::test::Clocked;
+using safehold::test::QueueDb;
+using safehold::test::must_run;
+using safehold::test::run;
+using safehold::test::shell_quote;
 
 namespace {
 
@@ -346,7 +346,7 @@ TEST_CASE("store: tokens are stored hashed, verified and revoked", "[scheduler]"
   REQUIRE(v);
   CHECK(v->role == Role::manager);
   CHECK(v->name == "alice");
-  CHECK(!s->verify_token("vigil_0000"));
+  CHECK(!s->verify_token("safehold_0000"));
   CHECK(!s->verify_token(""));
   // Only hashes in the database.
   auto stored = db->sql("SELECT hash FROM tokens ORDER BY id");
@@ -701,7 +701,7 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
   REQUIRE(pg->sql("DROP TABLE audit_pending, audit_pending_device; ALTER TABLE audit_head DROP "
                   "COLUMN low_xid, DROP COLUMN low_xid_device")
               .exit_code == 0);
-  CHECK(pg->sql("SELECT count(*) FROM pg_proc WHERE proname LIKE 'vigil_%'").out == "0\n");
+  CHECK(pg->sql("SELECT count(*) FROM pg_proc WHERE proname LIKE 'safehold_%'").out == "0\n");
   // ... and its full device indexes are replaced by the partial ones.
   REQUIRE(pg->sql("DROP INDEX devices_ready_v2, devices_held, devices_rest; CREATE INDEX "
                   "devices_order ON devices(state, tier, prio_key, id); CREATE INDEX devices_ready "
@@ -760,7 +760,7 @@ TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-      setenv("VIGIL_TEST_AUDIT_SEAL_MS", "3600000", 1);
+      setenv("SAFEHOLD_TEST_AUDIT_SEAL_MS", "3600000", 1);
       try {
         Clocked w(pg->url());
         ClaimRequest r;
@@ -858,13 +858,13 @@ TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the
 TEST_CASE("store: PostgreSQL without the one-statement path (SQL_ASCII) claims and completes "
           "client-side, audited the same way",
           "[scheduler]") {
-  const char* base_url = std::getenv("VIGIL_TEST_PG_URL");
+  const char* base_url = std::getenv("SAFEHOLD_TEST_PG_URL");
   if (!base_url || !*base_url) {
-    WARN("skipped: VIGIL_TEST_PG_URL is not set (tests/services/postgres.sh start)");
+    WARN("skipped: SAFEHOLD_TEST_PG_URL is not set (tests/services/postgres.sh start)");
     return;
   }
   std::random_device rd;
-  const std::string name = "vigil_ascii" + std::to_string(rd() % 1000000);
+  const std::string name = "safehold_ascii" + std::to_string(rd() % 1000000);
   const std::string base = base_url;
   must_run("psql " + shell_quote(base) + " -q -v ON_ERROR_STOP=1 -c " +
            shell_quote("CREATE DATABASE " + name +

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL 15 cluster for the scheduler tests (start|stop).
 # start: initdb + pg_ctl as the `postgres` user in a temp dir, listening only on a unix socket in
-# that dir on a free port number; appends VIGIL_TEST_PG_URL=postgresql://… to $VIGIL_SERVICE_ENV.
+# that dir on a free port number; appends SAFEHOLD_TEST_PG_URL=postgresql://… to $SAFEHOLD_SERVICE_ENV.
 set -euo pipefail
 BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-STATE=${VIGIL_SERVICE_ENV:-/tmp/vigil-services}.postgres
+STATE=${SAFEHOLD_SERVICE_ENV:-/tmp/safehold-services}.postgres
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
@@ -14,7 +14,7 @@ case "${1:-}" in
       echo "postgres.sh: $BIN/initdb not found (apt-get install postgresql); PostgreSQL tests will be skipped" >&2
       exit 0
     fi
-    dir=$(mktemp -d /tmp/vigil-pg-XXXXXX)
+    dir=$(mktemp -d /tmp/safehold-pg-XXXXXX)
     chmod 755 "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir"
     # A free port number: nothing listens on TCP here, but the socket file name carries it.
@@ -27,8 +27,8 @@ case "${1:-}" in
     echo "$dir" >"$STATE"
     # The socket folder goes percent-encoded in the host part: no '&' or '?' for the shell to eat.
     url="postgresql://postgres@${dir//\//%2F}:$port/postgres"
-    if [ -n "${VIGIL_SERVICE_ENV:-}" ]; then
-      echo "VIGIL_TEST_PG_URL='$url'" >>"$VIGIL_SERVICE_ENV"
+    if [ -n "${SAFEHOLD_SERVICE_ENV:-}" ]; then
+      echo "SAFEHOLD_TEST_PG_URL='$url'" >>"$SAFEHOLD_SERVICE_ENV"
     fi
     echo "postgres.sh: cluster at $dir, $url"
     ;;

@@ -1,6 +1,6 @@
-// worker/ and `vigil work`: the whole chain in queue order, on generated evidence (loop devices and
+// worker/ and `safehold work`: the whole chain in queue order, on generated evidence (loop devices and
 // image files), with crash-and-resume, two workers sharing PostgreSQL, and the demo's own run.
-#include "fs/hash.hpp"
+#include "base/hash.hpp"
 #include "scheduler/queue.hpp"
 #include "tests/common/support.hpp"
 #include "worker/worker.hpp"
@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <thread>
 
-using namespace vigil;
+using namespace safehold;
 using test::must_run;
 using test::shell_quote;
 namespace fsys = std::filesystem;
@@ -34,11 +34,11 @@ std::vector<json> json_lines(const std::string& text) {
 }
 
 std::string q(const std::string& db, const std::string& args) {
-  return shell_quote(test::vigil_binary()) + " queue " + args + " --db " + shell_quote(db) + " --user tester";
+  return shell_quote(test::safehold_binary()) + " queue " + args + " --db " + shell_quote(db) + " --user tester";
 }
 
 std::string work(const std::string& db, const std::string& station, const fsys::path& dir, const std::string& extra = "") {
-  return shell_quote(test::vigil_binary()) + " work --db " + shell_quote(db) + " --station " + station +
+  return shell_quote(test::safehold_binary()) + " work --db " + shell_quote(db) + " --station " + station +
          " --evidence-dir " + shell_quote(dir.string()) + " --json --exit-when-empty " + extra;
 }
 
@@ -75,8 +75,8 @@ TEST_CASE("safe_component keeps evidence folders inside the evidence directory",
         fsys::path("/ev") / worker::safe_component("CASE 1") / worker::safe_component("PH/1"));
 }
 
-TEST_CASE("vigil work processes devices in policy order, including a case whose facts change", "[worker][e2e][slow]") {
-  test::TempDir t("vigil-work-order");
+TEST_CASE("safehold work processes devices in policy order, including a case whose facts change", "[worker][e2e][slow]") {
+  test::TempDir t("safehold-work-order");
   const std::string db = (t / "queue.db").string();
   // Two loop devices (as seized media appear) and image files.
   auto s1 = make_source(t.path(), "s1", 1);
@@ -154,7 +154,7 @@ static void check_resumed_and_carved(const std::vector<json>& jobs, const fsys::
 }
 
 TEST_CASE("a worker killed with SIGKILL mid-acquisition is resumed by another after its lease expires", "[worker][e2e][slow]") {
-  test::TempDir t("vigil-work-resume");
+  test::TempDir t("safehold-work-resume");
   const std::string db = (t / "queue.db").string();
   fsys::path src = t / "big.raw";
   // 384 MiB of incompressible data: long enough to be killed midway.
@@ -195,7 +195,7 @@ TEST_CASE("a worker killed with SIGKILL mid-acquisition is resumed by another af
 }
 
 TEST_CASE("a worker stopped with SIGTERM mid-acquisition hands the job back without spending an attempt", "[worker][e2e][slow]") {
-  test::TempDir t("vigil-work-term");
+  test::TempDir t("safehold-work-term");
   const std::string db = (t / "queue.db").string();
   fsys::path src = t / "big.raw";
   must_run("{ openssl enc -aes-128-ctr -nosalt -pass pass:sigterm -pbkdf2 -in /dev/zero 2>/dev/null || true; } | head -c "
@@ -245,14 +245,14 @@ TEST_CASE("a worker stopped with SIGTERM mid-acquisition hands the job back with
 }
 
 TEST_CASE("two workers on one PostgreSQL database never process a device twice", "[worker][e2e][postgres][slow]") {
-  const char* url = std::getenv("VIGIL_TEST_PG_URL");
+  const char* url = std::getenv("SAFEHOLD_TEST_PG_URL");
   if (!url || !*url) {
-    WARN("skipped: VIGIL_TEST_PG_URL not set (make test starts PostgreSQL)");
+    WARN("skipped: SAFEHOLD_TEST_PG_URL not set (make test starts PostgreSQL)");
     return;
   }
-  test::TempDir t("vigil-work-pg");
+  test::TempDir t("safehold-work-pg");
   // A database of its own for this test.
-  std::string dbname = "vigil_work_" + std::to_string(getpid());
+  std::string dbname = "safehold_work_" + std::to_string(getpid());
   std::string base = url;
   must_run("psql " + shell_quote(base) + " -qc 'CREATE DATABASE " + dbname + "'");
   // The service's URL names the database last (its socket folder is percent-encoded).
@@ -283,8 +283,8 @@ TEST_CASE("two workers on one PostgreSQL database never process a device twice",
 }
 
 TEST_CASE("make demo's own run finishes with every device processed in safeguarding order", "[worker][demo][slow]") {
-  test::TempDir t("vigil-demo");
-  auto r = test::run("cd " + shell_quote(test::source_dir()) + " && VIGIL=" + shell_quote(test::vigil_binary()) +
+  test::TempDir t("safehold-demo");
+  auto r = test::run("cd " + shell_quote(test::source_dir()) + " && SAFEHOLD=" + shell_quote(test::safehold_binary()) +
                      " DEMO_OUT=" + shell_quote((t / "out").string()) + " tools/demo.sh");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -300,13 +300,13 @@ TEST_CASE("make demo's own run finishes with every device processed in safeguard
 }
 
 TEST_CASE("on a shared PostgreSQL queue, a safeguarding device registered while both stations are busy is the next either takes", "[worker][postgres]") {
-  const char* url = std::getenv("VIGIL_TEST_PG_URL");
+  const char* url = std::getenv("SAFEHOLD_TEST_PG_URL");
   if (!url || !*url) {
-    WARN("skipped: VIGIL_TEST_PG_URL not set (make test starts PostgreSQL)");
+    WARN("skipped: SAFEHOLD_TEST_PG_URL not set (make test starts PostgreSQL)");
     return;
   }
   std::string base = url;
-  std::string dbname = "vigil_safe_" + std::to_string(getpid());
+  std::string dbname = "safehold_safe_" + std::to_string(getpid());
   must_run("psql " + shell_quote(base) + " -qc 'CREATE DATABASE " + dbname + "'");
   std::string db = base.substr(0, base.rfind('/') + 1) + dbname;
   must_run(q(db, "case add V --risk very-high"));

@@ -1,0 +1,362 @@
+// PDQ as specified by its authors (ThreatExchange pdq/README and hashing.pdf): luma, two passes
+// of a Jarosz box filter (a tent-like blur) sized to the image, decimation to 64x64, a 16x64 DCT
+// matrix (frequencies 1..16, skipping DC) giving 16x16 coefficients, one bit per coefficient
+// above the median; quality from the 64x64 gradient sum.
+#include "pdq/pdq.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <fstream>
+
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
+
+namespace safehold::pdq {
+
+namespace {
+
+constexpr int kMinDim = 5;
+using Mat16 = std::array<std::array<float, 16>, 16>;
+
+struct DctMatrix {
+  float d[16][64];
+  DctMatrix() {
+    const double scale = std::sqrt(2.0 / 64.0);
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 64; ++j)
+        d[i][j] = static_cast<float>(scale * std::cos((M_PI / 2 / 64.0) * (i + 1) * (2 * j + 1)));
+  }
+};
+const DctMatrix& dct_matrix() {
+  static const DctMatrix m;
+  return m;
+}
+
+int jarosz_window(int old_dim) { return (old_dim + 2 * 64 - 1) / (2 * 64); }
+
+// The reference's one-dimensional box filter (a running sum divided by the count of values in the
+// window, windows shrinking at the ends) down every column of a row-major width x height matrix at
+// once: each column gets exactly the reference's operations in its order (so the same floats), but
+// the sweep goes row by row, sequential in memory and across many columns at a time.
+void box_columns(const float* in, float* out, int width, int height, int window) {
+  const int half = (window + 2) / 2;
+  const int phase1 = half - 1, phase2 = window - half + 1, phase3 = height - window, phase4 = half - 1;
+  const size_t w = static_cast<size_t>(width);
+  std::vector<float> sum(w, 0.0f);
+  float* s = sum.data();
+  int li = 0, ri = 0, oi = 0;
+  int current = 0;
+  auto row = [&](const float* base, int r) { return base + static_cast<size_t>(r) * w; };
+  for (int i = 0; i < phase1; ++i, ++ri) {
+    const float* x = row(in, ri);
+    for (size_t j = 0; j < w; ++j) s[j] += x[j];
+    ++current;
+  }
+  for (int i = 0; i < phase2; ++i, ++ri, ++oi) {
+    const float* x = row(in, ri);
+    float* o = out + static_cast<size_t>(oi) * w;
+    ++current;
+    const float c = static_cast<float>(current);
+    for (size_t j = 0; j < w; ++j) {
+      s[j] += x[j];
+      o[j] = s[j] / c;
+    }
+  }
+  for (int i = 0; i < phase3; ++i, ++li, ++ri, ++oi) {
+    const float* x = row(in, ri);
+    const float* y = row(in, li);
+    float* o = out + static_cast<size_t>(oi) * w;
+    const float c = static_cast<float>(current);
+    for (size_t j = 0; j < w; ++j) {
+      s[j] += x[j];
+      s[j] -= y[j];
+      o[j] = s[j] / c;
+    }
+  }
+  for (int i = 0; i < phase4; ++i, ++li, ++oi) {
+    const float* y = row(in, li);
+    float* o = out + static_cast<size_t>(oi) * w;
+    --current;
+    const float c = static_cast<float>(current);
+    for (size_t j = 0; j < w; ++j) {
+      s[j] -= y[j];
+      o[j] = s[j] / c;
+    }
+  }
+}
+
+// out (width rows of height) = the transpose of in (height rows of width), 4x4 blocks at a time.
+void transpose(const float* in, float* out, int width, int height) {
+  const size_t w = static_cast<size_t>(width), h = static_cast<size_t>(height);
+  size_t i = 0;
+#ifdef __SSE2__
+  for (; i + 4 <= h; i += 4) {
+    size_t j = 0;
+    for (; j + 4 <= w; j += 4) {
+      __m128 r0 = _mm_loadu_ps(in + i * w + j), r1 = _mm_loadu_ps(in + (i + 1) * w + j);
+      __m128 r2 = _mm_loadu_ps(in + (i + 2) * w + j), r3 = _mm_loadu_ps(in + (i + 3) * w + j);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      _mm_storeu_ps(out + j * h + i, r0);
+      _mm_storeu_ps(out + (j + 1) * h + i, r1);
+      _mm_storeu_ps(out + (j + 2) * h + i, r2);
+      _mm_storeu_ps(out + (j + 3) * h + i, r3);
+    }
+    for (; j < w; ++j)
+      for (size_t k = i; k < i + 4; ++k) out[j * h + k] = in[k * w + j];
+  }
+#endif
+  for (; i < h; ++i)
+    for (size_t j = 0; j < w; ++j) out[j * h + i] = in[i * w + j];
+}
+
+// The reference's median (Torben's algorithm): the lower median for an even count.
+float torben(const float* m, int n) {
+  float mn = m[0], mx = m[0];
+  for (int i = 1; i < n; ++i) {
+    mn = std::min(mn, m[i]);
+    mx = std::max(mx, m[i]);
+  }
+  int less = 0, greater = 0, equal = 0;
+  float guess = 0, maxlt = 0, mingt = 0;
+  for (;;) {
+    guess = (mn + mx) / 2;
+    less = greater = equal = 0;
+    maxlt = mn;
+    mingt = mx;
+    for (int i = 0; i < n; ++i) {
+      if (m[i] < guess) {
+        ++less;
+        if (m[i] > maxlt) maxlt = m[i];
+      } else if (m[i] > guess) {
+        ++greater;
+        if (m[i] < mingt) mingt = m[i];
+      } else {
+        ++equal;
+      }
+    }
+    if (less <= (n + 1) / 2 && greater <= (n + 1) / 2) break;
+    if (less > greater) mx = maxlt;
+    else mn = mingt;
+  }
+  if (less >= (n + 1) / 2) return maxlt;
+  if (less + equal >= (n + 1) / 2) return guess;
+  return mingt;
+}
+
+Hash to_bits(const Mat16& c) {
+  float median = torben(&c[0][0], 256);
+  Hash h;
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j)
+      if (c[i][j] > median) h.w[i] |= static_cast<uint16_t>(1u << j);
+  return h;
+}
+
+struct Core {
+  Mat16 dct{};
+  int quality = 0;
+  bool ok = false;
+};
+
+// `a` holds the luma and is overwritten; `b` is scratch of at least width*height floats.
+Core compute_in_place(float* a, float* b, int width, int height) {
+  Core core;
+  if (width < kMinDim || height < kMinDim) return core;
+  const int wr = jarosz_window(width), wc = jarosz_window(height);
+  // The row blur runs as a column blur of the transposed image: every row gets the reference's
+  // operations in its order (the same floats), but many rows at once instead of one running sum at
+  // a time (a chain of dependent additions).
+  for (int pass = 0; pass < 2; ++pass) {
+    transpose(a, b, width, height);
+    box_columns(b, a, height, width, wr);
+    transpose(a, b, height, width);
+    box_columns(b, a, width, height, wc);
+  }
+  float small[64][64];
+  for (int i = 0; i < 64; ++i) {
+    int ini = static_cast<int>(((i + 0.5) * height) / 64);
+    for (int j = 0; j < 64; ++j) {
+      int inj = static_cast<int>(((j + 0.5) * width) / 64);
+      small[i][j] = a[static_cast<size_t>(ini) * width + inj];
+    }
+  }
+  int gradient = 0;
+  for (int i = 0; i < 63; ++i)
+    for (int j = 0; j < 64; ++j)
+      gradient += std::abs(static_cast<int>(((small[i][j] - small[i + 1][j]) * 100) / 255));
+  for (int i = 0; i < 64; ++i)
+    for (int j = 0; j < 63; ++j)
+      gradient += std::abs(static_cast<int>(((small[i][j] - small[i][j + 1]) * 100) / 255));
+  core.quality = std::min(100, gradient / 90);
+
+  const auto& d = dct_matrix().d;
+  float t[16][64];
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 64; ++j) {
+      float s = 0;
+      for (int k = 0; k < 64; ++k) s += d[i][k] * small[k][j];
+      t[i][j] = s;
+    }
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) {
+      float s = 0;
+      for (int k = 0; k < 64; ++k) s += t[i][k] * d[j][k];
+      core.dct[i][j] = s;
+    }
+  core.ok = true;
+  return core;
+}
+
+Core compute(const float* luma, int width, int height) {
+  if (width < kMinDim || height < kMinDim) return Core{};
+  const size_t n = static_cast<size_t>(width) * static_cast<size_t>(height);
+  std::vector<float> a(luma, luma + n), b(n);
+  return compute_in_place(a.data(), b.data(), width, height);
+}
+
+std::vector<float> to_luma(const Image& img) {
+  std::vector<float> luma(static_cast<size_t>(img.width) * static_cast<size_t>(img.height));
+  const uint8_t* p = img.pixels.data();
+  if (img.channels == 1) {
+    for (size_t i = 0; i < luma.size(); ++i) luma[i] = p[i];
+  } else {
+    for (size_t i = 0; i < luma.size(); ++i, p += img.channels) luma[i] = luma_of(p, 3);
+  }
+  return luma;
+}
+
+}  // namespace
+
+std::string Hash::hex() const {
+  std::string s;
+  for (int i = 15; i >= 0; --i) s += fmt::format("{:04x}", w[static_cast<size_t>(i)]);
+  return s;
+}
+
+std::optional<Hash> parse_hash(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  Hash h;
+  for (int i = 0; i < 16; ++i) {
+    uint16_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      char c = hex[static_cast<size_t>(i * 4 + k)];
+      int x = (c >= '0' && c <= '9')   ? c - '0'
+              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                       : -1;
+      if (x < 0) return std::nullopt;
+      v = static_cast<uint16_t>(v << 4 | x);
+    }
+    h.w[static_cast<size_t>(15 - i)] = v;
+  }
+  return h;
+}
+
+int hamming(const Hash& a, const Hash& b) {
+  int d = 0;
+  for (size_t i = 0; i < 16; ++i) d += std::popcount(static_cast<unsigned>(a.w[i] ^ b.w[i]));
+  return d;
+}
+
+Result hash_luma(const float* luma, int width, int height) {
+  Core c = compute(luma, width, height);
+  Result r;
+  if (!c.ok) return r;
+  r.hash = to_bits(c.dct);
+  r.quality = c.quality;
+  return r;
+}
+
+Result hash_image(const Image& img) {
+  auto luma = to_luma(img);
+  return hash_luma(luma.data(), img.width, img.height);
+}
+
+std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* error, int* width,
+                                   int* height, uint64_t max_pixels) {
+  thread_local std::vector<float> luma, scratch;  // reused: fresh buffers fault their pages in
+  if (!decode_luma(data, luma, width, height, error, max_pixels)) return std::nullopt;
+  const size_t n = static_cast<size_t>(*width) * static_cast<size_t>(*height);
+  if (scratch.size() < n) scratch.resize(n);
+  Core c = compute_in_place(luma.data(), scratch.data(), *width, *height);
+  Result r;
+  if (!c.ok) return r;
+  r.hash = to_bits(c.dct);
+  r.quality = c.quality;
+  return r;
+}
+
+Dihedral hash_image_dihedral(const Image& img) {
+  auto luma = to_luma(img);
+  Core c = compute(luma.data(), img.width, img.height);
+  Dihedral out;
+  if (!c.ok) return out;
+  out.quality = c.quality;
+  // Coefficient k is frequency k+1: mirroring an axis negates the odd frequencies (even k), and a
+  // transposition swaps the axes.
+  auto variant = [&](bool transpose, bool neg_rows, bool neg_cols) {
+    Mat16 m;
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 16; ++j) {
+        float v = transpose ? c.dct[j][i] : c.dct[i][j];
+        if (neg_rows && i % 2 == 0) v = -v;
+        if (neg_cols && j % 2 == 0) v = -v;
+        m[i][j] = v;
+      }
+    return to_bits(m);
+  };
+  // Named as the reference names them (and its test images bridge-2 ... bridge-8).
+  out.hashes[0] = variant(false, false, false);
+  out.hashes[1] = variant(true, true, false);   // rotate 90 (counter-clockwise)
+  out.hashes[2] = variant(false, true, true);   // rotate 180
+  out.hashes[3] = variant(true, false, true);   // rotate 270
+  out.hashes[4] = variant(false, true, false);  // flip x (top and bottom swap)
+  out.hashes[5] = variant(false, false, true);  // flip y (left and right swap)
+  out.hashes[6] = variant(true, false, false);  // flip plus 1 (main diagonal)
+  out.hashes[7] = variant(true, true, true);    // flip minus 1 (anti-diagonal)
+  return out;
+}
+
+std::vector<ListEntry> load_list(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open", path.string()));
+  std::vector<ListEntry> out;
+  std::string line;
+  uint64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#') continue;
+    size_t e = line.find_first_of(" \t,", b);
+    std::string_view hex = std::string_view(line).substr(b, e == std::string::npos ? e : e - b);
+    auto h = parse_hash(hex);
+    if (!h)
+      throw std::runtime_error(
+          fmt::format("{}: line {}: not a PDQ hash (64 hex digits)", path.string(), n));
+    std::string label;
+    if (e != std::string::npos) {
+      size_t lb = line.find_first_not_of(" \t,", e);
+      if (lb != std::string::npos) label = line.substr(lb);
+    }
+    out.push_back({*h, std::move(label)});
+  }
+  return out;
+}
+
+std::optional<ListMatch> match(const Dihedral& d, const std::vector<ListEntry>& list,
+                               int max_distance) {
+  std::optional<ListMatch> best;
+  for (size_t i = 0; i < list.size(); ++i)
+    for (int v = 0; v < 8; ++v) {
+      int dist = hamming(d.hashes[static_cast<size_t>(v)], list[i].hash);
+      if (dist <= max_distance && (!best || dist < best->distance)) best = ListMatch{i, dist, v};
+    }
+  return best;
+}
+
+}  // namespace safehold::pdq

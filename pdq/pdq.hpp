@@ -1,0 +1,101 @@
+// PDQ perceptual hashing (Meta's open algorithm, as published with ThreatExchange): a 256-bit
+// hash of an image's luma that survives re-encoding, resizing and mild edits, with a quality
+// score; its eight dihedral variants (rotations and flips) come from the DCT without re-hashing.
+// Also: decoding JPEG (libjpeg-turbo) and PNG (libpng) into RGB, and matching against PDQ lists.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace safehold::pdq {
+
+// 256 bits stored as the reference implementation does: sixteen 16-bit words; hex() prints
+// word 15 first, so the hex matches the reference tools' output.
+struct Hash {
+  std::array<uint16_t, 16> w{};
+  std::string hex() const;
+  bool operator==(const Hash&) const = default;
+};
+std::optional<Hash> parse_hash(std::string_view hex);
+int hamming(const Hash& a, const Hash& b);
+
+inline constexpr int kMatchDistance = 31;  // a match: distance <= 31
+inline constexpr int kMinQuality = 50;     // hashes of quality 49 or less are not matched
+
+struct Result {
+  Hash hash;
+  int quality = 0;  // 0..100
+};
+
+// Dihedral variants, in the reference's order and names: [0] the image itself, [1] rotated 90
+// degrees counter-clockwise, [2] 180, [3] 270, [4] flipped about the x axis (top and bottom
+// swap), [5] about the y axis (left and right swap), [6] about the main diagonal (transpose),
+// [7] about the anti-diagonal.
+struct Dihedral {
+  std::array<Hash, 8> hashes;
+  int quality = 0;
+};
+
+// An 8-bit image, interleaved, channels 1 (grey) or 3 (RGB).
+struct Image {
+  int width = 0, height = 0, channels = 3;
+  std::vector<uint8_t> pixels;
+};
+
+// Decodes JPEG or PNG by content. Returns nullopt (with *error set) for other or damaged data, or
+// for images larger than max_pixels.
+std::optional<Image> decode_image(std::span<const uint8_t> data, std::string* error = nullptr,
+                                  uint64_t max_pixels = 256ull << 20);
+std::optional<Image> decode_image_file(const std::filesystem::path& path,
+                                       std::string* error = nullptr);
+// Reads a whole file into `out` (false when it cannot be opened or read).
+bool read_whole_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
+
+// Hashes luma (row-major, width*height values 0..255). Images under 5 pixels a side give quality 0.
+Result hash_luma(const float* luma, int width, int height);
+
+// The luma of an 8-bit pixel as hash_image computes it (grey: the value; RGB: 0.299 R + 0.587 G +
+// 0.114 B in float, in this order).
+inline float luma_of(const uint8_t* p, int channels) {
+  return channels == 1 ? static_cast<float>(p[0]) : 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+}
+
+// Decodes JPEG or PNG by content straight to the luma hash_image computes from decode_image's
+// pixels (luma_of each), into `luma`, grown as needed and never shrunk (the first width*height
+// values are the image). False (with *error set) when decode_image would fail.
+bool decode_luma(std::span<const uint8_t> data, std::vector<float>& luma, int* width, int* height,
+                 std::string* error, uint64_t max_pixels = 256ull << 20);
+
+// What decode_image then hash_image give (the same luma, so the same hash and quality), decoding
+// straight to luma into per-thread buffers: no RGB image and no allocation per image. Returns
+// nullopt (with *error set) when decode_image would; *width and *height get the image's size.
+std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* error, int* width,
+                                   int* height, uint64_t max_pixels = 256ull << 20);
+Result hash_image(const Image& img);
+Dihedral hash_image_dihedral(const Image& img);
+
+// A PDQ list: one hex hash a line, optionally followed by a label (after a space, tab or comma).
+struct ListEntry {
+  Hash hash;
+  std::string label;
+};
+// Throws std::runtime_error naming the line of a malformed entry.
+std::vector<ListEntry> load_list(const std::filesystem::path& path);
+
+struct ListMatch {
+  size_t entry;   // index into the list
+  int distance;   // smallest over the dihedral variants
+  int variant;    // which variant (0 = as is)
+};
+// The nearest entry within max_distance of any of the variants, or nullopt.
+std::optional<ListMatch> match(const Dihedral& d, const std::vector<ListEntry>& list,
+                               int max_distance = kMatchDistance);
+
+}  // namespace safehold::pdq

@@ -1,0 +1,489 @@
+// Boost.Beast sessions (plain and TLS) around the transport-free Api.
+#include "server/server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fmt/core.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <ctime>
+#include <iostream>
+#include <list>
+#include <thread>
+
+namespace safehold::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+
+namespace {
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::time_t tt = std::chrono::system_clock::to_time_t(now);
+  // The date and time to the second, formatted once a second per thread.
+  thread_local std::time_t last = -1;
+  thread_local char buf[40];
+  if (tt != last) {
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    last = tt;
+  }
+  return fmt::format("{}.{:03}Z", buf, ms);
+}
+
+// A JSON string for a value that is almost always an HTTP token (method) or one of our names.
+std::string json_string(std::string_view v) {
+  bool plain = std::all_of(v.begin(), v.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '/' || c == '{' || c == '}' || c == '.';
+  });
+  if (plain) return fmt::format("\"{}\"", v);
+  return json(std::string(v)).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+const char* kCsp =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'none'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+class SessionBase : public std::enable_shared_from_this<SessionBase> {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void close_if_idle() = 0;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions opts;
+  // Declared before ioc: sessions still queued in it when it is destroyed count themselves out.
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> live{0};
+  net::io_context ioc;
+  net::strand<net::io_context::executor_type> ctl{net::make_strand(ioc)};
+  tcp::acceptor acceptor{ctl};
+  net::steady_timer grace_timer{ctl};
+  net::steady_timer flush_timer{ctl};
+  std::optional<net::signal_set> signals;
+  // One io_context per worker thread: a connection lives on one thread, without strands or
+  // wake-ups of another thread. The control context (ioc: accept, timers, signals) runs on the
+  // thread that called run(). Declared after ioc: destroyed first, their sessions' ends still
+  // reach ctl.
+  std::vector<std::unique_ptr<net::io_context>> workers;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> worker_guards;
+  size_t next_worker = 0;
+  std::optional<ssl::context> tls;
+  StorePool pool;
+  Api api;
+  std::mutex sessions_mu;
+  std::list<std::weak_ptr<SessionBase>> sessions;
+  std::mutex log_mu;
+  std::string url;
+  uint16_t port = 0;
+
+  explicit Impl(ServerOptions o) : opts(std::move(o)), pool(opts.db), api(pool, opts.api) {}
+
+  // One JSON line. Access-log lines (flush = false) are buffered and written out by the flush
+  // timer (every 200 ms) or when the buffer fills: a flush per request would cost a write(2) each.
+  void log(json j, bool flush = true) {
+    j["ts"] = now_iso();
+    std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::lock_guard lk(log_mu);
+    std::ostream& out = opts.log ? *opts.log : std::cout;
+    out << line << '\n';
+    if (flush) out.flush();
+  }
+  // The access-log line, built without a JSON object: it runs for every request.
+  void log_request(std::string_view method, const RequestInfo& info, int status, double ms) {
+    std::string line = fmt::format(
+        "{{\"event\":\"request\",\"level\":\"{}\",\"method\":{},\"ms\":{},\"route\":{},\"status\":{}",
+        status >= 500 ? "error" : "info", json_string(method.substr(0, 16)),
+        std::round(ms * 1000) / 1000, json_string(info.route), status);
+    if (info.token_id)
+      line += fmt::format(",\"token_id\":{},\"role\":{}", info.token_id, json_string(info.role));
+    line += fmt::format(",\"ts\":\"{}\"}}\n", now_iso());
+    std::lock_guard lk(log_mu);
+    std::ostream& out = opts.log ? *opts.log : std::cout;
+    out << line;
+    if (status >= 500) out.flush();
+  }
+  void flush_log() {
+    std::lock_guard lk(log_mu);
+    (opts.log ? *opts.log : std::cout).flush();
+  }
+  void schedule_flush() {
+    flush_timer.expires_after(std::chrono::milliseconds(200));
+    flush_timer.async_wait([this](beast::error_code ec) {
+      if (ec || stopping) return;
+      flush_log();
+      schedule_flush();
+    });
+  }
+
+  void session_ended() {
+    if (--live == 0 && stopping && !ioc.stopped()) net::post(ctl, [this] { grace_timer.cancel(); });
+  }
+
+  void do_accept();
+  void begin_stop();
+};
+
+namespace {
+
+template <class Stream, bool Tls>
+class Session : public SessionBase {
+ public:
+  Session(Server::Impl& srv, tcp::socket&& sock)
+      : srv_(srv), stream_(make_stream(srv, std::move(sock))) {
+    ++srv_.live;
+  }
+  ~Session() override { srv_.session_ended(); }
+
+  void start() {
+    auto self = std::static_pointer_cast<Session>(shared_from_this());
+    net::dispatch(stream_.get_executor(), [self] {
+      if constexpr (Tls) {
+        beast::get_lowest_layer(self->stream_).expires_after(std::chrono::seconds(15));
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return;  // not a TLS client, or it went away: nothing to answer
+          self->do_read();
+        });
+      } else {
+        self->do_read();
+      }
+    });
+  }
+
+  void close_if_idle() override {
+    auto self = std::static_pointer_cast<Session>(shared_from_this());
+    net::post(stream_.get_executor(), [self] {
+      if (!self->busy_) beast::get_lowest_layer(self->stream_).cancel();
+    });
+  }
+
+ private:
+  static Stream make_stream(Server::Impl& srv, tcp::socket&& sock) {
+    if constexpr (Tls)
+      return Stream(std::move(sock), *srv.tls);
+    else
+      return Stream(std::move(sock));
+  }
+
+  void do_read() {
+    if (srv_.stopping) return do_close();
+    parser_.emplace();
+    parser_->body_limit(srv_.opts.body_limit);
+    parser_->header_limit(16 * 1024);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(srv_.opts.idle_seconds));
+    auto self = std::static_pointer_cast<Session>(shared_from_this());
+    http::async_read(stream_, buffer_, *parser_,
+                     [self](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream) return do_close();
+    if (ec == http::error::body_limit) {
+      Response r = error_response(
+          413, fmt::format("the request body is larger than {} bytes", srv_.opts.body_limit));
+      return send(r, 11, false, false, "", 0);
+    }
+    if (ec == http::error::header_limit)
+      return send(error_response(431, "the request headers are too large"), 11, false, false, "", 0);
+    if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      // Any other HTTP parse error: the client sent something that is not HTTP/1.1.
+      return send(error_response(400, "malformed HTTP request"), 11, false, false, "", 0);
+    }
+    if (ec) return;  // timeout, reset or cancelled by stop(): the socket closes with us
+    busy_ = true;
+    auto& req = parser_->get();
+    Request r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    r.authorization = std::string(req[http::field::authorization]);
+    r.body = std::move(req.body());
+    RequestInfo info;
+    auto t0 = std::chrono::steady_clock::now();
+    Response out = srv_.api.handle(r, info);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count();
+    if (srv_.opts.access_log || out.status >= 500)
+      srv_.log_request(r.method, info, out.status, ms);
+    send(std::move(out), req.version(), req.keep_alive(), r.method == "HEAD", info.route, ms);
+  }
+
+  void send(Response out, unsigned version, bool keep_alive, bool head, const std::string&,
+            double) {
+    busy_ = true;
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(out.status), version);
+    res->set(http::field::server, "safehold");
+    res->set(http::field::content_type, out.content_type);
+    res->set("X-Content-Type-Options", "nosniff");
+    res->set("X-Frame-Options", "DENY");
+    res->set("Referrer-Policy", "no-referrer");
+    res->set("Content-Security-Policy", kCsp);
+    if constexpr (Tls) res->set("Strict-Transport-Security", "max-age=31536000");
+    for (auto& [k, v] : out.headers) res->set(k, v);
+    res->keep_alive(keep_alive && !srv_.stopping);
+    res->body() = std::move(out.body);
+    res->prepare_payload();
+    if (head) res->body().clear();
+    auto self = std::static_pointer_cast<Session>(shared_from_this());
+    bool close = !res->keep_alive();
+    http::async_write(stream_, *res, [self, res, close](beast::error_code ec, size_t) {
+      self->busy_ = false;
+      if (ec) return;
+      if (close) return self->do_close();
+      self->do_read();
+    });
+  }
+
+  void do_close() {
+    if constexpr (Tls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      auto self = std::static_pointer_cast<Session>(shared_from_this());
+      stream_.async_shutdown([self](beast::error_code) {});
+    } else {
+      // Lingering close: read and drop what the client still sends (the rest of a body over the
+      // limit) so that closing does not reset the connection before it reads our answer.
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream_.expires_after(std::chrono::seconds(5));
+      drain();
+    }
+  }
+
+  void drain() {
+    auto self = std::static_pointer_cast<Session>(shared_from_this());
+    stream_.async_read_some(net::buffer(drain_buf_), [self](beast::error_code ec, size_t) {
+      if (!ec) self->drain();
+    });
+  }
+
+  Server::Impl& srv_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool busy_ = false;
+  std::array<char, 4096> drain_buf_{};
+};
+
+using PlainSession = Session<beast::tcp_stream, false>;
+using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>, true>;
+
+struct Listen {
+  std::string host;
+  uint16_t port = 0;
+};
+
+Listen parse_listen(const std::string& s) {
+  Listen l;
+  std::string port;
+  if (!s.empty() && s[0] == '[') {
+    auto close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      throw ServeError("--listen must be HOST:PORT (IPv6 as [ADDRESS]:PORT)");
+    l.host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string::npos) throw ServeError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+    l.host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  bool ok = !port.empty() && port.size() <= 5;
+  for (char c : port) ok = ok && c >= '0' && c <= '9';
+  if (!ok || std::stoul(port) > 65535) throw ServeError("--listen port must be a number from 0 to 65535");
+  if (l.host.empty()) throw ServeError("--listen needs a host, e.g. 127.0.0.1:8080");
+  l.port = static_cast<uint16_t>(std::stoul(port));
+  return l;
+}
+
+}  // namespace
+
+void Server::Impl::do_accept() {
+  auto& worker = *workers[next_worker++ % workers.size()];
+  acceptor.async_accept(worker.get_executor(), [this](beast::error_code ec, tcp::socket sock) {
+    if (ec) {
+      if (!acceptor.is_open() || stopping) return;
+      log({{"level", "warning"}, {"event", "accept_failed"}, {"error", ec.message()}});
+      return do_accept();
+    }
+    if (stopping) return;
+    std::shared_ptr<SessionBase> s;
+    if (tls) {
+      auto t = std::make_shared<TlsSession>(*this, std::move(sock));
+      t->start();
+      s = t;
+    } else {
+      auto p = std::make_shared<PlainSession>(*this, std::move(sock));
+      p->start();
+      s = p;
+    }
+    {
+      std::lock_guard lk(sessions_mu);
+      for (auto it = sessions.begin(); it != sessions.end();)
+        it = it->expired() ? sessions.erase(it) : std::next(it);
+      sessions.push_back(s);
+    }
+    do_accept();
+  });
+}
+
+void Server::Impl::begin_stop() {
+  // Runs on ctl.
+  if (stopping.exchange(true)) return;
+  log({{"level", "info"}, {"event", "stopping"}, {"connections", live.load()}});
+  beast::error_code ec;
+  acceptor.close(ec);
+  flush_timer.cancel();
+  if (signals) signals->cancel(ec);
+  std::vector<std::shared_ptr<SessionBase>> alive;
+  {
+    std::lock_guard lk(sessions_mu);
+    for (auto& w : sessions)
+      if (auto s = w.lock()) alive.push_back(s);
+  }
+  for (auto& s : alive) s->close_if_idle();
+  alive.clear();
+  if (live == 0) return;
+  grace_timer.expires_after(std::chrono::seconds(opts.grace_seconds));
+  grace_timer.async_wait([this](beast::error_code e) {
+    if (e) return;  // every connection finished in time
+    log({{"level", "warning"}, {"event", "grace_expired"}, {"connections", live.load()}});
+    ioc.stop();
+    for (auto& w : workers) w->stop();
+  });
+}
+
+Server::Server(ServerOptions opts) {
+  if (opts.tls_cert.empty() != opts.tls_key.empty())
+    throw ServeError("--tls-cert and --tls-key go together: give both or neither");
+  auto l = parse_listen(opts.listen);
+  impl_ = std::make_unique<Impl>(std::move(opts));
+  auto& o = impl_->opts;
+
+  boost::system::error_code ec;
+  auto addr = net::ip::make_address(l.host == "localhost" ? "127.0.0.1" : l.host, ec);
+  if (ec) {
+    tcp::resolver res(impl_->ioc);
+    auto found = res.resolve(l.host, std::to_string(l.port), ec);
+    if (ec || found.empty())
+      throw ServeError(fmt::format("cannot resolve the --listen host {}", l.host));
+    addr = found.begin()->endpoint().address();
+  }
+  if (!addr.is_loopback() && o.tls_cert.empty() && !o.insecure)
+    throw ServeError(fmt::format(
+        "refusing to listen on {} without TLS: the queue and the tokens would cross the network "
+        "in clear; give --tls-cert and --tls-key, or --insecure to accept that risk",
+        addr.to_string()));
+
+  if (!o.tls_cert.empty()) {
+    impl_->tls.emplace(ssl::context::tls_server);
+    auto& ctx = *impl_->tls;
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                    ssl::context::single_dh_use);
+    ctx.use_certificate_chain_file(o.tls_cert, ec);
+    if (ec)
+      throw ServeError(fmt::format("cannot load the TLS certificate {}: {}", o.tls_cert,
+                                   ec.message()));
+    ctx.use_private_key_file(o.tls_key, ssl::context::pem, ec);
+    if (ec)
+      throw ServeError(fmt::format("cannot load the TLS key {}: {}", o.tls_key, ec.message()));
+    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+      throw ServeError(fmt::format("the TLS key {} does not match the certificate {}", o.tls_key,
+                                   o.tls_cert));
+  }
+
+  try {
+    impl_->pool.warm_up();
+  } catch (const std::exception& e) {
+    throw ServeError(fmt::format("cannot open the queue database: {}", e.what()));
+  }
+
+  tcp::endpoint ep(addr, l.port);
+  auto& acc = impl_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (ec == net::error::address_in_use)
+    throw ServeError(fmt::format("cannot listen on {}:{}: the port is already in use",
+                                 addr.to_string(), l.port));
+  if (ec)
+    throw ServeError(
+        fmt::format("cannot listen on {}:{}: {}", addr.to_string(), l.port, ec.message()));
+  acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw ServeError(fmt::format("cannot listen on {}:{}: {}", addr.to_string(), l.port, ec.message()));
+  impl_->port = acc.local_endpoint().port();
+  std::string host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+  impl_->url = fmt::format("{}://{}:{}/", impl_->tls ? "https" : "http", host, impl_->port);
+}
+
+Server::~Server() = default;
+
+std::string Server::url() const { return impl_->url; }
+uint16_t Server::port() const { return impl_->port; }
+bool Server::tls() const { return impl_->tls.has_value(); }
+StorePool& Server::pool() { return impl_->pool; }
+Api& Server::api() { return impl_->api; }
+
+void Server::run() {
+  auto& im = *impl_;
+  int threads = im.opts.threads > 0 ? im.opts.threads
+                                    : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  std::string backend;
+  try {
+    backend = im.pool.backend();
+  } catch (const std::exception&) {
+    backend = "unknown";
+  }
+  im.log({{"level", "info"},
+          {"event", "listening"},
+          {"url", im.url},
+          {"tls", im.tls.has_value()},
+          {"database", backend},
+          {"threads", threads}});
+  if (im.opts.handle_signals) {
+    im.signals.emplace(im.ctl, SIGTERM, SIGINT);
+    im.signals->async_wait([&im](beast::error_code ec, int sig) {
+      if (ec) return;
+      im.log({{"level", "info"}, {"event", "signal"}, {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      im.begin_stop();
+    });
+  }
+  for (int i = 0; i < threads; ++i) {
+    im.workers.push_back(std::make_unique<net::io_context>(1));
+    im.worker_guards.push_back(net::make_work_guard(*im.workers.back()));
+  }
+  net::dispatch(im.ctl, [&im] {
+    im.do_accept();
+    im.schedule_flush();
+  });
+  std::vector<std::thread> pool;
+  for (auto& w : im.workers) pool.emplace_back([&w] { w->run(); });
+  // Returns once stopping and every connection has ended (or the grace period expired).
+  im.ioc.run();
+  im.worker_guards.clear();  // the workers finish what is left and return
+  for (auto& t : pool) t.join();
+  im.log({{"level", "info"}, {"event", "stopped"}});  // flushes the buffered lines too
+}
+
+void Server::stop() {
+  net::post(impl_->ctl, [im = impl_.get()] { im->begin_stop(); });
+}
+
+}  // namespace safehold::server

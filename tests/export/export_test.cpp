@@ -1,0 +1,312 @@
+// Exports: VICS 2.0 JSON from synthetic carve directories (fields, EXIF, merging across devices)
+// and .tar.zst bundles (GNU tar and sha256sum read them; verify catches flipped bytes, changed,
+// missing and unlisted files).
+#include "export/exif.hpp"
+#include "export/export.hpp"
+
+#include "base/hash.hpp"
+#include "tests/common/support.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+using namespace safehold::exports;
+using safehold::test::must_run;
+using safehold::test::run;
+using safehold::test::shell_quote;
+using safehold::test::TempDir;
+using safehold::test::write_text;
+namespace fsys = std::filesystem;
+
+namespace {
+
+void put_u16(std::string& s, uint16_t v) {
+  s += static_cast<char>(v & 0xff);
+  s += static_cast<char>(v >> 8);
+}
+void put_u32(std::string& s, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+// An APP1 Exif segment (little-endian TIFF): IFD0 Make, Model and an Exif IFD with
+// DateTimeOriginal; GPS IFD with 51 30' 0" N, 0 7' 30" W.
+std::string exif_app1() {
+  std::string t = "II";
+  put_u16(t, 42);
+  put_u32(t, 8);
+  // IFD0 at 8: 4 entries -> 2 + 48 + 4 = 54 bytes, data from 62.
+  const std::string make = "SafeholdCam", model = "Test Model 1", dto = "2024:05:06 07:08:09";
+  uint32_t data = 8 + 2 + 4 * 12 + 4;
+  uint32_t make_off = data, model_off = make_off + 9, exif_off = model_off + 13;
+  uint32_t dto_off = exif_off + 2 + 12 + 4, gps_off = dto_off + 20;
+  uint32_t rat_off = gps_off + 2 + 4 * 12 + 4;
+  put_u16(t, 4);
+  auto entry = [&](uint16_t tag, uint16_t type, uint32_t count, uint32_t value) {
+    put_u16(t, tag);
+    put_u16(t, type);
+    put_u32(t, count);
+    put_u32(t, value);
+  };
+  entry(0x010f, 2, 9, make_off);
+  entry(0x0110, 2, 13, model_off);
+  entry(0x8769, 4, 1, exif_off);
+  entry(0x8825, 4, 1, gps_off);
+  put_u32(t, 0);
+  t += make + '\0';
+  t += model + '\0';
+  put_u16(t, 1);
+  entry(0x9003, 2, 20, dto_off);
+  put_u32(t, 0);
+  t += dto + '\0';
+  put_u16(t, 4);
+  entry(1, 2, 2, 'N');
+  entry(2, 5, 3, rat_off);
+  entry(3, 2, 2, 'W');
+  entry(4, 5, 3, rat_off + 24);
+  put_u32(t, 0);
+  for (uint32_t v : {51u, 1u, 30u, 1u, 0u, 1u, 0u, 1u, 7u, 1u, 30u, 1u}) put_u32(t, v);
+  std::string seg = "\xff\xe1";
+  uint16_t len = static_cast<uint16_t>(t.size() + 8);
+  seg += static_cast<char>(len >> 8);
+  seg += static_cast<char>(len & 0xff);
+  seg += std::string("Exif\0\0", 6);
+  return seg + t;
+}
+
+struct Artefact {
+  std::string id, type, mime, file, state;
+  std::optional<std::string> path;
+  nlohmann::json known;
+};
+
+// A carve output directory with real files and a report.jsonl in `safehold carve`'s schema.
+void make_carve_dir(const fsys::path& dir, const std::vector<Artefact>& arts,
+                    const std::map<std::string, std::string>& content) {
+  fsys::create_directories(dir);
+  std::string report;
+  for (auto& a : arts) {
+    auto f = dir / a.file;
+    fsys::create_directories(f.parent_path());
+    write_text(f, content.at(a.id));
+    auto d = safehold::base::hash_file(f);
+    nlohmann::json j{{"id", a.id},
+                     {"type", a.type},
+                     {"mime", a.mime},
+                     {"size", fsys::file_size(f)},
+                     {"md5", d.md5},
+                     {"sha1", d.sha1},
+                     {"sha256", d.sha256},
+                     {"file", a.file},
+                     {"state", a.state},
+                     {"path", a.path ? nlohmann::json(*a.path) : nlohmann::json()},
+                     {"volume", 1},
+                     {"fs", "fat32"},
+                     {"inode", a.path ? nlohmann::json(12) : nlohmann::json()},
+                     {"byte_runs", {{{"img_offset", 1048576}, {"len", fsys::file_size(f)}}}},
+                     {"mtime", a.path ? nlohmann::json("2024-05-06T07:08:09Z") : nlohmann::json()},
+                     {"atime", nullptr},
+                     {"ctime", nullptr},
+                     {"crtime", a.path ? nlohmann::json("2024-05-01T00:00:00Z") : nlohmann::json()},
+                     {"valid", true},
+                     {"extension_mismatch", false},
+                     {"parent", nullptr},
+                     {"warnings", nlohmann::json::array()},
+                     {"known", a.known}};
+    report += j.dump() + "\n";
+  }
+  write_text(dir / "report.jsonl", report);
+  write_text(dir / "summary.json", "{\"artefacts\": " + std::to_string(arts.size()) + "}\n");
+  write_text(dir / "dfxml.xml", "<?xml version='1.0'?><dfxml version='1.0'/>\n");
+}
+
+struct Case {
+  TempDir t;
+  fsys::path dev1, dev2;
+  std::map<std::string, std::string> content;
+  Case() {
+    dev1 = t / "dev1";
+    dev2 = t / "dev2";
+    must_run("convert -size 64x48 gradient:red-blue " + shell_quote((t / "a.jpg").string()));
+    must_run("convert -size 32x32 xc:green " + shell_quote((t / "b.png").string()));
+    must_run("convert -size 40x30 gradient:white-black " + shell_quote((t / "c.jpg").string()));
+    std::string a = safehold::test::read_text(t / "a.jpg");
+    content["a"] = a.substr(0, 2) + exif_app1() + a.substr(2);
+    content["b"] = safehold::test::read_text(t / "b.png");
+    content["c"] = safehold::test::read_text(t / "c.jpg");
+    content["db"] = std::string("SQLite format 3\0", 16) + std::string(100, 'x');
+    nlohmann::json graded{{"set", "Graded"}, {"category", "1"}, {"ignorable", false}};
+    make_carve_dir(dev1,
+                   {{"a", "jpeg", "image/jpeg", "artefacts/jpeg/000001.jpg", "allocated", "/DCIM/100/IMG_0001.JPG", graded},
+                    {"b", "png", "image/png", "artefacts/png/000002.png", "deleted", "/Pictures/old.png", nullptr},
+                    {"c", "jpeg", "image/jpeg", "artefacts/jpeg/000003.jpg", "carved", std::nullopt, nullptr}},
+                   content);
+    make_carve_dir(dev2,
+                   {{"a", "jpeg", "image/jpeg", "artefacts/jpeg/000001.jpg", "allocated", "/sdcard/DCIM/copy.jpg", graded},
+                    {"db", "sqlite", "application/vnd.sqlite3", "artefacts/sqlite/000002.db", "allocated", "/data/x.db", nullptr}},
+                   content);
+  }
+  std::string md5(const std::string& id) {
+    std::string m = safehold::base::hash_bytes(std::as_bytes(std::span(content[id].data(), content[id].size()))).md5;
+    for (auto& c : m) c = static_cast<char>(std::toupper(c));
+    return m;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("export EXIF reader takes camera, dates and GPS, and survives damage", "[export]") {
+  std::string j = "\xff\xd8" + exif_app1() + "\xff\xd9";
+  auto e = read_exif(std::span(reinterpret_cast<const uint8_t*>(j.data()), j.size()));
+  using P = std::pair<std::string, std::string>;
+  CHECK(e == std::vector<P>{{"Make", "SafeholdCam"}, {"Model", "Test Model 1"},
+                            {"DateTimeOriginal", "2024:05:06 07:08:09"},
+                            {"GPSLatitude", "51.500000"}, {"GPSLongitude", "-0.125000"}});
+  // Every truncation of it gives a prefix of the facts or nothing, never a crash.
+  for (size_t n = 0; n < j.size(); ++n) {
+    auto part = read_exif(std::span(reinterpret_cast<const uint8_t*>(j.data()), n));
+    CHECK(part.size() <= 5);
+  }
+}
+
+TEST_CASE("export VICS 2.0 JSON carries the fields and merges duplicates across devices", "[export]") {
+  Case c;
+  VicsStats st;
+  auto doc = build_vics({c.dev1, c.dev2}, "2026-01-02T03:04:05Z", &st);
+  CHECK(st.artefacts == 5);
+  CHECK(st.media == 3);
+  CHECK(st.merged == 1);
+  CHECK(doc["@odata.context"] ==
+        "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media");
+  auto& v = doc["value"];
+  REQUIRE(v.size() == 3);
+  auto& a = v[0];
+  CHECK(a["MediaID"] == 1);
+  CHECK(a["MD5"] == c.md5("a"));
+  CHECK(a["SHA1"].get<std::string>().size() == 40);
+  CHECK(a["Category"] == 1);
+  CHECK(a["IsPrecategorized"] == true);
+  CHECK(a["MediaSize"] == c.content["a"].size());
+  CHECK(a["DateUpdated"] == "2026-01-02T03:04:05Z");
+  CHECK(a["Comments"] == "Found on devices: dev1, dev2");
+  REQUIRE(a["MediaFiles"].size() == 2);
+  CHECK(a["MediaFiles"][0]["FileName"] == "IMG_0001.JPG");
+  CHECK(a["MediaFiles"][0]["FilePath"] == "/DCIM/100/IMG_0001.JPG");
+  CHECK(a["MediaFiles"][0]["Created"] == "2024-05-01T00:00:00Z");
+  CHECK(a["MediaFiles"][0]["Written"] == "2024-05-06T07:08:09Z");
+  CHECK(a["MediaFiles"][0]["Accessed"].is_null());
+  CHECK(a["MediaFiles"][0]["Unallocated"] == false);
+  CHECK(a["MediaFiles"][0]["MD5"] == c.md5("a"));
+  CHECK(a["MediaFiles"][1]["FilePath"] == "/sdcard/DCIM/copy.jpg");
+  CHECK(a["MediaFiles"][1]["SourceID"] == "dev2");
+  CHECK(a["AlternativeHashes"][0]["HashName"] == "SHA256");
+  nlohmann::json exifs = nlohmann::json::array();
+  for (auto [k, val] : std::vector<std::pair<std::string, std::string>>{
+           {"Make", "SafeholdCam"}, {"Model", "Test Model 1"}, {"DateTimeOriginal", "2024:05:06 07:08:09"},
+           {"GPSLatitude", "51.500000"}, {"GPSLongitude", "-0.125000"}})
+    exifs.push_back({{"PropertyName", k}, {"PropertyValue", val}});
+  CHECK(a["Exifs"] == exifs);
+
+  auto& b = v[1];
+  CHECK(b["MD5"] == c.md5("b"));
+  CHECK(b["Category"] == 0);
+  CHECK(b["IsPrecategorized"] == false);
+  CHECK(b["MediaFiles"][0]["Unallocated"] == true);
+  CHECK(b["Comments"].is_null());
+  auto& carved = v[2];
+  CHECK(carved["MediaFiles"][0]["FileName"] == "000003.jpg");
+  CHECK(carved["MediaFiles"][0]["FilePath"] == "carved at image offset 1048576");
+  CHECK(carved["MediaFiles"][0]["Unallocated"] == true);
+  CHECK(carved["Exifs"].empty());
+
+  // The CLI writes the same document, and it parses as JSON.
+  auto out = c.t / "case.json";
+  must_run(safehold::test::safehold_binary() + " export --vics " + shell_quote(out.string()) + " " +
+           shell_quote(c.dev1.string()) + " " + shell_quote(c.dev2.string()));
+  auto parsed = nlohmann::json::parse(safehold::test::read_text(out));
+  CHECK(parsed["value"].size() == 3);
+  CHECK(parsed["value"][0]["MediaFiles"].size() == 2);
+
+  auto r = run(safehold::test::safehold_binary() + " export --vics " + shell_quote(out.string()) + " " +
+               shell_quote((c.t / "nothing").string()));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "safehold: " + (c.t / "nothing").string() + ": no report.jsonl (not a carve output directory)\n");
+}
+
+TEST_CASE("export bundle: one tar.zst stream that tar and sha256sum accept; verify catches damage",
+          "[export]") {
+  Case c;
+  auto safehold = safehold::test::safehold_binary();
+  auto bundle = c.t / "case.tar.zst";
+  auto out = must_run(safehold + " export --bundle " + shell_quote(bundle.string()) + " --threads 2 " +
+                      shell_quote(c.dev1.string()) + " " + shell_quote(c.dev2.string()));
+  CHECK(out.find(": 11 files,") != std::string::npos);
+  // zstd sees one frame with a content checksum.
+  auto info = must_run("zstd -lv " + shell_quote(bundle.string()));
+  CHECK(info.find("# Zstandard Frames: 1") != std::string::npos);
+  CHECK(info.find("Check: XXH64") != std::string::npos);
+
+  auto listing = must_run("tar --zstd -tf " + shell_quote(bundle.string()));
+  CHECK(listing ==
+        "dev1/artefacts/jpeg/000001.jpg\ndev1/artefacts/jpeg/000003.jpg\ndev1/artefacts/png/000002.png\n"
+        "dev1/dfxml.xml\ndev1/report.jsonl\ndev1/summary.json\n"
+        "dev2/artefacts/jpeg/000001.jpg\ndev2/artefacts/sqlite/000002.db\ndev2/dfxml.xml\n"
+        "dev2/report.jsonl\ndev2/summary.json\nMANIFEST.sha256\n");
+  fsys::create_directories(c.t / "x");
+  must_run("cd " + shell_quote((c.t / "x").string()) + " && tar --zstd -xf " + shell_quote(bundle.string()) +
+           " && sha256sum --quiet -c MANIFEST.sha256");
+  CHECK(safehold::test::sha256_file(c.t / "x/dev1/artefacts/jpeg/000001.jpg") ==
+        safehold::test::sha256_file(c.dev1 / "artefacts/jpeg/000001.jpg"));
+
+  auto r = run(safehold + " export --verify " + shell_quote(bundle.string()));
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == bundle.string() + ": OK, 11 files match the manifest\n");
+
+  // A flipped byte anywhere in the compressed stream.
+  for (double where : {0.1, 0.5, 0.9}) {
+    auto bad = c.t / "flipped.tar.zst";
+    std::string bytes = safehold::test::read_text(bundle);
+    size_t pos = static_cast<size_t>(static_cast<double>(bytes.size()) * where);
+    bytes[pos] = static_cast<char>(bytes[pos] ^ 0x01);
+    write_text(bad, bytes);
+    auto v = verify_bundle(bad);
+    INFO("flipped at " << pos);
+    CHECK_FALSE(v.ok());
+    r = run(safehold + " export --verify " + shell_quote(bad.string()));
+    CHECK(r.exit_code == 4);
+  }
+
+  // A byte changed inside a file, in an otherwise well-formed stream.
+  auto tar = c.t / "plain.tar";
+  must_run("zstd -q -d -f " + shell_quote(bundle.string()) + " -o " + shell_quote(tar.string()));
+  std::string t = safehold::test::read_text(tar);
+  auto at = t.find("dev1/summary.json");
+  REQUIRE(at != std::string::npos);
+  t[at + 512 + 3] = static_cast<char>(t[at + 512 + 3] ^ 0x20);
+  write_text(c.t / "changed.tar", t);
+  must_run("zstd -q -f " + shell_quote((c.t / "changed.tar").string()) + " -o " +
+           shell_quote((c.t / "changed.tar.zst").string()));
+  auto v = verify_bundle(c.t / "changed.tar.zst");
+  REQUIRE(v.problems.size() == 1);
+  CHECK(v.problems[0].rfind("dev1/summary.json: SHA-256 mismatch (manifest ", 0) == 0);
+
+  // A file removed from the archive.
+  must_run("tar --delete -f " + shell_quote(tar.string()) + " dev2/artefacts/sqlite/000002.db && zstd -q -f " +
+           shell_quote(tar.string()) + " -o " + shell_quote((c.t / "missing.tar.zst").string()));
+  v = verify_bundle(c.t / "missing.tar.zst");
+  CHECK(v.problems == std::vector<std::string>{"dev2/artefacts/sqlite/000002.db: missing from the bundle"});
+  CHECK(v.files == 10);
+  CHECK(v.listed == 11);
+  r = run(safehold + " export --verify " + shell_quote((c.t / "missing.tar.zst").string()));
+  CHECK(r.exit_code == 4);
+  CHECK(r.err == "safehold: dev2/artefacts/sqlite/000002.db: missing from the bundle\n");
+
+  // A truncated bundle.
+  std::string bytes = safehold::test::read_text(bundle);
+  write_text(c.t / "short.tar.zst", bytes.substr(0, bytes.size() / 2));
+  v = verify_bundle(c.t / "short.tar.zst");
+  REQUIRE(v.problems.size() == 1);
+  CHECK(v.problems[0].find("truncated") != std::string::npos);
+}
