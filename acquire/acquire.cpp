@@ -10,21 +10,12 @@
 // at a lower priority than MD5 (SAFEHOLD_ACQUIRE_NICE) gave nothing measurable with O_DIRECT reads.
 #include "acquire/acquire.hpp"
 
-#include "base/json.hpp"
-#include "base/format.hpp"
-#include "base/hash.hpp"
-
-#include "base/version.hpp"
-
-#include "acquire/compress.hpp"
-#include "acquire/ewf_writer.hpp"
-#include "acquire/hash_state.hpp"
-#include "acquire/log.hpp"
-#include "acquire/source.hpp"
-#include "fs/evidence.hpp"
-#include "fs/json.hpp"
-
 #include <fmt/core.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,17 +23,24 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <fstream>
 #include <mutex>
 #include <optional>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/statvfs.h>
-#include <sys/utsname.h>
 #include <thread>
-#include <ctime>
-#include <unistd.h>
+
+#include "acquire/compress.hpp"
+#include "acquire/ewf_writer.hpp"
+#include "acquire/hash_state.hpp"
+#include "acquire/log.hpp"
+#include "acquire/source.hpp"
+#include "base/format.hpp"
+#include "base/hash.hpp"
+#include "base/json.hpp"
+#include "base/version.hpp"
+#include "fs/evidence.hpp"
+#include "fs/json.hpp"
 
 namespace safehold::acquire {
 
@@ -51,9 +49,12 @@ using nlohmann::json;
 
 const char* to_string(Compression c) {
   switch (c) {
-    case Compression::none: return "none";
-    case Compression::fast: return "fast";
-    case Compression::best: return "best";
+    case Compression::none:
+      return "none";
+    case Compression::fast:
+      return "fast";
+    case Compression::best:
+      return "best";
   }
   return "?";
 }
@@ -68,7 +69,8 @@ uint32_t choose_sectors_per_chunk(uint64_t size, uint32_t sector_size) {
 
 fsys::path base_of_image(const fsys::path& image) {
   std::string ext = image.extension().string();
-  if (ext.size() == 4 && (ext[1] == 'E' || ext[1] == 'e')) return image.parent_path() / image.stem();
+  if (ext.size() == 4 && (ext[1] == 'E' || ext[1] == 'e'))
+    return image.parent_path() / image.stem();
   return image;
 }
 
@@ -105,7 +107,9 @@ size_t pool_blocks(size_t block_bytes, unsigned workers) {
   if (!env) return base;
   uint64_t want = std::strtoull(env, nullptr, 10) << 20;
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && page > 0) want = std::min<uint64_t>(want, static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 16);
+  if (pages > 0 && page > 0)
+    want =
+        std::min<uint64_t>(want, static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 16);
   return std::max<size_t>(base, static_cast<size_t>(want / block_bytes));
 }
 
@@ -115,13 +119,15 @@ struct Block {
   struct FreeBytes {
     void operator()(std::byte* p) const { std::free(p); }
   };
-  std::unique_ptr<std::byte, FreeBytes> data;  // not zeroed: the reader fills it; 4096-aligned (O_DIRECT)
+  std::unique_ptr<std::byte, FreeBytes>
+      data;  // not zeroed: the reader fills it; 4096-aligned (O_DIRECT)
   size_t capacity = 0;
   std::vector<CompressedChunk> chunks;
-  std::vector<BadRange> bad;      // found in this block
+  std::vector<BadRange> bad;  // found in this block
   int hashes_left = 0;
   bool compressed = false;
-  std::map<base::HashAlgo, std::string> snapshot;  // hash states after this block, when a checkpoint
+  std::map<base::HashAlgo, std::string>
+      snapshot;  // hash states after this block, when a checkpoint
 };
 
 // Per-thread busy/wait figures, printed to stderr when SAFEHOLD_ACQUIRE_STATS is set (a tuning aid:
@@ -140,7 +146,8 @@ uint64_t now_ns(clockid_t c) {
 // Measures one thread's life: CPU time, wall time and the time spent waiting in `wait`.
 class StageTimer {
  public:
-  explicit StageTimer(StageStats& s) : s_(s), wall0_(now_ns(CLOCK_MONOTONIC)), cpu0_(now_ns(CLOCK_THREAD_CPUTIME_ID)) {}
+  explicit StageTimer(StageStats& s)
+      : s_(s), wall0_(now_ns(CLOCK_MONOTONIC)), cpu0_(now_ns(CLOCK_THREAD_CPUTIME_ID)) {}
   ~StageTimer() {
     s_.wall_ns = now_ns(CLOCK_MONOTONIC) - wall0_;
     s_.cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0_;
@@ -153,6 +160,7 @@ class StageTimer {
     s_.wait_ns += now_ns(CLOCK_MONOTONIC) - t;
   }
   StageStats& s_;
+
  private:
   uint64_t wall0_, cpu0_;
 };
@@ -167,7 +175,7 @@ struct Shared {
   std::mutex m;
   std::condition_variable cv;
   std::vector<Block*> free;
-  std::deque<Block*> to_write;                        // in read order
+  std::deque<Block*> to_write;                           // in read order
   std::map<base::HashAlgo, std::deque<Block*>> to_hash;  // in read order
   std::deque<Block*> to_compress;
   bool reading_done = false;
@@ -184,13 +192,15 @@ struct Shared {
 
 class Pipeline {
  public:
-  Pipeline(const Options& o, Source& src, Log& log, uint32_t chunk_size) : o_(o), src_(src), log_(log), chunk_(chunk_size) {}
+  Pipeline(const Options& o, Source& src, Log& log, uint32_t chunk_size)
+      : o_(o), src_(src), log_(log), chunk_(chunk_size) {}
 
   // Reads [start, size), hashes from `start` with `digests` (restored states), writes chunks at
   // and after write_from to `w`.
   void run(uint64_t start, uint64_t write_from, std::vector<ResumableDigest>& digests, EwfWriter& w,
            std::vector<BadRange>& bad, std::vector<Snapshot>& snapshots,
-           const std::function<void(const std::vector<Snapshot>&, const std::vector<BadRange>&)>& checkpoint);
+           const std::function<void(const std::vector<Snapshot>&, const std::vector<BadRange>&)>&
+               checkpoint);
 
  private:
   void read_block(Block& b);
@@ -209,12 +219,16 @@ class Pipeline {
 void lower_priority() {
   int n = 0;
   if (const char* e = std::getenv("SAFEHOLD_ACQUIRE_NICE")) n = std::atoi(e);
-  if (n > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) + n);
+  if (n > 0)
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()),
+                getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) + n);
 }
 
 void add_bad(std::vector<BadRange>& v, uint64_t sector) {
-  if (!v.empty() && v.back().sector + v.back().count == sector) ++v.back().count;
-  else v.push_back({sector, 1});
+  if (!v.empty() && v.back().sector + v.back().count == sector)
+    ++v.back().count;
+  else
+    v.push_back({sector, 1});
 }
 
 void Pipeline::read_block(Block& b) {
@@ -242,9 +256,12 @@ void Pipeline::read_block(Block& b) {
     }
   }
   for (auto& r : b.bad)
-    log_.line(fmt::format("Read error: sector{} {}{} ({} sector{}, bytes {}-{}) unreadable after {} attempts; zero-filled",
-                          r.count > 1 ? "s" : "", r.sector, r.count > 1 ? fmt::format("-{}", r.sector + r.count - 1) : "",
-                          r.count, r.count > 1 ? "s" : "", r.sector * ss, (r.sector + r.count) * ss - 1, o_.retries + 1));
+    log_.line(fmt::format(
+        "Read error: sector{} {}{} ({} sector{}, bytes {}-{}) unreadable after {} attempts; "
+        "zero-filled",
+        r.count > 1 ? "s" : "", r.sector,
+        r.count > 1 ? fmt::format("-{}", r.sector + r.count - 1) : "", r.count,
+        r.count > 1 ? "s" : "", r.sector * ss, (r.sector + r.count) * ss - 1, o_.retries + 1));
 }
 
 void Pipeline::reader(uint64_t start) {
@@ -293,10 +310,12 @@ void Pipeline::reader(uint64_t start) {
   s_.cv.notify_all();
 }
 
-void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDigest>& digests, EwfWriter& w,
-                   std::vector<BadRange>& bad, std::vector<Snapshot>& snapshots,
-                   const std::function<void(const std::vector<Snapshot>&, const std::vector<BadRange>&)>& checkpoint) {
-  const unsigned workers = o_.threads ? o_.threads : std::max(1u, std::thread::hardware_concurrency());
+void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDigest>& digests,
+                   EwfWriter& w, std::vector<BadRange>& bad, std::vector<Snapshot>& snapshots,
+                   const std::function<void(const std::vector<Snapshot>&,
+                                            const std::vector<BadRange>&)>& checkpoint) {
+  const unsigned workers =
+      o_.threads ? o_.threads : std::max(1u, std::thread::hardware_concurrency());
   const size_t nblocks = pool_blocks(std::max<size_t>(kBlockBytes / chunk_, 1) * chunk_, workers);
   std::vector<Block> blocks(nblocks);
   for (auto& b : blocks) s_.free.push_back(&b);
@@ -313,14 +332,16 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
         Block* b;
         {
           std::unique_lock<std::mutex> l(s_.m);
-          st.wait(s_.cv, l, [&] { return s_.abort || !q.empty() || (s_.reading_done && q.empty()); });
+          st.wait(s_.cv, l,
+                  [&] { return s_.abort || !q.empty() || (s_.reading_done && q.empty()); });
           if (s_.abort || q.empty()) return;
           b = q.front();
           q.pop_front();
         }
         dp->update(b->data.get(), b->len);
         const uint64_t end = b->offset + b->len;
-        const bool snap = (end / (kBlockBytes * kSnapshotEvery)) != (b->offset / (kBlockBytes * kSnapshotEvery));
+        const bool snap =
+            (end / (kBlockBytes * kSnapshotEvery)) != (b->offset / (kBlockBytes * kSnapshotEvery));
         std::string state = snap ? dp->save() : std::string();
         std::lock_guard<std::mutex> g(s_.m);
         if (snap) b->snapshot[dp->algo()] = std::move(state);
@@ -380,14 +401,16 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
       {
         std::unique_lock<std::mutex> l(s_.m);
         wst->wait(s_.cv, l, [&] {
-          return (!s_.to_write.empty() && s_.to_write.front()->compressed) || (s_.reading_done && s_.to_write.empty());
+          return (!s_.to_write.empty() && s_.to_write.front()->compressed) ||
+                 (s_.reading_done && s_.to_write.empty());
         });
         if (s_.to_write.empty()) break;
         b = s_.to_write.front();
         s_.to_write.pop_front();
       }
       if (o_.should_stop && o_.should_stop())
-        throw AcquireError(AcquireError::Kind::failed, "interrupted; the acquisition can be continued with --resume");
+        throw AcquireError(AcquireError::Kind::failed,
+                           "interrupted; the acquisition can be continued with --resume");
       for (size_t i = 0; i < b->chunks.size(); ++i) {
         uint64_t off = b->offset + i * chunk_;
         if (off < write_from) continue;
@@ -395,8 +418,10 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
         w.write(std::span<const std::byte>(b->data.get() + i * chunk_, clen), b->chunks[i]);
       }
       for (auto& r : b->bad) {
-        if (!bad.empty() && bad.back().sector + bad.back().count == r.sector) bad.back().count += r.count;
-        else bad.push_back(r);
+        if (!bad.empty() && bad.back().sector + bad.back().count == r.sector)
+          bad.back().count += r.count;
+        else
+          bad.push_back(r);
         bad_sectors += r.count;
       }
       {
@@ -408,7 +433,8 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
         sn.offset = b->offset + b->len;
         for (auto& [a, st] : b->snapshot) sn.states[hash_name(a)] = st;
         snapshots.push_back(std::move(sn));
-        if (snapshots.size() > kSnapshotsKept) snapshots.erase(snapshots.begin() + 1);  // keep offset 0
+        if (snapshots.size() > kSnapshotsKept)
+          snapshots.erase(snapshots.begin() + 1);  // keep offset 0
         checkpoint(snapshots, bad);
       }
       const uint64_t done = b->offset + b->len;
@@ -418,7 +444,8 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
         s_.cv.notify_all();
       }
       auto now = std::chrono::steady_clock::now();
-      if (o_.on_progress && (now - last_progress > std::chrono::milliseconds(250) || done == total)) {
+      if (o_.on_progress &&
+          (now - last_progress > std::chrono::milliseconds(250) || done == total)) {
         last_progress = now;
         double secs = std::chrono::duration<double>(now - t0).count();
         Progress p;
@@ -439,10 +466,11 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
   wst.reset();
   if (std::getenv("SAFEHOLD_ACQUIRE_STATS")) {
     for (auto& x : s_.stats)
-      fmt::print(stderr, "stage {:<9} wall {:6.3f} s  cpu {:6.3f} s  wait {:6.3f} s\n", x.name, x.wall_ns / 1e9,
-                 x.cpu_ns / 1e9, x.wait_ns / 1e9);
+      fmt::print(stderr, "stage {:<9} wall {:6.3f} s  cpu {:6.3f} s  wait {:6.3f} s\n", x.name,
+                 x.wall_ns / 1e9, x.cpu_ns / 1e9, x.wait_ns / 1e9);
   }
-  if (!s_.reader_error.empty()) throw AcquireError(AcquireError::Kind::failed, "reading the source failed: " + s_.reader_error);
+  if (!s_.reader_error.empty())
+    throw AcquireError(AcquireError::Kind::failed, "reading the source failed: " + s_.reader_error);
 }
 
 json bad_json(const std::vector<BadRange>& bad) {
@@ -468,19 +496,21 @@ Result acquire(const Options& o) {
     p += suffix;
     return p;
   };
-  const fsys::path e01 = with(".E01"), record_path = with(".acquire.json"), log_path = with(".acquire.log"),
-                   state_path = with(".acquire.state");
+  const fsys::path e01 = with(".E01"), record_path = with(".acquire.json"),
+                   log_path = with(".acquire.log"), state_path = with(".acquire.state");
   std::error_code ec;
   fsys::path out_dir = base.parent_path().empty() ? fsys::path(".") : base.parent_path();
   if (!fsys::is_directory(out_dir, ec))
-    throw AcquireError(Kind::usage, fmt::format("{}: the output folder does not exist", out_dir.string()));
-  if (o.hashes == 0) throw AcquireError(Kind::usage, "at least one hash (md5, sha1, sha256) is needed");
+    throw AcquireError(Kind::usage,
+                       fmt::format("{}: the output folder does not exist", out_dir.string()));
+  if (o.hashes == 0)
+    throw AcquireError(Kind::usage, "at least one hash (md5, sha1, sha256) is needed");
 
   auto segments = existing_segments(base);
   bool resuming = false;
   // An acquisition killed right after it started can leave a first segment without even its file
-  // header (libewf writes it with the first chunks): there is nothing in it to continue, so --resume
-  // starts over. The resume state proves that the file is Safehold's own.
+  // header (libewf writes it with the first chunks): there is nothing in it to continue, so
+  // --resume starts over. The resume state proves that the file is Safehold's own.
   constexpr uint64_t kSmallestSegment = 13 + 76;  // EWF file header + one section descriptor
   uint64_t empty_segment_bytes = 0;
   const bool empty_attempt = o.resume && fsys::exists(state_path) && segments.size() == 1 &&
@@ -497,12 +527,15 @@ Result acquire(const Options& o) {
       for (auto& p : segments) fsys::remove(p, ec);
       for (auto& p : {record_path, log_path, state_path}) fsys::remove(p, ec);
     } else if (o.resume) {
-      throw AcquireError(Kind::usage, fmt::format("{}: exists but has no resume state ({}); it is complete or was "
-                                                  "not made by safehold (use --force to overwrite)",
-                                                  e01.string(), state_path.filename().string()));
+      throw AcquireError(
+          Kind::usage, fmt::format("{}: exists but has no resume state ({}); it is complete or was "
+                                   "not made by safehold (use --force to overwrite)",
+                                   e01.string(), state_path.filename().string()));
     } else {
-      throw AcquireError(Kind::usage, fmt::format("{}: already exists; use --force to overwrite it{}", e01.string(),
-                                                  fsys::exists(state_path) ? " or --resume to continue it" : ""));
+      throw AcquireError(
+          Kind::usage,
+          fmt::format("{}: already exists; use --force to overwrite it{}", e01.string(),
+                      fsys::exists(state_path) ? " or --resume to continue it" : ""));
     }
   } else {
     // No image: what is there is from an attempt that wrote nothing; its log is kept (appended).
@@ -517,28 +550,33 @@ Result acquire(const Options& o) {
   }
   const std::string started = utc_now();
   if (empty_attempt)
-    log.line(fmt::format("The interrupted image held no data yet ({} bytes, no EWF header): starting over",
-                         empty_segment_bytes));
-  log.line(fmt::format("safehold {} acquire {}: source {}, output {}", base::kVersion, resuming ? "resumed" : "started",
-                       base::printable(o.source), base::printable(e01.string())));
+    log.line(fmt::format(
+        "The interrupted image held no data yet ({} bytes, no EWF header): starting over",
+        empty_segment_bytes));
+  log.line(fmt::format("safehold {} acquire {}: source {}, output {}", base::kVersion,
+                       resuming ? "resumed" : "started", base::printable(o.source),
+                       base::printable(e01.string())));
   log.line(fmt::format("Case {} / evidence {} / examiner {}", base::printable(o.info.case_number),
                        base::printable(o.info.evidence_number), base::printable(o.info.examiner)));
   if (!o.info.description.empty()) log.line("Description: " + base::printable(o.info.description));
   if (!o.info.notes.empty()) log.line("Notes: " + base::printable(o.info.notes));
-  log.line(fmt::format("Host: {}; compression {}; hashes {}; read retries {}", os_string(), to_string(o.compression),
-                       [&] {
-                         std::string s;
-                         for (auto a : algos_of(o.hashes)) s += (s.empty() ? "" : ",") + std::string(hash_name(a));
-                         return s;
-                       }(),
-                       o.retries));
+  log.line(fmt::format(
+      "Host: {}; compression {}; hashes {}; read retries {}", os_string(), to_string(o.compression),
+      [&] {
+        std::string s;
+        for (auto a : algos_of(o.hashes)) s += (s.empty() ? "" : ",") + std::string(hash_name(a));
+        return s;
+      }(),
+      o.retries));
 
   json record;
   record["tool"] = {{"name", "safehold"}, {"version", base::kVersion}};
   record["source"] = o.source;
   record["image"] = e01.string();
-  record["case"] = {{"case_number", o.info.case_number},   {"evidence_number", o.info.evidence_number},
-                    {"examiner", o.info.examiner},         {"description", o.info.description},
+  record["case"] = {{"case_number", o.info.case_number},
+                    {"evidence_number", o.info.evidence_number},
+                    {"examiner", o.info.examiner},
+                    {"description", o.info.description},
                     {"notes", o.info.notes}};
   record["started"] = started;
   record["host_os"] = os_string();
@@ -585,13 +623,17 @@ Result acquire(const Options& o) {
       std::ifstream in(state_path);
       state = json::parse(in);
     } catch (const std::exception& e) {
-      throw fail_with(Kind::usage, fmt::format("{}: unreadable resume state: {}", state_path.string(), e.what()));
+      throw fail_with(Kind::usage, fmt::format("{}: unreadable resume state: {}",
+                                               state_path.string(), e.what()));
     }
-    if (state.value("size", uint64_t{0}) != size || state.value("source", std::string()) != o.source ||
+    if (state.value("size", uint64_t{0}) != size ||
+        state.value("source", std::string()) != o.source ||
         state.value("serial", std::string()) != src.identity().serial)
-      throw fail_with(Kind::usage, fmt::format("{}: the interrupted acquisition was of another source ({}, {} bytes)",
-                                               o.source, state.value("source", std::string("?")),
-                                               state.value("size", uint64_t{0})));
+      throw fail_with(
+          Kind::usage,
+          fmt::format("{}: the interrupted acquisition was of another source ({}, {} bytes)",
+                      o.source, state.value("source", std::string("?")),
+                      state.value("size", uint64_t{0})));
     spc = state.value("sectors_per_chunk", spc);
     compression = state.value("compression", std::string("fast")) == "none"   ? Compression::none
                   : state.value("compression", std::string("fast")) == "best" ? Compression::best
@@ -608,9 +650,11 @@ Result acquire(const Options& o) {
   record["compression"] = to_string(compression);
   record["segment_size"] = o.segment_size;
   if (spc != 64)
-    log.line(fmt::format("Chunk size {} bytes ({} sectors): the source has {} bytes and libewf 20140813 cannot address "
-                         "2^27 chunks or more",
-                         chunk_size, spc, size));
+    log.line(
+        fmt::format("Chunk size {} bytes ({} sectors): the source has {} bytes and libewf 20140813 "
+                    "cannot address "
+                    "2^27 chunks or more",
+                    chunk_size, spc, size));
   else
     log.line(fmt::format("Chunk size {} bytes ({} sectors)", chunk_size, spc));
 
@@ -622,15 +666,21 @@ Result acquire(const Options& o) {
       uint64_t need = size + size / chunk_size * 16 + (size / o.segment_size + 1) * 65536;
       record["destination_free_bytes"] = free_bytes;
       record["destination_worst_case_bytes"] = need;
-      std::string msg = fmt::format("Destination {}: {} free; the image needs at most {} ({} bytes) uncompressed",
-                                    out_dir.string(), base::human_size(free_bytes), base::human_size(need), need);
+      std::string msg =
+          fmt::format("Destination {}: {} free; the image needs at most {} ({} bytes) uncompressed",
+                      out_dir.string(), base::human_size(free_bytes), base::human_size(need), need);
       log.line(msg);
       if (free_bytes < need && !resuming) {
         if (compression == Compression::none)
-          throw fail_with(Kind::usage, fmt::format("{}: not enough free space: the image needs {} ({} bytes), {} free",
-                                                   out_dir.string(), base::human_size(need), need, base::human_size(free_bytes)));
-        log.line("Warning: the destination may fill up unless the data compresses; an acquisition stopped by a full "
-                 "disk can be continued with --resume after freeing space");
+          throw fail_with(
+              Kind::usage,
+              fmt::format("{}: not enough free space: the image needs {} ({} bytes), {} free",
+                          out_dir.string(), base::human_size(need), need,
+                          base::human_size(free_bytes)));
+        log.line(
+            "Warning: the destination may fill up unless the data compresses; an acquisition "
+            "stopped by a full "
+            "disk can be continued with --resume after freeing space");
       }
     }
   }
@@ -649,7 +699,8 @@ Result acquire(const Options& o) {
       write_from = r;
       const uint64_t seg = state.value("segment_size", o.segment_size);
       if (!writer->set_segment_size(seg))
-        log.line(fmt::format("Warning: libewf keeps its own segment size for the resumed part (asked {})", seg));
+        log.line(fmt::format(
+            "Warning: libewf keeps its own segment size for the resumed part (asked {})", seg));
       record["segment_size"] = seg;
       // The latest checkpoint at or before the resume point; hashing re-reads from there.
       Snapshot best;
@@ -671,12 +722,15 @@ Result acquire(const Options& o) {
       const json bads = state.value("bad", json::array());
       for (auto& bj : bads) {
         BadRange br{bj.value("sector", uint64_t{0}), bj.value("count", uint64_t{0})};
-        if ((br.sector + br.count) * ss <= start) bad.push_back(br);
-        else if (br.sector * ss < start) bad.push_back({br.sector, start / ss - br.sector});
+        if ((br.sector + br.count) * ss <= start)
+          bad.push_back(br);
+        else if (br.sector * ss < start)
+          bad.push_back({br.sector, start / ss - br.sector});
       }
-      log.line(fmt::format("Resuming: the image holds {} bytes ({} chunks) of {}; hashing continues from the "
-                           "checkpoint at byte {}",
-                           r, r / chunk_size, size, start));
+      log.line(fmt::format(
+          "Resuming: the image holds {} bytes ({} chunks) of {}; hashing continues from the "
+          "checkpoint at byte {}",
+          r, r / chunk_size, size, start));
     } else {
       EwfSettings es;
       es.media_size = size;
@@ -685,7 +739,8 @@ Result acquire(const Options& o) {
       es.compression = compression;
       es.segment_size = o.segment_size;
       es.removable = src.identity().removable;
-      es.physical = src.identity().block_device && src.identity().disk == src.identity().kernel_name;
+      es.physical =
+          src.identity().block_device && src.identity().disk == src.identity().kernel_name;
       es.headers = {{"case_number", o.info.case_number},
                     {"evidence_number", o.info.evidence_number},
                     {"examiner_name", o.info.examiner},
@@ -705,7 +760,10 @@ Result acquire(const Options& o) {
     throw fail_with(e.kind(), e.what());
   }
   record["media_type"] = src.identity().removable ? "removable" : "fixed";
-  record["media_flags"] = (src.identity().block_device && src.identity().disk == src.identity().kernel_name) ? "physical" : "logical";
+  record["media_flags"] =
+      (src.identity().block_device && src.identity().disk == src.identity().kernel_name)
+          ? "physical"
+          : "logical";
 
   state = json{{"version", 1},
                {"source", o.source},
@@ -730,7 +788,8 @@ Result acquire(const Options& o) {
     throw fail_with(Kind::failed, e.what());
   }
 
-  log.line(fmt::format("Imaging {} bytes ({}) from byte {}{}", size, base::human_size(size), write_from,
+  log.line(fmt::format("Imaging {} bytes ({}) from byte {}{}", size, base::human_size(size),
+                       write_from,
                        start < write_from ? fmt::format(" (hashing from byte {})", start) : ""));
   Pipeline pipe(o, src, log, chunk_size);
   try {
@@ -742,11 +801,13 @@ Result acquire(const Options& o) {
         msg.find("errno 28") != std::string::npos ||
         (msg.find("cannot write to the E01") != std::string::npos && [&] {
           struct statvfs vs {};
-          return statvfs(out_dir.c_str(), &vs) == 0 && vs.f_bavail * vs.f_frsize < 2 * uint64_t{chunk_size} + 65536;
+          return statvfs(out_dir.c_str(), &vs) == 0 &&
+                 vs.f_bavail * vs.f_frsize < 2 * uint64_t{chunk_size} + 65536;
         }()))
-      msg = fmt::format("{}: the destination is full (no space left on device); free space and continue with "
-                        "--resume",
-                        out_dir.string());
+      msg = fmt::format(
+          "{}: the destination is full (no space left on device); free space and continue with "
+          "--resume",
+          out_dir.string());
     throw fail_with(Kind::failed, msg);
   }
 
@@ -756,9 +817,15 @@ Result acquire(const Options& o) {
   for (auto& d : digests) {
     std::string h = d.finish();
     switch (d.algo()) {
-      case base::HashAlgo::md5: res.digests.md5 = h; break;
-      case base::HashAlgo::sha1: res.digests.sha1 = h; break;
-      case base::HashAlgo::sha256: res.digests.sha256 = h; break;
+      case base::HashAlgo::md5:
+        res.digests.md5 = h;
+        break;
+      case base::HashAlgo::sha1:
+        res.digests.sha1 = h;
+        break;
+      case base::HashAlgo::sha256:
+        res.digests.sha256 = h;
+        break;
     }
   }
   res.read_errors = bad;
@@ -800,11 +867,14 @@ Result acquire(const Options& o) {
   } else {
     std::string list;
     for (auto& r : bad) list += fmt::format("{}{}+{}", list.empty() ? "" : ", ", r.sector, r.count);
-    log.line(fmt::format("Unreadable sectors (first+count), zero-filled and recorded in the E01: {} ({} sectors)", list,
-                         bad_sectors));
+    log.line(fmt::format(
+        "Unreadable sectors (first+count), zero-filled and recorded in the E01: {} ({} sectors)",
+        list, bad_sectors));
   }
-  log.line(fmt::format("Finished: {} bytes into {} segment file(s), {} bytes stored ({:.1f}% of the source)", size,
-                       res.segments.size(), stored, size ? 100.0 * static_cast<double>(stored) / static_cast<double>(size) : 0.0));
+  log.line(fmt::format(
+      "Finished: {} bytes into {} segment file(s), {} bytes stored ({:.1f}% of the source)", size,
+      res.segments.size(), stored,
+      size ? 100.0 * static_cast<double>(stored) / static_cast<double>(size) : 0.0));
   return res;
 }
 

@@ -4,16 +4,15 @@
 // record and log); verify() re-reads an E01 and compares it with the hashes stored and recorded.
 #pragma once
 
-#include "base/hash.hpp"
-
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "base/hash.hpp"
 
 namespace safehold::acquire {
 
@@ -36,9 +35,9 @@ struct CaseInfo {
 };
 
 struct Progress {
-  uint64_t done = 0;       // source bytes acquired (written) so far
+  uint64_t done = 0;  // source bytes acquired (written) so far
   uint64_t total = 0;
-  double rate = 0;         // bytes per second since start
+  double rate = 0;  // bytes per second since start
   double eta_seconds = 0;
   uint64_t bad_sectors = 0;
   bool final = false;
@@ -50,20 +49,20 @@ struct Progress {
 enum class DirectIo { automatic, on, off };
 
 struct Options {
-  std::string source;                      // block device or image file
-  std::filesystem::path out_base;          // OUT -> OUT.E01, OUT.acquire.json, OUT.acquire.log
+  std::string source;              // block device or image file
+  std::filesystem::path out_base;  // OUT -> OUT.E01, OUT.acquire.json, OUT.acquire.log
   CaseInfo info;
   Compression compression = Compression::fast;
-  unsigned hashes = 7;                     // bit set of base::HashAlgo; MD5 and SHA-1 go in the E01
+  unsigned hashes = 7;  // bit set of base::HashAlgo; MD5 and SHA-1 go in the E01
   uint64_t segment_size = 2ull << 30;
   bool resume = false;
   bool force = false;
-  unsigned retries = 2;                    // extra attempts of a failed read before narrowing down
+  unsigned retries = 2;  // extra attempts of a failed read before narrowing down
   DirectIo direct_io = DirectIo::automatic;
-  unsigned threads = 0;                    // compression workers; 0: all cores
-  uint32_t sectors_per_chunk = 0;          // 0: 64 (32 KiB), larger for sources the library limits
+  unsigned threads = 0;            // compression workers; 0: all cores
+  uint32_t sectors_per_chunk = 0;  // 0: 64 (32 KiB), larger for sources the library limits
   std::function<void(const Progress&)> on_progress;  // called from the writing thread
-  std::function<bool()> should_stop;       // polled; true ends the acquisition resumably
+  std::function<bool()> should_stop;                 // polled; true ends the acquisition resumably
 };
 
 struct BadRange {
@@ -79,7 +78,7 @@ struct Result {
   base::Digests digests;
   std::vector<BadRange> read_errors;
   std::vector<std::filesystem::path> segments;
-  nlohmann::json record;                   // what was written to OUT.acquire.json
+  nlohmann::json record;  // what was written to OUT.acquire.json
 };
 
 // Runs an acquisition. Throws AcquireError (usage: bad input, existing output, writable mount;
@@ -93,8 +92,8 @@ uint32_t choose_sectors_per_chunk(uint64_t size, uint32_t sector_size);
 struct VerifyResult {
   bool ok = false;
   uint64_t size = 0;
-  base::Digests computed, stored;            // stored: MD5/SHA-1 from the E01, SHA-256 from the record
-  std::vector<std::string> problems;       // mismatches and damaged chunks, one sentence each
+  base::Digests computed, stored;     // stored: MD5/SHA-1 from the E01, SHA-256 from the record
+  std::vector<std::string> problems;  // mismatches and damaged chunks, one sentence each
   nlohmann::json to_json() const;
 };
 

@@ -21,7 +21,8 @@ constexpr double kIncompressibleBits = 7.6;
 double entropy_bits(const unsigned char* p, size_t n) {
   static const std::array<double, kSample + 1> c_log_c = [] {
     std::array<double, kSample + 1> t{};
-    for (size_t c = 1; c <= kSample; ++c) t[c] = static_cast<double>(c) * std::log2(static_cast<double>(c));
+    for (size_t c = 1; c <= kSample; ++c)
+      t[c] = static_cast<double>(c) * std::log2(static_cast<double>(c));
     return t;
   }();
   uint32_t count[256] = {};
@@ -56,9 +57,11 @@ ChunkCompressor::ChunkCompressor(Compression level) : level_(level) {
 
 ChunkCompressor::~ChunkCompressor() = default;
 
-size_t ChunkCompressor::deflate_into(const unsigned char* in, size_t len, unsigned char* out, size_t cap) {
+size_t ChunkCompressor::deflate_into(const unsigned char* in, size_t len, unsigned char* out,
+                                     size_t cap) {
   if (level_ == Compression::best)
-    return libdeflate_zlib_compress(static_cast<libdeflate_compressor*>(ld_.get()), in, len, out, cap);
+    return libdeflate_zlib_compress(static_cast<libdeflate_compressor*>(ld_.get()), in, len, out,
+                                    cap);
   isal_zstream s;
   isal_deflate_stateless_init(&s);
   s.level = 1;

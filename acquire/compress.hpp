@@ -5,8 +5,6 @@
 // (order-0 entropy of 7.6 bits per byte or more) is stored as is.
 #pragma once
 
-#include "acquire/acquire.hpp"
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -14,10 +12,12 @@
 #include <span>
 #include <vector>
 
+#include "acquire/acquire.hpp"
+
 namespace safehold::acquire {
 
 struct CompressedChunk {
-  bool compressed = false;           // false: stored raw, `checksum` is its Adler-32
+  bool compressed = false;  // false: stored raw, `checksum` is its Adler-32
   uint32_t checksum = 0;
   std::vector<unsigned char> bytes;  // the zlib stream, or empty for a stored chunk
 };

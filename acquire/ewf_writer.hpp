@@ -3,15 +3,15 @@
 // One thread only: the library has no locks.
 #pragma once
 
-#include "acquire/acquire.hpp"
-#include "acquire/compress.hpp"
-#include "fs/ewf.hpp"
-
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <span>
 #include <string>
+
+#include "acquire/acquire.hpp"
+#include "acquire/compress.hpp"
+#include "fs/ewf.hpp"
 
 namespace safehold::acquire {
 

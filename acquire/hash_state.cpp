@@ -1,14 +1,13 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "acquire/hash_state.hpp"
 
-#include "base/hash.hpp"
-
-#include "base/md5.hpp"
-
 #include <openssl/sha.h>
 
 #include <cstring>
 #include <vector>
+
+#include "base/hash.hpp"
+#include "base/md5.hpp"
 
 namespace safehold::acquire {
 
@@ -20,20 +19,29 @@ struct ResumableDigest::Impl {
 
 const char* hash_name(base::HashAlgo a) {
   switch (a) {
-    case base::HashAlgo::md5: return "md5";
-    case base::HashAlgo::sha1: return "sha1";
-    case base::HashAlgo::sha256: return "sha256";
+    case base::HashAlgo::md5:
+      return "md5";
+    case base::HashAlgo::sha1:
+      return "sha1";
+    case base::HashAlgo::sha256:
+      return "sha256";
   }
   return "?";
 }
 
-ResumableDigest::ResumableDigest(base::HashAlgo algo) : algo_(algo), impl_(std::make_unique<Impl>()) {
+ResumableDigest::ResumableDigest(base::HashAlgo algo)
+    : algo_(algo), impl_(std::make_unique<Impl>()) {
   std::memset(&impl_->sha1, 0, sizeof(impl_->sha1));
   std::memset(&impl_->sha256, 0, sizeof(impl_->sha256));
   switch (algo_) {
-    case base::HashAlgo::md5: break;  // base::Md5 starts initialised
-    case base::HashAlgo::sha1: SHA1_Init(&impl_->sha1); break;
-    case base::HashAlgo::sha256: SHA256_Init(&impl_->sha256); break;
+    case base::HashAlgo::md5:
+      break;  // base::Md5 starts initialised
+    case base::HashAlgo::sha1:
+      SHA1_Init(&impl_->sha1);
+      break;
+    case base::HashAlgo::sha256:
+      SHA256_Init(&impl_->sha256);
+      break;
   }
 }
 ResumableDigest::~ResumableDigest() = default;
@@ -42,9 +50,15 @@ ResumableDigest& ResumableDigest::operator=(ResumableDigest&&) noexcept = defaul
 
 void ResumableDigest::update(const void* data, size_t len) {
   switch (algo_) {
-    case base::HashAlgo::md5: impl_->md5.update(data, len); break;
-    case base::HashAlgo::sha1: SHA1_Update(&impl_->sha1, data, len); break;
-    case base::HashAlgo::sha256: SHA256_Update(&impl_->sha256, data, len); break;
+    case base::HashAlgo::md5:
+      impl_->md5.update(data, len);
+      break;
+    case base::HashAlgo::sha1:
+      SHA1_Update(&impl_->sha1, data, len);
+      break;
+    case base::HashAlgo::sha256:
+      SHA256_Update(&impl_->sha256, data, len);
+      break;
   }
 }
 
@@ -74,18 +88,24 @@ bool from_hex(const std::string& h, T& v) {
 
 std::string ResumableDigest::save() const {
   switch (algo_) {
-    case base::HashAlgo::md5: return impl_->md5.save();
-    case base::HashAlgo::sha1: return hex_of(impl_->sha1);
-    case base::HashAlgo::sha256: return hex_of(impl_->sha256);
+    case base::HashAlgo::md5:
+      return impl_->md5.save();
+    case base::HashAlgo::sha1:
+      return hex_of(impl_->sha1);
+    case base::HashAlgo::sha256:
+      return hex_of(impl_->sha256);
   }
   return "";
 }
 
 bool ResumableDigest::restore(const std::string& hex) {
   switch (algo_) {
-    case base::HashAlgo::md5: return impl_->md5.restore(hex);  // also an older OpenSSL MD5_CTX
-    case base::HashAlgo::sha1: return from_hex(hex, impl_->sha1);
-    case base::HashAlgo::sha256: return from_hex(hex, impl_->sha256);
+    case base::HashAlgo::md5:
+      return impl_->md5.restore(hex);  // also an older OpenSSL MD5_CTX
+    case base::HashAlgo::sha1:
+      return from_hex(hex, impl_->sha1);
+    case base::HashAlgo::sha256:
+      return from_hex(hex, impl_->sha256);
   }
   return false;
 }
@@ -97,8 +117,12 @@ std::string ResumableDigest::finish() {
       auto d = impl_->md5.finish();
       return base::to_hex(d.data(), d.size());
     }
-    case base::HashAlgo::sha1: SHA1_Final(md, &impl_->sha1); return base::to_hex(md, SHA_DIGEST_LENGTH);
-    case base::HashAlgo::sha256: SHA256_Final(md, &impl_->sha256); return base::to_hex(md, SHA256_DIGEST_LENGTH);
+    case base::HashAlgo::sha1:
+      SHA1_Final(md, &impl_->sha1);
+      return base::to_hex(md, SHA_DIGEST_LENGTH);
+    case base::HashAlgo::sha256:
+      SHA256_Final(md, &impl_->sha256);
+      return base::to_hex(md, SHA256_DIGEST_LENGTH);
   }
   return "";
 }

@@ -1,14 +1,14 @@
 // One digest whose running state can be saved and restored, so that `--resume` continues the
 // hashes of an interrupted acquisition instead of re-reading everything before the resume point.
-// MD5 is base::Md5 (faster than OpenSSL's; its state is saved as "md5v1:...", and checkpoints holding
-// an OpenSSL MD5_CTX from earlier versions still restore). SHA-1/SHA-256 use OpenSSL's struct API
-// (same assembly as EVP) because EVP contexts cannot be saved.
+// MD5 is base::Md5 (faster than OpenSSL's; its state is saved as "md5v1:...", and checkpoints
+// holding an OpenSSL MD5_CTX from earlier versions still restore). SHA-1/SHA-256 use OpenSSL's
+// struct API (same assembly as EVP) because EVP contexts cannot be saved.
 #pragma once
-
-#include "base/hash.hpp"
 
 #include <memory>
 #include <string>
+
+#include "base/hash.hpp"
 
 namespace safehold::acquire {
 
@@ -20,9 +20,9 @@ class ResumableDigest {
   ResumableDigest& operator=(ResumableDigest&&) noexcept;
   base::HashAlgo algo() const { return algo_; }
   void update(const void* data, size_t len);
-  std::string save() const;                 // the running state as hex
-  bool restore(const std::string& hex);     // false when it does not fit this algorithm
-  std::string finish();                     // lowercase hex digest
+  std::string save() const;              // the running state as hex
+  bool restore(const std::string& hex);  // false when it does not fit this algorithm
+  std::string finish();                  // lowercase hex digest
 
  private:
   base::HashAlgo algo_;

@@ -1,22 +1,27 @@
 #include "acquire/log.hpp"
 
-#include "fs/evidence.hpp"
-
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
 
+#include "fs/evidence.hpp"
+
 namespace safehold::acquire {
 
-std::string utc_iso(long long t) { return fs::to_iso8601(fs::Timestamp{static_cast<int64_t>(t), 0}); }
+std::string utc_iso(long long t) {
+  return fs::to_iso8601(fs::Timestamp{static_cast<int64_t>(t), 0});
+}
 
-std::string utc_now() { return utc_iso(static_cast<long long>(std::time(nullptr))); }
+std::string utc_now() {
+  return utc_iso(static_cast<long long>(std::time(nullptr)));
+}
 
 void Log::open(const std::filesystem::path& path) {
   std::lock_guard<std::mutex> g(m_);
   FILE* f = std::fopen(path.c_str(), "a");
-  if (!f) throw std::runtime_error(path.string() + ": cannot create the log: " + std::strerror(errno));
+  if (!f)
+    throw std::runtime_error(path.string() + ": cannot create the log: " + std::strerror(errno));
   f_.reset(f);
 }
 

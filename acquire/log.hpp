@@ -20,7 +20,9 @@ class Log {
 
  private:
   struct Closer {
-    void operator()(FILE* f) const { if (f) std::fclose(f); }
+    void operator()(FILE* f) const {
+      if (f) std::fclose(f);
+    }
   };
   std::unique_ptr<FILE, Closer> f_;
   std::mutex m_;

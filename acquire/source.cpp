@@ -1,24 +1,23 @@
 #include "acquire/source.hpp"
 
-#include "base/json.hpp"
-
-#include "acquire/acquire.hpp"
-#include "fs/json.hpp"
-
-#include <fmt/core.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
-#include <filesystem>
-#include <fstream>
+#include <fmt/core.h>
 #include <linux/fs.h>
-#include <sstream>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "acquire/acquire.hpp"
+#include "base/json.hpp"
+#include "fs/json.hpp"
 
 namespace safehold::acquire {
 
@@ -88,7 +87,9 @@ std::vector<Mount> read_mounts() {
   return out;
 }
 
-std::string dev_of(const fsys::path& sys) { return read_sysfs(sys / "dev"); }
+std::string dev_of(const fsys::path& sys) {
+  return read_sysfs(sys / "dev");
+}
 
 // Opens block device "MAJ:MIN" read-only through a node made in a fresh private folder.
 int open_private_node(const std::string& dev) {
@@ -101,7 +102,8 @@ int open_private_node(const std::string& dev) {
   if (!mkdtemp(tmpl)) return -1;
   std::string node = std::string(tmpl) + "/dev";
   int fd = -1;
-  if (::mknod(node.c_str(), S_IFBLK | 0400, makedev(maj, min)) == 0) fd = ::open(node.c_str(), O_RDONLY | O_CLOEXEC);
+  if (::mknod(node.c_str(), S_IFBLK | 0400, makedev(maj, min)) == 0)
+    fd = ::open(node.c_str(), O_RDONLY | O_CLOEXEC);
   int e = errno;
   ::unlink(node.c_str());
   ::rmdir(tmpl);
@@ -131,7 +133,8 @@ nlohmann::json DeviceIdentity::to_json() const {
   return j;
 }
 
-Source::Source(const std::string& path, Log& log, bool direct, bool direct_files) : path_(path), log_(log) {
+Source::Source(const std::string& path, Log& log, bool direct, bool direct_files)
+    : path_(path), log_(log) {
   try {
     open_source(direct, direct_files);
   } catch (...) {
@@ -144,47 +147,60 @@ void Source::open_source(bool direct, bool direct_files) {
   const std::string& path = path_;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
-    throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot open the source: {}", path, std::strerror(errno)));
+    throw AcquireError(AcquireError::Kind::usage,
+                       fmt::format("{}: cannot open the source: {}", path, std::strerror(errno)));
   write_block_ = nlohmann::json::object();
   if (S_ISBLK(st.st_mode)) {
     id_.block_device = true;
     guard_block_device(major(st.st_rdev), minor(st.st_rdev));
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0)
-      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot open the device read-only: {}", path, std::strerror(errno)));
+      throw AcquireError(
+          AcquireError::Kind::usage,
+          fmt::format("{}: cannot open the device read-only: {}", path, std::strerror(errno)));
     uint64_t bytes = 0;
     int lss = 512;
     unsigned pss = 512;
     if (ioctl(fd_, BLKGETSIZE64, &bytes) != 0)
-      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot read the device size: {}", path, std::strerror(errno)));
+      throw AcquireError(
+          AcquireError::Kind::usage,
+          fmt::format("{}: cannot read the device size: {}", path, std::strerror(errno)));
     if (ioctl(fd_, BLKSSZGET, &lss) != 0) lss = 512;
     if (ioctl(fd_, BLKPBSZGET, &pss) != 0) pss = static_cast<unsigned>(lss);
     id_.size = bytes;
     id_.logical_sector_size = static_cast<uint32_t>(lss);
     id_.physical_sector_size = pss;
-    log_.line(fmt::format("Opened {} read-only (O_RDONLY): {} bytes, logical sector {} bytes, physical sector {} bytes",
-                          path, bytes, lss, pss));
+    log_.line(
+        fmt::format("Opened {} read-only (O_RDONLY): {} bytes, logical sector {} bytes, physical "
+                    "sector {} bytes",
+                    path, bytes, lss, pss));
   } else if (S_ISREG(st.st_mode)) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
     if (fd_ < 0 && errno == EPERM) fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0)
-      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot open the source read-only: {}", path, std::strerror(errno)));
+      throw AcquireError(
+          AcquireError::Kind::usage,
+          fmt::format("{}: cannot open the source read-only: {}", path, std::strerror(errno)));
     id_.size = static_cast<uint64_t>(st.st_size);
     if (id_.size % id_.logical_sector_size) {
       padding_ = id_.logical_sector_size - id_.size % id_.logical_sector_size;
-      log_.line(fmt::format("The file's size ({} bytes) is not a whole number of {}-byte sectors: the image holds it "
-                            "padded with {} zero bytes, and the hashes cover the padded data",
-                            id_.size, id_.logical_sector_size, padding_));
+      log_.line(fmt::format(
+          "The file's size ({} bytes) is not a whole number of {}-byte sectors: the image holds it "
+          "padded with {} zero bytes, and the hashes cover the padded data",
+          id_.size, id_.logical_sector_size, padding_));
       id_.size += padding_;
     }
     id_.hpa_dco = "not applicable: the source is an image file";
-    write_block_ = {{"applied", false},
-                    {"reason", "the source is a regular file, opened read-only (O_RDONLY|O_NOATIME)"}};
-    log_.line(fmt::format("Source {} is a regular file of {} bytes; opened read-only (O_RDONLY|O_NOATIME), no write "
-                          "block needed",
-                          base::printable(path), id_.size));
+    write_block_ = {
+        {"applied", false},
+        {"reason", "the source is a regular file, opened read-only (O_RDONLY|O_NOATIME)"}};
+    log_.line(fmt::format(
+        "Source {} is a regular file of {} bytes; opened read-only (O_RDONLY|O_NOATIME), no write "
+        "block needed",
+        base::printable(path), id_.size));
   } else {
-    throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: not a block device or regular file", path));
+    throw AcquireError(AcquireError::Kind::usage,
+                       fmt::format("{}: not a block device or regular file", path));
   }
   real_size_ = id_.size - padding_;
   posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -194,7 +210,8 @@ void Source::open_source(bool direct, bool direct_files) {
   if (direct && (id_.block_device || direct_files)) {
     align_ = id_.block_device ? std::max<uint32_t>(id_.logical_sector_size, 512) : 4096;
     void* p = nullptr;
-    if (posix_memalign(&p, 4096, std::max<uint32_t>(align_, 4096)) == 0) bounce_.reset(static_cast<std::byte*>(p));
+    if (posix_memalign(&p, 4096, std::max<uint32_t>(align_, 4096)) == 0)
+      bounce_.reset(static_cast<std::byte*>(p));
     dfd_ = bounce_ ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT) : -1;
     if (dfd_ >= 0)
       log_.line(fmt::format("Reading with O_DIRECT (no page cache), {}-byte alignment", align_));
@@ -208,16 +225,19 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
   std::error_code ec;
   fsys::path sys = fsys::canonical(fmt::format("/sys/dev/block/{}:{}", maj, min), ec);
   if (ec)
-    throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: no sysfs entry for device {}:{}", path_, maj, min));
+    throw AcquireError(AcquireError::Kind::usage,
+                       fmt::format("{}: no sysfs entry for device {}:{}", path_, maj, min));
   fsys::path disk = fsys::exists(sys / "partition") ? sys.parent_path() : sys;
   id_.kernel_name = sys.filename().string();
   id_.disk = disk.filename().string();
-  log_.line(fmt::format("Source {} is block device {}:{} ({}), on disk {}", path_, maj, min, id_.kernel_name, id_.disk));
+  log_.line(fmt::format("Source {} is block device {}:{} ({}), on disk {}", path_, maj, min,
+                        id_.kernel_name, id_.disk));
 
   // The disk and every partition of it.
   std::vector<std::pair<std::string, std::string>> members{{id_.disk, dev_of(disk)}};
   for (auto& e : fsys::directory_iterator(disk, ec))
-    if (fsys::exists(e.path() / "partition")) members.emplace_back(e.path().filename().string(), dev_of(e.path()));
+    if (fsys::exists(e.path() / "partition"))
+      members.emplace_back(e.path().filename().string(), dev_of(e.path()));
 
   // Refuse when any of them, or a device stacked on one (device-mapper, LVM, RAID), is mounted
   // writable or used as swap.
@@ -225,11 +245,13 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
   std::vector<std::string> mounted_ro;
   std::vector<std::pair<std::string, std::string>> checked = members;
   for (size_t i = 0; i < checked.size() && i < 256; ++i) {
-    for (auto& h : fsys::directory_iterator(fsys::path("/sys/class/block") / checked[i].first / "holders", ec)) {
+    for (auto& h : fsys::directory_iterator(
+             fsys::path("/sys/class/block") / checked[i].first / "holders", ec)) {
       std::string hn = h.path().filename().string();
       checked.emplace_back(hn, dev_of(fsys::path("/sys/class/block") / hn));
-      log_.line(fmt::format("/dev/{} is held by /dev/{} (stacked device): its mounts are checked too",
-                            checked[i].first, hn));
+      log_.line(
+          fmt::format("/dev/{} is held by /dev/{} (stacked device): its mounts are checked too",
+                      checked[i].first, hn));
     }
   }
   for (auto& [name, dev] : checked) {
@@ -237,11 +259,14 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
       if (fmt::format("{}:{}", m.maj, m.min) != dev) continue;
       bool rw = has_token(m.options, "rw") || has_token(m.super_options, "rw");
       if (rw) {
-        log_.line(fmt::format("REFUSED: /dev/{} is mounted writable on {} ({})", name, base::printable(m.mount_point), m.fstype));
-        throw AcquireError(AcquireError::Kind::usage,
-                           fmt::format("{}: /dev/{} is mounted writable on {}; unmount it (or remount it read-only) "
-                                       "before imaging",
-                                       path_, name, base::printable(m.mount_point)));
+        log_.line(fmt::format("REFUSED: /dev/{} is mounted writable on {} ({})", name,
+                              base::printable(m.mount_point), m.fstype));
+        throw AcquireError(
+            AcquireError::Kind::usage,
+            fmt::format(
+                "{}: /dev/{} is mounted writable on {}; unmount it (or remount it read-only) "
+                "before imaging",
+                path_, name, base::printable(m.mount_point)));
       }
       mounted_ro.push_back(fmt::format("/dev/{} on {}", name, base::printable(m.mount_point)));
     }
@@ -252,8 +277,9 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
     while (std::getline(swaps, line))
       for (auto& [name, dev] : checked)
         if (line.rfind("/dev/" + name + " ", 0) == 0)
-          throw AcquireError(AcquireError::Kind::usage,
-                             fmt::format("{}: /dev/{} is in use as swap; swapoff it before imaging", path_, name));
+          throw AcquireError(
+              AcquireError::Kind::usage,
+              fmt::format("{}: /dev/{} is in use as swap; swapoff it before imaging", path_, name));
   }
   for (auto& m : mounted_ro) log_.line("Mounted read-only (allowed): " + m);
 
@@ -265,19 +291,24 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
     Guarded g;
     g.node = node;
     struct stat st {};
-    if (::stat(node.c_str(), &st) == 0 && S_ISBLK(st.st_mode) && fmt::format("{}:{}", major(st.st_rdev), minor(st.st_rdev)) == dev) {
+    if (::stat(node.c_str(), &st) == 0 && S_ISBLK(st.st_mode) &&
+        fmt::format("{}:{}", major(st.st_rdev), minor(st.st_rdev)) == dev) {
       g.fd = ::open(node.c_str(), O_RDONLY | O_CLOEXEC);
     } else {
       // No node in /dev (no udev): a private one, removed as soon as it is open.
       g.fd = open_private_node(dev);
-      log_.line(fmt::format("No device node {} for {}: opened it through a private node", node, dev));
+      log_.line(
+          fmt::format("No device node {} for {}: opened it through a private node", node, dev));
     }
     if (g.fd < 0)
-      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: cannot open {} to write-block it: {}", path_, node, std::strerror(errno)));
+      throw AcquireError(AcquireError::Kind::usage,
+                         fmt::format("{}: cannot open {} to write-block it: {}", path_, node,
+                                     std::strerror(errno)));
     if (ioctl(g.fd, BLKROGET, &g.previous_ro) != 0) {
       int e = errno;
       ::close(g.fd);
-      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: BLKROGET on {} failed: {}", path_, node, std::strerror(e)));
+      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: BLKROGET on {} failed: {}",
+                                                                path_, node, std::strerror(e)));
     }
     guarded_.push_back(g);
   }
@@ -287,20 +318,28 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
     if (ioctl(g.fd, BLKROSET, &one) != 0) {
       int e = errno;
       log_.line(fmt::format("REFUSED: BLKROSET on {} failed: {}", node, std::strerror(e)));
-      throw AcquireError(AcquireError::Kind::usage,
-                         fmt::format("{}: cannot set {} read-only (BLKROSET): {}", path_, node, std::strerror(e)));
+      throw AcquireError(
+          AcquireError::Kind::usage,
+          fmt::format("{}: cannot set {} read-only (BLKROSET): {}", path_, node, std::strerror(e)));
     }
     g.applied = true;
     int now = 0;
     if (ioctl(g.fd, BLKROGET, &now) != 0 || now != 1) {
       log_.line(fmt::format("REFUSED: BLKROGET on {} does not confirm read-only", node));
-      throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: {} did not become read-only", path_, node));
+      throw AcquireError(AcquireError::Kind::usage,
+                         fmt::format("{}: {} did not become read-only", path_, node));
     }
     log_.line(fmt::format("Write block: BLKROSET on {} (was {}), BLKROGET confirms read-only", node,
                           g.previous_ro ? "read-only" : "read-write"));
-    steps.push_back({{"device", node}, {"was_read_only", g.previous_ro != 0}, {"blkroset", true}, {"blkroget", 1}});
+    steps.push_back({{"device", node},
+                     {"was_read_only", g.previous_ro != 0},
+                     {"blkroset", true},
+                     {"blkroget", 1}});
   }
-  write_block_ = {{"applied", true}, {"method", "BLKROSET+BLKROGET"}, {"devices", steps}, {"mounted_read_only", mounted_ro}};
+  write_block_ = {{"applied", true},
+                  {"method", "BLKROSET+BLKROGET"},
+                  {"devices", steps},
+                  {"mounted_read_only", mounted_ro}};
 
   // Identity from sysfs.
   fsys::path dev = disk / "device";
@@ -319,20 +358,26 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
     id_.serial = backing.empty() ? "" : "backing file " + backing;
     id_.hpa_dco = "not applicable: a loop device is backed by a file and has no HPA or DCO";
   } else if (id_.disk.rfind("nvme", 0) == 0) {
-    id_.hpa_dco = "not applicable: NVMe devices have no HPA or DCO (namespace size recorded instead)";
+    id_.hpa_dco =
+        "not applicable: NVMe devices have no HPA or DCO (namespace size recorded instead)";
   } else if (id_.disk.rfind("sd", 0) == 0) {
-    id_.hpa_dco = "not checked: HPA/DCO detection needs ATA pass-through (READ NATIVE MAX ADDRESS, DCO IDENTIFY), "
-                  "which this version does not issue; compare the size with the drive label";
+    id_.hpa_dco =
+        "not checked: HPA/DCO detection needs ATA pass-through (READ NATIVE MAX ADDRESS, DCO "
+        "IDENTIFY), "
+        "which this version does not issue; compare the size with the drive label";
   } else {
     id_.hpa_dco = "not checked: the device type (" + id_.disk + ") does not allow it";
   }
-  log_.line(fmt::format("Device identity: vendor \"{}\" model \"{}\" serial \"{}\" firmware \"{}\" removable {}",
-                        base::printable(id_.vendor), base::printable(id_.model), base::printable(id_.serial),
-                        base::printable(id_.firmware), id_.removable ? "yes" : "no"));
+  log_.line(fmt::format(
+      "Device identity: vendor \"{}\" model \"{}\" serial \"{}\" firmware \"{}\" removable {}",
+      base::printable(id_.vendor), base::printable(id_.model), base::printable(id_.serial),
+      base::printable(id_.firmware), id_.removable ? "yes" : "no"));
   log_.line("HPA/DCO: " + id_.hpa_dco);
 }
 
-Source::~Source() { release(); }
+Source::~Source() {
+  release();
+}
 
 void Source::release() {
   if (fd_ >= 0) ::close(fd_);
@@ -345,7 +390,8 @@ void Source::release() {
       if (ioctl(it->fd, BLKROSET, &zero) == 0)
         log_.line(fmt::format("Acquisition over: {} returned to read-write as found", it->node));
       else
-        log_.line(fmt::format("Acquisition over: {} left read-only ({})", it->node, std::strerror(errno)));
+        log_.line(fmt::format("Acquisition over: {} left read-only ({})", it->node,
+                              std::strerror(errno)));
     } else if (it->applied) {
       log_.line(fmt::format("Acquisition over: {} stays read-only as found", it->node));
     }
@@ -358,7 +404,8 @@ long long Source::read_at(uint64_t offset, std::span<std::byte> out) {
   if (dfd_ >= 0) return read_direct(offset, out);
   size_t done = 0;
   while (done < out.size()) {
-    ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return -static_cast<long long>(errno);
@@ -398,7 +445,8 @@ long long Source::read_direct(uint64_t offset, std::span<std::byte> out) {
       if (n > 0) {
         const uint64_t skip = pos - base;
         if (static_cast<uint64_t>(n) <= skip) break;  // the source ends before pos
-        const size_t take = std::min<size_t>(want, static_cast<size_t>(static_cast<uint64_t>(n) - skip));
+        const size_t take =
+            std::min<size_t>(want, static_cast<size_t>(static_cast<uint64_t>(n) - skip));
         std::memcpy(dst, bounce_.get() + skip, take);
         done += take;
         if (static_cast<uint64_t>(n) < a) break;  // the end of the source
@@ -409,8 +457,9 @@ long long Source::read_direct(uint64_t offset, std::span<std::byte> out) {
     if (errno == EINTR) continue;
     if (errno == EINVAL) {
       // The device or filesystem refuses this O_DIRECT read: go on through the page cache.
-      log_.line(fmt::format("O_DIRECT read refused at byte {} ({}): reading through the page cache from here on", pos,
-                            std::strerror(errno)));
+      log_.line(fmt::format(
+          "O_DIRECT read refused at byte {} ({}): reading through the page cache from here on", pos,
+          std::strerror(errno)));
       ::close(dfd_);
       dfd_ = -1;
       long long r = read_at(pos, out.subspan(done));
@@ -422,7 +471,8 @@ long long Source::read_direct(uint64_t offset, std::span<std::byte> out) {
 }
 
 long long Source::finish_read(uint64_t offset, std::span<std::byte> out, size_t done) const {
-  if (done < out.size() && offset + done >= real_size_ && offset + out.size() <= id_.size) {  // the padding
+  if (done < out.size() && offset + done >= real_size_ &&
+      offset + out.size() <= id_.size) {  // the padding
     std::memset(out.data() + done, 0, out.size() - done);
     done = out.size();
   }

@@ -3,17 +3,16 @@
 // file. Opened read-only; reads report errors as values so the pipeline can isolate bad sectors.
 #pragma once
 
-#include "acquire/log.hpp"
-
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "acquire/log.hpp"
 
 namespace safehold::acquire {
 
@@ -22,12 +21,12 @@ struct DeviceIdentity {
   uint64_t size = 0;
   uint32_t logical_sector_size = 512;
   uint32_t physical_sector_size = 512;
-  std::string kernel_name;     // sda, nvme0n1, loop3p1
-  std::string disk;            // the whole disk it belongs to
+  std::string kernel_name;  // sda, nvme0n1, loop3p1
+  std::string disk;         // the whole disk it belongs to
   std::string vendor, model, serial, firmware, wwid;
   bool removable = false;
   bool hpa_dco_checked = false;
-  std::string hpa_dco;         // what was found, or why it could not be checked
+  std::string hpa_dco;  // what was found, or why it could not be checked
   nlohmann::json to_json() const;
 };
 

@@ -1,16 +1,15 @@
 // `safehold verify`: every chunk re-read and checked through the fs/ parallel reader, the digests
 // compared with those stored in the E01 and (SHA-256) with the acquisition record beside it.
-#include "base/hash.hpp"
-#include "acquire/acquire.hpp"
-
-#include "fs/image.hpp"
-#include "fs/reader.hpp"
-
 #include <fmt/core.h>
 
 #include <fstream>
 #include <mutex>
 #include <thread>
+
+#include "acquire/acquire.hpp"
+#include "base/hash.hpp"
+#include "fs/image.hpp"
+#include "fs/reader.hpp"
 
 namespace safehold::acquire {
 
@@ -18,11 +17,12 @@ namespace fsys = std::filesystem;
 using nlohmann::json;
 
 json VerifyResult::to_json() const {
-  return json{{"ok", ok},
-              {"size", size},
-              {"computed", {{"md5", computed.md5}, {"sha1", computed.sha1}, {"sha256", computed.sha256}}},
-              {"stored", {{"md5", stored.md5}, {"sha1", stored.sha1}, {"sha256", stored.sha256}}},
-              {"problems", problems}};
+  return json{
+      {"ok", ok},
+      {"size", size},
+      {"computed", {{"md5", computed.md5}, {"sha1", computed.sha1}, {"sha256", computed.sha256}}},
+      {"stored", {{"md5", stored.md5}, {"sha1", stored.sha1}, {"sha256", stored.sha256}}},
+      {"problems", problems}};
 }
 
 VerifyResult verify(const fsys::path& image, unsigned threads) {
@@ -45,7 +45,8 @@ VerifyResult verify(const fsys::path& image, unsigned threads) {
       json r = json::parse(in);
       v.stored.sha256 = r.value("sha256", std::string());
       if (r.contains("size") && r["size"].get<uint64_t>() != v.size)
-        v.problems.push_back(fmt::format("the record says {} bytes, the image holds {}", r["size"].get<uint64_t>(), v.size));
+        v.problems.push_back(fmt::format("the record says {} bytes, the image holds {}",
+                                         r["size"].get<uint64_t>(), v.size));
     } catch (const std::exception& e) {
       v.problems.push_back(fmt::format("{}: unreadable record: {}", record.string(), e.what()));
     }
@@ -72,7 +73,8 @@ VerifyResult verify(const fsys::path& image, unsigned threads) {
           hashers[0]->update(data);
         } else {
           std::vector<std::thread> ts;
-          for (size_t i = 1; i < hashers.size(); ++i) ts.emplace_back([&, i] { hashers[i]->update(data); });
+          for (size_t i = 1; i < hashers.size(); ++i)
+            ts.emplace_back([&, i] { hashers[i]->update(data); });
           hashers[0]->update(data);
           for (auto& t : ts) t.join();
         }
@@ -88,13 +90,17 @@ VerifyResult verify(const fsys::path& image, unsigned threads) {
   }
   for (auto& e : result.errors) v.problems.push_back("damaged " + e.message);
   if (bytes != v.size) v.problems.push_back(fmt::format("read {} bytes of {}", bytes, v.size));
-  if (v.stored.md5.empty()) v.problems.push_back("the image stores no MD5");
+  if (v.stored.md5.empty())
+    v.problems.push_back("the image stores no MD5");
   else if (v.stored.md5 != v.computed.md5)
-    v.problems.push_back(fmt::format("MD5 mismatch: stored {}, computed {}", v.stored.md5, v.computed.md5));
+    v.problems.push_back(
+        fmt::format("MD5 mismatch: stored {}, computed {}", v.stored.md5, v.computed.md5));
   if (!v.stored.sha1.empty() && v.stored.sha1 != v.computed.sha1)
-    v.problems.push_back(fmt::format("SHA-1 mismatch: stored {}, computed {}", v.stored.sha1, v.computed.sha1));
+    v.problems.push_back(
+        fmt::format("SHA-1 mismatch: stored {}, computed {}", v.stored.sha1, v.computed.sha1));
   if (!v.stored.sha256.empty() && v.stored.sha256 != v.computed.sha256)
-    v.problems.push_back(fmt::format("SHA-256 mismatch: recorded {}, computed {}", v.stored.sha256, v.computed.sha256));
+    v.problems.push_back(fmt::format("SHA-256 mismatch: recorded {}, computed {}", v.stored.sha256,
+                                     v.computed.sha256));
   v.ok = v.problems.empty();
   return v;
 }

@@ -1,17 +1,17 @@
 #include "base/hash.hpp"
 
-#include "base/md5.hpp"
-
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
-#include <fcntl.h>
-#include <unistd.h>
 #include <vector>
+
+#include "base/md5.hpp"
 
 namespace safehold::base {
 

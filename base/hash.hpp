@@ -14,7 +14,7 @@ namespace safehold::base {
 enum class HashAlgo : unsigned { md5 = 1, sha1 = 2, sha256 = 4 };
 
 struct Digests {
-  std::string md5;     // lowercase hex, "" when not computed
+  std::string md5;  // lowercase hex, "" when not computed
   std::string sha1;
   std::string sha256;
 };

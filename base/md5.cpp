@@ -1,16 +1,18 @@
 #include "base/md5.hpp"
 
-#include "base/hash.hpp"
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
+
+#include "base/hash.hpp"
 
 namespace safehold::base {
 
 namespace {
 
-inline uint32_t rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+inline uint32_t rol(uint32_t x, int n) {
+  return (x << n) | (x >> (32 - n));
+}
 
 inline uint32_t load_le(const unsigned char* p) {
   return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
@@ -26,32 +28,32 @@ inline void store_le(unsigned char* p, uint32_t v) {
 // produced (the critical path). Everything that does not need b is added into a first.
 // Round 1: F = d ^ (b & (c ^ d)): c ^ d is ready before b.
 #define SAFEHOLD_MD5_R1(a, b, c, d, k, s, t) \
-  do {                                    \
-    a += X[k] + (t);                      \
-    a += d ^ (b & (c ^ d));               \
-    a = rol(a, s) + b;                    \
+  do {                                       \
+    a += X[k] + (t);                         \
+    a += d ^ (b & (c ^ d));                  \
+    a = rol(a, s) + b;                       \
   } while (0)
 // Round 2: G = (b & d) | (c & ~d) = (b & d) + (c & ~d) (the two never share a bit), so
 // c & ~d joins M + K off the critical path and only one AND and one ADD wait for b.
 #define SAFEHOLD_MD5_R2(a, b, c, d, k, s, t) \
-  do {                                    \
-    a += X[k] + (t) + (c & ~d);           \
-    a += b & d;                           \
-    a = rol(a, s) + b;                    \
+  do {                                       \
+    a += X[k] + (t) + (c & ~d);              \
+    a += b & d;                              \
+    a = rol(a, s) + b;                       \
   } while (0)
 // Round 3: H = (c ^ d) ^ b: c ^ d is ready before b.
 #define SAFEHOLD_MD5_R3(a, b, c, d, k, s, t) \
-  do {                                    \
-    a += X[k] + (t);                      \
-    a += (c ^ d) ^ b;                     \
-    a = rol(a, s) + b;                    \
+  do {                                       \
+    a += X[k] + (t);                         \
+    a += (c ^ d) ^ b;                        \
+    a = rol(a, s) + b;                       \
   } while (0)
 // Round 4: I = c ^ (b | ~d): ~d is ready before b.
 #define SAFEHOLD_MD5_R4(a, b, c, d, k, s, t) \
-  do {                                    \
-    a += X[k] + (t);                      \
-    a += c ^ (b | ~d);                    \
-    a = rol(a, s) + b;                    \
+  do {                                       \
+    a += X[k] + (t);                         \
+    a += c ^ (b | ~d);                       \
+    a = rol(a, s) + b;                       \
   } while (0)
 
 }  // namespace

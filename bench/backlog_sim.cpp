@@ -5,20 +5,20 @@
 // scheduler::compute_priority, exactly the order of the stores) and hold it for an examination
 // time drawn by device class. Starts from a backlog with intakes spread over the previous year.
 // Assumptions are printed with the results (and recorded in docs/BENCHMARKS.md).
-#include "scheduler/queue.hpp"
-
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <queue>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "scheduler/queue.hpp"
 
 namespace sch = safehold::scheduler;
 
@@ -29,7 +29,7 @@ struct Config {
   double backlog_age_days = 365;  // backlog intakes uniform over this many days before t=0
   double horizon_days = 365;      // simulated time after t=0
   int stations = 30;
-  double load = 0.97;             // arrival rate / examination capacity
+  double load = 0.97;               // arrival rate / examination capacity
   double safeguarding_share = 0.2;  // suspects living with or with access to children
   unsigned seed = 42;
   bool json = false;
@@ -62,7 +62,7 @@ std::vector<Dev> make_devices(const Config& c, double arrivals_per_day, const sc
   std::mt19937_64 rng(c.seed);
   std::vector<Dev> out;
   std::uniform_real_distribution<double> u01(0, 1);
-  std::poisson_distribution<int> per_suspect(2.0);  // 1 + Poisson(2): 3 devices on average
+  std::poisson_distribution<int> per_suspect(2.0);         // 1 + Poisson(2): 3 devices on average
   std::lognormal_distribution<double> noise(-0.125, 0.5);  // mean 1
   const int64_t day = 86400;
   auto add_suspect_devices = [&](int64_t intake, bool backlog) {
@@ -105,16 +105,17 @@ std::vector<Dev> make_devices(const Config& c, double arrivals_per_day, const sc
     if (t >= c.horizon_days) break;
     add_suspect_devices(static_cast<int64_t>(t * day), false);
   }
-  std::stable_sort(out.begin(), out.end(), [](const Dev& a, const Dev& b) { return a.intake < b.intake; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Dev& a, const Dev& b) { return a.intake < b.intake; });
   for (size_t i = 0; i < out.size(); ++i) out[i].id = static_cast<int>(i);
   return out;
 }
 
 struct Outcome {
-  std::vector<double> wait_days;    // start - intake (or censored at the horizon)
+  std::vector<double> wait_days;  // start - intake (or censored at the horizon)
   std::vector<bool> started;
-  std::vector<int64_t> finish;      // 0 if not finished within the horizon
-  std::vector<int64_t> start;       // examination start (valid when started)
+  std::vector<int64_t> finish;  // 0 if not finished within the horizon
+  std::vector<int64_t> start;   // examination start (valid when started)
 };
 
 Outcome simulate(const Config& c, const std::vector<Dev>& devs, bool safehold_policy) {
@@ -162,7 +163,7 @@ Outcome simulate(const Config& c, const std::vector<Dev>& devs, bool safehold_po
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  size_t idx = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) ;
+  size_t idx = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
   idx = std::min(v.size() - 1, idx == 0 ? 0 : idx - 1);
   return v[idx];
 }
@@ -176,8 +177,10 @@ nlohmann::json report(const Config& c, const std::vector<Dev>& devs, const Outco
   bool cleared = true;
   for (size_t i = 0; i < devs.size(); ++i)
     if (devs[i].backlog && devs[i].tier == 0) {
-      if (!o.started[i]) cleared = false;
-      else clear = std::max(clear, o.start[i]);
+      if (!o.started[i])
+        cleared = false;
+      else
+        clear = std::max(clear, o.start[i]);
     }
   int64_t breaches[5] = {0}, band_total[5] = {0};
   double longest = 0;
@@ -232,13 +235,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--backlog") c.backlog = std::stoi(val());
-    else if (a == "--stations") c.stations = std::stoi(val());
-    else if (a == "--load") c.load = std::stod(val());
-    else if (a == "--days") c.horizon_days = std::stod(val());
-    else if (a == "--safeguarding") c.safeguarding_share = std::stod(val());
-    else if (a == "--seed") c.seed = static_cast<unsigned>(std::stoul(val()));
-    else if (a == "--json") c.json = true;
+    if (a == "--backlog")
+      c.backlog = std::stoi(val());
+    else if (a == "--stations")
+      c.stations = std::stoi(val());
+    else if (a == "--load")
+      c.load = std::stod(val());
+    else if (a == "--days")
+      c.horizon_days = std::stod(val());
+    else if (a == "--safeguarding")
+      c.safeguarding_share = std::stod(val());
+    else if (a == "--seed")
+      c.seed = static_cast<unsigned>(std::stoul(val()));
+    else if (a == "--json")
+      c.json = true;
     else {
       fmt::print(stderr,
                  "usage: backlog_sim [--backlog N] [--stations N] [--load F] [--days N] "
@@ -265,9 +275,16 @@ int main(int argc, char** argv) {
         {"load", c.load},
         {"safeguarding_share_of_suspects", c.safeguarding_share},
         {"devices_per_suspect_mean", 3},
-        {"class_mix", {{"phone", 0.45}, {"tablet", 0.10}, {"computer", 0.20}, {"removable", 0.20}, {"other", 0.05}}},
-        {"exam_hours_mean", {{"phone", 6}, {"tablet", 5}, {"computer", 10}, {"removable", 2}, {"other", 3}}},
-        {"risk_mix", {{"very-high", 0.10}, {"high", 0.25}, {"medium", 0.35}, {"low", 0.20}, {"none", 0.10}}},
+        {"class_mix",
+         {{"phone", 0.45},
+          {"tablet", 0.10},
+          {"computer", 0.20},
+          {"removable", 0.20},
+          {"other", 0.05}}},
+        {"exam_hours_mean",
+         {{"phone", 6}, {"tablet", 5}, {"computer", 10}, {"removable", 2}, {"other", 3}}},
+        {"risk_mix",
+         {{"very-high", 0.10}, {"high", 0.25}, {"medium", 0.35}, {"low", 0.20}, {"none", 0.10}}},
         {"aging_days_per_level", pol.aging_days_per_level},
         {"seed", c.seed}}},
       {"fifo", fifo},
@@ -276,13 +293,15 @@ int main(int argc, char** argv) {
     fmt::print("{}\n", out.dump(2));
     return 0;
   }
-  fmt::print("Backlog {} devices, {} stations, capacity {:.0f}/day, arrivals {:.0f}/day (load {:.2f}), "
-             "{} days, safeguarding share {:.0f}%\n",
-             c.backlog, c.stations, capacity, arrivals, c.load, c.horizon_days,
-             c.safeguarding_share * 100);
+  fmt::print(
+      "Backlog {} devices, {} stations, capacity {:.0f}/day, arrivals {:.0f}/day (load {:.2f}), "
+      "{} days, safeguarding share {:.0f}%\n",
+      c.backlog, c.stations, capacity, arrivals, c.load, c.horizon_days,
+      c.safeguarding_share * 100);
   fmt::print("{:<52} {:>12} {:>12}\n", "", "FIFO", "Safehold");
   auto row = [&](const char* label, const char* key, const char* f) {
-    fmt::print("{:<52} {:>12} {:>12}\n", label, fmt::format(fmt::runtime(f), fifo[key].get<double>()),
+    fmt::print("{:<52} {:>12} {:>12}\n", label,
+               fmt::format(fmt::runtime(f), fifo[key].get<double>()),
                fmt::format(fmt::runtime(f), safehold[key].get<double>()));
   };
   row("tier-0 arrivals: median wait (hours)", "tier0_new_wait_hours_median", "{:.1f}");

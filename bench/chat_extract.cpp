@@ -2,13 +2,13 @@
 //   safehold_chat_extract OUTDIR DB...
 // Each DB's DB-wal and DB-journal siblings are used when present. Prints one JSON line a
 // database (the DatabaseResult) and writes OUTDIR/messages.jsonl and messages.csv.
-#include "base/json.hpp"
-#include "chat/contract.hpp"
-#include "fs/json.hpp"
-
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+
+#include "base/json.hpp"
+#include "chat/contract.hpp"
+#include "fs/json.hpp"
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -29,10 +29,10 @@ int main(int argc, char** argv) {
       if (fsys::exists(db.file.string() + "-wal")) db.wal = db.file.string() + "-wal";
       if (fsys::exists(db.file.string() + "-journal")) db.journal = db.file.string() + "-journal";
       auto r = ex.process(db);
-      nlohmann::json j = {{"db", db.artefact_id}, {"db_path", db.db_path}, {"app", r.app},
-                          {"reader", r.reader}, {"messages", r.messages},
-                          {"recovered", r.recovered}, {"encrypted", r.encrypted},
-                          {"errors", r.errors}};
+      nlohmann::json j = {
+          {"db", db.artefact_id},     {"db_path", db.db_path},  {"app", r.app},
+          {"reader", r.reader},       {"messages", r.messages}, {"recovered", r.recovered},
+          {"encrypted", r.encrypted}, {"errors", r.errors}};
       std::cout << safehold::base::dump(j) << "\n";
     }
     ex.finish();

@@ -1,9 +1,6 @@
 // hashset_lookup SET N SEED PROBES: lookup rates on a set made from `hashset_gen 0 N SEED`, with
 // PROBES random present digests and PROBES random absent ones: one by one (HashSet::find), batched
 // with prefetching (find_many) on one thread, and batched on every core. Checks every answer.
-#include "bench/hashset_gen.hpp"
-#include "hashset/hashset.hpp"
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +8,9 @@
 #include <random>
 #include <thread>
 #include <vector>
+
+#include "bench/hashset_gen.hpp"
+#include "hashset/hashset.hpp"
 
 using namespace safehold::hashset;
 
@@ -68,9 +68,11 @@ int main(int argc, char** argv) {
     double parallel = static_cast<double>(probes) / seconds_since(t);
     size_t want = present ? probes : 0;
     if (found != want || found_b != want) failed = true;
-    std::printf("%s\t%zu probes\tfound %zu\tone-by-one %.2f M/s\tbatched %.2f M/s\tbatched x%u threads %.2f M/s\n",
-                present ? "present" : "absent", probes, found_b, single / 1e6, batched / 1e6, threads,
-                parallel / 1e6);
+    std::printf(
+        "%s\t%zu probes\tfound %zu\tone-by-one %.2f M/s\tbatched %.2f M/s\tbatched x%u threads "
+        "%.2f M/s\n",
+        present ? "present" : "absent", probes, found_b, single / 1e6, batched / 1e6, threads,
+        parallel / 1e6);
   }
   if (failed) std::fprintf(stderr, "hashset_lookup: wrong answers\n");
   return failed ? 1 : 0;

@@ -2,17 +2,17 @@
 // interleaved. Prints MB per second of this thread's CPU time (10^6 bytes / CPU-s, best of runs),
 // so that other work on a shared machine does not distort the comparison.
 //   build/release/bench/safehold_bench_md5 [MiB per run, default 256] [runs, default 5]
-#include "base/md5.hpp"
-
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <vector>
+
+#include "base/md5.hpp"
 
 namespace {
 double cpu_seconds() {
@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
       auto out = m.finish();
       std::memcpy(d1, out.data(), 16);
       const double t1 = cpu_seconds();
-      std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+      std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                  &EVP_MD_CTX_free);
       EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr);
       for (size_t i = 0; i < reps; ++i) EVP_DigestUpdate(ctx.get(), buf.data(), buf.size());
       unsigned len = 0;
@@ -53,7 +54,9 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    std::printf("%7zu-byte updates: safehold base::Md5 %7.1f MB/s   OpenSSL EVP md5 %7.1f MB/s   ratio %.3f (CPU time)\n", block,
-                best_safehold, best_ossl, best_safehold / best_ossl);
+    std::printf(
+        "%7zu-byte updates: safehold base::Md5 %7.1f MB/s   OpenSSL EVP md5 %7.1f MB/s   ratio "
+        "%.3f (CPU time)\n",
+        block, best_safehold, best_ossl, best_safehold / best_ossl);
   }
 }

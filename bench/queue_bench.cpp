@@ -1,13 +1,14 @@
-// safehold_queue_bench: drives the scheduler library for bench/queue.sh, one connection per process.
+// safehold_queue_bench: drives the scheduler library for bench/queue.sh, one connection per
+// process.
 //   worker URL STATION SECONDS   claim+complete (acquire jobs) until SECONDS pass; prints the count
 //   rerank URL CASE N            N risk changes of CASE (alternating bands); prints ms per change
 //   top URL N                    N listings of the top 50; prints ms per listing
-#include "scheduler/queue.hpp"
-
 #include <fmt/core.h>
 
 #include <chrono>
 #include <string>
+
+#include "scheduler/queue.hpp"
 
 namespace sch = safehold::scheduler;
 using Clock = std::chrono::steady_clock;
@@ -15,7 +16,9 @@ using Clock = std::chrono::steady_clock;
 int main(int argc, char** argv) {
   std::string m = argc > 1 ? argv[1] : "";
   if (argc < (m == "top" ? 4 : 5)) {
-    fmt::print(stderr, "usage: safehold_queue_bench worker URL STATION SECONDS | rerank URL CASE N | top URL N\n");
+    fmt::print(
+        stderr,
+        "usage: safehold_queue_bench worker URL STATION SECONDS | rerank URL CASE N | top URL N\n");
     return 1;
   }
   std::string mode = argv[1];

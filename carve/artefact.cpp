@@ -1,18 +1,19 @@
 #include "carve/artefact.hpp"
 
-#include "base/json.hpp"
-
-#include "fs/json.hpp"
-
 #include <fmt/core.h>
 
 #include <fstream>
 #include <stdexcept>
 
+#include "base/json.hpp"
+#include "fs/json.hpp"
+
 namespace safehold::carve {
 
 namespace {
-nlohmann::json opt(const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(nullptr); }
+nlohmann::json opt(const std::optional<std::string>& s) {
+  return s ? nlohmann::json(*s) : nlohmann::json(nullptr);
+}
 }  // namespace
 
 nlohmann::json to_json(const Artefact& a) {
@@ -54,7 +55,8 @@ nlohmann::json to_json(const Artefact& a) {
     j["journal"] = opt(a.journal_file);
     if (a.chat) {
       j["app"] = a.chat->app.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.chat->app);
-      j["reader"] = a.chat->reader.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.chat->reader);
+      j["reader"] =
+          a.chat->reader.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.chat->reader);
       j["messages"] = a.chat->messages;
       j["recovered"] = a.chat->recovered;
       j["encrypted"] = a.chat->encrypted;
@@ -70,17 +72,27 @@ std::string xml_text(const std::string& in) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src, const std::vector<Artefact>& arts) {
+void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src,
+                 const std::vector<Artefact>& arts) {
   std::ofstream out(path, std::ios::binary);
   if (!out) throw std::runtime_error("cannot write " + path.string());
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -88,19 +100,23 @@ void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src, cons
          "       xmlns:dc=\"http://purl.org/dc/elements/1.1/\"\n"
          "       xmlns:safehold=\"https://safehold.invalid/dfxml\" version=\"2.0.0\">\n"
          "  <metadata>\n    <dc:type>Carve Report</dc:type>\n  </metadata>\n"
-         "  <creator version=\"1.0\">\n    <program>safehold carve</program>\n    <version>0.1.0</version>\n    <execution_environment>\n";
-  if (!src.command_line.empty()) out << "      <command_line>" << xml_text(src.command_line) << "</command_line>\n";
+         "  <creator version=\"1.0\">\n    <program>safehold carve</program>\n    "
+         "<version>0.1.0</version>\n    <execution_environment>\n";
+  if (!src.command_line.empty())
+    out << "      <command_line>" << xml_text(src.command_line) << "</command_line>\n";
   if (!src.start_time.empty()) out << "      <start_time>" << src.start_time << "</start_time>\n";
-  out << "    </execution_environment>\n  </creator>\n  <source>\n    <image_filename>" << xml_text(src.image)
-      << "</image_filename>\n  </source>\n";
+  out << "    </execution_environment>\n  </creator>\n  <source>\n    <image_filename>"
+      << xml_text(src.image) << "</image_filename>\n  </source>\n";
   for (const Artefact& a : arts) {
     out << "  <fileobject>\n";
     out << "    <filename>" << xml_text(a.path ? *a.path : a.file) << "</filename>\n";
     if (a.volume) out << "    <partition>" << (*a.volume + 1) << "</partition>\n";
     out << "    <id>" << xml_text(a.id) << "</id>\n";
     out << "    <filesize>" << a.size << "</filesize>\n";
-    if (a.state == "carved") out << "    <unalloc>1</unalloc>\n";
-    else out << "    <alloc>" << (a.state == "allocated" ? 1 : 0) << "</alloc>\n";
+    if (a.state == "carved")
+      out << "    <unalloc>1</unalloc>\n";
+    else
+      out << "    <alloc>" << (a.state == "allocated" ? 1 : 0) << "</alloc>\n";
     if (a.state == "orphan") out << "    <orphan>1</orphan>\n";
     if (a.inode) out << "    <inode>" << *a.inode << "</inode>\n";
     if (a.mtime) out << "    <mtime>" << *a.mtime << "</mtime>\n";
@@ -111,16 +127,16 @@ void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src, cons
     out << "    <byte_runs>\n";
     uint64_t file_off = 0;
     for (auto& r : a.byte_runs) {
-      out << "      <byte_run file_offset=\"" << file_off << "\" img_offset=\"" << r.img_offset << "\" len=\"" << r.len
-          << "\"/>\n";
+      out << "      <byte_run file_offset=\"" << file_off << "\" img_offset=\"" << r.img_offset
+          << "\" len=\"" << r.len << "\"/>\n";
       file_off += r.len;
     }
     out << "    </byte_runs>\n";
     out << "    <hashdigest type=\"md5\">" << a.md5 << "</hashdigest>\n";
     out << "    <hashdigest type=\"sha1\">" << a.sha1 << "</hashdigest>\n";
     out << "    <hashdigest type=\"sha256\">" << a.sha256 << "</hashdigest>\n";
-    out << "    <safehold:artefact type=\"" << xml_text(a.type) << "\" state=\"" << a.state << "\" valid=\""
-        << (a.valid ? 1 : 0) << "\" file=\"" << xml_text(a.file) << "\"";
+    out << "    <safehold:artefact type=\"" << xml_text(a.type) << "\" state=\"" << a.state
+        << "\" valid=\"" << (a.valid ? 1 : 0) << "\" file=\"" << xml_text(a.file) << "\"";
     if (a.parent) out << " parent=\"" << xml_text(*a.parent) << "\"";
     out << "/>\n";
     out << "  </fileobject>\n";

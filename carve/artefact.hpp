@@ -3,16 +3,15 @@
 // readers, known-hash sets) can add fields without touching the walkers.
 #pragma once
 
-#include "hashset/hashset.hpp"
-#include "fs/evidence.hpp"
-
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "fs/evidence.hpp"
+#include "hashset/hashset.hpp"
 
 namespace safehold::carve {
 
@@ -34,9 +33,9 @@ struct Artefact {
   std::string type, mime, ext;
   uint64_t size = 0;
   std::string md5, sha1, sha256;
-  std::string file;                       // relative to OUTDIR
-  std::string state;                      // allocated, deleted, orphan, carved
-  std::optional<std::string> path;        // inside the evidence (untrusted bytes)
+  std::string file;                 // relative to OUTDIR
+  std::string state;                // allocated, deleted, orphan, carved
+  std::optional<std::string> path;  // inside the evidence (untrusted bytes)
   std::optional<int> volume;
   std::optional<std::string> fs;
   std::optional<uint64_t> inode;
@@ -69,7 +68,8 @@ struct DfxmlSource {
   std::string start_time;  // ISO 8601
 };
 // Writes DFXML 2.0 (valid against the dfxml_schema XSD). Throws std::runtime_error on I/O error.
-void write_dfxml(const std::filesystem::path& out, const DfxmlSource& src, const std::vector<Artefact>& arts);
+void write_dfxml(const std::filesystem::path& out, const DfxmlSource& src,
+                 const std::vector<Artefact>& arts);
 
 // XML 1.0 text from untrusted bytes: escapes markup and turns characters XML cannot hold
 // (controls, invalid UTF-8) into \xNN.

@@ -1,8 +1,8 @@
 #include "carve/bifragment.hpp"
 
-#include "carve/jpeg_check.hpp"
-
 #include <vector>
+
+#include "carve/jpeg_check.hpp"
 
 namespace safehold::carve {
 namespace {
@@ -27,7 +27,8 @@ uint64_t first_scan_data(const ByteView& v) {
 
 // Continues a JPEG from inside entropy-coded data at `pos` to its EOI. Returns the end (after
 // EOI) or nullopt when an invalid marker, a long zero run or the view's end comes first.
-std::optional<uint64_t> continue_to_eoi(const ByteView& v, uint64_t pos, uint64_t limit, uint64_t* budget) {
+std::optional<uint64_t> continue_to_eoi(const ByteView& v, uint64_t pos, uint64_t limit,
+                                        uint64_t* budget) {
   uint64_t zeros = 0;
   bool in_scan = true;
   const uint64_t start = pos;
@@ -57,7 +58,8 @@ std::optional<uint64_t> continue_to_eoi(const ByteView& v, uint64_t pos, uint64_
     if (v.at(pos) != 0xFF) return std::nullopt;
     if (m == 0xD9) return pos + 2;
     // Progressive files: tables and further scans between scans.
-    if (!(m == 0xC4 || m == 0xDB || m == 0xDD || m == 0xDA || (m >= 0xE0 && m <= 0xEF) || m == 0xFE))
+    if (!(m == 0xC4 || m == 0xDB || m == 0xDD || m == 0xDA || (m >= 0xE0 && m <= 0xEF) ||
+          m == 0xFE))
       return std::nullopt;
     auto len = v.be16(pos + 2);
     if (!len || *len < 2) return std::nullopt;
@@ -69,7 +71,8 @@ std::optional<uint64_t> continue_to_eoi(const ByteView& v, uint64_t pos, uint64_
 
 }  // namespace
 
-std::optional<Bifragment> find_bifragment(const ByteView& v, uint64_t error_at, const BifragmentLimits& lim) {
+std::optional<Bifragment> find_bifragment(const ByteView& v, uint64_t error_at,
+                                          const BifragmentLimits& lim) {
   const uint64_t bs = lim.block ? lim.block : 512;
   uint64_t data = first_scan_data(v);
   if (data == 0 || error_at <= data) return std::nullopt;

@@ -4,10 +4,10 @@
 // decode without a single libjpeg warning.
 #pragma once
 
-#include "carve/view.hpp"
-
 #include <cstdint>
 #include <optional>
+
+#include "carve/view.hpp"
 
 namespace safehold::carve {
 
@@ -27,6 +27,7 @@ struct BifragmentLimits {
 };
 
 // v: the bytes from the JPEG's SOI on; error_at: where its plain walk found damage.
-std::optional<Bifragment> find_bifragment(const ByteView& v, uint64_t error_at, const BifragmentLimits& lim);
+std::optional<Bifragment> find_bifragment(const ByteView& v, uint64_t error_at,
+                                          const BifragmentLimits& lim);
 
 }  // namespace safehold::carve

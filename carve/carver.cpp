@@ -1,39 +1,39 @@
 #include "carve/carver.hpp"
 
-#include "base/json.hpp"
-
-#include "carve/bifragment.hpp"
-#include "chat/contract.hpp"
-#include "carve/known_mark.hpp"
-#include "carve/walker.hpp"
-#include "base/hash.hpp"
-#include "fs/json.hpp"
-#include "fs/reader.hpp"
-
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <cstring>
+#include <deque>
+#include <fstream>
 #include <mutex>
 #include <thread>
-#include <fstream>
 #include <unordered_map>
+
+#include "base/hash.hpp"
+#include "base/json.hpp"
+#include "carve/bifragment.hpp"
+#include "carve/known_mark.hpp"
+#include "carve/walker.hpp"
+#include "chat/contract.hpp"
+#include "fs/json.hpp"
+#include "fs/reader.hpp"
 
 namespace safehold::carve {
 
 namespace fsys = std::filesystem;
 
 const std::vector<std::string>& media_types() {
-  static const std::vector<std::string> t = {"jpeg", "png", "gif",  "bmp", "webp", "tiff", "heif", "mp4",
-                                             "mov",  "3gp", "m4v",  "m4a", "avi",  "asf",  "mkv",  "webm"};
+  static const std::vector<std::string> t = {"jpeg", "png", "gif", "bmp", "webp", "tiff",
+                                             "heif", "mp4", "mov", "3gp", "m4v",  "m4a",
+                                             "avi",  "asf", "mkv", "webm"};
   return t;
 }
 
@@ -42,7 +42,8 @@ std::set<std::string> parse_types(const std::string& spec) {
   size_t start = 0;
   while (start <= spec.size()) {
     size_t comma = spec.find(',', start);
-    std::string item = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string item =
+        spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? spec.size() + 1 : comma + 1;
     if (item.empty()) continue;
     if (item == "all" || item == "media") out.insert(media_types().begin(), media_types().end());
@@ -52,8 +53,10 @@ std::set<std::string> parse_types(const std::string& spec) {
     if (item == "wmv") item = "asf";
     if (item == "heic") item = "heif";
     if (std::find(media_types().begin(), media_types().end(), item) == media_types().end())
-      throw std::invalid_argument("unknown type '" + item + "' (use media, chat, all or a list of: jpeg, png, gif, "
-                                  "bmp, webp, tiff, heif, mp4, mov, 3gp, m4v, m4a, avi, asf, mkv, webm, sqlite)");
+      throw std::invalid_argument(
+          "unknown type '" + item +
+          "' (use media, chat, all or a list of: jpeg, png, gif, "
+          "bmp, webp, tiff, heif, mp4, mov, 3gp, m4v, m4a, avi, asf, mkv, webm, sqlite)");
     out.insert(item);
   }
   if (out.empty()) throw std::invalid_argument("no type given");
@@ -85,9 +88,16 @@ namespace {
 // Which report types each walker family can produce (for --types before the walk refines it).
 const std::vector<std::string>& family_types(std::string_view family) {
   static const std::map<std::string, std::vector<std::string>, std::less<>> m = {
-      {"jpeg", {"jpeg"}}, {"png", {"png"}}, {"gif", {"gif"}}, {"bmp", {"bmp"}}, {"riff", {"webp", "avi"}},
-      {"tiff", {"tiff"}}, {"isobmff", {"heif", "mp4", "mov", "3gp", "m4v", "m4a"}}, {"asf", {"asf"}},
-      {"ebml", {"mkv", "webm"}}, {"sqlite", {"sqlite"}}};
+      {"jpeg", {"jpeg"}},
+      {"png", {"png"}},
+      {"gif", {"gif"}},
+      {"bmp", {"bmp"}},
+      {"riff", {"webp", "avi"}},
+      {"tiff", {"tiff"}},
+      {"isobmff", {"heif", "mp4", "mov", "3gp", "m4v", "m4a"}},
+      {"asf", {"asf"}},
+      {"ebml", {"mkv", "webm"}},
+      {"sqlite", {"sqlite"}}};
   static const std::vector<std::string> none;
   auto it = m.find(family);
   return it == m.end() ? none : it->second;
@@ -160,8 +170,10 @@ std::vector<ImageRun> map_runs(const std::vector<ImageRun>& runs, uint64_t off, 
     uint64_t a = std::max(pos, off), b = std::min(pos + r.len, off + len);
     if (a < b) {
       ImageRun x{r.img_offset + (a - pos), b - a};
-      if (!out.empty() && out.back().img_offset + out.back().len == x.img_offset) out.back().len += x.len;
-      else out.push_back(x);
+      if (!out.empty() && out.back().img_offset + out.back().len == x.img_offset)
+        out.back().len += x.len;
+      else
+        out.push_back(x);
     }
     pos += r.len;
     if (pos >= off + len) break;
@@ -201,8 +213,10 @@ struct Space {
       uint64_t within = v - vstart[i];
       uint64_t n = std::min(len, regions[i].len - within);
       ImageRun x{regions[i].img + within, n};
-      if (!out.empty() && out.back().img_offset + out.back().len == x.img_offset) out.back().len += n;
-      else out.push_back(x);
+      if (!out.empty() && out.back().img_offset + out.back().len == x.img_offset)
+        out.back().len += n;
+      else
+        out.push_back(x);
       v += n;
       len -= n;
       ++i;
@@ -211,7 +225,8 @@ struct Space {
   }
 };
 
-std::vector<fs::ByteRange> subtract(const std::vector<fs::ByteRange>& a, std::vector<fs::ByteRange> b) {
+std::vector<fs::ByteRange> subtract(const std::vector<fs::ByteRange>& a,
+                                    std::vector<fs::ByteRange> b) {
   std::sort(b.begin(), b.end(), [](auto& x, auto& y) { return x.img_offset < y.img_offset; });
   std::vector<fs::ByteRange> out;
   size_t j = 0;
@@ -272,6 +287,7 @@ class Jobs {
     help();
     if (worker_.joinable()) worker_.join();
   }
+
  private:
   std::mutex m_;
   std::condition_variable cv_;
@@ -306,7 +322,12 @@ struct Hub {
 class Run {
  public:
   Run(fs::Evidence& ev, const CarveOptions& o, std::string prefix, Hub* hub, int slot)
-      : ev_(ev), o_(o), reg_(Registry::builtin()), prefix_(std::move(prefix)), hub_(hub), slot_(slot) {}
+      : ev_(ev),
+        o_(o),
+        reg_(Registry::builtin()),
+        prefix_(std::move(prefix)),
+        hub_(hub),
+        slot_(slot) {}
 
   void set_jobs(Jobs* jobs) { jobs_ = jobs; }
 
@@ -339,10 +360,12 @@ class Run {
   void absorb(Run& p2) {
     std::set<uint64_t> starts;
     for (auto& a : arts_)
-      if (a.valid && !a.parent && !a.byte_runs.empty()) starts.insert(a.byte_runs.front().img_offset);
+      if (a.valid && !a.parent && !a.byte_runs.empty())
+        starts.insert(a.byte_runs.front().img_offset);
     std::set<std::string> dropped;
     for (auto& a : p2.arts_)
-      if (!a.parent && !a.byte_runs.empty() && starts.count(a.byte_runs.front().img_offset)) dropped.insert(a.id);
+      if (!a.parent && !a.byte_runs.empty() && starts.count(a.byte_runs.front().img_offset))
+        dropped.insert(a.id);
     for (auto& a : p2.arts_) {
       auto held = p2.held_.find(a.id);
       if (dropped.count(a.id) || (a.parent && dropped.count(*a.parent))) {
@@ -380,10 +403,12 @@ class Run {
     const auto& probs = ev_.problems();
     // Pass 2's space (computed before the passes) came first.
     for (auto& p : space_problems_) sum_.errors.push_back(p);
-    for (size_t i = known_problems_; i < std::min(walk_base_, probs.size()); ++i) sum_.errors.push_back(probs[i]);
+    for (size_t i = known_problems_; i < std::min(walk_base_, probs.size()); ++i)
+      sum_.errors.push_back(probs[i]);
     for (auto [a, b] : walk_problems_)
       for (size_t i = a; i < b; ++i) sum_.errors.push_back(probs[i]);
-    for (size_t i = std::max(walk_end_, known_problems_); i < probs.size(); ++i) sum_.errors.push_back(probs[i]);
+    for (size_t i = std::max(walk_end_, known_problems_); i < probs.size(); ++i)
+      sum_.errors.push_back(probs[i]);
     for (auto& a : arts_) {
       sum_.counts[a.type][a.state]++;
       sum_.artefacts++;
@@ -412,8 +437,11 @@ class Run {
       if (a.parent) a.parent = ids[*a.parent];
       fsys::path to = place(a.type, nid, a.ext);
       a.file = move_to(a.file, to);
-      if (a.wal_file) a.wal_file = move_to(*a.wal_file, to.parent_path() / (nid + "." + a.ext + "-wal"));
-      if (a.journal_file) a.journal_file = move_to(*a.journal_file, to.parent_path() / (nid + "." + a.ext + "-journal"));
+      if (a.wal_file)
+        a.wal_file = move_to(*a.wal_file, to.parent_path() / (nid + "." + a.ext + "-wal"));
+      if (a.journal_file)
+        a.journal_file =
+            move_to(*a.journal_file, to.parent_path() / (nid + "." + a.ext + "-journal"));
       a.id = nid;
     }
   }
@@ -444,7 +472,8 @@ class Run {
 
   static void write_file(const fsys::path& p, std::span<const std::byte> data) {
     std::ofstream out(p, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    out.write(reinterpret_cast<const char*>(data.data()),
+              static_cast<std::streamsize>(data.size()));
     out.close();
     if (!out) throw std::runtime_error("cannot write " + p.string());
   }
@@ -476,8 +505,8 @@ class Run {
     });
   }
 
-  // Like defer(), for a pass-1 artefact still in memory: the job also writes the file (creating it is
-  // most of the cost), so this thread goes on reading the next files meanwhile.
+  // Like defer(), for a pass-1 artefact still in memory: the job also writes the file (creating it
+  // is most of the cost), so this thread goes on reading the next files meanwhile.
   void defer_write(size_t index, const fsys::path& file, const std::string& type,
                    std::shared_ptr<const std::vector<std::byte>> data) {
     bool pdq = pdq_type(type);
@@ -534,7 +563,8 @@ class Run {
       t.parent = parent.id;
       t.valid = tr.verdict == Verdict::valid;
       t.warnings = tr.warnings;
-      t.warnings.insert(t.warnings.begin(), "EXIF thumbnail at offset " + std::to_string(e.offset) + " of its parent");
+      t.warnings.insert(t.warnings.begin(),
+                        "EXIF thumbnail at offset " + std::to_string(e.offset) + " of its parent");
       uint64_t len = tr.verdict == Verdict::valid ? tr.length : tv.size();
       t.byte_runs = map_runs(parent_runs, e.offset, len);
       store(t, tv.prefix(len).bytes());
@@ -553,12 +583,16 @@ class Run {
   std::string copy_out(int fsi, uint64_t inode, const fsys::path& to, uint64_t* got) {
     std::ofstream out(to, std::ios::binary);
     if (!out) throw std::runtime_error("cannot write " + to.string());
-    auto prob = ev_.read_file(fsi, inode, [&](std::span<const std::byte> b) {
-      out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-      done_ += b.size();
-      sum_.bytes_read += b.size();
-      return true;
-    }, got);
+    auto prob = ev_.read_file(
+        fsi, inode,
+        [&](std::span<const std::byte> b) {
+          out.write(reinterpret_cast<const char*>(b.data()),
+                    static_cast<std::streamsize>(b.size()));
+          done_ += b.size();
+          sum_.bytes_read += b.size();
+          return true;
+        },
+        got);
     out.close();
     if (!out) throw std::runtime_error("cannot write " + to.string());
     return prob ? prob->message : "";
@@ -628,8 +662,9 @@ class Run {
 
   // Pass 1's artefacts in filesystem order (each filesystem's in the order its files came).
   void restore_order() {
-    std::stable_sort(arts_.begin(), arts_.end(),
-                     [](const Artefact& a, const Artefact& b) { return a.filesystem < b.filesystem; });
+    std::stable_sort(arts_.begin(), arts_.end(), [](const Artefact& a, const Artefact& b) {
+      return a.filesystem < b.filesystem;
+    });
   }
 
  private:
@@ -638,33 +673,40 @@ class Run {
     // written by a job) or streams into the artefact file.
     const Walker* w = nullptr;
     bool decided = false;
-    const bool in_memory = jobs_ && e.size <= kMemFile && pending_mem_.load() + e.size <= kMemPending;
+    const bool in_memory =
+        jobs_ && e.size <= kMemFile && pending_mem_.load() + e.size <= kMemPending;
     auto mem = std::make_shared<std::vector<std::byte>>();
     std::ofstream out;
     fsys::path tmp = o_.outdir / "artefacts" / (".partial-" + prefix_ + std::to_string(seq_ + 1));
     uint64_t got = 0;
-    auto prob = ev_.read_file(f.index, e.inode, [&](std::span<const std::byte> b) {
-      if (!decided) {
-        decided = true;
-        auto head = b.first(std::min<size_t>(b.size(), 4096));
-        sum_.bytes_read += head.size();
-        w = identify(ByteView(head, 0, head.size() == e.size));
-        if (!w) return false;
-        total_ += e.size;
-        if (in_memory) {
-          mem->reserve(static_cast<size_t>(e.size));
-        } else {
-          out.open(tmp, std::ios::binary);
-          if (!out) throw std::runtime_error("cannot write " + tmp.string());
-        }
-        sum_.bytes_read -= head.size();
-      }
-      if (in_memory) mem->insert(mem->end(), b.begin(), b.end());
-      else out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-      done_ += b.size();
-      sum_.bytes_read += b.size();
-      return true;
-    }, &got);
+    auto prob = ev_.read_file(
+        f.index, e.inode,
+        [&](std::span<const std::byte> b) {
+          if (!decided) {
+            decided = true;
+            auto head = b.first(std::min<size_t>(b.size(), 4096));
+            sum_.bytes_read += head.size();
+            w = identify(ByteView(head, 0, head.size() == e.size));
+            if (!w) return false;
+            total_ += e.size;
+            if (in_memory) {
+              mem->reserve(static_cast<size_t>(e.size));
+            } else {
+              out.open(tmp, std::ios::binary);
+              if (!out) throw std::runtime_error("cannot write " + tmp.string());
+            }
+            sum_.bytes_read -= head.size();
+          }
+          if (in_memory)
+            mem->insert(mem->end(), b.begin(), b.end());
+          else
+            out.write(reinterpret_cast<const char*>(b.data()),
+                      static_cast<std::streamsize>(b.size()));
+          done_ += b.size();
+          sum_.bytes_read += b.size();
+          return true;
+        },
+        &got);
     if (!w) return;
     if (!in_memory) {
       out.close();
@@ -688,7 +730,8 @@ class Run {
     if (e.resident) a.warnings.push_back("content resident in filesystem metadata (no byte runs)");
     if (prob) {
       a.warnings.push_back("read: " + prob->message);
-      sum_.errors.push_back({"fs " + std::to_string(f.index) + " " + e.path, prob->message, std::nullopt});
+      sum_.errors.push_back(
+          {"fs " + std::to_string(f.index) + " " + e.path, prob->message, std::nullopt});
     }
     WalkResult r;
     {
@@ -711,8 +754,8 @@ class Run {
       a.valid = r.verdict == Verdict::valid;
       for (auto& x : r.warnings) a.warnings.push_back(x);
       if (r.verdict == Verdict::valid && r.length < v.size())
-        a.warnings.push_back(std::to_string(v.size() - r.length) + " bytes after the end of the " + a.type +
-                             " structure");
+        a.warnings.push_back(std::to_string(v.size() - r.length) + " bytes after the end of the " +
+                             a.type + " structure");
       if (!jobs_) {
         set_digests(a, base::hash_bytes(v.bytes()));
       }
@@ -729,12 +772,14 @@ class Run {
       if (copy.state != "allocated" && copy.valid)
         for (auto& x : copy.byte_runs) covered_.push_back({x.img_offset, x.len});
       embedded(copy, v, r, copy.byte_runs);
-      if (in_memory) defer_write(index, final_path, copy.type, std::move(mem));  // v is not used after this
+      if (in_memory)
+        defer_write(index, final_path, copy.type, std::move(mem));  // v is not used after this
     }
     report("files");
   }
 
-  void companions(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileEntry& e, Artefact& a) {
+  void companions(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileEntry& e,
+                  Artefact& a) {
     for (const char* suffix : {"-wal", "-journal"}) {
       auto it = ff.by_path.find(e.path + suffix);
       if (it == ff.by_path.end()) continue;
@@ -742,8 +787,10 @@ class Run {
       fsys::path to = o_.outdir / "artefacts" / "sqlite" / (a.id + ".sqlite" + suffix);
       std::string prob = copy_out(f.index, c.inode, to, nullptr);
       if (!prob.empty()) a.warnings.push_back(std::string("read ") + suffix + ": " + prob);
-      if (std::string(suffix) == "-wal") a.wal_file = rel(to);
-      else a.journal_file = rel(to);
+      if (std::string(suffix) == "-wal")
+        a.wal_file = rel(to);
+      else
+        a.journal_file = rel(to);
     }
   }
 
@@ -766,12 +813,16 @@ class Run {
     auto covered = round_out(covered_);  // empty: pass 1 runs at the same time; absorb() dedupes
     for (auto& f : ev_.filesystems()) {
       auto un = subtract(ev_.unallocated(f.index, &space_problems_), covered);
-      for (auto& r : un) s.regions.push_back({r.img_offset, r.len, f.index, f.volume, std::max<uint32_t>(512, f.block_size)});
+      for (auto& r : un)
+        s.regions.push_back(
+            {r.img_offset, r.len, f.index, f.volume, std::max<uint32_t>(512, f.block_size)});
     }
     for (auto& r : subtract(ev_.unpartitioned(), covered)) {
       int vol = -1;
       for (auto& v : ev_.volumes())
-        if (r.img_offset >= v.start && r.img_offset < v.start + v.length && v.kind != fs::VolumeKind::meta) vol = v.index;
+        if (r.img_offset >= v.start && r.img_offset < v.start + v.length &&
+            v.kind != fs::VolumeKind::meta)
+          vol = v.index;
       s.regions.push_back({r.img_offset, r.len, -1, vol, 512});
     }
     std::sort(s.regions.begin(), s.regions.end(), [](auto& a, auto& b) { return a.img < b.img; });
@@ -782,7 +833,8 @@ class Run {
       if (b <= a) continue;
       r.len = b - a;
       r.img = a;
-      if (!aligned.empty() && aligned.back().img + aligned.back().len > r.img) continue;  // overlap guard
+      if (!aligned.empty() && aligned.back().img + aligned.back().len > r.img)
+        continue;  // overlap guard
       aligned.push_back(r);
     }
     s.regions = std::move(aligned);
@@ -833,11 +885,14 @@ class Run {
         return route(off, len, [&](uint64_t, uint64_t n) { feed_zeros(n); });
       };
       try {
-        auto res = fs::read_sequential(ev_.image().path(), [&](uint64_t off, std::span<const std::byte> b) {
-          return route(off, b.size(), [&](uint64_t at, uint64_t n) {
-            feed(b.subspan(static_cast<size_t>(at), static_cast<size_t>(n)));
-          });
-        }, ro);
+        auto res = fs::read_sequential(
+            ev_.image().path(),
+            [&](uint64_t off, std::span<const std::byte> b) {
+              return route(off, b.size(), [&](uint64_t at, uint64_t n) {
+                feed(b.subspan(static_cast<size_t>(at), static_cast<size_t>(n)));
+              });
+            },
+            ro);
         for (auto& e : res.errors) sum_.errors.push_back({"image", e.message, e.img_offset});
       } catch (const std::exception& e) {
         sum_.errors.push_back({"image", std::string("read failed: ") + e.what(), start});
@@ -906,7 +961,16 @@ class Run {
 
   static bool maybe_header(const ByteView& v) {
     switch (v.at(0)) {
-      case 0xFF: case 0x89: case 'G': case 'B': case 'R': case 0x30: case 0x1A: case 'S': case 'I': case 'M':
+      case 0xFF:
+      case 0x89:
+      case 'G':
+      case 'B':
+      case 'R':
+      case 0x30:
+      case 0x1A:
+      case 'S':
+      case 'I':
+      case 'M':
         return true;
       case 0x00:
         return v.matches(4, "ftyp");
@@ -920,8 +984,8 @@ class Run {
     for (;;) {
       if (scan_ + 512 > end && !(final && scan_ < end)) break;
       if (!final && end < wait_until_) break;
-      ByteView v(std::span<const std::byte>(buf_).subspan(static_cast<size_t>(scan_ - buf_v0_)), scan_,
-                 final || end == space_->total);
+      ByteView v(std::span<const std::byte>(buf_).subspan(static_cast<size_t>(scan_ - buf_v0_)),
+                 scan_, final || end == space_->total);
       if (!maybe_header(v)) {
         scan_ += 512;
         continue;
@@ -979,14 +1043,16 @@ class Run {
     lim.max_gap = o_.max_gap;
     auto b = find_bifragment(v.prefix(o_.max_carve), r.error_at, lim);
     if (!b) return false;
-    std::vector<std::byte> joined(v.prefix(b->split).bytes().begin(), v.prefix(b->split).bytes().end());
+    std::vector<std::byte> joined(v.prefix(b->split).bytes().begin(),
+                                  v.prefix(b->split).bytes().end());
     auto two = v.sub(b->split + b->gap, b->end - b->split - b->gap).bytes();
     joined.insert(joined.end(), two.begin(), two.end());
     ByteView jv(joined, 0, true);
     WalkResult jr = reg_.find("jpeg")->walk(jv);
     if (jr.verdict != Verdict::valid || !wanted("jpeg")) return false;
-    jr.warnings.push_back(fmt::format("rebuilt from two fragments: {} bytes, a gap of {} bytes, then {} bytes",
-                                      b->split, b->gap, b->end - b->split - b->gap));
+    jr.warnings.push_back(
+        fmt::format("rebuilt from two fragments: {} bytes, a gap of {} bytes, then {} bytes",
+                    b->split, b->gap, b->end - b->split - b->gap));
     ++sum_.bifragment;
     emit(jv, jr, {{0, b->split}, {b->split + b->gap, b->end - b->split - b->gap}}, &v);
     scan_ += (b->end + 511) / 512 * 512;
@@ -994,7 +1060,8 @@ class Run {
   }
 
   // pieces: {offset in `space_view` (or v), length}; content is v's bytes (already joined).
-  void emit(const ByteView& content_src, const WalkResult& r, std::vector<std::pair<uint64_t, uint64_t>> pieces,
+  void emit(const ByteView& content_src, const WalkResult& r,
+            std::vector<std::pair<uint64_t, uint64_t>> pieces,
             const ByteView* space_view = nullptr) {
     const ByteView& sv = space_view ? *space_view : content_src;
     Artefact a;
@@ -1008,9 +1075,11 @@ class Run {
     a.warnings = r.warnings;
     for (auto& [off, len] : pieces)
       for (auto& x : space_->runs(sv.pos0() + off, len)) {
-        if (!a.byte_runs.empty() && a.byte_runs.back().img_offset + a.byte_runs.back().len == x.img_offset)
+        if (!a.byte_runs.empty() &&
+            a.byte_runs.back().img_offset + a.byte_runs.back().len == x.img_offset)
           a.byte_runs.back().len += x.len;
-        else a.byte_runs.push_back(x);
+        else
+          a.byte_runs.push_back(x);
       }
     const Region& reg = space_->regions[space_->region_of(sv.pos0())];
     if (reg.volume >= 0) a.volume = reg.volume;
@@ -1053,7 +1122,8 @@ class Run {
       } catch (const std::exception& e) {
         res.errors.push_back(std::string("chat reader failed: ") + e.what());
       }
-      a.chat = ChatFields{res.app, res.reader, res.messages, res.recovered, res.encrypted, res.errors};
+      a.chat =
+          ChatFields{res.app, res.reader, res.messages, res.recovered, res.encrypted, res.errors};
       for (auto& e : res.errors) sum_.errors.push_back({"artefact " + a.id, e, std::nullopt});
     }
     x.finish();
@@ -1118,7 +1188,8 @@ class Run {
   size_t walk_base_ = SIZE_MAX, walk_end_ = SIZE_MAX;
   static constexpr uint64_t kHoldBytes = 64u << 20;
   static constexpr uint64_t kMemFile = 32u << 20;  // pass 1: larger files stream into their file
-  static constexpr uint64_t kMemPending = 128u << 20;  // and so do files while the jobs hold this much
+  static constexpr uint64_t kMemPending = 128u
+                                          << 20;  // and so do files while the jobs hold this much
   std::atomic<uint64_t> pending_mem_{0};
   std::map<std::string, std::vector<std::byte>> held_;  // pass 2: id -> content not yet written
   uint64_t held_bytes_ = 0;
@@ -1149,7 +1220,8 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   // then it helps with pass 1's hashing and PDQ.
   std::exception_ptr err2, errj;
   std::thread t2;
-  if (opts.unallocated) t2 = std::thread([&] {
+  if (opts.unallocated)
+    t2 = std::thread([&] {
       try {
         p2.pass2();
       } catch (...) {

@@ -4,10 +4,6 @@
 // SQLite databases for the chat readers, and the reports (report.jsonl, dfxml.xml, summary.json).
 #pragma once
 
-#include "carve/artefact.hpp"
-#include "hashset/hashset.hpp"
-#include "fs/evidence.hpp"
-
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -15,6 +11,10 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "carve/artefact.hpp"
+#include "fs/evidence.hpp"
+#include "hashset/hashset.hpp"
 
 namespace safehold::carve {
 
@@ -25,23 +25,23 @@ const std::vector<std::string>& media_types();
 std::set<std::string> parse_types(const std::string& spec);
 
 struct Progress {
-  std::string phase;           // "files", "carving", "chat", "reports"
+  std::string phase;  // "files", "carving", "chat", "reports"
   uint64_t bytes_done = 0;
-  uint64_t bytes_total = 0;    // of the current phase
+  uint64_t bytes_total = 0;  // of the current phase
   uint64_t artefacts = 0;
 };
 
 struct CarveOptions {
   std::filesystem::path outdir;
-  std::set<std::string> types;      // report type names to keep (empty: all)
-  bool unallocated = true;          // pass 2
-  unsigned threads = 0;             // for the sequential reader (0: all cores)
+  std::set<std::string> types;        // report type names to keep (empty: all)
+  bool unallocated = true;            // pass 2
+  unsigned threads = 0;               // for the sequential reader (0: all cores)
   uint64_t max_carve = 256ull << 20;  // largest artefact pass 2 buffers (bounds memory)
-  uint64_t max_gap = 8ull << 20;    // largest gap tried between two JPEG fragments
+  uint64_t max_gap = 8ull << 20;      // largest gap tried between two JPEG fragments
   std::string command_line;
   std::function<void(const Progress&)> progress;  // called from the carving thread
-  const hashset::HashSets* known = nullptr;  // `--known`: sets to look every artefact up in
-  bool skip_known_ignorable = false;         // leave known ignorable files out of artefacts/
+  const hashset::HashSets* known = nullptr;       // `--known`: sets to look every artefact up in
+  bool skip_known_ignorable = false;              // leave known ignorable files out of artefacts/
 };
 
 struct Summary {
@@ -56,8 +56,8 @@ struct Summary {
   std::vector<fs::Problem> errors;
   double seconds = 0;
   bool chat_linked = false;
-  uint64_t known = 0;               // artefacts found in a known-hash set
-  uint64_t known_skipped = 0;       // of which left out of artefacts/ as ignorable
+  uint64_t known = 0;          // artefacts found in a known-hash set
+  uint64_t known_skipped = 0;  // of which left out of artefacts/ as ignorable
 };
 nlohmann::json to_json(const Summary& s);
 
@@ -65,6 +65,5 @@ nlohmann::json to_json(const Summary& s);
 // exist). Damage inside the evidence is recorded in the summary; throws only when outputs cannot
 // be written.
 Summary carve(fs::Evidence& ev, const CarveOptions& opts);
-
 
 }  // namespace safehold::carve

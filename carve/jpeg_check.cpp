@@ -69,8 +69,8 @@ void decode(const unsigned char* data, size_t size, uint64_t max_pixels, JpegChe
   out->height = cinfo.image_height;
   out->progressive = cinfo.progressive_mode != 0;
   if (static_cast<uint64_t>(cinfo.image_width) * cinfo.image_height > max_pixels) {
-    std::snprintf(err.message, sizeof err.message, "image of %ux%u pixels not decoded (limit)", cinfo.image_width,
-                  cinfo.image_height);
+    std::snprintf(err.message, sizeof err.message, "image of %ux%u pixels not decoded (limit)",
+                  cinfo.image_width, cinfo.image_height);
     err.consumed = 0;
     std::longjmp(err.jump, 1);
   }
@@ -80,7 +80,8 @@ void decode(const unsigned char* data, size_t size, uint64_t max_pixels, JpegChe
   cinfo.do_fancy_upsampling = FALSE;
   cinfo.do_block_smoothing = FALSE;
   jpeg_start_decompress(&cinfo);
-  size_t stride = static_cast<size_t>(cinfo.output_width) * static_cast<size_t>(cinfo.output_components);
+  size_t stride =
+      static_cast<size_t>(cinfo.output_width) * static_cast<size_t>(cinfo.output_components);
   row = static_cast<unsigned char*>(std::malloc(stride ? stride : 1));
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW rows[1] = {row};

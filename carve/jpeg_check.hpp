@@ -12,9 +12,9 @@ namespace safehold::carve {
 
 struct JpegCheck {
   bool ok = false;
-  std::string message;      // libjpeg's first complaint
-  uint64_t error_at = 0;    // bytes consumed when it complained (approximate error position)
-  uint64_t end = 0;         // bytes consumed through EOI when ok
+  std::string message;    // libjpeg's first complaint
+  uint64_t error_at = 0;  // bytes consumed when it complained (approximate error position)
+  uint64_t end = 0;       // bytes consumed through EOI when ok
   uint32_t width = 0, height = 0;
   bool progressive = false;
 };

@@ -1,20 +1,23 @@
 #include "carve/known_mark.hpp"
 
-#include "pdq/pdq.hpp"
-
 #include <atomic>
 #include <thread>
 
+#include "pdq/pdq.hpp"
+
 namespace safehold::carve {
 
-bool pdq_type(const std::string& type) { return type == "jpeg" || type == "png"; }
+bool pdq_type(const std::string& type) {
+  return type == "jpeg" || type == "png";
+}
 
 PdqResult pdq_of_bytes(std::span<const std::byte> data) {
   PdqResult out;
   std::string err;
   int w = 0, h = 0;
   auto r = pdq::hash_encoded(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()), &err, &w, &h);
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()), &err,
+      &w, &h);
   if (!r) {
     out.warning = "PDQ: " + err;
     return out;

@@ -1,16 +1,17 @@
 // The carving pipeline's last stage before the reports: each artefact is looked up in the
 // known-hash sets (`safehold carve --known SET…`) and every JPEG and PNG gets its PDQ hash; known
-// ignorable artefacts leave artefacts/ when asked (`--skip-known-ignorable`) but stay in the report.
+// ignorable artefacts leave artefacts/ when asked (`--skip-known-ignorable`) but stay in the
+// report.
 #pragma once
-
-#include "carve/artefact.hpp"
-#include "hashset/hashset.hpp"
 
 #include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "carve/artefact.hpp"
+#include "hashset/hashset.hpp"
 
 namespace safehold::carve {
 
@@ -31,10 +32,10 @@ PdqResult pdq_of_file(const std::filesystem::path& file);
 PdqResult pdq_of_bytes(std::span<const std::byte> data);  // the same, of the file's bytes
 
 struct MarkCounts {
-  uint64_t known = 0;          // artefacts found in a set
-  uint64_t skipped = 0;        // of which removed from artefacts/ as ignorable
-  uint64_t pdq = 0;            // images hashed
-  uint64_t pdq_failed = 0;     // images that could not be decoded
+  uint64_t known = 0;       // artefacts found in a set
+  uint64_t skipped = 0;     // of which removed from artefacts/ as ignorable
+  uint64_t pdq = 0;         // images hashed
+  uint64_t pdq_failed = 0;  // images that could not be decoded
 };
 
 // True for the report types PDQ hashes (the decoders it has).

@@ -27,7 +27,9 @@ class ByteView {
   bool empty() const { return data_.empty(); }
   uint64_t pos0() const { return pos0_; }
   bool ends_data() const { return ends_data_; }
-  bool has(uint64_t off, uint64_t len) const { return off <= data_.size() && len <= data_.size() - off; }
+  bool has(uint64_t off, uint64_t len) const {
+    return off <= data_.size() && len <= data_.size() - off;
+  }
 
   // A sub-view [off, off+len), clipped to this view.
   ByteView sub(uint64_t off, uint64_t len = UINT64_MAX) const {
@@ -65,7 +67,8 @@ class ByteView {
   uint64_t find(uint8_t b, uint64_t off) const {
     if (off >= data_.size()) return data_.size();
     const void* p = std::memchr(data_.data() + off, b, data_.size() - static_cast<size_t>(off));
-    return p ? static_cast<uint64_t>(static_cast<const std::byte*>(p) - data_.data()) : data_.size();
+    return p ? static_cast<uint64_t>(static_cast<const std::byte*>(p) - data_.data())
+             : data_.size();
   }
 
   // The bytes themselves, for hashing, CRCs, decoders and writing out.

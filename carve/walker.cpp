@@ -6,10 +6,14 @@ namespace safehold::carve {
 
 const char* to_string(Verdict v) {
   switch (v) {
-    case Verdict::valid: return "valid";
-    case Verdict::truncated: return "truncated";
-    case Verdict::invalid: return "invalid";
-    case Verdict::need_more: return "need_more";
+    case Verdict::valid:
+      return "valid";
+    case Verdict::truncated:
+      return "truncated";
+    case Verdict::invalid:
+      return "invalid";
+    case Verdict::need_more:
+      return "need_more";
   }
   return "unknown";
 }
@@ -68,7 +72,9 @@ bool extension_fits(std::string_view type, std::string_view ext) {
       {"gif", {"gif"}},
       {"bmp", {"bmp", "dib"}},
       {"webp", {"webp"}},
-      {"tiff", {"tif", "tiff", "dng", "nef", "cr2", "arw", "orf", "rw2", "pef", "srw", "raf", "3fr", "erf"}},
+      {"tiff",
+       {"tif", "tiff", "dng", "nef", "cr2", "arw", "orf", "rw2", "pef", "srw", "raf", "3fr",
+        "erf"}},
       {"heif", {"heic", "heif", "hif", "avif", "heics", "heifs"}},
       {"mp4", {"mp4", "m4v", "m4a", "mp4v", "f4v", "m4p", "mov"}},
       {"m4v", {"m4v", "mp4"}},

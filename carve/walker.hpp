@@ -13,12 +13,12 @@
 // registry serves every thread.
 #pragma once
 
-#include "carve/view.hpp"
-
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "carve/view.hpp"
 
 namespace safehold::carve {
 
@@ -34,7 +34,7 @@ const char* to_string(Verdict v);
 struct Embedded {
   uint64_t offset = 0;  // from the start of the walked view
   uint64_t length = 0;
-  std::string kind;     // "exif_thumbnail"
+  std::string kind;  // "exif_thumbnail"
 };
 
 struct WalkResult {
@@ -52,8 +52,8 @@ struct WalkResult {
 class Walker {
  public:
   virtual ~Walker() = default;
-  virtual std::string_view name() const = 0;   // family: "jpeg", "png", "isobmff", "riff", ...
-  virtual size_t header_size() const = 0;      // bytes probe() needs
+  virtual std::string_view name() const = 0;  // family: "jpeg", "png", "isobmff", "riff", ...
+  virtual size_t header_size() const = 0;     // bytes probe() needs
   virtual bool probe(const ByteView& v) const = 0;
   virtual WalkResult walk(const ByteView& v) const = 0;
 };

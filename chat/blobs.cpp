@@ -1,7 +1,7 @@
 // Lookup helpers and the decoders of message bodies stored as serialised objects.
-#include "chat/reader.hpp"
-
 #include <cstring>
+
+#include "chat/reader.hpp"
 
 namespace safehold::chat {
 

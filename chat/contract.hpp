@@ -16,11 +16,11 @@
 namespace safehold::chat {
 
 struct DatabaseFound {
-  std::string artefact_id;                     // the database's artefact id in report.jsonl
-  std::string db_path;                         // path inside the evidence; "" when carved
-  std::string state;                           // allocated, deleted, orphan or carved
-  std::filesystem::path file;                  // Safehold's copy under OUTDIR (never the evidence)
-  std::optional<std::filesystem::path> wal;    // copy of the -wal companion, when found
+  std::string artefact_id;                   // the database's artefact id in report.jsonl
+  std::string db_path;                       // path inside the evidence; "" when carved
+  std::string state;                         // allocated, deleted, orphan or carved
+  std::filesystem::path file;                // Safehold's copy under OUTDIR (never the evidence)
+  std::optional<std::filesystem::path> wal;  // copy of the -wal companion, when found
   std::optional<std::filesystem::path> journal;  // copy of the -journal companion, when found
 };
 
@@ -28,8 +28,8 @@ struct DatabaseResult {
   std::string app;        // "sms", "imessage", "whatsapp", ..., "generic", or "" when not a chat db
   std::string reader;     // plug-in name, e.g. "android_sms"
   uint64_t messages = 0;  // rows written to messages.jsonl (live and recovered)
-  uint64_t recovered = 0; // of which recovered from free space, freelists or superseded WAL frames
-  bool encrypted = false; // an encrypted store recognised (Signal, ...)
+  uint64_t recovered = 0;  // of which recovered from free space, freelists or superseded WAL frames
+  bool encrypted = false;  // an encrypted store recognised (Signal, ...)
   std::vector<std::string> errors;  // damage met in this database; the others go on
 };
 

@@ -1,11 +1,7 @@
 // ChatExtractor: opens each database copy without ever letting SQLite write (WAL applied by hand
 // into a private copy, then an immutable connection), picks the reader by schema, writes the
 // normalised messages, then recovers deleted records for the same tables.
-#include "chat/output.hpp"
-#include "chat/reader.hpp"
-#include "chat/recover.hpp"
-#include "chat/sqlite_format.hpp"
-#include "chat/contract.hpp"
+#include <unistd.h>
 
 #include <cmath>
 #include <condition_variable>
@@ -17,10 +13,14 @@
 #include <stdexcept>
 #include <thread>
 #include <utility>
-#include <unistd.h>
+
+#include "chat/contract.hpp"
+#include "chat/output.hpp"
+#include "chat/reader.hpp"
+#include "chat/recover.hpp"
+#include "chat/sqlite_format.hpp"
 
 namespace safehold::chat {
-
 
 namespace {
 
@@ -31,7 +31,8 @@ class PrivateDir {
     std::string templ = (parent / ".chat-tmp-XXXXXX").string();
     std::vector<char> buf(templ.begin(), templ.end());
     buf.push_back('\0');
-    if (!mkdtemp(buf.data())) throw std::runtime_error("cannot create a temporary folder in " + parent.string());
+    if (!mkdtemp(buf.data()))
+      throw std::runtime_error("cannot create a temporary folder in " + parent.string());
     path_ = buf.data();
   }
   ~PrivateDir() {
@@ -68,7 +69,9 @@ double entropy(const std::string& s) {
   return h;
 }
 
-std::string lower_name(const std::string& s) { return chat::lower(s); }
+std::string lower_name(const std::string& s) {
+  return chat::lower(s);
+}
 
 // An encrypted store looks like random bytes where a SQLite header should be. The app is named
 // from the stored path when it says so; the verdict itself comes from the content.
@@ -199,13 +202,15 @@ struct ChatExtractor::Impl {
       if (k >= src.columns.size() || !cols[k]) continue;
       std::vector<long double> sample;
       try {
-        Stmt st = db.prepare("SELECT " + exprs[k + 1] + " FROM " + quote_ident(t->name) + " WHERE " +
-                             exprs[k + 1] + " <> 0 AND typeof(" + exprs[k + 1] +
+        Stmt st = db.prepare("SELECT " + exprs[k + 1] + " FROM " + quote_ident(t->name) +
+                             " WHERE " + exprs[k + 1] + " <> 0 AND typeof(" + exprs[k + 1] +
                              ") IN ('integer','real') LIMIT 201");
         while (st.step()) {
           Value v = st.value(0);
-          if (v.type == Value::Type::Int) sample.push_back(static_cast<long double>(v.i));
-          else if (auto d = v.as_real()) sample.push_back(*d);
+          if (v.type == Value::Type::Int)
+            sample.push_back(static_cast<long double>(v.i));
+          else if (auto d = v.as_real())
+            sample.push_back(*d);
         }
       } catch (const std::exception&) {
       }

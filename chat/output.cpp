@@ -1,11 +1,10 @@
 #include "chat/output.hpp"
 
-#include "base/json.hpp"
-
-#include "fs/json.hpp"
-
 #include <cstring>
 #include <stdexcept>
+
+#include "base/json.hpp"
+#include "fs/json.hpp"
 
 namespace safehold::chat {
 
@@ -60,8 +59,10 @@ std::string valid_utf8(std::string_view s) {
     }
     bool ok = i + n < s.size();
     for (size_t k = 1; ok && k <= n; ++k) {
-      if ((u(i + k) & 0xC0) != 0x80) ok = false;
-      else cp = (cp << 6) | (u(i + k) & 0x3F);
+      if ((u(i + k) & 0xC0) != 0x80)
+        ok = false;
+      else
+        cp = (cp << 6) | (u(i + k) & 0x3F);
     }
     if (ok) {
       static const uint32_t min_cp[] = {0, 0x80, 0x800, 0x10000};
@@ -214,7 +215,8 @@ MessageWriter::MessageWriter(const std::filesystem::path& outdir) : outdir_(outd
   csv_.rdbuf()->pubsetbuf(csv_buf_.data(), static_cast<std::streamsize>(csv_buf_.size()));
   jsonl_.open(outdir / "messages.jsonl", std::ios::binary | std::ios::trunc);
   csv_.open(outdir / "messages.csv", std::ios::binary | std::ios::trunc);
-  if (!jsonl_ || !csv_) throw std::runtime_error("cannot create messages.jsonl/csv in " + outdir.string());
+  if (!jsonl_ || !csv_)
+    throw std::runtime_error("cannot create messages.jsonl/csv in " + outdir.string());
   csv_ << kCsvHeader;
 }
 
@@ -247,8 +249,10 @@ void MessageWriter::write(const DatabaseFound& db, const Message& m, const ChatC
   key("attachments");
   str_array(atts);
   key("body");
-  if (m.body) append_json_string(j, *m.body);
-  else j += "null";
+  if (m.body)
+    append_json_string(j, *m.body);
+  else
+    j += "null";
   key("conversation");
   append_json_string(j, m.conversation);
   key("db");
@@ -272,8 +276,10 @@ void MessageWriter::write(const DatabaseFound& db, const Message& m, const ChatC
   key("table");
   append_json_string(j, m.table);
   key("timestamp");
-  if (m.timestamp) append_json_string(j, *m.timestamp);
-  else j += "null";
+  if (m.timestamp)
+    append_json_string(j, *m.timestamp);
+  else
+    j += "null";
   j += "}\n";
   jsonl_ << j;
 
@@ -283,8 +289,10 @@ void MessageWriter::write(const DatabaseFound& db, const Message& m, const ChatC
   auto add = [&](std::string_view f) {
     if (!first) line += ',';
     first = false;
-    if (!(classify(f) & 4) || strict_utf8(f)) append_csv_field(line, f);
-    else append_csv_field(line, valid_utf8(f));
+    if (!(classify(f) & 4) || strict_utf8(f))
+      append_csv_field(line, f);
+    else
+      append_csv_field(line, valid_utf8(f));
   };
   add(m.app);
   add(db.artefact_id);

@@ -1,13 +1,13 @@
 // messages.jsonl and messages.csv writers for normalised messages.
 #pragma once
 
-#include "base/json.hpp"
-#include "chat/reader.hpp"
-#include "chat/contract.hpp"
-
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "base/json.hpp"
+#include "chat/contract.hpp"
+#include "chat/reader.hpp"
 
 namespace safehold::chat {
 

@@ -4,15 +4,15 @@
 // through SQLite) and rows recovered from free space (decoded by hand), so both come out alike.
 #pragma once
 
-#include "chat/sqlite_db.hpp"
-#include "chat/timestamp.hpp"
-
 #include <functional>
-#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
+
+#include "chat/sqlite_db.hpp"
+#include "chat/timestamp.hpp"
 
 namespace safehold::chat {
 

@@ -1,7 +1,7 @@
 // Android SMS/MMS (telephony provider's mmssms.db): sms, pdu, part, addr.
-#include "chat/reader.hpp"
-
 #include <map>
+
+#include "chat/reader.hpp"
 
 namespace safehold::chat {
 
@@ -13,8 +13,7 @@ class AndroidSmsReader : public Reader {
   std::string app() const override { return "sms"; }
   int match(const Schema& s) const override {
     const Table* sms = s.table("sms");
-    if (!sms || !sms->has("address") || !sms->has("body") || !sms->has("type") ||
-        !sms->has("date"))
+    if (!sms || !sms->has("address") || !sms->has("body") || !sms->has("type") || !sms->has("date"))
       return 0;
     return has_all(s, {"pdu", "part", "addr"}) ? 100 : 80;
   }
@@ -97,12 +96,14 @@ class AndroidSmsReader : public Reader {
       if (db.schema().has("addr")) {
         Stmt st = db.prepare("SELECT msg_id, type, address FROM addr ORDER BY _id");
         while (st.step())
-          if (auto id = st.int_at(0)) addrs_[*id].emplace_back(st.int_at(1).value_or(0), st.text_at(2));
+          if (auto id = st.int_at(0))
+            addrs_[*id].emplace_back(st.int_at(1).value_or(0), st.text_at(2));
       }
       if (db.schema().has("part")) {
         Stmt st = db.prepare("SELECT mid, ct, text, _data FROM part ORDER BY seq, _id");
         while (st.step())
-          if (auto id = st.int_at(0)) parts_[*id].push_back({st.text_at(1), st.text_at(2), st.text_at(3)});
+          if (auto id = st.int_at(0))
+            parts_[*id].push_back({st.text_at(1), st.text_at(2), st.text_at(3)});
       }
     } catch (const std::exception& e) {
       errors.push_back(std::string("mms lookups: ") + e.what());
@@ -112,6 +113,8 @@ class AndroidSmsReader : public Reader {
 
 }  // namespace
 
-std::unique_ptr<Reader> make_android_sms_reader() { return std::make_unique<AndroidSmsReader>(); }
+std::unique_ptr<Reader> make_android_sms_reader() {
+  return std::make_unique<AndroidSmsReader>();
+}
 
 }  // namespace safehold::chat

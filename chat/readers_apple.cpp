@@ -98,8 +98,8 @@ class WhatsAppIosReader : public Reader {
       members_ = load_map(db, "SELECT Z_PK, ZMEMBERJID FROM ZWAGROUPMEMBER", errors);
     Source src;
     src.table = "ZWAMESSAGE";
-    src.columns = {"Z_PK",    "ZTEXT",  "ZMESSAGEDATE", "ZISFROMME", "ZFROMJID",
-                   "ZTOJID", "ZCHATSESSION", "ZMEDIAITEM", "ZGROUPMEMBER"};
+    src.columns = {"Z_PK",   "ZTEXT",        "ZMESSAGEDATE", "ZISFROMME",   "ZFROMJID",
+                   "ZTOJID", "ZCHATSESSION", "ZMEDIAITEM",   "ZGROUPMEMBER"};
     src.times = {{2, Epoch::Cocoa}};
     src.map = [this](const Row& r, Message& m) {
       if (!r[1].null()) m.body = r.text(1);
@@ -108,8 +108,10 @@ class WhatsAppIosReader : public Reader {
       std::string from = r.text(4), to = r.text(5);
       if (r.integer(3).value_or(0) == 1) {
         m.direction = "sent";
-        if (!to.empty()) m.recipients.push_back(to);
-        else if (!m.conversation.empty()) m.recipients.push_back(m.conversation);
+        if (!to.empty())
+          m.recipients.push_back(to);
+        else if (!m.conversation.empty())
+          m.recipients.push_back(m.conversation);
       } else {
         m.direction = "received";
         std::string member = lookup(members_, r.integer(8));
@@ -145,12 +147,12 @@ class KikReader : public Reader {
     for (auto& [key, t] : s.tables) {
       if (key.rfind("z_", 0) == 0 && key.size() > 8 && key.substr(key.size() - 8) == "messages" &&
           t.columns.size() == 2)
-        chat_of_ = load_map(db,
-                            "SELECT j." + quote_ident(t.columns[1].name) +
-                                ", coalesce(c.ZUSER, j." + quote_ident(t.columns[0].name) +
-                                ") FROM " + quote_ident(t.name) + " j LEFT JOIN ZKIKCHAT c ON c.Z_PK = j." +
-                                quote_ident(t.columns[0].name),
-                            errors);
+        chat_of_ =
+            load_map(db,
+                     "SELECT j." + quote_ident(t.columns[1].name) + ", coalesce(c.ZUSER, j." +
+                         quote_ident(t.columns[0].name) + ") FROM " + quote_ident(t.name) +
+                         " j LEFT JOIN ZKIKCHAT c ON c.Z_PK = j." + quote_ident(t.columns[0].name),
+                     errors);
     }
     if (const Table* a = s.table("ZKIKATTACHMENT"); a && a->has("ZMESSAGE") && a->has("ZCONTENT"))
       attachments_ = load_multimap(db,
@@ -196,8 +198,14 @@ class KikReader : public Reader {
 
 }  // namespace
 
-std::unique_ptr<Reader> make_imessage_reader() { return std::make_unique<IMessageReader>(); }
-std::unique_ptr<Reader> make_whatsapp_ios_reader() { return std::make_unique<WhatsAppIosReader>(); }
-std::unique_ptr<Reader> make_kik_reader() { return std::make_unique<KikReader>(); }
+std::unique_ptr<Reader> make_imessage_reader() {
+  return std::make_unique<IMessageReader>();
+}
+std::unique_ptr<Reader> make_whatsapp_ios_reader() {
+  return std::make_unique<WhatsAppIosReader>();
+}
+std::unique_ptr<Reader> make_kik_reader() {
+  return std::make_unique<KikReader>();
+}
 
 }  // namespace safehold::chat

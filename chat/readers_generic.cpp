@@ -1,9 +1,9 @@
 // The generic reader: for databases no app reader knows, every table with a text body column and
 // a timestamp column (sender, recipient, thread and direction columns when present). Its
 // messages carry app "generic".
-#include "chat/reader.hpp"
-
 #include <algorithm>
+
+#include "chat/reader.hpp"
 
 namespace safehold::chat {
 
@@ -37,7 +37,9 @@ std::optional<size_t> find_col(const Table& t, bool (*want)(const Column&),
   return std::nullopt;
 }
 
-bool any(const Column&) { return true; }
+bool any(const Column&) {
+  return true;
+}
 
 struct Layout {
   std::string table;
@@ -49,42 +51,46 @@ struct Layout {
 std::optional<Layout> layout_of(const Table& t) {
   if (t.virtual_table || t.columns.empty()) return std::nullopt;
   std::string n = lower(t.name);
-  for (auto suffix : {"_content", "_segments", "_segdir", "_docsize", "_stat", "_data", "_idx",
-                      "_config"})
+  for (auto suffix :
+       {"_content", "_segments", "_segdir", "_docsize", "_stat", "_data", "_idx", "_config"})
     if (n.size() > std::string_view(suffix).size() &&
         n.compare(n.size() - std::string_view(suffix).size(), std::string::npos, suffix) == 0)
       return std::nullopt;  // full-text index shadow tables
   if (n.rfind("sqlite_", 0) == 0) return std::nullopt;
-  auto body = find_col(t, texty,
-                       {"body", "text", "message", "message_text", "msg", "msg_text",
-                        "text_data", "body_xml", "message_body", "content", "zbody", "ztext",
-                        "zcontent", "zmessage"});
+  auto body =
+      find_col(t, texty,
+               {"body", "text", "message", "message_text", "msg", "msg_text", "text_data",
+                "body_xml", "message_body", "content", "zbody", "ztext", "zcontent", "zmessage"});
   if (!body) return std::nullopt;
   std::optional<size_t> time;
   for (size_t k = 0; k < t.columns.size() && !time; ++k) {
     std::string c = lower(t.columns[k].name);
     if (!numeric(t.columns[k])) continue;
     if (one_of(c, {"date", "timestamp", "time", "ts", "sent", "sent_at", "created_at", "created",
-                   "date_sent", "send_time", "timestamp_ms", "zdate", "ztimestamp",
-                   "zmessagedate", "zsentdate"}))
+                   "date_sent", "send_time", "timestamp_ms", "zdate", "ztimestamp", "zmessagedate",
+                   "zsentdate"}))
       time = k;
   }
   for (size_t k = 0; k < t.columns.size() && !time; ++k) {
     std::string c = lower(t.columns[k].name);
-    if (numeric(t.columns[k]) && (c.find("date") != std::string::npos ||
-                                  c.find("time") != std::string::npos))
+    if (numeric(t.columns[k]) &&
+        (c.find("date") != std::string::npos || c.find("time") != std::string::npos))
       time = k;
   }
   if (!time) return std::nullopt;
   Layout l{t.name, *body, *time, {}, {}, {}, {}};
-  l.sender = find_col(t, any, {"sender", "from", "author", "from_address", "sender_id",
-                               "from_jid", "from_user", "sender_name", "zsender", "zfrom"});
-  l.recipient = find_col(t, any, {"recipient", "to", "receiver", "to_address", "recipient_id",
-                                  "to_jid", "to_user", "zrecipient", "zto", "address"});
-  l.thread = find_col(t, any, {"thread_id", "conversation_id", "chat_id", "thread", "conversation",
-                               "chat", "convo_id", "thread_key", "room", "channel", "zchat"});
-  l.outgoing = find_col(t, any, {"is_from_me", "from_me", "outgoing", "is_outgoing", "is_sent",
-                                 "out", "sent_by_me", "zisfromme", "zoutgoing"});
+  l.sender = find_col(t, any,
+                      {"sender", "from", "author", "from_address", "sender_id", "from_jid",
+                       "from_user", "sender_name", "zsender", "zfrom"});
+  l.recipient = find_col(t, any,
+                         {"recipient", "to", "receiver", "to_address", "recipient_id", "to_jid",
+                          "to_user", "zrecipient", "zto", "address"});
+  l.thread = find_col(t, any,
+                      {"thread_id", "conversation_id", "chat_id", "thread", "conversation", "chat",
+                       "convo_id", "thread_key", "room", "channel", "zchat"});
+  l.outgoing = find_col(t, any,
+                        {"is_from_me", "from_me", "outgoing", "is_outgoing", "is_sent", "out",
+                         "sent_by_me", "zisfromme", "zoutgoing"});
   return l;
 }
 
@@ -141,6 +147,8 @@ class GenericReader : public Reader {
 
 }  // namespace
 
-std::unique_ptr<Reader> make_generic_reader() { return std::make_unique<GenericReader>(); }
+std::unique_ptr<Reader> make_generic_reader() {
+  return std::make_unique<GenericReader>();
+}
 
 }  // namespace safehold::chat

@@ -1,9 +1,8 @@
 // Telegram Android (cache4.db), Skype desktop (main.db), Facebook Messenger (threads_db2).
-#include "chat/reader.hpp"
-
 #include <nlohmann/json.hpp>
-
 #include <set>
+
+#include "chat/reader.hpp"
 
 namespace safehold::chat {
 
@@ -78,14 +77,14 @@ class SkypeReader : public Reader {
       for (auto& [id, name] : accounts) me_.insert(name);
     }
     if (s.has("Participants") && s.has("Conversations"))
-      members_ = load_multimap(db,
-                               "SELECT convo_id, identity FROM Participants ORDER BY id", errors);
+      members_ =
+          load_multimap(db, "SELECT convo_id, identity FROM Participants ORDER BY id", errors);
     if (s.has("Conversations"))
       convos_ = load_map(db, "SELECT id, identity FROM Conversations", errors);
     Source src;
     src.table = "Messages";
-    src.columns = {"id", "convo_id", "chatname", "author", "dialog_partner", "timestamp",
-                   "body_xml"};
+    src.columns = {"id",        "convo_id", "chatname", "author", "dialog_partner",
+                   "timestamp", "body_xml"};
     src.times = {{5, Epoch::Unix}};
     src.map = [this](const Row& r, Message& m) {
       std::string convo = lookup(convos_, r.integer(1));
@@ -158,8 +157,14 @@ class MessengerReader : public Reader {
 
 }  // namespace
 
-std::unique_ptr<Reader> make_telegram_reader() { return std::make_unique<TelegramReader>(); }
-std::unique_ptr<Reader> make_skype_reader() { return std::make_unique<SkypeReader>(); }
-std::unique_ptr<Reader> make_messenger_reader() { return std::make_unique<MessengerReader>(); }
+std::unique_ptr<Reader> make_telegram_reader() {
+  return std::make_unique<TelegramReader>();
+}
+std::unique_ptr<Reader> make_skype_reader() {
+  return std::make_unique<SkypeReader>();
+}
+std::unique_ptr<Reader> make_messenger_reader() {
+  return std::make_unique<MessengerReader>();
+}
 
 }  // namespace safehold::chat

@@ -8,8 +8,8 @@ namespace {
 
 bool modern(const Schema& s) {
   const Table* m = s.table("message");
-  return m && m->has("chat_row_id") && m->has("from_me") && m->has("timestamp") &&
-         s.has("chat") && s.has("jid");
+  return m && m->has("chat_row_id") && m->has("from_me") && m->has("timestamp") && s.has("chat") &&
+         s.has("jid");
 }
 
 bool legacy(const Schema& s) {
@@ -32,13 +32,12 @@ class WhatsAppAndroidReader : public Reader {
                         errors);
     if (modern(s)) {
       jids_ = load_map(db, "SELECT _id, raw_string FROM jid", errors);
-      chats_ = load_map(db,
-                        "SELECT c._id, j.raw_string FROM chat c JOIN jid j ON j._id = c.jid_row_id",
-                        errors);
+      chats_ = load_map(
+          db, "SELECT c._id, j.raw_string FROM chat c JOIN jid j ON j._id = c.jid_row_id", errors);
       Source src;
       src.table = "message";
-      src.columns = {"_id", "chat_row_id", "from_me", "timestamp", "text_data", "sender_jid_row_id",
-                     "message_type"};
+      src.columns = {"_id",       "chat_row_id",       "from_me",     "timestamp",
+                     "text_data", "sender_jid_row_id", "message_type"};
       src.times = {{3, Epoch::Unix}};
       src.map = [this](const Row& r, Message& m) {
         auto id = r.integer(0);
@@ -65,8 +64,8 @@ class WhatsAppAndroidReader : public Reader {
     }
     Source src;
     src.table = "messages";
-    src.columns = {"_id", "key_remote_jid", "key_from_me", "timestamp", "data",
-                   "remote_resource", "media_name", "media_url"};
+    src.columns = {"_id",  "key_remote_jid",  "key_from_me", "timestamp",
+                   "data", "remote_resource", "media_name",  "media_url"};
     src.times = {{3, Epoch::Unix}};
     src.map = [this](const Row& r, Message& m) {
       auto id = r.integer(0);

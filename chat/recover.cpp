@@ -6,15 +6,17 @@
 #include <unistd.h>
 
 #include <functional>
-#include <stdexcept>
 #include <set>
+#include <stdexcept>
 #include <unordered_set>
 
 namespace safehold::chat {
 
 namespace {
 
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint16_t be16(const uint8_t* p) {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 uint32_t be32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
@@ -86,8 +88,8 @@ bool valid_text(std::string_view s) {
 
 // Decodes values for serial `types` from body bytes [p, end); nullopt when they do not fit or a
 // text is not text.
-std::optional<std::vector<Value>> decode_body(const std::vector<uint64_t>& types,
-                                              const uint8_t* p, const uint8_t* end) {
+std::optional<std::vector<Value>> decode_body(const std::vector<uint64_t>& types, const uint8_t* p,
+                                              const uint8_t* end) {
   std::vector<Value> out;
   out.reserve(types.size());
   for (uint64_t t : types) {
@@ -130,8 +132,8 @@ std::optional<std::vector<Value>> decode_payload(const Shape& s, std::string_vie
   size_t n = read_varint(p, end, hdr_len);
   if (!n || hdr_len < n + 1 || hdr_len > payload.size()) return std::nullopt;
   auto types = read_types(s, p + n, p + hdr_len);
-  if (!types || static_cast<int64_t>(hdr_len) + body_size(*types) !=
-                    static_cast<int64_t>(payload.size()))
+  if (!types ||
+      static_cast<int64_t>(hdr_len) + body_size(*types) != static_cast<int64_t>(payload.size()))
     return std::nullopt;
   return decode_body(*types, p + hdr_len, end);
 }
@@ -478,8 +480,7 @@ std::vector<RecoveredRecord> RecoveryContext::recover(
       const WalFrame& f = wal_.frames[k];
       if (f.applied) replaced.insert(f.pgno);
       if (f.applied && !f.superseded) continue;
-      std::string_view page =
-          std::string_view(wal_bytes_).substr(f.data_offset, wal_.page_size);
+      std::string_view page = std::string_view(wal_bytes_).substr(f.data_offset, wal_.page_size);
       live_scan.scan_leaf(page, f.pgno, true,
                           "wal frame " + std::to_string(k + 1) + " page " + std::to_string(f.pgno));
     }
@@ -501,8 +502,9 @@ std::vector<RecoveredRecord> RecoveryContext::recover(
       uint32_t pgno = be32(j + off);
       if (pgno == 0) continue;
       std::string_view page = std::string_view(journal_).substr(off + 4, hdr->page_size);
-      live_scan.scan_leaf(page, pgno, true,
-                          "journal record " + std::to_string(k + 1) + " page " + std::to_string(pgno));
+      live_scan.scan_leaf(
+          page, pgno, true,
+          "journal record " + std::to_string(k + 1) + " page " + std::to_string(pgno));
     }
   }
   if (cands.empty()) return result;
@@ -531,7 +533,8 @@ std::vector<RecoveredRecord> RecoveryContext::recover(
     for (size_t k = 0; k < ncells && hb + 8 + 2 * k + 2 <= page.size(); ++k) {
       auto c = read_cell(live, page, be16(p + hb + 8 + 2 * k), live.usable);
       if (!c) continue;
-      if (auto v = decode_payload(shape, c->payload)) seen.insert(hash_values(project(*v, c->rowid), skip));
+      if (auto v = decode_payload(shape, c->payload))
+        seen.insert(hash_values(project(*v, c->rowid), skip));
     }
   }
   for (auto& c : cands) {

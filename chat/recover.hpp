@@ -5,14 +5,14 @@
 // table by column count and the compatibility of serial types with declared affinities.
 #pragma once
 
-#include "chat/sqlite_db.hpp"
-#include "chat/sqlite_format.hpp"
-
 #include <filesystem>
-#include <string_view>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "chat/sqlite_db.hpp"
+#include "chat/sqlite_format.hpp"
 
 namespace safehold::chat {
 

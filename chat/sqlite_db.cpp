@@ -68,8 +68,7 @@ std::string Value::as_text() const {
 std::optional<size_t> Table::column(std::string_view n) const {
   for (size_t k = 0; k < columns.size(); ++k) {
     const auto& c = columns[k].name;
-    if (c.size() == n.size() &&
-        std::equal(c.begin(), c.end(), n.begin(), [](char a, char b) {
+    if (c.size() == n.size() && std::equal(c.begin(), c.end(), n.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) ==
                  std::tolower(static_cast<unsigned char>(b));
         }))
@@ -134,8 +133,12 @@ void Stmt::fill(int i, Value& v) const {
   }
 }
 
-std::optional<int64_t> Stmt::int_at(int i) const { return value(i).as_int(); }
-std::string Stmt::text_at(int i) const { return value(i).as_text(); }
+std::optional<int64_t> Stmt::int_at(int i) const {
+  return value(i).as_int();
+}
+std::string Stmt::text_at(int i) const {
+  return value(i).as_text();
+}
 
 namespace {
 
@@ -159,8 +162,8 @@ std::string file_uri(const std::filesystem::path& p) {
 
 Db::Db(const std::filesystem::path& file) : db_(nullptr, &sqlite3_close) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(file_uri(file).c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(file_uri(file).c_str(), &raw,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
   db_.reset(raw);  // a failed open still allocates a handle
   if (rc != SQLITE_OK)
     throw std::runtime_error(std::string("sqlite open: ") +

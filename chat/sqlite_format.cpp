@@ -125,8 +125,8 @@ std::string read_file_bytes(const std::filesystem::path& p) {
 size_t apply_wal(const std::filesystem::path& db, const std::string& wal_bytes, const Wal& wal,
                  const std::filesystem::path& out) {
   std::filesystem::copy_file(db, out, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::permissions(out, std::filesystem::perms::owner_read |
-                                        std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      out, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   std::fstream f(out, std::ios::in | std::ios::out | std::ios::binary);
   if (!f) throw std::runtime_error("cannot write the private copy " + out.string());
   size_t applied = 0;
@@ -138,8 +138,7 @@ size_t apply_wal(const std::filesystem::path& db, const std::string& wal_bytes, 
   }
   f.close();
   if (!f) throw std::runtime_error("write failed on " + out.string());
-  if (wal.db_pages)
-    std::filesystem::resize_file(out, uint64_t{wal.db_pages} * wal.page_size);
+  if (wal.db_pages) std::filesystem::resize_file(out, uint64_t{wal.db_pages} * wal.page_size);
   return applied;
 }
 

@@ -3,14 +3,14 @@
 // recover deleted rows from free space, freelist pages and superseded WAL frames.
 #pragma once
 
-#include "chat/sqlite_db.hpp"
-
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "chat/sqlite_db.hpp"
 
 namespace safehold::chat {
 

@@ -170,8 +170,10 @@ std::optional<std::string> format_time(long double value, TimeScale scale, bool 
   if (round_us) {
     int64_t r = *ns % 1000;
     *ns -= r;
-    if (r >= 500) *ns += 1000;
-    else if (r <= -500) *ns -= 1000;
+    if (r >= 500)
+      *ns += 1000;
+    else if (r <= -500)
+      *ns -= 1000;
   }
   return iso8601_ns(*ns);
 }

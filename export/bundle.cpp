@@ -1,21 +1,20 @@
 // Evidence bundles: a POSIX tar (ustar, with pax headers for long names and big files) streamed
 // through multi-threaded zstd in one pass; SHA-256 of each file is computed while it is copied
 // and written last as MANIFEST.sha256. Verification streams it back the same way.
-#include "export/export.hpp"
-
-#include "base/hash.hpp"
-
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <map>
-#include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
+
+#include "base/hash.hpp"
+#include "export/export.hpp"
 
 namespace safehold::exports {
 
@@ -41,7 +40,8 @@ void write_all(int fd, const void* data, size_t n, const std::filesystem::path& 
   while (n) {
     ssize_t w = ::write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0) throw ExportError(fmt::format("{}: write failed: {}", path.string(), std::strerror(errno)));
+    if (w < 0)
+      throw ExportError(fmt::format("{}: write failed: {}", path.string(), std::strerror(errno)));
     p += w;
     n -= static_cast<size_t>(w);
   }
@@ -57,8 +57,8 @@ class ZstdWriter {
     ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_checksumFlag, 1);
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     // A library built without threads refuses workers; it then compresses in this thread.
-    workers_ = ZSTD_isError(ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_nbWorkers,
-                                                   static_cast<int>(threads)))
+    workers_ = ZSTD_isError(
+                   ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_nbWorkers, static_cast<int>(threads)))
                    ? 0
                    : threads;
     out_.resize(ZSTD_CStreamOutSize());
@@ -172,7 +172,8 @@ std::vector<Source> collect(const std::vector<std::filesystem::path>& dirs) {
     if (!std::filesystem::is_directory(dirs[i], ec))
       throw ExportError(fmt::format("{}: not a directory", dirs[i].string()));
     if (!std::filesystem::exists(dirs[i] / "report.jsonl"))
-      throw ExportError(fmt::format("{}: no report.jsonl (not a carve output directory)", dirs[i].string()));
+      throw ExportError(
+          fmt::format("{}: no report.jsonl (not a carve output directory)", dirs[i].string()));
     std::vector<Source> mine;
     for (auto it = std::filesystem::recursive_directory_iterator(dirs[i]);
          it != std::filesystem::recursive_directory_iterator(); ++it) {
@@ -190,8 +191,11 @@ std::vector<Source> collect(const std::vector<std::filesystem::path>& dirs) {
 class ZstdReader {
  public:
   explicit ZstdReader(const std::filesystem::path& path)
-      : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), dctx_(ZSTD_createDCtx(), &ZSTD_freeDCtx) {
-    if (fd_.fd < 0) throw ExportError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+      : path_(path),
+        fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)),
+        dctx_(ZSTD_createDCtx(), &ZSTD_freeDCtx) {
+    if (fd_.fd < 0)
+      throw ExportError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
     in_.resize(ZSTD_DStreamInSize());
     out_.resize(ZSTD_DStreamOutSize());
   }
@@ -231,7 +235,8 @@ class ZstdReader {
       ZSTD_outBuffer o{out_.data(), out_.size(), 0};
       size_t ret = ZSTD_decompressStream(dctx_.get(), &o, &in_buf_);
       if (ZSTD_isError(ret))
-        throw ExportError(fmt::format("the compressed stream is corrupt ({})", ZSTD_getErrorName(ret)));
+        throw ExportError(
+            fmt::format("the compressed stream is corrupt ({})", ZSTD_getErrorName(ret)));
       frame_done_ = ret == 0;
       out_pos_ = 0;
       out_len_ = o.pos;
@@ -266,7 +271,8 @@ std::map<std::string, std::string> parse_pax(const std::string& s) {
     size_t len = std::strtoull(s.c_str() + p, nullptr, 10);
     if (len == 0 || p + len > s.size()) break;
     std::string rec = s.substr(sp + 1, len - (sp - p) - 2);
-    if (auto eq = rec.find('='); eq != std::string::npos) out[rec.substr(0, eq)] = rec.substr(eq + 1);
+    if (auto eq = rec.find('='); eq != std::string::npos)
+      out[rec.substr(0, eq)] = rec.substr(eq + 1);
     p += len;
   }
   return out;
@@ -280,7 +286,8 @@ BundleStats write_bundle(const std::vector<std::filesystem::path>& carve_dirs,
   auto tmp = out;
   tmp += ".partial";
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.fd < 0) throw ExportError(fmt::format("{}: cannot create: {}", out.string(), std::strerror(errno)));
+  if (fd.fd < 0)
+    throw ExportError(fmt::format("{}: cannot create: {}", out.string(), std::strerror(errno)));
   BundleStats st;
   try {
     ZstdWriter z(fd.fd, out, opts.level, opts.threads);
@@ -289,9 +296,10 @@ BundleStats write_bundle(const std::vector<std::filesystem::path>& carve_dirs,
     std::vector<char> buf(1 << 20);
     for (auto& s : sources) {
       Fd in(::open(s.file.c_str(), O_RDONLY | O_CLOEXEC));
-      struct stat sb{};
+      struct stat sb {};
       if (in.fd < 0 || ::fstat(in.fd, &sb) != 0)
-        throw ExportError(fmt::format("{}: cannot open: {}", s.file.string(), std::strerror(errno)));
+        throw ExportError(
+            fmt::format("{}: cannot open: {}", s.file.string(), std::strerror(errno)));
       auto size = static_cast<uint64_t>(sb.st_size);
       tar.begin_file(s.name, size, sb.st_mtime);
       base::MultiHasher h(static_cast<unsigned>(base::HashAlgo::sha256));
@@ -300,7 +308,8 @@ BundleStats write_bundle(const std::vector<std::filesystem::path>& carve_dirs,
         ssize_t r = ::read(in.fd, buf.data(), std::min<uint64_t>(buf.size(), size - done));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0)
-          throw ExportError(fmt::format("{}: read failed or file shrank while bundling", s.file.string()));
+          throw ExportError(
+              fmt::format("{}: read failed or file shrank while bundling", s.file.string()));
         h.update(buf.data(), static_cast<size_t>(r));
         tar.data(buf.data(), static_cast<size_t>(r));
         done += static_cast<uint64_t>(r);
@@ -342,9 +351,11 @@ VerifyResult verify_bundle(const std::filesystem::path& bundle) {
       unsigned sum = 0;
       for (size_t i = 0; i < kBlock; ++i)
         sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(h[i]);
-      if (sum != parse_octal(h + 148, 8)) throw ExportError("a tar header is damaged (bad checksum)");
+      if (sum != parse_octal(h + 148, 8))
+        throw ExportError("a tar header is damaged (bad checksum)");
       std::string name(h, strnlen(h, 100));
-      if (std::memcmp(h + 257, "ustar", 5) == 0 && h[345]) name = std::string(h + 345, strnlen(h + 345, 155)) + "/" + name;
+      if (std::memcmp(h + 257, "ustar", 5) == 0 && h[345])
+        name = std::string(h + 345, strnlen(h + 345, 155)) + "/" + name;
       uint64_t size = parse_octal(h + 124, 12);
       char type = h[156];
       if (pax.count("path")) name = pax["path"];
@@ -357,9 +368,11 @@ VerifyResult verify_bundle(const std::filesystem::path& bundle) {
       uint64_t left = size;
       while (left) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
-        if (!z.read(buf.data(), n)) throw ExportError("the tar stream ends in the middle of a file");
+        if (!z.read(buf.data(), n))
+          throw ExportError("the tar stream ends in the middle of a file");
         if (keep) {
-          if (content.size() + n > (64u << 20)) throw ExportError("a tar header record is too large");
+          if (content.size() + n > (64u << 20))
+            throw ExportError("a tar header record is too large");
           content.append(buf.data(), n);
         } else if (regular) {
           hasher.update(buf.data(), n);
@@ -405,12 +418,15 @@ VerifyResult verify_bundle(const std::filesystem::path& bundle) {
   res.listed = listed.size();
   for (auto& [name, hash] : listed) {
     auto it = seen.find(name);
-    if (it == seen.end()) res.problems.push_back(fmt::format("{}: missing from the bundle", name));
+    if (it == seen.end())
+      res.problems.push_back(fmt::format("{}: missing from the bundle", name));
     else if (it->second != hash)
-      res.problems.push_back(fmt::format("{}: SHA-256 mismatch (manifest {}, content {})", name, hash, it->second));
+      res.problems.push_back(
+          fmt::format("{}: SHA-256 mismatch (manifest {}, content {})", name, hash, it->second));
   }
   for (auto& [name, hash] : seen)
-    if (!listed.count(name)) res.problems.push_back(fmt::format("{}: not listed in the manifest", name));
+    if (!listed.count(name))
+      res.problems.push_back(fmt::format("{}: not listed in the manifest", name));
   return res;
 }
 

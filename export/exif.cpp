@@ -13,17 +13,22 @@ namespace {
 class Tiff {
  public:
   explicit Tiff(std::span<const uint8_t> d) : d_(d) {
-    if (d.size() >= 8 && d[0] == 'I' && d[1] == 'I') le_ = true;
-    else if (d.size() >= 8 && d[0] == 'M' && d[1] == 'M') le_ = false;
-    else return;
+    if (d.size() >= 8 && d[0] == 'I' && d[1] == 'I')
+      le_ = true;
+    else if (d.size() >= 8 && d[0] == 'M' && d[1] == 'M')
+      le_ = false;
+    else
+      return;
     ok_ = u16(2) == 42;
   }
   bool ok() const { return ok_; }
   std::optional<uint32_t> u32(size_t off) const {
     if (off > d_.size() || d_.size() - off < 4) return std::nullopt;
     const uint8_t* p = d_.data() + off;
-    return le_ ? (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24)
-               : (uint32_t{p[3]} | uint32_t{p[2]} << 8 | uint32_t{p[1]} << 16 | uint32_t{p[0]} << 24);
+    return le_ ? (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
+                  uint32_t{p[3]} << 24)
+               : (uint32_t{p[3]} | uint32_t{p[2]} << 8 | uint32_t{p[1]} << 16 |
+                  uint32_t{p[0]} << 24);
   }
   uint16_t u16(size_t off) const {
     if (off > d_.size() || d_.size() - off < 2) return 0;
@@ -56,12 +61,14 @@ class Tiff {
   }
 
   std::string ascii(const Entry& e) const {
-    std::string s(reinterpret_cast<const char*>(d_.data() + e.value_off), e.type == 2 ? e.count : 0);
+    std::string s(reinterpret_cast<const char*>(d_.data() + e.value_off),
+                  e.type == 2 ? e.count : 0);
     while (!s.empty() && (s.back() == '\0' || s.back() == ' ')) s.pop_back();
     return s;
   }
   double rational(const Entry& e, uint32_t i) const {
-    uint32_t num = u32(e.value_off + i * 8).value_or(0), den = u32(e.value_off + i * 8 + 4).value_or(0);
+    uint32_t num = u32(e.value_off + i * 8).value_or(0),
+             den = u32(e.value_off + i * 8 + 4).value_or(0);
     return den ? static_cast<double>(num) / den : 0;
   }
 
@@ -98,15 +105,27 @@ std::vector<std::pair<std::string, std::string>> read_exif(std::span<const uint8
   std::optional<uint32_t> exif_ifd, gps_ifd;
   for (auto& e : t.ifd(*ifd0)) {
     switch (e.tag) {
-      case 0x010f: out.emplace_back("Make", t.ascii(e)); break;
-      case 0x0110: out.emplace_back("Model", t.ascii(e)); break;
-      case 0x0131: out.emplace_back("Software", t.ascii(e)); break;
-      case 0x0132: out.emplace_back("DateTime", t.ascii(e)); break;
+      case 0x010f:
+        out.emplace_back("Make", t.ascii(e));
+        break;
+      case 0x0110:
+        out.emplace_back("Model", t.ascii(e));
+        break;
+      case 0x0131:
+        out.emplace_back("Software", t.ascii(e));
+        break;
+      case 0x0132:
+        out.emplace_back("DateTime", t.ascii(e));
+        break;
       case 0x0112:
         if (e.type == 3) out.emplace_back("Orientation", std::to_string(t.u16(e.value_off)));
         break;
-      case 0x8769: exif_ifd = t.u32(e.value_off); break;
-      case 0x8825: gps_ifd = t.u32(e.value_off); break;
+      case 0x8769:
+        exif_ifd = t.u32(e.value_off);
+        break;
+      case 0x8825:
+        gps_ifd = t.u32(e.value_off);
+        break;
     }
   }
   if (exif_ifd)

@@ -4,11 +4,10 @@
 // file of the directories and MANIFEST.sha256 (sha256sum format) listing each file's SHA-256.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,10 +24,10 @@ class ExportError : public std::runtime_error {
 std::vector<std::string> device_labels(const std::vector<std::filesystem::path>& dirs);
 
 struct VicsStats {
-  uint64_t artefacts = 0;   // report lines read
-  uint64_t media = 0;       // distinct Media written
-  uint64_t merged = 0;      // artefacts folded into a Media seen before (same MD5)
-  uint64_t skipped = 0;     // artefacts without MD5 or SHA-1
+  uint64_t artefacts = 0;  // report lines read
+  uint64_t media = 0;      // distinct Media written
+  uint64_t merged = 0;     // artefacts folded into a Media seen before (same MD5)
+  uint64_t skipped = 0;    // artefacts without MD5 or SHA-1
 };
 
 // Builds the VICS document. date_updated: ISO 8601 UTC written in every Media's DateUpdated.
@@ -54,9 +53,9 @@ BundleStats write_bundle(const std::vector<std::filesystem::path>& carve_dirs,
                          const std::filesystem::path& out, const BundleOptions& opts = {});
 
 struct VerifyResult {
-  uint64_t files = 0;                  // files read from the bundle (without the manifest)
-  uint64_t listed = 0;                 // files the manifest lists
-  std::vector<std::string> problems;   // one sentence each; empty when the bundle is intact
+  uint64_t files = 0;                 // files read from the bundle (without the manifest)
+  uint64_t listed = 0;                // files the manifest lists
+  std::vector<std::string> problems;  // one sentence each; empty when the bundle is intact
   bool ok() const { return problems.empty(); }
 };
 // Reads the whole stream once, hashing every file and checking it against the manifest:

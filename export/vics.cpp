@@ -1,10 +1,4 @@
 // VICS 2.0 JSON from report.jsonl files (schema of `safehold carve`, docs/carve.md).
-#include "base/json.hpp"
-#include "export/exif.hpp"
-#include "export/export.hpp"
-
-#include "fs/json.hpp"
-
 #include <fmt/chrono.h>
 #include <fmt/core.h>
 
@@ -14,6 +8,11 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+
+#include "base/json.hpp"
+#include "export/exif.hpp"
+#include "export/export.hpp"
+#include "fs/json.hpp"
 
 namespace safehold::exports {
 
@@ -69,7 +68,9 @@ std::vector<std::string> device_labels(const std::vector<std::filesystem::path>&
     auto name = std::filesystem::weakly_canonical(d).filename().string();
     std::string clean;
     for (char c : name)
-      clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '_';
+      clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')
+                   ? c
+                   : '_';
     if (clean.empty() || clean == "." || clean == "..") clean = "device";
     std::string label = clean;
     for (int n = 2; used.count(label); ++n) label = fmt::format("{}-{}", clean, n);
@@ -91,7 +92,9 @@ nlohmann::json build_vics(const std::vector<std::filesystem::path>& carve_dirs,
     const auto& dir = carve_dirs[di];
     auto report = dir / "report.jsonl";
     std::ifstream in(report);
-    if (!in) throw ExportError(fmt::format("{}: no report.jsonl (not a carve output directory)", dir.string()));
+    if (!in)
+      throw ExportError(
+          fmt::format("{}: no report.jsonl (not a carve output directory)", dir.string()));
     std::string line;
     uint64_t n = 0;
     while (std::getline(in, line)) {
@@ -120,8 +123,8 @@ nlohmann::json build_vics(const std::vector<std::filesystem::path>& carve_dirs,
       } else {
         mf["FileName"] = std::filesystem::path(file).filename().string();
         std::string where = "carved";
-        if (auto runs = a.find("byte_runs"); runs != a.end() && runs->is_array() && !runs->empty() &&
-                                              (*runs)[0].contains("img_offset"))
+        if (auto runs = a.find("byte_runs"); runs != a.end() && runs->is_array() &&
+                                             !runs->empty() && (*runs)[0].contains("img_offset"))
           where += fmt::format(" at image offset {}", (*runs)[0]["img_offset"].dump());
         mf["FilePath"] = where;
       }
@@ -172,7 +175,8 @@ nlohmann::json build_vics(const std::vector<std::filesystem::path>& carve_dirs,
       nlohmann::json exifs = nlohmann::json::array();
       if (auto e = a.find("exif"); e != a.end() && e->is_object()) {
         for (auto& [k, v] : e->items())
-          exifs.push_back({{"PropertyName", k}, {"PropertyValue", v.is_string() ? v.get<std::string>() : v.dump()}});
+          exifs.push_back({{"PropertyName", k},
+                           {"PropertyValue", v.is_string() ? v.get<std::string>() : v.dump()}});
       } else if (str(a, "type") == "jpeg") {
         if (auto p = artefact_path(dir, file))
           for (auto& [k, v] : read_exif(read_head(*p, 256 << 10)))

@@ -17,8 +17,8 @@ class EvidenceError : public std::runtime_error {
 
 // A damaged part of the evidence, recorded so the work can go on with the rest.
 struct Problem {
-  std::string where;                 // "image", "volume 2", "fs 1 (ntfs)", a path...
-  std::string message;               // one sentence
+  std::string where;    // "image", "volume 2", "fs 1 (ntfs)", a path...
+  std::string message;  // one sentence
   std::optional<uint64_t> img_offset;
 };
 

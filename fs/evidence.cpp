@@ -1,47 +1,54 @@
 #include "fs/evidence.hpp"
 
-#include "base/format.hpp"
-
-#include "fs/internal/ewf_chunks.hpp"
-#include "fs/internal/fat_orphans.hpp"
-
 #include <tsk/libtsk.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <sstream>
+
+#include "base/format.hpp"
+#include "fs/internal/ewf_chunks.hpp"
+#include "fs/internal/fat_orphans.hpp"
 
 namespace safehold::fs {
 
 const char* to_string(VolumeKind k) {
   switch (k) {
-    case VolumeKind::partition: return "partition";
-    case VolumeKind::unallocated: return "unallocated";
-    case VolumeKind::meta: return "meta";
-    case VolumeKind::whole: return "whole";
+    case VolumeKind::partition:
+      return "partition";
+    case VolumeKind::unallocated:
+      return "unallocated";
+    case VolumeKind::meta:
+      return "meta";
+    case VolumeKind::whole:
+      return "whole";
   }
   return "unknown";
 }
 
 const char* to_string(FileState s) {
   switch (s) {
-    case FileState::allocated: return "allocated";
-    case FileState::deleted: return "deleted";
-    case FileState::orphan: return "orphan";
+    case FileState::allocated:
+      return "allocated";
+    case FileState::deleted:
+      return "deleted";
+    case FileState::orphan:
+      return "orphan";
   }
   return "unknown";
 }
 
-std::string to_iso8601(const Timestamp& t) { return base::iso8601(t.seconds, t.nanos); }
+std::string to_iso8601(const Timestamp& t) {
+  return base::iso8601(t.seconds, t.nanos);
+}
 
 std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t) {
   if (!t) return std::nullopt;
   return to_iso8601(*t);
 }
-
 
 namespace {
 
@@ -82,10 +89,13 @@ std::string ntfs_label(TSK_FS_INFO* fs) {
   for (size_t i = 0; i < n; ++i) {
     uint32_t c = b[2 * i] | (b[2 * i + 1] << 8);
     if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;  // labels are short: no surrogate pairs expected
-    if (c < 0x80) out += static_cast<char>(c);
-    else if (c < 0x800) out += {static_cast<char>(0xC0 | (c >> 6)), static_cast<char>(0x80 | (c & 0x3F))};
-    else out += {static_cast<char>(0xE0 | (c >> 12)), static_cast<char>(0x80 | ((c >> 6) & 0x3F)),
-                 static_cast<char>(0x80 | (c & 0x3F))};
+    if (c < 0x80)
+      out += static_cast<char>(c);
+    else if (c < 0x800)
+      out += {static_cast<char>(0xC0 | (c >> 6)), static_cast<char>(0x80 | (c & 0x3F))};
+    else
+      out += {static_cast<char>(0xE0 | (c >> 12)), static_cast<char>(0x80 | ((c >> 6) & 0x3F)),
+              static_cast<char>(0x80 | (c & 0x3F))};
   }
   return out;
 }
@@ -106,9 +116,9 @@ std::string read_label(TSK_FS_INFO* fs) {
   std::string line;
   int n = 0;
   while (std::getline(in, line) && n++ < 80) {
-    for (const char* key : {"Volume Label (Boot Sector): ", "Volume Label (Root Directory): ",
-                            "Volume Label (from root directory): ", "Volume Name: ",
-                            "Volume Label: "}) {
+    for (const char* key :
+         {"Volume Label (Boot Sector): ", "Volume Label (Root Directory): ",
+          "Volume Label (from root directory): ", "Volume Name: ", "Volume Label: "}) {
       if (line.rfind(key, 0) == 0) {
         std::string v = line.substr(std::char_traits<char>::length(key));
         while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.pop_back();
@@ -147,7 +157,9 @@ Evidence::~Evidence() {
   image_.reset();
 }
 
-std::string Evidence::volume_scheme() const { return impl_->scheme; }
+std::string Evidence::volume_scheme() const {
+  return impl_->scheme;
+}
 
 namespace {
 
@@ -183,28 +195,33 @@ void add_fs(OpenCtx& c, int volume, TSK_FS_INFO* fs, uint64_t img_base, const TS
 // Tries a filesystem, then an APFS pool, at one byte offset; records a problem when neither opens.
 void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where) {
   tsk_error_reset();
-  TSK_FS_INFO* fs = tsk_fs_open_img(c.image->tsk(), static_cast<TSK_OFF_T>(offset), TSK_FS_TYPE_DETECT);
+  TSK_FS_INFO* fs =
+      tsk_fs_open_img(c.image->tsk(), static_cast<TSK_OFF_T>(offset), TSK_FS_TYPE_DETECT);
   if (fs) {
     add_fs(c, volume, fs, 0, nullptr, nullptr);
     return;
   }
   std::string fs_error = take_tsk_error();
-  const TSK_POOL_INFO* pool = tsk_pool_open_img_sing(c.image->tsk(), static_cast<TSK_OFF_T>(offset), TSK_POOL_TYPE_DETECT);
+  const TSK_POOL_INFO* pool =
+      tsk_pool_open_img_sing(c.image->tsk(), static_cast<TSK_OFF_T>(offset), TSK_POOL_TYPE_DETECT);
   if (pool) {
     c.pools->push_back(pool);
     for (TSK_POOL_VOLUME_INFO* v = pool->vol_list; v; v = v->next) {
       if (v->flags & TSK_POOL_VOLUME_FLAG_ENCRYPTED) {
-        c.problems->push_back({where, "APFS volume " + std::to_string(v->index) + " is encrypted", offset});
+        c.problems->push_back(
+            {where, "APFS volume " + std::to_string(v->index) + " is encrypted", offset});
         continue;
       }
       TSK_IMG_INFO* pimg = pool->get_img_info(pool, v->block);
       if (!pimg) {
-        c.problems->push_back({where, "APFS volume " + std::to_string(v->index) + ": " + take_tsk_error(), offset});
+        c.problems->push_back(
+            {where, "APFS volume " + std::to_string(v->index) + ": " + take_tsk_error(), offset});
         continue;
       }
       TSK_FS_INFO* vfs = tsk_fs_open_img(pimg, 0, TSK_FS_TYPE_APFS);
       if (!vfs) {
-        c.problems->push_back({where, "APFS volume " + std::to_string(v->index) + ": " + take_tsk_error(), offset});
+        c.problems->push_back(
+            {where, "APFS volume " + std::to_string(v->index) + ": " + take_tsk_error(), offset});
         tsk_img_close(pimg);
         continue;
       }
@@ -213,7 +230,10 @@ void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where) 
     return;
   }
   tsk_error_reset();
-  c.problems->push_back({where, "no filesystem recognised" + (fs_error.empty() ? std::string() : " (" + fs_error + ")"), offset});
+  c.problems->push_back(
+      {where,
+       "no filesystem recognised" + (fs_error.empty() ? std::string() : " (" + fs_error + ")"),
+       offset});
 }
 
 }  // namespace
@@ -222,7 +242,8 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
   std::unique_ptr<Evidence> ev(new Evidence());
   ev->image_ = Image::open(path);
   ev->impl_ = std::make_unique<Impl>();
-  OpenCtx c{ev->image_.get(), labels, &ev->filesystems_, &ev->impl_->fs, &ev->impl_->pools, &ev->problems_};
+  OpenCtx c{ev->image_.get(),  labels,        &ev->filesystems_, &ev->impl_->fs,
+            &ev->impl_->pools, &ev->problems_};
 
   tsk_error_reset();
   TSK_VS_INFO* vs = tsk_vs_open(ev->image_->tsk(), 0, TSK_VS_TYPE_DETECT);
@@ -235,7 +256,8 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
       if (!p) continue;
       Volume v;
       v.index = static_cast<int>(ev->volumes_.size());
-      v.start = static_cast<uint64_t>(p->start) * vs->block_size + static_cast<uint64_t>(vs->offset);
+      v.start =
+          static_cast<uint64_t>(p->start) * vs->block_size + static_cast<uint64_t>(vs->offset);
       v.length = static_cast<uint64_t>(p->len) * vs->block_size;
       v.description = p->desc ? p->desc : "";
       v.scheme = ev->impl_->scheme;
@@ -246,7 +268,8 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
     }
     for (const Volume& v : ev->volumes_)
       if (v.kind == VolumeKind::partition)
-        open_at(c, v.index, v.start, "volume " + std::to_string(v.index) + " (" + v.description + ")");
+        open_at(c, v.index, v.start,
+                "volume " + std::to_string(v.index) + " (" + v.description + ")");
   } else {
     tsk_error_reset();
     Volume v;
@@ -313,15 +336,22 @@ TSK_WALK_RET_ENUM walk_cb(TSK_FS_FILE* file, const char* path, void* ptr) {
   std::string full(1, '/');
   full.append(path ? path : "").append(name);
   e.path = std::move(full);
-  e.inode = file->meta ? static_cast<uint64_t>(file->meta->addr) : static_cast<uint64_t>(file->name->meta_addr);
+  e.inode = file->meta ? static_cast<uint64_t>(file->meta->addr)
+                       : static_cast<uint64_t>(file->name->meta_addr);
   TSK_FS_META_TYPE_ENUM mt = file->meta ? file->meta->type : TSK_FS_META_TYPE_UNDEF;
   TSK_FS_NAME_TYPE_ENUM nt = file->name->type;
-  if (mt == TSK_FS_META_TYPE_DIR || (mt == TSK_FS_META_TYPE_UNDEF && nt == TSK_FS_NAME_TYPE_DIR)) e.type = "dir";
-  else if (mt == TSK_FS_META_TYPE_REG || (mt == TSK_FS_META_TYPE_UNDEF && nt == TSK_FS_NAME_TYPE_REG)) e.type = "file";
-  else if (mt == TSK_FS_META_TYPE_LNK || nt == TSK_FS_NAME_TYPE_LNK) e.type = "link";
-  else if (mt == TSK_FS_META_TYPE_VIRT || mt == TSK_FS_META_TYPE_VIRT_DIR || nt == TSK_FS_NAME_TYPE_VIRT ||
-           nt == TSK_FS_NAME_TYPE_VIRT_DIR) e.type = "virtual";
-  else e.type = "other";
+  if (mt == TSK_FS_META_TYPE_DIR || (mt == TSK_FS_META_TYPE_UNDEF && nt == TSK_FS_NAME_TYPE_DIR))
+    e.type = "dir";
+  else if (mt == TSK_FS_META_TYPE_REG ||
+           (mt == TSK_FS_META_TYPE_UNDEF && nt == TSK_FS_NAME_TYPE_REG))
+    e.type = "file";
+  else if (mt == TSK_FS_META_TYPE_LNK || nt == TSK_FS_NAME_TYPE_LNK)
+    e.type = "link";
+  else if (mt == TSK_FS_META_TYPE_VIRT || mt == TSK_FS_META_TYPE_VIRT_DIR ||
+           nt == TSK_FS_NAME_TYPE_VIRT || nt == TSK_FS_NAME_TYPE_VIRT_DIR)
+    e.type = "virtual";
+  else
+    e.type = "other";
   bool orphan = e.path.rfind("/$OrphanFiles/", 0) == 0;
   bool deleted = (file->name->flags & TSK_FS_NAME_FLAG_UNALLOC) ||
                  (file->meta && (file->meta->flags & TSK_FS_META_FLAG_UNALLOC));
@@ -348,7 +378,8 @@ void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>&
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
   std::lock_guard<std::recursive_mutex> g(*h.lock);
   WalkCtx c{&fn, &info, &h};
-  // The same orphans, found faster (fs/internal/fat_orphans.hpp); E01 chunks known to be zeros are not read.
+  // The same orphans, found faster (fs/internal/fat_orphans.hpp); E01 chunks known to be zeros are
+  // not read.
   detail::ZeroOracle zeros;
   if (ewf::SharedChunks* sc = image_->shared_chunks(); sc && h.img_base == 0)
     zeros = [sc](uint64_t off, uint64_t len) {
@@ -363,8 +394,8 @@ void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>&
     };
   detail::FatOrphanFilter fat_orphans(h.fs, std::move(zeros));
   tsk_error_reset();
-  auto flags = static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(TSK_FS_DIR_WALK_FLAG_ALLOC | TSK_FS_DIR_WALK_FLAG_UNALLOC |
-                                                      TSK_FS_DIR_WALK_FLAG_RECURSE);
+  auto flags = static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(
+      TSK_FS_DIR_WALK_FLAG_ALLOC | TSK_FS_DIR_WALK_FLAG_UNALLOC | TSK_FS_DIR_WALK_FLAG_RECURSE);
   if (tsk_fs_dir_walk(h.fs, h.fs->root_inum, flags, walk_cb, &c) != 0 && !c.stopped) {
     problems_.push_back({"fs " + std::to_string(filesystem) + " (" + info.type + ")",
                          "directory walk incomplete: " + take_tsk_error(), info.offset});
@@ -372,9 +403,9 @@ void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>&
   tsk_error_reset();
 }
 
-std::optional<Problem> Evidence::read_file(int filesystem, uint64_t inode,
-                                           const std::function<bool(std::span<const std::byte>)>& sink,
-                                           uint64_t* delivered) {
+std::optional<Problem> Evidence::read_file(
+    int filesystem, uint64_t inode, const std::function<bool(std::span<const std::byte>)>& sink,
+    uint64_t* delivered) {
   const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
   std::lock_guard<std::recursive_mutex> g(*h.lock);
@@ -399,15 +430,19 @@ std::optional<Problem> Evidence::read_file(int filesystem, uint64_t inode,
   uint64_t off = 0;
   while (off < size) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(off == 0 ? kFirst : kBuf, size - off));
-    ssize_t n = tsk_fs_file_read(f, static_cast<TSK_OFF_T>(off), buf.get(), want, TSK_FS_FILE_READ_FLAG_NONE);
+    ssize_t n = tsk_fs_file_read(f, static_cast<TSK_OFF_T>(off), buf.get(), want,
+                                 TSK_FS_FILE_READ_FLAG_NONE);
     if (n <= 0) {
       std::string why = take_tsk_error();
-      return Problem{where, "content unreadable at file offset " + std::to_string(off) + (why.empty() ? "" : ": " + why),
+      return Problem{where,
+                     "content unreadable at file offset " + std::to_string(off) +
+                         (why.empty() ? "" : ": " + why),
                      std::nullopt};
     }
     off += static_cast<uint64_t>(n);
     if (delivered) *delivered = off;
-    if (!sink(std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf.get()), static_cast<size_t>(n))))
+    if (!sink(std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf.get()),
+                                         static_cast<size_t>(n))))
       break;
   }
   return std::nullopt;
@@ -423,8 +458,10 @@ struct BlockCtx {
 TSK_WALK_RET_ENUM block_cb(const TSK_FS_BLOCK* b, void* ptr) {
   auto* c = static_cast<BlockCtx*>(ptr);
   uint64_t off = c->base + static_cast<uint64_t>(b->addr) * c->bs;
-  if (!c->out->empty() && c->out->back().img_offset + c->out->back().len == off) c->out->back().len += c->bs;
-  else c->out->push_back({off, c->bs});
+  if (!c->out->empty() && c->out->back().img_offset + c->out->back().len == off)
+    c->out->back().len += c->bs;
+  else
+    c->out->push_back({off, c->bs});
   return TSK_WALK_CONT;
 }
 
@@ -434,8 +471,10 @@ void merge(std::vector<ByteRange>& v) {
   for (auto& r : v) {
     if (r.len == 0) continue;
     if (!out.empty() && out.back().img_offset + out.back().len >= r.img_offset)
-      out.back().len = std::max(out.back().img_offset + out.back().len, r.img_offset + r.len) - out.back().img_offset;
-    else out.push_back(r);
+      out.back().len = std::max(out.back().img_offset + out.back().len, r.img_offset + r.len) -
+                       out.back().img_offset;
+    else
+      out.push_back(r);
   }
   v.swap(out);
 }
@@ -461,15 +500,18 @@ std::vector<ByteRange> Evidence::unallocated(int filesystem, std::vector<Problem
     for (auto [a, b] : *runs) out.push_back({base + a * bs, (b - a + 1) * bs});
   } else {
     BlockCtx c{&out, h.img_base + static_cast<uint64_t>(h.fs->offset), h.fs->block_size};
-    auto flags = static_cast<TSK_FS_BLOCK_WALK_FLAG_ENUM>(TSK_FS_BLOCK_WALK_FLAG_UNALLOC | TSK_FS_BLOCK_WALK_FLAG_AONLY);
+    auto flags = static_cast<TSK_FS_BLOCK_WALK_FLAG_ENUM>(TSK_FS_BLOCK_WALK_FLAG_UNALLOC |
+                                                          TSK_FS_BLOCK_WALK_FLAG_AONLY);
     tsk_error_reset();
     if (tsk_fs_block_walk(h.fs, h.fs->first_block, h.fs->last_block_act, flags, block_cb, &c) != 0)
-      (problems ? *problems : problems_).push_back({"fs " + std::to_string(filesystem) + " (" + info.type + ")",
-                           "unallocated block walk incomplete: " + take_tsk_error(), info.offset});
+      (problems ? *problems : problems_)
+          .push_back({"fs " + std::to_string(filesystem) + " (" + info.type + ")",
+                      "unallocated block walk incomplete: " + take_tsk_error(), info.offset});
   }
   const uint64_t img_size = image_->size();
   for (auto& r : out)
-    if (r.img_offset + r.len > img_size) r.len = r.img_offset < img_size ? img_size - r.img_offset : 0;
+    if (r.img_offset + r.len > img_size)
+      r.len = r.img_offset < img_size ? img_size - r.img_offset : 0;
   merge(out);
   return out;
 }
@@ -478,8 +520,11 @@ std::vector<ByteRange> Evidence::unpartitioned() {
   std::vector<ByteRange> covered;
   for (size_t i = 0; i < filesystems_.size(); ++i) {
     const FsHandle& h = impl_->fs[i];
-    if (h.pool) covered.push_back({h.pool->img_offset, static_cast<uint64_t>(h.pool->num_blocks) * h.pool->block_size});
-    else covered.push_back({filesystems_[i].offset, filesystems_[i].size});
+    if (h.pool)
+      covered.push_back(
+          {h.pool->img_offset, static_cast<uint64_t>(h.pool->num_blocks) * h.pool->block_size});
+    else
+      covered.push_back({filesystems_[i].offset, filesystems_[i].size});
   }
   merge(covered);
   std::vector<ByteRange> gaps;

@@ -4,15 +4,15 @@
 // A volume whose filesystem cannot be opened is recorded in problems() and the rest go on.
 #pragma once
 
-#include "fs/error.hpp"
-#include "fs/image.hpp"
-
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "fs/error.hpp"
+#include "fs/image.hpp"
 
 namespace safehold::fs {
 
@@ -25,36 +25,35 @@ enum class VolumeKind { partition, unallocated, meta, whole };  // whole: no vol
 const char* to_string(VolumeKind k);
 
 struct Volume {
-  int index = 0;            // Safehold's own index: position in volumes(), stable for one image
-  uint64_t start = 0;       // bytes from the image start
-  uint64_t length = 0;      // bytes
+  int index = 0;        // Safehold's own index: position in volumes(), stable for one image
+  uint64_t start = 0;   // bytes from the image start
+  uint64_t length = 0;  // bytes
   VolumeKind kind = VolumeKind::partition;
   std::string description;  // "Linux (0x83)", "Basic data partition", "Unallocated", ...
   std::string scheme;       // "dos", "gpt", "none"
 };
 
 struct FilesystemInfo {
-  int index = 0;            // position in filesystems()
-  int volume = 0;           // Volume::index it lives on
-  uint64_t offset = 0;      // image byte offset of the filesystem
-  std::string type;         // "fat32", "exfat", "ntfs", "ext4", "hfsplus", "iso9660", "apfs", ...
+  int index = 0;        // position in filesystems()
+  int volume = 0;       // Volume::index it lives on
+  uint64_t offset = 0;  // image byte offset of the filesystem
+  std::string type;     // "fat32", "exfat", "ntfs", "ext4", "hfsplus", "iso9660", "apfs", ...
   std::string label;
   uint32_t block_size = 0;
   uint64_t block_count = 0;
-  uint64_t size = 0;        // bytes
+  uint64_t size = 0;  // bytes
 };
 
 enum class FileState { allocated, deleted, orphan };
 const char* to_string(FileState s);
 
 struct Timestamp {
-  int64_t seconds = 0;      // Unix seconds, UTC
+  int64_t seconds = 0;  // Unix seconds, UTC
   uint32_t nanos = 0;
 };
 // ISO 8601 UTC, "2024-01-02T03:04:05Z" (fraction when nanos != 0).
 std::string to_iso8601(const Timestamp& t);
 std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t);
-
 
 struct ByteRun {
   uint64_t file_offset = 0;
@@ -64,14 +63,14 @@ struct ByteRun {
 };
 
 struct FileEntry {
-  int filesystem = 0;       // FilesystemInfo::index
+  int filesystem = 0;  // FilesystemInfo::index
   int volume = 0;
   std::string fs_type;
-  std::string path;         // "/dir/name" as stored in the evidence (untrusted: may hold anything)
+  std::string path;  // "/dir/name" as stored in the evidence (untrusted: may hold anything)
   std::string name;
   uint64_t inode = 0;
   uint64_t size = 0;
-  std::string type;         // "file", "dir", "link", "other"
+  std::string type;  // "file", "dir", "link", "other"
   FileState state = FileState::allocated;
   std::optional<Timestamp> mtime, atime, ctime, crtime;
   std::vector<ByteRun> byte_runs;  // of the default data stream; empty for resident data

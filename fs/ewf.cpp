@@ -1,10 +1,10 @@
 #include "fs/ewf.hpp"
 
-#include "fs/error.hpp"
-
 #include <algorithm>
 #include <stdexcept>
 #include <vector>
+
+#include "fs/error.hpp"
 
 namespace safehold::fs::ewf {
 
@@ -41,11 +41,15 @@ Handle open_for_read(const std::string& first, std::vector<std::string>* segment
   Error err;
   char** names = nullptr;
   int count = 0;
-  if (libewf_glob(first.c_str(), first.size(), LIBEWF_FORMAT_UNKNOWN, &names, &count, err.out()) != 1)
+  if (libewf_glob(first.c_str(), first.size(), LIBEWF_FORMAT_UNKNOWN, &names, &count, err.out()) !=
+      1)
     throw EvidenceError(first + ": cannot find the EWF segments: " + err.message());
   struct GlobFree {
-    char** n; int c;
-    ~GlobFree() { if (n) libewf_glob_free(n, c, nullptr); }
+    char** n;
+    int c;
+    ~GlobFree() {
+      if (n) libewf_glob_free(n, c, nullptr);
+    }
   } glob_free{names, count};
   if (segments) {
     segments->clear();

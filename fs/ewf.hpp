@@ -5,8 +5,8 @@
 #include <libewf.h>
 
 #include <memory>
-#include <vector>
 #include <string>
+#include <vector>
 
 namespace safehold::fs::ewf {
 
@@ -17,7 +17,10 @@ class Error {
   ~Error() { reset(); }
   Error(const Error&) = delete;
   Error& operator=(const Error&) = delete;
-  libewf_error_t** out() { reset(); return &err_; }
+  libewf_error_t** out() {
+    reset();
+    return &err_;
+  }
   std::string message() const;
   void reset();
 

@@ -1,8 +1,5 @@
 #include "fs/ewf_image.hpp"
 
-#include "fs/ewf.hpp"
-#include "fs/internal/ewf_chunks.hpp"
-
 #include <libdeflate.h>
 #include <zlib.h>
 
@@ -12,6 +9,9 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+
+#include "fs/ewf.hpp"
+#include "fs/internal/ewf_chunks.hpp"
 
 namespace safehold::fs::ewf {
 
@@ -39,10 +39,14 @@ struct Decompressor {
 class ChunkSource {
  public:
   ChunkSource(Handle h, uint64_t media_size, uint32_t chunk_size)
-      : h_(std::move(h)), media_size_(media_size), chunk_size_(chunk_size), d_(libdeflate_alloc_decompressor()),
-        scratch_(static_cast<size_t>(chunk_size) * 2 + 1024), zero_(chunk_size),
-        shared_(std::make_shared<SharedChunks>((media_size + chunk_size - 1) / chunk_size, chunk_size,
-                                               kSharedBudget)) {
+      : h_(std::move(h)),
+        media_size_(media_size),
+        chunk_size_(chunk_size),
+        d_(libdeflate_alloc_decompressor()),
+        scratch_(static_cast<size_t>(chunk_size) * 2 + 1024),
+        zero_(chunk_size),
+        shared_(std::make_shared<SharedChunks>((media_size + chunk_size - 1) / chunk_size,
+                                               chunk_size, kSharedBudget)) {
     if (!d_) throw std::bad_alloc();
     for (auto& s : slots_) s.data.resize(chunk_size);
   }
@@ -61,8 +65,10 @@ class ChunkSource {
       if (!c) return fallback(off, buf, len);
       size_t within = static_cast<size_t>(pos - index * chunk_size_);
       size_t n = std::min<size_t>(len - done, chunk_bytes(index) - within);
-      if (c == zero_.data()) std::memset(buf + done, 0, n);
-      else std::memcpy(buf + done, c + within, n);
+      if (c == zero_.data())
+        std::memset(buf + done, 0, n);
+      else
+        std::memcpy(buf + done, c + within, n);
       done += n;
     }
     return static_cast<ssize_t>(done);
@@ -95,13 +101,14 @@ class ChunkSource {
     }
     const uint32_t data_size = static_cast<uint32_t>(chunk_bytes(index));
     Error e;
-    if (libewf_handle_seek_offset(h_.get(), static_cast<off64_t>(index * chunk_size_), SEEK_SET, e.out()) < 0)
+    if (libewf_handle_seek_offset(h_.get(), static_cast<off64_t>(index * chunk_size_), SEEK_SET,
+                                  e.out()) < 0)
       return nullptr;
     int8_t is_compressed = 0, read_checksum = 0;
     uint8_t checksum_buf[4] = {};
     uint32_t checksum = 0;
-    ssize_t n = libewf_handle_read_chunk(h_.get(), scratch_.data(), scratch_.size(), &is_compressed, checksum_buf,
-                                         &checksum, &read_checksum, e.out());
+    ssize_t n = libewf_handle_read_chunk(h_.get(), scratch_.data(), scratch_.size(), &is_compressed,
+                                         checksum_buf, &checksum, &read_checksum, e.out());
     if (n <= 0) return nullptr;
     std::span<const unsigned char> stored(scratch_.data(), static_cast<size_t>(n));
     if (is_compressed) {
@@ -110,8 +117,8 @@ class ChunkSource {
         return zero_.data();
       }
       size_t actual = 0;
-      if (libdeflate_zlib_decompress(d_.get(), stored.data(), stored.size(), victim->data.data(), data_size,
-                                     &actual) != LIBDEFLATE_SUCCESS ||
+      if (libdeflate_zlib_decompress(d_.get(), stored.data(), stored.size(), victim->data.data(),
+                                     data_size, &actual) != LIBDEFLATE_SUCCESS ||
           actual != data_size)
         return nullptr;
       zeros_.learn(stored, std::span<const std::byte>(victim->data.data(), data_size));
@@ -127,7 +134,8 @@ class ChunkSource {
         want = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
         has = true;
       }
-      if (has && static_cast<uint32_t>(adler32(adler32(0, nullptr, 0), stored.data(), data_size)) != want)
+      if (has &&
+          static_cast<uint32_t>(adler32(adler32(0, nullptr, 0), stored.data(), data_size)) != want)
         return nullptr;
       std::memcpy(victim->data.data(), stored.data(), data_size);
     }
@@ -144,7 +152,8 @@ class ChunkSource {
     if (n < 0) {
       tsk_error_reset();
       tsk_error_set_errno(TSK_ERR_IMG_READ);
-      tsk_error_set_errstr("ewf_image_read - offset: %" PRIu64 " - len: %zu - %s", off, len, e.message().c_str());
+      tsk_error_set_errstr("ewf_image_read - offset: %" PRIu64 " - len: %zu - %s", off, len,
+                           e.message().c_str());
     }
     return n;
   }
@@ -173,7 +182,8 @@ ssize_t tsk_read(TSK_IMG_INFO* img, TSK_OFF_T off, char* buf, size_t len) {
   } catch (const std::exception& e) {
     tsk_error_reset();
     tsk_error_set_errno(TSK_ERR_IMG_READ);
-    tsk_error_set_errstr("ewf_image_read - offset: %" PRId64 " - %s", static_cast<int64_t>(off), e.what());
+    tsk_error_set_errstr("ewf_image_read - offset: %" PRId64 " - %s", static_cast<int64_t>(off),
+                         e.what());
     return -1;
   }
 }
@@ -185,7 +195,9 @@ void tsk_close(TSK_IMG_INFO* img) {
 }
 
 void tsk_stat(TSK_IMG_INFO* img, FILE* f) {
-  tsk_fprintf(f, "IMAGE FILE INFORMATION\n--------------------------------------------\nImage Type:\t\tewf\n");
+  tsk_fprintf(
+      f,
+      "IMAGE FILE INFORMATION\n--------------------------------------------\nImage Type:\t\tewf\n");
   tsk_fprintf(f, "\nSize of data in bytes:\t%" PRId64 "\n", static_cast<int64_t>(img->size));
   tsk_fprintf(f, "Sector size:\t%u\n", img->sector_size);
 }
@@ -202,7 +214,8 @@ TSK_IMG_INFO* open_tsk_image(const std::string& first, std::shared_ptr<SharedChu
     size32_t chunk_size = 0;
     uint32_t bps = 0;
     if (libewf_handle_get_media_size(h.get(), &media_size, err.out()) != 1 ||
-        libewf_handle_get_chunk_size(h.get(), &chunk_size, err.out()) != 1 || chunk_size == 0 || media_size == 0)
+        libewf_handle_get_chunk_size(h.get(), &chunk_size, err.out()) != 1 || chunk_size == 0 ||
+        media_size == 0)
       return nullptr;
     if (libewf_handle_get_bytes_per_sector(h.get(), &bps, err.out()) == 1 && bps) sector = bps;
     src = std::make_unique<ChunkSource>(std::move(h), media_size, chunk_size);
@@ -212,8 +225,8 @@ TSK_IMG_INFO* open_tsk_image(const std::string& first, std::shared_ptr<SharedChu
   auto* t = static_cast<TskEwf*>(std::calloc(1, sizeof(TskEwf)));
   if (!t) return nullptr;
   t->source = src.get();
-  TSK_IMG_INFO* img = tsk_img_open_external(t, static_cast<TSK_OFF_T>(src->size()), sector, tsk_read, tsk_close,
-                                            tsk_stat);
+  TSK_IMG_INFO* img = tsk_img_open_external(t, static_cast<TSK_OFF_T>(src->size()), sector,
+                                            tsk_read, tsk_close, tsk_stat);
   if (!img) {
     std::free(t);
     return nullptr;

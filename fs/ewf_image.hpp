@@ -15,6 +15,7 @@ class SharedChunks;
 // Opens the EWF set whose first segment is `first`; nullptr when libewf cannot open it (the
 // caller then lets TSK try, to get TSK's own error). Close with tsk_img_close(). `shared`, when
 // given, receives the backend's store of decoded chunks other readers may fill (SharedChunks).
-TSK_IMG_INFO* open_tsk_image(const std::string& first, std::shared_ptr<SharedChunks>* shared = nullptr);
+TSK_IMG_INFO* open_tsk_image(const std::string& first,
+                             std::shared_ptr<SharedChunks>* shared = nullptr);
 
 }  // namespace safehold::fs::ewf

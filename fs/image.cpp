@@ -1,15 +1,15 @@
 #include "fs/image.hpp"
 
-#include "fs/ewf.hpp"
-#include "fs/internal/ewf_chunks.hpp"
-#include "fs/ewf_image.hpp"
-
 #include <tsk/libtsk.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <mutex>
+
+#include "fs/ewf.hpp"
+#include "fs/ewf_image.hpp"
+#include "fs/internal/ewf_chunks.hpp"
 
 namespace safehold::fs {
 
@@ -32,11 +32,16 @@ std::string take_tsk_error() {
 
 const char* to_string(ImageFormat f) {
   switch (f) {
-    case ImageFormat::raw: return "raw";
-    case ImageFormat::split_raw: return "split raw";
-    case ImageFormat::ewf: return "ewf";
-    case ImageFormat::vhd: return "vhd";
-    case ImageFormat::vmdk: return "vmdk";
+    case ImageFormat::raw:
+      return "raw";
+    case ImageFormat::split_raw:
+      return "split raw";
+    case ImageFormat::ewf:
+      return "ewf";
+    case ImageFormat::vhd:
+      return "vhd";
+    case ImageFormat::vmdk:
+      return "vmdk";
   }
   return "unknown";
 }
@@ -72,7 +77,8 @@ EwfMetadata read_ewf_metadata(const fsys::path& first) {
   m.acquiry_software_version = ewf::header_value(h.get(), "acquiry_software_version");
   ewf::Error err;
   uint8_t md5[16] = {}, sha1[20] = {};
-  if (libewf_handle_get_md5_hash(h.get(), md5, sizeof md5, err.out()) == 1) m.md5 = hex_or_empty(md5, 16);
+  if (libewf_handle_get_md5_hash(h.get(), md5, sizeof md5, err.out()) == 1)
+    m.md5 = hex_or_empty(md5, 16);
   if (libewf_handle_get_sha1_hash(h.get(), sha1, sizeof sha1, err.out()) == 1)
     m.sha1 = hex_or_empty(sha1, 20);
   if (m.sha1.empty()) {
@@ -87,10 +93,12 @@ EwfMetadata read_ewf_metadata(const fsys::path& first) {
   int8_t level = 0;
   uint8_t flags = 0;
   if (libewf_handle_get_compression_values(h.get(), &level, &flags, err.out()) == 1) {
-    m.compression = level == LIBEWF_COMPRESSION_NONE   ? (flags & LIBEWF_COMPRESS_FLAG_USE_EMPTY_BLOCK_COMPRESSION ? "empty-block" : "none")
-                    : level == LIBEWF_COMPRESSION_FAST ? "fast"
-                    : level == LIBEWF_COMPRESSION_BEST ? "best"
-                                                       : "unknown";
+    m.compression =
+        level == LIBEWF_COMPRESSION_NONE
+            ? (flags & LIBEWF_COMPRESS_FLAG_USE_EMPTY_BLOCK_COMPRESSION ? "empty-block" : "none")
+        : level == LIBEWF_COMPRESSION_FAST ? "fast"
+        : level == LIBEWF_COMPRESSION_BEST ? "best"
+                                           : "unknown";
   }
   uint8_t media = 0;
   if (libewf_handle_get_media_type(h.get(), &media, err.out()) == 1) {
@@ -118,12 +126,14 @@ TSK_IMG_TYPE_ENUM detect_type(const fsys::path& path) {
   char head[64] = {};
   in.read(head, sizeof head);
   std::string h(head, static_cast<size_t>(in.gcount()));
-  if (h.rfind("KDMV", 0) == 0 || h.find("# Disk DescriptorFile") != std::string::npos) return TSK_IMG_TYPE_VMDK_VMDK;
+  if (h.rfind("KDMV", 0) == 0 || h.find("# Disk DescriptorFile") != std::string::npos)
+    return TSK_IMG_TYPE_VMDK_VMDK;
   if (h.rfind("conectix", 0) == 0) return TSK_IMG_TYPE_VHD_VHD;
   in.clear();
   in.seekg(-512, std::ios::end);
   char foot[8] = {};
-  if (in && in.read(foot, sizeof foot) && std::string(foot, 8) == "conectix") return TSK_IMG_TYPE_VHD_VHD;
+  if (in && in.read(foot, sizeof foot) && std::string(foot, 8) == "conectix")
+    return TSK_IMG_TYPE_VHD_VHD;
   return TSK_IMG_TYPE_RAW;
 }
 
@@ -132,10 +142,13 @@ TSK_IMG_TYPE_ENUM detect_type(const fsys::path& path) {
 std::unique_ptr<Image> Image::open(const fsys::path& path) {
   std::error_code ec;
   if (!fsys::exists(path, ec)) throw EvidenceError(path.string() + ": no such file");
-  if (fsys::is_directory(path, ec)) throw EvidenceError(path.string() + ": is a directory, not an image");
+  if (fsys::is_directory(path, ec))
+    throw EvidenceError(path.string() + ": is a directory, not an image");
   {
     std::ifstream probe(path, std::ios::binary);
-    if (!probe) throw EvidenceError(path.string() + ": cannot be opened for reading: " + std::strerror(errno));
+    if (!probe)
+      throw EvidenceError(path.string() +
+                          ": cannot be opened for reading: " + std::strerror(errno));
   }
   std::unique_ptr<Image> img(new Image());
   img->path_ = path;
@@ -145,19 +158,30 @@ std::unique_ptr<Image> Image::open(const fsys::path& path) {
   bool is_ewf = libewf_check_file_signature(path.c_str(), err.out()) == 1;
   tsk_error_reset();
   std::string p = path.string();
-  // EWF through Safehold's own backend (libdeflate, zero chunks not inflated); TSK's when that fails.
+  // EWF through Safehold's own backend (libdeflate, zero chunks not inflated); TSK's when that
+  // fails.
   if (is_ewf) img->img_ = ewf::open_tsk_image(p, &img->shared_);
-  if (!img->img_) img->img_ = tsk_img_open_utf8_sing(p.c_str(), is_ewf ? TSK_IMG_TYPE_EWF_EWF : detect_type(path), 0);
+  if (!img->img_)
+    img->img_ =
+        tsk_img_open_utf8_sing(p.c_str(), is_ewf ? TSK_IMG_TYPE_EWF_EWF : detect_type(path), 0);
   if (!img->img_) {
     std::string why = take_tsk_error();
-    throw EvidenceError(p + ": " + (is_ewf ? "damaged or incomplete EWF image" : "not a recognised image") +
+    throw EvidenceError(p + ": " +
+                        (is_ewf ? "damaged or incomplete EWF image" : "not a recognised image") +
                         (why.empty() ? "" : " (" + why + ")"));
   }
   switch (is_ewf ? TSK_IMG_TYPE_EWF_EWF : img->img_->itype) {
-    case TSK_IMG_TYPE_EWF_EWF: img->format_ = ImageFormat::ewf; break;
-    case TSK_IMG_TYPE_VHD_VHD: img->format_ = ImageFormat::vhd; break;
-    case TSK_IMG_TYPE_VMDK_VMDK: img->format_ = ImageFormat::vmdk; break;
-    default: img->format_ = img->img_->num_img > 1 ? ImageFormat::split_raw : ImageFormat::raw;
+    case TSK_IMG_TYPE_EWF_EWF:
+      img->format_ = ImageFormat::ewf;
+      break;
+    case TSK_IMG_TYPE_VHD_VHD:
+      img->format_ = ImageFormat::vhd;
+      break;
+    case TSK_IMG_TYPE_VMDK_VMDK:
+      img->format_ = ImageFormat::vmdk;
+      break;
+    default:
+      img->format_ = img->img_->num_img > 1 ? ImageFormat::split_raw : ImageFormat::raw;
   }
   for (int i = 0; i < img->img_->num_img; ++i) img->segments_.emplace_back(img->img_->images[i]);
   if (img->segments_.empty()) img->segments_.push_back(path);
@@ -175,8 +199,12 @@ Image::~Image() {
   if (img_) tsk_img_close(img_);
 }
 
-uint64_t Image::size() const { return static_cast<uint64_t>(img_->size); }
-uint32_t Image::sector_size() const { return img_->sector_size ? img_->sector_size : 512; }
+uint64_t Image::size() const {
+  return static_cast<uint64_t>(img_->size);
+}
+uint32_t Image::sector_size() const {
+  return img_->sector_size ? img_->sector_size : 512;
+}
 
 size_t Image::read(uint64_t offset, std::span<std::byte> out) const {
   if (offset >= size() || out.empty()) return 0;
@@ -188,8 +216,8 @@ size_t Image::read(uint64_t offset, std::span<std::byte> out) const {
                              reinterpret_cast<char*>(out.data() + done), want - done);
     if (n <= 0) {
       std::string why = take_tsk_error();
-      throw EvidenceError(path_.string() + ": cannot read at byte offset " + std::to_string(offset + done) +
-                          (why.empty() ? "" : " (" + why + ")"));
+      throw EvidenceError(path_.string() + ": cannot read at byte offset " +
+                          std::to_string(offset + done) + (why.empty() ? "" : " (" + why + ")"));
     }
     done += static_cast<size_t>(n);
   }

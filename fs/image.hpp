@@ -2,8 +2,6 @@
 // Reads are thread-safe (serialised inside; use SequentialReader for fast whole-image reads).
 #pragma once
 
-#include "fs/error.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +10,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "fs/error.hpp"
 
 struct TSK_IMG_INFO;
 namespace safehold::fs::ewf {
@@ -27,9 +27,9 @@ const char* to_string(ImageFormat f);
 struct EwfMetadata {
   std::string case_number, evidence_number, examiner, description, notes;
   std::string acquiry_date, system_date, acquiry_os, acquiry_software, acquiry_software_version;
-  std::string media_type, md5, sha1;  // stored hashes, lowercase hex
-  uint64_t chunk_size = 0;            // bytes
-  std::string compression;            // none, fast, best, unknown
+  std::string media_type, md5, sha1;                          // stored hashes, lowercase hex
+  uint64_t chunk_size = 0;                                    // bytes
+  std::string compression;                                    // none, fast, best, unknown
   std::vector<std::pair<uint64_t, uint64_t>> acquiry_errors;  // {first sector, count}
 };
 
@@ -55,8 +55,8 @@ class Image {
 
   // The underlying TSK handle, for fs/ internals only.
   TSK_IMG_INFO* tsk() const { return img_; }
-  // For E01 read through Safehold's backend: the decoded chunks a whole-image read may share with it
-  // (ReadOptions::share), so TSK's reads need not decode them again; nullptr otherwise.
+  // For E01 read through Safehold's backend: the decoded chunks a whole-image read may share with
+  // it (ReadOptions::share), so TSK's reads need not decode them again; nullptr otherwise.
   ewf::SharedChunks* shared_chunks() const { return shared_.get(); }
 
  private:

@@ -14,29 +14,51 @@ json opt(const std::optional<Timestamp>& t) {
 }  // namespace
 
 json to_json(const Volume& v) {
-  return {{"index", v.index}, {"start", v.start}, {"length", v.length}, {"kind", to_string(v.kind)},
-          {"description", v.description}, {"scheme", v.scheme}};
+  return {{"index", v.index},
+          {"start", v.start},
+          {"length", v.length},
+          {"kind", to_string(v.kind)},
+          {"description", v.description},
+          {"scheme", v.scheme}};
 }
 
 json to_json(const FilesystemInfo& f) {
-  return {{"index", f.index}, {"volume", f.volume}, {"offset", f.offset}, {"type", f.type},
-          {"label", f.label}, {"block_size", f.block_size}, {"block_count", f.block_count}, {"size", f.size}};
+  return {{"index", f.index},
+          {"volume", f.volume},
+          {"offset", f.offset},
+          {"type", f.type},
+          {"label", f.label},
+          {"block_size", f.block_size},
+          {"block_count", f.block_count},
+          {"size", f.size}};
 }
 
 json to_json(const FileEntry& e) {
   json runs = json::array();
   for (const auto& r : e.byte_runs) {
     json jr = {{"file_offset", r.file_offset}, {"len", r.len}};
-    if (r.sparse) jr["sparse"] = true;
-    else jr["img_offset"] = r.img_offset;
+    if (r.sparse)
+      jr["sparse"] = true;
+    else
+      jr["img_offset"] = r.img_offset;
     runs.push_back(jr);
   }
   // Names from evidence may be invalid UTF-8: the JSON carries them with replacement characters.
-  return {{"filesystem", e.filesystem}, {"volume", e.volume},  {"fs", e.fs_type},
-          {"path", e.path},             {"name", e.name},      {"inode", e.inode},
-          {"size", e.size},             {"type", e.type},      {"state", to_string(e.state)},
-          {"mtime", opt(e.mtime)},      {"atime", opt(e.atime)}, {"ctime", opt(e.ctime)},
-          {"crtime", opt(e.crtime)},    {"resident", e.resident}, {"byte_runs", runs}};
+  return {{"filesystem", e.filesystem},
+          {"volume", e.volume},
+          {"fs", e.fs_type},
+          {"path", e.path},
+          {"name", e.name},
+          {"inode", e.inode},
+          {"size", e.size},
+          {"type", e.type},
+          {"state", to_string(e.state)},
+          {"mtime", opt(e.mtime)},
+          {"atime", opt(e.atime)},
+          {"ctime", opt(e.ctime)},
+          {"crtime", opt(e.crtime)},
+          {"resident", e.resident},
+          {"byte_runs", runs}};
 }
 
 json to_json(const Problem& p) {
@@ -70,8 +92,12 @@ json describe(const Evidence& ev) {
   const Image& img = ev.image();
   json segs = json::array();
   for (auto& s : img.segments()) segs.push_back(s.string());
-  json j = {{"image", img.path().string()}, {"format", to_string(img.format())}, {"size", img.size()},
-            {"sector_size", img.sector_size()}, {"segments", segs}, {"volume_scheme", ev.volume_scheme()}};
+  json j = {{"image", img.path().string()},
+            {"format", to_string(img.format())},
+            {"size", img.size()},
+            {"sector_size", img.sector_size()},
+            {"segments", segs},
+            {"volume_scheme", ev.volume_scheme()}};
   j["ewf"] = img.ewf_metadata() ? to_json(*img.ewf_metadata()) : json(nullptr);
   json vols = json::array(), fss = json::array(), probs = json::array();
   for (auto& v : ev.volumes()) vols.push_back(to_json(v));
@@ -82,6 +108,5 @@ json describe(const Evidence& ev) {
   j["problems"] = probs;
   return j;
 }
-
 
 }  // namespace safehold::fs

@@ -1,10 +1,11 @@
-// JSON views of fs/ values, shared by `safehold info`/`safehold ls` and by reports of other modules.
+// JSON views of fs/ values, shared by `safehold info`/`safehold ls` and by reports of other
+// modules.
 #pragma once
+
+#include <nlohmann/json.hpp>
 
 #include "base/json.hpp"
 #include "fs/evidence.hpp"
-
-#include <nlohmann/json.hpp>
 
 namespace safehold::fs {
 
@@ -15,7 +16,5 @@ nlohmann::json to_json(const Problem& p);
 nlohmann::json to_json(const EwfMetadata& m);
 // `safehold info --json`: the image, its EWF metadata, volumes, filesystems and problems.
 nlohmann::json describe(const Evidence& ev);
-
-
 
 }  // namespace safehold::fs

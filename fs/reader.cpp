@@ -1,9 +1,5 @@
 #include "fs/reader.hpp"
 
-#include "fs/ewf.hpp"
-#include "fs/internal/ewf_chunks.hpp"
-#include "fs/image.hpp"
-
 #include <libdeflate.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -18,6 +14,10 @@
 #include <mutex>
 #include <thread>
 
+#include "fs/ewf.hpp"
+#include "fs/image.hpp"
+#include "fs/internal/ewf_chunks.hpp"
+
 namespace safehold::fs {
 
 namespace {
@@ -26,15 +26,17 @@ constexpr size_t kChunksPerBatch = 64;
 
 // The decoding threads only have to stay ahead of the consumer, which is usually the slowest stage
 // (one MD5 stream cannot be split), so on a busy machine the consumer gets the CPU first.
-void lower_this_thread_priority() { setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 4); }
+void lower_this_thread_priority() {
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 4);
+}
 
 struct RawChunk {
-  uint64_t offset = 0;          // image offset of the chunk's data
-  uint32_t data_size = 0;       // bytes of media data it holds
+  uint64_t offset = 0;     // image offset of the chunk's data
+  uint32_t data_size = 0;  // bytes of media data it holds
   bool compressed = false;
-  uint32_t checksum = 0;        // Adler-32 of the data, for stored chunks
+  uint32_t checksum = 0;  // Adler-32 of the data, for stored chunks
   bool has_checksum = false;
-  bool zero = false;            // stored exactly like a chunk known to hold zeros: not inflated
+  bool zero = false;  // stored exactly like a chunk known to hold zeros: not inflated
   const std::byte* shared = nullptr;  // already decoded by another reader (SharedChunks)
   std::vector<unsigned char> stored;
 };
@@ -61,7 +63,7 @@ class OutBuffer {
 
 struct Batch {
   std::vector<RawChunk> chunks;
-  OutBuffer out;                // decompressed data of all chunks, in order
+  OutBuffer out;  // decompressed data of all chunks, in order
   std::vector<ChunkError> errors;
   bool done = false;
 };
@@ -107,15 +109,18 @@ void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros, ewf::Sh
       if (fill_zeros) std::memset(dst, 0, c.data_size);
     } else if (c.compressed) {
       size_t actual = 0;
-      auto r = libdeflate_zlib_decompress(d, c.stored.data(), c.stored.size(), dst, c.data_size, &actual);
+      auto r = libdeflate_zlib_decompress(d, c.stored.data(), c.stored.size(), dst, c.data_size,
+                                          &actual);
       if (r != LIBDEFLATE_SUCCESS || actual != c.data_size) {
         std::memset(dst, 0, c.data_size);
-        b.errors.push_back({c.offset, c.data_size,
-                            "chunk at offset " + std::to_string(c.offset) +
-                                (r == LIBDEFLATE_BAD_DATA ? ": corrupt compressed data or Adler-32 mismatch"
-                                                          : ": decompressed size is wrong")});
+        b.errors.push_back(
+            {c.offset, c.data_size,
+             "chunk at offset " + std::to_string(c.offset) +
+                 (r == LIBDEFLATE_BAD_DATA ? ": corrupt compressed data or Adler-32 mismatch"
+                                           : ": decompressed size is wrong")});
       } else if (share) {
-        share->put(c.offset / share->chunk_size(), std::span<const std::byte>(b.out.data() + pos, c.data_size));
+        share->put(c.offset / share->chunk_size(),
+                   std::span<const std::byte>(b.out.data() + pos, c.data_size));
       }
     } else {
       size_t n = std::min<size_t>(c.stored.size(), c.data_size);
@@ -123,14 +128,18 @@ void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros, ewf::Sh
       std::memset(dst + n, 0, c.data_size - n);
       bool good = c.stored.size() >= c.data_size;
       if (c.has_checksum) {
-        uint32_t a = static_cast<uint32_t>(adler32(adler32(0, nullptr, 0), c.stored.data(), static_cast<uInt>(n)));
+        uint32_t a = static_cast<uint32_t>(
+            adler32(adler32(0, nullptr, 0), c.stored.data(), static_cast<uInt>(n)));
         if (a != c.checksum) {
           good = false;
-          b.errors.push_back({c.offset, c.data_size, "chunk at offset " + std::to_string(c.offset) + ": Adler-32 mismatch"});
+          b.errors.push_back(
+              {c.offset, c.data_size,
+               "chunk at offset " + std::to_string(c.offset) + ": Adler-32 mismatch"});
         }
       }
       if (good && share)
-        share->put(c.offset / share->chunk_size(), std::span<const std::byte>(b.out.data() + pos, c.data_size));
+        share->put(c.offset / share->chunk_size(),
+                   std::span<const std::byte>(b.out.data() + pos, c.data_size));
     }
     pos += c.data_size;
   }
@@ -150,12 +159,16 @@ bool read_ewf_parallel(const std::filesystem::path& path,
       libewf_handle_get_chunk_size(h.get(), &chunk_size, err.out()) != 1 || chunk_size == 0)
     return false;
   uint64_t start = opts.start - opts.start % chunk_size;
-  uint64_t end = opts.length ? std::min<uint64_t>(media_size, opts.start + opts.length) : media_size;
+  uint64_t end =
+      opts.length ? std::min<uint64_t>(media_size, opts.start + opts.length) : media_size;
   if (start >= end) return true;
-  if (libewf_handle_seek_offset(h.get(), static_cast<off64_t>(start), SEEK_SET, err.out()) < 0) return false;
+  if (libewf_handle_seek_offset(h.get(), static_cast<off64_t>(start), SEEK_SET, err.out()) < 0)
+    return false;
 
-  unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
-  ewf::SharedChunks* share = opts.share && opts.share->chunk_size() == chunk_size ? opts.share : nullptr;
+  unsigned threads =
+      opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+  ewf::SharedChunks* share =
+      opts.share && opts.share->chunk_size() == chunk_size ? opts.share : nullptr;
   if (share) share->activate();
   BatchQueue work;
   std::mutex order_m;
@@ -167,7 +180,8 @@ bool read_ewf_parallel(const std::filesystem::path& path,
   bool producer_done = false;
   bool first_chunk_failed = false;
 
-  std::mutex pool_m;  // output buffers handed back by the consumer, reused (no page faults, no zeroing)
+  std::mutex
+      pool_m;  // output buffers handed back by the consumer, reused (no page faults, no zeroing)
   std::vector<OutBuffer> pool;
 
   std::vector<std::thread> workers;
@@ -219,9 +233,11 @@ bool read_ewf_parallel(const std::filesystem::path& path,
           }
           if (seek) {
             ewf::Error se;
-            if (libewf_handle_seek_offset(h.get(), static_cast<off64_t>(off), SEEK_SET, se.out()) < 0) {
+            if (libewf_handle_seek_offset(h.get(), static_cast<off64_t>(off), SEEK_SET, se.out()) <
+                0) {
               std::lock_guard<std::mutex> g(order_m);
-              read_error = "cannot seek to the chunk at offset " + std::to_string(off) + ": " + se.message();
+              read_error =
+                  "cannot seek to the chunk at offset " + std::to_string(off) + ": " + se.message();
               off = end;
               break;
             }
@@ -232,12 +248,14 @@ bool read_ewf_parallel(const std::filesystem::path& path,
         uint8_t checksum_buf[4] = {};
         uint32_t checksum = 0;
         ewf::Error e;
-        ssize_t n = libewf_handle_read_chunk(h.get(), scratch.data(), scratch.size(), &is_compressed, checksum_buf,
-                                             &checksum, &read_checksum, e.out());
+        ssize_t n =
+            libewf_handle_read_chunk(h.get(), scratch.data(), scratch.size(), &is_compressed,
+                                     checksum_buf, &checksum, &read_checksum, e.out());
         if (n <= 0) {
           std::lock_guard<std::mutex> g(order_m);
           if (off == start && order.empty() && b->chunks.empty()) first_chunk_failed = true;
-          read_error = "cannot read the chunk at offset " + std::to_string(off) + ": " + e.message();
+          read_error =
+              "cannot read the chunk at offset " + std::to_string(off) + ": " + e.message();
           off = end;
           break;
         }
@@ -250,8 +268,8 @@ bool read_ewf_parallel(const std::filesystem::path& path,
           if (c.compressed && pd && zeros.want(stored.size())) {
             // Small compressed chunks may be zero chunks: decode one here to learn its form.
             size_t actual = 0;
-            if (libdeflate_zlib_decompress(pd.get(), stored.data(), stored.size(), probe.data(), c.data_size,
-                                           &actual) == LIBDEFLATE_SUCCESS &&
+            if (libdeflate_zlib_decompress(pd.get(), stored.data(), stored.size(), probe.data(),
+                                           c.data_size, &actual) == LIBDEFLATE_SUCCESS &&
                 actual == c.data_size)
               zeros.learn(stored, std::span<const std::byte>(probe.data(), c.data_size));
           }
@@ -263,7 +281,8 @@ bool read_ewf_parallel(const std::filesystem::path& path,
             c.has_checksum = true;
           } else if (c.stored.size() >= static_cast<size_t>(c.data_size) + 4) {
             const unsigned char* p = c.stored.data() + c.data_size;
-            c.checksum = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+            c.checksum =
+                uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
             c.has_checksum = true;
           }
         }
@@ -290,7 +309,9 @@ bool read_ewf_parallel(const std::filesystem::path& path,
     std::shared_ptr<Batch> b;
     {
       std::unique_lock<std::mutex> l(order_m);
-      order_cv.wait(l, [&] { return (!order.empty() && order.front()->done) || (producer_done && order.empty()); });
+      order_cv.wait(l, [&] {
+        return (!order.empty() && order.front()->done) || (producer_done && order.empty());
+      });
       if (order.empty()) break;
       b = order.front();
       order.pop_front();
@@ -311,14 +332,16 @@ bool read_ewf_parallel(const std::filesystem::path& path,
     for (size_t i = 0; i < b->chunks.size() && ok;) {
       const bool zero = opts.zeros && b->chunks[i].zero;
       size_t j = i, n = 0;
-      while (j < b->chunks.size() && (opts.zeros && b->chunks[j].zero) == zero) n += b->chunks[j++].data_size;
+      while (j < b->chunks.size() && (opts.zeros && b->chunks[j].zero) == zero)
+        n += b->chunks[j++].data_size;
       uint64_t a = std::max<uint64_t>(b->chunks[i].offset, opts.start);
       uint64_t z = std::min<uint64_t>(b->chunks[i].offset + n, end);
       if (a < z) {
         result.bytes += z - a;
         bool more = zero ? opts.zeros(a, z - a)
-                         : sink(a, std::span<const std::byte>(b->out.data() + pos + (a - b->chunks[i].offset),
-                                                              static_cast<size_t>(z - a)));
+                         : sink(a, std::span<const std::byte>(
+                                       b->out.data() + pos + (a - b->chunks[i].offset),
+                                       static_cast<size_t>(z - a)));
         if (!more) {
           ok = false;
           std::lock_guard<std::mutex> g(order_m);

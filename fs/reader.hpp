@@ -4,14 +4,14 @@
 // blocks. Used by hashing, verification and carving.
 #pragma once
 
-#include "fs/error.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <span>
 #include <vector>
+
+#include "fs/error.hpp"
 
 namespace safehold::fs {
 
@@ -20,29 +20,29 @@ class SharedChunks;
 }
 
 struct ReadOptions {
-  unsigned threads = 0;             // 0: all cores
-  size_t block_size = 4u << 20;     // for non-EWF images
-  uint64_t start = 0;               // byte range to read; length 0 means to the end
+  unsigned threads = 0;          // 0: all cores
+  size_t block_size = 4u << 20;  // for non-EWF images
+  uint64_t start = 0;            // byte range to read; length 0 means to the end
   uint64_t length = 0;
   // When set, ranges the reader knows hold only zeros without decoding them (EWF chunks stored
   // exactly like an all-zero chunk) go to zeros(offset, length) instead of to the sink, in order
   // with the sink's pieces. Return false to stop early. Other ranges of zeros still go to the sink.
   std::function<bool(uint64_t, uint64_t)> zeros;
-  // E01 only: the chunks decoded and verified on the way are published here (Image::shared_chunks())
-  // for the image's TSK reads to take instead of decoding them again.
+  // E01 only: the chunks decoded and verified on the way are published here
+  // (Image::shared_chunks()) for the image's TSK reads to take instead of decoding them again.
   ewf::SharedChunks* share = nullptr;
 };
 
 struct ChunkError {
   uint64_t img_offset = 0;
   uint64_t len = 0;
-  std::string message;              // "chunk 12 at offset 393216: checksum mismatch"
+  std::string message;  // "chunk 12 at offset 393216: checksum mismatch"
 };
 
 struct ReadResult {
   uint64_t bytes = 0;
-  std::vector<ChunkError> errors;   // damaged chunks (delivered zero-filled)
-  bool used_raw_chunks = false;     // true when the parallel E01 path was taken
+  std::vector<ChunkError> errors;  // damaged chunks (delivered zero-filled)
+  bool used_raw_chunks = false;    // true when the parallel E01 path was taken
 };
 
 // Delivers the image's data in order: sink(offset, bytes). Return false to stop early.

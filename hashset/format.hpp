@@ -28,11 +28,11 @@ struct TableDesc {
 static_assert(sizeof(TableDesc) == 48);
 
 struct Header {
-  char magic[8];               // "SAFEHOLDHST"
-  uint32_t version;            // 1
-  uint32_t flags;              // bit 0: ignorable
-  uint64_t file_size;          // the whole file, to catch truncation
-  uint64_t metadata_offset;    // UTF-8 JSON object: name, source_format, ignorable, records
+  char magic[8];             // "SAFEHOLDHST"
+  uint32_t version;          // 1
+  uint32_t flags;            // bit 0: ignorable
+  uint64_t file_size;        // the whole file, to catch truncation
+  uint64_t metadata_offset;  // UTF-8 JSON object: name, source_format, ignorable, records
   uint64_t metadata_length;
   uint64_t categories_offset;  // u32 count, then per id (0 = none, "") u16 length + bytes
   uint64_t categories_length;

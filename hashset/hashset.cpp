@@ -2,21 +2,21 @@
 // memory-mapped reader. Layout in docs/hashset.md.
 #include "hashset/hashset.hpp"
 
-#include "hashset/format.hpp"
-
+#include <fcntl.h>
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
+#include <nlohmann/json.hpp>
 #include <thread>
-#include <unistd.h>
 #include <unordered_map>
+
+#include "hashset/format.hpp"
 
 namespace safehold::hashset {
 
@@ -126,9 +126,12 @@ size_t sort_unique(uint8_t* data, size_t n) {
 
 size_t sort_unique(size_t record_size, uint8_t* data, size_t n) {
   switch (record_size) {
-    case 18: return sort_unique<18>(data, n);
-    case 22: return sort_unique<22>(data, n);
-    case 34: return sort_unique<34>(data, n);
+    case 18:
+      return sort_unique<18>(data, n);
+    case 22:
+      return sort_unique<22>(data, n);
+    case 34:
+      return sort_unique<34>(data, n);
   }
   throw std::logic_error("bad record size");
 }
@@ -137,9 +140,12 @@ size_t sort_unique(size_t record_size, uint8_t* data, size_t n) {
 
 std::string_view to_string(Algo a) {
   switch (a) {
-    case Algo::md5: return "md5";
-    case Algo::sha1: return "sha1";
-    case Algo::sha256: return "sha256";
+    case Algo::md5:
+      return "md5";
+    case Algo::sha1:
+      return "sha1";
+    case Algo::sha256:
+      return "sha256";
   }
   return "?";
 }
@@ -168,9 +174,12 @@ std::optional<Digest> parse_digest(std::string_view hex, Algo a) {
 
 std::optional<Digest> parse_digest(std::string_view hex) {
   switch (hex.size()) {
-    case 32: return parse_digest(hex, Algo::md5);
-    case 40: return parse_digest(hex, Algo::sha1);
-    case 64: return parse_digest(hex, Algo::sha256);
+    case 32:
+      return parse_digest(hex, Algo::md5);
+    case 40:
+      return parse_digest(hex, Algo::sha1);
+    case 64:
+      return parse_digest(hex, Algo::sha256);
   }
   return std::nullopt;
 }
@@ -185,10 +194,14 @@ std::optional<Format> parse_format(std::string_view s) {
 
 std::string_view to_string(Format f) {
   switch (f) {
-    case Format::text: return "text";
-    case Format::nsrl: return "nsrl";
-    case Format::nsrl_v3: return "nsrl-v3";
-    case Format::vics: return "vics";
+    case Format::text:
+      return "text";
+    case Format::nsrl:
+      return "nsrl";
+    case Format::nsrl_v3:
+      return "nsrl-v3";
+    case Format::vics:
+      return "vics";
   }
   return "?";
 }
@@ -224,8 +237,8 @@ class Spool {
     for (auto& [off, len] : blocks_[i]) {
       size_t got = 0;
       while (got < len) {
-        ssize_t r = ::pread(tmp_.fd, out.data() + pos + got, len - got,
-                            static_cast<off_t>(off + got));
+        ssize_t r =
+            ::pread(tmp_.fd, out.data() + pos + got, len - got, static_cast<off_t>(off + got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) throw std::runtime_error(sys_error("cannot read the import spool", dir_));
         got += static_cast<size_t>(r);
@@ -246,7 +259,8 @@ class Spool {
         // Filesystems without O_TMPFILE: a named file unlinked at once.
         std::string templ = (dir_ / ".safehold-hashset-spool.XXXXXX").string();
         tmp_.fd = ::mkstemp(templ.data());
-        if (tmp_.fd < 0) throw std::runtime_error(sys_error("cannot create the import spool", dir_));
+        if (tmp_.fd < 0)
+          throw std::runtime_error(sys_error("cannot create the import spool", dir_));
         ::unlink(templ.c_str());
       }
     }
@@ -380,8 +394,10 @@ ImportStats HashSetWriter::finish_to(const std::string& tmp_name, unsigned threa
           auto& d = data[i - first];
           kept[i - first] = sort_unique(rs, d.data(), d.size() / rs);
         };
-        if (i + 1 == last) job();
-        else pool.emplace_back(job);
+        if (i + 1 == last)
+          job();
+        else
+          pool.emplace_back(job);
       }
       for (auto& t : pool) t.join();
       for (int i = first; i < last; ++i) {
@@ -442,11 +458,12 @@ ImportStats HashSetWriter::finish_to(const std::string& tmp_name, unsigned threa
 
 std::unique_ptr<HashSet> HashSet::open(const std::filesystem::path& path) {
   auto bad = [&](const std::string& why) {
-    return std::runtime_error(fmt::format("{}: not a valid Safehold hash set: {}", path.string(), why));
+    return std::runtime_error(
+        fmt::format("{}: not a valid Safehold hash set: {}", path.string(), why));
   };
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.fd < 0) throw std::runtime_error(sys_error("cannot open", path));
-  struct stat sb{};
+  struct stat sb {};
   if (::fstat(fd.fd, &sb) != 0) throw std::runtime_error(sys_error("cannot stat", path));
   auto size = static_cast<uint64_t>(sb.st_size);
   if (size < sizeof(format::Header)) throw bad("too short");
@@ -512,8 +529,8 @@ std::unique_ptr<HashSet> HashSet::open(const std::filesystem::path& path) {
     }
     if (prev != td.count) throw bad("prefix index does not end at the table's end");
     for (uint64_t i = 0; i < td.count; i += std::max<uint64_t>(1, td.count / 64)) {
-      uint16_t cat = static_cast<uint16_t>(t.records[i * rs + rs - 2] |
-                                           (t.records[i * rs + rs - 1] << 8));
+      uint16_t cat =
+          static_cast<uint16_t>(t.records[i * rs + rs - 2] | (t.records[i * rs + rs - 1] << 8));
       if (cat >= ncat) throw bad("category id out of range");
     }
   }
@@ -539,8 +556,10 @@ int HashSet::find(const Digest& d) const {
       uint16_t cat = static_cast<uint16_t>(r[dn] | (r[dn + 1] << 8));
       return cat < categories_.size() ? cat : 0;
     }
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return -1;
 }

@@ -22,7 +22,9 @@ namespace safehold::hashset {
 
 enum class Algo : uint8_t { md5 = 0, sha1 = 1, sha256 = 2 };
 inline constexpr int kAlgoCount = 3;
-constexpr size_t digest_size(Algo a) { return a == Algo::md5 ? 16 : a == Algo::sha1 ? 20 : 32; }
+constexpr size_t digest_size(Algo a) {
+  return a == Algo::md5 ? 16 : a == Algo::sha1 ? 20 : 32;
+}
 std::string_view to_string(Algo a);
 
 // A binary digest of one of the three algorithms.
@@ -54,16 +56,16 @@ class ImportError : public std::runtime_error {
 
 struct ImportOptions {
   Format format = Format::text;
-  std::string name;         // the set's name, reported with every match; default: input stem
-  bool ignorable = false;   // NSRL sets are always ignorable
-  unsigned threads = 2;     // for sorting the buckets
+  std::string name;        // the set's name, reported with every match; default: input stem
+  bool ignorable = false;  // NSRL sets are always ignorable
+  unsigned threads = 2;    // for sorting the buckets
   std::function<void(uint64_t bytes_read)> progress;  // called now and then from the reader
 };
 
 struct ImportStats {
-  uint64_t records = 0;                    // hash-bearing records read from the input
+  uint64_t records = 0;                       // hash-bearing records read from the input
   std::array<uint64_t, kAlgoCount> unique{};  // distinct digests stored, by algorithm
-  uint64_t categories = 0;                 // distinct category labels
+  uint64_t categories = 0;                    // distinct category labels
   double seconds = 0;
 };
 
@@ -97,8 +99,8 @@ class HashSetWriter {
 };
 
 struct Match {
-  std::string set;                        // the set's name
-  std::optional<std::string> category;    // nullopt when the list gave none
+  std::string set;                      // the set's name
+  std::optional<std::string> category;  // nullopt when the list gave none
   bool ignorable = false;
 };
 
@@ -129,7 +131,7 @@ class HashSet {
   struct Table {
     const uint8_t* records = nullptr;  // count * (digest_size + 2) bytes, sorted by digest
     uint64_t count = 0;
-    const uint32_t* index = nullptr;   // (1 << index_bits) + 1 start positions
+    const uint32_t* index = nullptr;  // (1 << index_bits) + 1 start positions
     uint32_t index_bits = 0;
   };
   std::string name_;

@@ -1,16 +1,16 @@
 // Streaming readers for the four input formats; each pushes records into a HashSetWriter.
-#include "hashset/hashset.hpp"
-
+#include <fcntl.h>
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fcntl.h>
 #include <iterator>
-#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include "hashset/hashset.hpp"
 
 namespace safehold::hashset {
 
@@ -26,7 +26,8 @@ class Reader {
       : path_(path), progress_(std::move(progress)) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0)
-      throw std::runtime_error(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+      throw std::runtime_error(
+          fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
     ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     buf_.resize(kChunk + kMaxLine);
   }
@@ -89,7 +90,8 @@ class Reader {
       ssize_t r = ::read(fd_, buf_.data() + len_, buf_.size() - len_);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0)
-        throw std::runtime_error(fmt::format("{}: read failed: {}", path_.string(), std::strerror(errno)));
+        throw std::runtime_error(
+            fmt::format("{}: read failed: {}", path_.string(), std::strerror(errno)));
       if (r == 0) eof_ = true;
       len_ += static_cast<size_t>(r);
       bytes_ += static_cast<uint64_t>(r);
@@ -116,7 +118,8 @@ std::string_view trim(std::string_view s) {
 
 std::string shorten(std::string_view s) {
   std::string out;
-  for (char c : s.substr(0, 80)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  for (char c : s.substr(0, 80))
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
   if (s.size() > 80) out += "...";
   return out;
 }
@@ -200,7 +203,8 @@ void import_nsrl(Reader& r, HashSetWriter& w) {
     }
     if (sha1_col == SIZE_MAX || md5_col == SIZE_MAX)
       malformed(r, r.line(),
-                "not an NSRL NSRLFile.txt header (expected \"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",...)");
+                "not an NSRL NSRLFile.txt header (expected "
+                "\"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",...)");
     break;
   }
   if (sha1_col == SIZE_MAX) malformed(r, 1, "empty file: no NSRLFile.txt header");
@@ -253,7 +257,8 @@ void import_nsrl_v3(const std::filesystem::path& input, HashSetWriter& w,
     fail("not an NSRL RDS v3 database: no FILE table with md5, sha1 or sha256 columns");
   std::string cols;
   for (int a = 0; a < kAlgoCount; ++a)
-    cols += (cols.empty() ? "" : ", ") + std::string(has[a] ? to_string(static_cast<Algo>(a)) : "NULL");
+    cols +=
+        (cols.empty() ? "" : ", ") + std::string(has[a] ? to_string(static_cast<Algo>(a)) : "NULL");
   auto st = prepare("SELECT " + cols + " FROM FILE");
   uint64_t row = 0;
   for (;;) {
@@ -376,7 +381,8 @@ class VicsSax : public nlohmann::json_sax<nlohmann::json> {
     key_ = k;
     return true;
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& ex) override {
     std::string msg = ex.what();
     // "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error ..."
     if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
@@ -396,12 +402,17 @@ class VicsSax : public nlohmann::json_sax<nlohmann::json> {
 
   bool scalar(std::optional<std::string> v) {
     if (depth_ == 3 && in_value_) {
-      if (key_ == "MD5") media_.md5 = v;
-      else if (key_ == "SHA1") media_.sha1 = v;
-      else if (key_ == "Category") media_.category = v;
+      if (key_ == "MD5")
+        media_.md5 = v;
+      else if (key_ == "SHA1")
+        media_.sha1 = v;
+      else if (key_ == "Category")
+        media_.category = v;
     } else if (depth_ == 5 && in_alt_) {
-      if (key_ == "HashName") alt_.name = v;
-      else if (key_ == "HashValue") alt_.value = v;
+      if (key_ == "HashName")
+        alt_.name = v;
+      else if (key_ == "HashValue")
+        alt_.value = v;
     }
     return true;
   }
@@ -414,7 +425,8 @@ class VicsSax : public nlohmann::json_sax<nlohmann::json> {
     auto add = [&](const std::optional<std::string>& v, Algo a, const char* field) {
       if (!v || v->empty()) return;
       auto d = parse_digest(*v, a);
-      if (!d) malformed(r_, line, fmt::format("Media {}: bad {} \"{}\"", count_, field, shorten(*v)));
+      if (!d)
+        malformed(r_, line, fmt::format("Media {}: bad {} \"{}\"", count_, field, shorten(*v)));
       w_.add(*d, cat);
       any = true;
     };
@@ -438,9 +450,9 @@ void import_vics(Reader& r, HashSetWriter& w) {
   VicsSax sax(r, w);
   nlohmann::json::sax_parse(ReaderIterator(&r), ReaderIterator(), &sax);
   if (!sax.seen_value())
-    throw ImportError(fmt::format("{}: not VICS JSON: no top-level \"value\" array of Media",
-                                  r.path().string()),
-                      0);
+    throw ImportError(
+        fmt::format("{}: not VICS JSON: no top-level \"value\" array of Media", r.path().string()),
+        0);
 }
 
 }  // namespace
@@ -455,10 +467,17 @@ ImportStats import_hashset(const std::filesystem::path& input, const std::filesy
   } else {
     Reader r(input, opts.progress);
     switch (opts.format) {
-      case Format::text: import_text(r, w); break;
-      case Format::nsrl: import_nsrl(r, w); break;
-      case Format::vics: import_vics(r, w); break;
-      case Format::nsrl_v3: break;
+      case Format::text:
+        import_text(r, w);
+        break;
+      case Format::nsrl:
+        import_nsrl(r, w);
+        break;
+      case Format::vics:
+        import_vics(r, w);
+        break;
+      case Format::nsrl_v3:
+        break;
     }
   }
   return w.finish(opts.threads);

@@ -1,17 +1,16 @@
 // Decoding JPEG (libjpeg-turbo) and PNG (libpng's simplified API) into 8-bit RGB or grey for
 // hashing. Images come from evidence: any damage is an error value, never a crash or a longjmp
 // across C++ frames (the setjmp frame holds no C++ object).
-#include "pdq/pdq.hpp"
-
 #include <fmt/core.h>
+#include <jpeglib.h>
+#include <png.h>
 
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 
-#include <jpeglib.h>
-#include <png.h>
+#include "pdq/pdq.hpp"
 
 namespace safehold::pdq {
 
@@ -124,8 +123,8 @@ void luma_row(void* ctx, const uint8_t* p, int y, int w, int channels) {
 
 // PNG through libpng's simplified API as 8-bit RGBA into `rgba` (grown as needed): the reference
 // hashes the colour channels and ignores alpha.
-bool read_png_rgba(std::span<const uint8_t> data, std::vector<uint8_t>& rgba, int* width, int* height,
-                   std::string* error, uint64_t max_pixels) {
+bool read_png_rgba(std::span<const uint8_t> data, std::vector<uint8_t>& rgba, int* width,
+                   int* height, std::string* error, uint64_t max_pixels) {
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
@@ -134,7 +133,8 @@ bool read_png_rgba(std::span<const uint8_t> data, std::vector<uint8_t>& rgba, in
     png_image_free(&image);
     return false;
   };
-  if (!png_image_begin_read_from_memory(&image, data.data(), data.size())) return fail(image.message);
+  if (!png_image_begin_read_from_memory(&image, data.data(), data.size()))
+    return fail(image.message);
   if (uint64_t{image.width} * image.height > max_pixels) return fail("too large to hash");
   image.format = PNG_FORMAT_RGBA;
   if (rgba.size() < PNG_IMAGE_SIZE(image)) rgba.resize(PNG_IMAGE_SIZE(image));

@@ -36,7 +36,9 @@ const DctMatrix& dct_matrix() {
   return m;
 }
 
-int jarosz_window(int old_dim) { return (old_dim + 2 * 64 - 1) / (2 * 64); }
+int jarosz_window(int old_dim) {
+  return (old_dim + 2 * 64 - 1) / (2 * 64);
+}
 
 // The reference's one-dimensional box filter (a running sum divided by the count of values in the
 // window, windows shrinking at the ends) down every column of a row-major width x height matrix at
@@ -44,7 +46,8 @@ int jarosz_window(int old_dim) { return (old_dim + 2 * 64 - 1) / (2 * 64); }
 // the sweep goes row by row, sequential in memory and across many columns at a time.
 void box_columns(const float* in, float* out, int width, int height, int window) {
   const int half = (window + 2) / 2;
-  const int phase1 = half - 1, phase2 = window - half + 1, phase3 = height - window, phase4 = half - 1;
+  const int phase1 = half - 1, phase2 = window - half + 1, phase3 = height - window,
+            phase4 = half - 1;
   const size_t w = static_cast<size_t>(width);
   std::vector<float> sum(w, 0.0f);
   float* s = sum.data();
@@ -139,8 +142,10 @@ float torben(const float* m, int n) {
       }
     }
     if (less <= (n + 1) / 2 && greater <= (n + 1) / 2) break;
-    if (less > greater) mx = maxlt;
-    else mn = mingt;
+    if (less > greater)
+      mx = maxlt;
+    else
+      mn = mingt;
   }
   if (less >= (n + 1) / 2) return maxlt;
   if (less + equal >= (n + 1) / 2) return guess;

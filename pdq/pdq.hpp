@@ -90,9 +90,9 @@ struct ListEntry {
 std::vector<ListEntry> load_list(const std::filesystem::path& path);
 
 struct ListMatch {
-  size_t entry;   // index into the list
-  int distance;   // smallest over the dihedral variants
-  int variant;    // which variant (0 = as is)
+  size_t entry;  // index into the list
+  int distance;  // smallest over the dihedral variants
+  int variant;   // which variant (0 = as is)
 };
 // The nearest entry within max_distance of any of the variants, or nullopt.
 std::optional<ListMatch> match(const Dihedral& d, const std::vector<ListEntry>& list,

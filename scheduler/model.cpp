@@ -1,12 +1,12 @@
 // Names, the priority function and JSON views shared by both stores.
-#include "scheduler/queue.hpp"
-
 #include <fmt/core.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+
+#include "scheduler/queue.hpp"
 
 namespace safehold::scheduler {
 namespace {
@@ -26,9 +26,8 @@ std::optional<E> parse_name(std::string_view s, const std::array<const char*, N>
 constexpr std::array<const char*, 5> kRisk{"very-high", "high", "medium", "low", "none"};
 constexpr std::array<const char*, 3> kAnswer{"no", "yes", "unknown"};
 constexpr std::array<const char*, 5> kClass{"phone", "tablet", "computer", "removable", "other"};
-constexpr std::array<const char*, 9> kState{"intake",  "queued", "acquiring",
-                                            "acquired", "carving", "review",
-                                            "done",    "failed", "withdrawn"};
+constexpr std::array<const char*, 9> kState{"intake", "queued", "acquiring", "acquired", "carving",
+                                            "review", "done",   "failed",    "withdrawn"};
 constexpr std::array<const char*, 2> kKind{"acquire", "carve"};
 constexpr std::array<const char*, 3> kRole{"manager", "examiner", "auditor"};
 
@@ -47,27 +46,45 @@ std::string utc_iso8601(int64_t t) {
   return buf;
 }
 
-std::string to_string(Risk r) { return kRisk[static_cast<size_t>(r)]; }
-std::string to_string(Answer a) { return kAnswer[static_cast<size_t>(a)]; }
-std::string to_string(DeviceClass c) { return kClass[static_cast<size_t>(c)]; }
-std::string to_string(DeviceState s) { return kState[static_cast<size_t>(s)]; }
-std::string to_string(JobKind k) { return kKind[static_cast<size_t>(k)]; }
-std::string to_string(Role r) { return kRole[static_cast<size_t>(r)]; }
+std::string to_string(Risk r) {
+  return kRisk[static_cast<size_t>(r)];
+}
+std::string to_string(Answer a) {
+  return kAnswer[static_cast<size_t>(a)];
+}
+std::string to_string(DeviceClass c) {
+  return kClass[static_cast<size_t>(c)];
+}
+std::string to_string(DeviceState s) {
+  return kState[static_cast<size_t>(s)];
+}
+std::string to_string(JobKind k) {
+  return kKind[static_cast<size_t>(k)];
+}
+std::string to_string(Role r) {
+  return kRole[static_cast<size_t>(r)];
+}
 
 std::optional<Risk> parse_risk(std::string_view s) {
   if (s == "not-assessed" || s == "not_assessed" || s == "not assessed") return Risk::none;
   if (s == "very high") return Risk::very_high;
   return parse_name<Risk>(s, kRisk);
 }
-std::optional<Answer> parse_answer(std::string_view s) { return parse_name<Answer>(s, kAnswer); }
+std::optional<Answer> parse_answer(std::string_view s) {
+  return parse_name<Answer>(s, kAnswer);
+}
 std::optional<DeviceClass> parse_class(std::string_view s) {
   return parse_name<DeviceClass>(s, kClass);
 }
 std::optional<DeviceState> parse_state(std::string_view s) {
   return parse_name<DeviceState>(s, kState);
 }
-std::optional<JobKind> parse_job_kind(std::string_view s) { return parse_name<JobKind>(s, kKind); }
-std::optional<Role> parse_role(std::string_view s) { return parse_name<Role>(s, kRole); }
+std::optional<JobKind> parse_job_kind(std::string_view s) {
+  return parse_name<JobKind>(s, kKind);
+}
+std::optional<Role> parse_role(std::string_view s) {
+  return parse_name<Role>(s, kRole);
+}
 
 int class_rank(DeviceClass c) {
   switch (c) {
@@ -113,26 +130,28 @@ Priority compute_priority(const Suspect& suspect, Risk risk, DeviceClass device_
     for (auto& s : f) joined += (joined.empty() ? "" : " and ") + s;
     why.push_back(fmt::format("tier 0 (safeguarding): suspect {} {}", suspect.reference, joined));
   } else {
-    why.push_back(fmt::format(
-        "tier 1: suspect {} not recorded as living with or having access to children "
-        "(lives with children: {}, access: {})",
-        suspect.reference, to_string(suspect.lives_with_children),
-        to_string(suspect.access_to_children)));
+    why.push_back(
+        fmt::format("tier 1: suspect {} not recorded as living with or having access to children "
+                    "(lives with children: {}, access: {})",
+                    suspect.reference, to_string(suspect.lives_with_children),
+                    to_string(suspect.access_to_children)));
   }
   why.push_back(fmt::format("risk band: {} (rank {} of 5)", kRiskText[static_cast<size_t>(risk)],
                             static_cast<int>(risk) + 1));
-  why.push_back(fmt::format("device class: {} (group {}: phones and tablets, then computers, "
-                            "then removable and other)",
-                            to_string(device_class), p.class_rank + 1));
+  why.push_back(
+      fmt::format("device class: {} (group {}: phones and tablets, then computers, "
+                  "then removable and other)",
+                  to_string(device_class), p.class_rank + 1));
   double days = static_cast<double>(p.waited_seconds) / 86400.0;
   if (p.tier == 0) {
-    why.push_back(fmt::format("waiting: {:.1f} days (older first; no aging needed in tier 0)", days));
+    why.push_back(
+        fmt::format("waiting: {:.1f} days (older first; no aging needed in tier 0)", days));
   } else {
-    why.push_back(fmt::format(
-        "waiting: {:.1f} days; aging: {} full period(s) of {} days = {} level(s) up, "
-        "effective level {} (from {})",
-        days, p.aging_levels, policy.aging_days_per_level, p.aging_levels, p.effective_level,
-        p.level));
+    why.push_back(
+        fmt::format("waiting: {:.1f} days; aging: {} full period(s) of {} days = {} level(s) up, "
+                    "effective level {} (from {})",
+                    days, p.aging_levels, policy.aging_days_per_level, p.aging_levels,
+                    p.effective_level, p.level));
   }
   p.reasons = std::move(why);
   return p;
@@ -154,7 +173,8 @@ nlohmann::json to_json(const QueueEntry& e) {
   j["overdue"] = e.overdue;
   j["state"] = to_string(d.state);
   j["station"] = d.station.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.station);
-  j["lease_expires"] = d.lease_expires ? nlohmann::json(utc_iso8601(d.lease_expires)) : nlohmann::json();
+  j["lease_expires"] =
+      d.lease_expires ? nlohmann::json(utc_iso8601(d.lease_expires)) : nlohmann::json();
   j["attempts"] = d.attempts;
   j["level"] = d.level;
   j["source"] = d.source;
@@ -194,7 +214,8 @@ nlohmann::json to_json(const Alert& a, int64_t now) {
   j["due_at"] = utc_iso8601(a.due_at);
   j["overdue"] = a.overdue(now);
   j["acknowledged"] = a.acknowledged;
-  j["acknowledged_at"] = a.acknowledged ? nlohmann::json(utc_iso8601(a.acknowledged_at)) : nlohmann::json();
+  j["acknowledged_at"] =
+      a.acknowledged ? nlohmann::json(utc_iso8601(a.acknowledged_at)) : nlohmann::json();
   j["acknowledged_by"] = a.acknowledged ? nlohmann::json(a.acknowledged_by) : nlohmann::json();
   j["reference"] = a.acknowledged ? nlohmann::json(a.reference) : nlohmann::json();
   return j;
@@ -205,17 +226,24 @@ nlohmann::json to_json(const AuditRecord& r) {
     auto j = nlohmann::json::parse(s, nullptr, false);
     return j.is_discarded() ? nlohmann::json(s) : j;
   };
-  return {{"seq", r.seq},       {"at", utc_iso8601(r.at)},          {"user", r.user},
-          {"action", r.action}, {"entity", r.entity},       {"entity_id", r.entity_id},
-          {"reason", r.reason}, {"before", parse(r.before)}, {"after", parse(r.after)},
-          {"prev_hash", r.prev_hash}, {"hash", r.hash}};
+  return {{"seq", r.seq},
+          {"at", utc_iso8601(r.at)},
+          {"user", r.user},
+          {"action", r.action},
+          {"entity", r.entity},
+          {"entity_id", r.entity_id},
+          {"reason", r.reason},
+          {"before", parse(r.before)},
+          {"after", parse(r.after)},
+          {"prev_hash", r.prev_hash},
+          {"hash", r.hash}};
 }
 
 std::string audit_hash(const AuditRecord& r) {
   nlohmann::json canon = nlohmann::json::array(
       {r.seq, r.at, r.user, r.action, r.entity, r.entity_id, r.reason, r.before, r.after});
-  std::string text = r.prev_hash + "\n" + canon.dump(-1, ' ', false,
-                                                     nlohmann::json::error_handler_t::replace);
+  std::string text =
+      r.prev_hash + "\n" + canon.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);

@@ -1,12 +1,12 @@
 // PostgreSQL connection through libpq for a shared lab database.
-#include "scheduler/db.hpp"
-#include "scheduler/queue.hpp"
-
 #include <fmt/core.h>
 #include <libpq-fe.h>
 
 #include <cstring>
 #include <unordered_map>
+
+#include "scheduler/db.hpp"
+#include "scheduler/queue.hpp"
 
 namespace safehold::scheduler::detail {
 namespace {
@@ -89,8 +89,10 @@ class PgDb : public Db {
     for (size_t i = 0; i < params.size(); ++i) {
       const auto& p = params[i];
       if (std::holds_alternative<std::monostate>(p)) continue;
-      if (auto* n = std::get_if<int64_t>(&p)) texts[i] = std::to_string(*n);
-      else texts[i] = std::get<std::string>(p);
+      if (auto* n = std::get_if<int64_t>(&p))
+        texts[i] = std::to_string(*n);
+      else
+        texts[i] = std::get<std::string>(p);
       values[i] = texts[i].c_str();
     }
     auto it = prepared_.find(sql);
@@ -115,16 +117,16 @@ class PgDb : public Db {
     }
     PGconn* c = conn_.get();
     if (PQenterPipelineMode(c) != 1) fail_connection("cannot enter pipeline mode");
-    bool sent = (!with_begin || PQsendQueryParams(c, "BEGIN", 0, nullptr, nullptr, nullptr,
-                                                  nullptr, 0) == 1) &&
-                (it != prepared_.end()
-                     ? PQsendQueryPrepared(c, it->second.c_str(), n_params, values.data(), nullptr,
-                                           nullptr, 0) == 1
-                     : PQsendQueryParams(c, sql.c_str(), n_params, nullptr, values.data(), nullptr,
-                                         nullptr, 0) == 1) &&
-                (!with_commit ||
-                 PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1) &&
-                PQpipelineSync(c) == 1;
+    bool sent =
+        (!with_begin ||
+         PQsendQueryParams(c, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1) &&
+        (it != prepared_.end() ? PQsendQueryPrepared(c, it->second.c_str(), n_params, values.data(),
+                                                     nullptr, nullptr, 0) == 1
+                               : PQsendQueryParams(c, sql.c_str(), n_params, nullptr, values.data(),
+                                                   nullptr, nullptr, 0) == 1) &&
+        (!with_commit ||
+         PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1) &&
+        PQpipelineSync(c) == 1;
     if (!sent) {
       std::string msg = PQerrorMessage(c);
       drain();
@@ -177,10 +179,11 @@ class PgDb : public Db {
       Row r;
       r.cells.reserve(static_cast<size_t>(m));
       for (int col = 0; col < m; ++col) {
-        if (PQgetisnull(res, i, col)) r.cells.emplace_back(std::nullopt);
+        if (PQgetisnull(res, i, col))
+          r.cells.emplace_back(std::nullopt);
         else
-          r.cells.emplace_back(std::string(PQgetvalue(res, i, col),
-                                           static_cast<size_t>(PQgetlength(res, i, col))));
+          r.cells.emplace_back(
+              std::string(PQgetvalue(res, i, col), static_cast<size_t>(PQgetlength(res, i, col))));
       }
       rows.push_back(std::move(r));
     }
@@ -191,8 +194,8 @@ class PgDb : public Db {
     auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return;
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    std::string msg = r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r)
-                                                     : PQerrorMessage(conn_.get());
+    std::string msg =
+        r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get());
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     if (state && (std::strcmp(state, "40001") == 0 || std::strcmp(state, "40P01") == 0))
       throw RetryTransaction{};
@@ -208,6 +211,8 @@ class PgDb : public Db {
 
 }  // namespace
 
-std::unique_ptr<Db> open_postgres(const std::string& url) { return std::make_unique<PgDb>(url); }
+std::unique_ptr<Db> open_postgres(const std::string& url) {
+  return std::make_unique<PgDb>(url);
+}
 
 }  // namespace safehold::scheduler::detail

@@ -1,14 +1,12 @@
-// scheduler/: Safehold's examination queue. Cases, suspects and their household facts, devices with a
-// state machine, the safeguarding-first priority policy (DESIGN.md "Priority policy"), alerts for
+// scheduler/: Safehold's examination queue. Cases, suspects and their household facts, devices with
+// a state machine, the safeguarding-first priority policy (DESIGN.md "Priority policy"), alerts for
 // children's social care, leases for workers, an append-only hash-chained audit and API tokens.
 //
-// Everything here is a library call so that `safehold queue`, `safehold serve` and `safehold work` are glue.
-// One Store is one database connection and is NOT thread-safe: open one per thread (or guard it).
-// Every mutating call runs in one transaction (facts, re-rank, alerts and audit records together)
-// and takes the acting user's name, which goes into the audit record.
+// Everything here is a library call so that `safehold queue`, `safehold serve` and `safehold work`
+// are glue. One Store is one database connection and is NOT thread-safe: open one per thread (or
+// guard it). Every mutating call runs in one transaction (facts, re-rank, alerts and audit records
+// together) and takes the acting user's name, which goes into the audit record.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstdint>
@@ -16,6 +14,7 @@
 #include <iosfwd>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -29,7 +28,15 @@ enum class Risk { very_high, high, medium, low, none };
 enum class Answer { no, yes, unknown };
 enum class DeviceClass { phone, tablet, computer, removable, other };
 enum class DeviceState {
-  intake, queued, acquiring, acquired, carving, review, done, failed, withdrawn
+  intake,
+  queued,
+  acquiring,
+  acquired,
+  carving,
+  review,
+  done,
+  failed,
+  withdrawn
 };
 enum class JobKind { acquire, carve };  // queued -> acquiring -> acquired -> carving -> review
 enum class Role { manager, examiner, auditor };
@@ -82,9 +89,9 @@ struct Suspect {
   std::string case_ref;
   Answer lives_with_children = Answer::unknown;
   Answer access_to_children = Answer::unknown;
-  int children_count = -1;  // -1: not recorded
-  std::string age_bands;    // free text such as "0-4,5-11"
-  std::string access_notes; // how: work, family, contact…
+  int children_count = -1;   // -1: not recorded
+  std::string age_bands;     // free text such as "0-4,5-11"
+  std::string access_notes;  // how: work, family, contact…
   int64_t created_at = 0;
   bool at_risk() const {
     return lives_with_children == Answer::yes || access_to_children == Answer::yes;
@@ -100,7 +107,7 @@ struct Device {
   std::string source;     // device path or image path for the worker
   std::string image;      // evidence image written by the acquire job (set by complete())
   DeviceState state = DeviceState::queued;
-  std::string station;    // station holding it (lease owner while acquiring/carving)
+  std::string station;  // station holding it (lease owner while acquiring/carving)
   int64_t intake_at = 0;
   int64_t deadline_at = 0;
   int64_t lease_expires = 0;  // 0 when no lease
@@ -119,14 +126,14 @@ struct Device {
 // level * aging period: each full aging period (default 7 days) of waiting is worth one level,
 // so a device ranks as if it had arrived one level higher one period later; nothing starves.
 struct Priority {
-  int tier = 1;             // 0: the suspect lives with children or has access to them
+  int tier = 1;  // 0: the suspect lives with children or has access to them
   Risk risk = Risk::none;
   DeviceClass device_class = DeviceClass::other;
-  int class_rank = 2;       // 0 phone/tablet, 1 computer, 2 removable/other
-  int level = 0;            // risk rank * 3 + class rank (0..14)
+  int class_rank = 2;  // 0 phone/tablet, 1 computer, 2 removable/other
+  int level = 0;       // risk rank * 3 + class rank (0..14)
   int64_t waited_seconds = 0;
-  int64_t aging_levels = 0; // full aging periods waited (0 in tier 0)
-  int effective_level = 0;  // max(0, level - aging_levels) outside tier 0, level inside
+  int64_t aging_levels = 0;  // full aging periods waited (0 in tier 0)
+  int effective_level = 0;   // max(0, level - aging_levels) outside tier 0, level inside
   int64_t key = 0;
   std::vector<std::string> reasons;  // one line per component, human readable
 };
@@ -145,7 +152,7 @@ struct QueueEntry {
 nlohmann::json to_json(const QueueEntry& e);  // `safehold queue list --json` object
 
 struct Explanation {
-  QueueEntry entry;      // rank among queued devices (0 if the device is not queued)
+  QueueEntry entry;  // rank among queued devices (0 if the device is not queued)
   Priority priority;
   int64_t queued_total = 0;
   Suspect suspect;
@@ -233,7 +240,7 @@ struct ChangeResult {
 
 struct ListQuery {
   std::vector<DeviceState> states{DeviceState::queued};  // empty = every state
-  int64_t limit = 0;                                       // 0 = no limit
+  int64_t limit = 0;                                     // 0 = no limit
   int64_t offset = 0;
   std::string case_ref;  // optional filter
 };
@@ -325,8 +332,7 @@ class Store {
 
   // Audit: records in order (entity/entity_id filter optional; limit 0 = all).
   virtual std::vector<AuditRecord> audit(const std::string& entity = "",
-                                         const std::string& entity_id = "",
-                                         int64_t limit = 0) = 0;
+                                         const std::string& entity_id = "", int64_t limit = 0) = 0;
   virtual AuditCheck verify_audit() = 0;
 
   // API tokens for `safehold serve`: stored as SHA-256; verify returns the valid token or nullopt.

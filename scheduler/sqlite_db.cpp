@@ -1,7 +1,4 @@
 // SQLite connection for the embedded store: WAL, a generous busy timeout, BEGIN IMMEDIATE.
-#include "scheduler/db.hpp"
-#include "scheduler/queue.hpp"
-
 #include <fmt/core.h>
 #include <sqlite3.h>
 
@@ -9,6 +6,9 @@
 #include <filesystem>
 #include <thread>
 #include <unordered_map>
+
+#include "scheduler/db.hpp"
+#include "scheduler/queue.hpp"
 
 namespace safehold::scheduler::detail {
 namespace {
@@ -66,8 +66,10 @@ class SqliteDb : public Db {
         fail("prepare");
       StmtPtr owned(raw);
       stmt = raw;
-      if (cache_.size() < kMaxCached) cache_.emplace(sql, std::move(owned));
-      else uncached = std::move(owned);
+      if (cache_.size() < kMaxCached)
+        cache_.emplace(sql, std::move(owned));
+      else
+        uncached = std::move(owned);
     }
     struct Reset {
       sqlite3_stmt* s;
@@ -79,8 +81,10 @@ class SqliteDb : public Db {
     for (size_t i = 0; i < params.size(); ++i) {
       int idx = static_cast<int>(i + 1);
       const auto& p = params[i];
-      if (std::holds_alternative<std::monostate>(p)) sqlite3_bind_null(stmt, idx);
-      else if (auto* n = std::get_if<int64_t>(&p)) sqlite3_bind_int64(stmt, idx, *n);
+      if (std::holds_alternative<std::monostate>(p))
+        sqlite3_bind_null(stmt, idx);
+      else if (auto* n = std::get_if<int64_t>(&p))
+        sqlite3_bind_int64(stmt, idx, *n);
       else {
         const auto& s = std::get<std::string>(p);
         sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
@@ -123,7 +127,8 @@ class SqliteDb : public Db {
   void begin() override { script("BEGIN IMMEDIATE"); }
   void commit() override { script("COMMIT"); }
   void rollback() noexcept override {
-    if (!sqlite3_get_autocommit(db_.get())) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    if (!sqlite3_get_autocommit(db_.get()))
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
   bool postgres() const override { return false; }
 
@@ -157,6 +162,8 @@ int64_t Row::integer(size_t i) const {
   return std::stoll(*c);
 }
 
-std::unique_ptr<Db> open_sqlite(const std::string& path) { return std::make_unique<SqliteDb>(path); }
+std::unique_ptr<Db> open_sqlite(const std::string& path) {
+  return std::make_unique<SqliteDb>(path);
+}
 
 }  // namespace safehold::scheduler::detail

@@ -23,9 +23,13 @@ struct HttpError {
   std::string field;
 };
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
-json iso_or_null(int64_t t) { return t > 0 ? json(utc_iso8601(t)) : json(); }
+json iso_or_null(int64_t t) {
+  return t > 0 ? json(utc_iso8601(t)) : json();
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -42,7 +46,8 @@ std::string url_decode(std::string_view s, bool plus_is_space) {
     if (c == '%') {
       int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
       int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
-      if (hi < 0 || lo < 0) throw HttpError{400, "the request path or query has a bad %-escape", ""};
+      if (hi < 0 || lo < 0)
+        throw HttpError{400, "the request path or query has a bad %-escape", ""};
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else if (c == '+' && plus_is_space) {
@@ -81,7 +86,8 @@ Target parse_target(const std::string& target) {
       if (!part.empty()) {
         auto eq = part.find('=');
         std::string key = url_decode(part.substr(0, eq), true);
-        std::string value = eq == std::string_view::npos ? "" : url_decode(part.substr(eq + 1), true);
+        std::string value =
+            eq == std::string_view::npos ? "" : url_decode(part.substr(eq + 1), true);
         t.query[key] = value;
       }
       k = amp + 1;
@@ -165,12 +171,14 @@ json body_object(const Request& r) {
 const char* kRisks = "very-high, high, medium, low, none";
 const char* kAnswers = "yes, no, unknown";
 const char* kClasses = "phone, tablet, computer, removable, other";
-const char* kStates = "intake, queued, acquiring, acquired, carving, review, done, failed, withdrawn";
+const char* kStates =
+    "intake, queued, acquiring, acquired, carving, review, done, failed, withdrawn";
 const char* kKinds = "acquire, carve";
 
 json case_json(const Case& c) {
-  return {{"reference", c.reference}, {"risk", to_string(c.risk)}, {"offence", c.offence},
-          {"officer", c.officer},     {"notes", c.notes},          {"created_at", utc_iso8601(c.created_at)}};
+  return {{"reference", c.reference}, {"risk", to_string(c.risk)},
+          {"offence", c.offence},     {"officer", c.officer},
+          {"notes", c.notes},         {"created_at", utc_iso8601(c.created_at)}};
 }
 
 json suspect_json(const Suspect& s) {
@@ -240,8 +248,9 @@ int64_t query_int(const Target& t, const char* name, int64_t dflt, int64_t lo, i
   for (char c : s) ok = ok && c >= '0' && c <= '9';
   if (ok) v = std::stoll(s);
   if (!ok || v < lo || v > hi)
-    throw HttpError{400, fmt::format("query parameter '{}' must be an integer from {} to {}", name, lo, hi),
-                    name};
+    throw HttpError{
+        400, fmt::format("query parameter '{}' must be an integer from {} to {}", name, lo, hi),
+        name};
   return v;
 }
 
@@ -266,10 +275,14 @@ int64_t id_segment(const std::string& s, const char* what) {
 
 int status_of(QueueError::Kind k) {
   switch (k) {
-    case QueueError::Kind::not_found: return 404;
-    case QueueError::Kind::invalid: return 400;
-    case QueueError::Kind::conflict: return 409;
-    case QueueError::Kind::storage: return 500;
+    case QueueError::Kind::not_found:
+      return 404;
+    case QueueError::Kind::invalid:
+      return 400;
+    case QueueError::Kind::conflict:
+      return 409;
+    case QueueError::Kind::storage:
+      return 500;
   }
   return 500;
 }
@@ -278,9 +291,12 @@ enum class Need { read, work, manage };
 
 bool allowed(Role r, Need n) {
   switch (n) {
-    case Need::read: return true;
-    case Need::work: return r == Role::manager || r == Role::examiner;
-    case Need::manage: return r == Role::manager;
+    case Need::read:
+      return true;
+    case Need::work:
+      return r == Role::manager || r == Role::examiner;
+    case Need::manage:
+      return r == Role::manager;
   }
   return false;
 }
@@ -295,13 +311,14 @@ struct Call {
   RequestMetrics& metrics;
   Api::Caches& caches;
   std::optional<Token> token;
-  std::string user;  // recorded in the audit
+  std::string user;        // recorded in the audit
   int64_t generation = 0;  // of the database, read before any query of this request
 };
 
 std::string prometheus_queue(const Metrics& m) {
   std::string o;
-  o += "# HELP safehold_queue_depth Queued devices by safeguarding tier (0 = lives with or has access "
+  o += "# HELP safehold_queue_depth Queued devices by safeguarding tier (0 = lives with or has "
+       "access "
        "to children) and risk band.\n# TYPE safehold_queue_depth gauge\n";
   for (int tier : {0, 1})
     for (Risk r : {Risk::very_high, Risk::high, Risk::medium, Risk::low, Risk::none}) {
@@ -348,7 +365,7 @@ bool match(const std::vector<std::string>& seg, std::initializer_list<const char
 }
 
 struct Route {
-  std::string pattern;                   // for logs and metrics
+  std::string pattern;                  // for logs and metrics
   std::map<std::string, Need> methods;  // allowed methods and the role each needs
 };
 
@@ -359,7 +376,9 @@ std::string cache_prometheus(Api::Caches& caches);
 
 // ---------------------------------------------------------------------------------------------
 
-void StorePool::warm_up() { auto l = acquire(); }
+void StorePool::warm_up() {
+  auto l = acquire();
+}
 
 StorePool::Lease::~Lease() {
   if (!store_ || !pool_) return;
@@ -393,7 +412,9 @@ std::unique_ptr<Store> StorePool::open_unpooled() {
   return s;
 }
 
-std::string StorePool::backend() { return acquire()->backend(); }
+std::string StorePool::backend() {
+  return acquire()->backend();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Caches. Every cached value is tagged with the database generation read before the query that
@@ -411,8 +432,10 @@ struct Api::Caches {
     if (checked && t - last_check < check_interval()) return gen;
     try {
       if (!watch) watch = pool.open_unpooled();
-      if (interval_us < 0) interval_us = opts.change_check_us >= 0 ? opts.change_check_us
-                                         : watch->backend() == "postgresql" ? 5000 : 1000;
+      if (interval_us < 0)
+        interval_us = opts.change_check_us >= 0          ? opts.change_check_us
+                      : watch->backend() == "postgresql" ? 5000
+                                                         : 1000;
       auto v = watch->data_version();
       if (v != version) {
         version = std::move(v);
@@ -528,7 +551,8 @@ std::string cache_prometheus(Api::Caches& caches) {
     st.token_misses = caches.stats.token_misses;
   }
   return fmt::format(
-      "# HELP safehold_cache_lookups_total Lookups in the server's caches (valid until the database "
+      "# HELP safehold_cache_lookups_total Lookups in the server's caches (valid until the "
+      "database "
       "changes).\n# TYPE safehold_cache_lookups_total counter\n"
       "safehold_cache_lookups_total{{cache=\"listing\",result=\"hit\"}} {}\n"
       "safehold_cache_lookups_total{{cache=\"listing\",result=\"miss\"}} {}\n"
@@ -580,18 +604,23 @@ std::string RequestMetrics::prometheus() const {
       "# HELP safehold_http_requests_total HTTP requests by route, method and status.\n"
       "# TYPE safehold_http_requests_total counter\n";
   for (auto& [k, n] : counts_)
-    o += fmt::format("safehold_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n",
-                     std::get<0>(k), std::get<1>(k), std::get<2>(k), n);
+    o +=
+        fmt::format("safehold_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n",
+                    std::get<0>(k), std::get<1>(k), std::get<2>(k), n);
   o += "# HELP safehold_http_request_duration_seconds Time to handle a request, by route.\n"
        "# TYPE safehold_http_request_duration_seconds histogram\n";
   for (auto& [route, s] : latency_) {
     for (size_t i = 0; i < kBuckets.size(); ++i)
-      o += fmt::format("safehold_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
-                       route, kBuckets[i], s.buckets[i]);
-    o += fmt::format("safehold_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
-                     route, s.count);
-    o += fmt::format("safehold_http_request_duration_seconds_sum{{route=\"{}\"}} {:.6f}\n", route, s.sum);
-    o += fmt::format("safehold_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", route, s.count);
+      o += fmt::format(
+          "safehold_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", route,
+          kBuckets[i], s.buckets[i]);
+    o += fmt::format(
+        "safehold_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n", route,
+        s.count);
+    o += fmt::format("safehold_http_request_duration_seconds_sum{{route=\"{}\"}} {:.6f}\n", route,
+                     s.sum);
+    o += fmt::format("safehold_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", route,
+                     s.count);
   }
   return o;
 }
@@ -757,8 +786,7 @@ Response dispatch(Call& c) {
       (match(seg, {"api", "claim"}) && R("/api/claim", {{"POST", Need::work}})) ||
       (match(seg, {"api", "reap"}) && R("/api/reap", {{"POST", Need::manage}})) ||
       (match(seg, {"api", "alerts"}) && R("/api/alerts", {{"GET", Need::read}})) ||
-      (match(seg, {"api", "alerts", "*"}, &cap) &&
-       R("/api/alerts/{id}", {{"GET", Need::read}})) ||
+      (match(seg, {"api", "alerts", "*"}, &cap) && R("/api/alerts/{id}", {{"GET", Need::read}})) ||
       (match(seg, {"api", "alerts", "*", "ack"}, &cap) &&
        R("/api/alerts/{id}/ack", {{"POST", Need::manage}})) ||
       (match(seg, {"api", "audit"}) && R("/api/audit", {{"GET", Need::read}})) ||
@@ -807,8 +835,11 @@ Response dispatch(Call& c) {
             auto one = st.substr(i, j - i);
             auto v = parse_state(one);
             if (!v)
-              throw HttpError{400, fmt::format("query parameter 'state' must be 'all' or a comma list of: {}", kStates),
-                              "state"};
+              throw HttpError{
+                  400,
+                  fmt::format("query parameter 'state' must be 'all' or a comma list of: {}",
+                              kStates),
+                  "state"};
             q.states.push_back(*v);
             i = j + 1;
           }
@@ -827,7 +858,8 @@ Response dispatch(Call& c) {
       json arr = json::array();
       for (auto& e : s.list(q)) arr.push_back(to_json(e));
       Response r = json_response(arr);
-      if (c.opts.cache_listings && s.now() == t0) c.caches.keep_listing(ck, c.generation, t0, r.body);
+      if (c.opts.cache_listings && s.now() == t0)
+        c.caches.keep_listing(ck, c.generation, t0, r.body);
       return r;
     }
     if (p == "/api/breaches") {
@@ -976,12 +1008,16 @@ Response dispatch(Call& c) {
       cr.station = *f.str("station", true);
       for (auto& x : f.strings("classes")) {
         auto v = parse_class(x);
-        if (!v) throw HttpError{400, fmt::format("field 'classes' items must be one of: {}", kClasses), "classes"};
+        if (!v)
+          throw HttpError{400, fmt::format("field 'classes' items must be one of: {}", kClasses),
+                          "classes"};
         cr.classes.push_back(*v);
       }
       for (auto& x : f.strings("kinds")) {
         auto v = parse_job_kind(x);
-        if (!v) throw HttpError{400, fmt::format("field 'kinds' items must be one of: {}", kKinds), "kinds"};
+        if (!v)
+          throw HttpError{400, fmt::format("field 'kinds' items must be one of: {}", kKinds),
+                          "kinds"};
         cr.kinds.push_back(*v);
       }
       auto ls = f.integer("lease_seconds");
@@ -1003,7 +1039,8 @@ Response dispatch(Call& c) {
       auto j = body_object(c.req);
       Fields f(j, {"station", "note"});
       auto station = *f.str("station", true);
-      return json_response(device_json(s.complete(c.user, id, station, f.str("note").value_or(""))));
+      return json_response(
+          device_json(s.complete(c.user, id, station, f.str("note").value_or(""))));
     }
     if (p == "/api/devices/{exhibit}/fail") {
       auto j = body_object(c.req);
@@ -1019,7 +1056,8 @@ Response dispatch(Call& c) {
       for (auto& a : s.alerts(query_bool(c.t, "open"))) arr.push_back(to_json(a, now));
       return json_response(arr);
     }
-    if (p == "/api/alerts/{id}") return json_response(to_json(s.get_alert(id_segment(id, "alert")), s.now()));
+    if (p == "/api/alerts/{id}")
+      return json_response(to_json(s.get_alert(id_segment(id, "alert")), s.now()));
     if (p == "/api/alerts/{id}/ack") {
       auto aid = id_segment(id, "alert");
       auto j = body_object(c.req);
@@ -1053,11 +1091,13 @@ Response dispatch(Call& c) {
       if (f.has("deadline_days")) {
         const auto& dd = j.at("deadline_days");
         if (!dd.is_object())
-          throw HttpError{400, "field 'deadline_days' must be an object by risk band", "deadline_days"};
+          throw HttpError{400, "field 'deadline_days' must be an object by risk band",
+                          "deadline_days"};
         for (auto it = dd.begin(); it != dd.end(); ++it) {
           auto r = parse_risk(it.key());
           if (!r || !it.value().is_number_integer())
-            throw HttpError{400, fmt::format("field 'deadline_days' must map {} to whole days", kRisks),
+            throw HttpError{400,
+                            fmt::format("field 'deadline_days' must map {} to whole days", kRisks),
                             "deadline_days"};
           pol.deadline_days[static_cast<size_t>(*r)] = it.value().get<int64_t>();
         }

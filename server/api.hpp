@@ -4,8 +4,6 @@
 // a socket (Boost.Beast, TLS through Asio/OpenSSL).
 #pragma once
 
-#include "scheduler/queue.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -15,6 +13,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "scheduler/queue.hpp"
 
 namespace safehold::server {
 

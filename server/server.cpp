@@ -1,17 +1,17 @@
 // Boost.Beast sessions (plain and TLS) around the transport-free Api.
 #include "server/server.hpp"
 
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <fmt/core.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <ctime>
 #include <iostream>
 #include <list>
@@ -48,8 +48,8 @@ std::string now_iso() {
 // A JSON string for a value that is almost always an HTTP token (method) or one of our names.
 std::string json_string(std::string_view v) {
   bool plain = std::all_of(v.begin(), v.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '/' || c == '{' || c == '}' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '/' || c == '{' || c == '}' || c == '.';
   });
   if (plain) return fmt::format("\"{}\"", v);
   return json(std::string(v)).dump(-1, ' ', false, json::error_handler_t::replace);
@@ -109,7 +109,8 @@ struct Server::Impl {
   // The access-log line, built without a JSON object: it runs for every request.
   void log_request(std::string_view method, const RequestInfo& info, int status, double ms) {
     std::string line = fmt::format(
-        "{{\"event\":\"request\",\"level\":\"{}\",\"method\":{},\"ms\":{},\"route\":{},\"status\":{}",
+        "{{\"event\":\"request\",\"level\":\"{}\",\"method\":{},\"ms\":{},\"route\":{},\"status\":{"
+        "}",
         status >= 500 ? "error" : "info", json_string(method.substr(0, 16)),
         std::round(ms * 1000) / 1000, json_string(info.route), status);
     if (info.token_id)
@@ -201,7 +202,8 @@ class Session : public SessionBase {
       return send(r, 11, false, false, "", 0);
     }
     if (ec == http::error::header_limit)
-      return send(error_response(431, "the request headers are too large"), 11, false, false, "", 0);
+      return send(error_response(431, "the request headers are too large"), 11, false, false, "",
+                  0);
     if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()) {
       // Any other HTTP parse error: the client sent something that is not HTTP/1.1.
       return send(error_response(400, "malformed HTTP request"), 11, false, false, "", 0);
@@ -217,10 +219,9 @@ class Session : public SessionBase {
     RequestInfo info;
     auto t0 = std::chrono::steady_clock::now();
     Response out = srv_.api.handle(r, info);
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                    .count();
-    if (srv_.opts.access_log || out.status >= 500)
-      srv_.log_request(r.method, info, out.status, ms);
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (srv_.opts.access_log || out.status >= 500) srv_.log_request(r.method, info, out.status, ms);
     send(std::move(out), req.version(), req.keep_alive(), r.method == "HEAD", info.route, ms);
   }
 
@@ -300,13 +301,15 @@ Listen parse_listen(const std::string& s) {
     port = s.substr(close + 2);
   } else {
     auto colon = s.rfind(':');
-    if (colon == std::string::npos) throw ServeError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+    if (colon == std::string::npos)
+      throw ServeError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
     l.host = s.substr(0, colon);
     port = s.substr(colon + 1);
   }
   bool ok = !port.empty() && port.size() <= 5;
   for (char c : port) ok = ok && c >= '0' && c <= '9';
-  if (!ok || std::stoul(port) > 65535) throw ServeError("--listen port must be a number from 0 to 65535");
+  if (!ok || std::stoul(port) > 65535)
+    throw ServeError("--listen port must be a number from 0 to 65535");
   if (l.host.empty()) throw ServeError("--listen needs a host, e.g. 127.0.0.1:8080");
   l.port = static_cast<uint16_t>(std::stoul(port));
   return l;
@@ -399,14 +402,14 @@ Server::Server(ServerOptions opts) {
                     ssl::context::single_dh_use);
     ctx.use_certificate_chain_file(o.tls_cert, ec);
     if (ec)
-      throw ServeError(fmt::format("cannot load the TLS certificate {}: {}", o.tls_cert,
-                                   ec.message()));
+      throw ServeError(
+          fmt::format("cannot load the TLS certificate {}: {}", o.tls_cert, ec.message()));
     ctx.use_private_key_file(o.tls_key, ssl::context::pem, ec);
     if (ec)
       throw ServeError(fmt::format("cannot load the TLS key {}: {}", o.tls_key, ec.message()));
     if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
-      throw ServeError(fmt::format("the TLS key {} does not match the certificate {}", o.tls_key,
-                                   o.tls_cert));
+      throw ServeError(
+          fmt::format("the TLS key {} does not match the certificate {}", o.tls_key, o.tls_cert));
   }
 
   try {
@@ -427,7 +430,9 @@ Server::Server(ServerOptions opts) {
     throw ServeError(
         fmt::format("cannot listen on {}:{}: {}", addr.to_string(), l.port, ec.message()));
   acc.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) throw ServeError(fmt::format("cannot listen on {}:{}: {}", addr.to_string(), l.port, ec.message()));
+  if (ec)
+    throw ServeError(
+        fmt::format("cannot listen on {}:{}: {}", addr.to_string(), l.port, ec.message()));
   impl_->port = acc.local_endpoint().port();
   std::string host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
   impl_->url = fmt::format("{}://{}:{}/", impl_->tls ? "https" : "http", host, impl_->port);
@@ -435,16 +440,27 @@ Server::Server(ServerOptions opts) {
 
 Server::~Server() = default;
 
-std::string Server::url() const { return impl_->url; }
-uint16_t Server::port() const { return impl_->port; }
-bool Server::tls() const { return impl_->tls.has_value(); }
-StorePool& Server::pool() { return impl_->pool; }
-Api& Server::api() { return impl_->api; }
+std::string Server::url() const {
+  return impl_->url;
+}
+uint16_t Server::port() const {
+  return impl_->port;
+}
+bool Server::tls() const {
+  return impl_->tls.has_value();
+}
+StorePool& Server::pool() {
+  return impl_->pool;
+}
+Api& Server::api() {
+  return impl_->api;
+}
 
 void Server::run() {
   auto& im = *impl_;
-  int threads = im.opts.threads > 0 ? im.opts.threads
-                                    : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  int threads = im.opts.threads > 0
+                    ? im.opts.threads
+                    : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
   std::string backend;
   try {
     backend = im.pool.backend();
@@ -461,7 +477,9 @@ void Server::run() {
     im.signals.emplace(im.ctl, SIGTERM, SIGINT);
     im.signals->async_wait([&im](beast::error_code ec, int sig) {
       if (ec) return;
-      im.log({{"level", "info"}, {"event", "signal"}, {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      im.log({{"level", "info"},
+              {"event", "signal"},
+              {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       im.begin_stop();
     });
   }

@@ -3,13 +3,13 @@
 // server/api.hpp.
 #pragma once
 
-#include "server/api.hpp"
-
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <stdexcept>
 #include <string>
+
+#include "server/api.hpp"
 
 namespace safehold::server {
 
@@ -17,7 +17,7 @@ namespace safehold::server {
 using namespace safehold::scheduler;
 
 struct ServerOptions {
-  std::string db;                        // Store::open URL
+  std::string db;                         // Store::open URL
   std::string listen = "127.0.0.1:8080";  // HOST:PORT, [V6]:PORT; port 0 picks a free port
   std::string tls_cert, tls_key;          // PEM files; both or neither
   bool insecure = false;                  // allow a non-loopback address without TLS

@@ -1,17 +1,16 @@
 // `safehold carve`: media and chat databases out of an image, with filesystem context.
-#include "base/json.hpp"
-#include "base/format.hpp"
-#include "tools/command.hpp"
-
-#include "carve/carver.hpp"
-#include "fs/evidence.hpp"
-#include "fs/json.hpp"
-
 #include <fmt/core.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <iostream>
+
+#include "base/format.hpp"
+#include "base/json.hpp"
+#include "carve/carver.hpp"
+#include "fs/evidence.hpp"
+#include "fs/json.hpp"
+#include "tools/command.hpp"
 
 namespace safehold::tools {
 namespace {
@@ -27,7 +26,8 @@ struct CarveArgs {
 // Our own outputs, removed by --force (never anything else in OUTDIR).
 void clear_outputs(const std::filesystem::path& d) {
   std::error_code ec;
-  for (const char* n : {"artefacts", "report.jsonl", "dfxml.xml", "summary.json", "messages.jsonl", "messages.csv"})
+  for (const char* n :
+       {"artefacts", "report.jsonl", "dfxml.xml", "summary.json", "messages.jsonl", "messages.csv"})
     std::filesystem::remove_all(d / n, ec);
 }
 
@@ -41,9 +41,12 @@ void run_carve(const CarveArgs& a) {
   std::filesystem::path out(a.outdir);
   std::error_code ec;
   if (std::filesystem::exists(out, ec)) {
-    if (!std::filesystem::is_directory(out, ec)) fail(Exit::usage, a.outdir + ": exists and is not a folder");
+    if (!std::filesystem::is_directory(out, ec))
+      fail(Exit::usage, a.outdir + ": exists and is not a folder");
     if (!std::filesystem::is_empty(out, ec)) {
-      if (!a.force) fail(Exit::usage, a.outdir + ": folder is not empty (use --force to replace Safehold's outputs in it)");
+      if (!a.force)
+        fail(Exit::usage,
+             a.outdir + ": folder is not empty (use --force to replace Safehold's outputs in it)");
       clear_outputs(out);
     }
   }
@@ -55,7 +58,8 @@ void run_carve(const CarveArgs& a) {
       fail(Exit::usage, std::string("--known: ") + e.what());
     }
   }
-  if (a.skip_known_ignorable && known.empty()) fail(Exit::usage, "--skip-known-ignorable needs --known SET");
+  if (a.skip_known_ignorable && known.empty())
+    fail(Exit::usage, "--skip-known-ignorable needs --known SET");
   std::unique_ptr<fs::Evidence> ev;
   try {
     ev = fs::Evidence::open(a.image, /*labels=*/false);  // carving reports no labels
@@ -80,14 +84,15 @@ void run_carve(const CarveArgs& a) {
       if (rate > 0 && p.bytes_total > p.bytes_done)
         eta = fmt::format("{:.0f}s", static_cast<double>(p.bytes_total - p.bytes_done) / rate);
       int pct = p.bytes_total ? static_cast<int>(100.0 * static_cast<double>(p.bytes_done) /
-                                                  static_cast<double>(p.bytes_total))
+                                                 static_cast<double>(p.bytes_total))
                               : 0;
       pct = std::min(pct, 100);
       std::string bar(static_cast<size_t>(pct / 5), '#');
       bar.resize(20, '.');
-      fmt::print(stderr, "\r{:<8} [{}] {:>3}% {} / {} {}/s ETA {} artefacts {}   ", p.phase, bar, pct,
-                 base::human_bytes(static_cast<double>(p.bytes_done)), base::human_bytes(static_cast<double>(p.bytes_total)),
-                 base::human_bytes(rate), eta, p.artefacts);
+      fmt::print(stderr, "\r{:<8} [{}] {:>3}% {} / {} {}/s ETA {} artefacts {}   ", p.phase, bar,
+                 pct, base::human_bytes(static_cast<double>(p.bytes_done)),
+                 base::human_bytes(static_cast<double>(p.bytes_total)), base::human_bytes(rate),
+                 eta, p.artefacts);
     };
   }
   carve::Summary s;
@@ -110,28 +115,38 @@ void run_carve(const CarveArgs& a) {
   }
   uint64_t inval = 0;
   for (auto& [t, n] : s.invalid) inval += n;
-  fmt::print("Read {} in {:.1f}s; {} invalid fragments left out; {} JPEGs rebuilt from two fragments\n",
-             base::human_bytes(static_cast<double>(s.bytes_read)), s.seconds, inval, s.bifragment);
+  fmt::print(
+      "Read {} in {:.1f}s; {} invalid fragments left out; {} JPEGs rebuilt from two fragments\n",
+      base::human_bytes(static_cast<double>(s.bytes_read)), s.seconds, inval, s.bifragment);
   if (!known.empty())
     fmt::print("Known: {} artefacts in the hash sets{}\n", s.known,
-               a.skip_known_ignorable ? fmt::format(", {} ignorable ones left out of artefacts/", s.known_skipped) : "");
-  for (auto& e : s.errors) fmt::print(stderr, "safehold: {}: {}\n", base::printable(e.where), base::printable(e.message));
+               a.skip_known_ignorable
+                   ? fmt::format(", {} ignorable ones left out of artefacts/", s.known_skipped)
+                   : "");
+  for (auto& e : s.errors)
+    fmt::print(stderr, "safehold: {}: {}\n", base::printable(e.where), base::printable(e.message));
 }
 
 void register_carve(CLI::App& app) {
-  auto* c = app.add_subcommand("carve", "Recover media and chat databases from an image, with filesystem context");
+  auto* c = app.add_subcommand(
+      "carve", "Recover media and chat databases from an image, with filesystem context");
   auto a = std::make_shared<CarveArgs>();
   c->add_option("IMAGE", a->image, "Evidence image (E01, raw, split raw, VHD)")->required();
-  c->add_option("-o,--output", a->outdir, "Output folder (must be empty unless --force)")->required();
-  c->add_option("--types", a->types, "media, chat, all (default) or a comma list: jpeg,png,gif,bmp,webp,tiff,heif,"
-                                     "mp4,mov,3gp,m4v,m4a,avi,asf,mkv,webm,sqlite");
-  c->add_flag("--no-unallocated", a->no_unallocated, "Skip pass 2 (carving of unallocated and unpartitioned space)");
+  c->add_option("-o,--output", a->outdir, "Output folder (must be empty unless --force)")
+      ->required();
+  c->add_option("--types", a->types,
+                "media, chat, all (default) or a comma list: jpeg,png,gif,bmp,webp,tiff,heif,"
+                "mp4,mov,3gp,m4v,m4a,avi,asf,mkv,webm,sqlite");
+  c->add_flag("--no-unallocated", a->no_unallocated,
+              "Skip pass 2 (carving of unallocated and unpartitioned space)");
   c->add_option("--threads", a->threads, "Decompression threads for E01 (default: all cores)");
   c->add_flag("--json", a->json, "Print the summary as JSON instead of text and a progress bar");
   c->add_flag("--force", a->force, "Replace Safehold's outputs in a non-empty output folder");
-  c->add_option("--known", a->known, "Known-hash sets (from `safehold hashset import`) to mark artefacts with");
-  c->add_flag("--skip-known-ignorable", a->skip_known_ignorable,
-              "Leave artefacts found in an ignorable set out of artefacts/ (they stay in the report)");
+  c->add_option("--known", a->known,
+                "Known-hash sets (from `safehold hashset import`) to mark artefacts with");
+  c->add_flag(
+      "--skip-known-ignorable", a->skip_known_ignorable,
+      "Leave artefacts found in an ignorable set out of artefacts/ (they stay in the report)");
   c->callback([a] {
     a->argv = {"safehold", "carve", a->image, "-o", a->outdir, "--types", a->types};
     if (a->no_unallocated) a->argv.push_back("--no-unallocated");

@@ -1,18 +1,18 @@
-// `safehold hashset` (import, lookup, info), `safehold pdq` and `safehold export` (VICS, bundles, verify).
-#include "base/json.hpp"
-#include "tools/command.hpp"
-
-#include "export/export.hpp"
-#include "hashset/hashset.hpp"
-#include "pdq/pdq.hpp"
-#include "fs/json.hpp"
-
+// `safehold hashset` (import, lookup, info), `safehold pdq` and `safehold export` (VICS, bundles,
+// verify).
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <chrono>
 #include <iostream>
-#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include "base/json.hpp"
+#include "export/export.hpp"
+#include "fs/json.hpp"
+#include "hashset/hashset.hpp"
+#include "pdq/pdq.hpp"
+#include "tools/command.hpp"
 
 namespace safehold::tools {
 namespace {
@@ -78,7 +78,8 @@ void register_hashset(CLI::App& app) {
   auto ia = std::make_shared<ImportArgs>();
   auto* imp = hs_cmd->add_subcommand("import", "Build a set file from a hash list");
   imp->add_option("--format", ia->format, "text | nsrl | nsrl-v3 | vics")->required();
-  imp->add_option("INPUT", ia->input, "The list: text, NSRLFile.txt, an RDS v3 SQLite file or VICS JSON")
+  imp->add_option("INPUT", ia->input,
+                  "The list: text, NSRLFile.txt, an RDS v3 SQLite file or VICS JSON")
       ->required();
   imp->add_option("-o,--output", ia->output, "The set file to write")->required();
   imp->add_option("--name", ia->name, "Name reported with every match (default: the input's name)");
@@ -87,7 +88,9 @@ void register_hashset(CLI::App& app) {
   imp->add_flag("--json", ia->json, "Print the counts as JSON");
   imp->callback([ia] {
     auto fmt_ = hs::parse_format(ia->format);
-    if (!fmt_) fail(Exit::usage, fmt::format("--format {}: expected text, nsrl, nsrl-v3 or vics", ia->format));
+    if (!fmt_)
+      fail(Exit::usage,
+           fmt::format("--format {}: expected text, nsrl, nsrl-v3 or vics", ia->format));
     hs::ImportOptions o;
     o.format = *fmt_;
     o.name = ia->name;
@@ -107,17 +110,18 @@ void register_hashset(CLI::App& app) {
     clear_progress();
     if (ia->json) {
       std::cout << base::dump({{"set", ia->output},
-                             {"records", st.records},
-                             {"md5", st.unique[0]},
-                             {"sha1", st.unique[1]},
-                             {"sha256", st.unique[2]},
-                             {"categories", st.categories},
-                             {"seconds", st.seconds}})
+                               {"records", st.records},
+                               {"md5", st.unique[0]},
+                               {"sha1", st.unique[1]},
+                               {"sha256", st.unique[2]},
+                               {"categories", st.categories},
+                               {"seconds", st.seconds}})
                 << "\n";
     } else {
-      std::cout << fmt::format("{}: {} records read; {} MD5, {} SHA-1, {} SHA-256 stored; {} categories; {:.1f} s\n",
-                               base::printable(ia->output), st.records, st.unique[0], st.unique[1],
-                               st.unique[2], st.categories, st.seconds);
+      std::cout << fmt::format(
+          "{}: {} records read; {} MD5, {} SHA-1, {} SHA-256 stored; {} categories; {:.1f} s\n",
+          base::printable(ia->output), st.records, st.unique[0], st.unique[1], st.unique[2],
+          st.categories, st.seconds);
     }
   });
 
@@ -139,15 +143,19 @@ void register_hashset(CLI::App& app) {
       while (!h.empty() && (h.back() == '\r' || h.back() == ' ')) h.pop_back();
       if (h.empty()) return;
       auto d = hs::parse_digest(h);
-      if (!d) fail(Exit::usage, fmt::format("\"{}\" is not an MD5, SHA-1 or SHA-256 hash", base::printable(h)));
+      if (!d)
+        fail(Exit::usage,
+             fmt::format("\"{}\" is not an MD5, SHA-1 or SHA-256 hash", base::printable(h)));
       auto m = set->lookup(*d);
       if (la->json) {
-        std::cout << base::dump({{"hash", d->hex()}, {"algo", hs::to_string(d->algo)}, {"known", match_json(m)}})
+        std::cout << base::dump({{"hash", d->hex()},
+                                 {"algo", hs::to_string(d->algo)},
+                                 {"known", match_json(m)}})
                   << "\n";
       } else if (m) {
-        std::cout << fmt::format("{}  known  set={} category={}{}\n", d->hex(), base::printable(m->set),
-                                 m->category ? base::printable(*m->category) : "-",
-                                 m->ignorable ? " ignorable" : "");
+        std::cout << fmt::format(
+            "{}  known  set={} category={}{}\n", d->hex(), base::printable(m->set),
+            m->category ? base::printable(*m->category) : "-", m->ignorable ? " ignorable" : "");
       } else {
         std::cout << fmt::format("{}  not found\n", d->hex());
       }
@@ -166,11 +174,12 @@ void register_hashset(CLI::App& app) {
   inf->add_option("SET", *info_set, "A set file")->required();
   inf->callback([info_set] {
     auto s = open_set(*info_set);
-    std::cout << fmt::format("Name:        {}\nSource:      {}\nIgnorable:   {}\nMD5:         {}\n"
-                             "SHA-1:       {}\nSHA-256:     {}\nCategories:  {}\n",
-                             base::printable(s->name()), s->source_format(), s->ignorable() ? "yes" : "no",
-                             s->count(hs::Algo::md5), s->count(hs::Algo::sha1),
-                             s->count(hs::Algo::sha256), s->categories().size() - 1);
+    std::cout << fmt::format(
+        "Name:        {}\nSource:      {}\nIgnorable:   {}\nMD5:         {}\n"
+        "SHA-1:       {}\nSHA-256:     {}\nCategories:  {}\n",
+        base::printable(s->name()), s->source_format(), s->ignorable() ? "yes" : "no",
+        s->count(hs::Algo::md5), s->count(hs::Algo::sha1), s->count(hs::Algo::sha256),
+        s->categories().size() - 1);
   });
 }
 
@@ -181,7 +190,8 @@ void register_pdq(CLI::App& app) {
     bool json = false;
   };
   auto pa = std::make_shared<PdqArgs>();
-  auto* cmd = app.add_subcommand("pdq", "PDQ perceptual hashes of JPEG and PNG images; match against a PDQ list");
+  auto* cmd = app.add_subcommand(
+      "pdq", "PDQ perceptual hashes of JPEG and PNG images; match against a PDQ list");
   cmd->add_option("IMAGE", pa->images, "Images")->required();
   cmd->add_option("--match", pa->list, "A PDQ list (one hex hash a line, optional label)");
   cmd->add_flag("--json", pa->json, "One JSON object a line");
@@ -215,8 +225,11 @@ void register_pdq(CLI::App& app) {
                          : nlohmann::json();
         std::cout << base::dump(j) << "\n";
       } else {
-        std::cout << fmt::format("{}  {:>3}  {}", d.hashes[0].hex(), d.quality, base::printable(path));
-        if (m) std::cout << fmt::format("  match {} (distance {})", base::printable(list[m->entry].label), m->distance);
+        std::cout << fmt::format("{}  {:>3}  {}", d.hashes[0].hex(), d.quality,
+                                 base::printable(path));
+        if (m)
+          std::cout << fmt::format("  match {} (distance {})",
+                                   base::printable(list[m->entry].label), m->distance);
         std::cout << "\n";
       }
     }
@@ -233,10 +246,14 @@ void register_export(CLI::App& app) {
     bool json = false;
   };
   auto ea = std::make_shared<ExportArgs>();
-  auto* cmd = app.add_subcommand("export", "Export carve results: VICS JSON, self-checking bundles");
-  auto* o_vics = cmd->add_option("--vics", ea->vics, "Write Project VIC VICS 2.0 JSON to this file");
-  auto* o_bundle = cmd->add_option("--bundle", ea->bundle, "Write a .tar.zst bundle with a SHA-256 manifest");
-  auto* o_verify = cmd->add_option("--verify", ea->verify, "Check every file of a bundle against its manifest");
+  auto* cmd =
+      app.add_subcommand("export", "Export carve results: VICS JSON, self-checking bundles");
+  auto* o_vics =
+      cmd->add_option("--vics", ea->vics, "Write Project VIC VICS 2.0 JSON to this file");
+  auto* o_bundle =
+      cmd->add_option("--bundle", ea->bundle, "Write a .tar.zst bundle with a SHA-256 manifest");
+  auto* o_verify =
+      cmd->add_option("--verify", ea->verify, "Check every file of a bundle against its manifest");
   o_vics->excludes(o_verify);
   o_bundle->excludes(o_verify);
   cmd->add_option("CARVE_DIR", ea->dirs, "Output directories of `safehold carve` (one per device)");
@@ -250,15 +267,20 @@ void register_export(CLI::App& app) {
       if (!ea->dirs.empty()) fail(Exit::usage, "export --verify takes only the bundle");
       auto r = ex::verify_bundle(ea->verify);
       if (ea->json) {
-        std::cout << base::dump({{"bundle", ea->verify}, {"ok", r.ok()}, {"files", r.files},
-                               {"listed", r.listed}, {"problems", r.problems}})
+        std::cout << base::dump({{"bundle", ea->verify},
+                                 {"ok", r.ok()},
+                                 {"files", r.files},
+                                 {"listed", r.listed},
+                                 {"problems", r.problems}})
                   << "\n";
       } else {
         for (auto& p : r.problems) std::cerr << "safehold: " << base::printable(p) << "\n";
         if (r.ok())
-          std::cout << fmt::format("{}: OK, {} files match the manifest\n", base::printable(ea->verify), r.files);
+          std::cout << fmt::format("{}: OK, {} files match the manifest\n",
+                                   base::printable(ea->verify), r.files);
         else
-          std::cout << fmt::format("{}: FAILED, {} problems\n", base::printable(ea->verify), r.problems.size());
+          std::cout << fmt::format("{}: FAILED, {} problems\n", base::printable(ea->verify),
+                                   r.problems.size());
       }
       if (!r.ok()) throw CommandExit{static_cast<int>(Exit::mismatch)};
       return;
@@ -269,8 +291,11 @@ void register_export(CLI::App& app) {
     try {
       if (!ea->vics.empty()) {
         auto st = ex::write_vics(dirs, ea->vics);
-        out["vics"] = {{"file", ea->vics}, {"artefacts", st.artefacts}, {"media", st.media},
-                       {"merged", st.merged}, {"skipped", st.skipped}};
+        out["vics"] = {{"file", ea->vics},
+                       {"artefacts", st.artefacts},
+                       {"media", st.media},
+                       {"merged", st.merged},
+                       {"skipped", st.skipped}};
         if (!ea->json)
           std::cout << fmt::format("{}: {} Media from {} artefacts ({} duplicates merged)\n",
                                    base::printable(ea->vics), st.media, st.artefacts, st.merged);
@@ -282,12 +307,14 @@ void register_export(CLI::App& app) {
         bo.progress = progress_printer("bundling");
         auto st = ex::write_bundle(dirs, ea->bundle, bo);
         clear_progress();
-        out["bundle"] = {{"file", ea->bundle}, {"files", st.files}, {"bytes_in", st.bytes_in},
+        out["bundle"] = {{"file", ea->bundle},
+                         {"files", st.files},
+                         {"bytes_in", st.bytes_in},
                          {"bytes_out", st.bytes_out}};
         if (!ea->json)
-          std::cout << fmt::format("{}: {} files, {} in, {} out, with {}\n", base::printable(ea->bundle),
-                                   st.files, human_bytes(st.bytes_in), human_bytes(st.bytes_out),
-                                   ex::kManifestName);
+          std::cout << fmt::format("{}: {} files, {} in, {} out, with {}\n",
+                                   base::printable(ea->bundle), st.files, human_bytes(st.bytes_in),
+                                   human_bytes(st.bytes_out), ex::kManifestName);
       }
     } catch (const ex::ExportError& e) {
       clear_progress();

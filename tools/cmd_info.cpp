@@ -1,16 +1,15 @@
 // `safehold info` and `safehold ls`: what an image holds.
-#include "base/json.hpp"
-#include "base/format.hpp"
-#include "tools/command.hpp"
-
-#include "fs/evidence.hpp"
-#include "base/hash.hpp"
-#include "fs/reader.hpp"
-#include "fs/json.hpp"
-
 #include <fmt/core.h>
 
 #include <iostream>
+
+#include "base/format.hpp"
+#include "base/hash.hpp"
+#include "base/json.hpp"
+#include "fs/evidence.hpp"
+#include "fs/json.hpp"
+#include "fs/reader.hpp"
+#include "tools/command.hpp"
 
 namespace safehold::tools {
 namespace {
@@ -19,8 +18,9 @@ std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path) {
   try {
     auto ev = fs::Evidence::open(path);
     if (ev->filesystems().empty() && ev->volume_scheme() == "none")
-      fail(Exit::usage, fmt::format("{}: no partition table or filesystem recognised in {} of {} data", path,
-                                    base::human_size(ev->image().size()), fs::to_string(ev->image().format())));
+      fail(Exit::usage,
+           fmt::format("{}: no partition table or filesystem recognised in {} of {} data", path,
+                       base::human_size(ev->image().size()), fs::to_string(ev->image().format())));
     return ev;
   } catch (const fs::EvidenceError& e) {
     fail(Exit::usage, e.what());
@@ -51,40 +51,49 @@ void print_info(const fs::Evidence& ev) {
     line("Acquisition date:", m->acquiry_date);
     line("System date:", m->system_date);
     line("Acquisition OS:", m->acquiry_os);
-    line("Software:", m->acquiry_software + (m->acquiry_software_version.empty() ? "" : " " + m->acquiry_software_version));
+    line("Software:",
+         m->acquiry_software +
+             (m->acquiry_software_version.empty() ? "" : " " + m->acquiry_software_version));
     line("Media type:", m->media_type);
     line("Compression:", m->compression);
     if (m->chunk_size) fmt::print("  {:<22}{}\n", "Chunk size:", m->chunk_size);
     line("Stored MD5:", m->md5);
     line("Stored SHA-1:", m->sha1);
-    for (auto& [s, c] : m->acquiry_errors) fmt::print("  {:<22}sector {} count {}\n", "Acquisition error:", s, c);
+    for (auto& [s, c] : m->acquiry_errors)
+      fmt::print("  {:<22}sector {} count {}\n", "Acquisition error:", s, c);
   }
   fmt::print("Volume system: {}\n", ev.volume_scheme());
   if (!ev.volumes().empty()) {
-    fmt::print("Volumes:\n  {:>3}  {:>14}  {:>14}  {:<11}  {}\n", "#", "start", "length", "kind", "description");
+    fmt::print("Volumes:\n  {:>3}  {:>14}  {:>14}  {:<11}  {}\n", "#", "start", "length", "kind",
+               "description");
     for (auto& v : ev.volumes())
-      fmt::print("  {:>3}  {:>14}  {:>14}  {:<11}  {}\n", v.index, v.start, v.length, fs::to_string(v.kind),
-                 printable(v.description));
+      fmt::print("  {:>3}  {:>14}  {:>14}  {:<11}  {}\n", v.index, v.start, v.length,
+                 fs::to_string(v.kind), printable(v.description));
   }
   fmt::print("Filesystems:\n");
   if (ev.filesystems().empty()) fmt::print("  none recognised\n");
   for (auto& f : ev.filesystems())
-    fmt::print("  {:>3}  volume {:<3} offset {:<12} {:<8} label \"{}\"  block size {}  size {} ({})\n", f.index,
-               f.volume, f.offset, f.type, printable(f.label), f.block_size, f.size, base::human_size(f.size));
+    fmt::print(
+        "  {:>3}  volume {:<3} offset {:<12} {:<8} label \"{}\"  block size {}  size {} ({})\n",
+        f.index, f.volume, f.offset, f.type, printable(f.label), f.block_size, f.size,
+        base::human_size(f.size));
   for (auto& p : ev.problems())
     fmt::print("Problem: {}: {}\n", printable(p.where), printable(p.message));
 }
 
 void register_info(CLI::App& app) {
-  auto* info = app.add_subcommand("info", "Show an image's format, metadata, volumes and filesystems");
+  auto* info =
+      app.add_subcommand("info", "Show an image's format, metadata, volumes and filesystems");
   auto image = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   info->add_option("IMAGE", *image, "Evidence image (E01, raw, split raw, VHD)")->required();
   info->add_flag("--json", *json, "Write one JSON object");
   info->callback([image, json] {
     auto ev = open_or_fail(*image);
-    if (*json) std::cout << base::dump(fs::describe(*ev), 2) << "\n";
-    else print_info(*ev);
+    if (*json)
+      std::cout << base::dump(fs::describe(*ev), 2) << "\n";
+    else
+      print_info(*ev);
   });
 
   auto* ls = app.add_subcommand("ls", "List every file of every filesystem in an image");
@@ -102,20 +111,29 @@ void register_info(CLI::App& app) {
         if (*ls_json) {
           std::cout << base::dump(fs::to_json(e)) << "\n";
         } else {
-          const char* st = e.state == fs::FileState::allocated ? " " : e.state == fs::FileState::deleted ? "*" : "o";
-          std::cout << fmt::format("{}{}:{:<4} {:<8} {:>12} {:<20} {}\n", st, e.filesystem, e.type == "dir" ? "d" : e.type == "link" ? "l" : e.type == "virtual" ? "v" : "r",
-                                   e.inode, e.size, fs::to_iso8601(e.mtime).value_or("-"), base::printable(e.path));
+          const char* st = e.state == fs::FileState::allocated ? " "
+                           : e.state == fs::FileState::deleted ? "*"
+                                                               : "o";
+          std::cout << fmt::format("{}{}:{:<4} {:<8} {:>12} {:<20} {}\n", st, e.filesystem,
+                                   e.type == "dir"       ? "d"
+                                   : e.type == "link"    ? "l"
+                                   : e.type == "virtual" ? "v"
+                                                         : "r",
+                                   e.inode, e.size, fs::to_iso8601(e.mtime).value_or("-"),
+                                   base::printable(e.path));
         }
         return true;
       });
     }
     for (auto& p : ev->problems())
-      std::cerr << "safehold: " << base::printable(p.where) << ": " << base::printable(p.message) << "\n";
+      std::cerr << "safehold: " << base::printable(p.where) << ": " << base::printable(p.message)
+                << "\n";
   });
 }
 
 void register_hash(CLI::App& app) {
-  auto* cmd = app.add_subcommand("hash", "Hash an image's media data (MD5, SHA-1, SHA-256) with the fast reader");
+  auto* cmd = app.add_subcommand(
+      "hash", "Hash an image's media data (MD5, SHA-1, SHA-256) with the fast reader");
   auto image = std::make_shared<std::string>();
   auto algos = std::make_shared<std::string>("md5,sha1,sha256");
   auto json = std::make_shared<bool>(false);
@@ -129,10 +147,14 @@ void register_hash(CLI::App& app) {
     std::string a = *algos + ",";
     for (size_t pos = 0, next; (next = a.find(',', pos)) != std::string::npos; pos = next + 1) {
       std::string name = a.substr(pos, next - pos);
-      if (name == "md5") set |= 1;
-      else if (name == "sha1") set |= 2;
-      else if (name == "sha256") set |= 4;
-      else if (!name.empty()) fail(Exit::usage, "--hash: unknown algorithm '" + name + "' (use md5, sha1, sha256)");
+      if (name == "md5")
+        set |= 1;
+      else if (name == "sha1")
+        set |= 2;
+      else if (name == "sha256")
+        set |= 4;
+      else if (!name.empty())
+        fail(Exit::usage, "--hash: unknown algorithm '" + name + "' (use md5, sha1, sha256)");
     }
     if (!set) fail(Exit::usage, "--hash: no algorithm given");
     base::MultiHasher h(set);
@@ -143,24 +165,30 @@ void register_hash(CLI::App& app) {
     static const std::vector<std::byte> zero_block(64 * 1024);
     opts.zeros = [&](uint64_t, uint64_t len) {
       for (; len; len -= std::min<uint64_t>(len, zero_block.size()))
-        h.update(zero_block.data(), static_cast<size_t>(std::min<uint64_t>(len, zero_block.size())));
+        h.update(zero_block.data(),
+                 static_cast<size_t>(std::min<uint64_t>(len, zero_block.size())));
       return true;
     };
     fs::ReadResult r;
     try {
-      r = fs::read_sequential(*image, [&](uint64_t, std::span<const std::byte> b) {
-        h.update(b);
-        return true;
-      }, opts);
+      r = fs::read_sequential(
+          *image,
+          [&](uint64_t, std::span<const std::byte> b) {
+            h.update(b);
+            return true;
+          },
+          opts);
     } catch (const fs::EvidenceError& e) {
       fail(Exit::usage, e.what());
     }
     auto d = h.finish();
     if (*json) {
-      nlohmann::json j = {{"image", *image}, {"bytes", r.bytes}, {"md5", d.md5}, {"sha1", d.sha1},
+      nlohmann::json j = {{"image", *image},    {"bytes", r.bytes},
+                          {"md5", d.md5},       {"sha1", d.sha1},
                           {"sha256", d.sha256}, {"parallel_ewf", r.used_raw_chunks}};
       nlohmann::json errs = nlohmann::json::array();
-      for (auto& e : r.errors) errs.push_back({{"img_offset", e.img_offset}, {"len", e.len}, {"message", e.message}});
+      for (auto& e : r.errors)
+        errs.push_back({{"img_offset", e.img_offset}, {"len", e.len}, {"message", e.message}});
       j["errors"] = errs;
       std::cout << base::dump(j, 2) << "\n";
     } else {

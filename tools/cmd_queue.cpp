@@ -1,10 +1,4 @@
 // `safehold queue`: the examination queue (scheduler/queue.hpp) from the command line. Glue only.
-#include "base/json.hpp"
-#include "tools/command.hpp"
-
-#include "fs/json.hpp"
-#include "scheduler/queue.hpp"
-
 #include <fmt/core.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -13,6 +7,11 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+
+#include "base/json.hpp"
+#include "fs/json.hpp"
+#include "scheduler/queue.hpp"
+#include "tools/command.hpp"
 
 namespace safehold::tools {
 namespace {
@@ -56,7 +55,9 @@ std::shared_ptr<Common> common(CLI::App* sub) {
   return c;
 }
 
-std::string user_of(const Common& c) { return c.user.empty() ? login_name() : c.user; }
+std::string user_of(const Common& c) {
+  return c.user.empty() ? login_name() : c.user;
+}
 
 // Runs an operation, turning queue errors into one sentence and an exit code.
 template <typename F>
@@ -68,12 +69,15 @@ void guarded(F f) {
   }
 }
 
-std::unique_ptr<sch::Store> open_store(const Common& c) { return sch::Store::open(c.db); }
+std::unique_ptr<sch::Store> open_store(const Common& c) {
+  return sch::Store::open(c.db);
+}
 
 template <typename T, typename P>
 T parse_value(const std::string& s, P parse, const char* what, const char* allowed) {
   auto v = parse(s);
-  if (!v) fail(Exit::usage, fmt::format("{} '{}' is not valid: use {}", what, printable(s), allowed));
+  if (!v)
+    fail(Exit::usage, fmt::format("{} '{}' is not valid: use {}", what, printable(s), allowed));
   return *v;
 }
 const char* kRisks = "very-high, high, medium, low or none";
@@ -98,14 +102,16 @@ void print_change(const Common& c, const sch::ChangeResult& r, sch::Store& store
   }
   if (r.devices_reranked) fmt::print("Re-ranked {} device(s)\n", r.devices_reranked);
   for (auto& a : r.alerts_raised)
-    fmt::print("SAFEGUARDING ALERT {} raised: suspect {} ({}); referral to children's social care "
-               "due by {} UTC\n",
-               a.id, printable(a.suspect_ref), a.reason, iso(a.due_at));
+    fmt::print(
+        "SAFEGUARDING ALERT {} raised: suspect {} ({}); referral to children's social care "
+        "due by {} UTC\n",
+        a.id, printable(a.suspect_ref), a.reason, iso(a.due_at));
 }
 
 void print_entries(const std::vector<sch::QueueEntry>& entries) {
-  fmt::print("{:>5}  {:<16} {:>4}  {:<9} {:<9} {:>8}  {:<16}  {:<9}  {:<12} {}\n", "RANK", "EXHIBIT",
-             "TIER", "RISK", "CLASS", "WAITING", "DEADLINE (UTC)", "STATE", "CASE", "SUSPECT");
+  fmt::print("{:>5}  {:<16} {:>4}  {:<9} {:<9} {:>8}  {:<16}  {:<9}  {:<12} {}\n", "RANK",
+             "EXHIBIT", "TIER", "RISK", "CLASS", "WAITING", "DEADLINE (UTC)", "STATE", "CASE",
+             "SUSPECT");
   for (auto& e : entries) {
     const auto& d = e.device;
     fmt::print("{:>5}  {:<16} {:>4}  {:<9} {:<9} {:>7.1f}d  {:<16}{} {:<9}  {:<12} {}\n", e.rank,
@@ -127,8 +133,9 @@ json device_json(const sch::Device& d) {
 }
 
 void register_queue(CLI::App& app) {
-  auto* q = app.add_subcommand("queue", "The examination queue: cases, suspects, devices, "
-                                        "priority, alerts, audit")
+  auto* q = app.add_subcommand("queue",
+                               "The examination queue: cases, suspects, devices, "
+                               "priority, alerts, audit")
                 ->require_subcommand(1);
 
   // ---- case ----
@@ -153,9 +160,12 @@ void register_queue(CLI::App& app) {
         auto s = open_store(*c);
         auto out = s->add_case(user_of(*c), nc);
         if (c->json)
-          std::cout << base::dump({{"reference", out.reference}, {"risk", sch::to_string(out.risk)}}, 2)
+          std::cout << base::dump(
+                           {{"reference", out.reference}, {"risk", sch::to_string(out.risk)}}, 2)
                     << "\n";
-        else fmt::print("Case {} added (risk {})\n", printable(out.reference), sch::to_string(out.risk));
+        else
+          fmt::print("Case {} added (risk {})\n", printable(out.reference),
+                     sch::to_string(out.risk));
       });
     });
 
@@ -176,7 +186,8 @@ void register_queue(CLI::App& app) {
     set->callback([=] {
       guarded([&] {
         sch::CaseUpdate u;
-        if (!risk2->empty()) u.risk = parse_value<sch::Risk>(*risk2, sch::parse_risk, "risk", kRisks);
+        if (!risk2->empty())
+          u.risk = parse_value<sch::Risk>(*risk2, sch::parse_risk, "risk", kRisks);
         if (set->count("--offence")) u.offence = *offence2;
         if (set->count("--officer")) u.officer = *officer2;
         if (set->count("--notes")) u.notes = *notes2;
@@ -195,8 +206,10 @@ void register_queue(CLI::App& app) {
         json arr = json::array();
         for (auto& k : s->list_cases()) {
           if (c3->json)
-            arr.push_back({{"reference", k.reference}, {"risk", sch::to_string(k.risk)},
-                           {"offence", k.offence}, {"officer", k.officer}});
+            arr.push_back({{"reference", k.reference},
+                           {"risk", sch::to_string(k.risk)},
+                           {"offence", k.offence},
+                           {"officer", k.officer}});
           else
             fmt::print("{:<16} {:<10} {:<20} {}\n", printable(k.reference), sch::to_string(k.risk),
                        printable(k.offence), printable(k.officer));
@@ -246,8 +259,9 @@ void register_queue(CLI::App& app) {
         ns.access_notes = facts->access_notes;
         auto s = open_store(*c);
         auto [sus, r] = s->add_suspect(user_of(*c), ns);
-        if (!c->json) fmt::print("Suspect {} added to case {}\n", printable(sus.reference),
-                                 printable(sus.case_ref));
+        if (!c->json)
+          fmt::print("Suspect {} added to case {}\n", printable(sus.reference),
+                     printable(sus.case_ref));
         print_change(*c, r, *s);
       });
     });
@@ -300,7 +314,8 @@ void register_queue(CLI::App& app) {
         d.device_class = parse_value<sch::DeviceClass>(*cls, sch::parse_class, "--class", kClasses);
         auto s = open_store(*c);
         auto out = s->add_device(user_of(*c), d);
-        if (c->json) std::cout << base::dump(device_json(out), 2) << "\n";
+        if (c->json)
+          std::cout << base::dump(device_json(out), 2) << "\n";
         else
           fmt::print("Device {} queued (tier {}, deadline {} UTC)\n", printable(out.exhibit),
                      out.tier, iso(out.deadline_at));
@@ -322,8 +337,10 @@ void register_queue(CLI::App& app) {
             "intake, queued, acquiring, acquired, carving, review, done, failed or withdrawn");
         auto s = open_store(*c2);
         auto out = s->set_device_state(user_of(*c2), *ex, st, *reason);
-        if (c2->json) std::cout << base::dump(device_json(out), 2) << "\n";
-        else fmt::print("Device {} is now {}\n", printable(out.exhibit), sch::to_string(out.state));
+        if (c2->json)
+          std::cout << base::dump(device_json(out), 2) << "\n";
+        else
+          fmt::print("Device {} is now {}\n", printable(out.exhibit), sch::to_string(out.state));
       });
     });
   }
@@ -335,7 +352,8 @@ void register_queue(CLI::App& app) {
     auto states = std::make_shared<std::string>("queued");
     auto limit = std::make_shared<int64_t>(0);
     auto case_ref = std::make_shared<std::string>();
-    ls->add_option("--state", *states, "States to list, comma-separated, or 'all' (default queued)");
+    ls->add_option("--state", *states,
+                   "States to list, comma-separated, or 'all' (default queued)");
     ls->add_option("--limit", *limit, "At most N devices");
     ls->add_option("--case", *case_ref, "Only this case's devices");
     ls->callback([=] {
@@ -346,9 +364,10 @@ void register_queue(CLI::App& app) {
         lq.states.clear();
         if (*states != "all")
           for (auto& st : split(*states))
-            lq.states.push_back(parse_value<sch::DeviceState>(
-                st, sch::parse_state, "--state",
-                "intake, queued, acquiring, acquired, carving, review, done, failed, withdrawn or all"));
+            lq.states.push_back(
+                parse_value<sch::DeviceState>(st, sch::parse_state, "--state",
+                                              "intake, queued, acquiring, acquired, carving, "
+                                              "review, done, failed, withdrawn or all"));
         if (*limit < 0) fail(Exit::usage, "--limit must not be negative");
         auto s = open_store(*c);
         auto entries = s->list(lq);
@@ -377,11 +396,14 @@ void register_queue(CLI::App& app) {
         const auto& d = e.entry.device;
         fmt::print("Device {} (case {}, suspect {}), state {}\n", printable(d.exhibit),
                    printable(d.case_ref), printable(d.suspect_ref), sch::to_string(d.state));
-        if (e.entry.rank) fmt::print("Rank: {} of {} queued\n", e.entry.rank, e.queued_total);
-        else fmt::print("Rank: not queued ({} queued)\n", e.queued_total);
+        if (e.entry.rank)
+          fmt::print("Rank: {} of {} queued\n", e.entry.rank, e.queued_total);
+        else
+          fmt::print("Rank: not queued ({} queued)\n", e.queued_total);
         int i = 1;
         for (auto& line : e.priority.reasons) fmt::print("  {}. {}\n", i++, printable(line));
-        fmt::print("Deadline: {} UTC{}\n", iso(d.deadline_at), e.entry.overdue ? " (BREACHED)" : "");
+        fmt::print("Deadline: {} UTC{}\n", iso(d.deadline_at),
+                   e.entry.overdue ? " (BREACHED)" : "");
       });
     });
 
@@ -411,7 +433,8 @@ void register_queue(CLI::App& app) {
     auto jobs = std::make_shared<std::string>();
     auto lease = std::make_shared<int64_t>(0);
     cl->add_option("--station", *station, "Station name")->required();
-    cl->add_option("--capabilities", *caps, "Device classes this station handles, e.g. phone,tablet");
+    cl->add_option("--capabilities", *caps,
+                   "Device classes this station handles, e.g. phone,tablet");
     cl->add_option("--jobs", *jobs, "Jobs this station runs: acquire,carve (default both)");
     cl->add_option("--lease", *lease, "Lease in seconds (default from the policy, 300)");
     cl->callback([=] {
@@ -419,9 +442,11 @@ void register_queue(CLI::App& app) {
         sch::ClaimRequest r;
         r.station = *station;
         for (auto& k : split(*caps))
-          r.classes.push_back(parse_value<sch::DeviceClass>(k, sch::parse_class, "capability", kClasses));
+          r.classes.push_back(
+              parse_value<sch::DeviceClass>(k, sch::parse_class, "capability", kClasses));
         for (auto& k : split(*jobs))
-          r.kinds.push_back(parse_value<sch::JobKind>(k, sch::parse_job_kind, "job", "acquire or carve"));
+          r.kinds.push_back(
+              parse_value<sch::JobKind>(k, sch::parse_job_kind, "job", "acquire or carve"));
         r.lease_seconds = *lease;
         auto s = open_store(*c);
         auto got = s->claim(user_of(*c), r);
@@ -443,11 +468,12 @@ void register_queue(CLI::App& app) {
     for (const char* name : {"heartbeat", "complete", "fail", "release"}) {
       std::string n = name;
       auto* cmd = q->add_subcommand(
-          n, n == "heartbeat"  ? "Extend the lease on a claimed device"
-             : n == "complete" ? "Report the claimed job done (acquire -> acquired, carve -> review)"
-             : n == "fail"     ? "Report the claimed job failed (retried up to the attempt limit)"
-                               : "Hand a claimed job back untouched (no attempt spent), e.g. when "
-                                 "a worker stops");
+          n, n == "heartbeat" ? "Extend the lease on a claimed device"
+             : n == "complete"
+                 ? "Report the claimed job done (acquire -> acquired, carve -> review)"
+             : n == "fail" ? "Report the claimed job failed (retried up to the attempt limit)"
+                           : "Hand a claimed job back untouched (no attempt spent), e.g. when "
+                             "a worker stops");
       auto c2 = common(cmd);
       auto ex = std::make_shared<std::string>();
       auto st = std::make_shared<std::string>();
@@ -458,7 +484,8 @@ void register_queue(CLI::App& app) {
                       "Station holding the lease")
           ->required();
       if (n == "fail") cmd->add_option("--error", *msg, "What went wrong");
-      if (n == "release") cmd->add_option("--reason", *msg, "Why (recorded in the audit)")->required();
+      if (n == "release")
+        cmd->add_option("--reason", *msg, "Why (recorded in the audit)")->required();
       if (n == "complete") {
         cmd->add_option("--note", *msg, "Note for the audit");
         cmd->add_option("--image", *image, "Evidence image written by the acquire job");
@@ -467,14 +494,21 @@ void register_queue(CLI::App& app) {
         guarded([&] {
           auto s = open_store(*c2);
           sch::Device d;
-          if (n == "heartbeat") d = s->heartbeat(user_of(*c2), *ex, *st);
-          else if (n == "complete") d = s->complete(user_of(*c2), *ex, *st, *msg, *image);
-          else if (n == "fail") d = s->fail(user_of(*c2), *ex, *st, msg->empty() ? "failed" : *msg);
-          else d = s->release(user_of(*c2), *ex, *st, *msg);
-          if (c2->json) std::cout << base::dump(device_json(d), 2) << "\n";
+          if (n == "heartbeat")
+            d = s->heartbeat(user_of(*c2), *ex, *st);
+          else if (n == "complete")
+            d = s->complete(user_of(*c2), *ex, *st, *msg, *image);
+          else if (n == "fail")
+            d = s->fail(user_of(*c2), *ex, *st, msg->empty() ? "failed" : *msg);
+          else
+            d = s->release(user_of(*c2), *ex, *st, *msg);
+          if (c2->json)
+            std::cout << base::dump(device_json(d), 2) << "\n";
           else if (n == "heartbeat")
-            fmt::print("Lease on {} extended to {} UTC\n", printable(d.exhibit), iso(d.lease_expires));
-          else fmt::print("Device {} is now {}\n", printable(d.exhibit), sch::to_string(d.state));
+            fmt::print("Lease on {} extended to {} UTC\n", printable(d.exhibit),
+                       iso(d.lease_expires));
+          else
+            fmt::print("Device {} is now {}\n", printable(d.exhibit), sch::to_string(d.state));
         });
       });
     }
@@ -501,12 +535,12 @@ void register_queue(CLI::App& app) {
                    "SUSPECT", "RAISED (UTC)", "DUE (UTC)", "REASON / REFERENCE");
         for (auto& a : list) {
           std::string status = a.acknowledged ? "acked" : a.overdue(t) ? "OVERDUE" : "open";
-          fmt::print("{:>5}  {:<9} {:<12} {:<12} {:<16}  {:<16}  {}\n", a.id, status,
-                     printable(a.case_ref), printable(a.suspect_ref), iso(a.raised_at),
-                     iso(a.due_at),
-                     a.acknowledged ? fmt::format("{} (ref {}, by {})", a.reason,
-                                                  printable(a.reference), printable(a.acknowledged_by))
-                                    : a.reason);
+          fmt::print(
+              "{:>5}  {:<9} {:<12} {:<12} {:<16}  {:<16}  {}\n", a.id, status,
+              printable(a.case_ref), printable(a.suspect_ref), iso(a.raised_at), iso(a.due_at),
+              a.acknowledged ? fmt::format("{} (ref {}, by {})", a.reason, printable(a.reference),
+                                           printable(a.acknowledged_by))
+                             : a.reason);
         }
       });
     });
@@ -521,7 +555,8 @@ void register_queue(CLI::App& app) {
       guarded([&] {
         auto s = open_store(*c2);
         auto a = s->acknowledge(user_of(*c2), *id, *ref);
-        if (c2->json) std::cout << base::dump(sch::to_json(a, s->now()), 2) << "\n";
+        if (c2->json)
+          std::cout << base::dump(sch::to_json(a, s->now()), 2) << "\n";
         else
           fmt::print("Alert {} acknowledged by {} (reference {})\n", a.id,
                      printable(a.acknowledged_by), printable(a.reference));
@@ -538,7 +573,8 @@ void register_queue(CLI::App& app) {
     auto id = std::make_shared<std::string>();
     auto limit = std::make_shared<int64_t>(0);
     au->add_flag("--verify", *verify, "Check the hash chain (exit 4 when broken)");
-    au->add_option("--entity", *entity, "Only records of: case, suspect, device, alert, token, policy");
+    au->add_option("--entity", *entity,
+                   "Only records of: case, suspect, device, alert, token, policy");
     au->add_option("--id", *id, "Only records of this entity id (with --entity)");
     au->add_option("--limit", *limit, "Only the last N records");
     au->callback([=] {
@@ -547,7 +583,8 @@ void register_queue(CLI::App& app) {
         if (*verify) {
           auto r = s->verify_audit();
           if (c->json) {
-            std::cout << base::dump({{"ok", r.ok}, {"records", r.records}, {"problems", r.problems}}, 2)
+            std::cout << base::dump(
+                             {{"ok", r.ok}, {"records", r.records}, {"problems", r.problems}}, 2)
                       << "\n";
           } else {
             for (auto& p : r.problems) fmt::print("BROKEN: {}\n", p);
@@ -569,7 +606,8 @@ void register_queue(CLI::App& app) {
         }
         for (auto& r : recs)
           fmt::print("{:>6}  {}  {:<12} {:<20} {}:{}{}\n        before {}\n        after  {}\n",
-                     r.seq, iso(r.at), printable(r.user), r.action, r.entity, printable(r.entity_id),
+                     r.seq, iso(r.at), printable(r.user), r.action, r.entity,
+                     printable(r.entity_id),
                      r.reason.empty() ? "" : "  why: " + printable(r.reason), printable(r.before),
                      printable(r.after));
       });
@@ -591,16 +629,20 @@ void register_queue(CLI::App& app) {
           std::ifstream in;
           if (*file != "-") {
             in.open(*file, std::ios::binary);
-            if (!in) fail(Exit::usage, fmt::format("{}: cannot open the CSV file", printable(*file)));
+            if (!in)
+              fail(Exit::usage, fmt::format("{}: cannot open the CSV file", printable(*file)));
           }
           int64_t count = s->import_csv(user_of(*c), *file == "-" ? std::cin : in);
-          if (c->json) std::cout << base::dump({{"devices", count}}) << "\n";
-          else fmt::print("Imported {} device(s)\n", count);
+          if (c->json)
+            std::cout << base::dump({{"devices", count}}) << "\n";
+          else
+            fmt::print("Imported {} device(s)\n", count);
         } else if (*file == "-") {
           s->export_csv(std::cout);
         } else {
           std::ofstream out(*file, std::ios::binary);
-          if (!out) fail(Exit::usage, fmt::format("{}: cannot write the CSV file", printable(*file)));
+          if (!out)
+            fail(Exit::usage, fmt::format("{}: cannot write the CSV file", printable(*file)));
           s->export_csv(out);
           out.close();
           if (!out) fail(Exit::failed, fmt::format("{}: write failed", printable(*file)));
@@ -638,7 +680,8 @@ void register_queue(CLI::App& app) {
           try {
             p.deadline_days[static_cast<size_t>(band)] = std::stoll(kv.substr(eq + 1));
           } catch (const std::exception&) {
-            fail(Exit::usage, fmt::format("--deadline-days: '{}' is not a number", kv.substr(eq + 1)));
+            fail(Exit::usage,
+                 fmt::format("--deadline-days: '{}' is not a number", kv.substr(eq + 1)));
           }
           change = true;
         }
@@ -649,8 +692,10 @@ void register_queue(CLI::App& app) {
         if (change) s->set_policy(user_of(*c), p, *reason);
         p = s->policy();
         json j = {{"deadline_days",
-                   {{"very-high", p.deadline_days[0]}, {"high", p.deadline_days[1]},
-                    {"medium", p.deadline_days[2]}, {"low", p.deadline_days[3]},
+                   {{"very-high", p.deadline_days[0]},
+                    {"high", p.deadline_days[1]},
+                    {"medium", p.deadline_days[2]},
+                    {"low", p.deadline_days[3]},
                     {"none", p.deadline_days[4]}}},
                   {"aging_days_per_level", p.aging_days_per_level},
                   {"lease_seconds", p.lease_seconds},
@@ -672,12 +717,15 @@ void register_queue(CLI::App& app) {
     cr->add_option("--name", *name, "Label");
     cr->callback([=] {
       guarded([&] {
-        auto r = parse_value<sch::Role>(*role, sch::parse_role, "--role", "manager, examiner or auditor");
+        auto r = parse_value<sch::Role>(*role, sch::parse_role, "--role",
+                                        "manager, examiner or auditor");
         auto s = open_store(*c);
         auto nt = s->create_token(user_of(*c), r, *name);
         if (c->json) {
-          std::cout << base::dump({{"id", nt.token.id}, {"name", nt.token.name},
-                                 {"role", sch::to_string(nt.token.role)}, {"token", nt.secret}})
+          std::cout << base::dump({{"id", nt.token.id},
+                                   {"name", nt.token.name},
+                                   {"role", sch::to_string(nt.token.role)},
+                                   {"token", nt.secret}})
                     << "\n";
         } else {
           fmt::print("Token {} ({}, role {}) created. It is shown only once; store it now:\n",
@@ -695,8 +743,10 @@ void register_queue(CLI::App& app) {
       guarded([&] {
         auto s = open_store(*c2);
         auto t = s->revoke_token(user_of(*c2), *which);
-        if (c2->json) std::cout << base::dump({{"id", t.id}, {"name", t.name}, {"revoked", true}}) << "\n";
-        else fmt::print("Token {} ({}) revoked\n", t.id, printable(t.name));
+        if (c2->json)
+          std::cout << base::dump({{"id", t.id}, {"name", t.name}, {"revoked", true}}) << "\n";
+        else
+          fmt::print("Token {} ({}) revoked\n", t.id, printable(t.name));
       });
     });
 
@@ -708,8 +758,11 @@ void register_queue(CLI::App& app) {
         json arr = json::array();
         for (auto& t : s->list_tokens()) {
           if (c3->json)
-            arr.push_back({{"id", t.id}, {"name", t.name}, {"role", sch::to_string(t.role)},
-                           {"created_at", iso(t.created_at)}, {"created_by", t.created_by},
+            arr.push_back({{"id", t.id},
+                           {"name", t.name},
+                           {"role", sch::to_string(t.role)},
+                           {"created_at", iso(t.created_at)},
+                           {"created_by", t.created_by},
                            {"revoked", t.revoked_at != 0}});
           else
             fmt::print("{:>4}  {:<20} {:<9} created {} by {}{}\n", t.id, printable(t.name),

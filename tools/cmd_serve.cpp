@@ -1,10 +1,9 @@
-// `safehold serve`: the queue's HTTP(S) JSON API and the backlog managers' dashboard. Glue only: the
-// server is server/.
-#include "tools/command.hpp"
+// `safehold serve`: the queue's HTTP(S) JSON API and the backlog managers' dashboard. Glue only:
+// the server is server/.
+#include <iostream>
 
 #include "server/server.hpp"
-
-#include <iostream>
+#include "tools/command.hpp"
 
 namespace safehold::tools {
 namespace {
@@ -19,12 +18,14 @@ void register_serve(CLI::App& app) {
   if (const char* env = std::getenv("SAFEHOLD_DB"); env && *env) o->db = env;
   auto body_kib = std::make_shared<size_t>(1024);
   auto quiet = std::make_shared<bool>(false);
-  sub->add_option("--db", o->db,
-                  "Queue database: PATH or sqlite:PATH (default ./safehold-data/queue.db, or $SAFEHOLD_DB), "
-                  "or postgresql://…");
-  sub->add_option("--listen", o->listen,
-                  "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free port, printed "
-                  "on the first line of stdout)");
+  sub->add_option(
+      "--db", o->db,
+      "Queue database: PATH or sqlite:PATH (default ./safehold-data/queue.db, or $SAFEHOLD_DB), "
+      "or postgresql://…");
+  sub->add_option(
+      "--listen", o->listen,
+      "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free port, printed "
+      "on the first line of stdout)");
   sub->add_option("--tls-cert", o->tls_cert, "TLS certificate chain (PEM)");
   sub->add_option("--tls-key", o->tls_key, "TLS private key (PEM)");
   sub->add_flag("--insecure", o->insecure,

@@ -1,24 +1,26 @@
 // `safehold work`: a station that claims jobs from the queue in priority order and runs them.
-#include "base/json.hpp"
-#include "tools/command.hpp"
-
-#include "fs/json.hpp"
-#include "worker/worker.hpp"
-
 #include <fmt/core.h>
 
 #include <atomic>
 #include <csignal>
 #include <iostream>
 
+#include "base/json.hpp"
+#include "fs/json.hpp"
+#include "tools/command.hpp"
+#include "worker/worker.hpp"
+
 namespace safehold::tools {
 namespace {
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_term(int) { g_stop = true; }
+extern "C" void on_term(int) {
+  g_stop = true;
+}
 
 void register_work(CLI::App& app) {
-  auto* cmd = app.add_subcommand("work", "Claim jobs from the queue in priority order and run them (imaging station)");
+  auto* cmd = app.add_subcommand(
+      "work", "Claim jobs from the queue in priority order and run them (imaging station)");
   struct Args {
     std::string db = "./safehold-data/queue.db", station, caps, dir;
     bool json = false, exit_when_empty = false;
@@ -29,9 +31,12 @@ void register_work(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--db", a->db, "Queue database: PATH, sqlite:PATH or postgresql://...");
   cmd->add_option("--station", a->station, "This station's name (holds the leases)")->required();
-  cmd->add_option("--capabilities", a->caps, "Device classes this station takes: phone,tablet,computer,removable,other");
-  cmd->add_option("--evidence-dir", a->dir, "Where evidence goes: DIR/<case>/<exhibit>/")->required();
-  cmd->add_flag("--exit-when-empty", a->exit_when_empty, "Stop when no job is claimable instead of waiting");
+  cmd->add_option("--capabilities", a->caps,
+                  "Device classes this station takes: phone,tablet,computer,removable,other");
+  cmd->add_option("--evidence-dir", a->dir, "Where evidence goes: DIR/<case>/<exhibit>/")
+      ->required();
+  cmd->add_flag("--exit-when-empty", a->exit_when_empty,
+                "Stop when no job is claimable instead of waiting");
   cmd->add_option("--max-jobs", a->max_jobs, "Stop after this many jobs");
   cmd->add_option("--poll", a->poll, "Seconds between claims when the queue is empty (default 5)");
   cmd->add_option("--threads", a->threads, "Threads for imaging and carving (default: all cores)");
@@ -47,11 +52,14 @@ void register_work(CLI::App& app) {
     o.threads = a->threads;
     o.stop = &g_stop;
     std::string caps = a->caps + ",";
-    for (size_t pos = 0, next; !a->caps.empty() && (next = caps.find(',', pos)) != std::string::npos; pos = next + 1) {
+    for (size_t pos = 0, next;
+         !a->caps.empty() && (next = caps.find(',', pos)) != std::string::npos; pos = next + 1) {
       std::string name = caps.substr(pos, next - pos);
       if (name.empty()) continue;
       auto c = scheduler::parse_class(name);
-      if (!c) fail(Exit::usage, "--capabilities: unknown device class '" + name + "' (use phone, tablet, computer, removable, other)");
+      if (!c)
+        fail(Exit::usage, "--capabilities: unknown device class '" + name +
+                              "' (use phone, tablet, computer, removable, other)");
       o.capabilities.push_back(*c);
     }
     o.log = [json = a->json](const std::string& line) {
@@ -74,15 +82,25 @@ void register_work(CLI::App& app) {
         for (auto& j : one) {
           ++n;
           if (a->json) {
-            nlohmann::json out = {{"exhibit", j.exhibit}, {"case", j.case_ref}, {"job", scheduler::to_string(j.kind)},
-                                  {"tier", j.tier}, {"risk", j.risk}, {"class", j.device_class}, {"ok", j.ok},
-                                  {"released", j.released}, {"error", j.error}, {"dir", j.dir.string()},
+            nlohmann::json out = {{"exhibit", j.exhibit},
+                                  {"case", j.case_ref},
+                                  {"job", scheduler::to_string(j.kind)},
+                                  {"tier", j.tier},
+                                  {"risk", j.risk},
+                                  {"class", j.device_class},
+                                  {"ok", j.ok},
+                                  {"released", j.released},
+                                  {"error", j.error},
+                                  {"dir", j.dir.string()},
                                   {"result", j.result}};
             std::cout << base::dump(out) << std::endl;
           } else {
-            std::cout << fmt::format("{:<8} {:<16} case {:<14} tier {} risk {:<9} {:<9} {}\n", scheduler::to_string(j.kind),
-                                     base::printable(j.exhibit), base::printable(j.case_ref), j.tier, j.risk, j.device_class,
-                                     j.ok ? "ok" : j.released ? "stopped, handed back to the queue" : "FAILED: " + base::printable(j.error))
+            std::cout << fmt::format("{:<8} {:<16} case {:<14} tier {} risk {:<9} {:<9} {}\n",
+                                     scheduler::to_string(j.kind), base::printable(j.exhibit),
+                                     base::printable(j.case_ref), j.tier, j.risk, j.device_class,
+                                     j.ok         ? "ok"
+                                     : j.released ? "stopped, handed back to the queue"
+                                                  : "FAILED: " + base::printable(j.error))
                       << std::flush;
           }
           if (!j.ok && !j.released) jobs.push_back(j);

@@ -1,9 +1,8 @@
-// The `safehold` binary's subcommand registry. Each tools/cmd_*.cpp registers its subcommands with a
-// static Registrar; tools/ is glue only: parse, validate, build library objects, print.
+// The `safehold` binary's subcommand registry. Each tools/cmd_*.cpp registers its subcommands with
+// a static Registrar; tools/ is glue only: parse, validate, build library objects, print.
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <string>
 #include <vector>
@@ -13,10 +12,10 @@ namespace safehold::tools {
 // Exit codes shared by every subcommand (documented in README.md).
 enum class Exit : int {
   ok = 0,
-  usage = 1,      // bad usage or unreadable input
-  failed = 2,     // the operation failed
-  partial = 3,    // complete with unreadable sectors
-  mismatch = 4,   // verification mismatch
+  usage = 1,     // bad usage or unreadable input
+  failed = 2,    // the operation failed
+  partial = 3,   // complete with unreadable sectors
+  mismatch = 4,  // verification mismatch
 };
 
 // A registration adds subcommands to the app and sets their callbacks. Callbacks throw

@@ -1,11 +1,11 @@
 // safehold: one binary, git-style subcommands. No logic lives here: see command.hpp.
-#include "base/version.hpp"
-#include "tools/command.hpp"
-
 #include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
+
+#include "base/version.hpp"
+#include "tools/command.hpp"
 
 namespace safehold::tools {
 
@@ -14,7 +14,9 @@ std::vector<std::pair<int, Registration>>& registrations() {
   return regs;
 }
 
-Registrar::Registrar(int order, Registration r) { registrations().emplace_back(order, std::move(r)); }
+Registrar::Registrar(int order, Registration r) {
+  registrations().emplace_back(order, std::move(r));
+}
 
 void fail(Exit code, const std::string& message) {
   std::cerr << "safehold: " << message << "\n";
@@ -25,7 +27,8 @@ void fail(Exit code, const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace safehold::tools;
-  CLI::App app{"Safehold: forensic imaging, carving and a safeguarding-first examination queue", "safehold"};
+  CLI::App app{"Safehold: forensic imaging, carving and a safeguarding-first examination queue",
+               "safehold"};
   app.set_version_flag("--version", std::string("safehold ") + safehold::base::kVersion);
   app.require_subcommand(1);
   auto regs = registrations();

@@ -1,21 +1,20 @@
 #include "worker/worker.hpp"
 
-#include "base/json.hpp"
-
-#include "acquire/acquire.hpp"
-#include "carve/carver.hpp"
-#include "fs/evidence.hpp"
-#include "fs/json.hpp"
-
 #include <fmt/core.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
-#include <sys/stat.h>
 #include <thread>
+
+#include "acquire/acquire.hpp"
+#include "base/json.hpp"
+#include "carve/carver.hpp"
+#include "fs/evidence.hpp"
+#include "fs/json.hpp"
 
 namespace safehold::worker {
 
@@ -27,7 +26,8 @@ std::string safe_component(const std::string& id) {
   std::string out;
   bool changed = false;
   for (unsigned char c : id) {
-    if (std::isalnum(c) || c == '.' || c == '_' || c == '-') out += static_cast<char>(c);
+    if (std::isalnum(c) || c == '.' || c == '_' || c == '-')
+      out += static_cast<char>(c);
     else {
       out += '_';
       changed = true;
@@ -50,7 +50,8 @@ std::string safe_component(const std::string& id) {
   return out;
 }
 
-fsys::path device_dir(const fsys::path& evidence_dir, const std::string& case_ref, const std::string& exhibit) {
+fsys::path device_dir(const fsys::path& evidence_dir, const std::string& case_ref,
+                      const std::string& exhibit) {
   return evidence_dir / safe_component(case_ref) / safe_component(exhibit);
 }
 
@@ -111,19 +112,23 @@ bool is_ewf(const fsys::path& p) {
   return in.gcount() == 8 && std::string(sig, 8) == std::string("EVF\x09\x0d\x0a\xff\x00", 8);
 }
 
-json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys::path& dir, const Heartbeat& hb) {
+json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys::path& dir,
+                 const Heartbeat& hb) {
   const fsys::path base = dir / safe_component(d.exhibit);
   const fsys::path e01 = fsys::path(base.string() + ".E01");
   const fsys::path state = fsys::path(base.string() + ".acquire.state");
   const fsys::path record = fsys::path(base.string() + ".acquire.json");
-  if (d.source.empty()) throw std::runtime_error("the device has no source path recorded at intake");
+  if (d.source.empty())
+    throw std::runtime_error("the device has no source path recorded at intake");
 
   if (is_ewf(d.source)) {
     // Already imaged elsewhere: verify it where it is and carve from it.
     auto v = acquire::verify(d.source, o.threads);
     if (!v.ok) throw std::runtime_error("the E01 given as source does not verify");
-    return {{"image", d.source}, {"md5", v.computed.md5}, {"sha1", v.computed.sha1}, {"sha256", v.computed.sha256},
-            {"size", v.size}, {"verified", true}, {"acquired", false}};
+    return {{"image", d.source},       {"md5", v.computed.md5},
+            {"sha1", v.computed.sha1}, {"sha256", v.computed.sha256},
+            {"size", v.size},          {"verified", true},
+            {"acquired", false}};
   }
   acquire::Options a;
   a.source = d.source;
@@ -135,24 +140,37 @@ json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys:
   a.info.notes = "acquired by safehold work on station " + o.station;
   a.threads = o.threads;
   std::error_code ec;
-  if (fsys::exists(state, ec)) a.resume = true;                  // another attempt stopped midway
+  if (fsys::exists(state, ec))
+    a.resume = true;                                             // another attempt stopped midway
   else if (fsys::exists(e01, ec) && fsys::exists(record, ec)) {  // finished, not yet recorded
     auto v = acquire::verify(e01, o.threads);
     if (v.ok)
-      return {{"image", e01.string()}, {"md5", v.computed.md5}, {"sha1", v.computed.sha1},
-              {"sha256", v.computed.sha256}, {"size", v.size}, {"verified", true}, {"acquired", true}};
+      return {{"image", e01.string()},   {"md5", v.computed.md5},
+              {"sha1", v.computed.sha1}, {"sha256", v.computed.sha256},
+              {"size", v.size},          {"verified", true},
+              {"acquired", true}};
     a.force = true;
-  } else if (fsys::exists(e01, ec)) a.force = true;  // left before its first checkpoint
+  } else if (fsys::exists(e01, ec))
+    a.force = true;  // left before its first checkpoint
   a.should_stop = [&o, &hb] { return (o.stop && o.stop->load()) || hb.lost(); };
   auto r = acquire::acquire(a);
   auto v = acquire::verify(e01, o.threads);
-  if (!v.ok) throw std::runtime_error("verification of the new image failed: " + (v.problems.empty() ? std::string("mismatch") : v.problems.front()));
+  if (!v.ok)
+    throw std::runtime_error("verification of the new image failed: " +
+                             (v.problems.empty() ? std::string("mismatch") : v.problems.front()));
   json errs = json::array();
   for (auto& b : r.read_errors) errs.push_back({{"sector", b.sector}, {"count", b.count}});
-  return {{"image", e01.string()},        {"md5", r.digests.md5},       {"sha1", r.digests.sha1},
-          {"sha256", r.digests.sha256},   {"size", r.size},             {"verified", true},
-          {"acquired", true},             {"resumed", a.resume},        {"read_errors", errs},
-          {"record", record.string()},    {"log", base.string() + ".acquire.log"}};
+  return {{"image", e01.string()},
+          {"md5", r.digests.md5},
+          {"sha1", r.digests.sha1},
+          {"sha256", r.digests.sha256},
+          {"size", r.size},
+          {"verified", true},
+          {"acquired", true},
+          {"resumed", a.resume},
+          {"read_errors", errs},
+          {"record", record.string()},
+          {"log", base.string() + ".acquire.log"}};
 }
 
 // The image the acquisition step produced (it may have been made by another station, into its
@@ -163,7 +181,8 @@ fsys::path image_of(scheduler::Store& store, const scheduler::Device& d, const f
   if (!d.image.empty()) {
     std::error_code ec;
     if (!fsys::exists(d.image, ec))
-      throw std::runtime_error("the image made at acquisition (" + d.image + ") is not reachable from this station");
+      throw std::runtime_error("the image made at acquisition (" + d.image +
+                               ") is not reachable from this station");
     return d.image;
   }
   auto records = store.audit("device", d.exhibit);
@@ -174,7 +193,8 @@ fsys::path image_of(scheduler::Store& store, const scheduler::Device& d, const f
       fsys::path p = j["image"].get<std::string>();
       std::error_code ec;
       if (!fsys::exists(p, ec))
-        throw std::runtime_error("the image made at acquisition (" + p.string() + ") is not reachable from this station");
+        throw std::runtime_error("the image made at acquisition (" + p.string() +
+                                 ") is not reachable from this station");
       return p;
     }
   }
@@ -182,7 +202,8 @@ fsys::path image_of(scheduler::Store& store, const scheduler::Device& d, const f
   return fsys::path(dir / safe_component(d.exhibit)).string() + ".E01";
 }
 
-json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler::Device& d, const fsys::path& dir) {
+json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler::Device& d,
+               const fsys::path& dir) {
   const fsys::path image = image_of(store, d, dir);
   const fsys::path out = dir / "carve";
   std::error_code ec;
@@ -201,8 +222,10 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
   while (std::getline(report, line)) {
     auto j = json::parse(line, nullptr, false);
     if (j.is_object() && j.value("type", "") == "sqlite") {
-      if (j.contains("messages") && j["messages"].is_number()) messages += j["messages"].get<uint64_t>();
-      if (j.contains("recovered") && j["recovered"].is_number()) recovered += j["recovered"].get<uint64_t>();
+      if (j.contains("messages") && j["messages"].is_number())
+        messages += j["messages"].get<uint64_t>();
+      if (j.contains("recovered") && j["recovered"].is_number())
+        recovered += j["recovered"].get<uint64_t>();
     }
   }
   json counts = json::object();
@@ -245,9 +268,11 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
     make_private_dir(out.dir);
     Heartbeat hb(o, d.exhibit, store.policy().lease_seconds);
     log(fmt::format("{} {}: started", scheduler::to_string(claim.kind), d.exhibit));
-    out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb) : run_carve(o, store, d, out.dir);
+    out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb)
+                                                : run_carve(o, store, d, out.dir);
     if (hb.lost()) throw std::runtime_error("the lease was lost while working");
-    const std::string image = claim.kind == JobKind::acquire ? out.result.value("image", std::string()) : std::string();
+    const std::string image =
+        claim.kind == JobKind::acquire ? out.result.value("image", std::string()) : std::string();
     store.complete(o.station, d.exhibit, o.station, base::dump(out.result), image);
     out.ok = true;
     log(fmt::format("{} {}: done", scheduler::to_string(claim.kind), d.exhibit));
@@ -258,9 +283,11 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
       // attempt; an acquisition resumes from its last checkpoint wherever it is claimed next.
       try {
         store.release(o.station, d.exhibit, o.station,
-                      fmt::format("station {} stopped during the {} job", o.station, scheduler::to_string(claim.kind)));
+                      fmt::format("station {} stopped during the {} job", o.station,
+                                  scheduler::to_string(claim.kind)));
         out.released = true;
-        log(fmt::format("{} {}: stopped, handed back to the queue", scheduler::to_string(claim.kind), d.exhibit));
+        log(fmt::format("{} {}: stopped, handed back to the queue",
+                        scheduler::to_string(claim.kind), d.exhibit));
         return out;
       } catch (const std::exception&) {
         // Not held any more (the lease passed to another station): nothing to hand back.

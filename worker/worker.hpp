@@ -5,8 +5,6 @@
 // behind (killed, lease expired) instead of starting over.
 #pragma once
 
-#include "scheduler/queue.hpp"
-
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -15,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "scheduler/queue.hpp"
+
 namespace safehold::worker {
 
 struct WorkerOptions {
@@ -22,10 +22,10 @@ struct WorkerOptions {
   std::string station;
   std::vector<scheduler::DeviceClass> capabilities;  // empty: every class
   std::filesystem::path evidence_dir;
-  bool exit_when_empty = false;   // stop when no job is claimable instead of polling
-  int64_t max_jobs = 0;           // stop after this many jobs (0: no limit)
+  bool exit_when_empty = false;  // stop when no job is claimable instead of polling
+  int64_t max_jobs = 0;          // stop after this many jobs (0: no limit)
   double poll_seconds = 5;
-  unsigned threads = 0;           // for acquisition and carving (0: all cores)
+  unsigned threads = 0;                     // for acquisition and carving (0: all cores)
   const std::atomic<bool>* stop = nullptr;  // set by SIGTERM: finish or release the current step
   std::function<void(const std::string&)> log;  // one line per event (no personal data)
 };
@@ -49,14 +49,15 @@ struct JobOutcome {
 std::string safe_component(const std::string& id);
 
 // The folder of a device's evidence: DIR/<case>/<exhibit>.
-std::filesystem::path device_dir(const std::filesystem::path& evidence_dir, const std::string& case_ref,
-                                 const std::string& exhibit);
+std::filesystem::path device_dir(const std::filesystem::path& evidence_dir,
+                                 const std::string& case_ref, const std::string& exhibit);
 
 // Claims and runs jobs until the queue is empty (exit_when_empty), max_jobs is reached or stop is
 // set. Returns what each job did, in order.
 std::vector<JobOutcome> run(const WorkerOptions& opts);
 
 // Runs one claimed job (exposed for tests). Never throws for a job failure: the outcome says.
-JobOutcome run_job(const WorkerOptions& opts, scheduler::Store& store, const scheduler::Claim& claim);
+JobOutcome run_job(const WorkerOptions& opts, scheduler::Store& store,
+                   const scheduler::Claim& claim);
 
 }  // namespace safehold::worker

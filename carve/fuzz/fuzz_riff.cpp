@@ -1,4 +1,5 @@
-// libFuzzer target for the riff walker (built with -DSAFEHOLD_FUZZ=ON and clang; see carve/fuzz/run.sh).
+// libFuzzer target for the riff walker (built with -DSAFEHOLD_FUZZ=ON and clang; see
+// carve/fuzz/run.sh).
 #include "carve/fuzz/fuzz_walker.hpp"
 
 SAFEHOLD_WALKER_FUZZER(make_riff_walker)

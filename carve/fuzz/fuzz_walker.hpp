@@ -2,12 +2,12 @@
 // report a length within it; a JPEG walk also feeds fragment recovery.
 #pragma once
 
-#include "carve/bifragment.hpp"
-#include "carve/walker.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+
+#include "carve/bifragment.hpp"
+#include "carve/walker.hpp"
 
 namespace safehold::carve::fuzz {
 
@@ -17,7 +17,8 @@ inline void walk_all(const Walker& w, const uint8_t* data, size_t size) {
     ByteView v(s, 0, end);
     (void)w.probe(v);
     WalkResult r = w.walk(v);
-    if ((r.verdict == Verdict::valid || r.verdict == Verdict::truncated) && r.length > size) std::abort();
+    if ((r.verdict == Verdict::valid || r.verdict == Verdict::truncated) && r.length > size)
+      std::abort();
     for (auto& e : r.embedded)
       if (e.offset + e.length > size) std::abort();
     if (w.name() == "jpeg" && end && r.verdict == Verdict::invalid && r.error_at > 0) {
@@ -33,9 +34,9 @@ inline void walk_all(const Walker& w, const uint8_t* data, size_t size) {
 
 }  // namespace safehold::carve::fuzz
 
-#define SAFEHOLD_WALKER_FUZZER(factory)                                              \
-  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {       \
-    static const auto walker = safehold::carve::factory();                           \
-    safehold::carve::fuzz::walk_all(*walker, data, size);                            \
-    return 0;                                                                     \
+#define SAFEHOLD_WALKER_FUZZER(factory)                                     \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) { \
+    static const auto walker = safehold::carve::factory();                  \
+    safehold::carve::fuzz::walk_all(*walker, data, size);                   \
+    return 0;                                                               \
   }

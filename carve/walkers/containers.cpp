@@ -1,9 +1,9 @@
 // Container formats: RIFF (WebP, AVI incl. OpenDML AVIX parts), ISO-BMFF (MP4, MOV, 3GP, M4V,
 // HEIF/HEIC by ftyp brand), ASF (WMV/WMA), EBML (Matroska, WebM).
-#include "carve/walker.hpp"
-
 #include <array>
 #include <cstring>
+
+#include "carve/walker.hpp"
 
 namespace safehold::carve {
 namespace {
@@ -44,7 +44,8 @@ class RiffWalker final : public Walker {
   std::string_view name() const override { return "riff"; }
   size_t header_size() const override { return 16; }
   bool probe(const ByteView& v) const override {
-    return v.matches(0, "RIFF") && (v.matches(8, "WEBP") || v.matches(8, "AVI ")) && v.le32(4).value_or(0) >= 12;
+    return v.matches(0, "RIFF") && (v.matches(8, "WEBP") || v.matches(8, "AVI ")) &&
+           v.le32(4).value_or(0) >= 12;
   }
   WalkResult walk(const ByteView& v) const override {
     WalkResult r;
@@ -77,7 +78,8 @@ class RiffWalker final : public Walker {
       if (!v.has(0, next)) return more(r, v, next);
       end = next;
     }
-    if (!webp && !v.has(end, 12) && !v.ends_data()) return more(r, v, end + 12);  // an AVIX part may follow
+    if (!webp && !v.has(end, 12) && !v.ends_data())
+      return more(r, v, end + 12);  // an AVIX part may follow
     return done(r, end);
   }
 };
@@ -116,7 +118,8 @@ void brand_type(std::string_view major, const std::vector<std::string>& compat, 
     r.type = "mov";
     r.ext = "mov";
     r.mime = "video/quicktime";
-  } else if (major.substr(0, 3) == "3gp" || major.substr(0, 3) == "3g2" || major.substr(0, 3) == "3ge") {
+  } else if (major.substr(0, 3) == "3gp" || major.substr(0, 3) == "3g2" ||
+             major.substr(0, 3) == "3ge") {
     r.type = "3gp";
     r.ext = major.substr(0, 3) == "3g2" ? "3g2" : "3gp";
     r.mime = "video/3gpp";
@@ -173,7 +176,8 @@ class IsoBmffWalker final : public Walker {
         return fail(r, pos, "box of size 0 (to end of file) cannot be bounded when carving");
       }
       if (size < head) return fail(r, pos, "box smaller than its header");
-      if (pos + size > kMaxContainer) return fail(r, pos, "box claims " + std::to_string(size) + " bytes");
+      if (pos + size > kMaxContainer)
+        return fail(r, pos, "box claims " + std::to_string(size) + " bytes");
       if (v.matches(pos + 4, "moov")) moov = true;
       if (v.matches(pos + 4, "moof")) moof = true;
       if (v.matches(pos + 4, "meta")) meta = true;
@@ -199,14 +203,14 @@ constexpr std::array<uint8_t, 16> kAsfHeader = {0x30, 0x26, 0xB2, 0x75, 0x8E, 0x
                                                 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C};
 constexpr std::array<uint8_t, 16> kAsfData = {0x36, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11,
                                               0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C};
-constexpr std::array<uint8_t, 16> kAsfSimpleIndex = {0x90, 0x08, 0x00, 0x33, 0xB1, 0xE5, 0xCF, 0x11,
-                                                     0x89, 0xF4, 0x00, 0xA0, 0xC9, 0x03, 0x49, 0xCB};
+constexpr std::array<uint8_t, 16> kAsfSimpleIndex = {
+    0x90, 0x08, 0x00, 0x33, 0xB1, 0xE5, 0xCF, 0x11, 0x89, 0xF4, 0x00, 0xA0, 0xC9, 0x03, 0x49, 0xCB};
 constexpr std::array<uint8_t, 16> kAsfIndex = {0xD3, 0x29, 0xE2, 0xD6, 0xDA, 0x35, 0xD1, 0x11,
                                                0x90, 0x34, 0x00, 0xA0, 0xC9, 0x03, 0x49, 0xBE};
 constexpr std::array<uint8_t, 16> kAsfMediaIndex = {0xF8, 0x03, 0xB1, 0xFE, 0xAD, 0x12, 0x64, 0x4C,
                                                     0x84, 0x0F, 0x2A, 0x1D, 0x2F, 0x7A, 0xD4, 0x8C};
-constexpr std::array<uint8_t, 16> kAsfTimecodeIndex = {0xD0, 0x3F, 0xB7, 0x3C, 0x4A, 0x0C, 0x03, 0x48,
-                                                       0x95, 0x3D, 0xED, 0xF7, 0xB6, 0x22, 0x8F, 0x0C};
+constexpr std::array<uint8_t, 16> kAsfTimecodeIndex = {
+    0xD0, 0x3F, 0xB7, 0x3C, 0x4A, 0x0C, 0x03, 0x48, 0x95, 0x3D, 0xED, 0xF7, 0xB6, 0x22, 0x8F, 0x0C};
 constexpr std::array<uint8_t, 16> kAsfVideoMedia = {0xC0, 0xEF, 0x19, 0xBC, 0x4D, 0x5B, 0xCF, 0x11,
                                                     0xA8, 0xFD, 0x00, 0x80, 0x5F, 0x5C, 0x44, 0x2B};
 
@@ -237,7 +241,8 @@ class AsfWalker final : public Walker {
     bool video = false;
     for (uint32_t i = 0; i < count && i < 10000; ++i) {
       auto s = v.le64(p + 16);
-      if (!s || *s < 24 || p + *s > hsize) return fail(r, p, "header sub-object outside the header");
+      if (!s || *s < 24 || p + *s > hsize)
+        return fail(r, p, "header sub-object outside the header");
       // Stream Properties Object: stream type GUID at +24.
       if (guid_at(v, p + 24, kAsfVideoMedia)) video = true;
       p += *s;
@@ -253,8 +258,9 @@ class AsfWalker final : public Walker {
         if (v.ends_data()) break;
         return more(r, v, pos + 24);
       }
-      if (!(guid_at(v, pos, kAsfData) || guid_at(v, pos, kAsfSimpleIndex) || guid_at(v, pos, kAsfIndex) ||
-            guid_at(v, pos, kAsfMediaIndex) || guid_at(v, pos, kAsfTimecodeIndex)))
+      if (!(guid_at(v, pos, kAsfData) || guid_at(v, pos, kAsfSimpleIndex) ||
+            guid_at(v, pos, kAsfIndex) || guid_at(v, pos, kAsfMediaIndex) ||
+            guid_at(v, pos, kAsfTimecodeIndex)))
         break;
       uint64_t s = *v.le64(pos + 16);
       if (s < 24 || pos + s > kMaxContainer) return fail(r, pos, "object size out of range");
@@ -291,8 +297,16 @@ std::optional<Vint> vint(const ByteView& v, uint64_t at, bool keep_marker) {
 
 bool segment_child(uint64_t id) {
   switch (id) {
-    case 0x114D9B74: case 0x1549A966: case 0x1654AE6B: case 0x1F43B675: case 0x1C53BB6B:
-    case 0x1941A469: case 0x1043A770: case 0x1254C367: case 0xEC: case 0xBF:
+    case 0x114D9B74:
+    case 0x1549A966:
+    case 0x1654AE6B:
+    case 0x1F43B675:
+    case 0x1C53BB6B:
+    case 0x1941A469:
+    case 0x1043A770:
+    case 0x1254C367:
+    case 0xEC:
+    case 0xBF:
       return true;
     default:
       return false;
@@ -325,7 +339,8 @@ class EbmlWalker final : public Walker {
       if (!sz || sz->unknown) return fail(r, p, "bad EBML header element");
       uint64_t data = p + id->len + sz->len;
       if (id->value == 0x4282 && sz->value < 64 && v.has(data, sz->value))
-        doctype.assign(reinterpret_cast<const char*>(v.sub(data, sz->value).bytes().data()), sz->value);
+        doctype.assign(reinterpret_cast<const char*>(v.sub(data, sz->value).bytes().data()),
+                       sz->value);
       p = data + sz->value;
     }
     while (!doctype.empty() && doctype.back() == '\0') doctype.pop_back();
@@ -375,9 +390,17 @@ class EbmlWalker final : public Walker {
 
 }  // namespace
 
-std::unique_ptr<Walker> make_riff_walker() { return std::make_unique<RiffWalker>(); }
-std::unique_ptr<Walker> make_isobmff_walker() { return std::make_unique<IsoBmffWalker>(); }
-std::unique_ptr<Walker> make_asf_walker() { return std::make_unique<AsfWalker>(); }
-std::unique_ptr<Walker> make_ebml_walker() { return std::make_unique<EbmlWalker>(); }
+std::unique_ptr<Walker> make_riff_walker() {
+  return std::make_unique<RiffWalker>();
+}
+std::unique_ptr<Walker> make_isobmff_walker() {
+  return std::make_unique<IsoBmffWalker>();
+}
+std::unique_ptr<Walker> make_asf_walker() {
+  return std::make_unique<AsfWalker>();
+}
+std::unique_ptr<Walker> make_ebml_walker() {
+  return std::make_unique<EbmlWalker>();
+}
 
 }  // namespace safehold::carve

@@ -1,7 +1,7 @@
 // PNG (chunks to IEND, CRC-32 of each), GIF (blocks to the trailer), BMP (header sizes).
-#include "carve/walker.hpp"
-
 #include <zlib.h>
+
+#include "carve/walker.hpp"
 
 namespace safehold::carve {
 namespace {
@@ -27,7 +27,9 @@ WalkResult& more(WalkResult& r, const ByteView& v, uint64_t need) {
   return r;
 }
 
-bool is_alpha(uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+bool is_alpha(uint8_t c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
 
 class PngWalker final : public Walker {
  public:
@@ -52,7 +54,8 @@ class PngWalker final : public Walker {
       auto body = v.sub(pos + 4, 4 + uint64_t{*len}).bytes();
       uint32_t crc = static_cast<uint32_t>(
           crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
-      if (crc != *v.be32(pos + 8 + *len)) return fail(r, pos, "CRC mismatch in chunk at " + std::to_string(pos));
+      if (crc != *v.be32(pos + 8 + *len))
+        return fail(r, pos, "CRC mismatch in chunk at " + std::to_string(pos));
       if (v.matches(pos + 4, "IDAT")) idat = true;
       if (v.matches(pos + 4, "IEND")) {
         if (!idat) return fail(r, pos, "no IDAT chunk");
@@ -129,7 +132,9 @@ class BmpWalker final : public Walker {
     if (!v.matches(0, "BM") || !v.has(0, 30)) return false;
     uint32_t size = *v.le32(2), off = *v.le32(10), dib = *v.le32(14);
     if (*v.le32(6) != 0) return false;
-    if (!(dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 || dib == 124)) return false;
+    if (!(dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 ||
+          dib == 124))
+      return false;
     if (off < 14 + dib || off >= size || size < 26) return false;
     uint16_t planes = dib == 12 ? *v.le16(22) : *v.le16(26);
     return planes == 1;
@@ -153,8 +158,10 @@ class BmpWalker final : public Walker {
       bpp = *v.le16(28);
       comp = *v.le32(30);
     }
-    if (w <= 0 || h == 0 || w > 100000 || h > 100000 || h < -100000) return fail(r, 18, "BMP dimensions out of range");
-    if (!(bpp == 1 || bpp == 4 || bpp == 8 || bpp == 16 || bpp == 24 || bpp == 32)) return fail(r, 28, "bad bit depth");
+    if (w <= 0 || h == 0 || w > 100000 || h > 100000 || h < -100000)
+      return fail(r, 18, "BMP dimensions out of range");
+    if (!(bpp == 1 || bpp == 4 || bpp == 8 || bpp == 16 || bpp == 24 || bpp == 32))
+      return fail(r, 28, "bad bit depth");
     if (comp == 0) {  // uncompressed: the pixel array must fit the claimed size
       uint64_t stride = ((static_cast<uint64_t>(w) * bpp + 31) / 32) * 4;
       uint64_t need = stride * static_cast<uint64_t>(h < 0 ? -h : h);
@@ -169,8 +176,14 @@ class BmpWalker final : public Walker {
 
 }  // namespace
 
-std::unique_ptr<Walker> make_png_walker() { return std::make_unique<PngWalker>(); }
-std::unique_ptr<Walker> make_gif_walker() { return std::make_unique<GifWalker>(); }
-std::unique_ptr<Walker> make_bmp_walker() { return std::make_unique<BmpWalker>(); }
+std::unique_ptr<Walker> make_png_walker() {
+  return std::make_unique<PngWalker>();
+}
+std::unique_ptr<Walker> make_gif_walker() {
+  return std::make_unique<GifWalker>();
+}
+std::unique_ptr<Walker> make_bmp_walker() {
+  return std::make_unique<BmpWalker>();
+}
 
 }  // namespace safehold::carve

@@ -86,7 +86,8 @@ class JpegWalker final : public Walker {
       uint64_t seg = pos + 4;
       uint64_t next = pos + 2 + *len;
       if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) seen_sof = true;
-      if (m == 0xE1 && v.matches(seg, std::string_view("Exif\0\0", 6))) exif(v.sub(seg + 6, *len - 8), seg + 6, r);
+      if (m == 0xE1 && v.matches(seg, std::string_view("Exif\0\0", 6)))
+        exif(v.sub(seg + 6, *len - 8), seg + 6, r);
       if (m != 0xDA) {
         pos = next;
         continue;
@@ -145,6 +146,8 @@ class JpegWalker final : public Walker {
 
 }  // namespace
 
-std::unique_ptr<Walker> make_jpeg_walker() { return std::make_unique<JpegWalker>(); }
+std::unique_ptr<Walker> make_jpeg_walker() {
+  return std::make_unique<JpegWalker>();
+}
 
 }  // namespace safehold::carve

@@ -34,8 +34,10 @@ class SqliteWalker final : public Walker {
     if (!probe(v)) return fail(0, "no SQLite header");
     uint32_t ps = page_size(v);
     uint8_t wv = v.at(18), rv = v.at(19);
-    if ((wv != 1 && wv != 2) || (rv != 1 && rv != 2)) return fail(18, "bad file format version numbers");
-    if (v.at(21) != 64 || v.at(22) != 32 || v.at(23) != 32) return fail(21, "bad payload fractions");
+    if ((wv != 1 && wv != 2) || (rv != 1 && rv != 2))
+      return fail(18, "bad file format version numbers");
+    if (v.at(21) != 64 || v.at(22) != 32 || v.at(23) != 32)
+      return fail(21, "bad payload fractions");
     uint32_t reserved = v.at(20);
     if (ps - reserved < 480) return fail(20, "reserved space too large");
     uint32_t pages = *v.be32(28);
@@ -52,7 +54,8 @@ class SqliteWalker final : public Walker {
     uint32_t content = *v.be16(105);
     if (content == 0) content = 65536;
     uint32_t hdr = kind == 0x05 ? 12 : 8;
-    if (100 + hdr + 2u * cells > ps || (cells > 0 && (content > ps || content < 100 + hdr + 2u * cells)))
+    if (100 + hdr + 2u * cells > ps ||
+        (cells > 0 && (content > ps || content < 100 + hdr + 2u * cells)))
       return fail(103, "page 1 cell layout out of bounds");
     if (!count_valid) {
       // Legacy writers: the size comes from the file (pass 1) or is unknown (carved).
@@ -77,6 +80,8 @@ class SqliteWalker final : public Walker {
 
 }  // namespace
 
-std::unique_ptr<Walker> make_sqlite_walker() { return std::make_unique<SqliteWalker>(); }
+std::unique_ptr<Walker> make_sqlite_walker() {
+  return std::make_unique<SqliteWalker>();
+}
 
 }  // namespace safehold::carve

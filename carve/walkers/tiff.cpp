@@ -1,8 +1,8 @@
 #include "carve/walkers/tiff.hpp"
 
-#include "carve/walker.hpp"
-
 #include <set>
+
+#include "carve/walker.hpp"
 
 namespace safehold::carve {
 namespace {
@@ -12,11 +12,28 @@ constexpr uint32_t kMaxEntries = 4096;
 
 uint32_t type_size(uint16_t t) {
   switch (t) {
-    case 1: case 2: case 6: case 7: return 1;
-    case 3: case 8: return 2;
-    case 4: case 9: case 11: case 13: return 4;
-    case 5: case 10: case 12: case 16: case 17: case 18: return 8;
-    default: return 0;
+    case 1:
+    case 2:
+    case 6:
+    case 7:
+      return 1;
+    case 3:
+    case 8:
+      return 2;
+    case 4:
+    case 9:
+    case 11:
+    case 13:
+      return 4;
+    case 5:
+    case 10:
+    case 12:
+    case 16:
+    case 17:
+    case 18:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -87,14 +104,30 @@ struct TiffWalk {
           touch(at + bytes);
         }
         switch (*tag) {
-          case 0x0111: case 0x0144: strip_off = values(static_cast<uint16_t>(*type), *count, at); break;
-          case 0x0117: case 0x0145: strip_len = values(static_cast<uint16_t>(*type), *count, at); break;
-          case 0x0201: if (auto x = values(static_cast<uint16_t>(*type), 1, at); !x.empty()) jpeg_off = x[0]; break;
-          case 0x0202: if (auto x = values(static_cast<uint16_t>(*type), 1, at); !x.empty()) jpeg_len = x[0]; break;
-          case 0x8769: case 0x8825: case 0xA005: case 0x014A:  // EXIF, GPS, interop, SubIFDs
-            for (uint64_t x : values(static_cast<uint16_t>(*type), std::min<uint32_t>(*count, 64), at)) todo.push_back({x, 1});
+          case 0x0111:
+          case 0x0144:
+            strip_off = values(static_cast<uint16_t>(*type), *count, at);
             break;
-          default: break;
+          case 0x0117:
+          case 0x0145:
+            strip_len = values(static_cast<uint16_t>(*type), *count, at);
+            break;
+          case 0x0201:
+            if (auto x = values(static_cast<uint16_t>(*type), 1, at); !x.empty()) jpeg_off = x[0];
+            break;
+          case 0x0202:
+            if (auto x = values(static_cast<uint16_t>(*type), 1, at); !x.empty()) jpeg_len = x[0];
+            break;
+          case 0x8769:
+          case 0x8825:
+          case 0xA005:
+          case 0x014A:  // EXIF, GPS, interop, SubIFDs
+            for (uint64_t x :
+                 values(static_cast<uint16_t>(*type), std::min<uint32_t>(*count, 64), at))
+              todo.push_back({x, 1});
+            break;
+          default:
+            break;
         }
       }
       for (size_t i = 0; i < strip_off.size() && i < strip_len.size(); ++i) {
@@ -122,8 +155,10 @@ struct TiffWalk {
 
 TiffInfo parse_tiff(const ByteView& v) {
   bool big;
-  if (v.matches(0, "II*\0")) big = false;
-  else if (v.matches(0, std::string_view("MM\0*", 4))) big = true;
+  if (v.matches(0, "II*\0"))
+    big = false;
+  else if (v.matches(0, std::string_view("MM\0*", 4)))
+    big = true;
   else {
     TiffInfo t;
     t.error = "no TIFF header";
@@ -151,7 +186,8 @@ class TiffWalker final : public Walker {
   std::string_view name() const override { return "tiff"; }
   size_t header_size() const override { return 16; }
   bool probe(const ByteView& v) const override {
-    if (!(v.matches(0, std::string_view("II*\0", 4)) || v.matches(0, std::string_view("MM\0*", 4)))) return false;
+    if (!(v.matches(0, std::string_view("II*\0", 4)) || v.matches(0, std::string_view("MM\0*", 4))))
+      return false;
     bool big = v.at(0) == 'M';
     auto first = v.u32e(4, big);
     return first && *first >= 8 && *first < (1u << 30);
@@ -190,6 +226,8 @@ class TiffWalker final : public Walker {
 
 }  // namespace
 
-std::unique_ptr<Walker> make_tiff_walker() { return std::make_unique<TiffWalker>(); }
+std::unique_ptr<Walker> make_tiff_walker() {
+  return std::make_unique<TiffWalker>();
+}
 
 }  // namespace safehold::carve

@@ -1,5 +1,6 @@
 // Fast decoding of EWF chunks shared by the whole-image reader (fs/reader.cpp) and the image
-// backend TSK reads through (fs/ewf_image.cpp): libewf gives the stored chunks, libdeflate inflates.
+// backend TSK reads through (fs/ewf_image.cpp): libewf gives the stored chunks, libdeflate
+// inflates.
 #pragma once
 
 #include <atomic>
@@ -54,7 +55,8 @@ class SharedChunks {
  public:
   SharedChunks(uint64_t chunk_count, uint32_t chunk_size, size_t budget)
       : chunk_size_(chunk_size), budget_(budget) {
-    if (chunk_count <= kMaxChunks) state_ = std::make_unique<std::atomic<uint8_t>[]>(chunk_count), count_ = chunk_count;
+    if (chunk_count <= kMaxChunks)
+      state_ = std::make_unique<std::atomic<uint8_t>[]>(chunk_count), count_ = chunk_count;
   }
   uint32_t chunk_size() const { return chunk_size_; }
   // Nothing is kept until a reader that shares is started (so plain TSK use holds no extra memory).
@@ -64,7 +66,8 @@ class SharedChunks {
     return used_;
   }
 
-  // The chunk's decoded bytes, or nullptr with *zero set when it holds zeros, or nullptr when unknown.
+  // The chunk's decoded bytes, or nullptr with *zero set when it holds zeros, or nullptr when
+  // unknown.
   const std::byte* find(uint64_t index, bool* zero) const {
     *zero = false;
     if (index >= count_) return nullptr;
@@ -76,7 +79,8 @@ class SharedChunks {
     return it == data_.end() ? nullptr : it->second.get();
   }
   void put_zero(uint64_t index) {
-    if (index < count_ && active_.load(std::memory_order_acquire)) state_[index].store(kZero, std::memory_order_release);
+    if (index < count_ && active_.load(std::memory_order_acquire))
+      state_[index].store(kZero, std::memory_order_release);
   }
   // `data` must be the verified content of the chunk (its full size).
   void put(uint64_t index, std::span<const std::byte> data) {

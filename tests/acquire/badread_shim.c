@@ -1,8 +1,8 @@
 /* Test-only LD_PRELOAD shim: interposes pread/pread64 on the file named by SAFEHOLD_SHIM_PATH.
  * SAFEHOLD_SHIM_BAD="100,2000-2003" makes any read touching those 512-byte sectors fail with EIO;
  * SAFEHOLD_SHIM_DELAY_US slows every read of that file down (to hold an acquisition open);
- * SAFEHOLD_SHIM_EINVAL_DIRECT=1 fails every read through an O_DIRECT descriptor with EINVAL (a device
- * that refuses O_DIRECT). */
+ * SAFEHOLD_SHIM_EINVAL_DIRECT=1 fails every read through an O_DIRECT descriptor with EINVAL (a
+ * device that refuses O_DIRECT). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -78,5 +78,9 @@ static ssize_t shim(const char* name, int fd, void* buf, size_t len, off_t off) 
   return (*slot)(fd, buf, len, off);
 }
 
-ssize_t pread(int fd, void* buf, size_t len, off_t off) { return shim("pread", fd, buf, len, off); }
-ssize_t pread64(int fd, void* buf, size_t len, off_t off) { return shim("pread64", fd, buf, len, off); }
+ssize_t pread(int fd, void* buf, size_t len, off_t off) {
+  return shim("pread", fd, buf, len, off);
+}
+ssize_t pread64(int fd, void* buf, size_t len, off_t off) {
+  return shim("pread64", fd, buf, len, off);
+}

@@ -1,16 +1,15 @@
 // End-to-end tests of `safehold acquire` / `safehold verify` on generated sources: image files, a
 // multi-partition disk on a loop device, bad sectors through an interposed pread (LD_PRELOAD shim
 // built here from badread_shim.c), a full destination, SIGKILL and --resume, an 8 TiB sparse file.
-#include "tests/common/support.hpp"
-
-#include "acquire/acquire.hpp"
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
+
+#include "acquire/acquire.hpp"
+#include "tests/common/support.hpp"
 
 using namespace safehold::test;
 using nlohmann::json;
@@ -18,23 +17,36 @@ namespace fsys = std::filesystem;
 
 namespace {
 
-std::string q(const fsys::path& p) { return shell_quote(p.string()); }
+std::string q(const fsys::path& p) {
+  return shell_quote(p.string());
+}
 
 std::string safehold_cmd() {
   // ASan must not insist on being first in the library list when the shim is preloaded.
   // libewf's own leaks on failure paths are suppressed (see lsan.supp).
-  return "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 LSAN_OPTIONS=suppressions=" +
-         shell_quote(source_dir() + "/tests/acquire/lsan.supp") + " " + shell_quote(safehold_binary());
+  return "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "
+         "LSAN_OPTIONS=suppressions=" +
+         shell_quote(source_dir() + "/tests/acquire/lsan.supp") + " " +
+         shell_quote(safehold_binary());
 }
 
 const char* kMeta =
-    " --case 'CASE-2026/17' --evidence 'EV 3' --examiner 'D. Examiner' --description 'Seized laptop disk'"
+    " --case 'CASE-2026/17' --evidence 'EV 3' --examiner 'D. Examiner' --description 'Seized "
+    "laptop disk'"
     " --notes 'bag 44, sealed'";
 
-std::string first_word(const std::string& s) { return s.substr(0, s.find_first_of(" \t\n")); }
-std::string md5sum(const fsys::path& p) { return first_word(must_run("md5sum " + q(p))); }
-std::string sha1sum(const fsys::path& p) { return first_word(must_run("sha1sum " + q(p))); }
-std::string sha256sum(const fsys::path& p) { return first_word(must_run("sha256sum " + q(p))); }
+std::string first_word(const std::string& s) {
+  return s.substr(0, s.find_first_of(" \t\n"));
+}
+std::string md5sum(const fsys::path& p) {
+  return first_word(must_run("md5sum " + q(p)));
+}
+std::string sha1sum(const fsys::path& p) {
+  return first_word(must_run("sha1sum " + q(p)));
+}
+std::string sha256sum(const fsys::path& p) {
+  return first_word(must_run("sha256sum " + q(p)));
+}
 
 json read_json(const fsys::path& p) {
   std::ifstream in(p);
@@ -51,8 +63,9 @@ bool skip_unless_root() {
 void make_source(const fsys::path& p, int mib) {
   int quarter = mib / 4;
   must_run("set -e; f=" + q(p) + "; : > $f; head -c " + std::to_string(quarter << 20) +
-           " /dev/urandom >> $f; head -c " + std::to_string(2 * quarter << 20) + " /dev/zero >> $f; " +
-           "seq 1 100000000 | head -c " + std::to_string((mib - 3 * quarter) << 20) + " >> $f");
+           " /dev/urandom >> $f; head -c " + std::to_string(2 * quarter << 20) +
+           " /dev/zero >> $f; " + "seq 1 100000000 | head -c " +
+           std::to_string((mib - 3 * quarter) << 20) + " >> $f");
 }
 
 // The LD_PRELOAD shim, compiled once per test run.
@@ -61,8 +74,8 @@ std::string shim() {
   static std::string so;
   if (so.empty()) {
     so = (dir / "badread.so").string();
-    must_run("cc -shared -fPIC -O2 -o " + q(so) + " " + q(fsys::path(source_dir()) / "tests/acquire/badread_shim.c") +
-             " -ldl");
+    must_run("cc -shared -fPIC -O2 -o " + q(so) + " " +
+             q(fsys::path(source_dir()) / "tests/acquire/badread_shim.c") + " -ldl");
   }
   return so;
 }
@@ -80,8 +93,8 @@ class Loop {
     run("partx -a " + dev_ + " 2>/dev/null; udevadm settle 2>/dev/null; true");
   }
   ~Loop() {
-    run("umount " + dev_ + "p1 2>/dev/null; umount " + dev_ + "p2 2>/dev/null; blockdev --setrw " + dev_ +
-        " 2>/dev/null; losetup -d " + dev_);
+    run("umount " + dev_ + "p1 2>/dev/null; umount " + dev_ + "p2 2>/dev/null; blockdev --setrw " +
+        dev_ + " 2>/dev/null; losetup -d " + dev_);
   }
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -93,7 +106,8 @@ class Loop {
       std::string name = fsys::path(p).filename().string();
       std::string mm = read_text("/sys/class/block/" + name + "/dev");
       mm = mm.substr(0, mm.find('\n'));
-      must_run("mknod " + p + " b " + mm.substr(0, mm.find(':')) + " " + mm.substr(mm.find(':') + 1));
+      must_run("mknod " + p + " b " + mm.substr(0, mm.find(':')) + " " +
+               mm.substr(mm.find(':') + 1));
     }
     return p;
   }
@@ -103,9 +117,12 @@ class Loop {
 };
 
 // A generated disk: DOS table, FAT32 partition with files, ext4 partition with files.
-void make_disk(const TempDir& t, const fsys::path& img, Loop*& loop_out, std::unique_ptr<Loop>& holder) {
-  must_run("truncate -s 64M " + q(img) + " && printf 'label: dos\\nstart=2048, size=40960, type=c\\n"
-           "start=43008, type=83\\n' | sfdisk -q " + q(img));
+void make_disk(const TempDir& t, const fsys::path& img, Loop*& loop_out,
+               std::unique_ptr<Loop>& holder) {
+  must_run("truncate -s 64M " + q(img) +
+           " && printf 'label: dos\\nstart=2048, size=40960, type=c\\n"
+           "start=43008, type=83\\n' | sfdisk -q " +
+           q(img));
   holder = std::make_unique<Loop>(img);
   loop_out = holder.get();
   fsys::create_directories(t / "content");
@@ -124,7 +141,8 @@ TEST_CASE("image file: hashes, metadata through ewfinfo, record, log, verify", "
   auto r = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  const std::string md5 = md5sum(t / "src.raw"), sha1 = sha1sum(t / "src.raw"), sha256 = sha256sum(t / "src.raw");
+  const std::string md5 = md5sum(t / "src.raw"), sha1 = sha1sum(t / "src.raw"),
+                    sha256 = sha256sum(t / "src.raw");
 
   json rec = read_json(t / "out.acquire.json");
   CHECK(rec["size"] == 24u << 20);
@@ -171,7 +189,8 @@ TEST_CASE("image file: hashes, metadata through ewfinfo, record, log, verify", "
   auto again = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta);
   CHECK(again.exit_code == 1);
   CHECK(again.err.find("already exists; use --force") != std::string::npos);
-  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta + " --force --compression best --hash md5")
+  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "out") + kMeta +
+            " --force --compression best --hash md5")
             .exit_code == 0);
   CHECK(read_json(t / "out.acquire.json")["md5"] == md5);
   CHECK(read_json(t / "out.acquire.json")["sha256"] == "");
@@ -215,23 +234,36 @@ TEST_CASE("exit codes: bad usage 1, failure 2, verify mismatch 4", "[acquire]") 
   TempDir t("safehold-acq");
   make_source(t / "src.raw", 4);
   // 1: missing metadata, missing source, missing output folder, bad option values.
-  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + " --case C --evidence E").exit_code == 1);
-  auto missing = run(safehold_cmd() + " acquire " + q(t / "nope.raw") + " -o " + q(t / "a") + kMeta);
+  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") +
+            " --case C --evidence E")
+            .exit_code == 1);
+  auto missing =
+      run(safehold_cmd() + " acquire " + q(t / "nope.raw") + " -o " + q(t / "a") + kMeta);
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("nope.raw: cannot open the source") != std::string::npos);
-  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "no/such/dir/a") + kMeta).exit_code == 1);
-  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + kMeta + " --compression zip").exit_code == 1);
-  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + kMeta + " --hash sha1").exit_code == 1);
+  CHECK(
+      run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "no/such/dir/a") + kMeta)
+          .exit_code == 1);
+  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + kMeta +
+            " --compression zip")
+            .exit_code == 1);
+  CHECK(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "a") + kMeta +
+            " --hash sha1")
+            .exit_code == 1);
   CHECK(run(safehold_cmd() + " verify " + q(t / "src.raw")).exit_code == 1);
   // 2: the library cannot take the chunk count (8 TiB with 32 KiB chunks, forced).
   must_run("truncate -s 8T " + q(t / "huge.raw"));
-  auto big = run(safehold_cmd() + " acquire " + q(t / "huge.raw") + " -o " + q(t / "huge") + kMeta + " --sectors-per-chunk 64");
+  auto big = run(safehold_cmd() + " acquire " + q(t / "huge.raw") + " -o " + q(t / "huge") + kMeta +
+                 " --sectors-per-chunk 64");
   CHECK(big.exit_code == 2);
   // 4: a corrupted chunk, and a record whose SHA-256 does not match.
-  REQUIRE(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "ok") + kMeta + " --compression none").exit_code == 0);
-  must_run("cp " + q(t / "ok.E01") + " " + q(t / "bad.E01") + " && cp " + q(t / "ok.acquire.json") + " " +
-           q(t / "bad.acquire.json"));
-  must_run("printf 'XXXXXXXX' | dd of=" + q(t / "bad.E01") + " bs=1 seek=300000 conv=notrunc 2>/dev/null");
+  REQUIRE(run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "ok") + kMeta +
+              " --compression none")
+              .exit_code == 0);
+  must_run("cp " + q(t / "ok.E01") + " " + q(t / "bad.E01") + " && cp " + q(t / "ok.acquire.json") +
+           " " + q(t / "bad.acquire.json"));
+  must_run("printf 'XXXXXXXX' | dd of=" + q(t / "bad.E01") +
+           " bs=1 seek=300000 conv=notrunc 2>/dev/null");
   auto bad = run(safehold_cmd() + " verify " + q(t / "bad.E01"));
   CHECK(bad.exit_code == 4);
   CHECK(bad.out.find("VERIFICATION FAILED") != std::string::npos);
@@ -243,24 +275,30 @@ TEST_CASE("exit codes: bad usage 1, failure 2, verify mismatch 4", "[acquire]") 
   CHECK(mism.out.find("SHA-256 mismatch") != std::string::npos);
 }
 
-TEST_CASE("bad sectors: retried, narrowed to single sectors, zero-filled, recorded (exit 3)", "[acquire]") {
+TEST_CASE("bad sectors: retried, narrowed to single sectors, zero-filled, recorded (exit 3)",
+          "[acquire]") {
   TempDir t("safehold-acq");
   make_source(t / "src.raw", 8);
   const fsys::path src = fsys::canonical(t / "src.raw");
-  auto r = run(with_shim(src, "100,5000-5003,16383") + safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
-               " --verify");
+  auto r = run(with_shim(src, "100,5000-5003,16383") + safehold_cmd() + " acquire " + q(src) +
+               " -o " + q(t / "out") + kMeta + " --verify");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 3);
   json rec = read_json(t / "out.acquire.json");
-  CHECK(rec["read_errors"] == json::parse(R"([{"sector":100,"count":1},{"sector":5000,"count":4},{"sector":16383,"count":1}])"));
+  CHECK(rec["read_errors"] ==
+        json::parse(
+            R"([{"sector":100,"count":1},{"sector":5000,"count":4},{"sector":16383,"count":1}])"));
   CHECK(rec["status"] == "complete_with_read_errors");
   std::string log = read_text(t / "out.acquire.log");
-  CHECK(log.find("Read error: sector 100 (1 sector, bytes 51200-51711) unreadable after 3 attempts") != std::string::npos);
+  CHECK(log.find(
+            "Read error: sector 100 (1 sector, bytes 51200-51711) unreadable after 3 attempts") !=
+        std::string::npos);
   CHECK(log.find("Read error: sectors 5000-5003 (4 sectors") != std::string::npos);
   CHECK(log.find("Read error: sector 16383 (1 sector") != std::string::npos);
   CHECK(log.find("100+1, 5000+4, 16383+1 (6 sectors)") != std::string::npos);
   // Exactly those sectors are zero; every other sector matches the source.
-  must_run("cp " + q(src) + " " + q(t / "expected") + " && for s in 100 5000 5001 5002 5003 16383; do dd if=/dev/zero of=" +
+  must_run("cp " + q(src) + " " + q(t / "expected") +
+           " && for s in 100 5000 5001 5002 5003 16383; do dd if=/dev/zero of=" +
            q(t / "expected") + " bs=512 seek=$s count=1 conv=notrunc 2>/dev/null; done");
   CHECK(rec["sha256"] == sha256sum(t / "expected"));
   CHECK(rec["md5"] == md5sum(t / "expected"));
@@ -273,19 +311,22 @@ TEST_CASE("bad sectors: retried, narrowed to single sectors, zero-filled, record
 
 TEST_CASE("resume after SIGKILL ends with the same hashes", "[acquire][slow]") {
   TempDir t("safehold-acq");
-  must_run("head -c 201326592 /dev/urandom > " + q(t / "src.raw"));  // 192 MiB that will not compress
+  must_run("head -c 201326592 /dev/urandom > " +
+           q(t / "src.raw"));  // 192 MiB that will not compress
   const fsys::path src = fsys::canonical(t / "src.raw");
   // Slowed reads hold the acquisition open; kill it once a segment and a checkpoint exist.
-  std::string cmd = with_shim(src, "", 80000) + safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
-                    " --segment-size 16M";
-  must_run("(" + cmd + " >/dev/null 2>&1 & echo $! > " + q(t / "pid") + "; wait) & "
-           "for i in $(seq 1 600); do [ -e " + q(t / "out.E04") + " ] && grep -q '\"offset\":67108864' " +
-           q(t / "out.acquire.state") + " 2>/dev/null && break; sleep 0.1; done; kill -9 $(cat " + q(t / "pid") +
-           "); wait");
+  std::string cmd = with_shim(src, "", 80000) + safehold_cmd() + " acquire " + q(src) + " -o " +
+                    q(t / "out") + kMeta + " --segment-size 16M";
+  must_run("(" + cmd + " >/dev/null 2>&1 & echo $! > " + q(t / "pid") +
+           "; wait) & "
+           "for i in $(seq 1 600); do [ -e " +
+           q(t / "out.E04") + " ] && grep -q '\"offset\":67108864' " + q(t / "out.acquire.state") +
+           " 2>/dev/null && break; sleep 0.1; done; kill -9 $(cat " + q(t / "pid") + "); wait");
   REQUIRE(fsys::exists(t / "out.acquire.state"));
   REQUIRE(!fsys::exists(t / "out.acquire.json.tmp"));
   CHECK(read_text(t / "out.acquire.log").find("Finished") == std::string::npos);
-  auto r = run(safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta + " --resume --verify");
+  auto r = run(safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
+               " --resume --verify");
   INFO(r.out << r.err << read_text(t / "out.acquire.log"));
   REQUIRE(r.exit_code == 0);
   json rec = read_json(t / "out.acquire.json");
@@ -295,28 +336,34 @@ TEST_CASE("resume after SIGKILL ends with the same hashes", "[acquire][slow]") {
   CHECK(rec["resumed"].size() == 1);
   // The resumed part keeps the segment size of the interrupted run.
   REQUIRE(rec["segments"].size() >= 12);
-  for (size_t i = 0; i + 1 < rec["segments"].size(); ++i) CHECK(rec["segments"][i]["size"].get<uint64_t>() <= (17u << 20));
+  for (size_t i = 0; i + 1 < rec["segments"].size(); ++i)
+    CHECK(rec["segments"][i]["size"].get<uint64_t>() <= (17u << 20));
   CHECK(read_text(t / "out.acquire.log").find("Resuming: the image holds ") != std::string::npos);
   CHECK(!fsys::exists(t / "out.acquire.state"));
   must_run("ewfverify -q " + q(t / "out.E01"));
 }
 
-TEST_CASE("resuming an attempt killed before its first segment had a header starts over", "[acquire]") {
+TEST_CASE("resuming an attempt killed before its first segment had a header starts over",
+          "[acquire]") {
   TempDir t("safehold-acq");
   must_run("head -c 3145728 /dev/urandom > " + q(t / "src.raw"));
   const fsys::path src = fsys::canonical(t / "src.raw");
-  // What a SIGKILL right after the start leaves: an empty first segment and Safehold's resume state.
+  // What a SIGKILL right after the start leaves: an empty first segment and Safehold's resume
+  // state.
   write_text(t / "out.E01", "");
   write_text(t / "out.acquire.state", "{\"version\": 1}");
-  auto r = run(safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta + " --resume --verify");
+  auto r = run(safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "out") + kMeta +
+               " --resume --verify");
   INFO(r.out << r.err << read_text(t / "out.acquire.log"));
   REQUIRE(r.exit_code == 0);
   json rec = read_json(t / "out.acquire.json");
   CHECK(rec["md5"] == md5sum(src));
   CHECK(rec["sha256"] == sha256sum(src));
   CHECK(rec["resumed"].empty());
-  CHECK(read_text(t / "out.acquire.log").find("The interrupted image held no data yet (0 bytes, no EWF header): starting over") !=
-        std::string::npos);
+  CHECK(
+      read_text(t / "out.acquire.log")
+          .find("The interrupted image held no data yet (0 bytes, no EWF header): starting over") !=
+      std::string::npos);
   CHECK(!fsys::exists(t / "out.acquire.state"));
   must_run("ewfverify -q " + q(t / "out.E01"));
   // Without --resume, the same leftovers are refused as before (nothing is overwritten silently).
@@ -337,14 +384,17 @@ TEST_CASE("full destination stops cleanly and resumes after space is freed", "[a
     fsys::path p;
     ~Unmount() { run("umount " + shell_quote(p.string())); }
   } unmount{t / "dst"};
-  auto r = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "dst/out") + kMeta + " --segment-size 4M");
+  auto r = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "dst/out") + kMeta +
+               " --segment-size 4M");
   INFO(r.out << r.err);
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("the destination is full (no space left on device); free space and continue with --resume") !=
+  CHECK(r.err.find("the destination is full (no space left on device); free space and continue "
+                   "with --resume") != std::string::npos);
+  CHECK(read_text(t / "dst/out.acquire.log").find("the image needs at most 32.6 MiB") !=
         std::string::npos);
-  CHECK(read_text(t / "dst/out.acquire.log").find("the image needs at most 32.6 MiB") != std::string::npos);
   must_run("mount -o remount,size=64m " + q(t / "dst"));
-  auto r2 = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "dst/out") + kMeta + " --resume");
+  auto r2 = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / "dst/out") +
+                kMeta + " --resume");
   INFO(r2.out << r2.err);
   REQUIRE(r2.exit_code == 0);
   CHECK(read_json(t / "dst/out.acquire.json")["sha256"] == sha256sum(t / "src.raw"));
@@ -357,14 +407,18 @@ TEST_CASE("8 TiB sparse source starts with a larger chunk", "[acquire][slow]") {
   CHECK(safehold::acquire::choose_sectors_per_chunk(8ull << 40, 512) == 256);
   CHECK(safehold::acquire::choose_sectors_per_chunk(1ull << 30, 512) == 64);
   // Stop it (SIGTERM: a clean, resumable stop) once it has written data.
-  must_run("(" + safehold_cmd() + " acquire " + q(t / "huge.raw") + " -o " + q(t / "huge") + kMeta + " --json > " +
-           q(t / "events") + " 2>&1 & echo $! > " + q(t / "pid") + "; wait) & "
-           "for i in $(seq 1 600); do grep -q '\"offset\":67108864' " + q(t / "huge.acquire.state") +
+  must_run("(" + safehold_cmd() + " acquire " + q(t / "huge.raw") + " -o " + q(t / "huge") + kMeta +
+           " --json > " + q(t / "events") + " 2>&1 & echo $! > " + q(t / "pid") +
+           "; wait) & "
+           "for i in $(seq 1 600); do grep -q '\"offset\":67108864' " +
+           q(t / "huge.acquire.state") +
            " 2>/dev/null && break; sleep 0.1; done; kill -TERM $(cat " + q(t / "pid") + "); wait");
   std::string log = read_text(t / "huge.acquire.log");
   INFO(log);
-  CHECK(log.find("Chunk size 131072 bytes (256 sectors): the source has 8796093022208 bytes") != std::string::npos);
-  CHECK(log.find("interrupted; the acquisition can be continued with --resume") != std::string::npos);
+  CHECK(log.find("Chunk size 131072 bytes (256 sectors): the source has 8796093022208 bytes") !=
+        std::string::npos);
+  CHECK(log.find("interrupted; the acquisition can be continued with --resume") !=
+        std::string::npos);
   json rec = read_json(t / "huge.acquire.json");
   CHECK(rec["chunk_size"] == 131072);
   CHECK(rec["status"] == "failed");
@@ -372,7 +426,8 @@ TEST_CASE("8 TiB sparse source starts with a larger chunk", "[acquire][slow]") {
   CHECK(read_text(t / "events").find("\"event\":\"progress\"") != std::string::npos);
 }
 
-TEST_CASE("loop device: write-blocked, hashes equal the device, unchanged, TSK opens it", "[acquire][root]") {
+TEST_CASE("loop device: write-blocked, hashes equal the device, unchanged, TSK opens it",
+          "[acquire][root]") {
   if (skip_unless_root()) return;
   TempDir t("safehold-acq");
   Loop* loop = nullptr;
@@ -383,14 +438,26 @@ TEST_CASE("loop device: write-blocked, hashes equal the device, unchanged, TSK o
   const std::string md5 = md5sum(dev), sha1 = sha1sum(dev);
 
   // Hold the acquisition with slowed reads; a write to the device must fail meanwhile.
-  must_run("(" + with_shim(dev, "", 150000) + safehold_cmd() + " acquire " + dev + " -o " + q(t / "img") + kMeta +
-           " >/dev/null 2>&1; echo $? > " + q(t / "rc") + ") & "
-           "for i in $(seq 1 600); do grep -q 'Imaging' " + q(t / "img.acquire.log") + " 2>/dev/null && break; sleep 0.1; done; "
-           "if dd if=/dev/zero of=" + dev + " bs=512 count=1 seek=10 conv=notrunc oflag=direct 2>/dev/null; then echo "
-           "WRITE-OK > " + q(t / "write") + "; else echo WRITE-FAILED > " + q(t / "write") + "; fi; "
-           "if dd if=/dev/zero of=" + loop->part(2) + " bs=512 count=1 conv=notrunc oflag=direct 2>/dev/null; then echo "
-           "WRITE-OK >> " + q(t / "write") + "; else echo WRITE-FAILED >> " + q(t / "write") + "; fi; "
-           "cp " + q(t / "img.acquire.log") + " " + q(t / "log-during") + "; wait");
+  must_run("(" + with_shim(dev, "", 150000) + safehold_cmd() + " acquire " + dev + " -o " +
+           q(t / "img") + kMeta + " >/dev/null 2>&1; echo $? > " + q(t / "rc") +
+           ") & "
+           "for i in $(seq 1 600); do grep -q 'Imaging' " +
+           q(t / "img.acquire.log") +
+           " 2>/dev/null && break; sleep 0.1; done; "
+           "if dd if=/dev/zero of=" +
+           dev +
+           " bs=512 count=1 seek=10 conv=notrunc oflag=direct 2>/dev/null; then echo "
+           "WRITE-OK > " +
+           q(t / "write") + "; else echo WRITE-FAILED > " + q(t / "write") +
+           "; fi; "
+           "if dd if=/dev/zero of=" +
+           loop->part(2) +
+           " bs=512 count=1 conv=notrunc oflag=direct 2>/dev/null; then echo "
+           "WRITE-OK >> " +
+           q(t / "write") + "; else echo WRITE-FAILED >> " + q(t / "write") +
+           "; fi; "
+           "cp " +
+           q(t / "img.acquire.log") + " " + q(t / "log-during") + "; wait");
   CHECK(read_text(t / "write") == "WRITE-FAILED\nWRITE-FAILED\n");
   CHECK(read_text(t / "log-during").find("Finished") == std::string::npos);  // it was still running
   CHECK(read_text(t / "rc") == "0\n");
@@ -406,7 +473,8 @@ TEST_CASE("loop device: write-blocked, hashes equal the device, unchanged, TSK o
   CHECK(sha256sum(dev) == before);
   CHECK(must_run("blockdev --getro " + dev) == "0\n");  // returned as found
   std::string log = read_text(t / "img.acquire.log");
-  CHECK(log.find("Write block: BLKROSET on " + dev + " (was read-write), BLKROGET confirms read-only") != std::string::npos);
+  CHECK(log.find("Write block: BLKROSET on " + dev +
+                 " (was read-write), BLKROGET confirms read-only") != std::string::npos);
   CHECK(log.find("Write block: BLKROSET on " + dev + "p2") != std::string::npos);
 
   std::string mmls = must_run("mmls " + q(t / "img.E01"));
@@ -434,7 +502,8 @@ TEST_CASE("loop device: a writable mount is refused, a read-only one allowed", "
   must_run("mount " + loop->part(2) + " " + q(t / "mnt"));
   auto r = run(safehold_cmd() + " acquire " + loop->dev() + " -o " + q(t / "img") + kMeta);
   CHECK(r.exit_code == 1);
-  CHECK(r.err.find(loop->dev() + "p2 is mounted writable on " + (t / "mnt").string()) != std::string::npos);
+  CHECK(r.err.find(loop->dev() + "p2 is mounted writable on " + (t / "mnt").string()) !=
+        std::string::npos);
   CHECK(!fsys::exists(t / "img.E01"));
   CHECK(must_run("blockdev --getro " + loop->dev()) == "0\n");  // nothing left changed
   must_run("umount " + q(t / "mnt") + " && mount -o ro " + loop->part(2) + " " + q(t / "mnt"));
@@ -445,7 +514,9 @@ TEST_CASE("loop device: a writable mount is refused, a read-only one allowed", "
   must_run("umount " + q(t / "mnt"));
 }
 
-TEST_CASE("loop devices read with O_DIRECT: odd sizes and 4096-byte sectors give the device's hashes", "[acquire][root]") {
+TEST_CASE(
+    "loop devices read with O_DIRECT: odd sizes and 4096-byte sectors give the device's hashes",
+    "[acquire][root]") {
   if (skip_unless_root()) return;
   TempDir t("safehold-acq");
   // 5 MiB + 7 sectors with 512-byte sectors (not a whole number of 4096-byte pages, chunks or
@@ -455,12 +526,14 @@ TEST_CASE("loop devices read with O_DIRECT: odd sizes and 4096-byte sectors give
     uint64_t bytes;
     int sector;
   };
-  for (Dev d : {Dev{"odd512", (5u << 20) + 7 * 512, 512}, Dev{"odd4k", (6u << 20) + 3 * 4096, 4096}}) {
+  for (Dev d :
+       {Dev{"odd512", (5u << 20) + 7 * 512, 512}, Dev{"odd4k", (6u << 20) + 3 * 4096, 4096}}) {
     INFO(d.name);
     const fsys::path img = t / (std::string(d.name) + ".img");
     make_source(img, 8);
     must_run("truncate -s " + std::to_string(d.bytes) + " " + q(img));
-    const std::string dev = first_word(must_run("losetup -f --show -b " + std::to_string(d.sector) + " " + q(img)));
+    const std::string dev =
+        first_word(must_run("losetup -f --show -b " + std::to_string(d.sector) + " " + q(img)));
     struct Detach {
       std::string dev;
       ~Detach() { run("losetup -d " + dev); }
@@ -470,7 +543,8 @@ TEST_CASE("loop devices read with O_DIRECT: odd sizes and 4096-byte sectors give
     for (const char* mode : {"auto", "off"}) {
       INFO(mode);
       const fsys::path out = t / (std::string(d.name) + "-" + mode);
-      auto r = run(safehold_cmd() + " acquire " + dev + " -o " + q(out) + kMeta + " --direct " + mode + " --verify");
+      auto r = run(safehold_cmd() + " acquire " + dev + " -o " + q(out) + kMeta + " --direct " +
+                   mode + " --verify");
       INFO(r.out << r.err);
       REQUIRE(r.exit_code == 0);
       json rec = read_json(out.string() + ".acquire.json");
@@ -481,14 +555,15 @@ TEST_CASE("loop devices read with O_DIRECT: odd sizes and 4096-byte sectors give
       CHECK(rec["sha1"] == sha1);
       CHECK(rec["sha256"] == sha256);
       const std::string log = read_text(out.string() + ".acquire.log");
-      CHECK((log.find("Reading with O_DIRECT (no page cache), " + std::to_string(d.sector) + "-byte alignment") !=
-             std::string::npos) == (std::string(mode) == "auto"));
+      CHECK((log.find("Reading with O_DIRECT (no page cache), " + std::to_string(d.sector) +
+                      "-byte alignment") != std::string::npos) == (std::string(mode) == "auto"));
       must_run("ewfverify -q " + q(out.string() + ".E01"));
     }
   }
 }
 
-TEST_CASE("O_DIRECT reads of a device narrow read errors down to single sectors", "[acquire][root]") {
+TEST_CASE("O_DIRECT reads of a device narrow read errors down to single sectors",
+          "[acquire][root]") {
   if (skip_unless_root()) return;
   TempDir t("safehold-acq");
   make_source(t / "disk.img", 8);
@@ -497,25 +572,30 @@ TEST_CASE("O_DIRECT reads of a device narrow read errors down to single sectors"
     std::string dev;
     ~Detach() { run("losetup -d " + dev); }
   } detach{dev};
-  auto r = run(with_shim(dev, "100,5000-5003,16383") + safehold_cmd() + " acquire " + dev + " -o " + q(t / "out") + kMeta);
+  auto r = run(with_shim(dev, "100,5000-5003,16383") + safehold_cmd() + " acquire " + dev + " -o " +
+               q(t / "out") + kMeta);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 3);
   json rec = read_json(t / "out.acquire.json");
   CHECK(rec["direct_io"] == true);
-  CHECK(rec["read_errors"] == json::parse(R"([{"sector":100,"count":1},{"sector":5000,"count":4},{"sector":16383,"count":1}])"));
-  must_run("cp " + q(t / "disk.img") + " " + q(t / "expected") + " && for s in 100 5000 5001 5002 5003 16383; do dd if=/dev/zero of=" +
+  CHECK(rec["read_errors"] ==
+        json::parse(
+            R"([{"sector":100,"count":1},{"sector":5000,"count":4},{"sector":16383,"count":1}])"));
+  must_run("cp " + q(t / "disk.img") + " " + q(t / "expected") +
+           " && for s in 100 5000 5001 5002 5003 16383; do dd if=/dev/zero of=" +
            q(t / "expected") + " bs=512 seek=$s count=1 conv=notrunc 2>/dev/null; done");
   CHECK(rec["md5"] == md5sum(t / "expected"));
   CHECK(rec["sha256"] == sha256sum(t / "expected"));
   must_run("ewfverify -q " + q(t / "out.E01"));
 }
 
-TEST_CASE("a source that refuses O_DIRECT reads is read through the page cache, logged", "[acquire]") {
+TEST_CASE("a source that refuses O_DIRECT reads is read through the page cache, logged",
+          "[acquire]") {
   TempDir t("safehold-acq");
   make_source(t / "src.raw", 8);
   const fsys::path src = fsys::canonical(t / "src.raw");
-  auto r = run("SAFEHOLD_SHIM_EINVAL_DIRECT=1 " + with_shim(src, "") + safehold_cmd() + " acquire " + q(src) + " -o " +
-               q(t / "out") + kMeta + " --direct on");
+  auto r = run("SAFEHOLD_SHIM_EINVAL_DIRECT=1 " + with_shim(src, "") + safehold_cmd() +
+               " acquire " + q(src) + " -o " + q(t / "out") + kMeta + " --direct on");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   json rec = read_json(t / "out.acquire.json");
@@ -524,21 +604,23 @@ TEST_CASE("a source that refuses O_DIRECT reads is read through the page cache, 
   CHECK(rec["sha256"] == sha256sum(src));
   const std::string log = read_text(t / "out.acquire.log");
   // Either the filesystem refused O_DIRECT at open, or the first read was refused (the shim).
-  CHECK((log.find("O_DIRECT read refused at byte 0 (Invalid argument): reading through the page cache from here on") !=
-             std::string::npos ||
+  CHECK((log.find("O_DIRECT read refused at byte 0 (Invalid argument): reading through the page "
+                  "cache from here on") != std::string::npos ||
          log.find("O_DIRECT is not available here") != std::string::npos));
   must_run("ewfverify -q " + q(t / "out.E01"));
 }
 
-TEST_CASE("image file with --direct on: same hashes as through the page cache, padding included", "[acquire]") {
+TEST_CASE("image file with --direct on: same hashes as through the page cache, padding included",
+          "[acquire]") {
   TempDir t("safehold-acq");
   make_source(t / "src.raw", 8);
   must_run("head -c 1234 /dev/urandom >> " + q(t / "src.raw"));  // neither whole sectors nor pages
-  must_run("cp " + q(t / "src.raw") + " " + q(t / "padded") + " && truncate -s " + std::to_string((8u << 20) + 1536) +
-           " " + q(t / "padded"));
+  must_run("cp " + q(t / "src.raw") + " " + q(t / "padded") + " && truncate -s " +
+           std::to_string((8u << 20) + 1536) + " " + q(t / "padded"));
   for (const char* mode : {"on", "off"}) {
     INFO(mode);
-    auto r = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / mode) + kMeta + " --direct " + mode);
+    auto r = run(safehold_cmd() + " acquire " + q(t / "src.raw") + " -o " + q(t / mode) + kMeta +
+                 " --direct " + mode);
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     json rec = read_json(t / (std::string(mode) + ".acquire.json"));

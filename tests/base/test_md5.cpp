@@ -1,15 +1,15 @@
 // base::Md5 against RFC 1321's test suite and OpenSSL, and its saved states (resume checkpoints).
 #define OPENSSL_SUPPRESS_DEPRECATED
-#include "base/hash.hpp"
-#include "base/md5.hpp"
-
-#include <catch2/catch.hpp>
 #include <openssl/evp.h>
 #include <openssl/md5.h>
 
+#include <catch2/catch.hpp>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "base/hash.hpp"
+#include "base/md5.hpp"
 
 using safehold::base::Md5;
 
@@ -45,17 +45,20 @@ TEST_CASE("md5: RFC 1321 test suite", "[fs][md5]") {
       {"abc", "900150983cd24fb0d6963f7d28e17f72"},
       {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
       {"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
-      {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", "d174ab98d277d9f5a5611c2c9f419d9f"},
+      {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+       "d174ab98d277d9f5a5611c2c9f419d9f"},
       {"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
        "57edf4a22be3c955ac49da2e2107b67a"},
   };
   for (auto& [in, want] : suite) {
     CHECK(hex_md5(in.data(), in.size()) == want);
-    CHECK(safehold::base::hash_bytes(std::as_bytes(std::span(in.data(), in.size())), 1).md5 == want);
+    CHECK(safehold::base::hash_bytes(std::as_bytes(std::span(in.data(), in.size())), 1).md5 ==
+          want);
   }
 }
 
-TEST_CASE("md5: equals OpenSSL on random data of every length around the block and padding edges", "[fs][md5]") {
+TEST_CASE("md5: equals OpenSSL on random data of every length around the block and padding edges",
+          "[fs][md5]") {
   auto data = random_bytes(70000, 1);
   std::vector<size_t> lengths;
   for (size_t n = 0; n <= 300; ++n) lengths.push_back(n);
@@ -103,7 +106,8 @@ TEST_CASE("md5: a saved state restores at any offset, also with buffered bytes",
   }
 }
 
-TEST_CASE("md5: checkpoints holding an OpenSSL MD5_CTX (earlier Safehold versions) still restore", "[fs][md5]") {
+TEST_CASE("md5: checkpoints holding an OpenSSL MD5_CTX (earlier Safehold versions) still restore",
+          "[fs][md5]") {
   auto data = random_bytes(3000, 5);
   const std::string want = openssl_md5(data.data(), data.size());
   for (size_t cut : {0, 10, 64, 1000, 2048, 2999}) {
@@ -112,7 +116,8 @@ TEST_CASE("md5: checkpoints holding an OpenSSL MD5_CTX (earlier Safehold version
     MD5_Init(&ctx);
     MD5_Update(&ctx, data.data(), cut);
     // What acquire/hash_state.cpp wrote before base::Md5: the hex of the struct's bytes.
-    std::string old = safehold::base::to_hex(reinterpret_cast<const unsigned char*>(&ctx), sizeof ctx);
+    std::string old =
+        safehold::base::to_hex(reinterpret_cast<const unsigned char*>(&ctx), sizeof ctx);
     Md5 m;
     REQUIRE(m.restore(old));
     m.update(data.data() + cut, data.size() - cut);
@@ -125,9 +130,10 @@ TEST_CASE("md5: states that do not fit are refused and leave the digest untouche
   Md5 m;
   m.update("abc", 3);
   const std::string good = m.save();
-  for (const std::string& bad : {std::string(), std::string("zz"), std::string("md5v1:"), std::string("md5v1:0g"),
-                                 good.substr(0, good.size() - 2),  // one buffered byte short
-                                 good + "00", std::string(184, 'f'), std::string(183, '0')})
+  for (const std::string& bad :
+       {std::string(), std::string("zz"), std::string("md5v1:"), std::string("md5v1:0g"),
+        good.substr(0, good.size() - 2),  // one buffered byte short
+        good + "00", std::string(184, 'f'), std::string(183, '0')})
     CHECK_FALSE(m.restore(bad));
   auto d = m.finish();
   CHECK(safehold::base::to_hex(d.data(), d.size()) == "900150983cd24fb0d6963f7d28e17f72");

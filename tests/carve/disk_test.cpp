@@ -1,22 +1,22 @@
 // `safehold carve` end to end on a generated three-partition disk (FAT32, ext4, NTFS) holding media
 // made by real encoders: every recoverable file comes back with its exact SHA-256, path and
 // state; raw and E01 give the same report; the DFXML validates against the schema.
-#include "tests/common/support.hpp"
-
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
-#include <fstream>
-#include <map>
-#include <set>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "tests/common/support.hpp"
+
+using nlohmann::json;
 using safehold::test::must_run;
 using safehold::test::read_text;
 using safehold::test::run;
 using safehold::test::shell_quote;
 using safehold::test::TempDir;
-using nlohmann::json;
 
 namespace {
 
@@ -28,35 +28,46 @@ std::vector<json> lines(const std::filesystem::path& p) {
   return out;
 }
 
-bool can_mount_ntfs() { return geteuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0; }
+bool can_mount_ntfs() {
+  return geteuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0;
+}
 
-std::string safehold_bin() { return shell_quote(safehold::test::safehold_binary()); }
+std::string safehold_bin() {
+  return shell_quote(safehold::test::safehold_binary());
+}
 
 }  // namespace
 
-TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and E01 alike", "[slow][root]") {
+TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and E01 alike",
+          "[slow][root]") {
   if (!can_mount_ntfs()) {
     WARN("skipped: building the NTFS partition needs root and /dev/fuse");
     return;
   }
   TempDir t;
-  std::string gen = "python3 " + shell_quote(safehold::test::source_dir() + "/tests/carve/make_disk.py") + " " +
+  std::string gen = "python3 " +
+                    shell_quote(safehold::test::source_dir() + "/tests/carve/make_disk.py") + " " +
                     shell_quote(t.path().string());
-  if (auto fx = safehold::test::fixtures()) gen += " --chat-fixtures " + shell_quote((*fx / "chat").string());
+  if (auto fx = safehold::test::fixtures())
+    gen += " --chat-fixtures " + shell_quote((*fx / "chat").string());
   must_run(gen);
   const auto disk = t / "disk.raw";
   json truth = json::parse(read_text(t / "truth.json"));
   REQUIRE(truth.size() >= 25);
 
-  must_run(safehold_bin() + " carve " + shell_quote(disk.string()) + " -o " + shell_quote((t / "raw").string()) + " --json");
+  must_run(safehold_bin() + " carve " + shell_quote(disk.string()) + " -o " +
+           shell_quote((t / "raw").string()) + " --json");
   auto report = lines(t / "raw" / "report.jsonl");
   std::multimap<std::string, json> by_sha;
   for (auto& a : report) by_sha.emplace(a["sha256"].get<std::string>(), a);
 
   // Exactly the keys the issue lists (SQLite lines add companions and chat results).
-  const std::set<std::string> keys = {"id", "type", "mime", "size", "md5", "sha1", "sha256", "file", "state", "path",
-                                      "volume", "fs", "inode", "byte_runs", "mtime", "atime", "ctime", "crtime",
-                                      "valid", "extension_mismatch", "parent", "warnings", "known"};
+  const std::set<std::string> keys = {"id",     "type",      "mime",   "size",
+                                      "md5",    "sha1",      "sha256", "file",
+                                      "state",  "path",      "volume", "fs",
+                                      "inode",  "byte_runs", "mtime",  "atime",
+                                      "ctime",  "crtime",    "valid",  "extension_mismatch",
+                                      "parent", "warnings",  "known"};
   for (auto& a : report) {
     if (a["type"] == "sqlite") continue;
     std::set<std::string> got;
@@ -102,7 +113,8 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
     if (x.contains("gap")) {
       REQUIRE(a["byte_runs"].size() == 2);
       CHECK(a["byte_runs"][1]["img_offset"].get<uint64_t>() -
-                (a["byte_runs"][0]["img_offset"].get<uint64_t>() + a["byte_runs"][0]["len"].get<uint64_t>()) ==
+                (a["byte_runs"][0]["img_offset"].get<uint64_t>() +
+                 a["byte_runs"][0]["len"].get<uint64_t>()) ==
             x["gap"].get<uint64_t>());
     }
     if (x["path"] == "/data/sms/mmssms.db") {  // handed to the chat readers (chat/)
@@ -127,8 +139,8 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
   CHECK(summary["bifragment_jpegs"].get<int>() >= 1);
   // The DFXML schema is one of the shared fixtures: validated against it when they are present.
   if (auto fx = safehold::test::fixtures()) {
-    must_run("xmllint --noout --schema " + shell_quote((*fx / "dfxml" / "dfxml.xsd").string()) + " " +
-             shell_quote((t / "raw" / "dfxml.xml").string()));
+    must_run("xmllint --noout --schema " + shell_quote((*fx / "dfxml" / "dfxml.xsd").string()) +
+             " " + shell_quote((t / "raw" / "dfxml.xml").string()));
   } else {
     WARN("DFXML schema validation skipped: fixtures not present");
   }
@@ -136,14 +148,15 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
   // The same disk as an E01: the same report, byte for byte.
   must_run("ewfacquire -u -q -t " + shell_quote((t / "disk").string()) +
            " -f encase6 -c fast -b 64 -C c1 -D d -E e1 -e x -N n " + shell_quote(disk.string()));
-  must_run(safehold_bin() + " carve " + shell_quote((t / "disk.E01").string()) + " -o " + shell_quote((t / "e01").string()) +
-           " --json");
+  must_run(safehold_bin() + " carve " + shell_quote((t / "disk.E01").string()) + " -o " +
+           shell_quote((t / "e01").string()) + " --json");
   CHECK(read_text(t / "raw" / "report.jsonl") == read_text(t / "e01" / "report.jsonl"));
 
   // A truncated last E01 segment: what can be read is carved, the damage is recorded, exit 0.
   std::filesystem::create_directories(t / "seg");
   must_run("ewfacquire -u -q -t " + shell_quote((t / "seg" / "disk").string()) +
-           " -f encase6 -c none -S 8M -b 64 -C c1 -D d -E e1 -e x -N n " + shell_quote(disk.string()));
+           " -f encase6 -c none -S 8M -b 64 -C c1 -D d -E e1 -e x -N n " +
+           shell_quote(disk.string()));
   std::filesystem::path last;
   for (auto& e : std::filesystem::directory_iterator(t / "seg"))
     if (last.empty() || e.path().filename() > last.filename()) last = e.path();
@@ -158,8 +171,8 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
   CHECK(fat_found >= 8);
 
   // Pass 1 only: carved artefacts are gone, the others remain.
-  must_run(safehold_bin() + " carve " + shell_quote(disk.string()) + " -o " + shell_quote((t / "p1").string()) +
-           " --no-unallocated --types media --json");
+  must_run(safehold_bin() + " carve " + shell_quote(disk.string()) + " -o " +
+           shell_quote((t / "p1").string()) + " --no-unallocated --types media --json");
   for (auto& a : lines(t / "p1" / "report.jsonl")) {
     CHECK(a["state"] != "carved");
     CHECK(a["type"] != "sqlite");
@@ -170,24 +183,27 @@ TEST_CASE("carve refuses a non-empty output folder, bad types and unreadable ima
   TempDir t;
   // ext4 made from a folder holding a JPEG whose name carries a control character.
   std::filesystem::create_directories(t / "root");
-  must_run("/usr/bin/convert -size 64x48 plasma:fractal " + shell_quote((t / "x.jpg").string()) + " && cp " +
-           shell_quote((t / "x.jpg").string()) + " " + shell_quote((t / "root" / "weird\x01name.jpg").string()) +
-           " && mke2fs -q -t ext4 -d " + shell_quote((t / "root").string()) + " " +
-           shell_quote((t / "fat.img").string()) + " 8M");
+  must_run("/usr/bin/convert -size 64x48 plasma:fractal " + shell_quote((t / "x.jpg").string()) +
+           " && cp " + shell_quote((t / "x.jpg").string()) + " " +
+           shell_quote((t / "root" / "weird\x01name.jpg").string()) + " && mke2fs -q -t ext4 -d " +
+           shell_quote((t / "root").string()) + " " + shell_quote((t / "fat.img").string()) +
+           " 8M");
   std::filesystem::create_directories(t / "out");
   safehold::test::write_text(t / "out" / "keep.txt", "mine");
-  auto r = run(safehold_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " + shell_quote((t / "out").string()));
+  auto r = run(safehold_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " +
+               shell_quote((t / "out").string()));
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("not empty") != std::string::npos);
-  r = run(safehold_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " + shell_quote((t / "o2").string()) +
-          " --types jpeg,exe");
+  r = run(safehold_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " +
+          shell_quote((t / "o2").string()) + " --types jpeg,exe");
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("unknown type 'exe'") != std::string::npos);
-  r = run(safehold_bin() + " carve " + shell_quote((t / "missing.E01").string()) + " -o " + shell_quote((t / "o3").string()));
+  r = run(safehold_bin() + " carve " + shell_quote((t / "missing.E01").string()) + " -o " +
+          shell_quote((t / "o3").string()));
   CHECK(r.exit_code == 1);
 
-  must_run(safehold_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " + shell_quote((t / "out").string()) +
-           " --force --json");
+  must_run(safehold_bin() + " carve " + shell_quote((t / "fat.img").string()) + " -o " +
+           shell_quote((t / "out").string()) + " --force --json");
   CHECK(read_text(t / "out" / "keep.txt") == "mine");  // --force replaces only Safehold's outputs
   auto rep = lines(t / "out" / "report.jsonl");
   REQUIRE(rep.size() == 1);

@@ -1,20 +1,18 @@
 // `safehold carve --known SET… [--skip-known-ignorable]`: known-hash marking and PDQ hashes in
 // report.jsonl, end to end on an ext4 image made with mke2fs -d, then exported to VICS.
-#include "pdq/pdq.hpp"
-
-#include "tests/common/support.hpp"
-
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
+#include "pdq/pdq.hpp"
+#include "tests/common/support.hpp"
+
+using nlohmann::json;
 using safehold::test::must_run;
 using safehold::test::run;
 using safehold::test::shell_quote;
 using safehold::test::TempDir;
-using nlohmann::json;
 
 TEST_CASE("carve marks known artefacts, leaves ignorable ones out, and hashes images with PDQ",
           "[known][cli]") {
@@ -24,8 +22,10 @@ TEST_CASE("carve marks known artefacts, leaves ignorable ones out, and hashes im
   std::filesystem::create_directories(t / "root" / "DCIM");
   must_run("convert -size 320x240 gradient:gold-navy -fill red -draw 'circle 100,120 100,40' " +
            q(t / "root/DCIM/os.jpg"));
-  must_run("convert -size 300x200 gradient:white-darkgreen -fill purple -draw 'rectangle 30,30 200,150' " +
-           q(t / "root/DCIM/graded.jpg"));
+  must_run(
+      "convert -size 300x200 gradient:white-darkgreen -fill purple -draw 'rectangle 30,30 "
+      "200,150' " +
+      q(t / "root/DCIM/graded.jpg"));
   must_run("convert -size 256x256 plasma:fractal -seed 3 " + q(t / "root/DCIM/new.png"));
   must_run("mke2fs -q -t ext4 -d " + q(t / "root") + " " + q(t / "disk.img") + " 16M");
 
@@ -34,11 +34,12 @@ TEST_CASE("carve marks known artefacts, leaves ignorable ones out, and hashes im
     return must_run("sha1sum " + q(t / "root/DCIM" / f) + " | cut -c1-40").substr(0, 40);
   };
   safehold::test::write_text(t / "os.txt", sha1("os.jpg") + "\n");
-  safehold::test::write_text(t / "graded.txt", safehold::test::md5_file(t / "root/DCIM/graded.jpg") + ",1\n");
-  must_run(safehold + " hashset import --format text " + q(t / "os.txt") + " -o " + q(t / "os.set") +
-           " --name OS --ignorable");
-  must_run(safehold + " hashset import --format text " + q(t / "graded.txt") + " -o " + q(t / "graded.set") +
-           " --name Graded");
+  safehold::test::write_text(t / "graded.txt",
+                             safehold::test::md5_file(t / "root/DCIM/graded.jpg") + ",1\n");
+  must_run(safehold + " hashset import --format text " + q(t / "os.txt") + " -o " +
+           q(t / "os.set") + " --name OS --ignorable");
+  must_run(safehold + " hashset import --format text " + q(t / "graded.txt") + " -o " +
+           q(t / "graded.set") + " --name Graded");
 
   must_run(safehold + " carve " + q(t / "disk.img") + " -o " + q(t / "out") +
            " --no-unallocated --json --known " + q(t / "os.set") + " " + q(t / "graded.set") +
@@ -55,7 +56,8 @@ TEST_CASE("carve marks known artefacts, leaves ignorable ones out, and hashes im
   auto& fresh = by_name["/DCIM/new.png"];
   CHECK(os["known"] == json{{"set", "OS"}, {"category", nullptr}, {"ignorable", true}});
   CHECK(os["file"].is_null());  // left out of artefacts/, kept in the report
-  CHECK_FALSE(std::filesystem::exists(t / "out/artefacts/jpeg" / (os["id"].get<std::string>() + ".jpg")));
+  CHECK_FALSE(
+      std::filesystem::exists(t / "out/artefacts/jpeg" / (os["id"].get<std::string>() + ".jpg")));
   CHECK(graded["known"] == json{{"set", "Graded"}, {"category", "1"}, {"ignorable", false}});
   CHECK(std::filesystem::exists(t / "out" / graded["file"].get<std::string>()));
   CHECK(fresh["known"].is_null());
@@ -88,7 +90,9 @@ TEST_CASE("carve marks known artefacts, leaves ignorable ones out, and hashes im
     }
   CHECK(seen);
 
-  auto r = run(safehold + " carve " + q(t / "disk.img") + " -o " + q(t / "o2") + " --known " + q(t / "os.txt"));
+  auto r = run(safehold + " carve " + q(t / "disk.img") + " -o " + q(t / "o2") + " --known " +
+               q(t / "os.txt"));
   CHECK(r.exit_code == 1);
-  CHECK(r.err.find("--known: " + (t / "os.txt").string() + ": not a valid Safehold hash set") != std::string::npos);
+  CHECK(r.err.find("--known: " + (t / "os.txt").string() + ": not a valid Safehold hash set") !=
+        std::string::npos);
 }

@@ -1,14 +1,13 @@
 // Format walkers on files made by real encoders: true end, validation, truncation, damage, and
 // crafted structures that loop or claim huge sizes.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <random>
+
 #include "carve/bifragment.hpp"
 #include "carve/carver.hpp"
 #include "carve/walker.hpp"
 #include "tests/common/support.hpp"
-
-#include <catch2/catch.hpp>
-
-#include <fstream>
-#include <random>
 
 using namespace safehold;
 using namespace safehold::carve;
@@ -40,19 +39,25 @@ struct Sample {
 // One small file of each format, made by ImageMagick, ffmpeg and heif-enc.
 const std::vector<Sample>& samples() {
   static const std::string ff =
-      "ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=duration=1:size=160x120:rate=10 -threads 1 ";
+      "ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=duration=1:size=160x120:rate=10 "
+      "-threads 1 ";
   static const std::vector<Sample> s = {
       {"a.jpg", "jpeg", "jpeg", "/usr/bin/convert -size 200x150 plasma:fractal -quality 80 {}"},
-      {"p.jpg", "jpeg", "jpeg", "/usr/bin/convert -size 200x150 gradient:red-blue -interlace Plane {}"},
+      {"p.jpg", "jpeg", "jpeg",
+       "/usr/bin/convert -size 200x150 gradient:red-blue -interlace Plane {}"},
       {"a.png", "png", "png", "/usr/bin/convert -size 120x90 pattern:checkerboard {}"},
       {"a.gif", "gif", "gif", "/usr/bin/convert -size 120x90 plasma:fractal {}"},
       {"a.bmp", "bmp", "bmp", "/usr/bin/convert -size 60x40 gradient:green-blue {}"},
       {"a.webp", "riff", "webp", "/usr/bin/convert -size 120x90 plasma:fractal {}"},
       {"a.tif", "tiff", "tiff", "/usr/bin/convert -size 80x60 plasma:fractal -compress none {}"},
-      {"a.heic", "isobmff", "heif", "/usr/bin/convert -size 64x48 plasma:fractal /tmp/safehold-heic-src.png && heif-enc -q 40 -o {} /tmp/safehold-heic-src.png"},
+      {"a.heic", "isobmff", "heif",
+       "/usr/bin/convert -size 64x48 plasma:fractal /tmp/safehold-heic-src.png && heif-enc -q 40 "
+       "-o {} /tmp/safehold-heic-src.png"},
       {"a.mp4", "isobmff", "mp4", ff + "-c:v libx264 -pix_fmt yuv420p -f mp4 {}"},
       {"a.mov", "isobmff", "mov", ff + "-c:v mpeg4 -f mov {}"},
-      {"a.3gp", "isobmff", "3gp", "ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=duration=1:size=176x144:rate=10 -c:v h263 -f 3gp {}"},
+      {"a.3gp", "isobmff", "3gp",
+       "ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=duration=1:size=176x144:rate=10 -c:v "
+       "h263 -f 3gp {}"},
       {"a.m4v", "isobmff", "m4v", ff + "-c:v libx264 -pix_fmt yuv420p -f ipod {}"},
       {"a.avi", "riff", "avi", ff + "-c:v mpeg4 -f avi {}"},
       {"a.wmv", "asf", "asf", ff + "-c:v wmv2 -f asf {}"},
@@ -126,8 +131,10 @@ TEST_CASE("PNG chunk CRCs and JPEG entropy data are checked", "[walkers]") {
 
 TEST_CASE("a JPEG split around a gap of noise is rebuilt by bifragment carving", "[walkers]") {
   TempDir dir;
-  must_run("/usr/bin/convert -seed 4 -size 400x300 plasma:fractal -attenuate 0.4 +noise Gaussian -quality 85 " +
-           shell_quote((dir / "f.jpg").string()));
+  must_run(
+      "/usr/bin/convert -seed 4 -size 400x300 plasma:fractal -attenuate 0.4 +noise Gaussian "
+      "-quality 85 " +
+      shell_quote((dir / "f.jpg").string()));
   auto jpg = slurp(dir / "f.jpg");
   REQUIRE(jpg.size() > 16384);
   const size_t cut = (jpg.size() / 2) / 512 * 512, gap = 7 * 512;
@@ -149,7 +156,8 @@ TEST_CASE("a JPEG split around a gap of noise is rebuilt by bifragment carving",
 TEST_CASE("SQLite databases: header, page size, page count, page 1", "[walkers]") {
   if (safehold::test::skip_without_fixtures()) return;
   auto chat = *safehold::test::fixtures() / "chat";
-  for (const char* name : {"mmssms.db", "imessage_chat.db", "skype_main.db", "kik.sqlite", "wal_database.db"}) {
+  for (const char* name :
+       {"mmssms.db", "imessage_chat.db", "skype_main.db", "kik.sqlite", "wal_database.db"}) {
     INFO(name);
     auto db = slurp(chat / name);
     const Walker* w = Registry::builtin().identify(ByteView(db, 0));
@@ -166,13 +174,16 @@ TEST_CASE("SQLite databases: header, page size, page count, page 1", "[walkers]"
 
 TEST_CASE("crafted structures that loop or claim huge sizes end quickly", "[walkers]") {
   // TIFF whose IFD points at itself.
-  auto tiff = bytes(std::string("II*\0\x08\0\0\0", 8) + std::string("\x01\0\x11\x01\x04\0\x01\0\0\0\x08\0\0\0", 14) +
+  auto tiff = bytes(std::string("II*\0\x08\0\0\0", 8) +
+                    std::string("\x01\0\x11\x01\x04\0\x01\0\0\0\x08\0\0\0", 14) +
                     std::string("\x08\0\0\0", 4));
   tiff.resize(64);
   WalkResult r = make_tiff_walker()->walk(ByteView(tiff, 0, true));
   CHECK(r.verdict != Verdict::need_more);
   // ISO-BMFF with a 64-bit box size of 2^62.
-  auto mp4 = bytes(std::string("\0\0\0\x14" "ftypisom\0\0\0\0isom", 20) +
+  auto mp4 = bytes(std::string("\0\0\0\x14"
+                               "ftypisom\0\0\0\0isom",
+                               20) +
                    std::string("\0\0\0\x01mdat\x40\0\0\0\0\0\0\0", 16));
   r = make_isobmff_walker()->walk(ByteView(mp4, 0, true));
   CHECK(r.verdict == Verdict::invalid);
@@ -181,7 +192,10 @@ TEST_CASE("crafted structures that loop or claim huge sizes end quickly", "[walk
   r = make_riff_walker()->walk(ByteView(riff, 0, false));
   CHECK(r.verdict == Verdict::need_more);
   // EBML with a doctype that is not Matroska.
-  auto ebml = bytes(std::string("\x1a\x45\xdf\xa3\x87\x42\x82\x84" "abcd", 12));
+  auto ebml =
+      bytes(std::string("\x1a\x45\xdf\xa3\x87\x42\x82\x84"
+                        "abcd",
+                        12));
   CHECK(make_ebml_walker()->walk(ByteView(ebml, 0, true)).verdict == Verdict::invalid);
   // GIF whose sub-blocks never end within the data.
   auto gif = bytes(std::string("GIF89a\x01\0\x01\0\0\0\0\x21\xf9\xff", 16));

@@ -1,25 +1,25 @@
-// E01 free space made of zero chunks: Safehold neither inflates nor scans those chunks (it recognises
-// their stored bytes), which must not change what is carved. Media right after zero chunks, in the
-// middle of a chunk, and a BMP whose pixel data is itself whole zero chunks (a walk still pending
-// when the zero chunks arrive) come back exactly as from the raw image.
-#include "fs/internal/ewf_chunks.hpp"
+// E01 free space made of zero chunks: Safehold neither inflates nor scans those chunks (it
+// recognises their stored bytes), which must not change what is carved. Media right after zero
+// chunks, in the middle of a chunk, and a BMP whose pixel data is itself whole zero chunks (a walk
+// still pending when the zero chunks arrive) come back exactly as from the raw image.
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "fs/image.hpp"
+#include "fs/internal/ewf_chunks.hpp"
 #include "fs/reader.hpp"
 #include "tests/common/support.hpp"
 
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
-#include <cstring>
-#include <fstream>
-
+using nlohmann::json;
 using safehold::test::must_run;
 using safehold::test::read_text;
 using safehold::test::shell_quote;
 using safehold::test::TempDir;
-using nlohmann::json;
 
-TEST_CASE("carve of an E01 with zero chunks gives the raw image's artefacts and hashes", "[carve][ewf]") {
+TEST_CASE("carve of an E01 with zero chunks gives the raw image's artefacts and hashes",
+          "[carve][ewf]") {
   TempDir t;
   const std::string d = shell_quote(t.path().string());
   must_run("cd " + d + " && /usr/bin/convert -size 200x150 plasma:fractal a.jpg" +
@@ -28,15 +28,18 @@ TEST_CASE("carve of an E01 with zero chunks gives the raw image's artefacts and 
            " && /usr/bin/convert -size 64x64 gradient:red-blue d.png");
   // 7 MiB of zeros holding the four files: a at a chunk boundary right after 64 zero chunks, b in
   // the middle of a chunk, c (196 KiB, mostly zero pixels) spanning zero chunks, d after them.
-  const std::vector<std::pair<uint64_t, std::string>> parts = {
-      {2u << 20, "a.jpg"}, {(3u << 20) + 1536, "b.jpg"}, {(4u << 20) + 1024, "c.bmp"}, {6u << 20, "d.png"}};
+  const std::vector<std::pair<uint64_t, std::string>> parts = {{2u << 20, "a.jpg"},
+                                                               {(3u << 20) + 1536, "b.jpg"},
+                                                               {(4u << 20) + 1024, "c.bmp"},
+                                                               {6u << 20, "d.png"}};
   std::string img(7u << 20, '\0');
   for (auto& [off, name] : parts) {
     std::string data = read_text(t / name);
     img.replace(off, data.size(), data);
   }
   safehold::test::write_text(t / "z.raw", img);
-  must_run("cd " + d + " && ewfacquire -u -q -t z -f encase6 -c fast -b 64 -C c -D d -E e -e x -N n z.raw");
+  must_run("cd " + d +
+           " && ewfacquire -u -q -t z -f encase6 -c fast -b 64 -C c -D d -E e -e x -N n z.raw");
   const std::string safehold = shell_quote(safehold::test::safehold_binary());
   must_run(safehold + " carve " + d + "/z.raw -o " + d + "/raw --json");
   must_run(safehold + " carve " + d + "/z.E01 -o " + d + "/e01 --json");
@@ -69,16 +72,20 @@ TEST_CASE("carve of an E01 with zero chunks gives the raw image's artefacts and 
 // Pass 2's whole-image reader and the TSK backend share decoded chunks (fs::ewf::SharedChunks):
 // what one decoded the other takes without reading or inflating it again. Whatever order they come
 // in, every byte must be the image's.
-TEST_CASE("E01 chunks shared between the sequential reader and the TSK backend read back exactly", "[carve][ewf]") {
+TEST_CASE("E01 chunks shared between the sequential reader and the TSK backend read back exactly",
+          "[carve][ewf]") {
   TempDir t;
   const std::string d = shell_quote(t.path().string());
   // 6 MiB: noise (incompressible, stored chunks), text (compressed chunks) and zero chunks.
   std::string img(6u << 20, '\0');
   uint32_t x = 12345;
-  for (size_t i = (1u << 20); i < (2u << 20) + 777; ++i) img[i] = static_cast<char>((x = x * 1103515245u + 12345u) >> 24);
-  for (size_t i = (3u << 20) + 100; i < (5u << 20); ++i) img[i] = static_cast<char>('a' + (i * 7 % 23));
+  for (size_t i = (1u << 20); i < (2u << 20) + 777; ++i)
+    img[i] = static_cast<char>((x = x * 1103515245u + 12345u) >> 24);
+  for (size_t i = (3u << 20) + 100; i < (5u << 20); ++i)
+    img[i] = static_cast<char>('a' + (i * 7 % 23));
   safehold::test::write_text(t / "s.raw", img);
-  must_run("cd " + d + " && ewfacquire -u -q -t s -f encase6 -c fast -b 64 -C c -D d -E e -e x -N n s.raw");
+  must_run("cd " + d +
+           " && ewfacquire -u -q -t s -f encase6 -c fast -b 64 -C c -D d -E e -e x -N n s.raw");
 
   auto image = safehold::fs::Image::open(t / "s.E01");
   safehold::fs::ewf::SharedChunks* share = image->shared_chunks();
@@ -101,10 +108,13 @@ TEST_CASE("E01 chunks shared between the sequential reader and the TSK backend r
     };
     std::fill(got.begin() + static_cast<std::ptrdiff_t>(start),
               got.begin() + static_cast<std::ptrdiff_t>(start + length), std::byte{0x5A});
-    auto r = safehold::fs::read_sequential(t / "s.E01", [&](uint64_t off, std::span<const std::byte> b) {
-      std::memcpy(got.data() + off, b.data(), b.size());
-      return true;
-    }, ro);
+    auto r = safehold::fs::read_sequential(
+        t / "s.E01",
+        [&](uint64_t off, std::span<const std::byte> b) {
+          std::memcpy(got.data() + off, b.data(), b.size());
+          return true;
+        },
+        ro);
     CHECK(r.used_raw_chunks);
     CHECK(r.errors.empty());
     CHECK(r.bytes == length);
@@ -118,7 +128,8 @@ TEST_CASE("E01 chunks shared between the sequential reader and the TSK backend r
   std::vector<std::byte> via_tsk(img.size());
   CHECK(image->read(0, via_tsk) == img.size());
   CHECK(std::memcmp(via_tsk.data(), img.data(), img.size()) == 0);
-  // ...and a whole read skips the chunks already known (seeking past them) and still gives every byte.
+  // ...and a whole read skips the chunks already known (seeking past them) and still gives every
+  // byte.
   uint64_t zero_bytes = read_all(0, img.size());
   CHECK(std::memcmp(got.data(), img.data(), img.size()) == 0);
   CHECK(zero_bytes > 0);

@@ -1,14 +1,13 @@
 // Chat readers per app: the fixtures' known counts and fields, and generated databases of the
 // schemas there are no fixtures for (WhatsApp both schemas, WhatsApp iOS, Telegram, Messenger,
 // a foreign schema through the generic reader, an encrypted store).
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <fstream>
+
 #include "chat/reader.hpp"
 #include "tests/chat/chat_support.hpp"
 #include "tests/common/support.hpp"
-
-#include <catch2/catch.hpp>
-
-#include <algorithm>
-#include <fstream>
 
 using namespace safehold::test;
 using namespace safehold::test::chat;
@@ -85,7 +84,9 @@ TEST_CASE("chat: iMessage fixture gives 10 messages; attributedBody when text is
   CHECK(live[0]["sender"] == "447775455555");
   CHECK(live[0]["conversation"] == "+447775446518");
   CHECK(live[1]["direction"] == "sent");
-  CHECK(live[1]["body"] == "Hi Eireanne, I would get one that has 8GB of ram. I would  wait until this Friday (Black Friday). I got mine this time last year. Hopefully there will be some good deals.");
+  CHECK(live[1]["body"] ==
+        "Hi Eireanne, I would get one that has 8GB of ram. I would  wait until this Friday (Black "
+        "Friday). I got mine this time last year. Hopefully there will be some good deals.");
   check_unchanged(ev.path(), hashes);
 
   // The same database with every text NULL: bodies come from the attributedBody typedstream.
@@ -99,7 +100,9 @@ TEST_CASE("chat: iMessage fixture gives 10 messages; attributedBody when text is
   auto expect = bodies(live);
   expect[9] = "Hi Eireanne, I've left a USB stick up at my Mum's with Microsoft Office on it.";
   auto got = bodies(live2);
-  CHECK(got[5].rfind("It does have it\u2019s own \u2018office\u2019 software, but you can also install Microsoft", 0) == 0);
+  CHECK(got[5].rfind("It does have it\u2019s own \u2018office\u2019 software, but you can also "
+                     "install Microsoft",
+                     0) == 0);
   got[5] = expect[5];
   CHECK(got == expect);
 }
@@ -161,7 +164,7 @@ TEST_CASE("chat: WhatsApp Android modern schema with media and deleted rows", "[
   CHECK(live[1]["direction"] == "sent");
   CHECK(live[1]["recipients"] == nlohmann::json::array({"447700900001@s.whatsapp.net"}));
   CHECK(live[2]["attachments"] == nlohmann::json::array({"media-42"}));  // resolved
-  CHECK(live[3]["sender"] == "447700900002@s.whatsapp.net");               // group member
+  CHECK(live[3]["sender"] == "447700900002@s.whatsapp.net");             // group member
   CHECK(live[3]["conversation"] == "120363000000000001@g.us");
   CHECK(live[4]["body"].is_null());
   CHECK(live[4]["attachments"] ==
@@ -235,8 +238,7 @@ INSERT INTO messages VALUES ('m1', 'ONE_TO_ONE:100:200', 1, 'messenger hi',
   '[{"id":"1","mime_type":"image/jpeg","filename":"image-123.jpg"}]', 0);
 )");
   auto hashes = hash_dir(ev.path());
-  auto run = extract(out.path(),
-                     {ev / "ChatStorage.sqlite", ev / "cache4.db", ev / "threads_db2"});
+  auto run = extract(out.path(), {ev / "ChatStorage.sqlite", ev / "cache4.db", ev / "threads_db2"});
   REQUIRE(run.results.size() == 3);
   CHECK(run.results[0].reader == "whatsapp_ios");
   CHECK(run.results[1].reader == "telegram_android");

@@ -1,7 +1,6 @@
 #include "tests/chat/chat_support.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 namespace safehold::test::chat {

@@ -1,16 +1,15 @@
 // Shared helpers of the chat tests.
 #pragma once
 
-#include "chat/contract.hpp"
-#include "tests/common/support.hpp"
-
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "chat/contract.hpp"
+#include "tests/common/support.hpp"
 
 namespace safehold::test::chat {
 

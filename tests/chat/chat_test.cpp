@@ -1,20 +1,19 @@
 // Chat readers: fixtures with known counts and fields, generated databases, WAL handling,
 // recovery, and the evidence copies' hashes unchanged after every run.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
 #include "base/json.hpp"
+#include "chat/contract.hpp"
 #include "chat/output.hpp"
 #include "chat/sqlite_db.hpp"
 #include "chat/sqlite_format.hpp"
 #include "chat/timestamp.hpp"
-#include "chat/contract.hpp"
-#include "tests/chat/chat_support.hpp"
 #include "fs/json.hpp"
+#include "tests/chat/chat_support.hpp"
 #include "tests/common/support.hpp"
-
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
-#include <fstream>
-#include <map>
 
 using namespace safehold::test;
 using namespace safehold::chat;
@@ -44,8 +43,8 @@ TEST_CASE("chat: Android SMS fixture gives 9 messages with exact fields", "[chat
   CHECK(m["body"] == "Yo Fred this is my new number.");
   CHECK(m["attachments"] == nlohmann::json::array());
   CHECK(m["recovered"] == false);
-  for (auto key : {"app", "db", "db_path", "table", "row", "conversation", "timestamp",
-                   "direction", "sender", "recipients", "body", "attachments", "recovered"})
+  for (auto key : {"app", "db", "db_path", "table", "row", "conversation", "timestamp", "direction",
+                   "sender", "recipients", "body", "attachments", "recovered"})
     CHECK(m.contains(key));
   CHECK(run.csv.rfind("app,db,db_path,table,row,conversation,timestamp,direction,sender,", 0) == 0);
   CHECK(run.csv.find("sms,db1,/data/mmssms.db,sms,1,1,2013-10-29T16:56:28.038Z,sent,,"
@@ -147,10 +146,10 @@ INSERT INTO sms VALUES (2, 1, '+15550001', 1600000001000, 2, 'second in wal');
 INSERT INTO sms VALUES (3, 1, '+15550001', 1600000002000, 1, 'third, soon deleted');
 DELETE FROM sms WHERE _id = 3;
 UPDATE sms SET body = 'second, edited' WHERE _id = 2;
-.system cp )" + shell_quote((work / "live.db").string()) + " " +
-                                 shell_quote((ev / "mmssms.db").string()) + " && cp " +
-                                 shell_quote((work / "live.db-wal").string()) + " " +
-                                 shell_quote((ev / "mmssms.db-wal").string()) + "\n");
+.system cp )" + shell_quote((work / "live.db").string()) +
+                               " " + shell_quote((ev / "mmssms.db").string()) + " && cp " +
+                               shell_quote((work / "live.db-wal").string()) + " " +
+                               shell_quote((ev / "mmssms.db-wal").string()) + "\n");
   REQUIRE(fsys::exists(ev / "mmssms.db-wal"));
   auto hashes = hash_dir(ev.path());
   auto run = extract(out.path(), {ev / "mmssms.db"});
@@ -199,10 +198,19 @@ TEST_CASE("chat: SQLite record decoding", "[chat]") {
 
 TEST_CASE("chat: JSON strings are written exactly as base::dump writes them", "[chat]") {
   using namespace safehold::chat;
-  std::vector<std::string> cases = {
-      "", "plain", "quote \" backslash \\ slash /", "tab\tnl\ncr\rbs\bff\f", std::string("nul\0x", 5),
-      "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x8a", "bad \xff byte", "cut \xe2\x82",
-      "overlong \xc0\xaf", "surrogate \xed\xa0\x80", "high \xf4\x90\x80\x80", "\xc3"};
+  std::vector<std::string> cases = {"",
+                                    "plain",
+                                    "quote \" backslash \\ slash /",
+                                    "tab\tnl\ncr\rbs\bff\f",
+                                    std::string("nul\0x", 5),
+                                    "\x01\x1f\x7f",
+                                    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x8a",
+                                    "bad \xff byte",
+                                    "cut \xe2\x82",
+                                    "overlong \xc0\xaf",
+                                    "surrogate \xed\xa0\x80",
+                                    "high \xf4\x90\x80\x80",
+                                    "\xc3"};
   for (auto& s : cases) {
     INFO(s);
     std::string a;

@@ -1,16 +1,16 @@
 #include "tests/common/support.hpp"
 
-#include "base/hash.hpp"
-
-#include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "base/hash.hpp"
 
 namespace safehold::test {
 
@@ -18,7 +18,8 @@ namespace fsys = std::filesystem;
 
 std::optional<fsys::path> fixtures() {
   const char* env = std::getenv("SAFEHOLD_FIXTURES");
-  fsys::path p = (env && *env) ? fsys::path(env) : fsys::path(SAFEHOLD_SOURCE_DIR) / ".." / "shared" / "fixtures";
+  fsys::path p = (env && *env) ? fsys::path(env)
+                               : fsys::path(SAFEHOLD_SOURCE_DIR) / ".." / "shared" / "fixtures";
   std::error_code ec;
   if (fsys::is_directory(p / "images", ec)) return fsys::canonical(p);
   return std::nullopt;
@@ -47,8 +48,10 @@ TempDir::~TempDir() {
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -72,11 +75,19 @@ std::string must_run(const std::string& command) {
   return r.out;
 }
 
-std::string safehold_binary() { return SAFEHOLD_BINARY; }
-std::string source_dir() { return SAFEHOLD_SOURCE_DIR; }
+std::string safehold_binary() {
+  return SAFEHOLD_BINARY;
+}
+std::string source_dir() {
+  return SAFEHOLD_SOURCE_DIR;
+}
 
-std::string sha256_file(const fsys::path& p) { return base::hash_file(p, 4).sha256; }
-std::string md5_file(const fsys::path& p) { return base::hash_file(p, 1).md5; }
+std::string sha256_file(const fsys::path& p) {
+  return base::hash_file(p, 4).sha256;
+}
+std::string md5_file(const fsys::path& p) {
+  return base::hash_file(p, 1).md5;
+}
 
 std::string read_text(const fsys::path& p) {
   std::ifstream in(p, std::ios::binary);

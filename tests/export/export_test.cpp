@@ -1,17 +1,17 @@
 // Exports: VICS 2.0 JSON from synthetic carve directories (fields, EXIF, merging across devices)
 // and .tar.zst bundles (GNU tar and sha256sum read them; verify catches flipped bytes, changed,
 // missing and unlisted files).
-#include "export/exif.hpp"
 #include "export/export.hpp"
 
-#include "base/hash.hpp"
-#include "tests/common/support.hpp"
+#include <fmt/core.h>
 
 #include <catch2/catch.hpp>
-#include <fmt/core.h>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
-#include <fstream>
+#include "base/hash.hpp"
+#include "export/exif.hpp"
+#include "tests/common/support.hpp"
 
 using namespace safehold::exports;
 using safehold::test::must_run;
@@ -138,18 +138,25 @@ struct Case {
     content["c"] = safehold::test::read_text(t / "c.jpg");
     content["db"] = std::string("SQLite format 3\0", 16) + std::string(100, 'x');
     nlohmann::json graded{{"set", "Graded"}, {"category", "1"}, {"ignorable", false}};
-    make_carve_dir(dev1,
-                   {{"a", "jpeg", "image/jpeg", "artefacts/jpeg/000001.jpg", "allocated", "/DCIM/100/IMG_0001.JPG", graded},
-                    {"b", "png", "image/png", "artefacts/png/000002.png", "deleted", "/Pictures/old.png", nullptr},
-                    {"c", "jpeg", "image/jpeg", "artefacts/jpeg/000003.jpg", "carved", std::nullopt, nullptr}},
-                   content);
+    make_carve_dir(
+        dev1,
+        {{"a", "jpeg", "image/jpeg", "artefacts/jpeg/000001.jpg", "allocated",
+          "/DCIM/100/IMG_0001.JPG", graded},
+         {"b", "png", "image/png", "artefacts/png/000002.png", "deleted", "/Pictures/old.png",
+          nullptr},
+         {"c", "jpeg", "image/jpeg", "artefacts/jpeg/000003.jpg", "carved", std::nullopt, nullptr}},
+        content);
     make_carve_dir(dev2,
-                   {{"a", "jpeg", "image/jpeg", "artefacts/jpeg/000001.jpg", "allocated", "/sdcard/DCIM/copy.jpg", graded},
-                    {"db", "sqlite", "application/vnd.sqlite3", "artefacts/sqlite/000002.db", "allocated", "/data/x.db", nullptr}},
+                   {{"a", "jpeg", "image/jpeg", "artefacts/jpeg/000001.jpg", "allocated",
+                     "/sdcard/DCIM/copy.jpg", graded},
+                    {"db", "sqlite", "application/vnd.sqlite3", "artefacts/sqlite/000002.db",
+                     "allocated", "/data/x.db", nullptr}},
                    content);
   }
   std::string md5(const std::string& id) {
-    std::string m = safehold::base::hash_bytes(std::as_bytes(std::span(content[id].data(), content[id].size()))).md5;
+    std::string m =
+        safehold::base::hash_bytes(std::as_bytes(std::span(content[id].data(), content[id].size())))
+            .md5;
     for (auto& c : m) c = static_cast<char>(std::toupper(c));
     return m;
   }
@@ -161,9 +168,11 @@ TEST_CASE("export EXIF reader takes camera, dates and GPS, and survives damage",
   std::string j = "\xff\xd8" + exif_app1() + "\xff\xd9";
   auto e = read_exif(std::span(reinterpret_cast<const uint8_t*>(j.data()), j.size()));
   using P = std::pair<std::string, std::string>;
-  CHECK(e == std::vector<P>{{"Make", "SafeholdCam"}, {"Model", "Test Model 1"},
+  CHECK(e == std::vector<P>{{"Make", "SafeholdCam"},
+                            {"Model", "Test Model 1"},
                             {"DateTimeOriginal", "2024:05:06 07:08:09"},
-                            {"GPSLatitude", "51.500000"}, {"GPSLongitude", "-0.125000"}});
+                            {"GPSLatitude", "51.500000"},
+                            {"GPSLongitude", "-0.125000"}});
   // Every truncation of it gives a prefix of the facts or nothing, never a crash.
   for (size_t n = 0; n < j.size(); ++n) {
     auto part = read_exif(std::span(reinterpret_cast<const uint8_t*>(j.data()), n));
@@ -171,7 +180,8 @@ TEST_CASE("export EXIF reader takes camera, dates and GPS, and survives damage",
   }
 }
 
-TEST_CASE("export VICS 2.0 JSON carries the fields and merges duplicates across devices", "[export]") {
+TEST_CASE("export VICS 2.0 JSON carries the fields and merges duplicates across devices",
+          "[export]") {
   Case c;
   VicsStats st;
   auto doc = build_vics({c.dev1, c.dev2}, "2026-01-02T03:04:05Z", &st);
@@ -203,9 +213,12 @@ TEST_CASE("export VICS 2.0 JSON carries the fields and merges duplicates across 
   CHECK(a["MediaFiles"][1]["SourceID"] == "dev2");
   CHECK(a["AlternativeHashes"][0]["HashName"] == "SHA256");
   nlohmann::json exifs = nlohmann::json::array();
-  for (auto [k, val] : std::vector<std::pair<std::string, std::string>>{
-           {"Make", "SafeholdCam"}, {"Model", "Test Model 1"}, {"DateTimeOriginal", "2024:05:06 07:08:09"},
-           {"GPSLatitude", "51.500000"}, {"GPSLongitude", "-0.125000"}})
+  for (auto [k, val] :
+       std::vector<std::pair<std::string, std::string>>{{"Make", "SafeholdCam"},
+                                                        {"Model", "Test Model 1"},
+                                                        {"DateTimeOriginal", "2024:05:06 07:08:09"},
+                                                        {"GPSLatitude", "51.500000"},
+                                                        {"GPSLongitude", "-0.125000"}})
     exifs.push_back({{"PropertyName", k}, {"PropertyValue", val}});
   CHECK(a["Exifs"] == exifs);
 
@@ -229,10 +242,11 @@ TEST_CASE("export VICS 2.0 JSON carries the fields and merges duplicates across 
   CHECK(parsed["value"].size() == 3);
   CHECK(parsed["value"][0]["MediaFiles"].size() == 2);
 
-  auto r = run(safehold::test::safehold_binary() + " export --vics " + shell_quote(out.string()) + " " +
-               shell_quote((c.t / "nothing").string()));
+  auto r = run(safehold::test::safehold_binary() + " export --vics " + shell_quote(out.string()) +
+               " " + shell_quote((c.t / "nothing").string()));
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "safehold: " + (c.t / "nothing").string() + ": no report.jsonl (not a carve output directory)\n");
+  CHECK(r.err == "safehold: " + (c.t / "nothing").string() +
+                     ": no report.jsonl (not a carve output directory)\n");
 }
 
 TEST_CASE("export bundle: one tar.zst stream that tar and sha256sum accept; verify catches damage",
@@ -240,8 +254,9 @@ TEST_CASE("export bundle: one tar.zst stream that tar and sha256sum accept; veri
   Case c;
   auto safehold = safehold::test::safehold_binary();
   auto bundle = c.t / "case.tar.zst";
-  auto out = must_run(safehold + " export --bundle " + shell_quote(bundle.string()) + " --threads 2 " +
-                      shell_quote(c.dev1.string()) + " " + shell_quote(c.dev2.string()));
+  auto out =
+      must_run(safehold + " export --bundle " + shell_quote(bundle.string()) + " --threads 2 " +
+               shell_quote(c.dev1.string()) + " " + shell_quote(c.dev2.string()));
   CHECK(out.find(": 11 files,") != std::string::npos);
   // zstd sees one frame with a content checksum.
   auto info = must_run("zstd -lv " + shell_quote(bundle.string()));
@@ -250,13 +265,14 @@ TEST_CASE("export bundle: one tar.zst stream that tar and sha256sum accept; veri
 
   auto listing = must_run("tar --zstd -tf " + shell_quote(bundle.string()));
   CHECK(listing ==
-        "dev1/artefacts/jpeg/000001.jpg\ndev1/artefacts/jpeg/000003.jpg\ndev1/artefacts/png/000002.png\n"
+        "dev1/artefacts/jpeg/000001.jpg\ndev1/artefacts/jpeg/000003.jpg\ndev1/artefacts/png/"
+        "000002.png\n"
         "dev1/dfxml.xml\ndev1/report.jsonl\ndev1/summary.json\n"
         "dev2/artefacts/jpeg/000001.jpg\ndev2/artefacts/sqlite/000002.db\ndev2/dfxml.xml\n"
         "dev2/report.jsonl\ndev2/summary.json\nMANIFEST.sha256\n");
   fsys::create_directories(c.t / "x");
-  must_run("cd " + shell_quote((c.t / "x").string()) + " && tar --zstd -xf " + shell_quote(bundle.string()) +
-           " && sha256sum --quiet -c MANIFEST.sha256");
+  must_run("cd " + shell_quote((c.t / "x").string()) + " && tar --zstd -xf " +
+           shell_quote(bundle.string()) + " && sha256sum --quiet -c MANIFEST.sha256");
   CHECK(safehold::test::sha256_file(c.t / "x/dev1/artefacts/jpeg/000001.jpg") ==
         safehold::test::sha256_file(c.dev1 / "artefacts/jpeg/000001.jpg"));
 
@@ -293,10 +309,12 @@ TEST_CASE("export bundle: one tar.zst stream that tar and sha256sum accept; veri
   CHECK(v.problems[0].rfind("dev1/summary.json: SHA-256 mismatch (manifest ", 0) == 0);
 
   // A file removed from the archive.
-  must_run("tar --delete -f " + shell_quote(tar.string()) + " dev2/artefacts/sqlite/000002.db && zstd -q -f " +
-           shell_quote(tar.string()) + " -o " + shell_quote((c.t / "missing.tar.zst").string()));
+  must_run("tar --delete -f " + shell_quote(tar.string()) +
+           " dev2/artefacts/sqlite/000002.db && zstd -q -f " + shell_quote(tar.string()) + " -o " +
+           shell_quote((c.t / "missing.tar.zst").string()));
   v = verify_bundle(c.t / "missing.tar.zst");
-  CHECK(v.problems == std::vector<std::string>{"dev2/artefacts/sqlite/000002.db: missing from the bundle"});
+  CHECK(v.problems ==
+        std::vector<std::string>{"dev2/artefacts/sqlite/000002.db: missing from the bundle"});
   CHECK(v.files == 10);
   CHECK(v.listed == 11);
   r = run(safehold + " export --verify " + shell_quote((c.t / "missing.tar.zst").string()));

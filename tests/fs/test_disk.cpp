@@ -1,17 +1,16 @@
 // fs/: generated disks (MBR with an extended partition, and GPT) holding FAT32, ext4, NTFS and
 // exFAT with known files, some deleted; the same disk as raw and as E01 (made by ewfacquire).
-#include "fs/evidence.hpp"
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <sstream>
+
 #include "base/hash.hpp"
+#include "fs/evidence.hpp"
 #include "fs/image.hpp"
 #include "fs/json.hpp"
 #include "fs/reader.hpp"
 #include "tests/common/support.hpp"
-
-#include <catch2/catch.hpp>
-
-#include <fstream>
-#include <map>
-#include <sstream>
 
 using namespace safehold;
 using test::must_run;
@@ -44,13 +43,15 @@ std::vector<Expected> read_manifest(const fsys::path& dir) {
 }
 
 void make_disk(const fsys::path& dir, const std::string& scheme) {
-  must_run(shell_quote(test::source_dir() + "/tests/fixtures/make_disk.sh") + " " + shell_quote(dir.string()) + " " +
-           scheme);
+  must_run(shell_quote(test::source_dir() + "/tests/fixtures/make_disk.sh") + " " +
+           shell_quote(dir.string()) + " " + scheme);
 }
 
-std::string ewfacquire(const fsys::path& raw, const fsys::path& target, const std::string& compression) {
+std::string ewfacquire(const fsys::path& raw, const fsys::path& target,
+                       const std::string& compression) {
   must_run("ewfacquire -u -q -t " + shell_quote(target.string()) + " -c " + compression +
-           " -C SAFEHOLD-CASE -D disk -E EXH-1 -e tester -N generated -f encase6 " + shell_quote(raw.string()));
+           " -C SAFEHOLD-CASE -D disk -E EXH-1 -e tester -N generated -f encase6 " +
+           shell_quote(raw.string()));
   return target.string() + ".E01";
 }
 
@@ -127,9 +128,11 @@ void check_disk(fs::Evidence& ev, const fsys::path& dir, const std::string& sche
   // The 1 MiB gap after the ext4 partition is known as unpartitioned space.
   auto gaps = ev.unpartitioned();
   bool gap_found = false;
-  for (auto& g : gaps) gap_found |= g.img_offset <= 57ull * 1048576 && g.img_offset + g.len >= 58ull * 1048576;
+  for (auto& g : gaps)
+    gap_found |= g.img_offset <= 57ull * 1048576 && g.img_offset + g.len >= 58ull * 1048576;
   CHECK(gap_found);
-  // Unallocated blocks lie inside their filesystem and include the deleted ext4 file's blocks' home.
+  // Unallocated blocks lie inside their filesystem and include the deleted ext4 file's blocks'
+  // home.
   for (auto& f : ev.filesystems()) {
     auto un = ev.unallocated(f.index);
     CHECK_FALSE(un.empty());
@@ -148,7 +151,8 @@ std::string without_format_lines(const std::string& info_json) {
 
 }  // namespace
 
-TEST_CASE("an MBR disk with FAT32, ext4, NTFS and exFAT (extended partition) lists its files", "[fs][disk][slow]") {
+TEST_CASE("an MBR disk with FAT32, ext4, NTFS and exFAT (extended partition) lists its files",
+          "[fs][disk][slow]") {
   test::TempDir dir("safehold-disk-mbr");
   make_disk(dir.path(), "mbr");
   auto raw = dir / "disk.raw";
@@ -198,20 +202,27 @@ TEST_CASE("a GPT disk with the same four filesystems lists its files", "[fs][dis
   check_disk(*ev, dir.path(), "gpt");
 }
 
-TEST_CASE("the whole-image reader's MD5 of an E01 equals md5sum of the raw image", "[fs][reader][slow]") {
+TEST_CASE("the whole-image reader's MD5 of an E01 equals md5sum of the raw image",
+          "[fs][reader][slow]") {
   test::TempDir dir("safehold-reader");
   auto raw = dir / "mixed.raw";
   // Mixed content: zeros (compress), random (stay stored), text (compress), an odd tail.
   must_run("cd " + shell_quote(dir.path().string()) +
-           " && { head -c 3000000 /dev/zero; { openssl enc -aes-128-ctr -nosalt -pass pass:x -pbkdf2 -in /dev/zero "
-           "2>/dev/null || true; } | head -c 2000000; for i in $(seq 1 40000); do echo \"line $i of the text\"; done; "
+           " && { head -c 3000000 /dev/zero; { openssl enc -aes-128-ctr -nosalt -pass pass:x "
+           "-pbkdf2 -in /dev/zero "
+           "2>/dev/null || true; } | head -c 2000000; for i in $(seq 1 40000); do echo \"line $i "
+           "of the text\"; done; "
            "head -c 777 /dev/zero; } > mixed.raw"
            // ewfacquire drops a trailing partial sector: keep whole sectors.
            " && truncate -s $(( $(stat -c %s mixed.raw) / 512 * 512 )) mixed.raw");
   std::string want = test::md5_file(raw);
   for (const char* c : {"deflate:fast", "none", "deflate:best"}) {
     INFO(c);
-    auto e01 = ewfacquire(raw, dir / (std::string("m-") + (c[0] == 'n' ? "none" : c[8] == 'f' ? "fast" : "best")), c);
+    auto e01 = ewfacquire(raw,
+                          dir / (std::string("m-") + (c[0] == 'n'   ? "none"
+                                                      : c[8] == 'f' ? "fast"
+                                                                    : "best")),
+                          c);
     base::MultiHasher h(1);
     uint64_t expect_off = 0;
     auto r = fs::read_sequential(e01, [&](uint64_t off, std::span<const std::byte> b) {
@@ -227,18 +238,24 @@ TEST_CASE("the whole-image reader's MD5 of an E01 equals md5sum of the raw image
   }
 }
 
-TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads raw's bytes", "[fs][reader][ewf]") {
+TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads raw's bytes",
+          "[fs][reader][ewf]") {
   test::TempDir dir("safehold-zeros");
   auto raw = dir / "z.raw";
   // Zero chunks, random data, zeros ending mid-chunk, a chunk of 0xFF, more zero chunks, a tail.
   must_run("cd " + shell_quote(dir.path().string()) +
            " && { head -c 1048576 /dev/zero; openssl rand 100000; head -c 700000 /dev/zero;"
-           " head -c 32768 /dev/zero | tr '\\0' '\\377'; head -c 2097152 /dev/zero; openssl rand 5376; } > z.raw");
+           " head -c 32768 /dev/zero | tr '\\0' '\\377'; head -c 2097152 /dev/zero; openssl rand "
+           "5376; } > z.raw");
   const std::string want = test::read_text(raw);
   REQUIRE(want.size() % 512 == 0);
   for (const char* c : {"deflate:fast", "deflate:best", "none"}) {
     INFO(c);
-    auto e01 = ewfacquire(raw, dir / (std::string("z-") + (c[0] == 'n' ? "none" : c[8] == 'f' ? "fast" : "best")), c);
+    auto e01 = ewfacquire(raw,
+                          dir / (std::string("z-") + (c[0] == 'n'   ? "none"
+                                                      : c[8] == 'f' ? "fast"
+                                                                    : "best")),
+                          c);
     std::string got;
     uint64_t zero_bytes = 0;
     fs::ReadOptions o;
@@ -248,16 +265,21 @@ TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads r
       zero_bytes += len;
       return true;
     };
-    auto r = fs::read_sequential(e01, [&](uint64_t off, std::span<const std::byte> b) {
-      CHECK(off == got.size());
-      got.append(reinterpret_cast<const char*>(b.data()), b.size());
-      return true;
-    }, o);
+    auto r = fs::read_sequential(
+        e01,
+        [&](uint64_t off, std::span<const std::byte> b) {
+          CHECK(off == got.size());
+          got.append(reinterpret_cast<const char*>(b.data()), b.size());
+          return true;
+        },
+        o);
     CHECK(r.errors.empty());
     CHECK(r.bytes == want.size());
     CHECK(got == want);
-    if (c[0] == 'n') CHECK(zero_bytes == 0);  // stored chunks are not recognised: they are read
-    else CHECK(zero_bytes >= (2u << 20));     // all but the chunk it learns from
+    if (c[0] == 'n')
+      CHECK(zero_bytes == 0);  // stored chunks are not recognised: they are read
+    else
+      CHECK(zero_bytes >= (2u << 20));  // all but the chunk it learns from
     // A window starting and ending inside zero chunks.
     got.clear();
     o.start = 40000;
@@ -267,18 +289,22 @@ TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads r
       got.append(len, '\0');
       return true;
     };
-    r = fs::read_sequential(e01, [&](uint64_t off, std::span<const std::byte> b) {
-      CHECK(off == o.start + got.size());
-      got.append(reinterpret_cast<const char*>(b.data()), b.size());
-      return true;
-    }, o);
+    r = fs::read_sequential(
+        e01,
+        [&](uint64_t off, std::span<const std::byte> b) {
+          CHECK(off == o.start + got.size());
+          got.append(reinterpret_cast<const char*>(b.data()), b.size());
+          return true;
+        },
+        o);
     CHECK(got == want.substr(40000, 3000000));
 
     // TSK's view of the E01 (Safehold's EWF backend): the raw bytes at every offset and length.
     auto img = fs::Image::open(e01);
     REQUIRE(img->size() == want.size());
     std::vector<std::byte> buf(200000);
-    for (uint64_t off : {0ull, 1000ull, 32768ull - 100, 1048576ull - 7, 1048576ull + 99999, 2000000ull, 3900000ull}) {
+    for (uint64_t off : {0ull, 1000ull, 32768ull - 100, 1048576ull - 7, 1048576ull + 99999,
+                         2000000ull, 3900000ull}) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), want.size() - off));
       REQUIRE(img->read(off, std::span<std::byte>(buf.data(), n)) == n);
       CHECK(std::string(reinterpret_cast<const char*>(buf.data()), n) == want.substr(off, n));
@@ -292,7 +318,8 @@ TEST_CASE("EWF zero chunks: the reader hands them over as zero runs, TSK reads r
     CHECK(whole == want);
 
     // `safehold hash` hashes the zero runs without inflating them: the digests of the raw image.
-    auto out = nlohmann::json::parse(must_run(shell_quote(test::safehold_binary()) + " hash --json " + shell_quote(e01)));
+    auto out = nlohmann::json::parse(
+        must_run(shell_quote(test::safehold_binary()) + " hash --json " + shell_quote(e01)));
     auto d = base::hash_file(raw);
     CHECK(out["md5"] == d.md5);
     CHECK(out["sha1"] == d.sha1);
@@ -323,6 +350,7 @@ TEST_CASE("a corrupted chunk is reported with its offset", "[fs][reader][slow]")
   auto r = fs::read_sequential(e01, [&](uint64_t, std::span<const std::byte>) { return true; });
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].img_offset == bad_chunk_offset);
-  CHECK(r.errors[0].message == "chunk at offset " + std::to_string(bad_chunk_offset) + ": Adler-32 mismatch");
+  CHECK(r.errors[0].message ==
+        "chunk at offset " + std::to_string(bad_chunk_offset) + ": Adler-32 mismatch");
   CHECK(r.bytes == raw_data.size());
 }

@@ -1,15 +1,14 @@
 // fs/: every fixture in ../shared/fixtures/images opens and gives its known facts.
-#include "base/json.hpp"
+#include <catch2/catch.hpp>
+#include <set>
+
 #include "base/format.hpp"
-#include "fs/evidence.hpp"
 #include "base/hash.hpp"
+#include "base/json.hpp"
+#include "fs/evidence.hpp"
 #include "fs/json.hpp"
 #include "fs/reader.hpp"
 #include "tests/common/support.hpp"
-
-#include <catch2/catch.hpp>
-
-#include <set>
 
 using namespace safehold;
 using safehold::test::fixtures;
@@ -47,8 +46,9 @@ std::string file_sha256(fs::Evidence& ev, int filesystem, const std::string& pat
   return h.finish().sha256;
 }
 
-const std::set<std::string> kExt2Files = {"/a_directory", "/a_directory/a_file", "/a_directory/another_file",
-                                          "/passwords.txt", "/lost+found", "/a_link"};
+const std::set<std::string> kExt2Files = {
+    "/a_directory",   "/a_directory/a_file", "/a_directory/another_file",
+    "/passwords.txt", "/lost+found",         "/a_link"};
 
 }  // namespace
 
@@ -68,7 +68,8 @@ TEST_CASE("ext2.E01 opens with its metadata, filesystem and files", "[fs][fixtur
   CHECK(allocated_paths(*ev) == kExt2Files);
 }
 
-TEST_CASE("a split E01 opened by its first segment lists the same files as ext2.E01", "[fs][fixtures]") {
+TEST_CASE("a split E01 opened by its first segment lists the same files as ext2.E01",
+          "[fs][fixtures]") {
   if (skip_without_fixtures()) return;
   auto split = fs::Evidence::open(*fixtures() / "images/ext2.split.E01");
   CHECK(split->image().segments().size() == 2);
@@ -137,7 +138,8 @@ TEST_CASE("bogus.001 and missing files give one clear error", "[fs][fixtures]") 
   CHECK(ev->problems()[0].message.rfind("no filesystem recognised", 0) == 0);
   auto r = test::run(test::safehold_binary() + " info " + test::shell_quote(bogus.string()));
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "safehold: " + bogus.string() + ": no partition table or filesystem recognised in 50.0 KiB of raw data\n");
+  CHECK(r.err == "safehold: " + bogus.string() +
+                     ": no partition table or filesystem recognised in 50.0 KiB of raw data\n");
   CHECK(r.out.empty());
   CHECK_THROWS_WITH(fs::Evidence::open("/nonexistent/x.E01"), "/nonexistent/x.E01: no such file");
   auto r2 = test::run(test::safehold_binary() + " ls /nonexistent/x.E01");
@@ -145,7 +147,8 @@ TEST_CASE("bogus.001 and missing files give one clear error", "[fs][fixtures]") 
   CHECK(r2.err == "safehold: /nonexistent/x.E01: no such file\n");
 }
 
-TEST_CASE("the whole-image reader's MD5 of the fixture E01s equals the stored MD5", "[fs][fixtures][reader]") {
+TEST_CASE("the whole-image reader's MD5 of the fixture E01s equals the stored MD5",
+          "[fs][fixtures][reader]") {
   if (skip_without_fixtures()) return;
   for (const char* name : {"images/ext2.E01", "images/ext2.split.E01"}) {
     base::MultiHasher h(1);
@@ -161,10 +164,11 @@ TEST_CASE("the whole-image reader's MD5 of the fixture E01s equals the stored MD
   }
   // Split raw through the fallback path gives the same bytes.
   base::MultiHasher h(1);
-  auto r = fs::read_sequential(*fixtures() / "images/ext2.splitraw.000", [&](uint64_t, std::span<const std::byte> b) {
-    h.update(b);
-    return true;
-  });
+  auto r = fs::read_sequential(*fixtures() / "images/ext2.splitraw.000",
+                               [&](uint64_t, std::span<const std::byte> b) {
+                                 h.update(b);
+                                 return true;
+                               });
   CHECK_FALSE(r.used_raw_chunks);
   CHECK(h.finish().md5 == "196066add11fb71c4c49cf1bb50d6d24");
 }

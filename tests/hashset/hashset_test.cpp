@@ -2,14 +2,14 @@
 // absent hashes, malformed inputs with their line numbers, damaged set files, the CLI.
 #include "hashset/hashset.hpp"
 
-#include "base/hash.hpp"
-#include "tests/common/support.hpp"
-
-#include <catch2/catch.hpp>
 #include <fmt/core.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <fstream>
+
+#include "base/hash.hpp"
+#include "tests/common/support.hpp"
 
 using namespace safehold::hashset;
 using safehold::test::must_run;
@@ -62,12 +62,15 @@ TEST_CASE("hashset text import: counts, categories, duplicates, present and abse
   std::string text = "# a plain list\r\n\r\n";
   for (int i = 0; i < 3000; ++i) {
     auto d = item(i);
-    if (i % 3 == 0) text += d.md5 + "\r\n";
-    else if (i % 3 == 1) text += d.sha1 + (i % 2 ? ",graded-1" : "\tgraded-2") + "\n";
-    else text += "  " + d.sha256 + " \"cat 3\"\n";
+    if (i % 3 == 0)
+      text += d.md5 + "\r\n";
+    else if (i % 3 == 1)
+      text += d.sha1 + (i % 2 ? ",graded-1" : "\tgraded-2") + "\n";
+    else
+      text += "  " + d.sha256 + " \"cat 3\"\n";
   }
-  text += item(0).md5 + "\n";                   // a duplicate
-  text += item(1).sha1 + ",graded-2\n";         // same digest, other category
+  text += item(0).md5 + "\n";            // a duplicate
+  text += item(1).sha1 + ",graded-2\n";  // same digest, other category
   write_text(t / "list.txt", text);
   ImportOptions o;
   o.format = Format::text;
@@ -152,10 +155,12 @@ TEST_CASE("hashset NSRL v2 NSRLFile.txt import", "[hashset]") {
     auto d = item(i);
     std::string up = d.sha1;
     for (auto& c : up) c = static_cast<char>(std::toupper(c));
-    csv += fmt::format("\"{}\",\"{}\",\"0A1B2C3D\",\"file, \"\"{}\"\".dll\",{},1234,\"358\",\"\"\r\n", up,
-                       d.md5, i, 1000 + i);
+    csv +=
+        fmt::format("\"{}\",\"{}\",\"0A1B2C3D\",\"file, \"\"{}\"\".dll\",{},1234,\"358\",\"\"\r\n",
+                    up, d.md5, i, 1000 + i);
   }
-  csv += fmt::format("\"{}\",\"{}\",\"00000000\",\"dup.dll\",1,1,\"358\",\"\"\r\n", item(7).sha1, item(7).md5);
+  csv += fmt::format("\"{}\",\"{}\",\"00000000\",\"dup.dll\",1,1,\"358\",\"\"\r\n", item(7).sha1,
+                     item(7).md5);
   write_text(t / "NSRLFile.txt", csv);
   ImportOptions o;
   o.format = Format::nsrl;
@@ -173,16 +178,21 @@ TEST_CASE("hashset NSRL v2 NSRLFile.txt import", "[hashset]") {
   CHECK(s->lookup(dg(item(499).md5)));
   CHECK_FALSE(s->lookup(dg(item(500).md5)));
 
-  write_text(t / "bad.txt", csv.substr(0, csv.find("\r\n") + 2) +
-                                fmt::format("\"{}\",\"{}\",\"x\",\"a\",1,1,\"1\",\"\"\n", item(1).sha1, item(1).md5) +
-                                fmt::format("\"{}\",\"XYZ\",\"x\",\"a\",1,1,\"1\",\"\"\n", item(2).sha1));
-  CHECK(import_error(t / "bad.txt", Format::nsrl) == (t / "bad.txt").string() + ": line 3: bad MD5 \"XYZ\"");
+  write_text(
+      t / "bad.txt",
+      csv.substr(0, csv.find("\r\n") + 2) +
+          fmt::format("\"{}\",\"{}\",\"x\",\"a\",1,1,\"1\",\"\"\n", item(1).sha1, item(1).md5) +
+          fmt::format("\"{}\",\"XYZ\",\"x\",\"a\",1,1,\"1\",\"\"\n", item(2).sha1));
+  CHECK(import_error(t / "bad.txt", Format::nsrl) ==
+        (t / "bad.txt").string() + ": line 3: bad MD5 \"XYZ\"");
   write_text(t / "noheader.txt", item(1).sha1 + "\n");
   CHECK(import_error(t / "noheader.txt", Format::nsrl) ==
         (t / "noheader.txt").string() +
-            ": line 1: not an NSRL NSRLFile.txt header (expected \"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",...)");
+            ": line 1: not an NSRL NSRLFile.txt header (expected "
+            "\"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",...)");
   write_text(t / "quote.txt", csv.substr(0, csv.find("\r\n") + 2) + "\"abc,\"def\n");
-  CHECK(import_error(t / "quote.txt", Format::nsrl) == (t / "quote.txt").string() + ": line 2: unbalanced quotes");
+  CHECK(import_error(t / "quote.txt", Format::nsrl) ==
+        (t / "quote.txt").string() + ": line 2: unbalanced quotes");
 }
 
 TEST_CASE("hashset NSRL RDS v3 SQLite import", "[hashset]") {
@@ -194,11 +204,13 @@ TEST_CASE("hashset NSRL RDS v3 SQLite import", "[hashset]") {
     auto d = item(i);
     std::string s256 = d.sha256;
     for (auto& c : s256) c = static_cast<char>(std::toupper(c));
-    sql += fmt::format("INSERT INTO FILE VALUES('{}','{}','{}','00','f{}.exe',{},{});\n", s256, d.sha1, d.md5, i, i, i % 5);
+    sql += fmt::format("INSERT INTO FILE VALUES('{}','{}','{}','00','f{}.exe',{},{});\n", s256,
+                       d.sha1, d.md5, i, i, i % 5);
   }
   sql += "COMMIT;\n";
   write_text(t / "rds.sql", sql);
-  must_run("sqlite3 " + shell_quote((t / "RDS_minimal.db").string()) + " < " + shell_quote((t / "rds.sql").string()));
+  must_run("sqlite3 " + shell_quote((t / "RDS_minimal.db").string()) + " < " +
+           shell_quote((t / "rds.sql").string()));
   ImportOptions o;
   o.format = Format::nsrl_v3;
   o.name = "NSRL 2024.03";
@@ -214,12 +226,14 @@ TEST_CASE("hashset NSRL RDS v3 SQLite import", "[hashset]") {
   CHECK_FALSE(s->lookup(dg(item(400).sha256)));
 
   must_run("sqlite3 " + shell_quote((t / "RDS_minimal.db").string()) +
-           " \"INSERT INTO FILE VALUES('" + item(401).sha256 + "','nothex','" + item(401).md5 + "','','',0,0)\"");
+           " \"INSERT INTO FILE VALUES('" + item(401).sha256 + "','nothex','" + item(401).md5 +
+           "','','',0,0)\"");
   CHECK(import_error(t / "RDS_minimal.db", Format::nsrl_v3) ==
         (t / "RDS_minimal.db").string() + ": row 401 of FILE: bad sha1 \"nothex\"");
   must_run("sqlite3 " + shell_quote((t / "other.db").string()) + " 'CREATE TABLE x(a)'");
   CHECK(import_error(t / "other.db", Format::nsrl_v3) ==
-        (t / "other.db").string() + ": not an NSRL RDS v3 database: no FILE table with md5, sha1 or sha256 columns");
+        (t / "other.db").string() +
+            ": not an NSRL RDS v3 database: no FILE table with md5, sha1 or sha256 columns");
 }
 
 TEST_CASE("hashset VICS JSON import", "[hashset]") {
@@ -230,12 +244,13 @@ TEST_CASE("hashset VICS JSON import", "[hashset]") {
 )";
   for (int i = 0; i < 300; ++i) {
     auto d = item(i);
-    json += fmt::format(R"(    {{"MediaID": {}, "Category": {}, "MD5": "{}", "SHA1": "{}", "IsPrecategorized": true,
+    json += fmt::format(
+        R"(    {{"MediaID": {}, "Category": {}, "MD5": "{}", "SHA1": "{}", "IsPrecategorized": true,
       "AlternativeHashes": [{{"HashName": "SHA256", "HashValue": "{}"}}],
       "MediaFiles": [{{"MD5": "{}", "FileName": "x.jpg"}}], "Exifs": []}}{}
 )",
-                        i + 1, i % 4, d.md5, d.sha1, i % 2 ? d.sha256 : "", item(10000 + i).md5,
-                        i + 1 < 300 ? "," : "");
+        i + 1, i % 4, d.md5, d.sha1, i % 2 ? d.sha256 : "", item(10000 + i).md5,
+        i + 1 < 300 ? "," : "");
   }
   json += "  ]\n}\n";
   write_text(t / "case.json", json);
@@ -254,11 +269,15 @@ TEST_CASE("hashset VICS JSON import", "[hashset]") {
   CHECK_FALSE(s->lookup(dg(item(6).sha256)));
   CHECK_FALSE(s->lookup(dg(item(10000).md5)));
 
-  write_text(t / "bad.json", "{\"value\": [\n{\"MD5\": \"" + item(1).md5 + "\"},\n{\"MD5\": \"12\", \"Category\": 1}\n]}\n");
-  CHECK(import_error(t / "bad.json", Format::vics) == (t / "bad.json").string() + ": line 3: Media 2: bad MD5 \"12\"");
-  write_text(t / "broken.json", "{\"value\": [\n{\"MD5\": \"" + item(1).md5 + "\"},\n{\"MD5\" \"x\"}\n]}\n");
+  write_text(t / "bad.json", "{\"value\": [\n{\"MD5\": \"" + item(1).md5 +
+                                 "\"},\n{\"MD5\": \"12\", \"Category\": 1}\n]}\n");
+  CHECK(import_error(t / "bad.json", Format::vics) ==
+        (t / "bad.json").string() + ": line 3: Media 2: bad MD5 \"12\"");
+  write_text(t / "broken.json",
+             "{\"value\": [\n{\"MD5\": \"" + item(1).md5 + "\"},\n{\"MD5\" \"x\"}\n]}\n");
   auto err = import_error(t / "broken.json", Format::vics);
-  CHECK(err.rfind((t / "broken.json").string() + ": line 3: invalid JSON: parse error at line 3", 0) == 0);
+  CHECK(err.rfind((t / "broken.json").string() + ": line 3: invalid JSON: parse error at line 3",
+                  0) == 0);
   write_text(t / "other.json", "{\"items\": []}");
   CHECK(import_error(t / "other.json", Format::vics) ==
         (t / "other.json").string() + ": not VICS JSON: no top-level \"value\" array of Media");
@@ -279,10 +298,12 @@ TEST_CASE("hashset files that are damaged are refused by name", "[hashset]") {
     }
     return std::string("(no error)");
   };
-  CHECK(err("trunc.set") == (t / "trunc.set").string() +
-                                ": not a valid Safehold hash set: truncated or extended (size differs from header)");
+  CHECK(err("trunc.set") ==
+        (t / "trunc.set").string() +
+            ": not a valid Safehold hash set: truncated or extended (size differs from header)");
   write_text(t / "text.set", std::string(4096, 'x'));
-  CHECK(err("text.set") == (t / "text.set").string() + ": not a valid Safehold hash set: wrong magic");
+  CHECK(err("text.set") ==
+        (t / "text.set").string() + ": not a valid Safehold hash set: wrong magic");
   // A corrupted prefix index is caught before any lookup could leave the file.
   auto bad = full;
   bad[4096 * 2] = '\xff';
@@ -295,11 +316,12 @@ TEST_CASE("hashset CLI: import, lookup, info and errors", "[hashset][cli]") {
   TempDir t;
   auto safehold = safehold::test::safehold_binary();
   write_text(t / "list.txt", item(1).md5 + " 1\n" + item(2).sha1 + "\n");
-  auto out = must_run(safehold + " hashset import --format text " + shell_quote((t / "list.txt").string()) + " -o " +
+  auto out = must_run(safehold + " hashset import --format text " +
+                      shell_quote((t / "list.txt").string()) + " -o " +
                       shell_quote((t / "k.set").string()) + " --name Graded --ignorable --json");
   CHECK(out.find("\"md5\":1") != std::string::npos);
-  out = must_run(safehold + " hashset lookup " + shell_quote((t / "k.set").string()) + " " + item(1).md5 + " " +
-                 item(2).sha1 + " " + item(3).md5);
+  out = must_run(safehold + " hashset lookup " + shell_quote((t / "k.set").string()) + " " +
+                 item(1).md5 + " " + item(2).sha1 + " " + item(3).md5);
   CHECK(out == item(1).md5 + "  known  set=Graded category=1 ignorable\n" + item(2).sha1 +
                    "  known  set=Graded category=- ignorable\n" + item(3).md5 + "  not found\n");
   out = must_run("printf '%s\\n' " + item(1).md5 + " | " + safehold + " hashset lookup --json " +
@@ -310,16 +332,19 @@ TEST_CASE("hashset CLI: import, lookup, info and errors", "[hashset][cli]") {
   CHECK(out.find("Name:        Graded\n") != std::string::npos);
 
   write_text(t / "bad.txt", item(1).md5 + "\n\nnot-a-hash\n");
-  auto r = run(safehold + " hashset import --format text " + shell_quote((t / "bad.txt").string()) + " -o " +
-               shell_quote((t / "bad.set").string()));
+  auto r = run(safehold + " hashset import --format text " + shell_quote((t / "bad.txt").string()) +
+               " -o " + shell_quote((t / "bad.set").string()));
   CHECK(r.exit_code == 1);
   CHECK(r.err == "safehold: " + (t / "bad.txt").string() +
-                     ": line 3: \"not-a-hash\" is not an MD5, SHA-1 or SHA-256 hash (32, 40 or 64 hex digits)\n");
+                     ": line 3: \"not-a-hash\" is not an MD5, SHA-1 or SHA-256 hash (32, 40 or 64 "
+                     "hex digits)\n");
   CHECK_FALSE(std::filesystem::exists(t / "bad.set"));
   CHECK_FALSE(std::filesystem::exists(t / "bad.set.partial"));
   r = run(safehold + " hashset import --format csv x -o y");
   CHECK(r.exit_code == 1);
-  r = run(safehold + " hashset lookup " + shell_quote((t / "list.txt").string()) + " " + item(1).md5);
+  r = run(safehold + " hashset lookup " + shell_quote((t / "list.txt").string()) + " " +
+          item(1).md5);
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "safehold: " + (t / "list.txt").string() + ": not a valid Safehold hash set: too short\n");
+  CHECK(r.err ==
+        "safehold: " + (t / "list.txt").string() + ": not a valid Safehold hash set: too short\n");
 }

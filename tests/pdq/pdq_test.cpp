@@ -2,12 +2,12 @@
 // images rotated and re-encoded with ImageMagick.
 #include "pdq/pdq.hpp"
 
-#include "tests/common/support.hpp"
-
-#include <catch2/catch.hpp>
 #include <fmt/core.h>
 
+#include <catch2/catch.hpp>
 #include <random>
+
+#include "tests/common/support.hpp"
 
 using namespace safehold::pdq;
 using safehold::test::TempDir;
@@ -54,13 +54,14 @@ TEST_CASE("pdq reference images hash as the reference implementation does", "[pd
   auto rot90 = hash_file(dir / "bridge-2-rotate-90.jpg");
   auto ref90 = *parse_hash("30a10efd71cc3d429013d48d0ffffc52e34e0e17ada952a9d29685211ea9e5af");
   CHECK(hamming(rot90.hashes[0], ref90) <= 10);
-  CHECK(hamming(orig.hashes[0], rot90.hashes[0]) > 31);  // a plain comparison misses it
+  CHECK(hamming(orig.hashes[0], rot90.hashes[0]) > 31);   // a plain comparison misses it
   CHECK(hamming(orig.hashes[1], rot90.hashes[0]) <= 10);  // the rotate-90 variant matches
 
   // Every dihedral transform of the original matches the original's variant of that name.
   int v = 2;
-  for (auto name : {"bridge-3-rotate-180.jpg", "bridge-4-rotate-270.jpg", "bridge-5-flipx.jpg",
-                    "bridge-6-flipy.jpg", "bridge-7-flip-plus-1.jpg", "bridge-8-flip-minus-1.jpg"}) {
+  for (auto name :
+       {"bridge-3-rotate-180.jpg", "bridge-4-rotate-270.jpg", "bridge-5-flipx.jpg",
+        "bridge-6-flipy.jpg", "bridge-7-flip-plus-1.jpg", "bridge-8-flip-minus-1.jpg"}) {
     auto t = hash_file(dir / name);
     INFO(name);
     CHECK(hamming(orig.hashes[0], t.hashes[0]) > 31);
@@ -68,10 +69,10 @@ TEST_CASE("pdq reference images hash as the reference implementation does", "[pd
     CHECK(best_distance(orig, t.hashes[0]) <= 10);
   }
   // The mild edits match without any transform.
-  for (auto name : {"aaa-orig.jpg", "blur-a-little.jpg", "blur-a-lot.jpg", "high-contrast.jpg",
-                    "high-saturation.jpg", "sharpen-a-little.jpg", "sharpen-a-lot.jpg",
-                    "shrink-a-little.jpg", "shrink-a-lot.jpg", "square-128x128.jpg",
-                    "square-256x256.jpg", "square-512x512.jpg"}) {
+  for (auto name :
+       {"aaa-orig.jpg", "blur-a-little.jpg", "blur-a-lot.jpg", "high-contrast.jpg",
+        "high-saturation.jpg", "sharpen-a-little.jpg", "sharpen-a-lot.jpg", "shrink-a-little.jpg",
+        "shrink-a-lot.jpg", "square-128x128.jpg", "square-256x256.jpg", "square-512x512.jpg"}) {
     auto t = hash_file(dir / name);
     INFO(name << " " << t.hashes[0].hex());
     CHECK(hamming(orig.hashes[0], t.hashes[0]) <= 31);
@@ -84,13 +85,15 @@ namespace {
 void draw_scene(const std::filesystem::path& out, int variant) {
   std::string cmd;
   if (variant == 0)
-    cmd = "convert -size 480x360 gradient:gold-navy -fill red -draw 'circle 140,180 140,70' "
-          "-fill white -draw 'rectangle 260,40 440,220' -fill black "
-          "-draw 'polygon 40,340 230,230 420,350' -blur 0x1 ";
+    cmd =
+        "convert -size 480x360 gradient:gold-navy -fill red -draw 'circle 140,180 140,70' "
+        "-fill white -draw 'rectangle 260,40 440,220' -fill black "
+        "-draw 'polygon 40,340 230,230 420,350' -blur 0x1 ";
   else
-    cmd = "convert -size 480x360 gradient:white-darkgreen -fill purple "
-          "-draw 'ellipse 330,120 120,60 0,360' -fill orange -draw 'rectangle 30,200 200,340' "
-          "-fill black -draw 'polygon 60,30 240,30 150,160' -blur 0x1 ";
+    cmd =
+        "convert -size 480x360 gradient:white-darkgreen -fill purple "
+        "-draw 'ellipse 330,120 120,60 0,360' -fill orange -draw 'rectangle 30,200 200,340' "
+        "-fill black -draw 'polygon 60,30 240,30 150,160' -blur 0x1 ";
   safehold::test::must_run(cmd + safehold::test::shell_quote(out.string()));
 }
 
@@ -101,8 +104,9 @@ TEST_CASE("pdq matches rotated, flipped and re-encoded copies, not unrelated ima
   draw_scene(t / "scene.png", 0);
   draw_scene(t / "other.png", 1);
   auto q = [&](const std::string& args, const std::string& name) {
-    safehold::test::must_run(fmt::format("convert {} {} {}", safehold::test::shell_quote((t / "scene.png").string()),
-                                      args, safehold::test::shell_quote((t / name).string())));
+    safehold::test::must_run(fmt::format("convert {} {} {}",
+                                         safehold::test::shell_quote((t / "scene.png").string()),
+                                         args, safehold::test::shell_quote((t / name).string())));
     return t / name;
   };
   auto orig = hash_file(t / "scene.png");
@@ -136,21 +140,24 @@ TEST_CASE("pdq matches rotated, flipped and re-encoded copies, not unrelated ima
 
 TEST_CASE("pdq lists load with labels and reject malformed lines", "[pdq]") {
   TempDir t;
-  safehold::test::write_text(t / "list.txt",
-                          "# PDQ list\n"
-                          "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22 bridge\n"
-                          "\n"
-                          "30a10efd71cc3d429013d48d0ffffc52e34e0e17ada952a9d29685211ea9e5af,rotated\n");
+  safehold::test::write_text(
+      t / "list.txt",
+      "# PDQ list\n"
+      "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22 bridge\n"
+      "\n"
+      "30a10efd71cc3d429013d48d0ffffc52e34e0e17ada952a9d29685211ea9e5af,rotated\n");
   auto l = load_list(t / "list.txt");
   REQUIRE(l.size() == 2);
   CHECK(l[0].label == "bridge");
   CHECK(l[1].label == "rotated");
-  safehold::test::write_text(t / "bad.txt", "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22\nnope\n");
+  safehold::test::write_text(
+      t / "bad.txt", "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22\nnope\n");
   try {
     load_list(t / "bad.txt");
     FAIL("no error");
   } catch (const std::runtime_error& e) {
-    CHECK(std::string(e.what()) == (t / "bad.txt").string() + ": line 2: not a PDQ hash (64 hex digits)");
+    CHECK(std::string(e.what()) ==
+          (t / "bad.txt").string() + ": line 2: not a PDQ hash (64 hex digits)");
   }
 }
 
@@ -176,11 +183,14 @@ TEST_CASE("pdq of encoded bytes equals pdq of the decoded image for every layout
   TempDir t;
   draw_scene(t / "scene.png", 0);
   const std::string src = safehold::test::shell_quote((t / "scene.png").string());
-  for (const std::string& c : {std::string("-quality 85 rgb.jpg"), std::string("-colorspace Gray -quality 85 grey.jpg"),
-                               std::string("-type TrueColor PNG24:rgb.png"), std::string("-alpha on PNG32:rgba.png"),
-                               std::string("-depth 16 PNG48:deep.png"), std::string("-colorspace Gray PNG8:grey.png")}) {
-    const std::string name = c.substr(c.rfind(':') == std::string::npos ? c.rfind(' ') + 1 : c.rfind(':') + 1);
-    const std::string out = c.substr(0, c.size() - name.size()) + safehold::test::shell_quote((t / name).string());
+  for (const std::string& c :
+       {std::string("-quality 85 rgb.jpg"), std::string("-colorspace Gray -quality 85 grey.jpg"),
+        std::string("-type TrueColor PNG24:rgb.png"), std::string("-alpha on PNG32:rgba.png"),
+        std::string("-depth 16 PNG48:deep.png"), std::string("-colorspace Gray PNG8:grey.png")}) {
+    const std::string name =
+        c.substr(c.rfind(':') == std::string::npos ? c.rfind(' ') + 1 : c.rfind(':') + 1);
+    const std::string out =
+        c.substr(0, c.size() - name.size()) + safehold::test::shell_quote((t / name).string());
     safehold::test::must_run("convert " + src + " " + out);
     INFO(name);
     std::vector<uint8_t> bytes;

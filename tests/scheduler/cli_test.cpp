@@ -1,25 +1,24 @@
 // `safehold queue` end to end on both back-ends: the CLI, tamper detection through the database's
 // own client, 8 concurrent worker processes, kill -9 of a lease holder and of a writer.
-#include "tests/scheduler/helpers.hpp"
-
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include "tests/scheduler/helpers.hpp"
 
 using namespace safehold::test;
 using nlohmann::json;
 
 namespace {
 
-#define BACKEND()                                                    \
-  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql");   \
-  auto db = QueueDb::make(kind);                                     \
-  if (!db) return;                                                   \
+#define BACKEND()                                                  \
+  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
+  auto db = QueueDb::make(kind);                                   \
+  if (!db) return;                                                 \
   INFO("backend " << kind)
 
 std::string vq(const QueueDb& db, const std::string& args) {
@@ -82,15 +81,18 @@ std::string fmt_sql(const safehold::scheduler::AuditRecord& r) {
 
 }  // namespace
 
-TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors", "[scheduler][cli]") {
+TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors",
+          "[scheduler][cli]") {
   BACKEND();
   must_run(vq(*db, "case add OP-1 --risk high --offence 'IIOC possession' --officer 'DC Shah'"));
   must_run(vq(*db, "case add OP-2 --risk very-high"));
   must_run(vq(*db, "suspect add A --case OP-1 --children no --access-to-children no"));
   auto out = must_run(vq(*db, "suspect add B --case OP-1 --children yes"));
-  CHECK(out.find("SAFEGUARDING ALERT 1 raised: suspect B (lives with children)") != std::string::npos);
+  CHECK(out.find("SAFEGUARDING ALERT 1 raised: suspect B (lives with children)") !=
+        std::string::npos);
   must_run(vq(*db, "suspect add C --case OP-2 --children no"));
-  must_run(vq(*db, "device add A-PC --suspect A --class computer --seized 2026-11-01 --source /dev/sdz"));
+  must_run(vq(
+      *db, "device add A-PC --suspect A --class computer --seized 2026-11-01 --source /dev/sdz"));
   must_run(vq(*db, "device add B-USB --suspect B --class removable"));
   must_run(vq(*db, "device add C-PHONE --suspect C --class phone"));
 
@@ -116,7 +118,8 @@ TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors", 
   CHECK(ex.find("device class: computer") != std::string::npos);
 
   // Household fact change: A's device jumps to the top, an alert appears.
-  auto set = must_run(vq(*db, "suspect set A --access-to-children yes --reason 'works at a nursery'"));
+  auto set =
+      must_run(vq(*db, "suspect set A --access-to-children yes --reason 'works at a nursery'"));
   CHECK(set.find("Re-ranked 1 device(s)") != std::string::npos);
   list = json::parse(must_run(vq(*db, "list --json")));
   CHECK(list[0]["exhibit"] == "A-PC");
@@ -146,7 +149,8 @@ TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors", 
   CHECK(r.err == "safehold: no device NOPE\n");
   r = run(vq(*db, "case add OP-3 --risk severe"));
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "safehold: risk 'severe' is not valid: use very-high, high, medium, low or none\n");
+  CHECK(r.err ==
+        "safehold: risk 'severe' is not valid: use very-high, high, medium, low or none\n");
   r = run(vq(*db, "suspect set A --children maybe --reason x"));
   CHECK(r.exit_code == 1);
   r = run(vq(*db, "case set OP-1 --risk low"));
@@ -182,13 +186,16 @@ TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors", 
   CHECK(recs[1]["user"] == "tester");
 }
 
-TEST_CASE("safehold queue audit --verify detects records edited, deleted or inserted through the "
-          "database's own client", "[scheduler][cli]") {
+TEST_CASE(
+    "safehold queue audit --verify detects records edited, deleted or inserted through the "
+    "database's own client",
+    "[scheduler][cli]") {
   BACKEND();
   auto build = [&](QueueDb& d) {
     must_run(vq(d, "case add OP --risk medium"));
     must_run(vq(d, "suspect add S --case OP --children no"));
-    for (int i = 0; i < 4; ++i) must_run(vq(d, "device add D" + std::to_string(i) + " --suspect S --class phone"));
+    for (int i = 0; i < 4; ++i)
+      must_run(vq(d, "device add D" + std::to_string(i) + " --suspect S --class phone"));
     must_run(vq(d, "suspect set S --children yes --reason 'lives with partner and baby'"));
     CHECK(must_run(vq(d, "audit --verify")).find("intact: 12 record(s)") != std::string::npos);
   };
@@ -219,7 +226,8 @@ TEST_CASE("safehold queue audit --verify detects records edited, deleted or inse
       {"edit the reason", "UPDATE audit SET reason = 'routine' WHERE seq = 7",
        "BROKEN: record 7 (suspect.update suspect S) was edited: its hash does not match"},
       {"edit the after state",
-       "UPDATE audit SET after_json = replace(after_json, '\"tier\":0', '\"tier\":1') WHERE seq = 12",
+       "UPDATE audit SET after_json = replace(after_json, '\"tier\":0', '\"tier\":1') WHERE seq = "
+       "12",
        "BROKEN: record 12 (device.priority device D3) was edited"},
       {"delete a record", "DELETE FROM audit WHERE seq = 5",
        "BROKEN: record 6 follows record 4: records are missing or renumbered"},
@@ -239,8 +247,10 @@ TEST_CASE("safehold queue audit --verify detects records edited, deleted or inse
     if (statement.empty()) {
       statement = "DELETE FROM audit WHERE seq = 5; " + forge(*fresh);
       if (std::string(t.name).rfind("insert", 0) == 0)
-        statement = "UPDATE audit SET seq = seq + 100 WHERE seq >= 5; UPDATE audit SET seq = seq - 99 "
-                    "WHERE seq >= 105; " + forge(*fresh);
+        statement =
+            "UPDATE audit SET seq = seq + 100 WHERE seq >= 5; UPDATE audit SET seq = seq - 99 "
+            "WHERE seq >= 105; " +
+            forge(*fresh);
     }
     auto sql = fresh->sql(statement);
     REQUIRE(sql.exit_code == 0);
@@ -263,15 +273,19 @@ TEST_CASE("8 worker processes claim from one database: no job claimed twice, non
   std::string worker = R"(set -u
 i=$1
 while :; do
-  line=$()" + vq(*db, "claim --station w$i") + R"() || { echo "claim failed" >&2; exit 1; }
+  line=$()" + vq(*db, "claim --station w$i") +
+                       R"() || { echo "claim failed" >&2; exit 1; }
   [ -z "$line" ] && break
   ex=$(printf '%s' "$line" | cut -f1); job=$(printf '%s' "$line" | cut -f2)
   echo "$ex $job w$i" >> "$2/claims.w$i"
-  )" + vq(*db, "complete \"$ex\" --station w$i") + R"( >/dev/null || { echo "complete failed" >&2; exit 1; }
+  )" + vq(*db, "complete \"$ex\" --station w$i") +
+                       R"( >/dev/null || { echo "complete failed" >&2; exit 1; }
 done
 )";
   write_text(db->dir() / "worker.sh", worker);
-  std::string cmd = "cd " + shell_quote(db->dir().string()) + " && pids=; for i in 1 2 3 4 5 6 7 8; do bash worker.sh $i . & pids=\"$pids $!\"; done; rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc";
+  std::string cmd = "cd " + shell_quote(db->dir().string()) +
+                    " && pids=; for i in 1 2 3 4 5 6 7 8; do bash worker.sh $i . & pids=\"$pids "
+                    "$!\"; done; rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc";
   must_run(cmd);
   std::map<std::string, int> seen;
   std::set<std::string> stations;
@@ -295,17 +309,19 @@ done
   CHECK(must_run(vq(*db, "audit --verify")).find("intact") != std::string::npos);
 }
 
-TEST_CASE("kill -9 of a worker holding a lease: the job returns to the queue", "[scheduler][cli][slow]") {
+TEST_CASE("kill -9 of a worker holding a lease: the job returns to the queue",
+          "[scheduler][cli][slow]") {
   BACKEND();
   must_run(vq(*db, "case add OP --risk high"));
   must_run(vq(*db, "suspect add S --case OP --children no"));
   must_run(vq(*db, "device add HELD --suspect S --class phone"));
   must_run(vq(*db, "device add OTHER --suspect S --class computer"));
   must_run(vq(*db, "policy --lease-seconds 3 --reason 'test: short leases'"));
-  std::string holder = "set -u\nline=$(" + vq(*db, "claim --station doomed") +
-                       ")\nprintf '%s' \"$line\" | cut -f1 > claimed.tmp && mv claimed.tmp claimed\n"
-                       "while :; do " + vq(*db, "heartbeat HELD --station doomed") +
-                       " >/dev/null; sleep 0.5; done\n";
+  std::string holder =
+      "set -u\nline=$(" + vq(*db, "claim --station doomed") +
+      ")\nprintf '%s' \"$line\" | cut -f1 > claimed.tmp && mv claimed.tmp claimed\n"
+      "while :; do " +
+      vq(*db, "heartbeat HELD --station doomed") + " >/dev/null; sleep 0.5; done\n";
   write_text(db->dir() / "holder.sh", holder);
   Background holder_proc(db->dir(), "setsid bash holder.sh");
   REQUIRE(wait_for_file(db->dir() / "claimed", 60));
@@ -332,7 +348,8 @@ TEST_CASE("kill -9 of a worker holding a lease: the job returns to the queue", "
   CHECK(must_run(vq(*db, "audit --verify")).find("intact") != std::string::npos);
 }
 
-TEST_CASE("kill -9 of a writer mid-transaction leaves a consistent database", "[scheduler][cli][slow]") {
+TEST_CASE("kill -9 of a writer mid-transaction leaves a consistent database",
+          "[scheduler][cli][slow]") {
   BACKEND();
   must_run(vq(*db, "case add OP --risk high"));
   must_run(vq(*db, "suspect add S --case OP --children no"));
@@ -356,11 +373,13 @@ TEST_CASE("kill -9 of a writer mid-transaction leaves a consistent database", "[
   // The database takes writes again at once (no lock left behind).
   must_run(vq(*db, "device add AFTER --suspect S --class tablet"));
   must_run(vq(*db, "import --csv " + shell_quote((db->dir() / "big.csv").string())));
-  CHECK(json::parse(must_run(vq(*db, "list --state all --json"))).size() == static_cast<size_t>(n + 2));
+  CHECK(json::parse(must_run(vq(*db, "list --state all --json"))).size() ==
+        static_cast<size_t>(n + 2));
   CHECK(must_run(vq(*db, "audit --verify")).find("intact") != std::string::npos);
 }
 
-TEST_CASE("safehold queue release: a worker hands its claimed device back, audited", "[scheduler][cli]") {
+TEST_CASE("safehold queue release: a worker hands its claimed device back, audited",
+          "[scheduler][cli]") {
   BACKEND();
   must_run(vq(*db, "case add OP-1 --risk high"));
   must_run(vq(*db, "suspect add A --case OP-1 --children no --access-to-children no"));

@@ -1,15 +1,14 @@
 // Test helpers for the scheduler: a fresh queue database on SQLite or PostgreSQL.
 #pragma once
 
-#include "scheduler/queue.hpp"
-#include "tests/common/support.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
+
+#include "scheduler/queue.hpp"
+#include "tests/common/support.hpp"
 
 namespace safehold::test {
 
@@ -52,7 +51,8 @@ class QueueDb {
   // Runs SQL on the database with the backend's own client (sqlite3 or psql); returns stdout.
   RunResult sql(const std::string& statement) const {
     if (pg())
-      return run("psql " + shell_quote(url_) + " -qAt -v ON_ERROR_STOP=1 -c " + shell_quote(statement));
+      return run("psql " + shell_quote(url_) + " -qAt -v ON_ERROR_STOP=1 -c " +
+                 shell_quote(statement));
     return run("sqlite3 " + shell_quote(url_) + " " + shell_quote(statement));
   }
   std::string q() const { return "--db " + shell_quote(url_); }

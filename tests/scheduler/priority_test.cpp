@@ -1,11 +1,10 @@
 // The priority policy of DESIGN.md as a table: compute_priority() alone, then through a store.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <tuple>
+
 #include "scheduler/queue.hpp"
 #include "tests/scheduler/helpers.hpp"
-
-#include <catch2/catch.hpp>
-
-#include <algorithm>
-#include <tuple>
 
 using namespace safehold::scheduler;
 using safehold::test::Clocked;
@@ -21,7 +20,9 @@ Suspect suspect(Answer lives, Answer access) {
   return s;
 }
 
-std::tuple<int, int64_t> key(const Priority& p) { return {p.tier, p.key}; }
+std::tuple<int, int64_t> key(const Priority& p) {
+  return {p.tier, p.key};
+}
 
 }  // namespace
 
@@ -61,7 +62,8 @@ TEST_CASE("priority components: tier, risk band, class group, level", "[schedule
   CHECK(p.waited_seconds == 86400 * 3);
 }
 
-TEST_CASE("priority order: tier 0 first whatever the band, then band, class, waiting", "[scheduler]") {
+TEST_CASE("priority order: tier 0 first whatever the band, then band, class, waiting",
+          "[scheduler]") {
   Policy pol;
   const int64_t now = 1'790'000'000;
   // Expected order, most urgent first, all arrived within the same day (no aging yet).
@@ -119,7 +121,8 @@ TEST_CASE("aging bound: outside tier 0 a device that waited its level in weeks o
       CHECK(old.effective_level == 0);
       // Every tier-1 device arriving from then on ranks behind it (ties go to the older id).
       for (int64_t arrival = now; arrival <= now + 30 * 86400; arrival += 86400 / 2) {
-        auto newcomer = compute_priority(sus, Risk::very_high, DeviceClass::phone, arrival, now, pol);
+        auto newcomer =
+            compute_priority(sus, Risk::very_high, DeviceClass::phone, arrival, now, pol);
         INFO("old " << to_string(old_risk) << "/" << to_string(old_cls) << " arrival +"
                     << (arrival - t0));
         CHECK(key(old) <= key(newcomer));
@@ -128,7 +131,8 @@ TEST_CASE("aging bound: outside tier 0 a device that waited its level in weeks o
   }
   // And one period earlier it does not yet outrank a newcomer of the top level.
   auto least = compute_priority(sus, Risk::none, DeviceClass::other, t0, t0 + 13 * week, pol);
-  auto fresh = compute_priority(sus, Risk::very_high, DeviceClass::phone, t0 + 13 * week, t0 + 13 * week, pol);
+  auto fresh = compute_priority(sus, Risk::very_high, DeviceClass::phone, t0 + 13 * week,
+                                t0 + 13 * week, pol);
   CHECK(key(fresh) < key(least));
   // Tier 0 never ages and never yields to tier 1.
   auto t0dev = compute_priority(suspect(Answer::yes, Answer::no), Risk::none, DeviceClass::other,

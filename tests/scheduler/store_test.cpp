@@ -1,22 +1,21 @@
 // The Store API on both back-ends (SQLite file and PostgreSQL), the same cases for each.
-#include "scheduler/queue.hpp"
-#include "tests/scheduler/helpers.hpp"
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <csignal>
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include <sys/wait.h>
-#include <unistd.h>
+#include "scheduler/queue.hpp"
+#include "tests/scheduler/helpers.hpp"
 
 using namespace safehold::scheduler;
 using safehold::test::Clocked;
-using safehold::test::QueueDb;
 using safehold::test::must_run;
+using safehold::test::QueueDb;
 using safehold::test::run;
 using safehold::test::shell_quote;
 
@@ -56,10 +55,10 @@ QueueError::Kind error_kind(const std::function<void()>& f) {
   return QueueError::Kind::storage;
 }
 
-#define BACKEND()                                                    \
-  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql");   \
-  auto db = QueueDb::make(kind);                                     \
-  if (!db) return;                                                   \
+#define BACKEND()                                                  \
+  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
+  auto db = QueueDb::make(kind);                                   \
+  if (!db) return;                                                 \
   INFO("backend " << kind)
 
 }  // namespace
@@ -86,8 +85,8 @@ TEST_CASE("store: list follows the policy table, rank first", "[scheduler]") {
   s->add_device("mgr", dev("H-pc", "NA-HOME", DeviceClass::computer));
 
   auto all = s->list({});
-  CHECK(exhibits(all) == std::vector<std::string>{"E-tablet", "H-pc", "D-other", "F-phone",
-                                                  "B-pc", "A-usb", "C-phone", "G-phone"});
+  CHECK(exhibits(all) == std::vector<std::string>{"E-tablet", "H-pc", "D-other", "F-phone", "B-pc",
+                                                  "A-usb", "C-phone", "G-phone"});
   for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].rank == static_cast<int64_t>(i + 1));
   CHECK(all[0].device.tier == 0);
   CHECK(all[0].risk == Risk::medium);
@@ -128,14 +127,16 @@ TEST_CASE("store: a fact change re-ranks all the suspect's devices in one transa
   s->add_suspect("mgr", sus("S1", "C1"));
   s->add_suspect("mgr", sus("S1b", "C1"));
   s->add_suspect("mgr", sus("S2", "C2", Answer::no, Answer::no));
-  for (int i = 0; i < 5; ++i) s->add_device("mgr", dev("C1-" + std::to_string(i), "S1", DeviceClass::computer));
+  for (int i = 0; i < 5; ++i)
+    s->add_device("mgr", dev("C1-" + std::to_string(i), "S1", DeviceClass::computer));
   s->add_device("mgr", dev("C1b-0", "S1b", DeviceClass::phone));
   s->add_device("mgr", dev("C2-0", "S2", DeviceClass::phone));
   CHECK(s->list({})[0].device.exhibit == "C2-0");
 
   // The reason is mandatory for a manual re-prioritisation.
-  CHECK(error_kind([&] { s->update_suspect("mgr", "S1", {Answer::yes, {}, {}, {}, {}}, ""); }) ==
-        QueueError::Kind::invalid);
+  CHECK(error_kind([&] {
+          s->update_suspect("mgr", "S1", {Answer::yes, {}, {}, {}, {}}, "");
+        }) == QueueError::Kind::invalid);
 
   SuspectUpdate u;
   u.lives_with_children = Answer::yes;
@@ -175,7 +176,8 @@ TEST_CASE("store: a fact change re-ranks all the suspect's devices in one transa
   CHECK(s->verify_audit().ok);
 }
 
-TEST_CASE("store: safeguarding alerts are raised at once, due in 24 h, overdue first", "[scheduler]") {
+TEST_CASE("store: safeguarding alerts are raised at once, due in 24 h, overdue first",
+          "[scheduler]") {
   BACKEND();
   Clocked s(db->url());
   s->add_case("mgr", {"C1", Risk::none, "", "", ""});
@@ -217,7 +219,8 @@ TEST_CASE("store: safeguarding alerts are raised at once, due in 24 h, overdue f
   CHECK(acked.acknowledged_by == "sgt.lee");
   CHECK(acked.reference == "CSC-2026-0042");
   CHECK(acked.acknowledged_at == *s.t);
-  CHECK(error_kind([&] { s->acknowledge("sgt.lee", a1.id, "again"); }) == QueueError::Kind::conflict);
+  CHECK(error_kind([&] { s->acknowledge("sgt.lee", a1.id, "again"); }) ==
+        QueueError::Kind::conflict);
   CHECK(error_kind([&] { s->acknowledge("sgt.lee", 999, "x"); }) == QueueError::Kind::not_found);
   CHECK(s->alerts(true).size() == 1);
   auto every = s->alerts(false);
@@ -232,8 +235,10 @@ TEST_CASE("store: safeguarding alerts are raised at once, due in 24 h, overdue f
 TEST_CASE("store: deadlines by band and breaches", "[scheduler]") {
   BACKEND();
   Clocked s(db->url());
-  for (auto [ref, risk] : {std::pair{"VH", Risk::very_high}, {"H", Risk::high},
-                           {"M", Risk::medium}, {"L", Risk::low}}) {
+  for (auto [ref, risk] : {std::pair{"VH", Risk::very_high},
+                           {"H", Risk::high},
+                           {"M", Risk::medium},
+                           {"L", Risk::low}}) {
     s->add_case("mgr", {ref, risk, "", "", ""});
     s->add_suspect("mgr", sus(std::string(ref) + "-s", ref, Answer::no, Answer::no));
     s->add_device("mgr", dev(std::string(ref) + "-d", std::string(ref) + "-s", DeviceClass::phone));
@@ -370,9 +375,14 @@ TEST_CASE("store: unknown ids and invalid values are clear errors", "[scheduler]
   BACKEND();
   Clocked s(db->url());
   s->add_case("mgr", {"C", Risk::high, "", "", ""});
-  CHECK(error_kind([&] { s->add_case("mgr", {"C", Risk::low, "", "", ""}); }) == QueueError::Kind::conflict);
-  CHECK(error_kind([&] { s->add_case("mgr", {"", Risk::low, "", "", ""}); }) == QueueError::Kind::invalid);
-  CHECK(error_kind([&] { s->add_suspect("mgr", sus("S", "NOPE")); }) == QueueError::Kind::not_found);
+  CHECK(error_kind([&] {
+          s->add_case("mgr", {"C", Risk::low, "", "", ""});
+        }) == QueueError::Kind::conflict);
+  CHECK(error_kind([&] {
+          s->add_case("mgr", {"", Risk::low, "", "", ""});
+        }) == QueueError::Kind::invalid);
+  CHECK(error_kind([&] { s->add_suspect("mgr", sus("S", "NOPE")); }) ==
+        QueueError::Kind::not_found);
   s->add_suspect("mgr", sus("S", "C"));
   CHECK(error_kind([&] { s->add_device("mgr", dev("D", "NOPE", DeviceClass::phone)); }) ==
         QueueError::Kind::not_found);
@@ -384,7 +394,8 @@ TEST_CASE("store: unknown ids and invalid values are clear errors", "[scheduler]
         QueueError::Kind::conflict);
   CHECK(error_kind([&] { s->explain("NOPE"); }) == QueueError::Kind::not_found);
   CHECK(error_kind([&] { s->get_case("NOPE"); }) == QueueError::Kind::not_found);
-  CHECK(error_kind([&] { s->update_case("mgr", "NOPE", {}, "why"); }) == QueueError::Kind::not_found);
+  CHECK(error_kind([&] { s->update_case("mgr", "NOPE", {}, "why"); }) ==
+        QueueError::Kind::not_found);
   // A failed transaction leaves nothing behind, not even an audit record.
   CHECK(s->audit().size() == 3);
   CHECK(s->verify_audit().ok);
@@ -420,15 +431,15 @@ TEST_CASE("store: CSV import and export round-trip", "[scheduler]") {
   s2->export_csv(out2);
   CHECK(out2.str() == out.str());
 
-  std::istringstream bad(
-      "exhibit,case,suspect,class\nOK1,OP-C,C1,phone\nBAD,OP-C,C1,toaster\n");
+  std::istringstream bad("exhibit,case,suspect,class\nOK1,OP-C,C1,phone\nBAD,OP-C,C1,toaster\n");
   try {
     s->import_csv("import", bad);
     FAIL("no error");
   } catch (const QueueError& e) {
     CHECK(std::string(e.what()) == "CSV line 3: unknown device class 'toaster'");
   }
-  CHECK(error_kind([&] { s->get_device("OK1"); }) == QueueError::Kind::not_found);  // all or nothing
+  CHECK(error_kind([&] { s->get_device("OK1"); }) ==
+        QueueError::Kind::not_found);  // all or nothing
 }
 
 TEST_CASE("store: a claimed job is released untouched: back to its state, no attempt spent",
@@ -499,11 +510,12 @@ TEST_CASE("store: explain's rank is the device's position in the queued list", "
   s->add_suspect("mgr", sus("SK", "B", Answer::yes, Answer::no));  // tier 0
   // Same intake second for several devices of one class: equal keys, ordered by id.
   for (int i = 0; i < 12; ++i) {
-    NewDevice d = dev("A" + std::to_string(i), "SA",
-                      i % 3 == 0 ? DeviceClass::computer : DeviceClass::phone);
+    NewDevice d =
+        dev("A" + std::to_string(i), "SA", i % 3 == 0 ? DeviceClass::computer : DeviceClass::phone);
     d.intake_at = 1'789'000'000 + (i % 4) * 3600;
     s->add_device("mgr", d);
-    NewDevice k = dev("K" + std::to_string(i), "SK", i % 2 ? DeviceClass::removable : DeviceClass::tablet);
+    NewDevice k =
+        dev("K" + std::to_string(i), "SK", i % 2 ? DeviceClass::removable : DeviceClass::tablet);
     k.intake_at = 1'789'000'000 + (i % 3) * 3600;
     s->add_device("mgr", k);
   }
@@ -544,14 +556,15 @@ TEST_CASE("store: the partial queue indexes are added to an older database", "[s
   CHECK(db->sql(q).out == "2\n");
 }
 
-TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the line", "[scheduler]") {
+TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the line",
+          "[scheduler]") {
   BACKEND();
   Clocked s(db->url());
   std::ostringstream csv;
   csv << "exhibit,case,suspect,class,state,lives_with_children\n";
   for (int i = 0; i < 1200; ++i)  // more than one multi-row insert
-    csv << "E" << i << ",C" << i / 10 << ",S" << i / 5 << ",phone," << (i == 7 ? "done" : "")
-        << "," << (i % 25 == 0 ? "yes" : "no") << "\n";
+    csv << "E" << i << ",C" << i / 10 << ",S" << i / 5 << ",phone," << (i == 7 ? "done" : "") << ","
+        << (i % 25 == 0 ? "yes" : "no") << "\n";
   std::istringstream in(csv.str());
   CHECK(s->import_csv("imp", in) == 1200);
   CHECK(s->get_device("E7").state == DeviceState::done);
@@ -568,8 +581,9 @@ TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the l
     CHECK(db->sql("SELECT reltuples::bigint FROM pg_class WHERE relname = 'devices'").out ==
           "1200\n");
 
-  std::istringstream dup("exhibit,case,suspect,class\nN1,C900,S900,phone\nN2,C900,S900,phone\n"
-                         "N1,C900,S900,tablet\n");
+  std::istringstream dup(
+      "exhibit,case,suspect,class\nN1,C900,S900,phone\nN2,C900,S900,phone\n"
+      "N1,C900,S900,tablet\n");
   try {
     s->import_csv("imp", dup);
     FAIL("no error");
@@ -584,9 +598,10 @@ TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the l
 
 // On PostgreSQL, claim and complete are one statement each that builds the audit record on the
 // server (to audit_pending_device, as the device's fields), and the store's seal builds its JSON
-// and chains it later, in a batch. The chain they write must be the one the C++ code writes (SQLite): the same records byte for byte, hashes
-// included, in the same order, for the same operations at the same clock, with strings that need
-// JSON escaping; `verify` accepts it and catches an edited record.
+// and chains it later, in a batch. The chain they write must be the one the C++ code writes
+// (SQLite): the same records byte for byte, hashes included, in the same order, for the same
+// operations at the same clock, with strings that need JSON escaping; `verify` accepts it and
+// catches an edited record.
 TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ audit chain",
           "[scheduler]") {
   auto pg = QueueDb::make("postgresql");
@@ -621,9 +636,9 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
       CHECK(c->device.attempts == 1);
       order.push_back(c->device.exhibit);
       s.advance(5);
-      auto done = s->complete("w\"orker é", c->device.exhibit, station,
-                              "imaged \"ok\"\n\ttab \x02 é",
-                              i == 1 ? "" : "C:\\img\\" + c->device.exhibit + ".E01");
+      auto done =
+          s->complete("w\"orker é", c->device.exhibit, station, "imaged \"ok\"\n\ttab \x02 é",
+                      i == 1 ? "" : "C:\\img\\" + c->device.exhibit + ".E01");
       CHECK(done.state == DeviceState::acquired);
       CHECK(done.attempts == 0);
       CHECK(done.station == station);
@@ -671,8 +686,10 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
   // them all.
   std::string inserts;
   for (int i = 0; i < 100; ++i) {
-    inserts = pg->sql("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = "
-                      "'audit_pending_device'").out;
+    inserts = pg->sql(
+                    "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = "
+                    "'audit_pending_device'")
+                  .out;
     if (inserts != "0\n") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -736,12 +753,14 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
 }
 
 // PostgreSQL's one-statement claims and completions leave their audit records in
-// audit_pending_device until a seal chains them (every 100 ms per writer, here never, by the test hook). A writer that
-// dies without closing leaves them there: the next reader of the chain, or the next client-side
-// write, chains them first, in the order they committed, and verification then covers them.
-TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the next reader or "
-          "writer, in commit order",
-          "[scheduler]") {
+// audit_pending_device until a seal chains them (every 100 ms per writer, here never, by the test
+// hook). A writer that dies without closing leaves them there: the next reader of the chain, or the
+// next client-side write, chains them first, in the order they committed, and verification then
+// covers them.
+TEST_CASE(
+    "store: PostgreSQL: records a writer left unchained are chained by the next reader or "
+    "writer, in commit order",
+    "[scheduler]") {
   auto pg = QueueDb::make("postgresql");
   if (!pg) return;
   const std::string pending = "SELECT count(*) FROM audit_pending_device";
@@ -750,7 +769,8 @@ TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the
     Clocked setup(pg->url());
     setup->add_case("mgr", {"C", Risk::high, "", "", ""});
     setup->add_suspect("mgr", sus("S", "C", Answer::no, Answer::no));
-    for (int i = 0; i < 6; ++i) setup->add_device("mgr", dev("D" + std::to_string(i), "S", DeviceClass::phone));
+    for (int i = 0; i < 6; ++i)
+      setup->add_device("mgr", dev("D" + std::to_string(i), "S", DeviceClass::phone));
   }
   const int64_t base = std::stoll(pg->sql(head).out);
   REQUIRE(base >= 8);
@@ -849,15 +869,17 @@ TEST_CASE("store: PostgreSQL: records a writer left unchained are chained by the
   check = reader->verify_audit();
   CHECK(!check.ok);
   REQUIRE(check.problems.size() == 1);
-  CHECK(check.problems[0].find("record " + std::to_string(base + 14) + " (device.complete device D5) was edited") == 0);
+  CHECK(check.problems[0].find("record " + std::to_string(base + 14) +
+                               " (device.complete device D5) was edited") == 0);
 }
 
 // A PostgreSQL database that is not UTF8 cannot use the one-statement path (its JSON is built on
 // the server as UTF-8): claims and completions run in client-side transactions, from the same
 // claim and completion CTEs, and write the same audit records.
-TEST_CASE("store: PostgreSQL without the one-statement path (SQL_ASCII) claims and completes "
-          "client-side, audited the same way",
-          "[scheduler]") {
+TEST_CASE(
+    "store: PostgreSQL without the one-statement path (SQL_ASCII) claims and completes "
+    "client-side, audited the same way",
+    "[scheduler]") {
   const char* base_url = std::getenv("SAFEHOLD_TEST_PG_URL");
   if (!base_url || !*base_url) {
     WARN("skipped: SAFEHOLD_TEST_PG_URL is not set (tests/services/postgres.sh start)");
@@ -898,16 +920,20 @@ TEST_CASE("store: PostgreSQL without the one-statement path (SQL_ASCII) claims a
     auto recs = s->audit("device", "PC", 0);
     REQUIRE(recs.size() == 3);
     CHECK(recs[1].action == "device.claim");
-    CHECK(recs[1].before ==
-          R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","source":"","state":"queued","station":"","suspect":"S"})");
-    CHECK(recs[1].after ==
-          R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","job":"acquire","lease_expires":1790000301,"source":"","state":"acquiring","station":"st","suspect":"S"})");
+    CHECK(
+        recs[1].before ==
+        R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","source":"","state":"queued","station":"","suspect":"S"})");
+    CHECK(
+        recs[1].after ==
+        R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","job":"acquire","lease_expires":1790000301,"source":"","state":"acquiring","station":"st","suspect":"S"})");
     CHECK(recs[2].action == "device.complete");
     CHECK(recs[2].reason == "imaged");
-    CHECK(recs[2].before ==
-          R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","source":"","state":"acquiring","station":"st","suspect":"S"})");
-    CHECK(recs[2].after ==
-          R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","image":"/img/PC.E01","source":"","state":"acquired","station":"st","suspect":"S"})");
+    CHECK(
+        recs[2].before ==
+        R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","source":"","state":"acquiring","station":"st","suspect":"S"})");
+    CHECK(
+        recs[2].after ==
+        R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","image":"/img/PC.E01","source":"","state":"acquired","station":"st","suspect":"S"})");
     CHECK(error_kind([&] { s->complete("w", "PC", "st"); }) == QueueError::Kind::conflict);
     CHECK(s->verify_audit().ok);
   }

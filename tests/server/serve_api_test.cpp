@@ -1,7 +1,7 @@
 // `safehold serve` JSON API over a real socket: every endpoint, every error status, roles, audit.
-#include "tests/server/serve_support.hpp"
-
 #include <catch2/catch.hpp>
+
+#include "tests/server/serve_support.hpp"
 
 using nlohmann::json;
 using safehold::test::HttpClient;
@@ -56,8 +56,9 @@ TEST_CASE("serve: GET /api/queue returns the objects of `safehold queue list --j
   CHECK(arr[0].at("class") == "phone");
   CHECK(arr[0].at("tier") == 1);
 
-  auto cli = safehold::test::must_run(safehold::test::safehold_binary() + " queue list --json --limit 3 --db " +
-                                   safehold::test::shell_quote(srv.db()));
+  auto cli = safehold::test::must_run(safehold::test::safehold_binary() +
+                                      " queue list --json --limit 3 --db " +
+                                      safehold::test::shell_quote(srv.db()));
   auto want = json::parse(cli);
   // waiting_days moves with the clock between the two calls; everything else is identical.
   for (auto* a : {&arr, &want})
@@ -101,9 +102,9 @@ TEST_CASE("serve: explain, device detail and 404 for unknown ids", "[serve]") {
   CHECK(d.at("suspect") == "S2");
   CHECK(d.at("state") == "queued");
 
-  for (const char* path : {"/api/devices/NOPE/explain", "/api/devices/NOPE", "/api/cases/NOPE",
-                           "/api/suspects/NOPE", "/api/alerts/99", "/api/alerts/x",
-                           "/api/devices/NOPE/audit"}) {
+  for (const char* path :
+       {"/api/devices/NOPE/explain", "/api/devices/NOPE", "/api/cases/NOPE", "/api/suspects/NOPE",
+        "/api/alerts/99", "/api/alerts/x", "/api/devices/NOPE/audit"}) {
     INFO(path);
     auto n = c.get(path, srv.auditor);
     CHECK(n.status == 404);
@@ -140,7 +141,8 @@ TEST_CASE("serve: roles: auditors read, examiners work, managers change facts (4
   CHECK(ok.json().at("case").at("risk") == "very-high");
   CHECK(ok.json().at("devices_reranked") == 3);  // EX3, EX4 (S2) and EX5 (S3)
   // C2 is now very high risk: its phone heads the queue (EX1 is claimed).
-  CHECK(exhibits(c.get("/api/queue?limit=1", srv.auditor).json()) == std::vector<std::string>{"EX3"});
+  CHECK(exhibits(c.get("/api/queue?limit=1", srv.auditor).json()) ==
+        std::vector<std::string>{"EX3"});
   auto me = c.get("/api/me", srv.examiner).json();
   CHECK(me.at("role") == "examiner");
   CHECK(me.at("name") == "bob");
@@ -187,7 +189,8 @@ TEST_CASE("serve: 400 names the field: malformed JSON, wrong types, unknown fiel
   r = c.request("POST", "/api/devices", srv.manager,
                 R"({"exhibit":"EX9","suspect":"S2","class":"phone","seized":"yesterday"})");
   CHECK(r.status == 400);
-  r = c.request("POST", "/api/devices", srv.manager, R"({"exhibit":"EX1","suspect":"S2","class":"phone"})");
+  r = c.request("POST", "/api/devices", srv.manager,
+                R"({"exhibit":"EX1","suspect":"S2","class":"phone"})");
   CHECK(r.status == 409);
   CHECK(r.json().at("error") == "device EX1 already exists");
   // Wrong method on a known path.
@@ -223,16 +226,18 @@ TEST_CASE("serve: every queue operation through the API, recorded in the audit w
   auto c = srv.client();
   const auto& M = srv.manager;
   // Cases, suspects, devices.
-  auto r = c.request("POST", "/api/cases", M,
-                     R"({"reference":"C3","risk":"medium","offence":"grooming","officer":"DC Lee"})");
+  auto r =
+      c.request("POST", "/api/cases", M,
+                R"({"reference":"C3","risk":"medium","offence":"grooming","officer":"DC Lee"})");
   REQUIRE(r.status == 201);
   CHECK(r.json().at("risk") == "medium");
   r = c.request("POST", "/api/suspects", M, R"({"reference":"S4","case":"C3"})");
   REQUIRE(r.status == 201);
   CHECK(r.json().at("suspect").at("reference") == "S4");
   CHECK(r.json().at("alerts_raised").empty());
-  r = c.request("POST", "/api/devices", M,
-                R"({"exhibit":"EX6","suspect":"S4","class":"phone","seized":"2026-01-02","capacity":64})");
+  r = c.request(
+      "POST", "/api/devices", M,
+      R"({"exhibit":"EX6","suspect":"S4","class":"phone","seized":"2026-01-02","capacity":64})");
   REQUIRE(r.status == 201);
   CHECK(r.json().at("state") == "queued");
   CHECK(r.json().at("capacity") == 64);
@@ -244,8 +249,9 @@ TEST_CASE("serve: every queue operation through the API, recorded in the audit w
   CHECK(c.get("/api/suspects/S4", srv.auditor).json().at("devices") == json{"EX6"});
 
   // Household facts: S4 lives with children -> EX6 to the top, alert raised.
-  r = c.request("PATCH", "/api/suspects/S4", M,
-                R"({"lives_with_children":"yes","children_count":2,"age_bands":"0-4","reason":"home visit"})");
+  r = c.request(
+      "PATCH", "/api/suspects/S4", M,
+      R"({"lives_with_children":"yes","children_count":2,"age_bands":"0-4","reason":"home visit"})");
   REQUIRE(r.status == 200);
   auto change = r.json();
   CHECK(change.at("devices_reranked") == 1);
@@ -253,7 +259,8 @@ TEST_CASE("serve: every queue operation through the API, recorded in the audit w
   int64_t alert_id = change.at("alerts_raised")[0].at("id");
   CHECK(change.at("alerts_raised")[0].at("raised_by") == "alice (token 1)");
   CHECK(change.at("suspect").at("children_count") == 2);
-  CHECK(exhibits(c.get("/api/queue?limit=1", srv.auditor).json()) == std::vector<std::string>{"EX6"});
+  CHECK(exhibits(c.get("/api/queue?limit=1", srv.auditor).json()) ==
+        std::vector<std::string>{"EX6"});
   auto alerts = c.get("/api/alerts?open=true", srv.auditor).json();
   REQUIRE(alerts.size() == 1);
   CHECK(alerts[0].at("suspect") == "S4");
@@ -272,7 +279,8 @@ TEST_CASE("serve: every queue operation through the API, recorded in the audit w
   CHECK(r.json().at("reference") == "MASH-2026-0042");
   CHECK(r.json().at("acknowledged_by") == "alice (token 1)");
   CHECK(c.request("POST", "/api/alerts/" + std::to_string(alert_id) + "/ack", M,
-                  R"({"reference":"again"})").status == 409);
+                  R"({"reference":"again"})")
+            .status == 409);
   CHECK(c.get("/api/alerts?open=true", srv.auditor).json().empty());
   CHECK(c.get("/api/alerts", srv.auditor).json().size() == 1);
 
@@ -281,8 +289,8 @@ TEST_CASE("serve: every queue operation through the API, recorded in the audit w
                       R"({"station":"st1","classes":["phone"],"kinds":["acquire"]})");
   REQUIRE(cl.status == 200);
   CHECK(cl.json().at("claim").at("exhibit") == "EX6");
-  CHECK(c.request("POST", "/api/claim", srv.examiner, R"({"station":"st1","kinds":["dig"]})").status ==
-        400);
+  CHECK(c.request("POST", "/api/claim", srv.examiner, R"({"station":"st1","kinds":["dig"]})")
+            .status == 400);
   auto hb = c.request("POST", "/api/devices/EX6/heartbeat", srv.examiner, R"({"station":"st1"})");
   CHECK(hb.status == 200);
   CHECK(hb.json().at("state") == "acquiring");
@@ -292,7 +300,8 @@ TEST_CASE("serve: every queue operation through the API, recorded in the audit w
                         R"({"station":"st1","note":"image verified"})");
   REQUIRE(done.status == 200);
   CHECK(done.json().at("state") == "acquired");
-  auto cl2 = c.request("POST", "/api/claim", srv.examiner, R"({"station":"st2","kinds":["acquire"]})");
+  auto cl2 =
+      c.request("POST", "/api/claim", srv.examiner, R"({"station":"st2","kinds":["acquire"]})");
   REQUIRE(cl2.status == 200);
   std::string ex2 = cl2.json().at("claim").at("exhibit");
   auto f = c.request("POST", "/api/devices/" + ex2 + "/fail", srv.examiner,
@@ -352,7 +361,8 @@ TEST_CASE("serve: every queue operation through the API, recorded in the audit w
   CHECK(c.get("/api/audit?id=3", srv.auditor).status == 400);
   auto v = c.get("/api/audit/verify", srv.auditor).json();
   CHECK(v.at("ok") == true);
-  CHECK(v.at("records") == static_cast<int64_t>(c.get("/api/audit?limit=100000", srv.auditor).json().size()));
+  CHECK(v.at("records") ==
+        static_cast<int64_t>(c.get("/api/audit?limit=100000", srv.auditor).json().size()));
 }
 
 TEST_CASE("serve: /metrics in Prometheus text; logs hold no token, id or body", "[serve]") {
@@ -374,14 +384,17 @@ TEST_CASE("serve: /metrics in Prometheus text; logs hold no token, id or body", 
   CHECK(t.find("safehold_alerts_open 1\n") != std::string::npos);
   CHECK(t.find("safehold_alerts_overdue 0\n") != std::string::npos);
   CHECK(t.find("# TYPE safehold_http_requests_total counter") != std::string::npos);
-  CHECK(t.find("safehold_http_requests_total{route=\"/api/devices/{exhibit}/explain\",method=\"GET\","
-               "status=\"200\"} 1\n") != std::string::npos);
+  CHECK(
+      t.find("safehold_http_requests_total{route=\"/api/devices/{exhibit}/explain\",method=\"GET\","
+             "status=\"200\"} 1\n") != std::string::npos);
   CHECK(t.find("safehold_http_requests_total{route=\"/api/devices/{exhibit}\",method=\"GET\","
                "status=\"404\"} 1\n") != std::string::npos);
-  CHECK(t.find("safehold_http_request_duration_seconds_count{route=\"/api/suspects/{suspect}\"} 1\n") !=
-        std::string::npos);
-  CHECK(t.find("safehold_http_request_duration_seconds_bucket{route=\"/api/suspects/{suspect}\",le=\"+Inf\"} 1\n") !=
-        std::string::npos);
+  CHECK(
+      t.find(
+          "safehold_http_request_duration_seconds_count{route=\"/api/suspects/{suspect}\"} 1\n") !=
+      std::string::npos);
+  CHECK(t.find("safehold_http_request_duration_seconds_bucket{route=\"/api/suspects/"
+               "{suspect}\",le=\"+Inf\"} 1\n") != std::string::npos);
 
   auto log = srv.log();
   INFO(log);

@@ -1,13 +1,11 @@
 // The dashboard in headless Chromium (Debian's `chromium`, driven by playwright-core from the npm
 // registry, installed by `make deps` into build/npm). Without them this test FAILS: it must never
 // pass silently in CI.
-#include "tests/server/serve_support.hpp"
+#include <catch2/catch.hpp>
+#include <cstdlib>
 
 #include "scheduler/queue.hpp"
-
-#include <catch2/catch.hpp>
-
-#include <cstdlib>
+#include "tests/server/serve_support.hpp"
 
 using nlohmann::json;
 using safehold::test::HttpClient;
@@ -28,8 +26,9 @@ std::string env_or(const char* name, const std::string& dflt) {
 TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, alert, acknowledgement",
           "[serve][browser][slow]") {
   const std::string chromium = env_or("SAFEHOLD_CHROMIUM", "/usr/bin/chromium");
-  const std::string pw = env_or(
-      "SAFEHOLD_PLAYWRIGHT_CORE", safehold::test::source_dir() + "/build/npm/node_modules/playwright-core");
+  const std::string pw =
+      env_or("SAFEHOLD_PLAYWRIGHT_CORE",
+             safehold::test::source_dir() + "/build/npm/node_modules/playwright-core");
   INFO("Chromium: " << chromium << "; playwright-core: " << pw
                     << ". Run `make deps` (Debian chromium and nodejs; npm playwright-core into "
                        "build/npm).");
@@ -52,10 +51,11 @@ TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, aler
       s->add_suspect("setup", ns);
     }
     int64_t t = s->now() - 86400;
-    for (auto [ex, sref, cls] :
-         {std::tuple{"EX0", "S0", sch::DeviceClass::removable}, {"EX1", "S1", sch::DeviceClass::phone},
-          {"EX2", "S1", sch::DeviceClass::computer}, {"EX3", "S2", sch::DeviceClass::phone},
-          {"EX4", "S2", sch::DeviceClass::removable}}) {
+    for (auto [ex, sref, cls] : {std::tuple{"EX0", "S0", sch::DeviceClass::removable},
+                                 {"EX1", "S1", sch::DeviceClass::phone},
+                                 {"EX2", "S1", sch::DeviceClass::computer},
+                                 {"EX3", "S2", sch::DeviceClass::phone},
+                                 {"EX4", "S2", sch::DeviceClass::removable}}) {
       sch::NewDevice d;
       d.exhibit = ex;
       d.suspect_ref = sref;
@@ -77,17 +77,19 @@ TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, aler
   // The S0 alert's deadline is its raising second: wait until it is strictly past.
   sleep(2);
 
-  ServeProcess proc("--db " + safehold::test::shell_quote(db) + " --listen 127.0.0.1:0", dir.path());
+  ServeProcess proc("--db " + safehold::test::shell_quote(db) + " --listen 127.0.0.1:0",
+                    dir.path());
   auto url = proc.first_line();
   INFO(proc.err());
   REQUIRE(url.rfind("http://127.0.0.1:", 0) == 0);
 
   const std::string shot = (dir / "dashboard.png").string();
-  auto r = safehold::test::run("PLAYWRIGHT_CORE=" + safehold::test::shell_quote(pw) +
-                            " CHROMIUM=" + safehold::test::shell_quote(chromium) + " node " +
-                            safehold::test::shell_quote(safehold::test::source_dir() +
-                                                     "/tests/server/serve_browser.cjs") +
-                            " " + url + " " + token + " S2 " + safehold::test::shell_quote(shot));
+  auto r =
+      safehold::test::run("PLAYWRIGHT_CORE=" + safehold::test::shell_quote(pw) +
+                          " CHROMIUM=" + safehold::test::shell_quote(chromium) + " node " +
+                          safehold::test::shell_quote(safehold::test::source_dir() +
+                                                      "/tests/server/serve_browser.cjs") +
+                          " " + url + " " + token + " S2 " + safehold::test::shell_quote(shot));
   INFO("node stdout: " << r.out << "\nnode stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
   auto seen = json::parse(r.out);
@@ -137,7 +139,8 @@ TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, aler
 
   // Keep the screenshot for people to look at.
   REQUIRE(fsys::file_size(shot) > 10000);
-  auto keep = fsys::path(env_or("SAFEHOLD_ARTIFACTS", safehold::test::source_dir() + "/build/test-artifacts"));
+  auto keep = fsys::path(
+      env_or("SAFEHOLD_ARTIFACTS", safehold::test::source_dir() + "/build/test-artifacts"));
   fsys::create_directories(keep);
   fsys::copy_file(shot, keep / "serve-dashboard.png", fsys::copy_options::overwrite_existing);
 }

@@ -1,20 +1,19 @@
 // `safehold serve`'s caches (top-N listing bodies, verified tokens): they must never serve what the
 // database no longer says, whoever changed it (this server, another connection, another process).
-#include "tests/scheduler/helpers.hpp"
-#include "tests/server/serve_support.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <sstream>
 #include <thread>
+
+#include "tests/scheduler/helpers.hpp"
+#include "tests/server/serve_support.hpp"
 
 namespace sch = safehold::scheduler;
 using nlohmann::json;
 using safehold::test::HttpClient;
 using safehold::test::must_run;
+using safehold::test::safehold_binary;
 using safehold::test::shell_quote;
 using safehold::test::TestServer;
-using safehold::test::safehold_binary;
 
 namespace {
 
@@ -73,10 +72,10 @@ TEST_CASE("serve: the cached listing shows changes by another connection and ano
   CHECK(exhibits(c.get("/api/queue?limit=2", srv.auditor).json()) == Strings{"EX3", "EX4"});
 
   // Another process: the CLI takes the fact back.
-  must_run(safehold_binary() + " queue suspect set S2 --children no --reason 'moved out' --user test --db " +
+  must_run(safehold_binary() +
+           " queue suspect set S2 --children no --reason 'moved out' --user test --db " +
            shell_quote(srv.db()));
   CHECK(exhibits(c.get("/api/queue?limit=3", srv.auditor).json()) == Strings{"EX1", "EX2", "EX3"});
-
 }
 
 TEST_CASE("serve: with the default change checks, this server's own writes show at once",
@@ -128,7 +127,8 @@ TEST_CASE("serve: a cached token stops working once revoked, by this server or a
   CHECK(api.cache_stats().token_hits == before.token_hits + 1);
 
   // Revoked by another process: refused at the next request.
-  must_run(safehold_binary() + " queue token revoke carol --user test --db " + shell_quote(srv.db()));
+  must_run(safehold_binary() + " queue token revoke carol --user test --db " +
+           shell_quote(srv.db()));
   auto r = c.get("/api/me", srv.auditor);
   CHECK(r.status == 401);
   CHECK(r.json().at("error") == "the token is not valid or has been revoked");
@@ -145,7 +145,8 @@ TEST_CASE("serve: a cached token stops working once revoked, by this server or a
         std::string::npos);
 }
 
-TEST_CASE("serve: caches follow changes by other connections on PostgreSQL too", "[serve][cache][pg]") {
+TEST_CASE("serve: caches follow changes by other connections on PostgreSQL too",
+          "[serve][cache][pg]") {
   auto db = safehold::test::QueueDb::make("postgresql");
   if (!db) return;
   std::string secret;
@@ -188,7 +189,8 @@ TEST_CASE("serve: caches follow changes by other connections on PostgreSQL too",
       s->update_suspect("test", "S2", u, "social worker's visit");
     }
     CHECK(exhibits(c.get("/api/queue?limit=5", secret).json()) == Strings{"EX2", "EX1"});
-    must_run(safehold_binary() + " queue token revoke carol --user test --db " + shell_quote(db->url()));
+    must_run(safehold_binary() + " queue token revoke carol --user test --db " +
+             shell_quote(db->url()));
     CHECK(c.get("/api/queue?limit=5", secret).status == 401);
   }
   server.stop();

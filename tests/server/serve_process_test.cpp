@@ -1,12 +1,14 @@
 // `safehold serve` as a process: TLS with a certificate made by openssl, start-up errors, port 0,
 // the loopback rule, graceful SIGTERM.
-#include "tests/server/serve_support.hpp"
-
-#include "scheduler/queue.hpp"
-
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>: keep this order.
+// clang-format off
+#include <utility>
+#include <boost/asio.hpp>
+// clang-format on
 #include <catch2/catch.hpp>
 
-#include <boost/asio.hpp>
+#include "scheduler/queue.hpp"
+#include "tests/server/serve_support.hpp"
 
 using nlohmann::json;
 using safehold::test::HttpClient;
@@ -82,7 +84,7 @@ TEST_CASE("serve: TLS with a certificate made by openssl at test time", "[serve]
   CHECK(c.connections() == 1);
   // openssl s_client agrees: TLS 1.2 or later, and plain HTTP on the TLS port gets nothing.
   auto s = safehold::test::run("echo | openssl s_client -connect 127.0.0.1:" +
-                            std::to_string(port_of(url)) + " -CAfile " + qu.q(cert) + " 2>&1");
+                               std::to_string(port_of(url)) + " -CAfile " + qu.q(cert) + " 2>&1");
   CHECK(s.out.find("Verify return code: 0 (ok)") != std::string::npos);
   CHECK(p.stop() == 0);
 }
@@ -135,7 +137,8 @@ TEST_CASE("serve: start-up errors are one clear sentence", "[serve]") {
     CHECK(r.err == "safehold: --tls-cert and --tls-key go together: give both or neither\n");
   }
   SECTION("the database is unreachable") {
-    auto r = safehold::test::run(V + " serve --listen 127.0.0.1:0 --db postgresql://safehold@127.0.0.1:1/q");
+    auto r = safehold::test::run(
+        V + " serve --listen 127.0.0.1:0 --db postgresql://safehold@127.0.0.1:1/q");
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("safehold: cannot open the queue database:") == 0);
     CHECK(r.out.empty());

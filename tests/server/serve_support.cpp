@@ -1,22 +1,22 @@
 #include "tests/server/serve_support.hpp"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <catch2/catch.hpp>
-
 #include <cctype>
 #include <chrono>
 #include <csignal>
-#include <fcntl.h>
 #include <mutex>
 #include <optional>
 #include <sstream>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 extern char** environ;
 
@@ -237,15 +237,20 @@ TestServer::~TestServer() {
   thread_.join();
 }
 
-HttpClient TestServer::client() const { return HttpClient("127.0.0.1", server_->port()); }
+HttpClient TestServer::client() const {
+  return HttpClient("127.0.0.1", server_->port());
+}
 
-std::string TestServer::log() const { return log_text_(); }
+std::string TestServer::log() const {
+  return log_text_();
+}
 
 void make_certificate(const std::filesystem::path& dir) {
-  must_run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-           "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-           shell_quote((dir / "key.pem").string()) + " -out " +
-           shell_quote((dir / "cert.pem").string()) + " 2>&1");
+  must_run(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      shell_quote((dir / "key.pem").string()) + " -out " +
+      shell_quote((dir / "cert.pem").string()) + " 2>&1");
 }
 
 ServeProcess::ServeProcess(const std::string& args, const std::filesystem::path& dir) : dir_(dir) {
@@ -253,7 +258,8 @@ ServeProcess::ServeProcess(const std::string& args, const std::filesystem::path&
                     shell_quote((dir / "serve.out").string()) + " 2>" +
                     shell_quote((dir / "serve.err").string()) + " </dev/null";
   const char* argv[] = {"bash", "-c", cmd.c_str(), nullptr};
-  REQUIRE(posix_spawn(&pid_, "/bin/bash", nullptr, nullptr, const_cast<char**>(argv), environ) == 0);
+  REQUIRE(posix_spawn(&pid_, "/bin/bash", nullptr, nullptr, const_cast<char**>(argv), environ) ==
+          0);
 }
 
 ServeProcess::~ServeProcess() {
@@ -297,7 +303,11 @@ int ServeProcess::wait() {
   return code_;
 }
 
-std::string ServeProcess::out() const { return read_text(dir_ / "serve.out"); }
-std::string ServeProcess::err() const { return read_text(dir_ / "serve.err"); }
+std::string ServeProcess::out() const {
+  return read_text(dir_ / "serve.out");
+}
+std::string ServeProcess::err() const {
+  return read_text(dir_ / "serve.err");
+}
 
 }  // namespace safehold::test

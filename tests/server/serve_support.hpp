@@ -2,17 +2,16 @@
 // HTTP/1.1 client (plain or TLS) that keeps its connection alive, and a way to run the binary.
 #pragma once
 
-#include "server/server.hpp"
-#include "tests/common/support.hpp"
-
-#include <nlohmann/json.hpp>
-
 #include <functional>
 #include <map>
-#include <ostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 #include <thread>
+
+#include "server/server.hpp"
+#include "tests/common/support.hpp"
 
 namespace safehold::test {
 

@@ -1,20 +1,20 @@
-// worker/ and `safehold work`: the whole chain in queue order, on generated evidence (loop devices and
-// image files), with crash-and-resume, two workers sharing PostgreSQL, and the demo's own run.
+// worker/ and `safehold work`: the whole chain in queue order, on generated evidence (loop devices
+// and image files), with crash-and-resume, two workers sharing PostgreSQL, and the demo's own run.
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <csignal>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
 #include "base/hash.hpp"
 #include "scheduler/queue.hpp"
 #include "tests/common/support.hpp"
 #include "worker/worker.hpp"
-
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
-#include <chrono>
-#include <csignal>
-#include <set>
-#include <sstream>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <thread>
 
 using namespace safehold;
 using test::must_run;
@@ -34,28 +34,35 @@ std::vector<json> json_lines(const std::string& text) {
 }
 
 std::string q(const std::string& db, const std::string& args) {
-  return shell_quote(test::safehold_binary()) + " queue " + args + " --db " + shell_quote(db) + " --user tester";
+  return shell_quote(test::safehold_binary()) + " queue " + args + " --db " + shell_quote(db) +
+         " --user tester";
 }
 
-std::string work(const std::string& db, const std::string& station, const fsys::path& dir, const std::string& extra = "") {
-  return shell_quote(test::safehold_binary()) + " work --db " + shell_quote(db) + " --station " + station +
-         " --evidence-dir " + shell_quote(dir.string()) + " --json --exit-when-empty " + extra;
+std::string work(const std::string& db, const std::string& station, const fsys::path& dir,
+                 const std::string& extra = "") {
+  return shell_quote(test::safehold_binary()) + " work --db " + shell_quote(db) + " --station " +
+         station + " --evidence-dir " + shell_quote(dir.string()) + " --json --exit-when-empty " +
+         extra;
 }
 
 // Small generated sources: FAT images made with mkfs.vfat + mtools holding a synthetic picture.
 fsys::path make_source(const fsys::path& dir, const std::string& name, int seed) {
   fsys::path img = dir / (name + ".raw");
   fsys::path pic = dir / (name + ".jpg");
-  must_run("convert -size 160x120 gradient:'#" + std::to_string(100000 + seed * 7919) + "'-'#203040' " +
-           shell_quote(pic.string()) + " && truncate -s 8M " + shell_quote(img.string()) + " && mkfs.vfat -n SRC " +
-           shell_quote(img.string()) + " >/dev/null && MTOOLS_SKIP_CHECK=1 mcopy -i " + shell_quote(img.string()) + " " +
+  must_run("convert -size 160x120 gradient:'#" + std::to_string(100000 + seed * 7919) +
+           "'-'#203040' " + shell_quote(pic.string()) + " && truncate -s 8M " +
+           shell_quote(img.string()) + " && mkfs.vfat -n SRC " + shell_quote(img.string()) +
+           " >/dev/null && MTOOLS_SKIP_CHECK=1 mcopy -i " + shell_quote(img.string()) + " " +
            shell_quote(pic.string()) + " ::/photo.jpg");
   return img;
 }
 
 struct Loop {
   std::string dev;
-  explicit Loop(const fsys::path& file) { dev = must_run("losetup -f --show " + shell_quote(file.string())); dev.erase(dev.find_last_not_of("\n") + 1); }
+  explicit Loop(const fsys::path& file) {
+    dev = must_run("losetup -f --show " + shell_quote(file.string()));
+    dev.erase(dev.find_last_not_of("\n") + 1);
+  }
   ~Loop() { test::run("blockdev --setrw " + dev + "; losetup -d " + dev); }
 };
 
@@ -75,7 +82,8 @@ TEST_CASE("safe_component keeps evidence folders inside the evidence directory",
         fsys::path("/ev") / worker::safe_component("CASE 1") / worker::safe_component("PH/1"));
 }
 
-TEST_CASE("safehold work processes devices in policy order, including a case whose facts change", "[worker][e2e][slow]") {
+TEST_CASE("safehold work processes devices in policy order, including a case whose facts change",
+          "[worker][e2e][slow]") {
   test::TempDir t("safehold-work-order");
   const std::string db = (t / "queue.db").string();
   // Two loop devices (as seized media appear) and image files.
@@ -93,10 +101,13 @@ TEST_CASE("safehold work processes devices in policy order, including a case who
   must_run(q(db, "suspect add S-HIGH --case HIGH --children no --access-to-children no"));
   must_run(q(db, "suspect add S-MED --case MED --children no --access-to-children no"));
   must_run(q(db, "device add D-LOW --suspect S-LOW --class phone --source " + l1.dev));
-  must_run(q(db, "device add D-HIGH-PC --suspect S-HIGH --class computer --source " + shell_quote(s3.string())));
+  must_run(q(db, "device add D-HIGH-PC --suspect S-HIGH --class computer --source " +
+                     shell_quote(s3.string())));
   must_run(q(db, "device add D-HIGH-PH --suspect S-HIGH --class phone --source " + l2.dev));
-  must_run(q(db, "device add D-MED --suspect S-MED --class removable --source " + shell_quote(s4.string())));
-  must_run(q(db, "device add D-LOW-2 --suspect S-LOW --class removable --source " + shell_quote(s5.string())));
+  must_run(q(db, "device add D-MED --suspect S-MED --class removable --source " +
+                     shell_quote(s4.string())));
+  must_run(q(db, "device add D-LOW-2 --suspect S-LOW --class removable --source " +
+                     shell_quote(s5.string())));
 
   // First two jobs: the high-risk phone is imaged, then carved.
   auto first = json_lines(must_run(work(db, "st-1", t / "ev", "--max-jobs 2")));
@@ -130,8 +141,10 @@ TEST_CASE("safehold work processes devices in policy order, including a case who
   CHECK((fsys::status(dev_dir).permissions() & fsys::perms::all) == fsys::perms::owner_all);
   // The acquire job stored its image on the device, where the carve job found it.
   for (auto& d : listed)
-    CHECK(d["image"] == (worker::device_dir(t / "ev", d["case"].get<std::string>(), d["exhibit"].get<std::string>()) /
-                         (d["exhibit"].get<std::string>() + ".E01")).string());
+    CHECK(d["image"] == (worker::device_dir(t / "ev", d["case"].get<std::string>(),
+                                            d["exhibit"].get<std::string>()) /
+                         (d["exhibit"].get<std::string>() + ".E01"))
+                            .string());
   auto rec = json::parse(test::read_text(dev_dir / "D-LOW.acquire.json"));
   CHECK(rec["md5"] == test::md5_file(s1));
   std::string report = test::read_text(dev_dir / "carve" / "report.jsonl");
@@ -153,13 +166,18 @@ static void check_resumed_and_carved(const std::vector<json>& jobs, const fsys::
   CHECK(jobs[1]["ok"] == true);
 }
 
-TEST_CASE("a worker killed with SIGKILL mid-acquisition is resumed by another after its lease expires", "[worker][e2e][slow]") {
+TEST_CASE(
+    "a worker killed with SIGKILL mid-acquisition is resumed by another after its lease expires",
+    "[worker][e2e][slow]") {
   test::TempDir t("safehold-work-resume");
   const std::string db = (t / "queue.db").string();
   fsys::path src = t / "big.raw";
   // 384 MiB of incompressible data: long enough to be killed midway.
-  must_run("{ openssl enc -aes-128-ctr -nosalt -pass pass:resume -pbkdf2 -in /dev/zero 2>/dev/null || true; } | head -c "
-           "402653184 > " + shell_quote(src.string()));
+  must_run(
+      "{ openssl enc -aes-128-ctr -nosalt -pass pass:resume -pbkdf2 -in /dev/zero 2>/dev/null || "
+      "true; } | head -c "
+      "402653184 > " +
+      shell_quote(src.string()));
   {
     auto store = scheduler::Store::open(db);
     auto p = store->policy();
@@ -168,21 +186,26 @@ TEST_CASE("a worker killed with SIGKILL mid-acquisition is resumed by another af
   }
   must_run(q(db, "case add C --risk high"));
   must_run(q(db, "suspect add S --case C --children no --access-to-children no"));
-  must_run(q(db, "device add BIG --suspect S --class computer --source " + shell_quote(src.string())));
+  must_run(
+      q(db, "device add BIG --suspect S --class computer --source " + shell_quote(src.string())));
   fsys::path state = worker::device_dir(t / "ev1", "C", "BIG") / "BIG.acquire.state";
   // Both stations share one evidence directory here (a lab's shared evidence store).
   pid_t pid = fork();
   if (pid == 0) {
-    execl("/bin/bash", "bash", "-c", (work(db, "st-a", t / "ev1", "--threads 1") + " >/dev/null 2>&1").c_str(), nullptr);
+    execl("/bin/bash", "bash", "-c",
+          (work(db, "st-a", t / "ev1", "--threads 1") + " >/dev/null 2>&1").c_str(), nullptr);
     _exit(127);
   }
   bool checkpointed = false;
   for (int i = 0; i < 600 && !checkpointed; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::error_code ec;
-    // Killed after its checkpoint at 64 MiB was saved (the resume contract), as the acquire test does.
-    checkpointed = fsys::exists(state, ec) && fsys::file_size(worker::device_dir(t / "ev1", "C", "BIG") / "BIG.E01", ec) > (64u << 20) &&
-                   test::read_text(state).find("\"offset\":67108864") != std::string::npos;
+    // Killed after its checkpoint at 64 MiB was saved (the resume contract), as the acquire test
+    // does.
+    checkpointed =
+        fsys::exists(state, ec) &&
+        fsys::file_size(worker::device_dir(t / "ev1", "C", "BIG") / "BIG.E01", ec) > (64u << 20) &&
+        test::read_text(state).find("\"offset\":67108864") != std::string::npos;
   }
   REQUIRE(checkpointed);
   // The whole process group of the worker dies at once, as with a power cut.
@@ -194,27 +217,37 @@ TEST_CASE("a worker killed with SIGKILL mid-acquisition is resumed by another af
   check_resumed_and_carved(jobs, src);
 }
 
-TEST_CASE("a worker stopped with SIGTERM mid-acquisition hands the job back without spending an attempt", "[worker][e2e][slow]") {
+TEST_CASE(
+    "a worker stopped with SIGTERM mid-acquisition hands the job back without spending an attempt",
+    "[worker][e2e][slow]") {
   test::TempDir t("safehold-work-term");
   const std::string db = (t / "queue.db").string();
   fsys::path src = t / "big.raw";
-  must_run("{ openssl enc -aes-128-ctr -nosalt -pass pass:sigterm -pbkdf2 -in /dev/zero 2>/dev/null || true; } | head -c "
-           "402653184 > " + shell_quote(src.string()));
+  must_run(
+      "{ openssl enc -aes-128-ctr -nosalt -pass pass:sigterm -pbkdf2 -in /dev/zero 2>/dev/null || "
+      "true; } | head -c "
+      "402653184 > " +
+      shell_quote(src.string()));
   must_run(q(db, "case add C --risk high"));
   must_run(q(db, "suspect add S --case C --children no --access-to-children no"));
-  must_run(q(db, "device add BIG --suspect S --class computer --source " + shell_quote(src.string())));
+  must_run(
+      q(db, "device add BIG --suspect S --class computer --source " + shell_quote(src.string())));
   const fsys::path dir = worker::device_dir(t / "ev", "C", "BIG");
   pid_t pid = fork();
   if (pid == 0) {
-    execl("/bin/bash", "bash", "-c", ("exec " + work(db, "st-a", t / "ev", "--threads 1") + " >" +
-                                      shell_quote((t / "st-a.out").string()) + " 2>&1").c_str(), nullptr);
+    execl("/bin/bash", "bash", "-c",
+          ("exec " + work(db, "st-a", t / "ev", "--threads 1") + " >" +
+           shell_quote((t / "st-a.out").string()) + " 2>&1")
+              .c_str(),
+          nullptr);
     _exit(127);
   }
   bool checkpointed = false;
   for (int i = 0; i < 600 && !checkpointed; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::error_code ec;
-    checkpointed = fsys::exists(dir / "BIG.acquire.state", ec) && fsys::file_size(dir / "BIG.E01", ec) > (64u << 20);
+    checkpointed = fsys::exists(dir / "BIG.acquire.state", ec) &&
+                   fsys::file_size(dir / "BIG.E01", ec) > (64u << 20);
   }
   REQUIRE(checkpointed);
   kill(pid, SIGTERM);
@@ -244,7 +277,8 @@ TEST_CASE("a worker stopped with SIGTERM mid-acquisition hands the job back with
   check_resumed_and_carved(jobs, src);
 }
 
-TEST_CASE("two workers on one PostgreSQL database never process a device twice", "[worker][e2e][postgres][slow]") {
+TEST_CASE("two workers on one PostgreSQL database never process a device twice",
+          "[worker][e2e][postgres][slow]") {
   const char* url = std::getenv("SAFEHOLD_TEST_PG_URL");
   if (!url || !*url) {
     WARN("skipped: SAFEHOLD_TEST_PG_URL not set (make test starts PostgreSQL)");
@@ -261,7 +295,8 @@ TEST_CASE("two workers on one PostgreSQL database never process a device twice",
   must_run(q(db, "suspect add SP --case P --children no --access-to-children no"));
   for (int i = 0; i < 6; ++i) {
     auto s = make_source(t.path(), "p" + std::to_string(i), 10 + i);
-    must_run(q(db, "device add DEV-" + std::to_string(i) + " --suspect SP --class computer --source " + shell_quote(s.string())));
+    must_run(q(db, "device add DEV-" + std::to_string(i) +
+                       " --suspect SP --class computer --source " + shell_quote(s.string())));
   }
   std::string out_a = (t / "a.jsonl").string(), out_b = (t / "b.jsonl").string();
   must_run("(" + work(db, "lab-a", t / "ev-a", "--threads 1") + " > " + out_a + " 2>/dev/null & " +
@@ -282,9 +317,11 @@ TEST_CASE("two workers on one PostgreSQL database never process a device twice",
   test::run("psql " + shell_quote(base) + " -qc 'DROP DATABASE " + dbname + " WITH (FORCE)'");
 }
 
-TEST_CASE("make demo's own run finishes with every device processed in safeguarding order", "[worker][demo][slow]") {
+TEST_CASE("make demo's own run finishes with every device processed in safeguarding order",
+          "[worker][demo][slow]") {
   test::TempDir t("safehold-demo");
-  auto r = test::run("cd " + shell_quote(test::source_dir()) + " && SAFEHOLD=" + shell_quote(test::safehold_binary()) +
+  auto r = test::run("cd " + shell_quote(test::source_dir()) +
+                     " && SAFEHOLD=" + shell_quote(test::safehold_binary()) +
                      " DEMO_OUT=" + shell_quote((t / "out").string()) + " tools/demo.sh");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -296,10 +333,14 @@ TEST_CASE("make demo's own run finishes with every device processed in safeguard
     if (j["job"] == "acquire") acquired.push_back(j["exhibit"]);
   // Very high risk first; after the household fact changes, the suspect's devices come next
   // (phone before removable), then the high-risk case's phone and computer.
-  CHECK(acquired == std::vector<std::string>{"C-LT-2", "C-USB-2", "B-PH-2", "B-USB-1", "A-PH-1", "A-LT-1"});
+  CHECK(acquired ==
+        std::vector<std::string>{"C-LT-2", "C-USB-2", "B-PH-2", "B-USB-1", "A-PH-1", "A-LT-1"});
 }
 
-TEST_CASE("on a shared PostgreSQL queue, a safeguarding device registered while both stations are busy is the next either takes", "[worker][postgres]") {
+TEST_CASE(
+    "on a shared PostgreSQL queue, a safeguarding device registered while both stations are busy "
+    "is the next either takes",
+    "[worker][postgres]") {
   const char* url = std::getenv("SAFEHOLD_TEST_PG_URL");
   if (!url || !*url) {
     WARN("skipped: SAFEHOLD_TEST_PG_URL not set (make test starts PostgreSQL)");
@@ -312,7 +353,8 @@ TEST_CASE("on a shared PostgreSQL queue, a safeguarding device registered while 
   must_run(q(db, "case add V --risk very-high"));
   must_run(q(db, "suspect add SV --case V --children no --access-to-children no"));
   for (int i = 0; i < 4; ++i)
-    must_run(q(db, "device add V-" + std::to_string(i) + " --suspect SV --class phone --source /dev/null"));
+    must_run(q(db, "device add V-" + std::to_string(i) +
+                       " --suspect SV --class phone --source /dev/null"));
   auto a = json::parse(must_run(q(db, "claim --station lab-a --jobs acquire --json")));
   auto b = json::parse(must_run(q(db, "claim --station lab-b --jobs acquire --json")));
   CHECK(a["exhibit"] == "V-0");
