@@ -62,9 +62,10 @@ demo: build
 bench: build
 	SAFEHOLD=$(BUILD)/tools/safehold bench/run.sh
 
-# libFuzzer targets of the carving walkers, built with clang and run briefly (FUZZ_SECONDS each).
+# Every libFuzzer target (walkers, chat decoders, EXIF, hash-set importers, E01 path), built with
+# clang and run briefly (FUZZ_SECONDS each).
 fuzz: deps
-	JOBS=$(JOBS) carve/fuzz/run.sh $${FUZZ_SECONDS:-20}
+	JOBS=$(JOBS) .ci/fuzz.sh $${FUZZ_SECONDS:-20}
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

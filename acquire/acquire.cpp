@@ -60,7 +60,7 @@ const char* to_string(Compression c) {
 }
 
 uint32_t choose_sectors_per_chunk(uint64_t size, uint32_t sector_size) {
-  // libewf 20140813 refuses 2^27 chunks and more (REFERENCES.md); stay well below.
+  // libewf 20140813 refuses 2^27 chunks and more (docs/REFERENCES.md); stay well below.
   constexpr uint64_t kMaxChunks = (1ull << 26) + (1ull << 24);
   uint32_t spc = 64;
   while (spc < 32768 && size / (static_cast<uint64_t>(spc) * sector_size) >= kMaxChunks) spc *= 2;

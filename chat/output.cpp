@@ -4,7 +4,6 @@
 #include <stdexcept>
 
 #include "base/json.hpp"
-#include "fs/json.hpp"
 
 namespace safehold::chat {
 

@@ -12,7 +12,6 @@
 #include "base/json.hpp"
 #include "export/exif.hpp"
 #include "export/export.hpp"
-#include "fs/json.hpp"
 
 namespace safehold::exports {
 

@@ -1,5 +1,5 @@
 // scheduler/: Safehold's examination queue. Cases, suspects and their household facts, devices with
-// a state machine, the safeguarding-first priority policy (DESIGN.md "Priority policy"), alerts for
+// a state machine, the safeguarding-first priority policy (docs/DESIGN.md "Priority policy"), alerts for
 // children's social care, leases for workers, an append-only hash-chained audit and API tokens.
 //
 // Everything here is a library call so that `safehold queue`, `safehold serve` and `safehold work`
@@ -120,7 +120,7 @@ struct Device {
   int64_t priority_key = 0;
 };
 
-// The priority tuple of DESIGN.md, computed by compute_priority() for both stores.
+// The priority tuple of docs/DESIGN.md, computed by compute_priority() for both stores.
 // Ordering: (tier, key, device id) ascending. Within tier 0, key = level * 2^40 + intake_at, so
 // risk band, then class, then waiting time decide strictly. Outside tier 0, key = intake_at +
 // level * aging period: each full aging period (default 7 days) of waiting is worth one level,

@@ -1,5 +1,5 @@
 // libFuzzer target for the sqlite walker (built with -DSAFEHOLD_FUZZ=ON and clang; see
-// carve/fuzz/run.sh).
+// .ci/fuzz.sh).
 #include "carve/fuzz/fuzz_walker.hpp"
 
 SAFEHOLD_WALKER_FUZZER(make_sqlite_walker)

@@ -11,7 +11,6 @@
 #include "chat/sqlite_db.hpp"
 #include "chat/sqlite_format.hpp"
 #include "chat/timestamp.hpp"
-#include "fs/json.hpp"
 #include "tests/chat/chat_support.hpp"
 #include "tests/common/support.hpp"
 

@@ -1,4 +1,4 @@
-// The priority policy of DESIGN.md as a table: compute_priority() alone, then through a store.
+// The priority policy of docs/DESIGN.md as a table: compute_priority() alone, then through a store.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <tuple>

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Proves that .ci/check_layers.py fails on a forbidden include and on a forbidden link: copies the
+# tracked tree, makes the scheduler include fs/ and carve link server, and expects exactly those
+# violations (exit 1). usage: .ci/check_layers_selftest.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} "$tmp"
+python3 .ci/check_layers.py "$tmp" >/dev/null || { echo "check_layers fails on the clean tree" >&2; exit 1; }
+sed -i '0,/^#include "/s//#include "fs\/evidence.hpp"\n#include "/' "$tmp/scheduler/model.cpp"
+echo 'target_link_libraries(safehold_carve PUBLIC safehold_server)' >>"$tmp/carve/CMakeLists.txt"
+echo '#include "fs/internal/ewf_chunks.hpp"' >>"$tmp/carve/view.hpp"
+set +e
+out=$(python3 .ci/check_layers.py "$tmp")
+rc=$?
+set -e
+echo "$out"
+[ $rc -eq 1 ] || { echo "expected exit 1, got $rc" >&2; exit 1; }
+grep -q '^scheduler/model.cpp:1: includes fs/evidence.hpp: scheduler/ may not use fs/' <<<"$out" ||
+  grep -q '^scheduler/model.cpp:[0-9]*: includes fs/evidence.hpp: scheduler/ may not use fs/' <<<"$out"
+grep -q '^carve/CMakeLists.txt: links safehold_server: carve/ may not use server/' <<<"$out"
+grep -q '^carve/view.hpp:[0-9]*: includes fs/internal/ewf_chunks.hpp: fs/internal/ is private to fs/' <<<"$out"
+grep -q '^check_layers: 3 violation(s)' <<<"$out"
+echo "check_layers self-test: the three planted violations were reported"
