@@ -19,7 +19,7 @@ for s in */fuzz/seeds.sh; do bash "$s" "$seeds"; done
 mkdir -p "$build/crashes"
 status=0
 for t in "${targets[@]}"; do
-  exe=$(find "$build" -type f -name "$t" -perm -u+x | head -1)
+  exe=$(realpath "$(find "$build" -type f -name "$t" -perm -u+x | head -1)")
   corpus="$seeds/${t#fuzz_}"
   mkdir -p "$corpus"
   echo "$t: ${secs}s, $(ls "$corpus" | wc -l) seed(s)"
