@@ -31,24 +31,6 @@ norm() {
     -e "s#$work/(old|new)#OUT#g" "$1"
 }
 status=0
-for img in "$ev"/*.raw "$ev"/*.E01; do
-  [ -e "$img" ] || continue
-  name=$(basename "$img")
-  for v in old new; do
-    bin=$old; [ $v = new ] && bin=$new
-    "$bin" carve "$img" -o "$work/$v/$name" >/dev/null 2>&1 || true
-  done
-  # Artefact files byte for byte; reports after normalisation.
-  if ! diff -r -q -x '*.jsonl' -x '*.json' -x '*.xml' -x '*.csv' "$work/old/$name" "$work/new/$name"; then
-    status=1
-  fi
-  for f in $(cd "$work/old/$name" && find . -name '*.jsonl' -o -name '*.json' -o -name '*.xml' -o -name '*.csv'); do
-    if ! diff <(norm "$work/old/$name/$f") <(norm "$work/new/$name/$f") >"$work/d" 2>&1; then
-      echo "DIFFERS: $name/$f"; head -20 "$work/d"; status=1
-    fi
-  done
-  echo "carve $name: $(find "$work/new/$name" -type f | wc -l) files compared"
-done
 for img in "$ev"/*.raw; do
   [ -e "$img" ] || continue
   name=$(basename "$img" .raw)
@@ -64,6 +46,25 @@ for img in "$ev"/*.raw; do
   diff <(norm "$work/acq-old/$name.acquire.json" | grep -v -E '"(path|image|image_bytes|size)"') \
        <(norm "$work/acq-new/$name.acquire.json" | grep -v -E '"(path|image|image_bytes|size)"') || status=1
   echo "acquire $name: media, EWF metadata and acquisition record compared"
+done
+for img in "$ev"/*.raw "$ev"/*.E01 "$work"/acq-old/*.E01; do
+  [ -e "$img" ] || continue
+  name=$(basename "$img")
+  case $img in "$work"/acq-old/*) name=e01-$name ;; esac
+  for v in old new; do
+    bin=$old; [ $v = new ] && bin=$new
+    "$bin" carve "$img" -o "$work/$v/$name" >/dev/null 2>&1 || true
+  done
+  # Artefact files byte for byte; reports after normalisation.
+  if ! diff -r -q -x '*.jsonl' -x '*.json' -x '*.xml' -x '*.csv' "$work/old/$name" "$work/new/$name"; then
+    status=1
+  fi
+  for f in $(cd "$work/old/$name" && find . -name '*.jsonl' -o -name '*.json' -o -name '*.xml' -o -name '*.csv'); do
+    if ! diff <(norm "$work/old/$name/$f") <(norm "$work/new/$name/$f") >"$work/d" 2>&1; then
+      echo "DIFFERS: $name/$f"; head -20 "$work/d"; status=1
+    fi
+  done
+  echo "carve $name: $(find "$work/new/$name" -type f | wc -l) files compared"
 done
 [ $status = 0 ] && echo "IDENTICAL (apart from name, version, timings and paths)" || echo "OUTPUTS DIFFER"
 exit $status
