@@ -6,7 +6,8 @@ use), then fails when
   - a file of module M includes "X/..." for a module X outside M's closure,
   - a CMake target safehold_M links safehold_X outside M's closure,
   - a file outside fs/ (and tests/fs/) includes "fs/internal/...",
-  - a folder holds C++ sources but is not in the table.
+  - a folder holds C++ sources but is not in the table,
+  - project headers include each other in a cycle.
 tests/<module>/ follow their module's row plus tests/common and their own folder; bench/ and
 tests/identity/ may use everything. Prints one line per violation: file:line: what and why.
 usage: .ci/check_layers.py [REPO_ROOT]
@@ -49,6 +50,7 @@ for mod in deps:
         errors.append(f"docs/ARCHITECTURE.md: {mod}/ is part of a dependency cycle")
 
 include_re = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+header_edges = {}
 src_ext = (".cpp", ".hpp", ".h", ".c", ".cc")
 skip_dirs = {".git", "build", "node_modules", "demo-out"}
 for dirpath, dirnames, filenames in os.walk(root):
@@ -89,6 +91,8 @@ for dirpath, dirnames, filenames in os.walk(root):
                 if not m:
                     continue
                 inc = m.group(1)
+                if rel.endswith((".hpp", ".h")):
+                    header_edges.setdefault(rel, set()).add(inc)
                 first = inc.split("/")[0]
                 if "/" not in inc:
                     continue  # same-folder or library header
@@ -104,6 +108,25 @@ for dirpath, dirnames, filenames in os.walk(root):
                     errors.append(
                         f"{rel}:{no}: includes {inc}: {owner}/ may not use {first}/ "
                         f"(docs/ARCHITECTURE.md allows {', '.join(sorted(allowed - {owner})) or 'nothing'})")
+
+# Header include cycles (a.hpp -> b.hpp -> a.hpp), found by depth-first search.
+state = {}
+
+
+def visit(h, stack):
+    state[h] = 1
+    for n in sorted(header_edges.get(h, ())):
+        if state.get(n) == 1:
+            cyc = stack[stack.index(n):] + [n] if n in stack else [h, n]
+            errors.append("include cycle: " + " -> ".join(cyc))
+        elif n in header_edges and not state.get(n):
+            visit(n, stack + [n])
+    state[h] = 2
+
+
+for h in sorted(header_edges):
+    if not state.get(h):
+        visit(h, [h])
 
 # CMake link edges of the module libraries.
 for mod in deps:

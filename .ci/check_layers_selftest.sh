@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Proves that .ci/check_layers.py fails on a forbidden include and on a forbidden link: copies the
-# tracked tree, makes the scheduler include fs/ and carve link server, and expects exactly those
+# Proves that .ci/check_layers.py fails on a forbidden include, a forbidden link, a use of
+# fs/internal/ and a header cycle: copies the tree, plants one of each, and expects exactly those
 # violations (exit 1). usage: .ci/check_layers_selftest.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ python3 .ci/check_layers.py "$tmp" >/dev/null || { echo "check_layers fails on t
 sed -i '0,/^#include "/s//#include "fs\/evidence.hpp"\n#include "/' "$tmp/scheduler/model.cpp"
 echo 'target_link_libraries(safehold_carve PUBLIC safehold_server)' >>"$tmp/carve/CMakeLists.txt"
 echo '#include "fs/internal/ewf_chunks.hpp"' >>"$tmp/carve/view.hpp"
+echo '#include "carve/known_mark.hpp"' >>"$tmp/carve/artefact.hpp"
 set +e
 out=$(python3 .ci/check_layers.py "$tmp")
 rc=$?
@@ -21,5 +22,6 @@ grep -q '^scheduler/model.cpp:1: includes fs/evidence.hpp: scheduler/ may not us
   grep -q '^scheduler/model.cpp:[0-9]*: includes fs/evidence.hpp: scheduler/ may not use fs/' <<<"$out"
 grep -q '^carve/CMakeLists.txt: links safehold_server: carve/ may not use server/' <<<"$out"
 grep -q '^carve/view.hpp:[0-9]*: includes fs/internal/ewf_chunks.hpp: fs/internal/ is private to fs/' <<<"$out"
-grep -q '^check_layers: 3 violation(s)' <<<"$out"
-echo "check_layers self-test: the three planted violations were reported"
+grep -q '^include cycle: carve/artefact.hpp -> carve/known_mark.hpp -> carve/artefact.hpp' <<<"$out"
+grep -q '^check_layers: 4 violation(s)' <<<"$out"
+echo "check_layers self-test: the four planted violations were reported"
