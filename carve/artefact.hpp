@@ -55,7 +55,6 @@ struct Artefact {
   // Not in the report: where the record came from.
   int filesystem = -1;
   int pass = 1;
-  bool pdq_done = false;  // PDQ already computed (or tried) while the passes ran
 };
 
 // One report.jsonl line (keys documented in docs/carve.md).

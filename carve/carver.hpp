@@ -1,7 +1,9 @@
 // The carving pipeline behind `safehold carve`: pass 1 over every file the filesystems know
-// (allocated, deleted, orphan; type by content), pass 2 over unallocated and unpartitioned space
-// only (signature carving with format walkers, bifragment JPEG gap carving), EXIF thumbnails,
-// SQLite databases for the chat readers, and the reports (report.jsonl, dfxml.xml, summary.json).
+// (allocated, deleted, orphan; type by content; carve/pass1.hpp), pass 2 over unallocated and
+// unpartitioned space only (signature carving with format walkers, bifragment JPEG gap carving;
+// carve/pass2.hpp), EXIF thumbnails, known-hash marks (carve/known_mark.hpp), SQLite databases for
+// the chat readers (carve/chat_link.hpp), and the reports (report.jsonl, dfxml.xml,
+// summary.json) in the output layout of carve/layout.hpp. docs/carve.md describes the stages.
 #pragma once
 
 #include <chrono>
@@ -13,16 +15,11 @@
 #include <vector>
 
 #include "carve/artefact.hpp"
+#include "carve/types.hpp"
 #include "fs/evidence.hpp"
 #include "hashset/hashset.hpp"
 
 namespace safehold::carve {
-
-// Every report type name `--types` accepts, and the groups.
-const std::vector<std::string>& media_types();
-// Parses "media", "chat", "all" or a comma list of type names; throws std::invalid_argument
-// naming the unknown type.
-std::set<std::string> parse_types(const std::string& spec);
 
 struct Progress {
   std::string phase;  // "files", "carving", "chat", "reports"
@@ -58,6 +55,10 @@ struct Summary {
   bool chat_linked = false;
   uint64_t known = 0;          // artefacts found in a known-hash set
   uint64_t known_skipped = 0;  // of which left out of artefacts/ as ignorable
+  // What the chat readers found, over every SQLite database (each database's own counts are on
+  // its report.jsonl line). Not written to summary.json, whose keys stay as documented.
+  uint64_t messages = 0;
+  uint64_t recovered_messages = 0;  // of which recovered from free pages, WAL or journal
 };
 nlohmann::json to_json(const Summary& s);
 

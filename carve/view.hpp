@@ -1,6 +1,8 @@
 // carve/: media carving. This header: the bounds-checked byte view every format walker reads
 // (bulk_extractor's sbuf_t + pos0_t). A view never exposes a raw pointer and length; reads past
-// its end return nothing instead of touching memory they do not own.
+// its end return nothing instead of touching memory they do not own. Where its first byte lives is
+// an Origin that names its address space, so a file offset can never be taken for a carve-space
+// offset (pass 1 and pass 2 address their bytes differently).
 #pragma once
 
 #include <algorithm>
@@ -13,19 +15,40 @@
 
 namespace safehold::carve {
 
+// The address space a view's offsets are in.
+enum class Space {
+  file,   // a file's content or a buffer of its own (pass 1, walkers' tests): 0 = its first byte
+  carve,  // pass 2's carve space: unallocated and unpartitioned ranges laid end to end
+          // (carve/pass2.hpp's CarveSpace maps it to image byte runs)
+};
+
+// Where a view's first byte lives.
+struct Origin {
+  Space space = Space::file;
+  uint64_t offset = 0;
+};
+
 class ByteView {
  public:
   ByteView() = default;
-  // pos0: where data[0] lives in the address space it came from (an image offset for pass 2, the
-  // file offset for pass 1; see Space for mapping it to image byte runs).
   // ends_data: no byte exists after the view (a whole file, or the end of the carved space), so a
   // structure that may continue ends here instead of asking for more.
-  ByteView(std::span<const std::byte> data, uint64_t pos0, bool ends_data = false)
-      : data_(data), pos0_(pos0), ends_data_(ends_data) {}
+  explicit ByteView(std::span<const std::byte> data, Origin at = {}, bool ends_data = false)
+      : data_(data), at_(at), ends_data_(ends_data) {}
+  // A whole file or buffer (nothing follows it), starting at its own offset 0.
+  static ByteView whole(std::span<const std::byte> data) { return ByteView(data, {}, true); }
+  // Bytes of pass 2's carve space starting at carve-space offset `offset`.
+  static ByteView in_carve_space(std::span<const std::byte> data, uint64_t offset, bool ends_data) {
+    return ByteView(data, {Space::carve, offset}, ends_data);
+  }
 
   size_t size() const { return data_.size(); }
   bool empty() const { return data_.empty(); }
-  uint64_t pos0() const { return pos0_; }
+  Origin origin() const { return at_; }
+  // The carve-space offset of the first byte; throws std::bad_optional_access on any other view.
+  uint64_t carve_offset() const {
+    return (at_.space == Space::carve ? std::optional<uint64_t>(at_.offset) : std::nullopt).value();
+  }
   bool ends_data() const { return ends_data_; }
   bool has(uint64_t off, uint64_t len) const {
     return off <= data_.size() && len <= data_.size() - off;
@@ -33,9 +56,10 @@ class ByteView {
 
   // A sub-view [off, off+len), clipped to this view.
   ByteView sub(uint64_t off, uint64_t len = UINT64_MAX) const {
-    if (off >= data_.size()) return ByteView({}, pos0_ + off, ends_data_);
+    const Origin at{at_.space, at_.offset + off};
+    if (off >= data_.size()) return ByteView({}, at, ends_data_);
     size_t n = static_cast<size_t>(std::min<uint64_t>(len, data_.size() - off));
-    return ByteView(data_.subspan(static_cast<size_t>(off), n), pos0_ + off,
+    return ByteView(data_.subspan(static_cast<size_t>(off), n), at,
                     ends_data_ && n == data_.size() - off);
   }
   ByteView prefix(uint64_t len) const { return sub(0, len); }
@@ -87,7 +111,7 @@ class ByteView {
   }
 
   std::span<const std::byte> data_;
-  uint64_t pos0_ = 0;
+  Origin at_;
   bool ends_data_ = false;
 };
 

@@ -38,6 +38,8 @@ const Registry& Registry::builtin() {
 
 void Registry::add(std::unique_ptr<Walker> w, Category c) {
   max_header_ = std::max(max_header_, w->header_size());
+  for (unsigned char b : w->lead_bytes()) by_lead_[b].push_back(order_.size());
+  for (const TypeInfo& t : w->types()) types_.push_back({&t, w.get(), c});
   order_.push_back(w.get());
   cats_.push_back(c);
   owned_.push_back(std::move(w));
@@ -55,40 +57,38 @@ Category Registry::category(const Walker* w) const {
   return Category::media;
 }
 
+size_t Registry::index_of(const Walker* w) const {
+  return static_cast<size_t>(std::find(order_.begin(), order_.end(), w) - order_.begin());
+}
+
 const Walker* Registry::identify(const ByteView& v) const {
-  for (auto* w : order_)
-    if (w->probe(v)) return w;
+  for (size_t i : by_lead_[v.at(0)])
+    if (order_[i]->probe(v)) return order_[i];
+  return nullptr;
+}
+
+const Walker* Registry::identify(const ByteView& v, const std::vector<bool>& wanted) const {
+  for (size_t i : by_lead_[v.at(0)])
+    if (wanted[i] && order_[i]->probe(v)) return order_[i];
+  return nullptr;
+}
+
+const TypeRow* Registry::find_type(std::string_view name) const {
+  for (auto& row : types_) {
+    if (row.info->name == name) return &row;
+    for (auto a : row.info->aliases)
+      if (a == name) return &row;
+  }
   return nullptr;
 }
 
 bool extension_fits(std::string_view type, std::string_view ext) {
-  struct Row {
-    std::string_view type;
-    std::initializer_list<std::string_view> exts;
-  };
-  static const Row rows[] = {
-      {"jpeg", {"jpg", "jpeg", "jpe", "jfif", "jif", "thm"}},
-      {"png", {"png", "apng"}},
-      {"gif", {"gif"}},
-      {"bmp", {"bmp", "dib"}},
-      {"webp", {"webp"}},
-      {"tiff",
-       {"tif", "tiff", "dng", "nef", "cr2", "arw", "orf", "rw2", "pef", "srw", "raf", "3fr",
-        "erf"}},
-      {"heif", {"heic", "heif", "hif", "avif", "heics", "heifs"}},
-      {"mp4", {"mp4", "m4v", "m4a", "mp4v", "f4v", "m4p", "mov"}},
-      {"m4v", {"m4v", "mp4"}},
-      {"m4a", {"m4a", "m4b", "m4p", "mp4"}},
-      {"mov", {"mov", "qt", "mp4"}},
-      {"3gp", {"3gp", "3g2", "3gpp", "3gpp2", "mp4"}},
-      {"avi", {"avi", "divx"}},
-      {"asf", {"asf", "wmv", "wma"}},
-      {"mkv", {"mkv", "mka", "mk3d", "mks", "webm"}},
-      {"webm", {"webm", "mkv"}},
-  };
-  for (auto& r : rows)
-    if (r.type == type) return std::find(r.exts.begin(), r.exts.end(), ext) != r.exts.end();
-  return true;  // types without a table (sqlite): any name is honest
+  for (auto& row : Registry::builtin().types()) {
+    if (row.info->name != type) continue;
+    const auto& exts = row.info->extensions;
+    return exts.empty() || std::find(exts.begin(), exts.end(), ext) != exts.end();
+  }
+  return true;  // not a type of ours: nothing to compare with
 }
 
 }  // namespace safehold::carve

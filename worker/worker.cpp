@@ -216,18 +216,6 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
   c.threads = o.threads;
   c.command_line = "safehold work --station " + o.station;
   auto s = carve::carve(*ev, c);
-  uint64_t messages = 0, recovered = 0;
-  std::ifstream report(out / "report.jsonl");
-  std::string line;
-  while (std::getline(report, line)) {
-    auto j = json::parse(line, nullptr, false);
-    if (j.is_object() && j.value("type", "") == "sqlite") {
-      if (j.contains("messages") && j["messages"].is_number())
-        messages += j["messages"].get<uint64_t>();
-      if (j.contains("recovered") && j["recovered"].is_number())
-        recovered += j["recovered"].get<uint64_t>();
-    }
-  }
   json counts = json::object();
   for (auto& [type, states] : s.counts) {
     uint64_t n = 0;
@@ -237,8 +225,8 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
   return {{"image", image.string()},
           {"artefacts", s.artefacts},
           {"by_type", counts},
-          {"messages", messages},
-          {"recovered_messages", recovered},
+          {"messages", s.messages},
+          {"recovered_messages", s.recovered_messages},
           {"errors", s.errors.size()},
           {"report", (out / "report.jsonl").string()},
           {"messages_file", (out / "messages.jsonl").string()},

@@ -14,7 +14,7 @@ namespace safehold::carve::fuzz {
 inline void walk_all(const Walker& w, const uint8_t* data, size_t size) {
   std::span<const std::byte> s(reinterpret_cast<const std::byte*>(data), size);
   for (bool end : {false, true}) {
-    ByteView v(s, 0, end);
+    ByteView v(s, {}, end);
     (void)w.probe(v);
     WalkResult r = w.walk(v);
     if ((r.verdict == Verdict::valid || r.verdict == Verdict::truncated) && r.length > size)

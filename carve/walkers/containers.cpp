@@ -43,6 +43,12 @@ class RiffWalker final : public Walker {
  public:
   std::string_view name() const override { return "riff"; }
   size_t header_size() const override { return 16; }
+  std::span<const TypeInfo> types() const override {
+    static const TypeInfo t[] = {{"webp", "webp", "image/webp", {}, {"webp"}},
+                                 {"avi", "avi", "video/x-msvideo", {}, {"avi", "divx"}}};
+    return t;
+  }
+  std::string_view lead_bytes() const override { return "R"; }
   bool probe(const ByteView& v) const override {
     return v.matches(0, "RIFF") && (v.matches(8, "WEBP") || v.matches(8, "AVI ")) &&
            v.le32(4).value_or(0) >= 12;
@@ -51,9 +57,7 @@ class RiffWalker final : public Walker {
     WalkResult r;
     if (!probe(v)) return fail(r, 0, "no RIFF WEBP/AVI header");
     bool webp = v.matches(8, "WEBP");
-    r.type = webp ? "webp" : "avi";
-    r.ext = r.type;
-    r.mime = webp ? "image/webp" : "video/x-msvideo";
+    r.set_type(types()[webp ? 0 : 1]);
     uint64_t end = 8 + uint64_t{*v.le32(4)};
     end += end & 1;
     if (!v.has(0, end)) return more(r, v, end);
@@ -94,6 +98,19 @@ bool top_level_box(const ByteView& v, uint64_t at) {
   return false;
 }
 
+// The ISO-BMFF family's types; brand_type() picks one by index.
+enum IsoType : size_t { kHeif, kMp4, kMov, k3gp, kM4v, kM4a };
+std::span<const TypeInfo> isobmff_types() {
+  static const TypeInfo t[] = {
+      {"heif", "heic", "image/heic", {"heic"}, {"heic", "heif", "hif", "avif", "heics", "heifs"}},
+      {"mp4", "mp4", "video/mp4", {}, {"mp4", "m4v", "m4a", "mp4v", "f4v", "m4p", "mov"}},
+      {"mov", "mov", "video/quicktime", {}, {"mov", "qt", "mp4"}},
+      {"3gp", "3gp", "video/3gpp", {}, {"3gp", "3g2", "3gpp", "3gpp2", "mp4"}},
+      {"m4v", "m4v", "video/x-m4v", {}, {"m4v", "mp4"}},
+      {"m4a", "m4a", "audio/mp4", {}, {"m4a", "m4b", "m4p", "mp4"}}};
+  return t;
+}
+
 void brand_type(std::string_view major, const std::vector<std::string>& compat, WalkResult& r) {
   auto any = [&](std::initializer_list<std::string_view> set) {
     for (auto s : set) {
@@ -110,31 +127,22 @@ void brand_type(std::string_view major, const std::vector<std::string>& compat, 
   };
   if (is({"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis"}) ||
       (!is({"qt  "}) && any({"heic", "heix", "mif1"}) && !any({"isom", "mp41", "mp42"}))) {
-    r.type = "heif";
+    r.set_type(isobmff_types()[kHeif]);
     bool avif = is({"avif", "avis"});
     r.ext = avif ? "avif" : (is({"mif1", "msf1"}) && !any({"heic"}) ? "heif" : "heic");
-    r.mime = avif ? "image/avif" : "image/heic";
+    if (avif) r.mime = "image/avif";
   } else if (is({"qt  "})) {
-    r.type = "mov";
-    r.ext = "mov";
-    r.mime = "video/quicktime";
+    r.set_type(isobmff_types()[kMov]);
   } else if (major.substr(0, 3) == "3gp" || major.substr(0, 3) == "3g2" ||
              major.substr(0, 3) == "3ge") {
-    r.type = "3gp";
-    r.ext = major.substr(0, 3) == "3g2" ? "3g2" : "3gp";
-    r.mime = "video/3gpp";
+    r.set_type(isobmff_types()[k3gp]);
+    if (major.substr(0, 3) == "3g2") r.ext = "3g2";
   } else if (is({"M4V ", "M4VH", "M4VP"})) {
-    r.type = "m4v";
-    r.ext = "m4v";
-    r.mime = "video/x-m4v";
+    r.set_type(isobmff_types()[kM4v]);
   } else if (is({"M4A ", "M4B ", "M4P "})) {
-    r.type = "m4a";
-    r.ext = "m4a";
-    r.mime = "audio/mp4";
+    r.set_type(isobmff_types()[kM4a]);
   } else {
-    r.type = "mp4";
-    r.ext = "mp4";
-    r.mime = "video/mp4";
+    r.set_type(isobmff_types()[kMp4]);
   }
 }
 
@@ -142,6 +150,8 @@ class IsoBmffWalker final : public Walker {
  public:
   std::string_view name() const override { return "isobmff"; }
   size_t header_size() const override { return 16; }
+  std::span<const TypeInfo> types() const override { return isobmff_types(); }
+  std::string_view lead_bytes() const override { return std::string_view("\0", 1); }  // size
   bool probe(const ByteView& v) const override {
     auto size = v.be32(0);
     return size && *size >= 16 && *size <= 4096 && v.matches(4, "ftyp") && fourcc_ok(v, 8);
@@ -223,15 +233,18 @@ class AsfWalker final : public Walker {
  public:
   std::string_view name() const override { return "asf"; }
   size_t header_size() const override { return 30; }
+  std::span<const TypeInfo> types() const override {
+    static const TypeInfo t[] = {{"asf", "wmv", "video/x-ms-asf", {"wmv"}, {"asf", "wmv", "wma"}}};
+    return t;
+  }
+  std::string_view lead_bytes() const override { return "\x30"; }  // the header object's GUID
   bool probe(const ByteView& v) const override {
     auto size = v.le64(16);
     return guid_at(v, 0, kAsfHeader) && size && *size >= 30 && *size < (1ull << 32);
   }
   WalkResult walk(const ByteView& v) const override {
     WalkResult r;
-    r.type = "asf";
-    r.ext = "wmv";
-    r.mime = "video/x-ms-asf";
+    r.set_type(types()[0]);
     if (!probe(v)) return fail(r, 0, "no ASF header object");
     uint64_t hsize = *v.le64(16);
     if (!v.has(0, hsize)) return more(r, v, hsize);
@@ -317,6 +330,13 @@ class EbmlWalker final : public Walker {
  public:
   std::string_view name() const override { return "ebml"; }
   size_t header_size() const override { return 16; }
+  std::span<const TypeInfo> types() const override {
+    static const TypeInfo t[] = {
+        {"mkv", "mkv", "video/x-matroska", {}, {"mkv", "mka", "mk3d", "mks", "webm"}},
+        {"webm", "webm", "video/webm", {}, {"webm", "mkv"}}};
+    return t;
+  }
+  std::string_view lead_bytes() const override { return "\x1A"; }
   bool probe(const ByteView& v) const override {
     if (!(v.at(0) == 0x1A && v.at(1) == 0x45 && v.at(2) == 0xDF && v.at(3) == 0xA3)) return false;
     auto s = vint(v, 4, false);
@@ -324,9 +344,7 @@ class EbmlWalker final : public Walker {
   }
   WalkResult walk(const ByteView& v) const override {
     WalkResult r;
-    r.type = "mkv";
-    r.ext = "mkv";
-    r.mime = "video/x-matroska";
+    r.set_type(types()[0]);
     if (!probe(v)) return fail(r, 0, "no EBML header");
     auto hs = vint(v, 4, false);
     uint64_t hend = 4 + hs->len + hs->value;
@@ -345,9 +363,7 @@ class EbmlWalker final : public Walker {
     }
     while (!doctype.empty() && doctype.back() == '\0') doctype.pop_back();
     if (doctype == "webm") {
-      r.type = "webm";
-      r.ext = "webm";
-      r.mime = "video/webm";
+      r.set_type(types()[1]);
     } else if (doctype != "matroska") {
       return fail(r, 4, "EBML doctype is not matroska or webm");
     }

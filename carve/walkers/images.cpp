@@ -6,11 +6,9 @@
 namespace safehold::carve {
 namespace {
 
-WalkResult start(const char* type, const char* ext, const char* mime) {
+WalkResult start(const TypeInfo& t) {
   WalkResult r;
-  r.type = type;
-  r.ext = ext;
-  r.mime = mime;
+  r.set_type(t);
   return r;
 }
 
@@ -35,11 +33,16 @@ class PngWalker final : public Walker {
  public:
   std::string_view name() const override { return "png"; }
   size_t header_size() const override { return 16; }
+  std::span<const TypeInfo> types() const override {
+    static const TypeInfo t[] = {{"png", "png", "image/png", {}, {"png", "apng"}}};
+    return t;
+  }
+  std::string_view lead_bytes() const override { return "\x89"; }
   bool probe(const ByteView& v) const override {
     return v.matches(0, "\x89PNG\r\n\x1a\n") && v.matches(12, "IHDR");
   }
   WalkResult walk(const ByteView& v) const override {
-    WalkResult r = start("png", "png", "image/png");
+    WalkResult r = start(types()[0]);
     if (!probe(v)) return fail(r, 0, "no PNG signature");
     uint64_t pos = 8;
     bool idat = false;
@@ -71,12 +74,17 @@ class PngWalker final : public Walker {
 class GifWalker final : public Walker {
  public:
   std::string_view name() const override { return "gif"; }
+  std::span<const TypeInfo> types() const override {
+    static const TypeInfo t[] = {{"gif", "gif", "image/gif", {}, {"gif"}}};
+    return t;
+  }
+  std::string_view lead_bytes() const override { return "G"; }
   size_t header_size() const override { return 13; }
   bool probe(const ByteView& v) const override {
     return (v.matches(0, "GIF87a") || v.matches(0, "GIF89a")) && v.has(0, 13);
   }
   WalkResult walk(const ByteView& v) const override {
-    WalkResult r = start("gif", "gif", "image/gif");
+    WalkResult r = start(types()[0]);
     if (!probe(v)) return fail(r, 0, "no GIF signature");
     uint64_t pos = 13;
     uint8_t flags = v.at(10);
@@ -127,6 +135,11 @@ class GifWalker final : public Walker {
 class BmpWalker final : public Walker {
  public:
   std::string_view name() const override { return "bmp"; }
+  std::span<const TypeInfo> types() const override {
+    static const TypeInfo t[] = {{"bmp", "bmp", "image/bmp", {}, {"bmp", "dib"}}};
+    return t;
+  }
+  std::string_view lead_bytes() const override { return "B"; }
   size_t header_size() const override { return 30; }
   bool probe(const ByteView& v) const override {
     if (!v.matches(0, "BM") || !v.has(0, 30)) return false;
@@ -140,7 +153,7 @@ class BmpWalker final : public Walker {
     return planes == 1;
   }
   WalkResult walk(const ByteView& v) const override {
-    WalkResult r = start("bmp", "bmp", "image/bmp");
+    WalkResult r = start(types()[0]);
     if (!probe(v)) return fail(r, 0, "no BMP header");
     uint32_t size = *v.le32(2), off = *v.le32(10), dib = *v.le32(14);
     if (size > (1u << 30)) return fail(r, 2, "BMP claims over 1 GiB");

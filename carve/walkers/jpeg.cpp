@@ -30,6 +30,12 @@ class JpegWalker final : public Walker {
  public:
   std::string_view name() const override { return "jpeg"; }
   size_t header_size() const override { return 4; }
+  std::span<const TypeInfo> types() const override {
+    static const TypeInfo t[] = {
+        {"jpeg", "jpg", "image/jpeg", {"jpg"}, {"jpg", "jpeg", "jpe", "jfif", "jif", "thm"}}};
+    return t;
+  }
+  std::string_view lead_bytes() const override { return "\xFF"; }
   bool probe(const ByteView& v) const override {
     if (!(v.at(0) == 0xFF && v.at(1) == 0xD8 && v.at(2) == 0xFF)) return false;
     uint8_t m = v.at(3);
@@ -38,9 +44,7 @@ class JpegWalker final : public Walker {
 
   WalkResult walk(const ByteView& v) const override {
     WalkResult r;
-    r.type = "jpeg";
-    r.ext = "jpg";
-    r.mime = "image/jpeg";
+    r.set_type(types()[0]);
     auto more = [&](uint64_t at) {
       if (v.size() >= kMaxJpeg) {
         r.verdict = Verdict::invalid;

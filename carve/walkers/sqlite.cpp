@@ -8,6 +8,12 @@ namespace {
 class SqliteWalker final : public Walker {
  public:
   std::string_view name() const override { return "sqlite"; }
+  // Apps name their databases freely: no extension is dishonest.
+  std::span<const TypeInfo> types() const override {
+    static const TypeInfo t[] = {{"sqlite", "sqlite", "application/vnd.sqlite3", {}, {}}};
+    return t;
+  }
+  std::string_view lead_bytes() const override { return "S"; }
   size_t header_size() const override { return 100; }
   bool probe(const ByteView& v) const override {
     if (!v.matches(0, std::string_view("SQLite format 3\0", 16))) return false;
@@ -22,9 +28,7 @@ class SqliteWalker final : public Walker {
   }
   WalkResult walk(const ByteView& v) const override {
     WalkResult r;
-    r.type = "sqlite";
-    r.ext = "sqlite";
-    r.mime = "application/vnd.sqlite3";
+    r.set_type(types()[0]);
     auto fail = [&](uint64_t at, std::string why) {
       r.verdict = Verdict::invalid;
       r.error_at = at;

@@ -184,6 +184,16 @@ namespace {
 class TiffWalker final : public Walker {
  public:
   std::string_view name() const override { return "tiff"; }
+  std::span<const TypeInfo> types() const override {
+    static const TypeInfo t[] = {{"tiff",
+                                  "tif",
+                                  "image/tiff",
+                                  {},
+                                  {"tif", "tiff", "dng", "nef", "cr2", "arw", "orf", "rw2", "pef",
+                                   "srw", "raf", "3fr", "erf"}}};
+    return t;
+  }
+  std::string_view lead_bytes() const override { return "IM"; }
   size_t header_size() const override { return 16; }
   bool probe(const ByteView& v) const override {
     if (!(v.matches(0, std::string_view("II*\0", 4)) || v.matches(0, std::string_view("MM\0*", 4))))
@@ -194,9 +204,7 @@ class TiffWalker final : public Walker {
   }
   WalkResult walk(const ByteView& v) const override {
     WalkResult r;
-    r.type = "tiff";
-    r.ext = "tif";
-    r.mime = "image/tiff";
+    r.set_type(types()[0]);
     TiffInfo t = parse_tiff(v);
     if (!t.ok) {
       r.verdict = Verdict::invalid;

@@ -84,27 +84,27 @@ TEST_CASE("every walker finds the true end of encoder output and rejects damage"
     INFO("sample " << s.file);
     auto data = slurp(make(dir, s));
     REQUIRE(data.size() > 100);
-    const Walker* w = reg.identify(ByteView(data, 0));
+    const Walker* w = reg.identify(ByteView(data));
     REQUIRE(w != nullptr);
     CHECK(w->name() == s.family);
 
     // Whole file, and the same file followed by unrelated bytes (as in free space).
-    WalkResult r = w->walk(ByteView(data, 0, true));
+    WalkResult r = w->walk(ByteView::whole(data));
     CHECK(to_string(r.verdict) == std::string("valid"));
     CHECK(r.length == data.size());
     CHECK(r.type == s.type);
     auto padded = data;
     padded.resize(data.size() + 70000, std::byte{0x41});
-    r = w->walk(ByteView(padded, 0, false));
+    r = w->walk(ByteView(padded));
     CHECK(to_string(r.verdict) == std::string("valid"));
     CHECK(r.length == data.size());
 
     // Cut in half: more is wanted, or (at the end of data) it is not valid.
-    ByteView half(std::span<const std::byte>(data).first(data.size() / 2), 0, false);
+    ByteView half(std::span<const std::byte>(data).first(data.size() / 2));
     r = w->walk(half);
     CHECK(r.verdict == Verdict::need_more);
     CHECK(r.need > half.size());
-    ByteView half_end(std::span<const std::byte>(data).first(data.size() / 2), 0, true);
+    ByteView half_end(std::span<const std::byte>(data).first(data.size() / 2), {}, true);
     CHECK(w->walk(half_end).verdict != Verdict::valid);
   }
 }
@@ -113,7 +113,7 @@ TEST_CASE("PNG chunk CRCs and JPEG entropy data are checked", "[walkers]") {
   TempDir dir;
   auto png = slurp(make(dir, samples()[2]));
   png[20] ^= std::byte{0x01};  // inside IHDR (its height)
-  WalkResult r = make_png_walker()->walk(ByteView(png, 0, true));
+  WalkResult r = make_png_walker()->walk(ByteView::whole(png));
   CHECK(r.verdict == Verdict::invalid);
   REQUIRE(!r.warnings.empty());
   CHECK(r.warnings[0].find("CRC mismatch") == 0);
@@ -125,7 +125,7 @@ TEST_CASE("PNG chunk CRCs and JPEG entropy data are checked", "[walkers]") {
     jpg[i] = std::byte{0xFF};
     jpg[i + 1] = std::byte{0x02};
   }
-  r = make_jpeg_walker()->walk(ByteView(jpg, 0, true));
+  r = make_jpeg_walker()->walk(ByteView::whole(jpg));
   CHECK(r.verdict == Verdict::invalid);
 }
 
@@ -144,9 +144,9 @@ TEST_CASE("a JPEG split around a gap of noise is rebuilt by bifragment carving",
   disk.insert(disk.end(), jpg.begin() + static_cast<std::ptrdiff_t>(cut), jpg.end());
   disk.resize(disk.size() + 4096, std::byte{0});
 
-  WalkResult r = make_jpeg_walker()->walk(ByteView(disk, 0, true));
+  WalkResult r = make_jpeg_walker()->walk(ByteView::whole(disk));
   REQUIRE(r.verdict == Verdict::invalid);
-  auto b = find_bifragment(ByteView(disk, 0, true), r.error_at, BifragmentLimits{});
+  auto b = find_bifragment(ByteView::whole(disk), r.error_at, BifragmentLimits{});
   REQUIRE(b.has_value());
   CHECK(b->split == cut);
   CHECK(b->gap == gap);
@@ -160,16 +160,16 @@ TEST_CASE("SQLite databases: header, page size, page count, page 1", "[walkers]"
        {"mmssms.db", "imessage_chat.db", "skype_main.db", "kik.sqlite", "wal_database.db"}) {
     INFO(name);
     auto db = slurp(chat / name);
-    const Walker* w = Registry::builtin().identify(ByteView(db, 0));
+    const Walker* w = Registry::builtin().identify(ByteView(db));
     REQUIRE(w != nullptr);
     CHECK(w->name() == "sqlite");
-    WalkResult r = w->walk(ByteView(db, 0, true));
+    WalkResult r = w->walk(ByteView::whole(db));
     CHECK(r.verdict == Verdict::valid);
     CHECK(r.length == db.size());
   }
   auto db = slurp(chat / "mmssms.db");
   db[100] = std::byte{0x42};  // page 1 is no b-tree page any more
-  CHECK(make_sqlite_walker()->walk(ByteView(db, 0, true)).verdict == Verdict::invalid);
+  CHECK(make_sqlite_walker()->walk(ByteView::whole(db)).verdict == Verdict::invalid);
 }
 
 TEST_CASE("crafted structures that loop or claim huge sizes end quickly", "[walkers]") {
@@ -178,28 +178,28 @@ TEST_CASE("crafted structures that loop or claim huge sizes end quickly", "[walk
                     std::string("\x01\0\x11\x01\x04\0\x01\0\0\0\x08\0\0\0", 14) +
                     std::string("\x08\0\0\0", 4));
   tiff.resize(64);
-  WalkResult r = make_tiff_walker()->walk(ByteView(tiff, 0, true));
+  WalkResult r = make_tiff_walker()->walk(ByteView::whole(tiff));
   CHECK(r.verdict != Verdict::need_more);
   // ISO-BMFF with a 64-bit box size of 2^62.
   auto mp4 = bytes(std::string("\0\0\0\x14"
                                "ftypisom\0\0\0\0isom",
                                20) +
                    std::string("\0\0\0\x01mdat\x40\0\0\0\0\0\0\0", 16));
-  r = make_isobmff_walker()->walk(ByteView(mp4, 0, true));
+  r = make_isobmff_walker()->walk(ByteView::whole(mp4));
   CHECK(r.verdict == Verdict::invalid);
   // RIFF claiming 4 GiB: asks for more, never reads past the view.
   auto riff = bytes(std::string("RIFF\xff\xff\xff\xffWEBPVP8 ", 16));
-  r = make_riff_walker()->walk(ByteView(riff, 0, false));
+  r = make_riff_walker()->walk(ByteView(riff));
   CHECK(r.verdict == Verdict::need_more);
   // EBML with a doctype that is not Matroska.
   auto ebml =
       bytes(std::string("\x1a\x45\xdf\xa3\x87\x42\x82\x84"
                         "abcd",
                         12));
-  CHECK(make_ebml_walker()->walk(ByteView(ebml, 0, true)).verdict == Verdict::invalid);
+  CHECK(make_ebml_walker()->walk(ByteView::whole(ebml)).verdict == Verdict::invalid);
   // GIF whose sub-blocks never end within the data.
   auto gif = bytes(std::string("GIF89a\x01\0\x01\0\0\0\0\x21\xf9\xff", 16));
-  CHECK(make_gif_walker()->walk(ByteView(gif, 0, true)).verdict == Verdict::need_more);
+  CHECK(make_gif_walker()->walk(ByteView::whole(gif)).verdict == Verdict::need_more);
 }
 
 TEST_CASE("the --types names are parsed and unknown ones refused", "[walkers]") {
