@@ -1,7 +1,6 @@
 // Streaming readers for the four input formats; each pushes records into a HashSetWriter.
 #include <fcntl.h>
 #include <fmt/core.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +9,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "base/sqlite.hpp"
 #include "hashset/hashset.hpp"
 
 namespace safehold::hashset {
@@ -226,21 +226,22 @@ void import_nsrl(Reader& r, HashSetWriter& w) {
 // NSRL RDS v3: a SQLite database whose FILE table has sha256, sha1 and md5 columns.
 void import_nsrl_v3(const std::filesystem::path& input, HashSetWriter& w,
                     const std::function<void(uint64_t)>& progress) {
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(input.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
   auto fail = [&](const std::string& what) {
     throw ImportError(fmt::format("{}: {}", input.string(), what), 0);
   };
-  if (rc != SQLITE_OK) fail(fmt::format("cannot open as SQLite: {}", sqlite3_errmsg(raw)));
+  base::SqliteHandle db;
+  try {
+    db = base::sqlite_open(input.string(), SQLITE_OPEN_READONLY, input.string());
+  } catch (const base::SqliteError& e) {
+    throw ImportError(e.what(), 0);  // "INPUT: cannot open as SQLite: REASON"
+  }
   auto prepare = [&](const std::string& sql) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-      std::string msg = sqlite3_errmsg(db.get());
-      sqlite3_finalize(st);
-      fail(fmt::format("not an NSRL RDS v3 database ({})", msg));
+    try {
+      return base::sqlite_prepare(db.get(), sql);
+    } catch (const base::SqliteError&) {
+      fail(fmt::format("not an NSRL RDS v3 database ({})", sqlite3_errmsg(db.get())));
     }
-    return std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)>(st, &sqlite3_finalize);
+    return base::SqliteStmtHandle();
   };
   std::array<bool, kAlgoCount> has{};
   {
@@ -262,7 +263,7 @@ void import_nsrl_v3(const std::filesystem::path& input, HashSetWriter& w,
   auto st = prepare("SELECT " + cols + " FROM FILE");
   uint64_t row = 0;
   for (;;) {
-    rc = sqlite3_step(st.get());
+    int rc = sqlite3_step(st.get());
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW)
       throw ImportError(fmt::format("{}: row {}: SQLite error: {}", input.string(), row + 1,

@@ -1,11 +1,13 @@
-// Names, the priority function and JSON views shared by both stores.
+// Names and the priority function shared by both stores (JSON views: views.cpp).
 #include <fmt/core.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
+#include "base/format.hpp"
+#include "base/hash.hpp"
+#include "base/json.hpp"
 #include "scheduler/queue.hpp"
 
 namespace safehold::scheduler {
@@ -37,13 +39,7 @@ constexpr std::array<const char*, 5> kRiskText{"very high", "high", "medium", "l
 }  // namespace
 
 std::string utc_iso8601(int64_t t) {
-  if (t <= 0) return "";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return t > 0 ? base::iso8601(t) : "";
 }
 
 std::string to_string(Risk r) {
@@ -157,103 +153,10 @@ Priority compute_priority(const Suspect& suspect, Risk risk, DeviceClass device_
   return p;
 }
 
-nlohmann::json to_json(const QueueEntry& e) {
-  const auto& d = e.device;
-  nlohmann::json j;
-  j["rank"] = e.rank;
-  j["exhibit"] = d.exhibit;
-  j["case"] = d.case_ref;
-  j["suspect"] = d.suspect_ref;
-  j["tier"] = d.tier;
-  j["risk"] = to_string(e.risk);
-  j["class"] = to_string(d.device_class);
-  j["waiting_days"] = std::round(e.waiting_days * 100.0) / 100.0;
-  j["intake_at"] = utc_iso8601(d.intake_at);
-  j["deadline"] = utc_iso8601(d.deadline_at);
-  j["overdue"] = e.overdue;
-  j["state"] = to_string(d.state);
-  j["station"] = d.station.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.station);
-  j["lease_expires"] =
-      d.lease_expires ? nlohmann::json(utc_iso8601(d.lease_expires)) : nlohmann::json();
-  j["attempts"] = d.attempts;
-  j["level"] = d.level;
-  j["source"] = d.source;
-  j["image"] = d.image;
-  j["seized"] = d.seized;
-  j["capacity"] = d.capacity;
-  return j;
-}
-
-nlohmann::json to_json(const Explanation& e) {
-  nlohmann::json j = to_json(e.entry);
-  const auto& p = e.priority;
-  j["queued_total"] = e.queued_total;
-  j["priority"] = {{"tier", p.tier},
-                   {"risk", to_string(p.risk)},
-                   {"class", to_string(p.device_class)},
-                   {"class_group", p.class_rank},
-                   {"level", p.level},
-                   {"waited_seconds", p.waited_seconds},
-                   {"aging_levels", p.aging_levels},
-                   {"effective_level", p.effective_level},
-                   {"key", p.key},
-                   {"reasons", p.reasons}};
-  j["suspect_facts"] = {{"lives_with_children", to_string(e.suspect.lives_with_children)},
-                        {"access_to_children", to_string(e.suspect.access_to_children)}};
-  return j;
-}
-
-nlohmann::json to_json(const Alert& a, int64_t now) {
-  nlohmann::json j;
-  j["id"] = a.id;
-  j["case"] = a.case_ref;
-  j["suspect"] = a.suspect_ref;
-  j["reason"] = a.reason;
-  j["raised_at"] = utc_iso8601(a.raised_at);
-  j["raised_by"] = a.raised_by;
-  j["due_at"] = utc_iso8601(a.due_at);
-  j["overdue"] = a.overdue(now);
-  j["acknowledged"] = a.acknowledged;
-  j["acknowledged_at"] =
-      a.acknowledged ? nlohmann::json(utc_iso8601(a.acknowledged_at)) : nlohmann::json();
-  j["acknowledged_by"] = a.acknowledged ? nlohmann::json(a.acknowledged_by) : nlohmann::json();
-  j["reference"] = a.acknowledged ? nlohmann::json(a.reference) : nlohmann::json();
-  return j;
-}
-
-nlohmann::json to_json(const AuditRecord& r) {
-  auto parse = [](const std::string& s) {
-    auto j = nlohmann::json::parse(s, nullptr, false);
-    return j.is_discarded() ? nlohmann::json(s) : j;
-  };
-  return {{"seq", r.seq},
-          {"at", utc_iso8601(r.at)},
-          {"user", r.user},
-          {"action", r.action},
-          {"entity", r.entity},
-          {"entity_id", r.entity_id},
-          {"reason", r.reason},
-          {"before", parse(r.before)},
-          {"after", parse(r.after)},
-          {"prev_hash", r.prev_hash},
-          {"hash", r.hash}};
-}
-
 std::string audit_hash(const AuditRecord& r) {
   nlohmann::json canon = nlohmann::json::array(
       {r.seq, r.at, r.user, r.action, r.entity, r.entity_id, r.reason, r.before, r.after});
-  std::string text =
-      r.prev_hash + "\n" + canon.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return base::sha256_hex(r.prev_hash + "\n" + base::dump(canon));
 }
 
 int64_t Store::now() const {

@@ -7,19 +7,15 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/sqlite.hpp"
 #include "scheduler/db.hpp"
 #include "scheduler/queue.hpp"
 
 namespace safehold::scheduler::detail {
 namespace {
 
-struct StmtFree {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-struct DbClose {
-  void operator()(sqlite3* d) const { sqlite3_close_v2(d); }
-};
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFree>;
+using base::SqliteError;
+using StmtPtr = base::SqliteStmtHandle;
 
 // $N -> ?N (SQLite binds ?N by number); our SQL never holds '$' inside literals.
 std::string translate(const std::string& sql) {
@@ -35,15 +31,18 @@ class SqliteDb : public Db {
     std::error_code ec;
     auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &raw,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             nullptr);
-    db_.reset(raw);  // owns the handle even when the open failed
-    if (rc != SQLITE_OK)
+    try {
+      db_ = base::sqlite_open(
+          path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, "");
+    } catch (const SqliteError& e) {
+      // base names the input before the reason (": cannot open as SQLite: REASON"); this error
+      // names the queue database instead.
+      std::string reason = e.what();
+      const std::string prefix = ": cannot open as SQLite: ";
+      if (reason.rfind(prefix, 0) == 0) reason.erase(0, prefix.size());
       throw QueueError(QueueError::Kind::storage,
-                       fmt::format("cannot open queue database {}: {}", path,
-                                   raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+                       fmt::format("cannot open queue database {}: {}", path, reason));
+    }
     // Busy handler: short sleeps (0.1 ms growing to 2 ms) for up to 60 s. sqlite3_busy_timeout
     // sleeps 1, 2, 5 … 100 ms, so with several worker processes most of the time went to sleeping
     // after the lock was already free.
@@ -59,13 +58,13 @@ class SqliteDb : public Db {
     if (it != cache_.end()) {
       stmt = it->second.get();
     } else {
-      std::string text = translate(sql);
-      sqlite3_stmt* raw = nullptr;
-      if (sqlite3_prepare_v3(db_.get(), text.c_str(), static_cast<int>(text.size()),
-                             SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK)
+      StmtPtr owned;
+      try {
+        owned = base::sqlite_prepare(db_.get(), translate(sql));
+      } catch (const SqliteError&) {
         fail("prepare");
-      StmtPtr owned(raw);
-      stmt = raw;
+      }
+      stmt = owned.get();
       if (cache_.size() < kMaxCached)
         cache_.emplace(sql, std::move(owned));
       else
@@ -117,11 +116,11 @@ class SqliteDb : public Db {
   }
 
   void script(const std::string& sql) override {
-    char* err = nullptr;
-    if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown error";
-      sqlite3_free(err);
-      throw QueueError(QueueError::Kind::storage, "queue database: " + msg);
+    try {
+      base::sqlite_exec(db_.get(), sql);
+    } catch (const SqliteError&) {
+      throw QueueError(QueueError::Kind::storage,
+                       std::string("queue database: ") + sqlite3_errmsg(db_.get()));
     }
   }
   void begin() override { script("BEGIN IMMEDIATE"); }
@@ -143,7 +142,7 @@ class SqliteDb : public Db {
                      fmt::format("queue database ({}): {}", what, sqlite3_errmsg(db_.get())));
   }
   static constexpr size_t kMaxCached = 256;
-  std::unique_ptr<sqlite3, DbClose> db_;  // declared first: destroyed after the statements
+  base::SqliteHandle db_;  // declared first: destroyed after the statements
   std::unordered_map<std::string, StmtPtr> cache_;
 };
 

@@ -17,6 +17,9 @@
 #include <list>
 #include <thread>
 
+#include "base/format.hpp"
+#include "base/json.hpp"
+
 namespace safehold::server {
 
 namespace beast = boost::beast;
@@ -28,21 +31,21 @@ using nlohmann::json;
 
 namespace {
 
+// ISO 8601 UTC with milliseconds, always three digits ("2026-12-07T10:00:00.120Z").
 std::string now_iso() {
   auto now = std::chrono::system_clock::now();
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::time_t tt = std::chrono::system_clock::to_time_t(now);
-  // The date and time to the second, formatted once a second per thread.
+  // The date and time to the second (base::iso8601 without its "Z"), once a second per thread.
   thread_local std::time_t last = -1;
-  thread_local char buf[40];
+  thread_local std::string seconds;
   if (tt != last) {
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    seconds = base::iso8601(static_cast<int64_t>(tt));
+    seconds.pop_back();
     last = tt;
   }
-  return fmt::format("{}.{:03}Z", buf, ms);
+  return fmt::format("{}.{:03}Z", seconds, ms);
 }
 
 // A JSON string for a value that is almost always an HTTP token (method) or one of our names.
@@ -52,7 +55,7 @@ std::string json_string(std::string_view v) {
            c == '_' || c == '/' || c == '{' || c == '}' || c == '.';
   });
   if (plain) return fmt::format("\"{}\"", v);
-  return json(std::string(v)).dump(-1, ' ', false, json::error_handler_t::replace);
+  return base::dump(json(std::string(v)));
 }
 
 const char* kCsp =
@@ -100,7 +103,7 @@ struct Server::Impl {
   // timer (every 200 ms) or when the buffer fills: a flush per request would cost a write(2) each.
   void log(json j, bool flush = true) {
     j["ts"] = now_iso();
-    std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string line = base::dump(j);
     std::lock_guard lk(log_mu);
     std::ostream& out = opts.log ? *opts.log : std::cout;
     out << line << '\n';

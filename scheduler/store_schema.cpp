@@ -1,0 +1,225 @@
+// The queue's schema and its migrations, and opening a store over a Db (SQLite or PostgreSQL).
+#include <fmt/core.h>
+
+#include "scheduler/sql_store.hpp"
+
+namespace safehold::scheduler::detail {
+namespace {
+
+// The claim order of each job kind, and the rank count of `explain`, read these partial indexes:
+// an index scan in priority order that never passes over devices of another state.
+const char* kQueueIndexes =
+    "CREATE INDEX IF NOT EXISTS devices_queued ON devices(tier, prio_key, id) WHERE state = "
+    "'queued';\n"
+    "CREATE INDEX IF NOT EXISTS devices_acquired ON devices(tier, prio_key, id) WHERE state = "
+    "'acquired';";
+
+// PostgreSQL: a claim and a completion are one SQL statement each (one round trip, no lock wait):
+// the device update and its audit record, in the same transaction, as a row of
+// audit_pending_device: the device's fields before and after the change, typed, not yet JSON.
+// chain_pending() chains pending records onto the one audit chain in batches: it takes the chain
+// lock (an advisory lock, then the head row), reads every committed pending record in (xid, id)
+// order, builds its before/after JSON and SHA-256 chain hash with the code every other writer
+// uses (device_json(), audit_hash()), moves the records into `audit` and moves the head. Writers
+// do not queue behind each other on the chain head once per job: a hot-path writer seals at most
+// every 100 ms, without waiting, and every reader of the chain, every client-side write and a
+// closing store seal first, waiting. low_xid_device: the oldest transaction that may still add
+// pending records (the xmin of the last seal's snapshot), so a seal's scan starts after the
+// records already moved. audit_pending (records as JSON) and low_xid are the previous release's:
+// its stores wrote there and sealed with a PL/pgSQL function (safehold_audit_seal_v2) under the
+// same lock and with the same hash; chain_pending() also chains what they leave, so that both
+// releases can share a database during an upgrade.
+const char* kPgPendingProbe = "audit_pending_device";
+const char* kPgPending = R"SQL(
+CREATE TABLE IF NOT EXISTS audit_pending (
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(), id BIGINT GENERATED ALWAYS AS IDENTITY,
+  at BIGINT NOT NULL, user_name TEXT NOT NULL, action TEXT NOT NULL, entity TEXT NOT NULL,
+  entity_id TEXT NOT NULL, reason TEXT NOT NULL, before_json TEXT NOT NULL,
+  after_json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_pending_order ON audit_pending (xid, id);
+ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS low_xid xid8;
+CREATE TABLE IF NOT EXISTS audit_pending_device (
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(), id BIGINT GENERATED ALWAYS AS IDENTITY,
+  at BIGINT NOT NULL, user_name TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL,
+  exhibit TEXT NOT NULL, case_ref TEXT NOT NULL, suspect_ref TEXT NOT NULL, class TEXT NOT NULL,
+  source TEXT NOT NULL, b_state TEXT NOT NULL, b_station TEXT NOT NULL, b_attempts BIGINT NOT NULL,
+  b_image TEXT NOT NULL, a_state TEXT NOT NULL, a_station TEXT NOT NULL,
+  a_attempts BIGINT NOT NULL, a_image TEXT NOT NULL, a_lease BIGINT);
+CREATE INDEX IF NOT EXISTS audit_pending_device_order ON audit_pending_device (xid, id);
+ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS low_xid_device xid8;
+)SQL";
+
+// The device indexes besides devices_case and kQueueIndexes. PostgreSQL updates a row in place
+// (HOT, no index work) only when no indexed column changes, and a claim or a completion changes
+// the state; every other update inserts an entry into every index whose predicate the new row
+// meets. So on PostgreSQL each index is partial to the states it serves, and a claim inserts 4
+// entries and a completion 4 or 5 (the primary key, exhibit, case, and the new state's indexes)
+// where full indexes took 6 or 7: devices_ready_v2 holds the ready devices (claims of both kinds),
+// devices_held the leased ones (few: one a station; the expired-lease check and listing those
+// states), devices_rest the resting states (listing them); a suspect's devices are found through
+// devices_case, since they all belong to its case. SQLite rewrites only the indexes whose columns
+// an update changes, so it keeps the full indexes. kPgIndexesProbe/kPgIndexMigration: databases
+// created with the full indexes on PostgreSQL are moved to the partial ones when opened.
+const char* kPgIndexesProbe = "devices_ready_v2";
+const char* kPgDeviceIndexes =
+    "CREATE INDEX IF NOT EXISTS devices_ready_v2 ON devices(tier, prio_key, id) WHERE ready = 1;\n"
+    "CREATE INDEX IF NOT EXISTS devices_held ON devices(state, tier, prio_key, id) WHERE state IN "
+    "('acquiring', 'carving');\n"
+    "CREATE INDEX IF NOT EXISTS devices_rest ON devices(state, tier, prio_key, id) WHERE state "
+    "NOT IN ('queued', 'acquired', 'acquiring', 'carving');";
+const char* kPgIndexMigration =
+    "DROP INDEX IF EXISTS devices_order, devices_ready, devices_suspect, devices_lease;";
+
+std::string device_indexes(bool pg) {
+  if (pg) return kPgDeviceIndexes;
+  return "CREATE INDEX IF NOT EXISTS devices_order ON devices(state, tier, prio_key, id);\n"
+         "CREATE INDEX IF NOT EXISTS devices_ready ON devices(ready, tier, prio_key, id);\n"
+         "CREATE INDEX IF NOT EXISTS devices_suspect ON devices(suspect_ref);\n"
+         "CREATE INDEX IF NOT EXISTS devices_lease ON devices(lease_expires) WHERE lease_expires > "
+         "0;";
+}
+
+std::string schema(bool pg) {
+  std::string autoid =
+      pg ? "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY" : "INTEGER PRIMARY KEY";
+  return fmt::format(R"SQL(
+CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cases (
+  reference TEXT PRIMARY KEY, risk TEXT NOT NULL, offence TEXT NOT NULL DEFAULT '',
+  officer TEXT NOT NULL DEFAULT '', notes TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS suspects (
+  reference TEXT PRIMARY KEY, case_ref TEXT NOT NULL REFERENCES cases(reference),
+  lives_with_children TEXT NOT NULL, access_to_children TEXT NOT NULL,
+  children_count BIGINT NOT NULL DEFAULT -1, age_bands TEXT NOT NULL DEFAULT '',
+  access_notes TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS suspects_case ON suspects(case_ref);
+CREATE TABLE IF NOT EXISTS devices (
+  id {0}, exhibit TEXT NOT NULL UNIQUE,
+  case_ref TEXT NOT NULL REFERENCES cases(reference),
+  suspect_ref TEXT NOT NULL REFERENCES suspects(reference),
+  class TEXT NOT NULL, capacity BIGINT NOT NULL DEFAULT 0, seized TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '', notes TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,
+  ready BIGINT NOT NULL, station TEXT NOT NULL DEFAULT '', intake_at BIGINT NOT NULL,
+  deadline_at BIGINT NOT NULL, lease_expires BIGINT NOT NULL DEFAULT 0,
+  attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
+  tier BIGINT NOT NULL, level BIGINT NOT NULL, prio_key BIGINT NOT NULL, risk TEXT NOT NULL,
+  updated_at BIGINT NOT NULL, image TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS devices_case ON devices(case_ref);
+{1}
+{2}
+CREATE TABLE IF NOT EXISTS alerts (
+  id {0}, case_ref TEXT NOT NULL, suspect_ref TEXT NOT NULL, reason TEXT NOT NULL,
+  raised_at BIGINT NOT NULL, raised_by TEXT NOT NULL, due_at BIGINT NOT NULL,
+  acknowledged_at BIGINT NOT NULL DEFAULT 0, acknowledged_by TEXT NOT NULL DEFAULT '',
+  reference TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS audit (
+  seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, user_name TEXT NOT NULL, action TEXT NOT NULL,
+  entity TEXT NOT NULL, entity_id TEXT NOT NULL, reason TEXT NOT NULL, before_json TEXT NOT NULL,
+  after_json TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_entity ON audit(entity, entity_id);
+CREATE TABLE IF NOT EXISTS audit_head (
+  id BIGINT PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '') ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS tokens (
+  id {0}, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_at BIGINT NOT NULL DEFAULT 0);
+)SQL",
+                     autoid, device_indexes(pg), kQueueIndexes);
+}
+
+}  // namespace
+
+SqlStore::SqlStore(std::unique_ptr<Db> db) : db_(std::move(db)) {
+  pg_ = db_->postgres();
+  if (!schema_ready()) {
+    write([&] {
+      if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731001)");
+      db_->script(schema(pg_));
+      return 0;
+    });
+  }
+  migrate();
+  constructed_ = true;
+}
+
+SqlStore::~SqlStore() {
+  // The records this store wrote on the hot path are chained before it closes.
+  if (!unsealed_) return;
+  try {
+    seal(true);
+  } catch (...) {
+  }
+}
+
+// Columns and indexes added after the first release of the schema.
+void SqlStore::migrate() {
+  bool have_index = false, have_pending = false;
+  if (pg_) {
+    auto row = db_->query(std::string("SELECT to_regclass('devices_acquired'), to_regclass('") +
+                          kPgPendingProbe + "'), current_setting('server_encoding'), " +
+                          "to_regclass('" + kPgIndexesProbe + "')")
+                   .at(0);
+    have_index = !row.null(0);
+    have_pending = !row.null(1);
+    server_calls_ = row.text(2) == "UTF8";
+    if (row.null(3)) {
+      write([&] {
+        db_->query("SELECT pg_advisory_xact_lock(7731001)");
+        db_->script(std::string(kPgIndexMigration) + "\n" + kPgDeviceIndexes);
+        return 0;
+      });
+    }
+  } else {
+    have_index = !db_->query(
+                         "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = "
+                         "'devices_acquired'")
+                      .empty();
+  }
+  if (!have_index) {
+    write([&] {
+      db_->script(kQueueIndexes);
+      return 0;
+    });
+  }
+  if (server_calls_ && !have_pending) {
+    try {
+      write([&] {
+        db_->query("SELECT pg_advisory_xact_lock(7731001)");
+        db_->script(kPgPending);
+        return 0;
+      });
+    } catch (const QueueError&) {
+      server_calls_ = false;  // e.g. no CREATE right on the schema: client-side transactions
+    }
+  }
+  try {
+    db_->query("SELECT image FROM devices LIMIT 0");
+  } catch (const QueueError&) {
+    db_->rollback();
+    write([&] {
+      db_->script("ALTER TABLE devices ADD COLUMN image TEXT NOT NULL DEFAULT ''");
+      return 0;
+    });
+  }
+}
+
+// True when the last table of the schema exists (so opening takes no write lock).
+bool SqlStore::schema_ready() {
+  if (pg_) return !db_->query("SELECT to_regclass('tokens')").at(0).null(0);
+  return !db_->query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tokens'")
+              .empty();
+}
+
+}  // namespace safehold::scheduler::detail
+
+namespace safehold::scheduler {
+
+std::unique_ptr<Store> Store::open(const std::string& url) {
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
+    return std::make_unique<detail::SqlStore>(detail::open_postgres(url));
+  std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
+  if (path.empty()) throw QueueError(QueueError::Kind::invalid, "the queue database path is empty");
+  return std::make_unique<detail::SqlStore>(detail::open_sqlite(path));
+}
+
+}  // namespace safehold::scheduler
