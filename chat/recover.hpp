@@ -19,7 +19,8 @@ namespace safehold::chat {
 struct RecoveredRecord {
   std::optional<int64_t> rowid;
   std::vector<Value> values;  // in the order of the wanted columns
-  std::string location;       // e.g. "freeblock page 12 offset 3012", "wal frame 7 page 3"
+  std::string location;       // e.g. "page 12 freeblock +3012", "wal frame 7 page 3 cell +40"
+  std::string from;           // freeblock, unallocated, journal or wal
 };
 
 // A read-only memory map of a whole file (empty for an empty file).
