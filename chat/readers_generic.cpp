@@ -3,6 +3,7 @@
 // messages carry app "generic".
 #include <algorithm>
 
+#include "chat/decoders.hpp"
 #include "chat/reader.hpp"
 
 namespace safehold::chat {
@@ -75,6 +76,12 @@ std::optional<Layout> layout_of(const Table& t) {
       find_col(t, texty,
                {"body", "text", "message", "message_text", "msg", "msg_text", "text_data",
                 "body_xml", "message_body", "content", "zbody", "ztext", "zcontent", "zmessage"});
+  // A message table may keep its text only inside a serialised blob (NSKeyedArchiver,
+  // protobuf, JSON): any column named like a body or a payload, in a table named for messages.
+  if (!body && contains_any(n, {"message", "msg", "chat", "conversation", "direct", "thread"}))
+    body = find_col(t, any,
+                    {"body", "text", "message", "msg", "content", "data", "payload", "blob",
+                     "message_data", "zbody", "zmessage", "zdata", "zpayload"});
   if (!body) return std::nullopt;
   std::optional<size_t> time;
   for (size_t k = 0; k < t.columns.size() && !time; ++k) {
@@ -149,6 +156,39 @@ std::string kind_of(const Row& r, bool has_attachment) {
   return "other";
 }
 
+// The text of a body value: a blob (or a JSON object, or a base64 protobuf text) decoded by
+// the shared decoders, else the text as stored.
+std::optional<std::string> body_of(const Value& v) {
+  if (v.type == Value::Type::Blob) {
+    auto d = decode_blob(v.s);
+    return d ? blob_text(*d) : std::nullopt;
+  }
+  std::string_view s = v.s;
+  if (v.is_text() && !s.empty() && s.front() == '{') {
+    if (auto d = decode_blob(s); d && d->format == "json")
+      if (auto t = blob_text(*d)) return t;
+  } else if (v.is_text() && s.size() >= 16 &&
+             s.find_first_of(" \t\r\n.:,!?") == std::string_view::npos) {
+    // Base64 text is taken only as structure with real text in it: a word is no protobuf.
+    if (auto d = decode_blob(s); d && d->format.rfind("base64+", 0) == 0)
+      if (auto t = blob_text(*d); t && t->size() >= 4) return t;
+  }
+  return v.as_text();
+}
+
+// Some row's body column holds text, or a blob whose decoding holds text (first 50 rows).
+bool holds_text(const Db& db, const Table& t, size_t body) {
+  std::string c = quote_ident(t.columns[body].name);
+  Stmt st = db.prepare("SELECT " + c + " FROM " + quote_ident(t.name) + " WHERE typeof(" + c +
+                       ") IN ('text','blob') AND length(" + c + ")>0 LIMIT 50");
+  while (st.step()) {
+    Value v = st.value(0);
+    if (v.is_text()) return true;
+    if (auto d = decode_blob(v.s); d && blob_text(*d)) return true;
+  }
+  return false;
+}
+
 class GenericReader : public Reader {
  public:
   std::string name() const override { return "generic"; }
@@ -165,10 +205,7 @@ class GenericReader : public Reader {
       if (!l) continue;
       // Only tables whose body column actually holds text in some row.
       try {
-        Stmt st = db.prepare("SELECT 1 FROM " + quote_ident(t.name) + " WHERE typeof(" +
-                             quote_ident(t.columns[l->body].name) + ")='text' AND length(" +
-                             quote_ident(t.columns[l->body].name) + ")>0 LIMIT 1");
-        if (!st.step()) continue;
+        if (!holds_text(db, t, l->body)) continue;
       } catch (const std::exception& e) {
         errors.push_back(t.name + ": " + e.what());
         continue;
@@ -199,7 +236,7 @@ class GenericReader : public Reader {
     bool post = l.post;
     std::string type_col = lower(name(l.type));
     src.map = [has_flag, has_attachment, post, type_col](const Row& r, Message& m) {
-      if (!r[0].null()) m.body = r.text(0);
+      if (!r[0].null()) m.body = body_of(r[0]);
       m.timestamp = r.time(1);
       m.sender = r.text(2);
       if (!r[3].null() && !r.text(3).empty()) m.recipients.push_back(r.text(3));

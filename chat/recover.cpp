@@ -550,14 +550,29 @@ MappedFile::~MappedFile() {
 
 std::vector<RecoveredRecord> RecoveryContext::recover(
     const Table& table, const std::vector<std::optional<size_t>>& wanted) {
+  RecoveryInput in;
+  in.original = original_.bytes();
+  in.live = live_ ? live_->bytes() : in.original;
+  in.wal_applied = live_.has_value();
+  in.wal_bytes = wal_bytes_;
+  in.wal = &wal_;
+  in.journal = journal_;
+  return recover_records(in, table, wanted);
+}
+
+std::vector<RecoveredRecord> recover_records(const RecoveryInput& in, const Table& table,
+                                             const std::vector<std::optional<size_t>>& wanted) {
   std::vector<RecoveredRecord> result;
   if (table.without_rowid || table.virtual_table || table.columns.empty() || !table.root_page)
     return result;
-  std::string_view live_bytes = live_ ? live_->bytes() : original_.bytes();
+  std::string_view live_bytes = in.live;
   auto hdr = parse_header(live_bytes);
-  if (!hdr) return result;
+  if (!hdr || hdr->page_size < 512 || hdr->reserved + 480 > hdr->page_size) return result;
   Image live{live_bytes, hdr->page_size, hdr->page_size - hdr->reserved};
-  Image orig{original_.bytes(), hdr->page_size, hdr->page_size - hdr->reserved};
+  Image orig{in.original, hdr->page_size, hdr->page_size - hdr->reserved};
+  static const Wal no_wal;
+  const Wal& wal = in.wal ? *in.wal : no_wal;
+  std::string_view wal_bytes = in.wal_bytes, journal = in.journal;
 
   Shape shape;
   for (auto& c : table.columns) {
@@ -576,15 +591,15 @@ std::vector<RecoveredRecord> RecoveryContext::recover(
   for (uint32_t n : freelist_pages(live, *hdr))
     live_scan.scan_leaf(live.page(n), n, true, "freelist page " + std::to_string(n), "unallocated");
 
-  if (live_ && wal_.page_size == hdr->page_size) {
+  if (in.wal_applied && wal.page_size == hdr->page_size) {
     // Page images the WAL made obsolete: superseded or uncommitted frames, and the main file's
     // own version of every page the WAL replaced.
     std::set<uint32_t> replaced;
-    for (size_t k = 0; k < wal_.frames.size(); ++k) {
-      const WalFrame& f = wal_.frames[k];
+    for (size_t k = 0; k < wal.frames.size(); ++k) {
+      const WalFrame& f = wal.frames[k];
       if (f.applied) replaced.insert(f.pgno);
       if (f.applied && !f.superseded) continue;
-      std::string_view page = std::string_view(wal_bytes_).substr(f.data_offset, wal_.page_size);
+      std::string_view page = std::string_view(wal_bytes).substr(f.data_offset, wal.page_size);
       live_scan.scan_leaf(page, f.pgno, true,
                           "wal frame " + std::to_string(k + 1) + " page " + std::to_string(f.pgno),
                           "wal");
@@ -595,19 +610,19 @@ std::vector<RecoveredRecord> RecoveryContext::recover(
         orig_scan.scan_leaf(page, n, true, "main file page " + std::to_string(n) + " (before WAL)",
                             "wal");
   }
-  if (journal_.size() > 28) {
+  if (journal.size() > 28) {
     // Rollback journal: header (magic, record count, nonce, initial size, sector size, page
     // size) padded to a sector, then records of page number, page image and checksum. Records
     // stay readable after the header is zeroed at commit, so walk them all.
-    auto j = reinterpret_cast<const uint8_t*>(journal_.data());
+    auto j = reinterpret_cast<const uint8_t*>(journal.data());
     uint32_t sector = be32(j + 20);
     if (sector < 512 || sector > 65536 || (sector & (sector - 1))) sector = 512;
     size_t rec = size_t{4} + hdr->page_size + 4;
     size_t k = 0;
-    for (size_t off = sector; off + rec <= journal_.size(); off += rec, ++k) {
+    for (size_t off = sector; off + rec <= journal.size(); off += rec, ++k) {
       uint32_t pgno = be32(j + off);
       if (pgno == 0) continue;
-      std::string_view page = std::string_view(journal_).substr(off + 4, hdr->page_size);
+      std::string_view page = std::string_view(journal).substr(off + 4, hdr->page_size);
       live_scan.scan_leaf(
           page, pgno, true,
           "journal record " + std::to_string(k + 1) + " page " + std::to_string(pgno), "journal");

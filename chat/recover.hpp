@@ -37,6 +37,19 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// The bytes recovery reads: the database as found, what SQLite reads (the same bytes, or the
+// copy with the WAL applied), the WAL and the rollback journal.
+struct RecoveryInput {
+  std::string_view original, live;
+  bool wal_applied = false;
+  std::string_view wal_bytes;
+  const Wal* wal = nullptr;
+  std::string_view journal;
+};
+// Deleted records of `table` (see RecoveryContext::recover); never reads outside the inputs.
+std::vector<RecoveredRecord> recover_records(const RecoveryInput& in, const Table& table,
+                                             const std::vector<std::optional<size_t>>& wanted);
+
 class RecoveryContext {
  public:
   // original: the database copy as found; live: what SQLite reads (the copy with the WAL
