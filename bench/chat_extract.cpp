@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
       nlohmann::json j = {
           {"db", db.artefact_id},     {"db_path", db.db_path},  {"app", r.app},
           {"reader", r.reader},       {"messages", r.messages}, {"recovered", r.recovered},
-          {"encrypted", r.encrypted}, {"errors", r.errors}};
+          {"encrypted", r.encrypted}, {"errors", r.errors},     {"warnings", r.warnings}};
       std::cout << safehold::base::dump(j) << "\n";
     }
     ex.finish();

@@ -31,6 +31,9 @@ struct DatabaseResult {
   uint64_t recovered = 0;  // of which recovered from free space, freelists or superseded WAL frames
   bool encrypted = false;  // an encrypted store recognised (Signal, ...)
   std::vector<std::string> errors;  // damage met in this database; the others go on
+  // Not damage, but what an examiner must know: why a recognised database gave 0 messages.
+  // carve/ copies these into the database artefact's `warnings` in report.jsonl.
+  std::vector<std::string> warnings;
 };
 
 struct ChatContext {

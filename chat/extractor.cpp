@@ -181,15 +181,31 @@ class AsyncWriter {
 }  // namespace
 
 struct ChatExtractor::Impl {
+  struct SourceStats;
+  static std::string no_messages_warning(const DatabaseResult& res,
+                                         const std::vector<SourceStats>& stats);
+
   ChatContext ctx;
   MessageWriter writer;
   AsyncWriter async{writer, ctx};
   explicit Impl(ChatContext c) : ctx(std::move(c)), writer(ctx.outdir) {}
 
-  void read_source(const Db& db, const DatabaseFound& found, const std::string& app, Source& src,
-                   DatabaseResult& res, RecoveryContext* rec) {
+  // What one source gave, for the warning when a recognised database yields no message.
+  struct SourceStats {
+    std::string table;
+    uint64_t rows = 0, kept = 0, candidates = 0, recovered = 0;
+    bool missing = false;
+  };
+
+  SourceStats read_source(const Db& db, const DatabaseFound& found, const std::string& app,
+                          Source& src, DatabaseResult& res, RecoveryContext* rec) {
+    SourceStats stats;
+    stats.table = src.table;
     const Table* t = db.schema().table(src.table);
-    if (!t) return;
+    if (!t) {
+      stats.missing = true;
+      return stats;
+    }
     std::vector<std::string> exprs = {t->without_rowid ? "NULL" : "rowid"};
     std::vector<std::optional<size_t>> cols;
     for (auto& c : src.columns) {
@@ -224,6 +240,7 @@ struct ChatExtractor::Impl {
       Stmt st = db.prepare(sql);
       while (st.step()) {
         std::optional<int64_t> rowid;
+        ++stats.rows;
         if (sqlite3_column_type(st.raw(), 0) == SQLITE_INTEGER)
           rowid = sqlite3_column_int64(st.raw(), 0);
         for (size_t k = 0; k < values.size(); ++k) st.fill(static_cast<int>(k + 1), values[k]);
@@ -234,6 +251,7 @@ struct ChatExtractor::Impl {
         if (!src.map(Row(values, rowid, scales), m)) continue;
         async.commit(found);
         ++res.messages;
+        ++stats.kept;
       }
     } catch (const std::exception& e) {
       res.errors.push_back(t->name + ": " + e.what());
@@ -241,21 +259,25 @@ struct ChatExtractor::Impl {
     if (rec) {
       try {
         for (auto& r : rec->recover(*t, cols)) {
+          ++stats.candidates;
           Message& m = async.slot();
           m.app = app;
           m.table = t->name;
           m.row = r.rowid;
           m.recovered = true;
           m.location = r.location;
+          m.recovered_from = r.from;
           if (!src.map(Row(r.values, r.rowid, scales), m)) continue;
           async.commit(found);
           ++res.messages;
           ++res.recovered;
+          ++stats.recovered;
         }
       } catch (const std::exception& e) {
         res.errors.push_back(t->name + ": recovery: " + e.what());
       }
     }
+    return stats;
   }
 
   DatabaseResult process(const DatabaseFound& found) {
@@ -324,13 +346,38 @@ struct ChatExtractor::Impl {
     } catch (const std::exception& e) {
       res.errors.push_back(std::string("recovery: ") + e.what());
     }
+    std::vector<SourceStats> stats;
     for (auto& src : sources) {
       std::string app = src.generic ? "generic" : res.app;
-      read_source(*db, found, app, src, res, rec.get());
+      stats.push_back(read_source(*db, found, app, src, res, rec.get()));
     }
+    if (res.messages == 0) res.warnings.push_back(no_messages_warning(res, stats));
     return res;
   }
 };
+
+// Says which tables were read and why none gave a message, so that "0 messages" is never
+// silent.
+std::string ChatExtractor::Impl::no_messages_warning(const DatabaseResult& res,
+                                                     const std::vector<SourceStats>& stats) {
+  std::string w = "recognised as " + res.app + " (reader " + res.reader + ") but 0 messages: ";
+  if (stats.empty()) return w + "no message table holds text or message rows";
+  for (size_t k = 0; k < stats.size(); ++k) {
+    const SourceStats& s = stats[k];
+    if (k) w += "; ";
+    w += "table " + s.table;
+    if (s.missing) {
+      w += " missing";
+      continue;
+    }
+    w += " holds " + std::to_string(s.rows) + (s.rows == 1 ? " row" : " rows");
+    if (s.rows > s.kept)
+      w += ", " + std::to_string(s.rows - s.kept) +
+           " not messages (placeholder, system or duplicate rows)";
+    w += ", " + std::to_string(s.candidates) + " deleted records found";
+  }
+  return w;
+}
 
 ChatExtractor::ChatExtractor(ChatContext ctx) : impl_(std::make_unique<Impl>(std::move(ctx))) {}
 ChatExtractor::~ChatExtractor() {

@@ -194,7 +194,7 @@ void append_json_string(std::string& out, std::string_view s) {
 namespace {
 const char* kCsvHeader =
     "app,db,db_path,table,row,conversation,timestamp,direction,sender,recipients,body,"
-    "attachments,recovered,location\r\n";
+    "attachments,recovered,location,kind,recovered_from\r\n";
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;
@@ -260,6 +260,8 @@ void MessageWriter::write(const DatabaseFound& db, const Message& m, const ChatC
   append_json_string(j, db.db_path);
   key("direction");
   append_json_string(j, m.direction);
+  key("kind");
+  append_json_string(j, m.kind);
   if (m.recovered) {
     key("location");
     append_json_string(j, m.location);
@@ -268,6 +270,10 @@ void MessageWriter::write(const DatabaseFound& db, const Message& m, const ChatC
   str_array(m.recipients);
   key("recovered");
   j += m.recovered ? "true" : "false";
+  if (m.recovered) {
+    key("recovered_from");
+    append_json_string(j, m.recovered_from);
+  }
   key("row");
   j += m.row ? std::to_string(*m.row) : "null";
   key("sender");
@@ -308,6 +314,8 @@ void MessageWriter::write(const DatabaseFound& db, const Message& m, const ChatC
   add(join(atts));
   add(m.recovered ? "true" : "false");
   add(m.location);
+  add(m.kind);
+  add(m.recovered_from);
   line += "\r\n";
   csv_ << line;
 }

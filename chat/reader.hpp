@@ -27,8 +27,11 @@ struct Message {
   std::vector<std::string> recipients;
   std::optional<std::string> body;
   std::vector<std::string> attachments;  // stored paths, resolved to artefact ids on output
+  // text, media, call, sticker, location, contact, system or post (a public post, not a message)
+  std::string kind = "text";
   bool recovered = false;
-  std::string location;  // where a recovered record was found
+  std::string location;        // where a recovered record was found
+  std::string recovered_from;  // freeblock, unallocated, journal or wal ("" for live rows)
 
   void reset() {
     app.clear();
@@ -41,8 +44,10 @@ struct Message {
     recipients.clear();
     body.reset();
     attachments.clear();
+    kind = "text";
     recovered = false;
     location.clear();
+    recovered_from.clear();
   }
 };
 

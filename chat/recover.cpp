@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 #include <stdexcept>
@@ -189,104 +190,60 @@ struct Candidate {
   std::optional<int64_t> rowid;
   std::vector<Value> values;  // table columns
   std::string location;
+  std::string from;  // freeblock, unallocated, journal, wal
 };
+
+// Values of `types` from body bytes at p. Values wholly before `limit` (the first byte a live
+// cell has since overwritten) decode; a text crossing it keeps its valid UTF-8 prefix and every
+// later value is NULL (`truncated` set). nullopt when the record would not fit in the page
+// (`page_end`) or a text is not text.
+std::optional<std::vector<Value>> decode_body_partial(const std::vector<uint64_t>& types,
+                                                      const uint8_t* p, const uint8_t* limit,
+                                                      const uint8_t* page_end, bool& truncated) {
+  truncated = false;
+  if (body_size(types) > page_end - p) return std::nullopt;
+  std::vector<Value> out;
+  out.reserve(types.size());
+  for (uint64_t t : types) {
+    int64_t n = serial_size(t);
+    if (n < 0) return std::nullopt;
+    if (truncated) {
+      out.emplace_back();
+    } else if (n <= limit - p) {
+      out.push_back(decode_value(t, p));
+      if (out.back().type == Value::Type::Text && !valid_text(out.back().s)) return std::nullopt;
+    } else {
+      truncated = true;
+      Value v;
+      if (t >= 12 && (t & 1)) {
+        v.type = Value::Type::Text;
+        v.s.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(limit - p));
+        while (!v.s.empty() && !valid_text(v.s)) v.s.pop_back();  // a cut multi-byte character
+        if (v.s.size() + 3 < static_cast<size_t>(limit - p)) return std::nullopt;
+      }
+      out.push_back(std::move(v));
+    }
+    p += n;
+  }
+  return out;
+}
 
 class Scanner {
  public:
   Scanner(const Image& img, const Shape& s, std::vector<Candidate>& out)
       : img_(img), shape_(s), out_(out) {}
 
-  // Intact cells anywhere in [a, b): payload length, rowid, record of exactly that length.
-  // With `old_freeblocks`, also former freeblocks (a freeblock at the start of the content
-  // area is merged into the unallocated gap, header and all).
-  void scan_cells(std::string_view page, size_t a, size_t b, const std::string& where,
-                  bool old_freeblocks = false) {
-    auto p = reinterpret_cast<const uint8_t*>(page.data());
-    for (size_t o = a; o + 3 < b;) {
-      auto c = read_cell(img_, page, o, b);
-      if (c)
-        if (auto v = decode_payload(shape_, c->payload); v && interesting(*v)) {
-          out_.push_back({c->rowid, std::move(*v), where + " +" + std::to_string(o)});
-          o = c->end;
-          continue;
-        }
-      if (old_freeblocks) {
-        size_t next = be16(p + o), size = be16(p + o + 2);
-        if (size >= 8 && o + size <= b && (next == 0 || next > o))
-          if (size_t end = freeblock_head(page, o, size, where + " (old freeblock)")) {
-            o = end;
-            continue;
-          }
-      }
-      ++o;
-    }
-  }
-
-  // A freeblock: its first 4 bytes (the cell's payload length, rowid and perhaps the header
-  // length and first serial types) are overwritten by the freeblock header.
-  void scan_freeblock(std::string_view page, size_t f, size_t size, const std::string& where) {
-    size_t best_end = freeblock_head(page, f, size, where);
-    // Neighbouring deleted cells merged into the same freeblock keep their headers.
-    size_t from = best_end ? best_end : f + 4;
-    if (from < f + size) scan_cells(page, from, f + size, where);
-  }
-
-  // The record at the start of a freeblock; returns the offset after it, 0 when none.
-  size_t freeblock_head(std::string_view page, size_t f, size_t size, const std::string& where) {
-    auto base = reinterpret_cast<const uint8_t*>(page.data());
-    const uint8_t* end = base + f + size;
-    size_t best_end = 0;
-    // h: where the record header length byte was; cells start with >= 2 bytes of varints.
-    for (size_t h = f + 2; h <= f + 5 && !best_end; ++h) {
-      std::optional<std::vector<uint64_t>> types;
-      const uint8_t* body = nullptr;
-      if (h >= f + 4) {
-        uint64_t hdr_len;
-        size_t n = read_varint(base + h, end, hdr_len);
-        if (!n || hdr_len < n + 1 || base + h + hdr_len > end) continue;
-        types = read_types(shape_, base + h + n, base + h + hdr_len);
-        body = base + h + hdr_len;
-      } else {
-        // Lost: the header length byte and (f+3-h) leading serial types, guessed as the
-        // INTEGER PRIMARY KEY's NULL (1 byte each).
-        size_t lost = f + 3 - h;
-        if (lost > shape_.ipk.size()) continue;
-        std::vector<uint64_t> pre;
-        bool ok = true;
-        for (size_t k = 0; k < lost; ++k) {
-          if (!shape_.ipk[k]) ok = false;
-          pre.push_back(0);
-        }
-        if (!ok) continue;
-        // Read the remaining types one by one until the shape is full.
-        const uint8_t* q = base + f + 4;
-        std::vector<uint64_t> t = pre;
-        while (t.size() < shape_.aff.size()) {
-          uint64_t st;
-          size_t n = read_varint(q, end, st);
-          if (!n || !type_ok(shape_, t.size(), st)) break;
-          t.push_back(st);
-          q += n;
-        }
-        if (t.size() != shape_.aff.size()) continue;
-        types = t;
-        body = q;
-      }
-      if (!types) continue;
-      auto v = decode_body(*types, body, end);
-      if (!v || !interesting(*v)) continue;
-      best_end = static_cast<size_t>(body - base) + static_cast<size_t>(body_size(*types));
-      out_.push_back({std::nullopt, std::move(*v), where + " +" + std::to_string(f)});
-    }
-    return best_end;
-  }
-
   // A table leaf page: live cells (when the page is dead), freeblocks and the unallocated gap.
-  void scan_leaf(std::string_view page, uint32_t pgno, bool dead, const std::string& where) {
+  // `from` names the source for every record found (nullptr: freeblock or unallocated, by
+  // where in the page the record is).
+  void scan_leaf(std::string_view page, uint32_t pgno, bool dead, const std::string& where,
+                 const char* from = nullptr) {
+    from_ = from;
+    live_.clear();
     size_t hb = pgno == 1 ? 100 : 0;
     auto p = reinterpret_cast<const uint8_t*>(page.data());
     if (page.size() < hb + 8 || p[hb] != 0x0d) {
-      scan_cells(page, hb, page.size(), where);
+      scan_cells(page, hb, page.size(), where, "unallocated");
       return;
     }
     size_t ncells = be16(p + hb + 3);
@@ -294,15 +251,17 @@ class Scanner {
     if (content == 0) content = 65536;
     size_t ptr_end = hb + 8 + 2 * ncells;
     if (ptr_end > page.size()) return;
-    if (dead)
-      for (size_t k = 0; k < ncells; ++k) {
-        size_t off = be16(p + hb + 8 + 2 * k);
-        if (off < ptr_end || off >= img_.usable) continue;
-        auto c = read_cell(img_, page, off, img_.usable);
-        if (!c) continue;
-        if (auto v = decode_payload(shape_, c->payload); v && interesting(*v))
-          out_.push_back({c->rowid, std::move(*v), where + " cell +" + std::to_string(off)});
-      }
+    for (size_t k = 0; k < ncells; ++k) {
+      size_t off = be16(p + hb + 8 + 2 * k);
+      if (off < ptr_end || off >= img_.usable) continue;
+      auto c = read_cell(img_, page, off, img_.usable);
+      live_.emplace_back(off, c ? c->end : off + 4);
+      if (!dead || !c) continue;
+      if (auto v = decode_payload(shape_, c->payload); v && interesting(*v))
+        out_.push_back({c->rowid, std::move(*v), where + " cell +" + std::to_string(off),
+                        from_ ? from_ : "unallocated"});
+    }
+    std::sort(live_.begin(), live_.end());
     std::set<size_t> seen;
     for (size_t fb = be16(p + hb + 1); fb && fb + 4 <= img_.usable && seen.insert(fb).second;) {
       size_t size = be16(p + fb + 2);
@@ -314,13 +273,158 @@ class Scanner {
     }
     if (content > ptr_end && content <= page.size())
       scan_cells(page, ptr_end, std::min<size_t>(content, img_.usable), where + " unallocated",
-                 true);
+                 "unallocated", true);
   }
 
  private:
   const Image& img_;
   const Shape& shape_;
   std::vector<Candidate>& out_;
+  const char* from_ = nullptr;
+  std::vector<std::pair<size_t, size_t>> live_;  // sorted [begin, end) of the page's live cells
+
+  // The first byte at or after o that a live cell of the page holds (the page's end if none).
+  size_t next_live(size_t o) const {
+    for (auto& [a, b] : live_)
+      if (b > o) return std::max(a, o);
+    return img_.usable;
+  }
+
+  void add(std::optional<int64_t> rowid, std::vector<Value> v, std::string location,
+           const char* region) {
+    out_.push_back({rowid, std::move(v), std::move(location), from_ ? from_ : region});
+  }
+
+  // Intact cells anywhere in [a, b): payload length, rowid, record of exactly that length; or a
+  // cell whose header is intact but whose tail a live cell overwrote. With `old_freeblocks`,
+  // also former freeblocks (a freeblock at the start of the content area is merged into the
+  // unallocated gap, header and all).
+  void scan_cells(std::string_view page, size_t a, size_t b, const std::string& where,
+                  const char* region, bool old_freeblocks = false) {
+    auto p = reinterpret_cast<const uint8_t*>(page.data());
+    for (size_t o = a; o + 3 < b;) {
+      auto c = read_cell(img_, page, o, b);
+      if (c)
+        if (auto v = decode_payload(shape_, c->payload); v && interesting(*v)) {
+          add(c->rowid, std::move(*v), where + " +" + std::to_string(o), region);
+          o = c->end;
+          continue;
+        }
+      if (size_t end = overwritten_cell(page, o, where, region)) {
+        o = end;
+        continue;
+      }
+      if (old_freeblocks) {
+        size_t next = be16(p + o), size = be16(p + o + 2);
+        if (size >= 8 && o + size <= img_.usable && (next == 0 || next > o))
+          if (size_t end = freeblock_head(page, o, size, where + " (old freeblock)", region)) {
+            o = end;
+            continue;
+          }
+      }
+      ++o;
+    }
+  }
+
+  // A cell at o whose payload length, rowid and record header are intact (and agree with each
+  // other) but whose body runs into a live cell. Returns the offset after its free part.
+  size_t overwritten_cell(std::string_view page, size_t o, const std::string& where,
+                          const char* region) {
+    auto base = reinterpret_cast<const uint8_t*>(page.data());
+    size_t limit = next_live(o);
+    if (limit >= img_.usable || limit <= o) return 0;  // nothing overwritten here
+    const uint8_t *p = base + o, *lim = base + limit;
+    uint64_t plen, rowid, hdr_len;
+    size_t a = read_varint(p, lim, plen);
+    if (!a || plen < 2 || plen > img_.usable - 35) return 0;
+    size_t b = read_varint(p + a, lim, rowid);
+    if (!b || static_cast<int64_t>(rowid) < 1) return 0;
+    const uint8_t* rec = p + a + b;
+    size_t n = read_varint(rec, lim, hdr_len);
+    if (!n || hdr_len < n + 1 || rec + hdr_len > lim) return 0;
+    auto types = read_types(shape_, rec + n, rec + hdr_len);
+    if (!types || static_cast<int64_t>(hdr_len) + body_size(*types) != static_cast<int64_t>(plen))
+      return 0;
+    const uint8_t* page_end = base + img_.usable;
+    if (rec + plen > page_end || rec + plen <= lim) return 0;
+    bool truncated = false;
+    auto v = decode_body_partial(*types, rec + hdr_len, lim, page_end, truncated);
+    if (!v || !interesting(*v)) return 0;
+    add(static_cast<int64_t>(rowid), std::move(*v),
+        where + " +" + std::to_string(o) + " (tail overwritten)", region);
+    return limit;
+  }
+
+  // A freeblock: its first 4 bytes (the cell's payload length, rowid and perhaps the header
+  // length and first serial types) are overwritten by the freeblock header.
+  void scan_freeblock(std::string_view page, size_t f, size_t size, const std::string& where) {
+    size_t best_end = freeblock_head(page, f, size, where, "freeblock");
+    // Neighbouring deleted cells merged into the same freeblock keep their headers.
+    size_t from = best_end ? best_end : f + 4;
+    if (from < f + size) scan_cells(page, from, f + size, where, "freeblock");
+  }
+
+  // The record at the start of a freeblock; returns the offset after it (or after its free
+  // part when a live cell overwrote its tail), 0 when none. Whole records are tried first.
+  size_t freeblock_head(std::string_view page, size_t f, size_t size, const std::string& where,
+                        const char* region) {
+    for (bool allow_cut : {false, true})
+      for (size_t h = f + 2; h <= f + 5; ++h)
+        if (size_t end = freeblock_record(page, f, size, h, allow_cut, where, region)) return end;
+    return 0;
+  }
+
+  // h: where the record header length byte was; cells start with >= 2 bytes of varints.
+  size_t freeblock_record(std::string_view page, size_t f, size_t size, size_t h, bool allow_cut,
+                          const std::string& where, const char* region) {
+    auto base = reinterpret_cast<const uint8_t*>(page.data());
+    (void)size;  // a live cell may since have taken the freeblock's tail: the page decides
+    size_t free_end = next_live(f);
+    const uint8_t* end = base + free_end;
+    std::optional<std::vector<uint64_t>> types;
+    const uint8_t* body = nullptr;
+    if (h >= f + 4) {
+      uint64_t hdr_len;
+      size_t n = read_varint(base + h, end, hdr_len);
+      if (!n || hdr_len < n + 1 || base + h + hdr_len > end) return 0;
+      types = read_types(shape_, base + h + n, base + h + hdr_len);
+      body = base + h + hdr_len;
+    } else {
+      // Lost: the header length byte and (f+3-h) leading serial types, guessed as the
+      // INTEGER PRIMARY KEY's NULL (1 byte each).
+      size_t lost = f + 3 - h;
+      if (lost > shape_.ipk.size()) return 0;
+      std::vector<uint64_t> t;
+      for (size_t k = 0; k < lost; ++k) {
+        if (!shape_.ipk[k]) return 0;
+        t.push_back(0);
+      }
+      // Read the remaining types one by one until the shape is full.
+      const uint8_t* q = base + f + 4;
+      while (t.size() < shape_.aff.size()) {
+        uint64_t st;
+        size_t n = read_varint(q, end, st);
+        if (!n || !type_ok(shape_, t.size(), st)) break;
+        t.push_back(st);
+        q += n;
+      }
+      if (t.size() != shape_.aff.size()) return 0;
+      types = t;
+      body = q;
+    }
+    if (!types) return 0;
+    bool truncated = false;
+    std::optional<std::vector<Value>> v;
+    if (!allow_cut)
+      v = decode_body(*types, body, end);
+    else if (next_live(f) < img_.usable)
+      v = decode_body_partial(*types, body, end, base + img_.usable, truncated);
+    if (!v || !interesting(*v) || (allow_cut && !truncated)) return 0;
+    std::string loc = where + " +" + std::to_string(f) + (truncated ? " (tail overwritten)" : "");
+    add(std::nullopt, std::move(*v), std::move(loc), region);
+    size_t stop = static_cast<size_t>(body - base) + static_cast<size_t>(body_size(*types));
+    return std::min(stop, free_end);
+  }
 
   // A record worth reporting: some text, or at least two non-NULL values.
   bool interesting(const std::vector<Value>& v) const {
@@ -446,14 +550,29 @@ MappedFile::~MappedFile() {
 
 std::vector<RecoveredRecord> RecoveryContext::recover(
     const Table& table, const std::vector<std::optional<size_t>>& wanted) {
+  RecoveryInput in;
+  in.original = original_.bytes();
+  in.live = live_ ? live_->bytes() : in.original;
+  in.wal_applied = live_.has_value();
+  in.wal_bytes = wal_bytes_;
+  in.wal = &wal_;
+  in.journal = journal_;
+  return recover_records(in, table, wanted);
+}
+
+std::vector<RecoveredRecord> recover_records(const RecoveryInput& in, const Table& table,
+                                             const std::vector<std::optional<size_t>>& wanted) {
   std::vector<RecoveredRecord> result;
   if (table.without_rowid || table.virtual_table || table.columns.empty() || !table.root_page)
     return result;
-  std::string_view live_bytes = live_ ? live_->bytes() : original_.bytes();
+  std::string_view live_bytes = in.live;
   auto hdr = parse_header(live_bytes);
-  if (!hdr) return result;
+  if (!hdr || hdr->page_size < 512 || hdr->reserved + 480 > hdr->page_size) return result;
   Image live{live_bytes, hdr->page_size, hdr->page_size - hdr->reserved};
-  Image orig{original_.bytes(), hdr->page_size, hdr->page_size - hdr->reserved};
+  Image orig{in.original, hdr->page_size, hdr->page_size - hdr->reserved};
+  static const Wal no_wal;
+  const Wal& wal = in.wal ? *in.wal : no_wal;
+  std::string_view wal_bytes = in.wal_bytes, journal = in.journal;
 
   Shape shape;
   for (auto& c : table.columns) {
@@ -470,41 +589,43 @@ std::vector<RecoveredRecord> RecoveryContext::recover(
   for (uint32_t n : leaves)
     live_scan.scan_leaf(live.page(n), n, false, "page " + std::to_string(n));
   for (uint32_t n : freelist_pages(live, *hdr))
-    live_scan.scan_leaf(live.page(n), n, true, "freelist page " + std::to_string(n));
+    live_scan.scan_leaf(live.page(n), n, true, "freelist page " + std::to_string(n), "unallocated");
 
-  if (live_ && wal_.page_size == hdr->page_size) {
+  if (in.wal_applied && wal.page_size == hdr->page_size) {
     // Page images the WAL made obsolete: superseded or uncommitted frames, and the main file's
     // own version of every page the WAL replaced.
     std::set<uint32_t> replaced;
-    for (size_t k = 0; k < wal_.frames.size(); ++k) {
-      const WalFrame& f = wal_.frames[k];
+    for (size_t k = 0; k < wal.frames.size(); ++k) {
+      const WalFrame& f = wal.frames[k];
       if (f.applied) replaced.insert(f.pgno);
       if (f.applied && !f.superseded) continue;
-      std::string_view page = std::string_view(wal_bytes_).substr(f.data_offset, wal_.page_size);
+      std::string_view page = std::string_view(wal_bytes).substr(f.data_offset, wal.page_size);
       live_scan.scan_leaf(page, f.pgno, true,
-                          "wal frame " + std::to_string(k + 1) + " page " + std::to_string(f.pgno));
+                          "wal frame " + std::to_string(k + 1) + " page " + std::to_string(f.pgno),
+                          "wal");
     }
     Scanner orig_scan(orig, shape, cands);
     for (uint32_t n : replaced)
       if (auto page = orig.page(n); !page.empty())
-        orig_scan.scan_leaf(page, n, true, "main file page " + std::to_string(n) + " (before WAL)");
+        orig_scan.scan_leaf(page, n, true, "main file page " + std::to_string(n) + " (before WAL)",
+                            "wal");
   }
-  if (journal_.size() > 28) {
+  if (journal.size() > 28) {
     // Rollback journal: header (magic, record count, nonce, initial size, sector size, page
     // size) padded to a sector, then records of page number, page image and checksum. Records
     // stay readable after the header is zeroed at commit, so walk them all.
-    auto j = reinterpret_cast<const uint8_t*>(journal_.data());
+    auto j = reinterpret_cast<const uint8_t*>(journal.data());
     uint32_t sector = be32(j + 20);
     if (sector < 512 || sector > 65536 || (sector & (sector - 1))) sector = 512;
     size_t rec = size_t{4} + hdr->page_size + 4;
     size_t k = 0;
-    for (size_t off = sector; off + rec <= journal_.size(); off += rec, ++k) {
+    for (size_t off = sector; off + rec <= journal.size(); off += rec, ++k) {
       uint32_t pgno = be32(j + off);
       if (pgno == 0) continue;
-      std::string_view page = std::string_view(journal_).substr(off + 4, hdr->page_size);
+      std::string_view page = std::string_view(journal).substr(off + 4, hdr->page_size);
       live_scan.scan_leaf(
           page, pgno, true,
-          "journal record " + std::to_string(k + 1) + " page " + std::to_string(pgno));
+          "journal record " + std::to_string(k + 1) + " page " + std::to_string(pgno), "journal");
     }
   }
   if (cands.empty()) return result;
@@ -540,7 +661,7 @@ std::vector<RecoveredRecord> RecoveryContext::recover(
   for (auto& c : cands) {
     auto vals = project(c.values, c.rowid);
     if (!seen.insert(hash_values(vals, skip)).second) continue;
-    result.push_back({c.rowid, std::move(vals), std::move(c.location)});
+    result.push_back({c.rowid, std::move(vals), std::move(c.location), c.from});
   }
   return result;
 }

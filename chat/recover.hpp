@@ -19,7 +19,8 @@ namespace safehold::chat {
 struct RecoveredRecord {
   std::optional<int64_t> rowid;
   std::vector<Value> values;  // in the order of the wanted columns
-  std::string location;       // e.g. "freeblock page 12 offset 3012", "wal frame 7 page 3"
+  std::string location;       // e.g. "page 12 freeblock +3012", "wal frame 7 page 3 cell +40"
+  std::string from;           // freeblock, unallocated, journal or wal
 };
 
 // A read-only memory map of a whole file (empty for an empty file).
@@ -35,6 +36,19 @@ class MappedFile {
   void* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// The bytes recovery reads: the database as found, what SQLite reads (the same bytes, or the
+// copy with the WAL applied), the WAL and the rollback journal.
+struct RecoveryInput {
+  std::string_view original, live;
+  bool wal_applied = false;
+  std::string_view wal_bytes;
+  const Wal* wal = nullptr;
+  std::string_view journal;
+};
+// Deleted records of `table` (see RecoveryContext::recover); never reads outside the inputs.
+std::vector<RecoveredRecord> recover_records(const RecoveryInput& in, const Table& table,
+                                             const std::vector<std::optional<size_t>>& wanted);
 
 class RecoveryContext {
  public:

@@ -43,11 +43,11 @@ TEST_CASE("chat: Android SMS fixture gives 9 messages with exact fields", "[chat
   CHECK(m["attachments"] == nlohmann::json::array());
   CHECK(m["recovered"] == false);
   for (auto key : {"app", "db", "db_path", "table", "row", "conversation", "timestamp", "direction",
-                   "sender", "recipients", "body", "attachments", "recovered"})
+                   "kind", "sender", "recipients", "body", "attachments", "recovered"})
     CHECK(m.contains(key));
   CHECK(run.csv.rfind("app,db,db_path,table,row,conversation,timestamp,direction,sender,", 0) == 0);
   CHECK(run.csv.find("sms,db1,/data/mmssms.db,sms,1,1,2013-10-29T16:56:28.038Z,sent,,"
-                     "1 555-521-5554,Yo Fred this is my new number.,,false,\r\n") !=
+                     "1 555-521-5554,Yo Fred this is my new number.,,false,,text,\r\n") !=
         std::string::npos);
   check_unchanged(ev.path(), hashes);
 }

@@ -1,0 +1,13 @@
+// libFuzzer target for the schema-less protobuf decoder (built with -DSAFEHOLD_FUZZ=ON and
+// clang; see chat/fuzz/run.sh).
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "chat/decoders.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  (void)safehold::chat::parse_protobuf(bytes);
+  return 0;
+}
