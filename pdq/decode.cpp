@@ -37,7 +37,6 @@ struct JpegOut {
   void* ctx;
   uint64_t max_pixels;
   int min_short_side;  // > 0: DCT-scale while the short side stays at least this long
-  bool grey;           // the Y channel alone (for YCbCr, grey and RGB JPEGs)
   bool rgbx;           // colour as RGBX (the same RGB values, 4 bytes a pixel: vectorises)
   unsigned stored_width, stored_height;
   char error[JMSG_LENGTH_MAX + 64];
@@ -80,12 +79,17 @@ bool decode_jpeg_raw(const uint8_t* data, size_t size, JpegOut* out) {
   cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE
                           : out->rgbx                             ? JCS_EXT_RGBX
                                                                   : JCS_RGB;
-  if (out->grey && (cinfo.jpeg_color_space == JCS_YCbCr || cinfo.jpeg_color_space == JCS_RGB))
-    cinfo.out_color_space = JCS_GRAYSCALE;  // libjpeg-turbo then skips the chroma's IDCT
-  if (out->min_short_side > 0) {
+  const unsigned denom =
+      out->min_short_side > 0
+          ? scale_denominator(cinfo.image_width, cinfo.image_height, out->min_short_side)
+          : 1;
+  if (denom > 1) {
     cinfo.scale_num = 1;
-    cinfo.scale_denom =
-        scale_denominator(cinfo.image_width, cinfo.image_height, out->min_short_side);
+    cinfo.scale_denom = denom;
+    // The Y channel alone: libjpeg-turbo then skips the chroma's IDCT, upsampling and colour
+    // conversion.
+    if (cinfo.jpeg_color_space == JCS_YCbCr || cinfo.jpeg_color_space == JCS_RGB)
+      cinfo.out_color_space = JCS_GRAYSCALE;
   }
   jpeg_start_decompress(&cinfo);
   int w = static_cast<int>(cinfo.output_width), h = static_cast<int>(cinfo.output_height);
@@ -209,7 +213,7 @@ std::optional<Image> decode_image(std::span<const uint8_t> data, std::string* er
     return decode_png(data, error, max_pixels);
   if (data.size() >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) {
     Image img;
-    JpegOut out{&alloc_image, nullptr, &img, max_pixels, 0, false, false, 0, 0, {0}};
+    JpegOut out{&alloc_image, nullptr, &img, max_pixels, 0, false, 0, 0, {0}};
     if (!decode_jpeg_raw(data.data(), data.size(), &out)) {
       if (error) *error = out.error;
       return std::nullopt;
@@ -232,17 +236,8 @@ bool decode_luma(std::span<const uint8_t> data, Workspace& ws, int* width, int* 
   }
   if (data.size() >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) {
     LumaOut lo{&ws};
-    const bool scaled = opts.jpeg == JpegDecode::Scaled;
-    JpegOut out{&alloc_luma,
-                &luma_row,
-                &lo,
-                opts.max_pixels,
-                scaled ? opts.min_short_side : 0,
-                scaled,
-                true,
-                0,
-                0,
-                {0}};
+    JpegOut out{&alloc_luma, &luma_row, &lo, opts.max_pixels, 0, true, 0, 0, {0}};
+    if (opts.jpeg == JpegDecode::Scaled) out.min_short_side = opts.min_short_side;
     if (!decode_jpeg_raw(data.data(), data.size(), &out)) {
       if (error) *error = out.error;
       return false;

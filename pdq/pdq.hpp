@@ -112,10 +112,11 @@ struct Workspace {
 enum class JpegDecode {
   // Every pixel to RGB, then luma_of: exactly what decode_image then hash_image give.
   Full,
-  // libjpeg-turbo's DCT scaling (1/2, 1/4 or 1/8) as far as the short side stays at least
-  // min_short_side pixels, and the Y channel as luma (the chroma is not transformed at all):
-  // about a tenth of the work on camera-sized photographs, hashes a few bits from Full's
-  // (docs/carve.md gives the measured distribution).
+  // libjpeg-turbo's DCT scaling by the largest of 1/2, 1/4 and 1/8 that leaves at least
+  // min_short_side pixels on the short side, and the Y channel as luma (the chroma is not
+  // transformed at all): about a quarter of the work on camera-sized photographs, hashes a few
+  // bits from Full's (docs/carve.md gives the measured distribution). Images whose short side is
+  // under twice min_short_side are not scaled and are decoded exactly as Full.
   Scaled,
 };
 
