@@ -5,6 +5,7 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -35,8 +36,20 @@ struct JpegOut {
   void (*row)(void* ctx, const uint8_t* pixels, int y, int w, int channels);
   void* ctx;
   uint64_t max_pixels;
+  int min_short_side;  // > 0: DCT-scale while the short side stays at least this long
+  bool rgbx;           // colour as RGBX (the same RGB values, 4 bytes a pixel: vectorises)
+  unsigned stored_width, stored_height;
   char error[JMSG_LENGTH_MAX + 64];
 };
+
+// The largest power-of-two reduction libjpeg-turbo scales by in the DCT (1/2, 1/4, 1/8) that
+// leaves at least min_short pixels on the short side (its output size rounds up).
+unsigned scale_denominator(unsigned width, unsigned height, int min_short) {
+  const unsigned short_side = std::min(width, height);
+  unsigned denom = 1;
+  while (denom < 8 && short_side / (denom * 2) >= static_cast<unsigned>(min_short)) denom *= 2;
+  return denom;
+}
 
 // C-style on purpose: between setjmp and the last libjpeg call only PODs live here.
 bool decode_jpeg_raw(const uint8_t* data, size_t size, JpegOut* out) {
@@ -61,7 +74,23 @@ bool decode_jpeg_raw(const uint8_t* data, size_t size, JpegOut* out) {
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
-  cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
+  out->stored_width = cinfo.image_width;
+  out->stored_height = cinfo.image_height;
+  cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE
+                          : out->rgbx                             ? JCS_EXT_RGBX
+                                                                  : JCS_RGB;
+  const unsigned denom =
+      out->min_short_side > 0
+          ? scale_denominator(cinfo.image_width, cinfo.image_height, out->min_short_side)
+          : 1;
+  if (denom > 1) {
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = denom;
+    // The Y channel alone: libjpeg-turbo then skips the chroma's IDCT, upsampling and colour
+    // conversion.
+    if (cinfo.jpeg_color_space == JCS_YCbCr || cinfo.jpeg_color_space == JCS_RGB)
+      cinfo.out_color_space = JCS_GRAYSCALE;
+  }
   jpeg_start_decompress(&cinfo);
   int w = static_cast<int>(cinfo.output_width), h = static_cast<int>(cinfo.output_height);
   int ch = cinfo.output_components;
@@ -93,10 +122,9 @@ void luma_packed(const uint8_t* p, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = luma_of(p + Stride * i, 3);
 }
 
-// Straight to luma: one decoded row at a time into per-thread buffers.
+// Straight to luma: one decoded row at a time into the workspace.
 struct LumaOut {
-  std::vector<float>* luma;
-  std::vector<uint8_t>* row;
+  Workspace* ws;
   int w = 0, h = 0;
 };
 
@@ -104,17 +132,16 @@ uint8_t* alloc_luma(void* ctx, int w, int h, int channels) {
   auto* o = static_cast<LumaOut*>(ctx);
   o->w = w;
   o->h = h;
-  const size_t n = static_cast<size_t>(w) * static_cast<size_t>(h);
-  if (o->luma->size() < n) o->luma->resize(n);
-  const size_t r = static_cast<size_t>(w) * static_cast<size_t>(channels);
-  if (o->row->size() < r) o->row->resize(r);
-  return o->row->data();
+  o->ws->luma.get(static_cast<size_t>(w) * static_cast<size_t>(h));
+  return o->ws->pixels.get(static_cast<size_t>(w) * static_cast<size_t>(channels));
 }
 
 void luma_row(void* ctx, const uint8_t* p, int y, int w, int channels) {
   auto* o = static_cast<LumaOut*>(ctx);
-  float* out = o->luma->data() + static_cast<size_t>(y) * static_cast<size_t>(w);
-  if (channels == 3) {
+  float* out = o->ws->luma.get(0) + static_cast<size_t>(y) * static_cast<size_t>(w);
+  if (channels == 4) {
+    luma_packed<4>(p, out, static_cast<size_t>(w));
+  } else if (channels == 3) {
     luma_packed<3>(p, out, static_cast<size_t>(w));
   } else {
     for (int x = 0; x < w; ++x, p += channels) out[x] = luma_of(p, channels);
@@ -123,8 +150,8 @@ void luma_row(void* ctx, const uint8_t* p, int y, int w, int channels) {
 
 // PNG through libpng's simplified API as 8-bit RGBA into `rgba` (grown as needed): the reference
 // hashes the colour channels and ignores alpha.
-bool read_png_rgba(std::span<const uint8_t> data, std::vector<uint8_t>& rgba, int* width,
-                   int* height, std::string* error, uint64_t max_pixels) {
+bool read_png_rgba(std::span<const uint8_t> data, Scratch<uint8_t>& rgba, int* width, int* height,
+                   std::string* error, uint64_t max_pixels) {
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
@@ -137,33 +164,32 @@ bool read_png_rgba(std::span<const uint8_t> data, std::vector<uint8_t>& rgba, in
     return fail(image.message);
   if (uint64_t{image.width} * image.height > max_pixels) return fail("too large to hash");
   image.format = PNG_FORMAT_RGBA;
-  if (rgba.size() < PNG_IMAGE_SIZE(image)) rgba.resize(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, rgba.data(), 0, nullptr)) return fail(image.message);
+  uint8_t* out = rgba.get(PNG_IMAGE_SIZE(image));
+  if (!png_image_finish_read(&image, nullptr, out, 0, nullptr)) return fail(image.message);
   *width = static_cast<int>(image.width);
   *height = static_cast<int>(image.height);
   png_image_free(&image);
   return true;
 }
 
-bool decode_png_luma(std::span<const uint8_t> data, std::vector<float>& luma, int* width,
-                     int* height, std::string* error, uint64_t max_pixels) {
-  thread_local std::vector<uint8_t> rgba;
-  if (!read_png_rgba(data, rgba, width, height, error, max_pixels)) return false;
+bool decode_png_luma(std::span<const uint8_t> data, Workspace& ws, int* width, int* height,
+                     std::string* error, uint64_t max_pixels) {
+  if (!read_png_rgba(data, ws.pixels, width, height, error, max_pixels)) return false;
   const size_t n = static_cast<size_t>(*width) * static_cast<size_t>(*height);
-  if (luma.size() < n) luma.resize(n);
-  luma_packed<4>(rgba.data(), luma.data(), n);
+  luma_packed<4>(ws.pixels.get(0), ws.luma.get(n), n);
   return true;
 }
 
 std::optional<Image> decode_png(std::span<const uint8_t> data, std::string* error,
                                 uint64_t max_pixels) {
-  std::vector<uint8_t> rgba;
+  Scratch<uint8_t> rgba;
   Image img;
   if (!read_png_rgba(data, rgba, &img.width, &img.height, error, max_pixels)) return std::nullopt;
   img.channels = 3;
   img.pixels.resize(static_cast<size_t>(img.width) * img.height * 3);
+  const uint8_t* p = rgba.get(0);
   for (size_t i = 0, n = static_cast<size_t>(img.width) * img.height; i < n; ++i)
-    std::memcpy(&img.pixels[i * 3], &rgba[i * 4], 3);
+    std::memcpy(&img.pixels[i * 3], p + i * 4, 3);
   return img;
 }
 
@@ -187,7 +213,7 @@ std::optional<Image> decode_image(std::span<const uint8_t> data, std::string* er
     return decode_png(data, error, max_pixels);
   if (data.size() >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) {
     Image img;
-    JpegOut out{&alloc_image, nullptr, &img, max_pixels, {0}};
+    JpegOut out{&alloc_image, nullptr, &img, max_pixels, 0, false, 0, 0, {0}};
     if (!decode_jpeg_raw(data.data(), data.size(), &out)) {
       if (error) *error = out.error;
       return std::nullopt;
@@ -198,21 +224,28 @@ std::optional<Image> decode_image(std::span<const uint8_t> data, std::string* er
   return std::nullopt;
 }
 
-bool decode_luma(std::span<const uint8_t> data, std::vector<float>& luma, int* width, int* height,
-                 std::string* error, uint64_t max_pixels) {
+bool decode_luma(std::span<const uint8_t> data, Workspace& ws, int* width, int* height,
+                 std::string* error, const EncodedOptions& opts, int* stored_width,
+                 int* stored_height) {
   static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (data.size() >= 8 && std::memcmp(data.data(), png_sig, 8) == 0)
-    return decode_png_luma(data, luma, width, height, error, max_pixels);
+  if (data.size() >= 8 && std::memcmp(data.data(), png_sig, 8) == 0) {
+    if (!decode_png_luma(data, ws, width, height, error, opts.max_pixels)) return false;
+    if (stored_width) *stored_width = *width;
+    if (stored_height) *stored_height = *height;
+    return true;
+  }
   if (data.size() >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) {
-    thread_local std::vector<uint8_t> row;
-    LumaOut lo{&luma, &row};
-    JpegOut out{&alloc_luma, &luma_row, &lo, max_pixels, {0}};
+    LumaOut lo{&ws};
+    JpegOut out{&alloc_luma, &luma_row, &lo, opts.max_pixels, 0, true, 0, 0, {0}};
+    if (opts.jpeg == JpegDecode::Scaled) out.min_short_side = opts.min_short_side;
     if (!decode_jpeg_raw(data.data(), data.size(), &out)) {
       if (error) *error = out.error;
       return false;
     }
     *width = lo.w;
     *height = lo.h;
+    if (stored_width) *stored_width = static_cast<int>(out.stored_width);
+    if (stored_height) *stored_height = static_cast<int>(out.stored_height);
     return true;
   }
   if (error) *error = "not a JPEG or PNG image";

@@ -11,15 +11,19 @@
 #include <cmath>
 #include <fstream>
 
-#ifdef __SSE2__
-#include <xmmintrin.h>
-#endif
+#include "pdq/blur.hpp"
 
 namespace safehold::pdq {
+
+Workspace& detail::thread_workspace() {
+  thread_local Workspace ws;
+  return ws;
+}
 
 namespace {
 
 constexpr int kMinDim = 5;
+constexpr size_t kKeepWorkspaceBytes = size_t{256} << 20;
 using Mat16 = std::array<std::array<float, 16>, 16>;
 
 struct DctMatrix {
@@ -34,86 +38,6 @@ struct DctMatrix {
 const DctMatrix& dct_matrix() {
   static const DctMatrix m;
   return m;
-}
-
-int jarosz_window(int old_dim) {
-  return (old_dim + 2 * 64 - 1) / (2 * 64);
-}
-
-// The reference's one-dimensional box filter (a running sum divided by the count of values in the
-// window, windows shrinking at the ends) down every column of a row-major width x height matrix at
-// once: each column gets exactly the reference's operations in its order (so the same floats), but
-// the sweep goes row by row, sequential in memory and across many columns at a time.
-void box_columns(const float* in, float* out, int width, int height, int window) {
-  const int half = (window + 2) / 2;
-  const int phase1 = half - 1, phase2 = window - half + 1, phase3 = height - window,
-            phase4 = half - 1;
-  const size_t w = static_cast<size_t>(width);
-  std::vector<float> sum(w, 0.0f);
-  float* s = sum.data();
-  int li = 0, ri = 0, oi = 0;
-  int current = 0;
-  auto row = [&](const float* base, int r) { return base + static_cast<size_t>(r) * w; };
-  for (int i = 0; i < phase1; ++i, ++ri) {
-    const float* x = row(in, ri);
-    for (size_t j = 0; j < w; ++j) s[j] += x[j];
-    ++current;
-  }
-  for (int i = 0; i < phase2; ++i, ++ri, ++oi) {
-    const float* x = row(in, ri);
-    float* o = out + static_cast<size_t>(oi) * w;
-    ++current;
-    const float c = static_cast<float>(current);
-    for (size_t j = 0; j < w; ++j) {
-      s[j] += x[j];
-      o[j] = s[j] / c;
-    }
-  }
-  for (int i = 0; i < phase3; ++i, ++li, ++ri, ++oi) {
-    const float* x = row(in, ri);
-    const float* y = row(in, li);
-    float* o = out + static_cast<size_t>(oi) * w;
-    const float c = static_cast<float>(current);
-    for (size_t j = 0; j < w; ++j) {
-      s[j] += x[j];
-      s[j] -= y[j];
-      o[j] = s[j] / c;
-    }
-  }
-  for (int i = 0; i < phase4; ++i, ++li, ++oi) {
-    const float* y = row(in, li);
-    float* o = out + static_cast<size_t>(oi) * w;
-    --current;
-    const float c = static_cast<float>(current);
-    for (size_t j = 0; j < w; ++j) {
-      s[j] -= y[j];
-      o[j] = s[j] / c;
-    }
-  }
-}
-
-// out (width rows of height) = the transpose of in (height rows of width), 4x4 blocks at a time.
-void transpose(const float* in, float* out, int width, int height) {
-  const size_t w = static_cast<size_t>(width), h = static_cast<size_t>(height);
-  size_t i = 0;
-#ifdef __SSE2__
-  for (; i + 4 <= h; i += 4) {
-    size_t j = 0;
-    for (; j + 4 <= w; j += 4) {
-      __m128 r0 = _mm_loadu_ps(in + i * w + j), r1 = _mm_loadu_ps(in + (i + 1) * w + j);
-      __m128 r2 = _mm_loadu_ps(in + (i + 2) * w + j), r3 = _mm_loadu_ps(in + (i + 3) * w + j);
-      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-      _mm_storeu_ps(out + j * h + i, r0);
-      _mm_storeu_ps(out + (j + 1) * h + i, r1);
-      _mm_storeu_ps(out + (j + 2) * h + i, r2);
-      _mm_storeu_ps(out + (j + 3) * h + i, r3);
-    }
-    for (; j < w; ++j)
-      for (size_t k = i; k < i + 4; ++k) out[j * h + k] = in[k * w + j];
-  }
-#endif
-  for (; i < h; ++i)
-    for (size_t j = 0; j < w; ++j) out[j * h + i] = in[i * w + j];
 }
 
 // The reference's median (Torben's algorithm): the lower median for an even count.
@@ -167,28 +91,12 @@ struct Core {
   bool ok = false;
 };
 
-// `a` holds the luma and is overwritten; `b` is scratch of at least width*height floats.
-Core compute_in_place(float* a, float* b, int width, int height) {
+// `a` holds the luma and is overwritten.
+Core compute_in_place(float* a, int width, int height, Workspace& ws) {
   Core core;
   if (width < kMinDim || height < kMinDim) return core;
-  const int wr = jarosz_window(width), wc = jarosz_window(height);
-  // The row blur runs as a column blur of the transposed image: every row gets the reference's
-  // operations in its order (the same floats), but many rows at once instead of one running sum at
-  // a time (a chain of dependent additions).
-  for (int pass = 0; pass < 2; ++pass) {
-    transpose(a, b, width, height);
-    box_columns(b, a, height, width, wr);
-    transpose(a, b, height, width);
-    box_columns(b, a, width, height, wc);
-  }
   float small[64][64];
-  for (int i = 0; i < 64; ++i) {
-    int ini = static_cast<int>(((i + 0.5) * height) / 64);
-    for (int j = 0; j < 64; ++j) {
-      int inj = static_cast<int>(((j + 0.5) * width) / 64);
-      small[i][j] = a[static_cast<size_t>(ini) * width + inj];
-    }
-  }
+  detail::blur_and_sample(a, width, height, ws, small);
   int gradient = 0;
   for (int i = 0; i < 63; ++i)
     for (int j = 0; j < 64; ++j)
@@ -219,22 +127,49 @@ Core compute_in_place(float* a, float* b, int width, int height) {
 Core compute(const float* luma, int width, int height) {
   if (width < kMinDim || height < kMinDim) return Core{};
   const size_t n = static_cast<size_t>(width) * static_cast<size_t>(height);
-  std::vector<float> a(luma, luma + n), b(n);
-  return compute_in_place(a.data(), b.data(), width, height);
+  Workspace& ws = detail::thread_workspace();
+  float* a = ws.luma.get(n);
+  std::copy(luma, luma + n, a);
+  return compute_in_place(a, width, height, ws);
 }
 
-std::vector<float> to_luma(const Image& img) {
-  std::vector<float> luma(static_cast<size_t>(img.width) * static_cast<size_t>(img.height));
+// luma_of every pixel of `img`, into ws.luma.
+float* to_luma(const Image& img, Workspace& ws) {
+  const size_t n = static_cast<size_t>(img.width) * static_cast<size_t>(img.height);
+  float* luma = ws.luma.get(n);
   const uint8_t* p = img.pixels.data();
   if (img.channels == 1) {
-    for (size_t i = 0; i < luma.size(); ++i) luma[i] = p[i];
+    for (size_t i = 0; i < n; ++i) luma[i] = p[i];
   } else {
-    for (size_t i = 0; i < luma.size(); ++i, p += img.channels) luma[i] = luma_of(p, 3);
+    for (size_t i = 0; i < n; ++i, p += img.channels) luma[i] = luma_of(p, 3);
   }
   return luma;
 }
 
+Core compute_image(const Image& img) {
+  if (img.width < kMinDim || img.height < kMinDim) return Core{};
+  Workspace& ws = detail::thread_workspace();
+  return compute_in_place(to_luma(img, ws), img.width, img.height, ws);
+}
+
 }  // namespace
+
+void Workspace::release() {
+  luma.release();
+  strip.release();
+  strip2.release();
+  ring.release();
+  sums.release();
+  sampled.release();
+  first.release();
+  pixels.release();
+}
+
+size_t Workspace::bytes() const {
+  return (luma.size() + strip.size() + strip2.size() + ring.size() + sums.size() + sampled.size()) *
+             sizeof(float) +
+         first.size() * sizeof(int) + pixels.size();
+}
 
 std::string Hash::hex() const {
   std::string s;
@@ -277,17 +212,22 @@ Result hash_luma(const float* luma, int width, int height) {
 }
 
 Result hash_image(const Image& img) {
-  auto luma = to_luma(img);
-  return hash_luma(luma.data(), img.width, img.height);
+  Core c = compute_image(img);
+  Result r;
+  if (!c.ok) return r;
+  r.hash = to_bits(c.dct);
+  r.quality = c.quality;
+  return r;
 }
 
 std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* error, int* width,
-                                   int* height, uint64_t max_pixels) {
-  thread_local std::vector<float> luma, scratch;  // reused: fresh buffers fault their pages in
-  if (!decode_luma(data, luma, width, height, error, max_pixels)) return std::nullopt;
-  const size_t n = static_cast<size_t>(*width) * static_cast<size_t>(*height);
-  if (scratch.size() < n) scratch.resize(n);
-  Core c = compute_in_place(luma.data(), scratch.data(), *width, *height);
+                                   int* height, const EncodedOptions& opts, Workspace* ws) {
+  Workspace& w = ws ? *ws : detail::thread_workspace();
+  int lw = 0, lh = 0;
+  if (!decode_luma(data, w, &lw, &lh, error, opts, width, height)) return std::nullopt;
+  Core c = compute_in_place(w.luma.get(0), lw, lh, w);
+  // A workspace grown by one huge image gives its memory back rather than keep it per thread.
+  if (w.bytes() > kKeepWorkspaceBytes) w.release();
   Result r;
   if (!c.ok) return r;
   r.hash = to_bits(c.dct);
@@ -296,8 +236,7 @@ std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* e
 }
 
 Dihedral hash_image_dihedral(const Image& img) {
-  auto luma = to_luma(img);
-  Core c = compute(luma.data(), img.width, img.height);
+  Core c = compute_image(img);
   Dihedral out;
   if (!c.ok) return out;
   out.quality = c.quality;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -67,17 +68,78 @@ inline float luma_of(const uint8_t* p, int channels) {
   return channels == 1 ? static_cast<float>(p[0]) : 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
 }
 
-// Decodes JPEG or PNG by content straight to the luma hash_image computes from decode_image's
-// pixels (luma_of each), into `luma`, grown as needed and never shrunk (the first width*height
-// values are the image). False (with *error set) when decode_image would fail.
-bool decode_luma(std::span<const uint8_t> data, std::vector<float>& luma, int* width, int* height,
-                 std::string* error, uint64_t max_pixels = 256ull << 20);
+// Buffers reused from one image to the next, so that hashing an image neither allocates nor
+// zero-fills nor faults fresh pages in. get(n) returns at least n elements whose contents are
+// unspecified (a grown buffer is not copied or initialised).
+template <class T>
+class Scratch {
+ public:
+  T* get(size_t n) {
+    if (n > size_) {
+      data_ = std::make_unique_for_overwrite<T[]>(n);
+      size_ = n;
+    }
+    return data_.get();
+  }
+  size_t size() const { return size_; }
+  void release() {
+    data_.reset();
+    size_ = 0;
+  }
 
-// What decode_image then hash_image give (the same luma, so the same hash and quality), decoding
-// straight to luma into per-thread buffers: no RGB image and no allocation per image. Returns
-// nullopt (with *error set) when decode_image would; *width and *height get the image's size.
+ private:
+  std::unique_ptr<T[]> data_;
+  size_t size_ = 0;
+};
+
+// Everything hashing one image needs beyond the encoded bytes: one per thread, reused across
+// calls (never shared between threads at once). Holds about 4 bytes per pixel of the largest
+// luma hashed so far, plus a decoded row (or a PNG's RGBA) and strips a few dozen rows high.
+struct Workspace {
+  Scratch<float> luma;           // the image's luma, blurred in place
+  Scratch<float> strip, strip2;  // a transposed strip of rows, and its blur
+  Scratch<float> ring;           // rows the in-place column blur still needs
+  Scratch<float> sums;           // running sums of a blur
+  Scratch<float> sampled;        // the second blur at the 64 sampled columns, every row
+  Scratch<int> first;            // sampling positions: the first of the 64 taken at each column
+  Scratch<uint8_t> pixels;       // a decoded JPEG row, or a PNG's RGBA
+  // Frees everything (e.g. after a very large image, to give the memory back).
+  void release();
+  size_t bytes() const;
+};
+
+// How hash_encoded decodes a JPEG (PNG is always decoded in full).
+enum class JpegDecode {
+  // Every pixel to RGB, then luma_of: exactly what decode_image then hash_image give.
+  Full,
+  // libjpeg-turbo's DCT scaling by the largest of 1/2, 1/4 and 1/8 that leaves at least
+  // min_short_side pixels on the short side, and the Y channel as luma (the chroma is not
+  // transformed at all): about a quarter of the work on camera-sized photographs, hashes a few
+  // bits from Full's (docs/carve.md gives the measured distribution). Images whose short side is
+  // under twice min_short_side are not scaled and are decoded exactly as Full.
+  Scaled,
+};
+
+struct EncodedOptions {
+  JpegDecode jpeg = JpegDecode::Scaled;
+  int min_short_side = 512;
+  uint64_t max_pixels = 256ull << 20;  // larger images are refused (stored size, before scaling)
+};
+
+// The luma hash_encoded hashes, into ws.luma: decodes JPEG or PNG by content. *width and *height
+// get the size of the luma (the decoded, perhaps scaled, size); *stored_width and *stored_height,
+// when given, the image's own size. False (with *error set) when decode_image would fail.
+bool decode_luma(std::span<const uint8_t> data, Workspace& ws, int* width, int* height,
+                 std::string* error, const EncodedOptions& opts = {}, int* stored_width = nullptr,
+                 int* stored_height = nullptr);
+
+// Hashes JPEG or PNG bytes through decode_luma into `ws` (or, without one, a per-thread
+// workspace): no RGB image and no allocation per image. With JpegDecode::Full the result is
+// exactly decode_image then hash_image. Returns nullopt (with *error set) when decode_image
+// would; *width and *height get the image's own size (before any scaling).
 std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* error, int* width,
-                                   int* height, uint64_t max_pixels = 256ull << 20);
+                                   int* height, const EncodedOptions& opts = {},
+                                   Workspace* ws = nullptr);
 Result hash_image(const Image& img);
 Dihedral hash_image_dihedral(const Image& img);
 
