@@ -66,6 +66,14 @@ std::optional<UtcTime> time_of(const json& j, const char* key) {
   return s.empty() ? std::nullopt : parse_iso8601(s);
 }
 
+// A non-negative integer member as text ("" when absent); evidence JSON may hold it signed.
+std::string uint_text(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number_integer()) return "";
+  if (j[key].is_number_unsigned()) return std::to_string(j[key].get<uint64_t>());
+  int64_t v = j[key].get<int64_t>();
+  return v < 0 ? "" : std::to_string(v);
+}
+
 std::string fs_label(const json& a) {
   if (!a.contains("volume") || !a["volume"].is_number()) return str(a, "fs");
   return fmt::format("volume {} ({})", a["volume"].get<int64_t>(), str(a, "fs", "?"));
@@ -90,10 +98,9 @@ std::vector<FileRecord> artefact_records(const Evidence& ev) {
     std::string path = str(a, "path");
     r.name = path.empty() ? "carved/" + r.artefact + " (" + str(a, "type") + ")" : path;
     if (r.state == "deleted" || r.state == "orphan") r.name += " (deleted)";
-    if (a.contains("inode") && a["inode"].is_number_unsigned())
-      r.inode = std::to_string(a["inode"].get<uint64_t>());
+    if (auto inode = uint_text(a, "inode"); !inode.empty()) r.inode = inode;
     r.mode = "r/r---------";
-    if (a.contains("size") && a["size"].is_number_unsigned()) r.size = a["size"].get<uint64_t>();
+    if (auto size = uint_text(a, "size"); !size.empty()) r.size = std::stoull(size);
     r.mtime = time_of(a, "mtime");
     r.atime = time_of(a, "atime");
     r.ctime = time_of(a, "ctime");
@@ -159,8 +166,7 @@ std::optional<Event> exif_event(const json& a, const std::string& tag, const std
   e.path = str(a, "path");
   e.state = str(a, "state");
   e.filesystem = fs_label(a);
-  if (a.contains("inode") && a["inode"].is_number_unsigned())
-    e.inode = std::to_string(a["inode"].get<uint64_t>());
+  e.inode = uint_text(a, "inode");
   e.artefact = str(a, "id");
   e.detail = str(a, "type");
   return e;
