@@ -80,16 +80,18 @@ void header(std::string& o, const Evidence& ev, const HtmlOptions& opt, const st
   std::string description;
   if (ev.acquisition.is_object() && ev.acquisition.contains("case"))
     description = str(ev.acquisition["case"], "description");
-  html::facts(o, {{"Case", case_ref.empty() ? "(not recorded)" : esc(case_ref)},
-                  {"Exhibit", exhibit.empty() ? "(not recorded)" : esc(exhibit)},
-                  {"Description", esc(description)},
-                  {"Examiner at acquisition", esc(examiner)},
-                  {"Evidence folder", "<span class=\"mono\">" + esc(ev.files.dir.string()) + "</span>"},
-                  {"Report made", esc(opt.generated_at) + " by " + esc(opt.tool_version)}});
-  o += "<nav class=\"noprint\"><a href=\"#acquisition\">Acquisition</a><a href=\"#volumes\">Volumes"
-       "</a><a href=\"#summary\">Summary</a><a href=\"#known\">Known sets</a><a href=\"#artefacts\">"
-       "Artefacts</a><a href=\"#chats\">Chats</a><a href=\"#timeline\">Timeline</a><a href=\""
-       "#errors\">Errors</a></nav></header>\n";
+  html::facts(
+      o, {{"Case", case_ref.empty() ? "(not recorded)" : esc(case_ref)},
+          {"Exhibit", exhibit.empty() ? "(not recorded)" : esc(exhibit)},
+          {"Description", esc(description)},
+          {"Examiner at acquisition", esc(examiner)},
+          {"Evidence folder", "<span class=\"mono\">" + esc(ev.files.dir.string()) + "</span>"},
+          {"Report made", esc(opt.generated_at) + " by " + esc(opt.tool_version)}});
+  o +=
+      "<nav class=\"noprint\"><a href=\"#acquisition\">Acquisition</a><a href=\"#volumes\">Volumes"
+      "</a><a href=\"#summary\">Summary</a><a href=\"#known\">Known sets</a><a href=\"#artefacts\">"
+      "Artefacts</a><a href=\"#chats\">Chats</a><a href=\"#timeline\">Timeline</a><a href=\""
+      "#errors\">Errors</a></nav></header>\n";
 }
 
 }  // namespace

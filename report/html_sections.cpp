@@ -72,7 +72,8 @@ std::string preview(const Evidence& ev, const json& a, const HtmlOptions& opt) {
 
 std::string times_cell(const json& a) {
   std::string out;
-  for (auto [k, label] : {std::pair{"mtime", "m"}, {"atime", "a"}, {"ctime", "c"}, {"crtime", "b"}}) {
+  for (auto [k, label] :
+       {std::pair{"mtime", "m"}, {"atime", "a"}, {"ctime", "c"}, {"crtime", "b"}}) {
     std::string t = str(a, k);
     if (!t.empty()) out += fmt::format("{}&nbsp;{}<br>", label, esc(t));
   }
@@ -81,7 +82,8 @@ std::string times_cell(const json& a) {
 
 std::string place_cell(const json& a) {
   std::string path = str(a, "path");
-  std::string out = path.empty() ? "<span class=\"muted\">carved from free space</span>" : mono(path);
+  std::string out =
+      path.empty() ? "<span class=\"muted\">carved from free space</span>" : mono(path);
   std::string vol = num(a, "volume"), inode = num(a, "inode");
   std::string where = vol.empty() ? "" : "volume " + vol;
   if (!str(a, "fs").empty()) where += (where.empty() ? "" : ", ") + str(a, "fs");
@@ -144,9 +146,10 @@ void section_artefacts(std::string& o, const Evidence& ev, const HtmlOptions& op
     o += fmt::format("<h3 id=\"type-{0}\">{0}: {1} ({2})</h3>\n", esc(type), list.size(), sts);
     const std::string id = "artefacts-" + esc(type);
     if (opt.thumbnails)
-      table_open(o, id, {"id", "state", "where", "size", "times (UTC)", "MD5 / SHA-256", "notes",
-                         "picture"},
-                 true);
+      table_open(
+          o, id,
+          {"id", "state", "where", "size", "times (UTC)", "MD5 / SHA-256", "notes", "picture"},
+          true);
     else
       table_open(o, id, {"id", "state", "where", "size", "times (UTC)", "MD5 / SHA-256", "notes"},
                  true);
@@ -156,12 +159,14 @@ void section_artefacts(std::string& o, const Evidence& ev, const HtmlOptions& op
                                       esc(str(*a, "state")));
       std::string size = num(*a, "size");
       if (opt.thumbnails)
-        row(o, {esc(str(*a, "id")), esc(str(*a, "state")), place_cell(*a), esc(size),
-                times_cell(*a), hashes, notes_cell(*a), preview(ev, *a, opt)},
+        row(o,
+            {esc(str(*a, "id")), esc(str(*a, "state")), place_cell(*a), esc(size), times_cell(*a),
+             hashes, notes_cell(*a), preview(ev, *a, opt)},
             attrs);
       else
-        row(o, {esc(str(*a, "id")), esc(str(*a, "state")), place_cell(*a), esc(size),
-                times_cell(*a), hashes, notes_cell(*a)},
+        row(o,
+            {esc(str(*a, "id")), esc(str(*a, "state")), place_cell(*a), esc(size), times_cell(*a),
+             hashes, notes_cell(*a)},
             attrs);
     }
     table_close(o, id, true);
@@ -200,12 +205,13 @@ void section_chats(std::string& o, const Evidence& ev) {
                true);
     for (auto* m : list) {
       std::string rec = flag(*m, "recovered") ? "yes " + esc(str(*m, "location")) : "";
-      row(o, {esc(str(*m, "timestamp")), esc(str(*m, "direction")), esc(str(*m, "sender")),
-              esc(join(m->contains("recipients") ? (*m)["recipients"] : json())),
-              esc(str(*m, "conversation")), esc(text(m->contains("body") ? (*m)["body"] : json())),
-              esc(join(m->contains("attachments") ? (*m)["attachments"] : json())),
-              esc(str(*m, "db")) + "<br>" + esc(str(*m, "table")) + " row " + esc(num(*m, "row")),
-              rec},
+      row(o,
+          {esc(str(*m, "timestamp")), esc(str(*m, "direction")), esc(str(*m, "sender")),
+           esc(join(m->contains("recipients") ? (*m)["recipients"] : json())),
+           esc(str(*m, "conversation")), esc(text(m->contains("body") ? (*m)["body"] : json())),
+           esc(join(m->contains("attachments") ? (*m)["attachments"] : json())),
+           esc(str(*m, "db")) + "<br>" + esc(str(*m, "table")) + " row " + esc(num(*m, "row")),
+           rec},
           "class=\"message\"");
     }
     table_close(o, id, true);

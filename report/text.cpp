@@ -66,13 +66,25 @@ std::string html_escape(std::string_view s) {
       continue;
     }
     switch (cp) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       case '\n':
-      case '\t': out += static_cast<char>(cp); break;
+      case '\t':
+        out += static_cast<char>(cp);
+        break;
       default:
         if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))
           out += fmt::format("\\x{:02x}", static_cast<unsigned>(cp));
@@ -88,8 +100,8 @@ std::string html_escape(std::string_view s) {
 
 std::string csv_cell(std::string_view s) {
   std::string v = valid_utf8(s);
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' ||
-                     v[0] == '\r'))
+  if (!v.empty() &&
+      (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r'))
     v.insert(v.begin(), '\'');
   if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
   std::string out = "\"";

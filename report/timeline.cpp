@@ -136,8 +136,8 @@ std::vector<Event> message_events(const Evidence& ev) {
     std::string dir = str(m, "direction");
     e.what = dir.empty() ? "message" : "message " + dir;
     e.path = str(m, "db_path");
-    bool recovered = m.contains("recovered") && m["recovered"].is_boolean() &&
-                     m["recovered"].get<bool>();
+    bool recovered =
+        m.contains("recovered") && m["recovered"].is_boolean() && m["recovered"].get<bool>();
     e.state = recovered ? "recovered" : "live";
     e.artefact = str(m, "db");
     e.app = str(m, "app");
@@ -180,8 +180,7 @@ void sort_events(std::vector<Event>& events) {
 }
 
 void write_csv(std::ostream& out, const std::vector<Event>& events) {
-  out << kUtf8Bom
-      << "time,macb,source,what,path,state,filesystem,inode,artefact,app,detail\r\n";
+  out << kUtf8Bom << "time,macb,source,what,path,state,filesystem,inode,artefact,app,detail\r\n";
   for (auto& e : events) {
     const std::string* cells[] = {&e.macb,       &e.source, &e.what,     &e.path, &e.state,
                                   &e.filesystem, &e.inode,  &e.artefact, &e.app,  &e.detail};

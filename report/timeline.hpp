@@ -39,9 +39,9 @@ struct Event {
   UtcTime time;
   std::string macb;    // which of a file's times fall here ("m.cb"), "" for other events
   std::string source;  // "filesystem", "artefact", "exif", "message"
-  std::string what;    // "file times", "jpeg", "EXIF DateTimeOriginal (camera clock)", "message sent"
-  std::string path;    // evidence path, or the chat's database path
-  std::string state;   // allocated, deleted, orphan, carved; "recovered" for recovered messages
+  std::string what;  // "file times", "jpeg", "EXIF DateTimeOriginal (camera clock)", "message sent"
+  std::string path;  // evidence path, or the chat's database path
+  std::string state;  // allocated, deleted, orphan, carved; "recovered" for recovered messages
   std::string filesystem;
   std::string inode;
   std::string artefact;  // artefact id (the database's for messages)

@@ -80,8 +80,8 @@ void run_report(const ReportArgs& a) {
               << "\n";
     return;
   }
-  fmt::print("Report: {} ({} artefacts, {} messages, {} errors{})\n",
-             base::printable(out.string()), ev.artefacts.size(), ev.messages.size(), errors,
+  fmt::print("Report: {} ({} artefacts, {} messages, {} errors{})\n", base::printable(out.string()),
+             ev.artefacts.size(), ev.messages.size(), errors,
              a.thumbnails ? ", pictures embedded blurred" : "");
 }
 
@@ -89,8 +89,9 @@ void register_report(CLI::App& app) {
   auto* c = app.add_subcommand(
       "report", "Write one self-contained HTML report of an exhibit's evidence folder");
   auto a = std::make_shared<ReportArgs>();
-  c->add_option("EVIDENCE_DIR", a->dir,
-                "A device's evidence folder (as `safehold work` writes it) or a carve output folder")
+  c->add_option(
+       "EVIDENCE_DIR", a->dir,
+       "A device's evidence folder (as `safehold work` writes it) or a carve output folder")
       ->required();
   c->add_option("-o,--output", a->output, "HTML file to write (default: CARVE_DIR/report.html)");
   c->add_flag("--thumbnails", a->thumbnails,

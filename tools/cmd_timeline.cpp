@@ -143,8 +143,8 @@ void run_timeline(const TimelineArgs& a) {
         {"body", "timeline.body"}, {"csv", "timeline.csv"}, {"jsonl", "timeline.jsonl"}};
     for (auto& [format, name] : outs)
       if (!a.force && fsys::exists(fsys::path(a.outdir) / name, ec))
-        fail(Exit::usage, (fsys::path(a.outdir) / name).string() +
-                              ": exists (use --force to replace it)");
+        fail(Exit::usage,
+             (fsys::path(a.outdir) / name).string() + ": exists (use --force to replace it)");
     for (auto& [format, name] : outs) {
       try {
         report::write_file(fsys::path(a.outdir) / name, render(format, c), a.force);

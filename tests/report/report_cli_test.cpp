@@ -53,7 +53,8 @@ TEST_CASE("report: safehold report of an evidence folder made by acquire and car
           "[report][cli]") {
   TempDir t("safehold-report");
   auto s = safehold::test::make_sample_exhibit(t.path());
-  auto out = json::parse(must_run(bin() + " report " + q(s.evidence) + " --thumbnails --verify --json"));
+  auto out =
+      json::parse(must_run(bin() + " report " + q(s.evidence) + " --thumbnails --verify --json"));
   const fsys::path html_path = s.evidence / "carve/report.html";
   CHECK(out["report"] == html_path.string());
   CHECK(out["verified"] == true);
@@ -140,8 +141,8 @@ TEST_CASE("report: safehold timeline gives fls -m's bodyfile, which mactime read
     auto it = mine.find(f[1]);
     REQUIRE(it != mine.end());
     auto& m = it->second;
-    CHECK(m[2] == f[2].substr(0, f[2].find('-')));  // inode (fls adds -type-id on NTFS)
-    CHECK(m[3].substr(0, 3) == f[3].substr(0, 3));  // type part of the mode
+    CHECK(m[2] == f[2].substr(0, f[2].find('-')));         // inode (fls adds -type-id on NTFS)
+    CHECK(m[3].substr(0, 3) == f[3].substr(0, 3));         // type part of the mode
     for (size_t k = 6; k <= 10; ++k) CHECK(m[k] == f[k]);  // size, atime, mtime, ctime, crtime
     ++compared;
   }
@@ -162,7 +163,9 @@ TEST_CASE("report: safehold timeline gives fls -m's bodyfile, which mactime read
   REQUIRE(r.exit_code == 0);
   CHECK(read_text(t / "tl/timeline.body") == ours);  // the same filesystem, through the E01
   const std::string csv = read_text(t / "tl/timeline.csv");
-  CHECK(csv.rfind("\xEF\xBB\xBFtime,macb,source,what,path,state,filesystem,inode,artefact,app,detail\r\n", 0) == 0);
+  CHECK(csv.rfind(
+            "\xEF\xBB\xBFtime,macb,source,what,path,state,filesystem,inode,artefact,app,detail\r\n",
+            0) == 0);
   // A received message's detail starts with the sender's number: no spreadsheet may read it as
   // a formula.
   CHECK(csv.find(",'+447700900001: see <script>window.pwned=2</script> here") != std::string::npos);

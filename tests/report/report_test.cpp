@@ -32,79 +32,126 @@ void make_folder(const std::filesystem::path& dir) {
              json{{"status", "complete"},
                   {"source", "/dev/sdz"},
                   {"image", (dir / "EX-1.E01").string()},
-                  {"case", {{"case_number", "OP-<b>X</b>"}, {"evidence_number", "EX-1"},
-                            {"examiner", "DC \"Quote\" & Co"}, {"description", "phone"},
-                            {"notes", ""}}},
+                  {"case",
+                   {{"case_number", "OP-<b>X</b>"},
+                    {"evidence_number", "EX-1"},
+                    {"examiner", "DC \"Quote\" & Co"},
+                    {"description", "phone"},
+                    {"notes", ""}}},
                   {"md5", "0123456789abcdef0123456789abcdef"},
                   {"sha1", "0123456789abcdef0123456789abcdef01234567"},
                   {"sha256", std::string(64, 'a')},
                   {"size", 1048576},
-                  {"write_block", {{"applied", true}, {"method", "BLKROSET+BLKROGET"},
-                                   {"devices", json::array({{{"device", "/dev/sdz"},
-                                                             {"blkroget", 1}}})}}},
+                  {"write_block",
+                   {{"applied", true},
+                    {"method", "BLKROSET+BLKROGET"},
+                    {"devices", json::array({{{"device", "/dev/sdz"}, {"blkroget", 1}}})}}},
                   {"device", {{"model", "<script>alert(1)</script>"}, {"serial", "S\x01N"}}},
                   {"read_errors", json::array({{{"sector", 99}, {"count", 8}}})}}
                  .dump());
   write_text(dir / "EX-1.acquire.log", "Write block: BLKROSET on /dev/sdz <ok>\n");
   // A tiny valid PNG (1x1) as the artefact file of 000001.
   static const unsigned char png[] = {
-      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
-      0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f,
-      0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8,
-      0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00,
-      0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+      0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
+      0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
+      0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99,
+      0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
   write_text(dir / "carve/artefacts/png/000001.png",
              std::string(reinterpret_cast<const char*>(png), sizeof png));
   std::string lines;
-  lines += json{{"id", "000001"}, {"type", "png"}, {"state", "deleted"},
+  lines += json{{"id", "000001"},
+                {"type", "png"},
+                {"state", "deleted"},
                 {"path", "/DCIM/<img src=x onerror=window.pwned=1>.png"},
-                {"file", "artefacts/png/000001.png"}, {"size", sizeof png}, {"md5", "m1"},
-                {"sha256", "s1"}, {"volume", 0}, {"fs", "ext4"}, {"inode", 12},
-                {"mtime", "2021-03-04T05:06:08Z"}, {"atime", "2021-03-04T05:06:08Z"},
-                {"ctime", "2022-01-01T00:00:00Z"}, {"crtime", nullptr}, {"valid", true},
-                {"extension_mismatch", false}, {"warnings", json::array()},
+                {"file", "artefacts/png/000001.png"},
+                {"size", sizeof png},
+                {"md5", "m1"},
+                {"sha256", "s1"},
+                {"volume", 0},
+                {"fs", "ext4"},
+                {"inode", 12},
+                {"mtime", "2021-03-04T05:06:08Z"},
+                {"atime", "2021-03-04T05:06:08Z"},
+                {"ctime", "2022-01-01T00:00:00Z"},
+                {"crtime", nullptr},
+                {"valid", true},
+                {"extension_mismatch", false},
+                {"warnings", json::array()},
                 {"known", {{"set", "Graded"}, {"category", "1"}, {"ignorable", false}}}}
                .dump() +
            "\n";
-  lines += json{{"id", "000002"}, {"type", "jpeg"}, {"state", "carved"}, {"path", nullptr},
-                {"file", "../../etc/passwd"}, {"size", 10}, {"md5", "m2"}, {"sha256", "s2"},
-                {"volume", nullptr}, {"fs", nullptr}, {"inode", nullptr},
+  lines += json{{"id", "000002"},
+                {"type", "jpeg"},
+                {"state", "carved"},
+                {"path", nullptr},
+                {"file", "../../etc/passwd"},
+                {"size", 10},
+                {"md5", "m2"},
+                {"sha256", "s2"},
+                {"volume", nullptr},
+                {"fs", nullptr},
+                {"inode", nullptr},
                 {"byte_runs", json::array({{{"img_offset", 4096}, {"len", 10}}})},
                 {"known", {{"set", "Graded"}, {"category", "1"}, {"ignorable", false}}}}
                .dump() +
            "\n";
-  lines += json{{"id", "000003"}, {"type", "sqlite"}, {"state", "allocated"},
-                {"path", "/data/mmssms.db"}, {"file", "artefacts/sqlite/000003.sqlite"},
-                {"app", "android_sms"}, {"reader", "android_sms"}, {"messages", 2},
-                {"recovered", 1}, {"encrypted", false}, {"errors", json::array({"bad page 7"})}}
+  lines += json{{"id", "000003"},
+                {"type", "sqlite"},
+                {"state", "allocated"},
+                {"path", "/data/mmssms.db"},
+                {"file", "artefacts/sqlite/000003.sqlite"},
+                {"app", "android_sms"},
+                {"reader", "android_sms"},
+                {"messages", 2},
+                {"recovered", 1},
+                {"encrypted", false},
+                {"errors", json::array({"bad page 7"})}}
                .dump() +
            "\n";
   lines += "{not json\n";
   write_text(dir / "carve/report.jsonl", lines);
-  write_text(dir / "carve/summary.json",
-             json{{"artefacts", 3},
-                  {"files_examined", 40},
-                  {"errors", json::array({{{"where", "volume 1"},
-                                           {"message", "cannot open <fs>"},
-                                           {"img_offset", 512}}})}}
-                 .dump());
-  write_text(dir / "carve/messages.jsonl",
-             json{{"app", "android_sms"}, {"db", "000003"}, {"db_path", "/data/mmssms.db"},
-                  {"table", "sms"}, {"row", 1}, {"conversation", "1"},
-                  {"timestamp", "2025-11-29T07:06:40Z"}, {"direction", "received"},
-                  {"sender", "+447700900001"}, {"recipients", json::array()},
-                  {"body", "hi <script>window.pwned=2</script> \xe2\x80\xae" "gnp.exe"},
-                  {"attachments", json::array()}, {"recovered", false}}
-                     .dump() +
-                 "\n" +
-                 json{{"app", "android_sms"}, {"db", "000003"}, {"db_path", "/data/mmssms.db"},
-                      {"table", "sms"}, {"row", nullptr}, {"conversation", "1"},
-                      {"timestamp", "2025-11-29T07:07:40Z"}, {"direction", "sent"},
-                      {"sender", ""}, {"recipients", json::array({"+447700900001"})},
-                      {"body", "=HYPERLINK(\"http://x\")"}, {"attachments", json::array()},
-                      {"recovered", true}, {"location", "freeblock"}}
-                     .dump() +
-                 "\n");
+  write_text(
+      dir / "carve/summary.json",
+      json{{"artefacts", 3},
+           {"files_examined", 40},
+           {"errors",
+            json::array(
+                {{{"where", "volume 1"}, {"message", "cannot open <fs>"}, {"img_offset", 512}}})}}
+          .dump());
+  write_text(dir / "carve/messages.jsonl", json{{"app", "android_sms"},
+                                                {"db", "000003"},
+                                                {"db_path", "/data/mmssms.db"},
+                                                {"table", "sms"},
+                                                {"row", 1},
+                                                {"conversation", "1"},
+                                                {"timestamp", "2025-11-29T07:06:40Z"},
+                                                {"direction", "received"},
+                                                {"sender", "+447700900001"},
+                                                {"recipients", json::array()},
+                                                {"body",
+                                                 "hi <script>window.pwned=2</script> \xe2\x80\xae"
+                                                 "gnp.exe"},
+                                                {"attachments", json::array()},
+                                                {"recovered", false}}
+                                                   .dump() +
+                                               "\n" +
+                                               json{{"app", "android_sms"},
+                                                    {"db", "000003"},
+                                                    {"db_path", "/data/mmssms.db"},
+                                                    {"table", "sms"},
+                                                    {"row", nullptr},
+                                                    {"conversation", "1"},
+                                                    {"timestamp", "2025-11-29T07:07:40Z"},
+                                                    {"direction", "sent"},
+                                                    {"sender", ""},
+                                                    {"recipients", json::array({"+447700900001"})},
+                                                    {"body", "=HYPERLINK(\"http://x\")"},
+                                                    {"attachments", json::array()},
+                                                    {"recovered", true},
+                                                    {"location", "freeblock"}}
+                                                   .dump() +
+                                               "\n");
 }
 
 }  // namespace
@@ -112,9 +159,11 @@ void make_folder(const std::filesystem::path& dir) {
 TEST_CASE("report: HTML escaping of hostile evidence strings", "[report]") {
   CHECK(rp::html_escape("<img src=x onerror=\"a('b')\">&") ==
         "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;");
-  CHECK(rp::html_escape("a\x01" "b\x7f") == "a\\x01b\\x7f");
+  CHECK(rp::html_escape("a\x01"
+                        "b\x7f") == "a\\x01b\\x7f");
   CHECK(rp::html_escape("bad \xff\xfe end") == "bad \xEF\xBF\xBD\xEF\xBF\xBD end");
-  CHECK(rp::html_escape("evil\xe2\x80\xae" "gpj.exe") == "evil\\u{202e}gpj.exe");
+  CHECK(rp::html_escape("evil\xe2\x80\xae"
+                        "gpj.exe") == "evil\\u{202e}gpj.exe");
   CHECK(rp::html_escape("caf\xc3\xa9 \xf0\x9f\x98\x80") == "caf\xc3\xa9 \xf0\x9f\x98\x80");
   CHECK(rp::html_escape("\xc0\xaf") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
   CHECK(rp::html_escape("\xc2\x85") == "\\x85");                     // C1 control
@@ -192,8 +241,11 @@ TEST_CASE("report: bodyfile lines and macb events", "[report]") {
   CHECK(j["unix"] == 1);
   CHECK(j["detail"] == "=cmd|' /C calc'!A0");
 
-  auto e = rp::exif_event(json{{"id", "000009"}, {"path", "/DCIM/a.jpg"}, {"state", "allocated"},
-                               {"type", "jpeg"}, {"inode", 5}},
+  auto e = rp::exif_event(json{{"id", "000009"},
+                               {"path", "/DCIM/a.jpg"},
+                               {"state", "allocated"},
+                               {"type", "jpeg"},
+                               {"inode", 5}},
                           "DateTimeOriginal", "2020:01:02 03:04:05");
   REQUIRE(e);
   CHECK(e->time.seconds == 1577934245);
@@ -261,8 +313,8 @@ TEST_CASE("report: HTML of a folder with hostile names is escaped and complete",
     CHECK(html.find(std::string("id=\"") + id + "\"") != std::string::npos);
   CHECK(html.find("<h1>Examination report: exhibit EX-1</h1>") != std::string::npos);
   // Known sets: counts only, never the artefacts' names in that section.
-  auto known = html.substr(html.find("id=\"known\""), html.find("id=\"artefacts\"") -
-                                                          html.find("id=\"known\""));
+  auto known = html.substr(html.find("id=\"known\""),
+                           html.find("id=\"artefacts\"") - html.find("id=\"known\""));
   CHECK(known.find("<td>Graded</td><td>1</td><td>no</td><td>2</td>") != std::string::npos);
   CHECK(known.find("DCIM") == std::string::npos);
   // Artefacts by type with their states; no pictures without --thumbnails.

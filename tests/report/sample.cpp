@@ -10,7 +10,8 @@ SampleExhibit make_sample_exhibit(const std::filesystem::path& dir) {
   fsys::create_directories(root / "Pictures");
   fsys::create_directories(root / "data");
   must_run("convert -size 320x240 gradient:gold-navy " + q(root / "DCIM/IMG_0001.jpg"));
-  must_run("convert -size 200x150 gradient:white-darkgreen -quality 90 " + q(root / "DCIM" / kXssName));
+  must_run("convert -size 200x150 gradient:white-darkgreen -quality 90 " +
+           q(root / "DCIM" / kXssName));
   must_run("convert -size 128x128 plasma:fractal -seed 7 " + q(root / "Pictures" / kBidiName));
   must_run("convert -size 300x200 gradient:red-blue -quality 85 " + q(root / "DCIM/old.jpg"));
   must_run("sqlite3 " + q(root / "data/mmssms.db") + R"( <<'SQL'

@@ -28,15 +28,18 @@ TEST_CASE("package: make deb's package holds the binary, man pages, units and do
     REQUIRE(run(std::string("command -v ") + tool).exit_code == 0);
   }
   safehold::test::TempDir t("safehold-package");
-  const fsys::path build = fsys::path(safehold::test::safehold_binary()).parent_path().parent_path();
+  const fsys::path build =
+      fsys::path(safehold::test::safehold_binary()).parent_path().parent_path();
   const std::string deb =
       must_run(q(fsys::path(safehold::test::source_dir()) / "packaging/build-deb.sh") + " " +
                q(build) + " " + q(t / "out"));
   const fsys::path pkg = deb.substr(0, deb.find('\n'));
   const std::string version =
       must_run(shell_quote(safehold::test::safehold_binary()) + " --version");
-  const std::string ver = version.substr(version.find(' ') + 1, version.find('\n') - version.find(' ') - 1);
-  const std::string arch = must_run("dpkg --print-architecture").substr(0, must_run("dpkg --print-architecture").find('\n'));
+  const std::string ver =
+      version.substr(version.find(' ') + 1, version.find('\n') - version.find(' ') - 1);
+  const std::string arch = must_run("dpkg --print-architecture")
+                               .substr(0, must_run("dpkg --print-architecture").find('\n'));
   CHECK(pkg.filename() == "safehold_" + ver + "_" + arch + ".deb");
 
   auto field = [&](const std::string& f) {
@@ -63,16 +66,15 @@ TEST_CASE("package: make deb's package holds the binary, man pages, units and do
     CHECK(line.find("root/root") != std::string::npos);  // owned by root, whoever built it
     contents += line.substr(line.rfind(' ') + 1) + "\n";
   }
-  for (const char* f : {"./usr/bin/safehold\n", "./usr/share/man/man1/safehold.1.gz\n",
-                        "./usr/share/man/man1/safehold-report.1.gz\n",
-                        "./usr/share/man/man1/safehold-timeline.1.gz\n",
-                        "./usr/share/man/man1/safehold-queue.1.gz\n",
-                        "./usr/lib/systemd/system/safehold-serve.service\n",
-                        "./usr/lib/systemd/system/safehold-work@.service\n",
-                        "./usr/share/doc/safehold/README.md\n",
-                        "./usr/share/doc/safehold/OPERATIONS.md\n",
-                        "./usr/share/doc/safehold/report.md\n",
-                        "./usr/share/doc/safehold/copyright\n"})
+  for (const char* f :
+       {"./usr/bin/safehold\n", "./usr/share/man/man1/safehold.1.gz\n",
+        "./usr/share/man/man1/safehold-report.1.gz\n",
+        "./usr/share/man/man1/safehold-timeline.1.gz\n",
+        "./usr/share/man/man1/safehold-queue.1.gz\n",
+        "./usr/lib/systemd/system/safehold-serve.service\n",
+        "./usr/lib/systemd/system/safehold-work@.service\n", "./usr/share/doc/safehold/README.md\n",
+        "./usr/share/doc/safehold/OPERATIONS.md\n", "./usr/share/doc/safehold/report.md\n",
+        "./usr/share/doc/safehold/copyright\n"})
     CHECK(contents.find(f) != std::string::npos);
   CHECK(contents.find("/usr/local") == std::string::npos);
 
@@ -83,11 +85,13 @@ TEST_CASE("package: make deb's package holds the binary, man pages, units and do
   CHECK(unit.find("/usr/local/bin") == std::string::npos);
   const std::string man = must_run("zcat " + q(t / "root/usr/share/man/man1/safehold-report.1.gz"));
   CHECK(man.rfind(".TH SAFEHOLD-REPORT 1 \"\" \"" + version.substr(0, version.find('\n')), 0) == 0);
-  CHECK(man.find("safehold\\-report \\- Write one self-contained HTML report") != std::string::npos);
+  CHECK(man.find("safehold\\-report \\- Write one self-contained HTML report") !=
+        std::string::npos);
   CHECK(man.find("--thumbnails") != std::string::npos);
   if (run("command -v man").exit_code == 0) {
-    auto page = must_run("MANWIDTH=100 man -l " + q(t / "root/usr/share/man/man1/safehold-timeline.1.gz") +
-                         " 2>/dev/null | col -b");
+    auto page =
+        must_run("MANWIDTH=100 man -l " + q(t / "root/usr/share/man/man1/safehold-timeline.1.gz") +
+                 " 2>/dev/null | col -b");
     CHECK(page.find("NAME") != std::string::npos);
     CHECK(page.find("--format") != std::string::npos);
   }
