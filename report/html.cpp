@@ -1,11 +1,15 @@
 #include "report/html.hpp"
 
+#include <ctime>
 #include <map>
 #include <set>
 
+#include "base/format.hpp"
 #include "base/hash.hpp"
 #include "base/json.hpp"
+#include "base/version.hpp"
 #include "report/html_parts.hpp"
+#include "report/output.hpp"
 
 namespace safehold::report {
 
@@ -96,7 +100,10 @@ void header(std::string& o, const Evidence& ev, const HtmlOptions& opt, const st
 
 }  // namespace
 
-std::string render_html(const Evidence& ev, const HtmlOptions& opt) {
+std::string render_html(const Evidence& ev, const HtmlOptions& options) {
+  HtmlOptions opt = options;
+  if (opt.generated_at.empty()) opt.generated_at = base::iso8601(std::time(nullptr));
+  if (opt.tool_version.empty()) opt.tool_version = std::string("safehold ") + base::kVersion;
   const std::string case_ref = opt.case_override.empty() ? case_reference(ev) : opt.case_override;
   const std::string exhibit =
       opt.exhibit_override.empty() ? exhibit_reference(ev) : opt.exhibit_override;
@@ -126,6 +133,15 @@ std::string render_html(const Evidence& ev, const HtmlOptions& opt) {
        "stored (escaped).</p></footer>\n";
   o += "<script>" + std::string(kScript) + "</script>\n</body></html>\n";
   return o;
+}
+
+std::filesystem::path write_report(const std::filesystem::path& evidence_dir, const HtmlOptions& o,
+                                   const json& image) {
+  Evidence ev = load(locate(evidence_dir));
+  ev.image = image;
+  const std::filesystem::path out = ev.files.carve_dir / "report.html";
+  write_file(out, render_html(ev, o), /*force=*/true);
+  return out;
 }
 
 namespace html {

@@ -354,4 +354,14 @@ TEST_CASE("report: output files are not replaced without force, and are 0600", "
   CHECK(safehold::test::read_text(t / "r.html") == "two");
   CHECK_FALSE(std::filesystem::exists(t / "r.html.part"));
   CHECK_THROWS_AS(rp::write_file(t / "no/such/dir/r.html", "x", false), rp::ReportError);
+
+  // The one call `safehold work` needs after a carve: defaults filled, report replaced.
+  make_folder(t / "ev");
+  auto written = rp::write_report(t / "ev");
+  CHECK(written == t / "ev/carve/report.html");
+  const std::string html = safehold::test::read_text(written);
+  CHECK(html.find("Report made</dt><dd>20") != std::string::npos);
+  CHECK(html.find(" by safehold ") != std::string::npos);
+  CHECK(rp::write_report(t / "ev") == written);
+  CHECK_THROWS_AS(rp::write_report(t / "nothing"), rp::ReportError);
 }
