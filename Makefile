@@ -19,7 +19,7 @@ PACKAGES = build-essential cmake ninja-build pkg-config git \
 NPM_DIR ?= $(HOME)/.cache/safehold/npm
 PLAYWRIGHT_CORE ?= 1.65.1
 
-.PHONY: deps build asan test demo bench clean format fuzz
+.PHONY: deps build asan test demo bench clean format fuzz install deb
 
 # Idempotent: installs only what is missing (so it needs no network when nothing is).
 deps:
@@ -55,6 +55,16 @@ asan: deps
 # The whole Catch2 suite through ctest, under AddressSanitizer and UndefinedBehaviorSanitizer.
 test: asan
 	BUILD_DIR=$(ASAN_BUILD) JOBS=$(JOBS) tests/run.sh
+
+# `cmake --install` of the Release build: binary, man pages (from --help), systemd units, docs.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX) --strip
+
+# Debian package of the Release build into build/deb/ (Depends: runtime libraries only, computed
+# by dpkg-shlibdeps). Install with `apt install ./build/deb/safehold_*.deb`.
+deb: build
+	packaging/build-deb.sh $(BUILD) build/deb
 
 demo: build
 	SAFEHOLD=$(BUILD)/tools/safehold tools/demo.sh
