@@ -36,14 +36,20 @@ class Db {
   virtual void script(const std::string& sql) = 0;
   // Write transaction: SQLite BEGIN IMMEDIATE; PostgreSQL BEGIN (READ COMMITTED + row locks).
   virtual void begin() = 0;
+  // Read transaction over one snapshot: SQLite BEGIN (deferred, the first read takes the WAL
+  // snapshot); PostgreSQL REPEATABLE READ, READ ONLY. End it with rollback().
+  virtual void begin_read() = 0;
+  // How long to wait for a lock before failing as busy (QueueError::retry_after).
+  virtual void set_busy_timeout(int ms) = 0;
+  virtual int busy_timeout() const = 0;
   virtual void commit() = 0;
   virtual void rollback() noexcept = 0;
   virtual bool postgres() const = 0;
 };
 
 // path: a file name; creates the folder. Sets WAL, busy timeout, foreign keys.
-std::unique_ptr<Db> open_sqlite(const std::string& path);
-std::unique_ptr<Db> open_postgres(const std::string& url);
+std::unique_ptr<Db> open_sqlite(const std::string& path, int busy_timeout_ms);
+std::unique_ptr<Db> open_postgres(const std::string& url, int busy_timeout_ms);
 
 }  // namespace safehold::scheduler::detail
 

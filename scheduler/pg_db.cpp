@@ -21,7 +21,7 @@ using ResultPtr = std::unique_ptr<PGresult, ResultClear>;
 
 class PgDb : public Db {
  public:
-  explicit PgDb(const std::string& url) {
+  PgDb(const std::string& url, int busy_ms) {
     conn_.reset(PQconnectdb(url.c_str()));
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
       std::string msg = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
@@ -32,6 +32,7 @@ class PgDb : public Db {
     // UTF-8 both ways: the audit chain hashes the same bytes on every store and back-end (the
     // records it reads back to seal included, store.cpp), whatever PGCLIENTENCODING says.
     script("SET client_min_messages TO warning; SET client_encoding TO 'UTF8'");
+    set_busy_timeout(busy_ms);
   }
 
   std::vector<Row> query(const std::string& sql, const std::vector<Param>& params) override {
@@ -55,6 +56,15 @@ class PgDb : public Db {
   // BEGIN is sent with the transaction's first statement, and COMMIT may go with its last one
   // (query_and_commit): one round trip less at each end of every short write transaction.
   void begin() override { begin_pending_ = true; }
+  void begin_read() override {
+    begin_pending_ = false;
+    script("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+  }
+  void set_busy_timeout(int ms) override {
+    busy_ms_ = ms;
+    script(fmt::format("SET lock_timeout = {}", ms > 0 ? ms : 1));
+  }
+  int busy_timeout() const override { return busy_ms_; }
   void commit() override {
     if (begin_pending_) {  // nothing was run in the transaction
       begin_pending_ = false;
@@ -201,9 +211,15 @@ class PgDb : public Db {
       throw RetryTransaction{};
     if (state && std::strcmp(state, "23505") == 0)
       throw QueueError(QueueError::Kind::conflict, msg);
+    if (state && std::strcmp(state, "55P03") == 0)  // lock_not_available: lock_timeout passed
+      throw QueueError(
+          QueueError::Kind::storage,
+          fmt::format("the queue database is locked by another writer (waited {} ms)", busy_ms_),
+          1);
     throw QueueError(QueueError::Kind::storage, "queue database: " + msg);
   }
   bool begin_pending_ = false;
+  int busy_ms_ = 0;
   static constexpr size_t kMaxPrepared = 256;
   std::unique_ptr<PGconn, ConnClose> conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
@@ -211,8 +227,8 @@ class PgDb : public Db {
 
 }  // namespace
 
-std::unique_ptr<Db> open_postgres(const std::string& url) {
-  return std::make_unique<PgDb>(url);
+std::unique_ptr<Db> open_postgres(const std::string& url, int busy_timeout_ms) {
+  return std::make_unique<PgDb>(url, busy_timeout_ms);
 }
 
 }  // namespace safehold::scheduler::detail

@@ -60,12 +60,19 @@ std::optional<Role> parse_role(std::string_view s);
 
 // Thrown by Store operations. kind maps onto HTTP statuses in `safehold serve`
 // (not_found 404, invalid 400, conflict 409, storage 500). what() is one sentence, no secrets.
+// A storage error with retry_after > 0 is the database being busy (another connection held its
+// write lock for longer than the store waits): `safehold serve` answers 503 with Retry-After.
 class QueueError : public std::runtime_error {
  public:
   enum class Kind { not_found, invalid, conflict, storage };
-  QueueError(Kind k, const std::string& msg) : std::runtime_error(msg), kind(k) {}
+  QueueError(Kind k, const std::string& msg, int retry_after_seconds = 0)
+      : std::runtime_error(msg), kind(k), retry_after(retry_after_seconds) {}
   Kind kind;
+  int retry_after = 0;
 };
+
+// The longest lease a claim or the policy may ask for (one day), as the API has always capped it.
+inline constexpr int64_t kMaxLeaseSeconds = 86400;
 
 // Tunables, stored in the database (table `config`) so every process agrees.
 struct Policy {
@@ -188,6 +195,24 @@ struct AuditCheck {
   bool ok = true;
   int64_t records = 0;
   std::vector<std::string> problems;  // one sentence per broken link
+  int64_t anchors = 0;                // anchors checked (docs/AUDIT.md)
+  std::string anchor_file;            // "" when anchoring is off
+};
+
+// A head of the audit chain kept outside the database (docs/AUDIT.md).
+struct AuditAnchor {
+  int64_t seq = 0;
+  std::string hash;
+  int64_t at = 0;       // when written (UTC seconds)
+  std::string at_text;  // as read back from the anchor file
+};
+struct AnchorOptions {
+  std::string file;  // append-only anchor file; "" = no anchor file
+  // A store anchors after a commit that moves the head when the head crossed a multiple of
+  // every_records, when every_seconds have passed since its last anchor, or on its first write.
+  int64_t every_records = 100;
+  int64_t every_seconds = 600;
+  std::function<void(const AuditAnchor&)> notify;  // also told of each anchor (server log)
 };
 
 struct Token {
@@ -268,8 +293,22 @@ class Store {
  public:
   // URL: "postgresql://…" / "postgres://…" for PostgreSQL; "sqlite:PATH" or a plain PATH for the
   // embedded SQLite file (its parent folder is created). Creates the schema when missing.
+  struct OpenOptions {
+    // How long a write waits for the database's write lock (SQLite busy wait, PostgreSQL
+    // lock_timeout) before it fails as busy (QueueError::retry_after).
+    int busy_timeout_ms = 60000;
+  };
   static std::unique_ptr<Store> open(const std::string& url);
+  static std::unique_ptr<Store> open(const std::string& url, const OpenOptions& options);
   virtual ~Store() = default;
+
+  // The audit anchors. Store::open sets the default: $SAFEHOLD_AUDIT_ANCHOR when set ("none":
+  // off), else for SQLite the database path + ".anchors", else none.
+  void set_anchor(AnchorOptions a) { anchor_ = std::move(a); }
+  const AnchorOptions& anchor() const { return anchor_; }
+  // True when another connection holds the database's write lock for longer than a moment
+  // (SQLite; the check takes the lock briefly). PostgreSQL: checks the connection, false.
+  virtual bool write_locked() = 0;
 
   // Clock in UTC seconds (tests inject one); defaults to the system clock.
   void set_clock(std::function<int64_t()> clock) { clock_ = std::move(clock); }
@@ -330,7 +369,8 @@ class Store {
   virtual Alert acknowledge(const std::string& user, int64_t id,
                             const std::string& social_care_reference) = 0;
 
-  // Audit: records in order (entity/entity_id filter optional; limit 0 = all).
+  // Audit: records in order (entity/entity_id filter optional; limit 0 = all). verify_audit reads
+  // the anchors, then the chain and its head in one snapshot (one read transaction).
   virtual std::vector<AuditRecord> audit(const std::string& entity = "",
                                          const std::string& entity_id = "", int64_t limit = 0) = 0;
   virtual AuditCheck verify_audit() = 0;
@@ -356,6 +396,7 @@ class Store {
 
  protected:
   std::function<int64_t()> clock_;
+  AnchorOptions anchor_;
 };
 
 }  // namespace safehold::scheduler

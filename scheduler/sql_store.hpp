@@ -81,6 +81,7 @@ class SqlStore final : public Store {
   std::vector<AuditRecord> audit(const std::string& entity, const std::string& entity_id,
                                  int64_t limit) override;
   AuditCheck verify_audit() override;
+  bool write_locked() override;
   // ---- tokens ----
   NewToken create_token(const std::string& user, Role role, const std::string& name) override;
   Token revoke_token(const std::string& user, const std::string& id_or_name) override;
@@ -99,6 +100,7 @@ class SqlStore final : public Store {
   auto write(F f) -> decltype(f()) {
     for (int attempt = 0;; ++attempt) {
       pending_.clear();
+      moved_head_.reset();
       db_->begin();
       try {
         auto result = f();
@@ -110,6 +112,7 @@ class SqlStore final : public Store {
           db_->commit();
         }
         pending_.clear();
+        if (moved_head_) anchor_after_commit();
         return result;
       } catch (const detail::RetryTransaction&) {
         db_->rollback();
@@ -181,6 +184,8 @@ class SqlStore final : public Store {
   // user still reads the records chained so far).
   void seal_before_reading();
   static std::chrono::milliseconds seal_interval_from_env();
+  // After a commit that moved the head: appends an anchor when one is due (docs/AUDIT.md).
+  void anchor_after_commit();
   std::unique_ptr<Db> db_;
   bool pg_ = false;
   bool server_calls_ = false;  // PostgreSQL with the one-statement claim/complete (UTF8 only)
@@ -191,6 +196,11 @@ class SqlStore final : public Store {
   std::chrono::steady_clock::time_point sealed_at_ = std::chrono::steady_clock::now();
   int64_t lease_checked_at_ = INT64_MIN;  // the clock second of the last look for expired leases
   std::chrono::milliseconds seal_interval_ = seal_interval_from_env();
+  // The head a write transaction moved (set by flush_audit and chain_pending), anchored after
+  // its commit; the last head this store anchored (-1: none yet), and when.
+  std::optional<std::pair<int64_t, std::string>> moved_head_;
+  int64_t anchored_seq_ = -1;
+  std::chrono::steady_clock::time_point anchored_at_{};
 };
 
 }  // namespace safehold::scheduler::detail

@@ -27,7 +27,7 @@ std::string translate(const std::string& sql) {
 
 class SqliteDb : public Db {
  public:
-  explicit SqliteDb(const std::string& path) {
+  SqliteDb(const std::string& path, int busy_ms) : busy_ms_(busy_ms) {
     std::error_code ec;
     auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -43,10 +43,10 @@ class SqliteDb : public Db {
       throw QueueError(QueueError::Kind::storage,
                        fmt::format("cannot open queue database {}: {}", path, reason));
     }
-    // Busy handler: short sleeps (0.1 ms growing to 2 ms) for up to 60 s. sqlite3_busy_timeout
+    // Busy handler: short sleeps (0.1 ms growing to 2 ms) for up to busy_ms_. sqlite3_busy_timeout
     // sleeps 1, 2, 5 … 100 ms, so with several worker processes most of the time went to sleeping
     // after the lock was already free.
-    sqlite3_busy_handler(db_.get(), &SqliteDb::busy, nullptr);
+    sqlite3_busy_handler(db_.get(), &SqliteDb::busy, this);
     script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
   }
 
@@ -119,11 +119,15 @@ class SqliteDb : public Db {
     try {
       base::sqlite_exec(db_.get(), sql);
     } catch (const SqliteError&) {
+      if (is_busy()) throw_busy();
       throw QueueError(QueueError::Kind::storage,
                        std::string("queue database: ") + sqlite3_errmsg(db_.get()));
     }
   }
   void begin() override { script("BEGIN IMMEDIATE"); }
+  void begin_read() override { script("BEGIN"); }
+  void set_busy_timeout(int ms) override { busy_ms_ = ms; }
+  int busy_timeout() const override { return busy_ms_; }
   void commit() override { script("COMMIT"); }
   void rollback() noexcept override {
     if (!sqlite3_get_autocommit(db_.get()))
@@ -132,16 +136,28 @@ class SqliteDb : public Db {
   bool postgres() const override { return false; }
 
  private:
-  static int busy(void*, int count) {
-    if (count >= 30000) return 0;  // about 60 s
+  static int busy(void* self, int count) {
+    auto* db = static_cast<SqliteDb*>(self);
+    auto now = std::chrono::steady_clock::now();
+    if (count == 0) db->busy_since_ = now;
+    if (now - db->busy_since_ >= std::chrono::milliseconds(db->busy_ms_)) return 0;
     std::this_thread::sleep_for(std::chrono::microseconds(count < 20 ? 100 : 2000));
     return 1;
   }
+  bool is_busy() const { return (sqlite3_extended_errcode(db_.get()) & 0xff) == SQLITE_BUSY; }
+  [[noreturn]] void throw_busy() const {
+    throw QueueError(
+        QueueError::Kind::storage,
+        fmt::format("the queue database is locked by another writer (waited {} ms)", busy_ms_), 1);
+  }
   [[noreturn]] void fail(const char* what) {
+    if (is_busy()) throw_busy();
     throw QueueError(QueueError::Kind::storage,
                      fmt::format("queue database ({}): {}", what, sqlite3_errmsg(db_.get())));
   }
   static constexpr size_t kMaxCached = 256;
+  int busy_ms_;
+  std::chrono::steady_clock::time_point busy_since_{};
   base::SqliteHandle db_;  // declared first: destroyed after the statements
   std::unordered_map<std::string, StmtPtr> cache_;
 };
@@ -161,8 +177,8 @@ int64_t Row::integer(size_t i) const {
   return std::stoll(*c);
 }
 
-std::unique_ptr<Db> open_sqlite(const std::string& path) {
-  return std::make_unique<SqliteDb>(path);
+std::unique_ptr<Db> open_sqlite(const std::string& path, int busy_timeout_ms) {
+  return std::make_unique<SqliteDb>(path, busy_timeout_ms);
 }
 
 }  // namespace safehold::scheduler::detail

@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
 #include <tuple>
 
 #include "base/json.hpp"
+#include "scheduler/anchor.hpp"
 #include "scheduler/sql_store.hpp"
 
 namespace safehold::scheduler::detail {
@@ -43,9 +47,30 @@ std::vector<AuditRecord> SqlStore::audit(const std::string& entity, const std::s
 AuditCheck SqlStore::verify_audit() {
   seal_before_reading();
   AuditCheck c;
-  auto rows = db_->query(
-      "SELECT seq, at, user_name, action, entity, entity_id, reason, before_json, after_json, "
-      "prev_hash, hash FROM audit ORDER BY seq");
+  // The anchors first: each is written after its record committed, so every anchor read here
+  // names a record that the snapshot below holds (a record anchored later is not judged).
+  std::vector<AuditAnchor> anchors;
+  c.anchor_file = anchor_.file;
+  if (!anchor_.file.empty()) anchors = read_anchors(anchor_.file, c.problems);
+  c.anchors = static_cast<int64_t>(anchors.size());
+  std::set<int64_t> anchored;
+  for (auto& a : anchors) anchored.insert(a.seq);
+  // The records and the head in one snapshot: a writer committing between two statements made
+  // the chain look cut at its end.
+  std::vector<Row> rows, head;
+  db_->begin_read();
+  try {
+    rows = db_->query(
+        "SELECT seq, at, user_name, action, entity, entity_id, reason, before_json, after_json, "
+        "prev_hash, hash FROM audit ORDER BY seq");
+    head = db_->query("SELECT seq, hash FROM audit_head WHERE id = 1");
+  } catch (...) {
+    db_->rollback();
+    throw;
+  }
+  db_->rollback();
+  std::map<int64_t, std::string> anchored_hashes;
+  int64_t last_seq = 0;
   std::string prev;
   int64_t expect = 1;
   for (auto& row : rows) {
@@ -64,10 +89,11 @@ AuditCheck SqlStore::verify_audit() {
     if (audit_hash(r) != r.hash)
       c.problems.push_back(fmt::format("record {} ({} {} {}) was edited: its hash does not match",
                                        r.seq, r.action, r.entity, r.entity_id));
+    if (anchored.count(r.seq)) anchored_hashes[r.seq] = r.hash;
+    last_seq = r.seq;
     prev = r.hash;
     ++expect;
   }
-  auto head = db_->query("SELECT seq, hash FROM audit_head WHERE id = 1");
   if (head.empty()) {
     c.problems.push_back("the audit head is missing");
   } else if (head[0].integer(0) != expect - 1 || head[0].text(1) != prev) {
@@ -76,8 +102,43 @@ AuditCheck SqlStore::verify_audit() {
         "the end",
         expect - 1, head[0].integer(0)));
   }
+  check_anchors(anchors, anchored_hashes, last_seq, c.problems);
   c.ok = c.problems.empty();
   return c;
+}
+
+void SqlStore::anchor_after_commit() {
+  auto [seq, hash] = *moved_head_;
+  moved_head_.reset();
+  if ((anchor_.file.empty() && !anchor_.notify) || seq <= 0) return;
+  auto tick = std::chrono::steady_clock::now();
+  const int64_t every = std::max<int64_t>(1, anchor_.every_records);
+  bool due = anchored_seq_ < 0 || seq / every > anchored_seq_ / every ||
+             tick - anchored_at_ >= std::chrono::seconds(anchor_.every_seconds);
+  if (!due) return;
+  AuditAnchor a;
+  a.seq = seq;
+  a.hash = hash;
+  a.at = now();
+  a.at_text = utc_iso8601(a.at);
+  // The change has committed: a failure to anchor is reported, never turned into a failed write.
+  if (!anchor_.file.empty()) {
+    try {
+      append_anchor(anchor_.file, a);
+    } catch (const std::exception& e) {
+      std::cerr << "safehold: " << e.what() << "\n";
+      return;
+    }
+  }
+  if (anchor_.notify) {
+    try {
+      anchor_.notify(a);
+    } catch (const std::exception& e) {
+      std::cerr << "safehold: cannot report an audit anchor: " << e.what() << "\n";
+    }
+  }
+  anchored_seq_ = seq;
+  anchored_at_ = tick;
 }
 
 // Test hook: SAFEHOLD_TEST_STALL_BEFORE_COMMIT=FILE makes a write create FILE and sleep before
@@ -172,6 +233,7 @@ bool SqlStore::flush_audit(bool commit) {
     else
       db_->query(sql, {seq, prev});
   }
+  moved_head_ = std::make_pair(seq, prev);
   return commit;
 }
 
@@ -366,6 +428,7 @@ std::optional<std::pair<int64_t, std::string>> SqlStore::chain_pending(bool wait
       "audit_head SET seq = $14, hash = $15, low_xid_device = $16::xid8, low_xid = $16::xid8 "
       "WHERE id = 1",
       params);
+  if (!recs.empty()) moved_head_ = std::make_pair(seq, prev);
   return std::make_pair(seq, prev);
 }
 

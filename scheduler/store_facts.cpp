@@ -43,8 +43,11 @@ ChangeResult SqlStore::set_policy(const std::string& user, const Policy& p,
   for (auto d : p.deadline_days)
     if (d < 0) throw QueueError(Kind::invalid, "deadline days must not be negative");
   if (p.aging_days_per_level < 1) throw QueueError(Kind::invalid, "aging period must be >= 1 day");
-  if (p.lease_seconds < 1) throw QueueError(Kind::invalid, "lease must be >= 1 second");
-  if (p.max_attempts < 1) throw QueueError(Kind::invalid, "max attempts must be >= 1");
+  if (p.lease_seconds < 1 || p.lease_seconds > kMaxLeaseSeconds)
+    throw QueueError(Kind::invalid,
+                     fmt::format("lease must be from 1 to {} seconds", kMaxLeaseSeconds));
+  if (p.max_attempts < 1 || p.max_attempts > 1000)
+    throw QueueError(Kind::invalid, "max attempts must be from 1 to 1000");
   if (p.alert_hours < 0) throw QueueError(Kind::invalid, "alert hours must not be negative");
   return write([&] {
     Policy old = policy();
@@ -200,7 +203,7 @@ std::vector<QueueEntry> SqlStore::list(const ListQuery& q) {
   if (!q.states.empty()) {
     std::string in;
     for (auto s : q.states) {
-      params.push_back(to_string(s));
+      params.emplace_back(std::in_place_type<std::string>, to_string(s));
       in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
     }
     where.push_back("state IN (" + in + ")");

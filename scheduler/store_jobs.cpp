@@ -56,6 +56,10 @@ std::string complete_ctes(const std::string& exhibit, const std::string& station
 // ---- workers ----
 std::optional<Claim> SqlStore::claim(const std::string& user, const ClaimRequest& r) {
   check_id("station", r.station);
+  if (r.lease_seconds < 0 || r.lease_seconds > kMaxLeaseSeconds)
+    throw QueueError(Kind::invalid,
+                     fmt::format("the lease must be from 1 to {} seconds (0: the policy's), not {}",
+                                 kMaxLeaseSeconds, r.lease_seconds));
   if (auto c = server_claim(user, r)) return c;
   auto c = claim_tx(user, r);
   if (!c && unsealed_) try_seal();  // an idle worker leaves nothing unchained
@@ -157,7 +161,7 @@ std::optional<Claim> SqlStore::server_claim(const std::string& user, const Claim
   if (!r.classes.empty()) {
     std::string a;
     for (auto c : r.classes) a += (a.empty() ? "{" : ",") + to_string(c);
-    params.push_back(a + "}");
+    params.emplace_back(std::in_place_type<std::string>, a + "}");
     where += " AND class = ANY ($6::text[])";
   }
   std::vector<Row> rows;

@@ -5,13 +5,59 @@
 
 namespace safehold::scheduler::detail {
 
+namespace {
+
+// The next code point of UTF-8 text at i (advancing i), or -1 when the bytes are not UTF-8.
+int32_t next_code_point(const std::string& s, size_t& i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  size_t n = c < 0x80             ? 1
+             : (c & 0xE0) == 0xC0 ? 2
+             : (c & 0xF0) == 0xE0 ? 3
+             : (c & 0xF8) == 0xF0 ? 4
+                                  : 0;
+  if (n == 0 || i + n > s.size()) return -1;
+  int32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return -1;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  static const int32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;  // overlong
+  i += n;
+  return cp;
+}
+
+// Controls that reorder text in a terminal: the id would read differently from what is stored
+// (U+202E makes "EX1<RLO>gpj.exe" print as "EX1exe.jpg").
+bool bidi_control(int32_t cp) {
+  return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+}  // namespace
+
 void check_id(const char* what, const std::string& s) {
   if (s.empty()) throw QueueError(Kind::invalid, fmt::format("{} must not be empty", what));
   if (s.size() > 200)
     throw QueueError(Kind::invalid, fmt::format("{} is longer than 200 characters", what));
-  for (unsigned char c : s)
-    if (c < 0x20 || c == 0x7f)
+  size_t i = 0;
+  while (i < s.size()) {
+    int32_t cp = next_code_point(s, i);
+    if (cp < 0) throw QueueError(Kind::invalid, fmt::format("{} is not valid UTF-8", what));
+    if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029)
       throw QueueError(Kind::invalid, fmt::format("{} contains a control character", what));
+    if (bidi_control(cp))
+      throw QueueError(Kind::invalid,
+                       fmt::format("{} contains a bidirectional control character (U+{:04X}): "
+                                   "identifiers are limited to printable characters that read "
+                                   "the same everywhere",
+                                   what, cp));
+  }
+  if (s.find_first_not_of(' ') == std::string::npos)
+    throw QueueError(Kind::invalid, fmt::format("{} must not be blank", what));
+  if (s.front() == ' ' || s.back() == ' ')
+    throw QueueError(Kind::invalid, fmt::format("{} must not begin or end with a space", what));
 }
 
 void check_reason(const std::string& reason) {

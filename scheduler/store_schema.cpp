@@ -1,6 +1,9 @@
 // The queue's schema and its migrations, and opening a store over a Db (SQLite or PostgreSQL).
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "scheduler/sql_store.hpp"
 
 namespace safehold::scheduler::detail {
@@ -142,6 +145,27 @@ SqlStore::SqlStore(std::unique_ptr<Db> db) : db_(std::move(db)) {
   constructed_ = true;
 }
 
+bool SqlStore::write_locked() {
+  if (pg_) {
+    db_->query("SELECT 1");  // row locks do not stop other writers: only reachability counts
+    return false;
+  }
+  // BEGIN IMMEDIATE waits at most 200 ms: a normal write holds the lock for milliseconds.
+  int wait = db_->busy_timeout();
+  db_->set_busy_timeout(std::min(wait, 200));
+  bool locked = false;
+  try {
+    db_->begin();
+    db_->rollback();
+  } catch (const QueueError& e) {
+    db_->set_busy_timeout(wait);
+    if (e.retry_after == 0) throw;
+    locked = true;
+  }
+  db_->set_busy_timeout(wait);
+  return locked;
+}
+
 SqlStore::~SqlStore() {
   // The records this store wrote on the hot path are chained before it closes.
   if (!unsealed_) return;
@@ -215,11 +239,25 @@ bool SqlStore::schema_ready() {
 namespace safehold::scheduler {
 
 std::unique_ptr<Store> Store::open(const std::string& url) {
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
-    return std::make_unique<detail::SqlStore>(detail::open_postgres(url));
-  std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
-  if (path.empty()) throw QueueError(QueueError::Kind::invalid, "the queue database path is empty");
-  return std::make_unique<detail::SqlStore>(detail::open_sqlite(path));
+  return open(url, OpenOptions{});
+}
+
+std::unique_ptr<Store> Store::open(const std::string& url, const OpenOptions& options) {
+  AnchorOptions anchor;
+  const char* env = std::getenv("SAFEHOLD_AUDIT_ANCHOR");
+  std::unique_ptr<Store> store;
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    store = std::make_unique<detail::SqlStore>(detail::open_postgres(url, options.busy_timeout_ms));
+  } else {
+    std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
+    if (path.empty())
+      throw QueueError(QueueError::Kind::invalid, "the queue database path is empty");
+    store = std::make_unique<detail::SqlStore>(detail::open_sqlite(path, options.busy_timeout_ms));
+    anchor.file = path + ".anchors";
+  }
+  if (env && *env) anchor.file = std::string(env) == "none" ? "" : env;
+  store->set_anchor(std::move(anchor));
+  return store;
 }
 
 }  // namespace safehold::scheduler

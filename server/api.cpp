@@ -276,12 +276,15 @@ Response dispatch(Call& c) {
   if (seg.size() == 1 && seg[0] == "healthz") {
     c.info.route = "/healthz";
     if (m != "GET" && m != "HEAD") return method_not_allowed({"GET"});
-    try {
-      auto lease = c.pool.acquire();
-      lease->policy();
-    } catch (const std::exception&) {
+    // Never waits for a pooled connection or a write lock: see Caches::health().
+    auto state = c.caches.health();
+    if (state == "unreachable")
       return json_response({{"status", "unavailable"}, {"database", "unreachable"}}, 503);
-    }
+    if (state == "write-locked")
+      return json_response({{"status", "degraded"},
+                            {"database", "write-locked"},
+                            {"reads", "ok"},
+                            {"writes", "503 until the lock is released"}});
     return json_response({{"status", "ok"}});
   }
 
@@ -306,7 +309,7 @@ Response dispatch(Call& c) {
   try {
     return mit->handler(c);
   } catch (const QueueError& e) {
-    if (e.kind == QueueError::Kind::storage) lease.discard();
+    if (e.kind == QueueError::Kind::storage && e.retry_after == 0) lease.discard();
     throw;
   }
 }
@@ -343,7 +346,12 @@ Response Api::handle(const Request& r, RequestInfo& info) {
     if (e.status == 401) out.headers.push_back({"WWW-Authenticate", "Bearer realm=\"safehold\""});
   } catch (const QueueError& e) {
     // Storage errors may quote database internals: the body says only that it failed.
-    if (e.kind == QueueError::Kind::storage)
+    if (e.retry_after > 0) {
+      out = error_response(503,
+                           "the queue database is busy: another process holds its write lock; "
+                           "try again shortly");
+      out.headers.push_back({"Retry-After", std::to_string(e.retry_after)});
+    } else if (e.kind == QueueError::Kind::storage)
       out = error_response(500, "the queue database failed; see the server log");
     else
       out = error_response(status_of(e.kind), e.what());

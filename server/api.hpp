@@ -45,7 +45,8 @@ struct RequestInfo {
 // Stores are one connection each and not thread-safe: a thread takes one for a request.
 class StorePool {
  public:
-  explicit StorePool(std::string url) : url_(std::move(url)) {}
+  explicit StorePool(std::string url, Store::OpenOptions options = {})
+      : url_(std::move(url)), options_(options) {}
   // Opens one connection now so that an unreachable database is a start-up error.
   void warm_up();
   class Lease {
@@ -63,14 +64,21 @@ class StorePool {
     std::unique_ptr<Store> store_;
   };
   Lease acquire();
-  // A connection of its own, outside the pool (the caches' change watch: it never writes).
+  // A connection of its own, outside the pool (the caches' change watch: it never writes; the
+  // health check, with its own lock wait).
   std::unique_ptr<Store> open_unpooled();
+  std::unique_ptr<Store> open_unpooled(const Store::OpenOptions& options);
   std::string backend();
   // Tests inject a clock into every store the pool opens.
   void set_clock(std::function<int64_t()> clock);
+  // Told of every audit anchor a store of this pool writes (the server logs them).
+  void set_anchor_notify(std::function<void(const AuditAnchor&)> notify);
 
  private:
+  std::unique_ptr<Store> open_store(const Store::OpenOptions& options);
   std::string url_;
+  Store::OpenOptions options_;
+  std::function<void(const AuditAnchor&)> anchor_notify_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Store>> idle_;
   std::function<int64_t()> clock_;
@@ -104,6 +112,9 @@ struct ApiOptions {
   // revoked by any process stops working at the next change check (see change_check_us).
   bool cache_tokens = true;
   bool cache_listings = true;  // GET /api/queue bodies, while the database and clock second hold
+  // /healthz reads the database's state at most this often (a flood of health checks costs one
+  // probe per interval).
+  int64_t health_interval_ms = 250;
 };
 
 class Api {

@@ -24,21 +24,37 @@ StorePool::Lease StorePool::acquire() {
       return Lease(*this, std::move(s));
     }
   }
-  auto s = Store::open(url_);
-  std::function<int64_t()> clock;
-  {
-    std::lock_guard lk(mu_);
-    clock = clock_;
-  }
-  if (clock) s->set_clock(clock);
-  return Lease(*this, std::move(s));
+  return Lease(*this, open_store(options_));
 }
 
 std::unique_ptr<Store> StorePool::open_unpooled() {
-  auto s = Store::open(url_);
+  return open_store(options_);
+}
+
+std::unique_ptr<Store> StorePool::open_unpooled(const Store::OpenOptions& options) {
+  return open_store(options);
+}
+
+std::unique_ptr<Store> StorePool::open_store(const Store::OpenOptions& options) {
+  auto s = Store::open(url_, options);
   std::lock_guard lk(mu_);
   if (clock_) s->set_clock(clock_);
+  if (anchor_notify_) {
+    auto a = s->anchor();
+    a.notify = anchor_notify_;
+    s->set_anchor(std::move(a));
+  }
   return s;
+}
+
+void StorePool::set_anchor_notify(std::function<void(const AuditAnchor&)> notify) {
+  std::lock_guard lk(mu_);
+  anchor_notify_ = std::move(notify);
+  for (auto& s : idle_) {
+    auto a = s->anchor();
+    a.notify = anchor_notify_;
+    s->set_anchor(std::move(a));
+  }
 }
 
 std::string StorePool::backend() {

@@ -277,6 +277,45 @@ struct Api::Caches {
   std::unordered_map<std::string, CachedToken> tokens;  // by SHA-256 of the secret
 
   CacheStats stats;  // under list_mu (listing) and token_mu (token)
+
+  // The database's state for /healthz: "ok", "write-locked" (another process holds SQLite's
+  // write lock: reads are served, writes get 503) or "unreachable". Probed on a connection of its
+  // own, waiting at most 200 ms for the lock, at most every health_interval_ms; a check that
+  // arrives while another probes answers with the last state instead of queueing.
+  std::string health() {
+    std::unique_lock lk(health_mu, std::try_to_lock);
+    if (!lk.owns_lock()) {
+      {
+        std::lock_guard g(health_state_mu);
+        if (!health_state.empty()) return health_state;
+      }
+      lk.lock();
+    }
+    auto t = Clock::now();
+    {
+      std::lock_guard g(health_state_mu);
+      if (!health_state.empty() &&
+          t - health_at < std::chrono::milliseconds(opts.health_interval_ms))
+        return health_state;
+    }
+    std::string state;
+    try {
+      if (!health_store) health_store = pool.open_unpooled(Store::OpenOptions{200});
+      state = health_store->write_locked() ? "write-locked" : "ok";
+    } catch (const std::exception&) {
+      health_store.reset();
+      state = "unreachable";
+    }
+    std::lock_guard g(health_state_mu);
+    health_state = state;
+    health_at = Clock::now();
+    return state;
+  }
+  std::mutex health_mu;  // held while probing
+  std::unique_ptr<Store> health_store;
+  std::mutex health_state_mu;
+  std::string health_state;  // "" until the first probe
+  Clock::time_point health_at{};
 };
 
 }  // namespace safehold::server

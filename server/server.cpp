@@ -3,19 +3,23 @@
 
 #include <fmt/core.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <ctime>
 #include <iostream>
 #include <list>
 #include <thread>
+#include <unordered_map>
 
 #include "base/format.hpp"
 #include "base/json.hpp"
@@ -64,9 +68,42 @@ const char* kCsp =
 
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
+  explicit SessionBase(std::string client) : client_(std::move(client)) {}
   virtual ~SessionBase() = default;
   virtual void close_if_idle() = 0;
+  const std::string& client() const { return client_; }
+  // Read from the accepting thread to pick a connection to close at the cap.
+  bool idle() const { return !in_request_.load(std::memory_order_relaxed) && !evicted_.load(); }
+  int64_t active_at() const { return active_at_.load(std::memory_order_relaxed); }
+  // Marks the connection as asked to close; false when it already was.
+  bool mark_evicted() { return !evicted_.exchange(true); }
+
+ protected:
+  void touch(bool in_request) {
+    in_request_.store(in_request, std::memory_order_relaxed);
+    active_at_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                     std::memory_order_relaxed);
+  }
+
+ private:
+  const std::string client_;  // the peer's address
+  std::atomic<bool> in_request_{false};
+  std::atomic<bool> evicted_{false};
+  std::atomic<int64_t> active_at_{0};
 };
+
+// The open-file limit leaves room for the database connections, the log and the listener.
+int default_max_connections() {
+  rlimit rl{};
+  int64_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                     ? static_cast<int64_t>(rl.rlim_cur)
+                     : 10064;
+  return static_cast<int>(std::clamp<int64_t>(soft - 64, 16, 10000));
+}
+
+bool is_healthz(const std::string& target) {
+  return target == "/healthz" || target.rfind("/healthz?", 0) == 0;
+}
 
 }  // namespace
 
@@ -75,6 +112,8 @@ struct Server::Impl {
   // Declared before ioc: sessions still queued in it when it is destroyed count themselves out.
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> live{0};
+  std::mutex clients_mu;
+  std::unordered_map<std::string, int> per_client;  // open connections by address
   net::io_context ioc;
   net::strand<net::io_context::executor_type> ctl{net::make_strand(ioc)};
   tcp::acceptor acceptor{ctl};
@@ -93,11 +132,72 @@ struct Server::Impl {
   Api api;
   std::mutex sessions_mu;
   std::list<std::weak_ptr<SessionBase>> sessions;
+  int max_connections = 0, max_per_client = 0;
+  net::steady_timer accept_timer{ctl};  // a pause before accepting again when out of descriptors
+  std::chrono::steady_clock::time_point refused_logged{};
+  // Requests run here, never on the connections' threads: a request waiting for the database
+  // holds a thread of these pools, and reads and writes have a pool each, so reads and /healthz
+  // are answered while writes wait for a lock.
+  std::optional<net::thread_pool> reads, writes;
   std::mutex log_mu;
   std::string url;
   uint16_t port = 0;
 
-  explicit Impl(ServerOptions o) : opts(std::move(o)), pool(opts.db), api(pool, opts.api) {}
+  explicit Impl(ServerOptions o)
+      : opts(std::move(o)),
+        pool(opts.db, Store::OpenOptions{opts.db_wait_ms}),
+        api(pool, opts.api) {
+    max_connections = opts.max_connections > 0 ? opts.max_connections : default_max_connections();
+    max_per_client =
+        opts.max_per_client > 0 ? opts.max_per_client : std::max(16, max_connections / 4);
+    pool.set_anchor_notify([this](const AuditAnchor& a) {
+      log({{"level", "info"},
+           {"event", "audit_anchor"},
+           {"seq", a.seq},
+           {"hash", a.hash},
+           {"at", a.at_text}});
+    });
+  }
+
+  // Keep-alive idle timeout: opts.idle_seconds while at most half the connection cap is used,
+  // then shrinking linearly to 1 s at the cap.
+  int idle_timeout() const {
+    double used = static_cast<double>(live.load()) / std::max(1, max_connections);
+    if (used <= 0.5) return opts.idle_seconds;
+    return std::max(1, static_cast<int>(opts.idle_seconds * (1.0 - used) * 2));
+  }
+  // Asks the longest-idle connection (of `client`, or of anyone when empty) to close; false when
+  // none is idle.
+  bool evict_idle(const std::string& client) {
+    std::shared_ptr<SessionBase> oldest;
+    std::lock_guard lk(sessions_mu);
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      auto s = it->lock();
+      if (!s) {
+        it = sessions.erase(it);
+        continue;
+      }
+      if (s->idle() && (client.empty() || s->client() == client) &&
+          (!oldest || s->active_at() < oldest->active_at()))
+        oldest = s;
+      ++it;
+    }
+    if (!oldest || !oldest->mark_evicted()) return false;
+    oldest->close_if_idle();
+    return true;
+  }
+  void client_gone(const std::string& client) {
+    std::lock_guard lk(clients_mu);
+    auto it = per_client.find(client);
+    if (it != per_client.end() && --it->second <= 0) per_client.erase(it);
+  }
+  // Logged at most once a second: a flood must not turn into a flood of log lines.
+  void log_refused(const char* event, const std::string& detail) {
+    auto t = std::chrono::steady_clock::now();
+    if (t - refused_logged < std::chrono::seconds(1)) return;
+    refused_logged = t;
+    log({{"level", "warning"}, {"event", event}, {"detail", detail}, {"connections", live.load()}});
+  }
 
   // One JSON line. Access-log lines (flush = false) are buffered and written out by the flush
   // timer (every 200 ms) or when the buffer fills: a flush per request would cost a write(2) each.
@@ -150,11 +250,15 @@ namespace {
 template <class Stream, bool Tls>
 class Session : public SessionBase {
  public:
-  Session(Server::Impl& srv, tcp::socket&& sock)
-      : srv_(srv), stream_(make_stream(srv, std::move(sock))) {
+  Session(Server::Impl& srv, tcp::socket&& sock, std::string client)
+      : SessionBase(std::move(client)), srv_(srv), stream_(make_stream(srv, std::move(sock))) {
     ++srv_.live;
+    touch(false);
   }
-  ~Session() override { srv_.session_ended(); }
+  ~Session() override {
+    srv_.client_gone(client());
+    srv_.session_ended();
+  }
 
   void start() {
     auto self = std::static_pointer_cast<Session>(shared_from_this());
@@ -191,7 +295,7 @@ class Session : public SessionBase {
     parser_.emplace();
     parser_->body_limit(srv_.opts.body_limit);
     parser_->header_limit(16 * 1024);
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(srv_.opts.idle_seconds));
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(srv_.idle_timeout()));
     auto self = std::static_pointer_cast<Session>(shared_from_this());
     http::async_read(stream_, buffer_, *parser_,
                      [self](beast::error_code ec, size_t) { self->on_read(ec); });
@@ -213,19 +317,39 @@ class Session : public SessionBase {
     }
     if (ec) return;  // timeout, reset or cancelled by stop(): the socket closes with us
     busy_ = true;
+    touch(true);
     auto& req = parser_->get();
-    Request r;
-    r.method = std::string(req.method_string());
-    r.target = std::string(req.target());
-    r.authorization = std::string(req[http::field::authorization]);
-    r.body = std::move(req.body());
-    RequestInfo info;
-    auto t0 = std::chrono::steady_clock::now();
-    Response out = srv_.api.handle(r, info);
-    double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (srv_.opts.access_log || out.status >= 500) srv_.log_request(r.method, info, out.status, ms);
-    send(std::move(out), req.version(), req.keep_alive(), r.method == "HEAD", info.route, ms);
+    auto r = std::make_shared<Request>();
+    r->method = std::string(req.method_string());
+    r->target = std::string(req.target());
+    r->authorization = std::string(req[http::field::authorization]);
+    r->body = std::move(req.body());
+    unsigned version = req.version();
+    bool keep_alive = req.keep_alive();
+    auto self = std::static_pointer_cast<Session>(shared_from_this());
+    auto work = [self, r, version, keep_alive] {
+      RequestInfo info;
+      auto t0 = std::chrono::steady_clock::now();
+      Response out = self->srv_.api.handle(*r, info);
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (self->srv_.opts.access_log || out.status >= 500)
+        self->srv_.log_request(r->method, info, out.status, ms);
+      return std::make_pair(std::move(out), std::move(info));
+    };
+    // /healthz answers here: it never waits for the database (Api's health probe is bounded).
+    if (is_healthz(r->target) || !srv_.reads) {
+      auto [out, info] = work();
+      return send(std::move(out), version, keep_alive, r->method == "HEAD", info.route, 0);
+    }
+    bool read = r->method == "GET" || r->method == "HEAD";
+    net::post(read ? *srv_.reads : *srv_.writes, [self, r, version, keep_alive, work] {
+      auto done = std::make_shared<std::pair<Response, RequestInfo>>(work());
+      net::post(self->stream_.get_executor(), [self, r, version, keep_alive, done] {
+        self->send(std::move(done->first), version, keep_alive, r->method == "HEAD",
+                   done->second.route, 0);
+      });
+    });
   }
 
   void send(Response out, unsigned version, bool keep_alive, bool head, const std::string&,
@@ -245,10 +369,13 @@ class Session : public SessionBase {
     res->body() = std::move(out.body);
     res->prepare_payload();
     if (head) res->body().clear();
+    // However short the idle timeout has become, a response gets 30 s to be written.
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
     auto self = std::static_pointer_cast<Session>(shared_from_this());
     bool close = !res->keep_alive();
     http::async_write(stream_, *res, [self, res, close](beast::error_code ec, size_t) {
       self->busy_ = false;
+      self->touch(false);
       if (ec) return;
       if (close) return self->do_close();
       self->do_read();
@@ -325,17 +452,52 @@ void Server::Impl::do_accept() {
   acceptor.async_accept(worker.get_executor(), [this](beast::error_code ec, tcp::socket sock) {
     if (ec) {
       if (!acceptor.is_open() || stopping) return;
+      if (ec == net::error::no_descriptors || ec.value() == EMFILE || ec.value() == ENFILE) {
+        // Out of file descriptors: accepting again at once would spin. Free one (the
+        // longest-idle connection) and wait a moment.
+        evict_idle("");
+        log_refused("accept_paused", "out of file descriptors");
+        accept_timer.expires_after(std::chrono::milliseconds(50));
+        accept_timer.async_wait([this](beast::error_code e) {
+          if (!e && !stopping) do_accept();
+        });
+        return;
+      }
       log({{"level", "warning"}, {"event", "accept_failed"}, {"error", ec.message()}});
       return do_accept();
     }
     if (stopping) return;
+    beast::error_code peer_ec;
+    auto peer = sock.remote_endpoint(peer_ec);
+    std::string client = peer_ec ? std::string() : peer.address().to_string();
+    bool over_client = false, over_total = false;
+    {
+      std::lock_guard lk(clients_mu);
+      auto it = per_client.find(client);
+      over_client = it != per_client.end() && it->second >= max_per_client;
+      over_total = live.load() >= max_connections;
+    }
+    // At a cap, the longest-idle connection (of this client first) makes room; with none idle
+    // the new connection is refused.
+    bool room = over_client ? evict_idle(client) : !over_total || evict_idle("");
+    if (!room) {
+      beast::error_code ignored;
+      sock.close(ignored);
+      log_refused("connection_refused",
+                  over_client ? "per-client connection cap reached" : "connection cap reached");
+      return do_accept();
+    }
+    {
+      std::lock_guard lk(clients_mu);
+      ++per_client[client];
+    }
     std::shared_ptr<SessionBase> s;
     if (tls) {
-      auto t = std::make_shared<TlsSession>(*this, std::move(sock));
+      auto t = std::make_shared<TlsSession>(*this, std::move(sock), client);
       t->start();
       s = t;
     } else {
-      auto p = std::make_shared<PlainSession>(*this, std::move(sock));
+      auto p = std::make_shared<PlainSession>(*this, std::move(sock), client);
       p->start();
       s = p;
     }
@@ -356,6 +518,7 @@ void Server::Impl::begin_stop() {
   beast::error_code ec;
   acceptor.close(ec);
   flush_timer.cancel();
+  accept_timer.cancel();
   if (signals) signals->cancel(ec);
   std::vector<std::shared_ptr<SessionBase>> alive;
   {
@@ -490,6 +653,8 @@ void Server::run() {
     im.workers.push_back(std::make_unique<net::io_context>(1));
     im.worker_guards.push_back(net::make_work_guard(*im.workers.back()));
   }
+  im.reads.emplace(static_cast<size_t>(threads));
+  im.writes.emplace(static_cast<size_t>(threads));
   net::dispatch(im.ctl, [&im] {
     im.do_accept();
     im.schedule_flush();
@@ -500,6 +665,8 @@ void Server::run() {
   im.ioc.run();
   im.worker_guards.clear();  // the workers finish what is left and return
   for (auto& t : pool) t.join();
+  im.reads->join();  // requests still running end (their answers go nowhere)
+  im.writes->join();
   im.log({{"level", "info"}, {"event", "stopped"}});  // flushes the buffered lines too
 }
 

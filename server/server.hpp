@@ -26,9 +26,17 @@ struct ServerOptions {
   bool access_log = true;                 // one JSON line per request
   bool handle_signals = false;            // stop gracefully on SIGTERM and SIGINT
   int idle_seconds = 60;                  // keep-alive connections idle longer are closed
-  int grace_seconds = 20;                 // after stop(), in-flight requests get this long
-  std::ostream* log = nullptr;            // JSON lines (default std::cout)
-  ApiOptions api;                         // limits and caches of the API
+  // A write waits this long for the database's write lock, then gets 503 with Retry-After.
+  int db_wait_ms = 2000;
+  // Open connections, overall and from one client address; at the cap the longest-idle
+  // connection is closed for a new one (or the new one is refused when none is idle), and idle
+  // timeouts shrink once more than half the cap is in use. 0: overall from the open-file limit
+  // (soft limit - 64, at most 10000), per client a quarter of that (at least 16).
+  int max_connections = 0;
+  int max_per_client = 0;
+  int grace_seconds = 20;       // after stop(), in-flight requests get this long
+  std::ostream* log = nullptr;  // JSON lines (default std::cout)
+  ApiOptions api;               // limits and caches of the API
 };
 
 // A start-up failure, one sentence for the operator (port taken, bad certificate, database…).

@@ -30,7 +30,14 @@ void add_audit_commands(CLI::App* q) {
           std::cout << base::dump(sch::to_json(r), 2) << "\n";
         } else {
           for (auto& p : r.problems) fmt::print("BROKEN: {}\n", p);
-          if (r.ok) fmt::print("Audit chain intact: {} record(s)\n", r.records);
+          if (r.ok && r.anchor_file.empty())
+            fmt::print(
+                "Audit chain intact: {} record(s); no anchor file, so a cut tail cannot be "
+                "detected\n",
+                r.records);
+          else if (r.ok)
+            fmt::print("Audit chain intact: {} record(s), {} anchor(s) in {} match\n", r.records,
+                       r.anchors, printable(r.anchor_file));
         }
         if (!r.ok) {
           std::cerr << "safehold: the audit chain is broken (" << r.problems.size()
@@ -128,10 +135,20 @@ void add_policy_commands(CLI::App* q) {
         }
         change = true;
       }
-      if (*aging) p.aging_days_per_level = *aging, change = true;
-      if (*lease) p.lease_seconds = *lease, change = true;
-      if (*attempts) p.max_attempts = *attempts, change = true;
-      if (*alert_hours >= 0) p.alert_hours = *alert_hours, change = true;
+      // Every option given counts, 0 and negative values too: what is out of range is refused,
+      // naming the option, instead of being ignored.
+      auto out_of_range = [&](const char* opt, int64_t v, int64_t lo, int64_t hi) {
+        if (po->count(opt) && (v < lo || v > hi))
+          fail(Exit::usage, fmt::format("{} must be from {} to {}, not {}", opt, lo, hi, v));
+      };
+      out_of_range("--aging-days", *aging, 1, 3650);
+      out_of_range("--lease-seconds", *lease, 1, sch::kMaxLeaseSeconds);
+      out_of_range("--max-attempts", *attempts, 1, 1000);
+      out_of_range("--alert-hours", *alert_hours, 0, 24 * 365);
+      if (po->count("--aging-days")) p.aging_days_per_level = *aging, change = true;
+      if (po->count("--lease-seconds")) p.lease_seconds = *lease, change = true;
+      if (po->count("--max-attempts")) p.max_attempts = *attempts, change = true;
+      if (po->count("--alert-hours")) p.alert_hours = *alert_hours, change = true;
       if (change) s->set_policy(user_of(*c), p, *reason);
       p = s->policy();
       json j = sch::policy_json(p);

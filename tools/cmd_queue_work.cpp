@@ -30,6 +30,9 @@ void add_work_commands(CLI::App* q) {
       for (auto& k : split(*jobs))
         r.kinds.push_back(
             parse_value<sch::JobKind>(k, sch::parse_job_kind, "job", "acquire or carve"));
+      if (cl->count("--lease") && (*lease < 1 || *lease > sch::kMaxLeaseSeconds))
+        fail(Exit::usage, fmt::format("--lease must be from 1 to {} seconds, not {}",
+                                      sch::kMaxLeaseSeconds, *lease));
       r.lease_seconds = *lease;
       auto s = open_store(*c);
       auto got = s->claim(user_of(*c), r);

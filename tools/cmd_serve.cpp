@@ -33,6 +33,13 @@ void register_serve(CLI::App& app) {
   sub->add_option("--threads", o->threads, "Worker threads (default: one per core, at least 2)");
   sub->add_option("--body-limit-kib", *body_kib, "Largest request body, in KiB (default 1024)");
   sub->add_flag("--no-access-log", *quiet, "Log only start, stop and errors, not every request");
+  sub->add_option("--db-wait-ms", o->db_wait_ms,
+                  "How long a write waits for the database's write lock before 503 (default "
+                  "2000)");
+  sub->add_option("--max-connections", o->max_connections,
+                  "Open connections at most (default: from the open-file limit)");
+  sub->add_option("--max-per-client", o->max_per_client,
+                  "Open connections from one address at most (default: a quarter of the cap)");
   sub->callback([=] {
     srv::ServerOptions opts = *o;
     opts.body_limit = *body_kib * 1024;
