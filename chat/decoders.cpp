@@ -69,6 +69,7 @@ class BplistParser {
   size_t n_;
   const DecodeLimits& lim_;
   size_t off_size_ = 0, ref_size_ = 0, count_ = 0, table_ = 0, nodes_ = 0;
+  size_t bytes_ = 0;  // string and data bytes copied out (shared objects count each time)
   std::vector<uint64_t> stack_;  // objects being read (a reference cycle fails)
 
   // The length of a data/string/array/dict: the low nibble, or an int object after it.
@@ -144,6 +145,7 @@ class BplistParser {
         if (!length(m, pos, len)) return false;
         uint64_t bytes = hi == 0x6 ? len * 2 : len;
         if (len > n_ || bytes > n_ - pos) return false;
+        if ((bytes_ += bytes) > lim_.max_bytes) return false;
         out.type = hi == 0x4 ? Node::Type::Data : Node::Type::String;
         if (hi != 0x6) {
           out.s.assign(reinterpret_cast<const char*>(p_ + pos), bytes);
@@ -209,6 +211,7 @@ class Unarchiver {
   bool resolve(const Node& in, size_t depth, Node& out) {
     if (depth > lim_.max_depth || ++nodes_ > lim_.max_nodes) return false;
     if (in.type != Node::Type::Uid) {
+      if ((bytes_ += in.s.size()) > lim_.max_bytes) return false;
       out = in;
       if (in.type == Node::Type::String && in.s == "$null") out = Node{};
       return true;
@@ -227,7 +230,7 @@ class Unarchiver {
  private:
   const Node& objects_;
   const DecodeLimits& lim_;
-  size_t nodes_ = 0;
+  size_t nodes_ = 0, bytes_ = 0;
   std::set<uint64_t> active_;
 
   std::string class_name(const Node& obj, size_t depth) {

@@ -111,6 +111,8 @@ std::unique_ptr<Reader> make_telegram_reader();
 std::unique_ptr<Reader> make_skype_reader();
 std::unique_ptr<Reader> make_kik_reader();
 std::unique_ptr<Reader> make_messenger_reader();
+std::unique_ptr<Reader> make_google_messages_reader();
+std::unique_ptr<Reader> make_viber_reader();
 std::unique_ptr<Reader> make_generic_reader();
 
 // The best reader for a schema, or nullptr.

@@ -190,7 +190,8 @@ struct Candidate {
   std::optional<int64_t> rowid;
   std::vector<Value> values;  // table columns
   std::string location;
-  std::string from;  // freeblock, unallocated, journal, wal
+  std::string from;        // freeblock, unallocated, journal, wal
+  bool truncated = false;  // a live cell overwrote the record's tail
 };
 
 // Values of `types` from body bytes at p. Values wholly before `limit` (the first byte a live
@@ -201,6 +202,7 @@ std::optional<std::vector<Value>> decode_body_partial(const std::vector<uint64_t
                                                       const uint8_t* p, const uint8_t* limit,
                                                       const uint8_t* page_end, bool& truncated) {
   truncated = false;
+  if (limit < p) limit = p;
   if (body_size(types) > page_end - p) return std::nullopt;
   std::vector<Value> out;
   out.reserve(types.size());
@@ -285,14 +287,15 @@ class Scanner {
 
   // The first byte at or after o that a live cell of the page holds (the page's end if none).
   size_t next_live(size_t o) const {
-    for (auto& [a, b] : live_)
-      if (b > o) return std::max(a, o);
-    return img_.usable;
+    // Cells do not overlap: sorted by start, they are sorted by end too.
+    auto it =
+        std::partition_point(live_.begin(), live_.end(), [o](auto& c) { return c.second <= o; });
+    return it == live_.end() ? img_.usable : std::max(it->first, o);
   }
 
   void add(std::optional<int64_t> rowid, std::vector<Value> v, std::string location,
-           const char* region) {
-    out_.push_back({rowid, std::move(v), std::move(location), from_ ? from_ : region});
+           const char* region, bool truncated = false) {
+    out_.push_back({rowid, std::move(v), std::move(location), from_ ? from_ : region, truncated});
   }
 
   // Intact cells anywhere in [a, b): payload length, rowid, record of exactly that length; or a
@@ -351,7 +354,7 @@ class Scanner {
     auto v = decode_body_partial(*types, rec + hdr_len, lim, page_end, truncated);
     if (!v || !interesting(*v)) return 0;
     add(static_cast<int64_t>(rowid), std::move(*v),
-        where + " +" + std::to_string(o) + " (tail overwritten)", region);
+        where + " +" + std::to_string(o) + " (tail overwritten)", region, truncated);
     return limit;
   }
 
@@ -380,6 +383,7 @@ class Scanner {
     auto base = reinterpret_cast<const uint8_t*>(page.data());
     (void)size;  // a live cell may since have taken the freeblock's tail: the page decides
     size_t free_end = next_live(f);
+    if (free_end < f + 4) return 0;  // a live cell overlaps the freeblock: a corrupt page
     const uint8_t* end = base + free_end;
     std::optional<std::vector<uint64_t>> types;
     const uint8_t* body = nullptr;
@@ -421,7 +425,7 @@ class Scanner {
       v = decode_body_partial(*types, body, end, base + img_.usable, truncated);
     if (!v || !interesting(*v) || (allow_cut && !truncated)) return 0;
     std::string loc = where + " +" + std::to_string(f) + (truncated ? " (tail overwritten)" : "");
-    add(std::nullopt, std::move(*v), std::move(loc), region);
+    add(std::nullopt, std::move(*v), std::move(loc), region, truncated);
     size_t stop = static_cast<size_t>(body - base) + static_cast<size_t>(body_size(*types));
     return std::min(stop, free_end);
   }
@@ -646,6 +650,7 @@ std::vector<RecoveredRecord> recover_records(const RecoveryInput& in, const Tabl
     return out;
   };
   std::unordered_set<uint64_t> seen;
+  std::unordered_set<int64_t> live_rowids;
   for (uint32_t n : leaves) {
     std::string_view page = live.page(n);
     size_t hb = n == 1 ? 100 : 0;
@@ -654,11 +659,15 @@ std::vector<RecoveredRecord> recover_records(const RecoveryInput& in, const Tabl
     for (size_t k = 0; k < ncells && hb + 8 + 2 * k + 2 <= page.size(); ++k) {
       auto c = read_cell(live, page, be16(p + hb + 8 + 2 * k), live.usable);
       if (!c) continue;
+      live_rowids.insert(c->rowid);
       if (auto v = decode_payload(shape, c->payload))
         seen.insert(hash_values(project(*v, c->rowid), skip));
     }
   }
   for (auto& c : cands) {
+    // A cut record that still has a live row's rowid is that row's old copy, left in the gap
+    // when SQLite defragmented the page, not a deleted row.
+    if (c.truncated && c.rowid && live_rowids.count(*c.rowid)) continue;
     auto vals = project(c.values, c.rowid);
     if (!seen.insert(hash_values(vals, skip)).second) continue;
     result.push_back({c.rowid, std::move(vals), std::move(c.location), c.from});
