@@ -4,11 +4,16 @@
 #   on each partition of the raw image.
 # Recall is counted by exact SHA-256 against the files the generator put on the disk, per type.
 # usage: bench/carve.sh [SCALE]   (SCALE 14 gives a ~1 GiB disk with ~320 media files; needs root
-# for the NTFS partition). SAFEHOLD=path/to/safehold (default build/release/tools/safehold). KEEP=1 keeps the
-# work folder; REUSE=1 WORK=that-folder times again on its disk without regenerating it.
+# for the NTFS partition), or bench/carve.sh realistic [MIB] for bench/make_realistic_disk.py's disk
+# (camera-sized media, free space full of old files; 4096 MiB by default, up to 32768; needs root).
+# SAFEHOLD=path/to/safehold (default build/release/tools/safehold). KEEP=1 keeps the work folder;
+# REUSE=1 WORK=that-folder times again on its disk without regenerating it. ROUNDS=N (default 1)
+# runs the three tools N times, interleaved, and reports the median round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${1:-14}
+MIB=${2:-4096}
+ROUNDS=${ROUNDS:-1}
 SAFEHOLD=${SAFEHOLD:-build/release/tools/safehold}
 WORK=${WORK:-$(mktemp -d /tmp/safehold-bench-carve-XXXXXX)}
 FIX=${SAFEHOLD_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
@@ -17,9 +22,13 @@ chat=()
 [ -d "$FIX/chat" ] && chat=(--chat-fixtures "$FIX/chat")
 if [ -n "${REUSE:-}" ] && [ -f "$WORK/disk.E01" ] && [ -f "$WORK/gen/truth.json" ]; then
   # REUSE=1 WORK=folder: time again on a disk a previous run kept (KEEP=1), without regenerating it.
-  rm -rf "$WORK/safehold" "$WORK/tsk" "$WORK/photorec" "$WORK"/t.safehold "$WORK"/t.tsk "$WORK"/t.photorec
+  rm -rf "$WORK/safehold" "$WORK/tsk" "$WORK/photorec" "$WORK"/t.safehold* "$WORK"/t.tsk* "$WORK"/t.photorec*
 else
-  python3 tests/carve/make_disk.py "$WORK/gen" --scale "$SCALE" "${chat[@]}"
+  if [ "$SCALE" = realistic ]; then
+    python3 bench/make_realistic_disk.py "$WORK/gen" --size-mib "$MIB" "${chat[@]}"
+  else
+    python3 tests/carve/make_disk.py "$WORK/gen" --scale "$SCALE" "${chat[@]}"
+  fi
   ewfacquire -u -q -t "$WORK/disk" -f encase6 -c fast -b 64 -C bench -D disk -E 1 -e bench -N none \
     "$WORK/gen/disk.raw" >/dev/null
 fi
@@ -30,33 +39,41 @@ sync
 # tm FILE CMD...: appends "wall user sys" seconds of CMD to FILE.
 tm() { local out=$1; shift; /usr/bin/time -f "%e %U %S" -a -o "$out" "$@"; }
 
-tm "$WORK/t.safehold" "$SAFEHOLD" carve "$WORK/disk.E01" -o "$WORK/safehold" --json >/dev/null
-
 starts=$(sfdisk -d "$DISK" | sed -n 's/.*start= *\([0-9]*\).*/\1/p')
-i=0
-for s in $starts; do
-  i=$((i + 1))
-  tm "$WORK/t.tsk" tsk_recover -e -o "$s" "$DISK" "$WORK/tsk/p$i" >/dev/null 2>&1 || true
-done
-
 n=$(echo "$starts" | wc -w)
-mkdir -p "$WORK/photorec"
-for p in $(seq 1 "$n"); do
-  (cd "$WORK" && tm "$WORK/t.photorec" photorec /log /d "$WORK/photorec/p$p" /cmd "$DISK" \
-     "$p,options,paranoid,fileopt,everything,enable,freespace,search" >/dev/null 2>&1) || true
+for r in $(seq 1 "$ROUNDS"); do
+  rm -rf "$WORK/safehold" "$WORK/tsk" "$WORK/photorec"
+  echo "round $r: load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  tm "$WORK/t.safehold.$r" "$SAFEHOLD" carve "$WORK/disk.E01" -o "$WORK/safehold" --json >/dev/null
+  i=0
+  for s in $starts; do
+    i=$((i + 1))
+    tm "$WORK/t.tsk.$r" tsk_recover -e -o "$s" "$DISK" "$WORK/tsk/p$i" >/dev/null 2>&1 || true
+  done
+  mkdir -p "$WORK/photorec"
+  for p in $(seq 1 "$n"); do
+    (cd "$WORK" && tm "$WORK/t.photorec.$r" photorec /log /d "$WORK/photorec/p$p" /cmd "$DISK" \
+       "$p,options,paranoid,fileopt,everything,enable,freespace,search" >/dev/null 2>&1) || true
+  done
 done
 
-python3 - "$WORK" <<'PY'
-import hashlib, json, os, sys
-work = sys.argv[1]
-def times(name):
+python3 - "$WORK" "$ROUNDS" <<'PY'
+import hashlib, json, os, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+def times(name, r):
     w = c = 0.0
-    for line in open(os.path.join(work, "t." + name)):
+    for line in open(os.path.join(work, "t.%s.%d" % (name, r))):
         p = line.split()
         if len(p) == 3:
             w += float(p[0]); c += float(p[1]) + float(p[2])
     return w, c
-(safehold_s, safehold_c), (tsk_s, tsk_c), (pr_s, pr_c) = times("safehold"), times("tsk"), times("photorec")
+per_round = []
+for r in range(1, rounds + 1):
+    v, t, p = times("safehold", r), times("tsk", r), times("photorec", r)
+    per_round.append((v[0] / max(t[0] + p[0], 1e-9), v, t, p))
+    print("round %d: safehold %.2fs | tsk_recover %.2fs + photorec %.2fs | ratio %.2f" % (r, v[0], t[0], p[0], per_round[-1][0]))
+# The median round by wall-clock ratio.
+_, (safehold_s, safehold_c), (tsk_s, tsk_c), (pr_s, pr_c) = sorted(per_round)[(rounds - 1) // 2]
 truth = [t for t in json.load(open(os.path.join(work, "gen", "truth.json"))) if t["expect"] != "damaged"]
 want = {t["sha256"]: t["type"] for t in truth}
 thumbs = {t["thumbnail"] for t in truth if t.get("thumbnail")}

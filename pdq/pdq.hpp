@@ -134,9 +134,10 @@ bool decode_luma(std::span<const uint8_t> data, Workspace& ws, int* width, int* 
                  int* stored_height = nullptr);
 
 // Hashes JPEG or PNG bytes through decode_luma into `ws` (or, without one, a per-thread
-// workspace): no RGB image and no allocation per image. With JpegDecode::Full the result is
-// exactly decode_image then hash_image. Returns nullopt (with *error set) when decode_image
-// would; *width and *height get the image's own size (before any scaling).
+// workspace): no RGB image and no allocation per image (a workspace holding more than 256 MiB
+// after an image is released, so one huge picture does not pin its memory to a thread). With
+// JpegDecode::Full the result is exactly decode_image then hash_image. Returns nullopt (with *error
+// set) when decode_image would; *width and *height get the image's own size (before any scaling).
 std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* error, int* width,
                                    int* height, const EncodedOptions& opts = {},
                                    Workspace* ws = nullptr);
