@@ -50,12 +50,14 @@ void Layout::prepare() {
 
 fsys::path Layout::artefact(const std::string& type, const std::string& id,
                             const std::string& ext) {
+  return folder(type) / (id + "." + ext);
+}
+
+fsys::path Layout::folder(const std::string& type) {
   fsys::path dir = outdir_ / "artefacts" / type;
-  {
-    std::lock_guard<std::mutex> g(m_);
-    if (made_.insert(type).second) fsys::create_directories(dir);
-  }
-  return dir / (id + "." + ext);
+  std::lock_guard<std::mutex> g(m_);
+  if (made_.insert(type).second) fsys::create_directories(dir);
+  return dir;
 }
 
 fsys::path Layout::companion(const fsys::path& db, const char* suffix) {

@@ -30,6 +30,8 @@ class Layout {
   // artefacts/<type>/<id>.<ext>; creates the type folder the first time (any thread).
   std::filesystem::path artefact(const std::string& type, const std::string& id,
                                  const std::string& ext);
+  // artefacts/<type>, created the first time (any thread).
+  std::filesystem::path folder(const std::string& type);
   // A SQLite database's companion beside it: `db` is its artefact path, suffix "-wal"/"-journal".
   static std::filesystem::path companion(const std::filesystem::path& db, const char* suffix);
   // A scratch file of the passes under artefacts/ (dot-named, removed by its user).

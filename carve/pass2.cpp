@@ -385,8 +385,9 @@ void Pass2::settle(std::vector<Artefact>& arts, uint64_t first_ids) {
   std::vector<size_t> kept;
   uint64_t n = first_ids;
   for (size_t i = 0; i < found_.size(); ++i) {
-    if (drop[i]) continue;
     Artefact& a = found_[i].art;
+    c_.out.folder(a.type);  // every type pass 2 found has its folder, kept or not, as always
+    if (drop[i]) continue;
     if (found_[i].parent == SIZE_MAX) {
       a.id = artefact_id(++n);
     } else {
