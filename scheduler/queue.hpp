@@ -1,6 +1,7 @@
 // scheduler/: Safehold's examination queue. Cases, suspects and their household facts, devices with
-// a state machine, the safeguarding-first priority policy (docs/DESIGN.md "Priority policy"), alerts for
-// children's social care, leases for workers, an append-only hash-chained audit and API tokens.
+// a state machine, the safeguarding-first priority policy (docs/DESIGN.md "Priority policy"),
+// alerts for children's social care, leases for workers, an append-only hash-chained audit
+// anchored outside the database (docs/AUDIT.md) and API tokens.
 //
 // Everything here is a library call so that `safehold queue`, `safehold serve` and `safehold work`
 // are glue. One Store is one database connection and is NOT thread-safe: open one per thread (or

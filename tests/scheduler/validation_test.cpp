@@ -20,14 +20,18 @@ std::string vq(const QueueDb& db, const std::string& args) {
 TEST_CASE("validation: policy values of 0 are refused, not ignored", "[scheduler][cli]") {
   auto db = QueueDb::make("sqlite");
   auto before = must_run(vq(*db, "policy --json"));
-  for (const char* opt : {"--lease-seconds 0", "--max-attempts 0", "--aging-days 0",
-                          "--lease-seconds 86401", "--alert-hours -1"}) {
+  for (const char* opt : {"--lease-seconds=0", "--max-attempts=0", "--aging-days=0",
+                          "--lease-seconds=86401", "--alert-hours=-1"}) {
     INFO(opt);
     auto r = run(vq(*db, std::string("policy ") + opt + " --reason test"));
     CHECK(r.exit_code == 1);
-    std::string name = std::string(opt).substr(0, std::string(opt).find(' '));
+    std::string name = std::string(opt).substr(0, std::string(opt).find('='));
     CHECK(r.err.find("safehold: " + name + " must be from ") != std::string::npos);
   }
+  // The command, as it was typed.
+  auto r = run(vq(*db, "policy --lease-seconds 0 --max-attempts 0 --aging-days 0 --reason test"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("must be from 1 to") != std::string::npos);
   CHECK(must_run(vq(*db, "policy --json")) == before);
   // In range, the same options change the policy.
   auto ok = nlohmann::json::parse(must_run(
