@@ -22,6 +22,13 @@ struct Problem {
   std::optional<uint64_t> img_offset;
 };
 
+// Image bytes that cannot be read (an EWF chunk that is missing, misplaced or damaged).
+struct ChunkError {
+  uint64_t img_offset = 0;
+  uint64_t len = 0;
+  std::string message;  // "chunk 12 (image bytes 393216-425983) cannot be read: ..."
+};
+
 // Reads TSK's thread-local error, resets it, and returns it as a sentence ("" when none).
 std::string take_tsk_error();
 

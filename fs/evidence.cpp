@@ -11,6 +11,7 @@
 
 #include "base/format.hpp"
 #include "fs/internal/ewf_chunks.hpp"
+#include "fs/internal/exfat_times.hpp"
 #include "fs/internal/fat_orphans.hpp"
 
 namespace safehold::fs {
@@ -238,9 +239,10 @@ void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where) 
 
 }  // namespace
 
-std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool labels) {
+std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool labels,
+                                         uint32_t sector_size) {
   std::unique_ptr<Evidence> ev(new Evidence());
-  ev->image_ = Image::open(path);
+  ev->image_ = Image::open(path, sector_size);
   ev->impl_ = std::make_unique<Impl>();
   OpenCtx c{ev->image_.get(),  labels,        &ev->filesystems_, &ev->impl_->fs,
             &ev->impl_->pools, &ev->problems_};
@@ -294,9 +296,7 @@ struct WalkCtx {
   bool stopped = false;
 };
 
-void fill_runs(const FsHandle& h, TSK_FS_FILE* file, FileEntry& e) {
-  if (!file->meta || e.type == "dir") return;
-  const TSK_FS_ATTR* attr = tsk_fs_file_attr_get(file);
+void fill_runs(const FsHandle& h, const TSK_FS_ATTR* attr, FileEntry& e) {
   if (!attr) {
     tsk_error_reset();
     return;
@@ -307,18 +307,39 @@ void fill_runs(const FsHandle& h, TSK_FS_FILE* file, FileEntry& e) {
   }
   const uint64_t bs = h.fs->block_size;
   const uint64_t base = h.img_base + static_cast<uint64_t>(h.fs->offset);
-  uint64_t remaining = e.size;
-  for (const TSK_FS_ATTR_RUN* r = attr->nrd.run; r && remaining > 0; r = r->next) {
-    if (r->flags & TSK_FS_ATTR_RUN_FLAG_FILLER) break;
-    uint64_t len = std::min<uint64_t>(static_cast<uint64_t>(r->len) * bs, remaining);
+  for (const TSK_FS_ATTR_RUN* r = attr->nrd.run; r; r = r->next) {
+    const uint64_t file_offset = static_cast<uint64_t>(r->offset) * bs;
+    if (file_offset >= e.size) break;
     ByteRun run;
-    run.file_offset = static_cast<uint64_t>(r->offset) * bs;
-    run.len = len;
-    run.sparse = (r->flags & TSK_FS_ATTR_RUN_FLAG_SPARSE) != 0;
+    run.file_offset = file_offset;
+    run.len = std::min<uint64_t>(static_cast<uint64_t>(r->len) * bs, e.size - file_offset);
+    // A filler run is a range no extent or run describes (a hole): it reads as zeros, like a
+    // sparse run.
+    run.sparse = (r->flags & (TSK_FS_ATTR_RUN_FLAG_SPARSE | TSK_FS_ATTR_RUN_FLAG_FILLER)) != 0;
     run.img_offset = run.sparse ? 0 : base + static_cast<uint64_t>(r->addr) * bs;
-    e.byte_runs.push_back(run);
-    remaining -= len;
+    if (run.len) e.byte_runs.push_back(run);
   }
+}
+
+void fill_runs(const FsHandle& h, TSK_FS_FILE* file, FileEntry& e) {
+  if (!file->meta || e.type == "dir") return;
+  fill_runs(h, tsk_fs_file_attr_get(file), e);
+}
+
+// NTFS: the named $DATA attributes (alternate data streams) of a file, as fls lists them
+// ("name:stream"); TSK names the default one "$Data".
+std::vector<const TSK_FS_ATTR*> named_streams(TSK_FS_FILE* file) {
+  std::vector<const TSK_FS_ATTR*> out;
+  if (!file->meta || !TSK_FS_TYPE_ISNTFS(file->fs_info->ftype)) return out;
+  const int n = tsk_fs_file_attr_getsize(file);
+  for (int i = 0; i < n; ++i) {
+    const TSK_FS_ATTR* a = tsk_fs_file_attr_get_idx(file, i);
+    if (a && a->type == TSK_FS_ATTR_TYPE_NTFS_DATA && a->name && a->name[0] &&
+        std::strcmp(a->name, "$Data") != 0)
+      out.push_back(a);
+  }
+  tsk_error_reset();
+  return out;
 }
 
 TSK_WALK_RET_ENUM walk_cb(TSK_FS_FILE* file, const char* path, void* ptr) {
@@ -362,11 +383,37 @@ TSK_WALK_RET_ENUM walk_cb(TSK_FS_FILE* file, const char* path, void* ptr) {
     e.atime = ts(file->meta->atime, file->meta->atime_nano);
     e.ctime = ts(file->meta->ctime, file->meta->ctime_nano);
     e.crtime = ts(file->meta->crtime, file->meta->crtime_nano);
+    if (auto x = detail::exfat_times(c->handle->fs, static_cast<uint64_t>(file->meta->addr))) {
+      // The entry's own UTC offsets (fs/internal/exfat_times.hpp); exFAT has no change time.
+      auto conv = [](const std::optional<detail::ExfatTime>& v) -> std::optional<Timestamp> {
+        if (!v) return std::nullopt;
+        return Timestamp{v->seconds, v->nanos};
+      };
+      e.mtime = conv(x->modified);
+      e.atime = conv(x->accessed);
+      e.crtime = conv(x->created);
+    }
   }
   fill_runs(*c->handle, file, e);
   if (!(*c->fn)(e)) {
     c->stopped = true;
     return TSK_WALK_STOP;
+  }
+  for (const TSK_FS_ATTR* a : named_streams(file)) {
+    FileEntry s = e;
+    s.stream = a->name;
+    s.stream_id = a->id;
+    s.name += ":" + s.stream;
+    s.path += ":" + s.stream;
+    s.type = "file";
+    s.size = a->size > 0 ? static_cast<uint64_t>(a->size) : 0;
+    s.byte_runs.clear();
+    s.resident = false;
+    fill_runs(*c->handle, a, s);
+    if (!(*c->fn)(s)) {
+      c->stopped = true;
+      return TSK_WALK_STOP;
+    }
   }
   return TSK_WALK_CONT;
 }
@@ -406,6 +453,18 @@ void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>&
 std::optional<Problem> Evidence::read_file(
     int filesystem, uint64_t inode, const std::function<bool(std::span<const std::byte>)>& sink,
     uint64_t* delivered) {
+  return read_stream(filesystem, inode, -1, sink, delivered);
+}
+
+std::optional<Problem> Evidence::read_file(
+    const FileEntry& entry, const std::function<bool(std::span<const std::byte>)>& sink,
+    uint64_t* delivered) {
+  return read_stream(entry.filesystem, entry.inode, entry.stream_id, sink, delivered);
+}
+
+std::optional<Problem> Evidence::read_stream(
+    int filesystem, uint64_t inode, int stream_id,
+    const std::function<bool(std::span<const std::byte>)>& sink, uint64_t* delivered) {
   const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
   std::lock_guard<std::recursive_mutex> g(*h.lock);
@@ -416,7 +475,14 @@ std::optional<Problem> Evidence::read_file(
   if (!f) return Problem{where, "cannot open file: " + take_tsk_error(), info.offset};
   std::unique_ptr<TSK_FS_FILE, decltype(&tsk_fs_file_close)> owner(f, &tsk_fs_file_close);
   if (!f->meta) return Problem{where, "file has no metadata", info.offset};
-  const uint64_t size = f->meta->size > 0 ? static_cast<uint64_t>(f->meta->size) : 0;
+  uint64_t size = f->meta->size > 0 ? static_cast<uint64_t>(f->meta->size) : 0;
+  if (stream_id >= 0) {
+    where += " stream " + std::to_string(stream_id);
+    const TSK_FS_ATTR* a = tsk_fs_file_attr_get_id(f, static_cast<uint16_t>(stream_id));
+    if (!a || a->type != TSK_FS_ATTR_TYPE_NTFS_DATA)
+      return Problem{where, "no such data stream: " + take_tsk_error(), info.offset};
+    size = a->size > 0 ? static_cast<uint64_t>(a->size) : 0;
+  }
   // Uninitialised (no 1 MiB memset per file), one per thread (a fresh 1 MiB allocation per file
   // faulted its pages in again every time), and a small first read: callers that type files by
   // their first bytes stop after it.
@@ -430,8 +496,12 @@ std::optional<Problem> Evidence::read_file(
   uint64_t off = 0;
   while (off < size) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(off == 0 ? kFirst : kBuf, size - off));
-    ssize_t n = tsk_fs_file_read(f, static_cast<TSK_OFF_T>(off), buf.get(), want,
-                                 TSK_FS_FILE_READ_FLAG_NONE);
+    ssize_t n = stream_id >= 0
+                    ? tsk_fs_file_read_type(
+                          f, TSK_FS_ATTR_TYPE_NTFS_DATA, static_cast<uint16_t>(stream_id),
+                          static_cast<TSK_OFF_T>(off), buf.get(), want, TSK_FS_FILE_READ_FLAG_NONE)
+                    : tsk_fs_file_read(f, static_cast<TSK_OFF_T>(off), buf.get(), want,
+                                       TSK_FS_FILE_READ_FLAG_NONE);
     if (n <= 0) {
       std::string why = take_tsk_error();
       return Problem{where,

@@ -73,8 +73,12 @@ struct FileEntry {
   std::string type;  // "file", "dir", "link", "other"
   FileState state = FileState::allocated;
   std::optional<Timestamp> mtime, atime, ctime, crtime;
-  std::vector<ByteRun> byte_runs;  // of the default data stream; empty for resident data
+  std::vector<ByteRun> byte_runs;  // of the data stream; empty for resident data
   bool resident = false;           // content stored inside metadata (NTFS resident)
+  // NTFS named data stream (alternate data stream): listed after its file as an entry of its own
+  // with path and name "…:stream", the file's inode and times, and the stream's size and runs.
+  std::string stream;  // "" for a file's default data
+  int stream_id = -1;  // TSK attribute id of the stream (read_file(entry, ...)); -1: default
 };
 
 class Evidence {
@@ -83,7 +87,9 @@ class Evidence {
   // image itself cannot be opened.
   // `labels` false leaves FilesystemInfo::label empty: reading it costs a whole fsstat (TSK's FAT
   // fsstat walks the entire FAT), which callers that never show labels (carving) can skip.
-  static std::unique_ptr<Evidence> open(const std::filesystem::path& path, bool labels = true);
+  // `sector_size`: see Image::open (0: from the container or detected).
+  static std::unique_ptr<Evidence> open(const std::filesystem::path& path, bool labels = true,
+                                        uint32_t sector_size = 0);
   ~Evidence();
 
   Image& image() const { return *image_; }
@@ -102,6 +108,12 @@ class Evidence {
                                    const std::function<bool(std::span<const std::byte>)>& sink,
                                    uint64_t* delivered = nullptr);
 
+  // The same for a listed entry: an NTFS named stream's content when the entry is one, else the
+  // file's default data.
+  std::optional<Problem> read_file(const FileEntry& entry,
+                                   const std::function<bool(std::span<const std::byte>)>& sink,
+                                   uint64_t* delivered = nullptr);
+
   // Unallocated blocks of a filesystem as image byte ranges, merged and sorted. Problems met go
   // to `problems` when given (so another thread may walk meanwhile), else to problems().
   std::vector<ByteRange> unallocated(int filesystem, std::vector<Problem>* problems = nullptr);
@@ -112,6 +124,9 @@ class Evidence {
 
  private:
   Evidence() = default;
+  std::optional<Problem> read_stream(int filesystem, uint64_t inode, int stream_id,
+                                     const std::function<bool(std::span<const std::byte>)>& sink,
+                                     uint64_t* delivered);
   struct Impl;
   std::unique_ptr<Image> image_;
   std::vector<Volume> volumes_;

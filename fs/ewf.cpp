@@ -37,27 +37,34 @@ Handle make_handle() {
   return Handle(raw);
 }
 
-Handle open_for_read(const std::string& first, std::vector<std::string>* segments) {
+std::vector<std::string> glob_segments(const std::string& first) {
   Error err;
   char** names = nullptr;
   int count = 0;
   if (libewf_glob(first.c_str(), first.size(), LIBEWF_FORMAT_UNKNOWN, &names, &count, err.out()) !=
       1)
     throw EvidenceError(first + ": cannot find the EWF segments: " + err.message());
-  struct GlobFree {
-    char** n;
-    int c;
-    ~GlobFree() {
-      if (n) libewf_glob_free(n, c, nullptr);
-    }
-  } glob_free{names, count};
-  if (segments) {
-    segments->clear();
-    for (int i = 0; i < count; ++i) segments->emplace_back(names[i]);
-  }
+  std::vector<std::string> out;
+  for (int i = 0; i < count; ++i) out.emplace_back(names[i]);
+  if (names) libewf_glob_free(names, count, nullptr);
+  return out;
+}
+
+Handle open_segments(const std::string& first, const std::vector<std::string>& segments) {
+  std::vector<char*> names;
+  for (auto& s : segments) names.push_back(const_cast<char*>(s.c_str()));
   Handle h = make_handle();
-  if (libewf_handle_open(h.get(), names, count, LIBEWF_OPEN_READ, err.out()) != 1)
+  Error err;
+  if (libewf_handle_open(h.get(), names.data(), static_cast<int>(names.size()), LIBEWF_OPEN_READ,
+                         err.out()) != 1)
     throw EvidenceError(first + ": not a readable EWF image: " + err.message());
+  return h;
+}
+
+Handle open_for_read(const std::string& first, std::vector<std::string>* segments) {
+  std::vector<std::string> segs = glob_segments(first);
+  Handle h = open_segments(first, segs);
+  if (segments) *segments = std::move(segs);
   return h;
 }
 

@@ -36,6 +36,12 @@ using Handle = std::unique_ptr<libewf_handle_t, HandleDeleter>;
 // A fresh handle; throws std::runtime_error when libewf cannot make one.
 Handle make_handle();
 
+// The segment files of the EWF set whose first segment is `first`, as libewf_glob finds them
+// (it stops at the first missing one). Throws EvidenceError naming `first`.
+std::vector<std::string> glob_segments(const std::string& first);
+// Opens the given segments for reading; throws EvidenceError naming `first` on failure.
+Handle open_segments(const std::string& first, const std::vector<std::string>& segments);
+
 // Opens every segment of the EWF set whose first segment is `first` for reading.
 // Throws EvidenceError naming the file on failure.
 Handle open_for_read(const std::string& first, std::vector<std::string>* segments = nullptr);

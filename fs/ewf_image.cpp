@@ -12,6 +12,7 @@
 
 #include "fs/ewf.hpp"
 #include "fs/internal/ewf_chunks.hpp"
+#include "fs/internal/ewf_map.hpp"
 
 namespace safehold::fs::ewf {
 
@@ -38,33 +39,43 @@ struct Decompressor {
 
 class ChunkSource {
  public:
-  ChunkSource(Handle h, uint64_t media_size, uint32_t chunk_size)
-      : h_(std::move(h)),
-        media_size_(media_size),
-        chunk_size_(chunk_size),
+  explicit ChunkSource(std::shared_ptr<const ChunkMap> map)
+      : map_(std::move(map)),
+        media_size_(map_->media_size()),
+        chunk_size_(map_->chunk_size()),
         d_(libdeflate_alloc_decompressor()),
-        scratch_(static_cast<size_t>(chunk_size) * 2 + 1024),
-        zero_(chunk_size),
-        shared_(std::make_shared<SharedChunks>((media_size + chunk_size - 1) / chunk_size,
-                                               chunk_size, kSharedBudget)) {
+        scratch_(map_->max_stored()),
+        zero_(chunk_size_),
+        shared_(std::make_shared<SharedChunks>(map_->chunk_count(), chunk_size_, kSharedBudget)) {
     if (!d_) throw std::bad_alloc();
-    for (auto& s : slots_) s.data.resize(chunk_size);
+    for (auto& s : slots_) s.data.resize(chunk_size_);
   }
 
   uint64_t size() const { return media_size_; }
   const std::shared_ptr<SharedChunks>& shared() const { return shared_; }
 
+  // Like pread(2): the bytes before the first chunk that cannot be read, or -1 (with TSK's error
+  // set, naming the image and the chunk) when that is the first one.
   ssize_t read(uint64_t off, char* buf, size_t len) {
-    if (off >= media_size_) return fallback(off, buf, len);
+    if (off >= media_size_) {
+      set_error(off,
+                "it is beyond the end of the media (" + std::to_string(media_size_) + " bytes)");
+      return -1;
+    }
     len = static_cast<size_t>(std::min<uint64_t>(len, media_size_ - off));
     size_t done = 0;
     while (done < len) {
       uint64_t pos = off + done;
       uint64_t index = pos / chunk_size_;
-      const std::byte* c = chunk(index);
-      if (!c) return fallback(off, buf, len);
+      std::string why;
+      const std::byte* c = chunk(index, &why);
+      if (!c) {
+        if (done > 0) break;
+        set_error(pos, map_->describe(index) + " cannot be read: " + why);
+        return -1;
+      }
       size_t within = static_cast<size_t>(pos - index * chunk_size_);
-      size_t n = std::min<size_t>(len - done, chunk_bytes(index) - within);
+      size_t n = std::min<size_t>(len - done, map_->data_size(index) - within);
       if (c == zero_.data())
         std::memset(buf + done, 0, n);
       else
@@ -81,12 +92,15 @@ class ChunkSource {
     std::vector<std::byte> data;
   };
 
-  size_t chunk_bytes(uint64_t index) const {
-    return static_cast<size_t>(std::min<uint64_t>(chunk_size_, media_size_ - index * chunk_size_));
+  void set_error(uint64_t off, const std::string& what) {
+    tsk_error_reset();
+    tsk_error_set_errno(TSK_ERR_IMG_READ);
+    tsk_error_set_errstr("%s: cannot read at byte offset %" PRIu64 ": %s",
+                         map_->first_segment().c_str(), off, what.c_str());
   }
 
-  // The decoded chunk, or nullptr when it must be read through libewf instead.
-  const std::byte* chunk(uint64_t index) {
+  // The decoded chunk, or nullptr with *why set when it cannot be read.
+  const std::byte* chunk(uint64_t index, std::string* why) {
     bool zero = false;
     if (const std::byte* p = shared_->find(index, &zero)) return p;
     if (zero) return zero_.data();
@@ -99,66 +113,27 @@ class ChunkSource {
       }
       if (s.used < victim->used) victim = &s;
     }
-    const uint32_t data_size = static_cast<uint32_t>(chunk_bytes(index));
-    Error e;
-    if (libewf_handle_seek_offset(h_.get(), static_cast<off64_t>(index * chunk_size_), SEEK_SET,
-                                  e.out()) < 0)
-      return nullptr;
-    int8_t is_compressed = 0, read_checksum = 0;
-    uint8_t checksum_buf[4] = {};
-    uint32_t checksum = 0;
-    ssize_t n = libewf_handle_read_chunk(h_.get(), scratch_.data(), scratch_.size(), &is_compressed,
-                                         checksum_buf, &checksum, &read_checksum, e.out());
-    if (n <= 0) return nullptr;
-    std::span<const unsigned char> stored(scratch_.data(), static_cast<size_t>(n));
-    if (is_compressed) {
-      if (zeros_.is_zero(stored, data_size)) {
-        shared_->put_zero(index);
-        return zero_.data();
-      }
-      size_t actual = 0;
-      if (libdeflate_zlib_decompress(d_.get(), stored.data(), stored.size(), victim->data.data(),
-                                     data_size, &actual) != LIBDEFLATE_SUCCESS ||
-          actual != data_size)
-        return nullptr;
-      zeros_.learn(stored, std::span<const std::byte>(victim->data.data(), data_size));
-    } else {
-      if (stored.size() < data_size) return nullptr;
-      bool has = false;
-      uint32_t want = 0;
-      if (read_checksum) {
-        want = checksum;
-        has = true;
-      } else if (stored.size() >= static_cast<size_t>(data_size) + 4) {
-        const unsigned char* p = stored.data() + data_size;
-        want = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-        has = true;
-      }
-      if (has &&
-          static_cast<uint32_t>(adler32(adler32(0, nullptr, 0), stored.data(), data_size)) != want)
-        return nullptr;
-      std::memcpy(victim->data.data(), stored.data(), data_size);
+    const uint32_t data_size = map_->data_size(index);
+    bool compressed = false;
+    size_t n = map_->read_stored(index, scratch_, &compressed, why);
+    if (n == 0) return nullptr;
+    std::span<const unsigned char> stored(scratch_.data(), n);
+    if (compressed && zeros_.is_zero(stored, data_size)) {
+      shared_->put_zero(index);
+      return zero_.data();
     }
+    victim->index = UINT64_MAX;  // its data is overwritten now
+    *why = decode_chunk(d_.get(), stored, compressed, victim->data.data(), data_size, chunk_size_);
+    if (!why->empty()) return nullptr;
+    if (compressed)
+      zeros_.learn(stored, std::span<const std::byte>(victim->data.data(), data_size));
     shared_->put(index, std::span<const std::byte>(victim->data.data(), data_size));
     victim->index = index;
     victim->used = clock_;
     return victim->data.data();
   }
 
-  // What TSK's own EWF backend does, with its error text.
-  ssize_t fallback(uint64_t off, char* buf, size_t len) {
-    Error e;
-    ssize_t n = libewf_handle_read_random(h_.get(), buf, len, static_cast<off64_t>(off), e.out());
-    if (n < 0) {
-      tsk_error_reset();
-      tsk_error_set_errno(TSK_ERR_IMG_READ);
-      tsk_error_set_errstr("ewf_image_read - offset: %" PRIu64 " - len: %zu - %s", off, len,
-                           e.message().c_str());
-    }
-    return n;
-  }
-
-  Handle h_;
+  std::shared_ptr<const ChunkMap> map_;
   uint64_t media_size_;
   uint32_t chunk_size_;
   std::unique_ptr<libdeflate_decompressor, Decompressor> d_;
@@ -204,26 +179,12 @@ void tsk_stat(TSK_IMG_INFO* img, FILE* f) {
 
 }  // namespace
 
-TSK_IMG_INFO* open_tsk_image(const std::string& first, std::shared_ptr<SharedChunks>* shared) {
-  std::unique_ptr<ChunkSource> src;
-  uint32_t sector = 512;
-  try {
-    Handle h = open_for_read(first);
-    Error err;
-    size64_t media_size = 0;
-    size32_t chunk_size = 0;
-    uint32_t bps = 0;
-    if (libewf_handle_get_media_size(h.get(), &media_size, err.out()) != 1 ||
-        libewf_handle_get_chunk_size(h.get(), &chunk_size, err.out()) != 1 || chunk_size == 0 ||
-        media_size == 0)
-      return nullptr;
-    if (libewf_handle_get_bytes_per_sector(h.get(), &bps, err.out()) == 1 && bps) sector = bps;
-    src = std::make_unique<ChunkSource>(std::move(h), media_size, chunk_size);
-  } catch (const std::exception&) {
-    return nullptr;
-  }
+TSK_IMG_INFO* open_tsk_image(std::shared_ptr<const ChunkMap> map,
+                             std::shared_ptr<SharedChunks>* shared, uint32_t sector_size) {
+  const uint32_t sector = sector_size ? sector_size : map->bytes_per_sector();
+  auto src = std::make_unique<ChunkSource>(std::move(map));
   auto* t = static_cast<TskEwf*>(std::calloc(1, sizeof(TskEwf)));
-  if (!t) return nullptr;
+  if (!t) throw std::bad_alloc();
   t->source = src.get();
   TSK_IMG_INFO* img = tsk_img_open_external(t, static_cast<TSK_OFF_T>(src->size()), sector,
                                             tsk_read, tsk_close, tsk_stat);

@@ -1,6 +1,7 @@
-// A TSK image backend for EWF that decodes chunks with libdeflate (several times faster than the
-// zlib libewf inflates with) and skips inflating zero chunks; whatever it cannot decode itself
-// (damaged or missing chunks) it reads through libewf exactly as TSK's own EWF backend does.
+// A TSK image backend for EWF that reads chunks through Safehold's own chunk map (every size and
+// offset from the evidence checked; fs/internal/ewf_map.hpp), decodes them with libdeflate and
+// skips inflating zero chunks. A chunk that cannot be read or decoded fails the read with an error
+// naming the image and the chunk: nothing is zero-filled in its place.
 #pragma once
 
 #include <tsk/libtsk.h>
@@ -11,11 +12,14 @@
 namespace safehold::fs::ewf {
 
 class SharedChunks;
+class ChunkMap;
 
-// Opens the EWF set whose first segment is `first`; nullptr when libewf cannot open it (the
-// caller then lets TSK try, to get TSK's own error). Close with tsk_img_close(). `shared`, when
-// given, receives the backend's store of decoded chunks other readers may fill (SharedChunks).
-TSK_IMG_INFO* open_tsk_image(const std::string& first,
-                             std::shared_ptr<SharedChunks>* shared = nullptr);
+// A TSK image over the set `map` describes; nullptr when TSK cannot make one. Close with
+// tsk_img_close(). `shared`, when given, receives the backend's store of decoded chunks other
+// readers may fill (SharedChunks).
+// `sector_size` 0: the set's own bytes per sector.
+TSK_IMG_INFO* open_tsk_image(std::shared_ptr<const ChunkMap> map,
+                             std::shared_ptr<SharedChunks>* shared = nullptr,
+                             uint32_t sector_size = 0);
 
 }  // namespace safehold::fs::ewf

@@ -10,6 +10,7 @@
 #include "fs/ewf.hpp"
 #include "fs/ewf_image.hpp"
 #include "fs/internal/ewf_chunks.hpp"
+#include "fs/internal/ewf_map.hpp"
 
 namespace safehold::fs {
 
@@ -62,9 +63,8 @@ std::string hex_or_empty(const uint8_t* d, size_t n) {
   return "";
 }
 
-EwfMetadata read_ewf_metadata(const fsys::path& first) {
+EwfMetadata read_ewf_metadata(const ewf::Handle& h) {
   EwfMetadata m;
-  ewf::Handle h = ewf::open_for_read(first.string());
   m.case_number = ewf::header_value(h.get(), "case_number");
   m.evidence_number = ewf::header_value(h.get(), "evidence_number");
   m.examiner = ewf::header_value(h.get(), "examiner_name");
@@ -137,9 +137,48 @@ TSK_IMG_TYPE_ENUM detect_type(const fsys::path& path) {
   return TSK_IMG_TYPE_RAW;
 }
 
+bool boot_signature_at(TSK_IMG_INFO* img, uint64_t off) {
+  unsigned char b[512];
+  if (off + sizeof b > static_cast<uint64_t>(img->size)) return false;
+  if (tsk_img_read(img, static_cast<TSK_OFF_T>(off), reinterpret_cast<char*>(b), sizeof b) !=
+      static_cast<ssize_t>(sizeof b)) {
+    tsk_error_reset();
+    return false;
+  }
+  return b[510] == 0x55 && b[511] == 0xAA;
+}
+
+// 4096 or 512: see Image::open. A disk of 4096-byte sectors keeps its GPT header in sector 1
+// (byte 4096) and counts MBR partition starts in 4096-byte sectors.
+uint32_t detect_sector_size(TSK_IMG_INFO* img) {
+  unsigned char b[4104] = {};
+  const size_t n = static_cast<size_t>(std::min<TSK_OFF_T>(img->size, sizeof b));
+  if (tsk_img_read(img, 0, reinterpret_cast<char*>(b), n) != static_cast<ssize_t>(n)) {
+    tsk_error_reset();
+    return 512;
+  }
+  if (n >= 520 && std::memcmp(b + 512, "EFI PART", 8) == 0) return 512;
+  if (n >= 4104 && std::memcmp(b + 4096, "EFI PART", 8) == 0) return 4096;
+  if (n < 512 || b[510] != 0x55 || b[511] != 0xAA) return 512;
+  int at512 = 0, at4096 = 0;
+  for (int i = 0; i < 4; ++i) {
+    const unsigned char* e = b + 446 + 16 * i;
+    const uint32_t start =
+        uint32_t(e[8]) | uint32_t(e[9]) << 8 | uint32_t(e[10]) << 16 | uint32_t(e[11]) << 24;
+    if (e[4] == 0 || start == 0) continue;
+    at512 += boot_signature_at(img, uint64_t{start} * 512);
+    at4096 += boot_signature_at(img, uint64_t{start} * 4096);
+  }
+  return at4096 > 0 && at512 == 0 ? 4096 : 512;
+}
+
 }  // namespace
 
-std::unique_ptr<Image> Image::open(const fsys::path& path) {
+std::unique_ptr<Image> Image::open(const fsys::path& path, uint32_t sector_size) {
+  if (sector_size != 0 && sector_size != 512 && sector_size != 1024 && sector_size != 2048 &&
+      sector_size != 4096)
+    throw EvidenceError(path.string() + ": sector size " + std::to_string(sector_size) +
+                        " is not one of 512, 1024, 2048, 4096");
   std::error_code ec;
   if (!fsys::exists(path, ec)) throw EvidenceError(path.string() + ": no such file");
   if (fsys::is_directory(path, ec))
@@ -155,25 +194,48 @@ std::unique_ptr<Image> Image::open(const fsys::path& path) {
   img->lock_ = std::make_unique<Lock>();
 
   ewf::Error err;
-  bool is_ewf = libewf_check_file_signature(path.c_str(), err.out()) == 1;
+  const bool is_ewf = libewf_check_file_signature(path.c_str(), err.out()) == 1;
   tsk_error_reset();
   std::string p = path.string();
-  // EWF through Safehold's own backend (libdeflate, zero chunks not inflated); TSK's when that
-  // fails.
-  if (is_ewf) img->img_ = ewf::open_tsk_image(p, &img->shared_);
-  if (!img->img_)
-    img->img_ =
-        tsk_img_open_utf8_sing(p.c_str(), is_ewf ? TSK_IMG_TYPE_EWF_EWF : detect_type(path), 0);
+  if (is_ewf) {
+    // Safehold's own chunk map first: it names a missing, swapped or cut segment, and every chunk
+    // is read through it (never through libewf's chunk reads, which trust the tables' sizes).
+    std::vector<std::string> segs = ewf::glob_segments(p);
+    img->map_ = ewf::ChunkMap::open(segs);
+    ewf::Handle h = ewf::open_segments(p, segs);
+    img->ewf_ = read_ewf_metadata(h);
+    img->format_ = ImageFormat::ewf;
+    img->segments_.assign(segs.begin(), segs.end());
+    img->img_ = ewf::open_tsk_image(img->map_, &img->shared_, sector_size);
+    if (!img->img_) {
+      std::string why = take_tsk_error();
+      throw EvidenceError(p + ": cannot be read as an image" +
+                          (why.empty() ? "" : " (" + why + ")"));
+    }
+    const auto& map = *img->map_;
+    for (const auto& d : map.damage()) {
+      const uint64_t a = d.first_chunk * map.chunk_size();
+      const uint64_t z = std::min(map.media_size(), (d.first_chunk + d.count) * map.chunk_size());
+      std::string what = d.count == 1
+                             ? map.describe(d.first_chunk)
+                             : "chunks " + std::to_string(d.first_chunk) + "-" +
+                                   std::to_string(d.first_chunk + d.count - 1) + " (image bytes " +
+                                   std::to_string(a) + "-" + std::to_string(z - 1) + ")";
+      img->damage_.push_back({a, z - a, what + " cannot be read: " + d.reason});
+    }
+    return img;
+  }
+  const TSK_IMG_TYPE_ENUM type = detect_type(path);
+  img->img_ = tsk_img_open_utf8_sing(p.c_str(), type, sector_size);
+  if (img->img_ && sector_size == 0 && detect_sector_size(img->img_) == 4096) {
+    tsk_img_close(img->img_);
+    img->img_ = tsk_img_open_utf8_sing(p.c_str(), type, 4096);
+  }
   if (!img->img_) {
     std::string why = take_tsk_error();
-    throw EvidenceError(p + ": " +
-                        (is_ewf ? "damaged or incomplete EWF image" : "not a recognised image") +
-                        (why.empty() ? "" : " (" + why + ")"));
+    throw EvidenceError(p + ": not a recognised image" + (why.empty() ? "" : " (" + why + ")"));
   }
-  switch (is_ewf ? TSK_IMG_TYPE_EWF_EWF : img->img_->itype) {
-    case TSK_IMG_TYPE_EWF_EWF:
-      img->format_ = ImageFormat::ewf;
-      break;
+  switch (img->img_->itype) {
     case TSK_IMG_TYPE_VHD_VHD:
       img->format_ = ImageFormat::vhd;
       break;
@@ -185,12 +247,6 @@ std::unique_ptr<Image> Image::open(const fsys::path& path) {
   }
   for (int i = 0; i < img->img_->num_img; ++i) img->segments_.emplace_back(img->img_->images[i]);
   if (img->segments_.empty()) img->segments_.push_back(path);
-  if (img->format_ == ImageFormat::ewf) {
-    std::vector<std::string> segs;
-    img->ewf_ = read_ewf_metadata(path);
-    ewf::open_for_read(p, &segs);
-    img->segments_.assign(segs.begin(), segs.end());
-  }
   if (img->size() == 0) throw EvidenceError(p + ": the image holds no data (size 0)");
   return img;
 }

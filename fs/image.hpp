@@ -16,7 +16,8 @@
 struct TSK_IMG_INFO;
 namespace safehold::fs::ewf {
 class SharedChunks;
-}
+class ChunkMap;
+}  // namespace safehold::fs::ewf
 
 namespace safehold::fs {
 
@@ -36,8 +37,11 @@ struct EwfMetadata {
 class Image {
  public:
   // Opens by path; for E01 and split raw, give the first segment and the rest are found.
+  // `sector_size` 0 takes it from the container (E01) or detects it: 4096 when a GPT header is at
+  // byte 4096, or when an MBR's partitions start at boot sectors only if counted in 4096-byte
+  // sectors; else 512. Any other value (512, 1024, 2048, 4096) overrides both.
   // Throws EvidenceError naming the file and the problem.
-  static std::unique_ptr<Image> open(const std::filesystem::path& path);
+  static std::unique_ptr<Image> open(const std::filesystem::path& path, uint32_t sector_size = 0);
   ~Image();
   Image(const Image&) = delete;
   Image& operator=(const Image&) = delete;
@@ -49,6 +53,11 @@ class Image {
   const std::vector<std::filesystem::path>& segments() const { return segments_; }
   const std::optional<EwfMetadata>& ewf_metadata() const { return ewf_; }
 
+  // E01: the ranges the image's own structure says cannot be read (chunks no table locates, or
+  // whose table entries are impossible), found when it was opened; chunks found damaged only when
+  // decoded are not in it. Empty for other formats.
+  const std::vector<ChunkError>& damage() const { return damage_; }
+
   // Reads up to out.size() bytes at offset; returns bytes read (short only at the end).
   // Throws EvidenceError on an unreadable region.
   size_t read(uint64_t offset, std::span<std::byte> out) const;
@@ -58,6 +67,8 @@ class Image {
   // For E01 read through Safehold's backend: the decoded chunks a whole-image read may share with
   // it (ReadOptions::share), so TSK's reads need not decode them again; nullptr otherwise.
   ewf::SharedChunks* shared_chunks() const { return shared_.get(); }
+  // For E01, fs/ internals only: where each chunk is stored.
+  const std::shared_ptr<const ewf::ChunkMap>& ewf_map() const { return map_; }
 
  private:
   Image() = default;
@@ -67,6 +78,8 @@ class Image {
   std::optional<EwfMetadata> ewf_;
   TSK_IMG_INFO* img_ = nullptr;
   std::shared_ptr<ewf::SharedChunks> shared_;
+  std::shared_ptr<const ewf::ChunkMap> map_;
+  std::vector<ChunkError> damage_;
   struct Lock;
   std::unique_ptr<Lock> lock_;
 };

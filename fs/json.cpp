@@ -44,21 +44,23 @@ json to_json(const FileEntry& e) {
     runs.push_back(jr);
   }
   // Names from evidence may be invalid UTF-8: the JSON carries them with replacement characters.
-  return {{"filesystem", e.filesystem},
-          {"volume", e.volume},
-          {"fs", e.fs_type},
-          {"path", e.path},
-          {"name", e.name},
-          {"inode", e.inode},
-          {"size", e.size},
-          {"type", e.type},
-          {"state", to_string(e.state)},
-          {"mtime", opt(e.mtime)},
-          {"atime", opt(e.atime)},
-          {"ctime", opt(e.ctime)},
-          {"crtime", opt(e.crtime)},
-          {"resident", e.resident},
-          {"byte_runs", runs}};
+  json j = {{"filesystem", e.filesystem},
+            {"volume", e.volume},
+            {"fs", e.fs_type},
+            {"path", e.path},
+            {"name", e.name},
+            {"inode", e.inode},
+            {"size", e.size},
+            {"type", e.type},
+            {"state", to_string(e.state)},
+            {"mtime", opt(e.mtime)},
+            {"atime", opt(e.atime)},
+            {"ctime", opt(e.ctime)},
+            {"crtime", opt(e.crtime)},
+            {"resident", e.resident},
+            {"byte_runs", runs}};
+  if (!e.stream.empty()) j["stream"] = e.stream;  // NTFS named stream (path ends in ":stream")
+  return j;
 }
 
 json to_json(const Problem& p) {
@@ -106,6 +108,10 @@ json describe(const Evidence& ev) {
   j["volumes"] = vols;
   j["filesystems"] = fss;
   j["problems"] = probs;
+  json damaged = json::array();
+  for (auto& d : img.damage())
+    damaged.push_back({{"img_offset", d.img_offset}, {"len", d.len}, {"message", d.message}});
+  j["damaged"] = damaged;
   return j;
 }
 

@@ -17,6 +17,7 @@
 #include "fs/ewf.hpp"
 #include "fs/image.hpp"
 #include "fs/internal/ewf_chunks.hpp"
+#include "fs/internal/ewf_map.hpp"
 
 namespace safehold::fs {
 
@@ -31,13 +32,13 @@ void lower_this_thread_priority() {
 }
 
 struct RawChunk {
+  uint64_t index = 0;      // chunk number
   uint64_t offset = 0;     // image offset of the chunk's data
   uint32_t data_size = 0;  // bytes of media data it holds
   bool compressed = false;
-  uint32_t checksum = 0;  // Adler-32 of the data, for stored chunks
-  bool has_checksum = false;
   bool zero = false;  // stored exactly like a chunk known to hold zeros: not inflated
   const std::byte* shared = nullptr;  // already decoded by another reader (SharedChunks)
+  std::string error;                  // why it cannot be read (delivered zero-filled)
   std::vector<unsigned char> stored;
 };
 
@@ -63,7 +64,8 @@ class OutBuffer {
 
 struct Batch {
   std::vector<RawChunk> chunks;
-  OutBuffer out;  // decompressed data of all chunks, in order
+  uint64_t gap_offset = 0, gap_len = 0;  // or: a run of chunks that cannot be read
+  OutBuffer out;                         // decompressed data of all chunks, in order
   std::vector<ChunkError> errors;
   bool done = false;
 };
@@ -96,74 +98,48 @@ class BatchQueue {
   bool closed_ = false;
 };
 
-void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros, ewf::SharedChunks* share) {
+void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros, ewf::SharedChunks* share,
+                  const ewf::ChunkMap& map) {
   size_t total = 0;
   for (auto& c : b.chunks) total += c.data_size;
   b.out.resize(total);  // uninitialised: every byte delivered to the sink is written below
   size_t pos = 0;
   for (auto& c : b.chunks) {
-    unsigned char* dst = reinterpret_cast<unsigned char*>(b.out.data() + pos);
+    std::byte* dst = b.out.data() + pos;
     if (c.shared) {
       std::memcpy(dst, c.shared, c.data_size);
     } else if (c.zero) {
       if (fill_zeros) std::memset(dst, 0, c.data_size);
-    } else if (c.compressed) {
-      size_t actual = 0;
-      auto r = libdeflate_zlib_decompress(d, c.stored.data(), c.stored.size(), dst, c.data_size,
-                                          &actual);
-      if (r != LIBDEFLATE_SUCCESS || actual != c.data_size) {
+    } else {
+      std::string why = c.error.empty() ? ewf::decode_chunk(d, c.stored, c.compressed, dst,
+                                                            c.data_size, map.chunk_size())
+                                        : c.error;
+      if (!why.empty()) {
         std::memset(dst, 0, c.data_size);
         b.errors.push_back(
-            {c.offset, c.data_size,
-             "chunk at offset " + std::to_string(c.offset) +
-                 (r == LIBDEFLATE_BAD_DATA ? ": corrupt compressed data or Adler-32 mismatch"
-                                           : ": decompressed size is wrong")});
+            {c.offset, c.data_size, map.describe(c.index) + " cannot be read: " + why});
       } else if (share) {
-        share->put(c.offset / share->chunk_size(),
-                   std::span<const std::byte>(b.out.data() + pos, c.data_size));
+        share->put(c.index, std::span<const std::byte>(dst, c.data_size));
       }
-    } else {
-      size_t n = std::min<size_t>(c.stored.size(), c.data_size);
-      std::memcpy(dst, c.stored.data(), n);
-      std::memset(dst + n, 0, c.data_size - n);
-      bool good = c.stored.size() >= c.data_size;
-      if (c.has_checksum) {
-        uint32_t a = static_cast<uint32_t>(
-            adler32(adler32(0, nullptr, 0), c.stored.data(), static_cast<uInt>(n)));
-        if (a != c.checksum) {
-          good = false;
-          b.errors.push_back(
-              {c.offset, c.data_size,
-               "chunk at offset " + std::to_string(c.offset) + ": Adler-32 mismatch"});
-        }
-      }
-      if (good && share)
-        share->put(c.offset / share->chunk_size(),
-                   std::span<const std::byte>(b.out.data() + pos, c.data_size));
     }
     pos += c.data_size;
   }
   for (auto& c : b.chunks) std::vector<unsigned char>().swap(c.stored);
 }
 
-// The fast path: raw chunks from libewf, decoded on every core, delivered in order.
-// Returns false (having delivered nothing) when libewf cannot give raw chunks of this image.
-bool read_ewf_parallel(const std::filesystem::path& path,
+// The fast path: stored chunks read through Safehold's chunk map in one thread, decoded on every
+// core, delivered in order. Ranges the map knows cannot be read go through as one gap each.
+void read_ewf_parallel(const Image& img,
                        const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                        const ReadOptions& opts, ReadResult& result) {
-  ewf::Handle h = ewf::open_for_read(path.string());
-  ewf::Error err;
-  size64_t media_size = 0;
-  size32_t chunk_size = 0;
-  if (libewf_handle_get_media_size(h.get(), &media_size, err.out()) != 1 ||
-      libewf_handle_get_chunk_size(h.get(), &chunk_size, err.out()) != 1 || chunk_size == 0)
-    return false;
-  uint64_t start = opts.start - opts.start % chunk_size;
-  uint64_t end =
+  const ewf::ChunkMap& map = *img.ewf_map();
+  const uint64_t media_size = map.media_size();
+  const uint32_t chunk_size = map.chunk_size();
+  const uint64_t end =
       opts.length ? std::min<uint64_t>(media_size, opts.start + opts.length) : media_size;
-  if (start >= end) return true;
-  if (libewf_handle_seek_offset(h.get(), static_cast<off64_t>(start), SEEK_SET, err.out()) < 0)
-    return false;
+  if (opts.start >= end) return;
+  const uint64_t first_index = opts.start / chunk_size;
+  const uint64_t end_index = (end + chunk_size - 1) / chunk_size;
 
   unsigned threads =
       opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -176,9 +152,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
   std::deque<std::shared_ptr<Batch>> order;
   const size_t max_inflight = threads * 3 + 2;
   std::atomic<bool> stop{false};
-  std::string read_error;
   bool producer_done = false;
-  bool first_chunk_failed = false;
 
   std::mutex
       pool_m;  // output buffers handed back by the consumer, reused (no page faults, no zeroing)
@@ -191,23 +165,60 @@ bool read_ewf_parallel(const std::filesystem::path& path,
       std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> d(
           libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
       while (auto b = work.pop()) {
-        decode_batch(*b, d.get(), !opts.zeros, share);
+        if (d) {
+          decode_batch(*b, d.get(), !opts.zeros, share, map);
+        } else {
+          for (auto& c : b->chunks) c.error = "no memory to decompress it";
+          b->out.resize(0);
+        }
         std::lock_guard<std::mutex> g(order_m);
         b->done = true;
         order_cv.notify_all();
       }
     });
 
+  // Hands a batch to the decoders and to the consumer, in order; false when stopped.
+  auto enqueue = [&](std::shared_ptr<Batch> b, bool decode) {
+    {
+      std::unique_lock<std::mutex> l(order_m);
+      order_cv.wait(l, [&] { return order.size() < max_inflight || stop; });
+      if (stop) return false;
+      if (!decode) b->done = true;
+      order.push_back(b);
+      order_cv.notify_all();
+    }
+    if (decode) work.push(std::move(b));
+    return true;
+  };
+
   std::thread producer([&] {
     lower_this_thread_priority();
-    uint64_t off = start;
-    std::vector<unsigned char> scratch(static_cast<size_t>(chunk_size) * 2 + 1024);
+    std::vector<unsigned char> scratch(map.max_stored());
     std::vector<std::byte> probe(chunk_size);
     ewf::ZeroChunks zeros;
-    bool seek = false;  // chunks were skipped: libewf's position is behind `off`
     std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> pd(
         libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
-    while (off < end && !stop) {
+    const auto& damage = map.damage();
+    size_t dmg = 0;  // the first damaged run not wholly before `index`
+    uint64_t index = first_index;
+    while (index < end_index && !stop) {
+      while (dmg < damage.size() && damage[dmg].first_chunk + damage[dmg].count <= index) ++dmg;
+      if (dmg < damage.size() && damage[dmg].first_chunk <= index) {
+        // A run the structure says cannot be read: one gap, named once.
+        auto b = std::make_shared<Batch>();
+        const uint64_t last = std::min(end_index, damage[dmg].first_chunk + damage[dmg].count);
+        b->gap_offset = index * chunk_size;
+        b->gap_len = std::min(media_size, last * chunk_size) - b->gap_offset;
+        for (const auto& e : img.damage())
+          if (e.img_offset <= b->gap_offset && b->gap_offset < e.img_offset + e.len)
+            b->errors.push_back(e);
+        index = last;
+        if (!enqueue(std::move(b), false)) break;
+        continue;
+      }
+      const uint64_t batch_end =
+          std::min({end_index, index + kChunksPerBatch,
+                    dmg < damage.size() ? damage[dmg].first_chunk : UINT64_MAX});
       auto b = std::make_shared<Batch>();
       {
         std::lock_guard<std::mutex> g(pool_m);
@@ -216,94 +227,47 @@ bool read_ewf_parallel(const std::filesystem::path& path,
           pool.pop_back();
         }
       }
-      for (size_t i = 0; i < kChunksPerBatch && off < end; ++i) {
+      for (; index < batch_end; ++index) {
         RawChunk c;
-        c.offset = off;
-        c.data_size = static_cast<uint32_t>(std::min<uint64_t>(chunk_size, media_size - off));
+        c.index = index;
+        c.offset = index * chunk_size;
+        c.data_size = map.data_size(index);
         if (share) {
           // Decoded by the image's TSK reads already: neither read nor inflated again.
           bool zero = false;
-          c.shared = share->find(off / chunk_size, &zero);
+          c.shared = share->find(index, &zero);
           if (c.shared || zero) {
             c.zero = zero;
-            off += c.data_size;
             b->chunks.push_back(std::move(c));
-            seek = true;
             continue;
           }
-          if (seek) {
-            ewf::Error se;
-            if (libewf_handle_seek_offset(h.get(), static_cast<off64_t>(off), SEEK_SET, se.out()) <
-                0) {
-              std::lock_guard<std::mutex> g(order_m);
-              read_error =
-                  "cannot seek to the chunk at offset " + std::to_string(off) + ": " + se.message();
-              off = end;
-              break;
+        }
+        size_t n = map.read_stored(index, scratch, &c.compressed, &c.error);
+        if (n > 0) {
+          std::span<const unsigned char> stored(scratch.data(), n);
+          if (c.compressed && zeros.is_zero(stored, c.data_size)) {
+            c.zero = true;
+            if (share) share->put_zero(index);
+          } else {
+            if (c.compressed && pd && zeros.want(stored.size())) {
+              // Small compressed chunks may be zero chunks: decode one here to learn its form.
+              if (ewf::decode_chunk(pd.get(), stored, true, probe.data(), c.data_size, chunk_size)
+                      .empty())
+                zeros.learn(stored, std::span<const std::byte>(probe.data(), c.data_size));
             }
-            seek = false;
+            c.stored.assign(stored.begin(), stored.end());
           }
         }
-        int8_t is_compressed = 0, read_checksum = 0;
-        uint8_t checksum_buf[4] = {};
-        uint32_t checksum = 0;
-        ewf::Error e;
-        ssize_t n =
-            libewf_handle_read_chunk(h.get(), scratch.data(), scratch.size(), &is_compressed,
-                                     checksum_buf, &checksum, &read_checksum, e.out());
-        if (n <= 0) {
-          std::lock_guard<std::mutex> g(order_m);
-          if (off == start && order.empty() && b->chunks.empty()) first_chunk_failed = true;
-          read_error =
-              "cannot read the chunk at offset " + std::to_string(off) + ": " + e.message();
-          off = end;
-          break;
-        }
-        c.compressed = is_compressed != 0;
-        std::span<const unsigned char> stored(scratch.data(), static_cast<size_t>(n));
-        if (c.compressed && zeros.is_zero(stored, c.data_size)) {
-          c.zero = true;
-          if (share) share->put_zero(off / chunk_size);
-        } else {
-          if (c.compressed && pd && zeros.want(stored.size())) {
-            // Small compressed chunks may be zero chunks: decode one here to learn its form.
-            size_t actual = 0;
-            if (libdeflate_zlib_decompress(pd.get(), stored.data(), stored.size(), probe.data(),
-                                           c.data_size, &actual) == LIBDEFLATE_SUCCESS &&
-                actual == c.data_size)
-              zeros.learn(stored, std::span<const std::byte>(probe.data(), c.data_size));
-          }
-          c.stored.assign(stored.begin(), stored.end());
-        }
-        if (!c.compressed) {
-          if (read_checksum) {
-            c.checksum = checksum;
-            c.has_checksum = true;
-          } else if (c.stored.size() >= static_cast<size_t>(c.data_size) + 4) {
-            const unsigned char* p = c.stored.data() + c.data_size;
-            c.checksum =
-                uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-            c.has_checksum = true;
-          }
-        }
-        off += c.data_size;
         b->chunks.push_back(std::move(c));
       }
-      if (b->chunks.empty()) break;
-      {
-        std::unique_lock<std::mutex> l(order_m);
-        order_cv.wait(l, [&] { return order.size() < max_inflight || stop; });
-        if (stop) break;
-        order.push_back(b);
-        order_cv.notify_all();
-      }
-      work.push(b);
+      if (!enqueue(std::move(b), true)) break;
     }
     std::lock_guard<std::mutex> g(order_m);
     producer_done = true;
     order_cv.notify_all();
   });
 
+  static const std::vector<std::byte> zero_block(1 << 20);
   bool ok = true;
   for (;;) {
     std::shared_ptr<Batch> b;
@@ -317,7 +281,29 @@ bool read_ewf_parallel(const std::filesystem::path& path,
       order.pop_front();
       order_cv.notify_all();
     }
+    if (!ok) continue;  // stopped: drain what is in flight
     result.errors.insert(result.errors.end(), b->errors.begin(), b->errors.end());
+    auto give_up = [&] {
+      ok = false;
+      std::lock_guard<std::mutex> g(order_m);
+      stop = true;
+      order_cv.notify_all();
+    };
+    if (b->gap_len > 0) {
+      uint64_t a = std::max(b->gap_offset, opts.start);
+      const uint64_t z = std::min(b->gap_offset + b->gap_len, end);
+      if (a >= z || !opts.deliver_damaged) continue;
+      result.bytes += z - a;
+      if (opts.zeros) {
+        if (!opts.zeros(a, z - a)) give_up();
+        continue;
+      }
+      for (; a < z && ok; a += std::min<uint64_t>(z - a, zero_block.size()))
+        if (!sink(a, std::span<const std::byte>(zero_block)
+                         .first(static_cast<size_t>(std::min<uint64_t>(z - a, zero_block.size())))))
+          give_up();
+      continue;
+    }
     struct GiveBack {  // the output buffer goes back to the pool once the sink is done with it
       std::shared_ptr<Batch>& b;
       std::mutex& m;
@@ -342,12 +328,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
                          : sink(a, std::span<const std::byte>(
                                        b->out.data() + pos + (a - b->chunks[i].offset),
                                        static_cast<size_t>(z - a)));
-        if (!more) {
-          ok = false;
-          std::lock_guard<std::mutex> g(order_m);
-          stop = true;
-          order_cv.notify_all();
-        }
+        if (!more) give_up();
       }
       pos += n;
       i = j;
@@ -356,10 +337,7 @@ bool read_ewf_parallel(const std::filesystem::path& path,
   producer.join();
   work.close();
   for (auto& t : workers) t.join();
-  if (first_chunk_failed) return false;
-  if (!read_error.empty() && ok) throw EvidenceError(path.string() + ": " + read_error);
   result.used_raw_chunks = true;
-  return true;
 }
 
 }  // namespace
@@ -368,12 +346,12 @@ ReadResult read_sequential(const std::filesystem::path& path,
                            const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                            const ReadOptions& opts) {
   ReadResult result;
-  ewf::Error err;
-  if (libewf_check_file_signature(path.c_str(), err.out()) == 1) {
-    if (read_ewf_parallel(path, sink, opts, result)) return result;
-    result = ReadResult{};
-  }
+  // Opened as every other command opens it, so all agree on whether the image can be read.
   auto img = Image::open(path);
+  if (img->ewf_map()) {
+    read_ewf_parallel(*img, sink, opts, result);
+    return result;
+  }
   const uint64_t end = opts.length ? std::min(img->size(), opts.start + opts.length) : img->size();
   std::vector<std::byte> buf(opts.block_size ? opts.block_size : (4u << 20));
   for (uint64_t off = opts.start; off < end;) {

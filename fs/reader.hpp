@@ -1,7 +1,7 @@
-// A fast whole-image sequential reader. On E01 it reads stored chunks from libewf in one thread,
-// decompresses and checks them (Adler-32) in parallel with libdeflate, and delivers them in order;
-// elsewhere (raw, split raw, VHD, or an E01 libewf cannot give raw chunks of) it reads in large
-// blocks. Used by hashing, verification and carving.
+// A fast whole-image sequential reader. On E01 it reads stored chunks through Safehold's own chunk
+// map (every size and offset from the evidence checked) in one thread, decompresses and checks
+// them (Adler-32) in parallel with libdeflate, and delivers them in order; elsewhere (raw, split
+// raw, VHD, VMDK) it reads in large blocks. Used by hashing, verification and carving.
 #pragma once
 
 #include <cstddef>
@@ -31,22 +31,22 @@ struct ReadOptions {
   // E01 only: the chunks decoded and verified on the way are published here
   // (Image::shared_chunks()) for the image's TSK reads to take instead of decoding them again.
   ewf::SharedChunks* share = nullptr;
-};
-
-struct ChunkError {
-  uint64_t img_offset = 0;
-  uint64_t len = 0;
-  std::string message;  // "chunk 12 at offset 393216: checksum mismatch"
+  // Image ranges that cannot be read are always named in ReadResult::errors; true delivers them
+  // as zeros too (to `zeros` when set, else to the sink) so offsets stay contiguous; false skips
+  // them (a hash that will not be presented needs none of their bytes).
+  bool deliver_damaged = true;
 };
 
 struct ReadResult {
   uint64_t bytes = 0;
-  std::vector<ChunkError> errors;  // damaged chunks (delivered zero-filled)
-  bool used_raw_chunks = false;    // true when the parallel E01 path was taken
+  std::vector<ChunkError> errors;  // ranges that cannot be read, in image order
+  // E01 ranges whose chunks cannot be read go into errors and are delivered zero-filled (or
+  // skipped, see ReadOptions::deliver_damaged); read errors of other formats throw EvidenceError.
+  bool used_raw_chunks = false;  // true when the parallel E01 path was taken
 };
 
 // Delivers the image's data in order: sink(offset, bytes). Return false to stop early.
-// Throws EvidenceError when the image cannot be opened.
+// Throws EvidenceError when the image cannot be opened (Image::open's checks).
 ReadResult read_sequential(const std::filesystem::path& image,
                            const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                            const ReadOptions& opts = {});

@@ -14,13 +14,28 @@
 namespace safehold::tools {
 namespace {
 
-std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path) {
+std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path, uint32_t sector_size) {
+  if (sector_size != 0 && sector_size != 512 && sector_size != 1024 && sector_size != 2048 &&
+      sector_size != 4096)
+    fail(Exit::usage,
+         fmt::format("--sector-size: {} is not one of 512, 1024, 2048, 4096", sector_size));
   try {
-    auto ev = fs::Evidence::open(path);
-    if (ev->filesystems().empty() && ev->volume_scheme() == "none")
+    auto ev = fs::Evidence::open(path, true, sector_size);
+    if (ev->filesystems().empty() && ev->volume_scheme() == "none" &&
+        ev->image().damage().empty()) {
+      // Nothing recognised may mean the first sectors cannot be read: that is damage (exit 2,
+      // what `hash` says of the image), not an unknown format.
+      std::vector<std::byte> head(
+          static_cast<size_t>(std::min<uint64_t>(ev->image().size(), 1 << 20)));
+      try {
+        ev->image().read(0, head);
+      } catch (const fs::EvidenceError& e) {
+        fail(Exit::failed, e.what());
+      }
       fail(Exit::usage,
            fmt::format("{}: no partition table or filesystem recognised in {} of {} data", path,
                        base::human_size(ev->image().size()), fs::to_string(ev->image().format())));
+    }
     return ev;
   } catch (const fs::EvidenceError& e) {
     fail(Exit::usage, e.what());
@@ -79,6 +94,17 @@ void print_info(const fs::Evidence& ev) {
         base::human_size(f.size));
   for (auto& p : ev.problems())
     fmt::print("Problem: {}: {}\n", printable(p.where), printable(p.message));
+  for (auto& d : img.damage()) fmt::print("Damaged: {}\n", d.message);
+}
+
+// An E01 whose structure leaves ranges unreadable: each named on stderr, then exit 2 (what `hash`
+// and `verify` say of the same image).
+void fail_if_damaged(const fs::Evidence& ev, const std::string& path) {
+  const auto& damage = ev.image().damage();
+  if (damage.empty()) return;
+  for (auto& d : damage)
+    std::cerr << "safehold: " << base::printable(path) << ": " << d.message << "\n";
+  throw CommandExit{static_cast<int>(Exit::failed)};
 }
 
 void register_info(CLI::App& app) {
@@ -88,12 +114,17 @@ void register_info(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   info->add_option("IMAGE", *image, "Evidence image (E01, raw, split raw, VHD)")->required();
   info->add_flag("--json", *json, "Write one JSON object");
-  info->callback([image, json] {
-    auto ev = open_or_fail(*image);
+  auto sector = std::make_shared<uint32_t>(0);
+  const char* sector_help =
+      "Bytes per sector: 512, 1024, 2048, 4096 (default: the container's, or detected)";
+  info->add_option("--sector-size", *sector, sector_help);
+  info->callback([image, json, sector] {
+    auto ev = open_or_fail(*image, *sector);
     if (*json)
       std::cout << base::dump(fs::describe(*ev), 2) << "\n";
     else
       print_info(*ev);
+    fail_if_damaged(*ev, *image);
   });
 
   auto* ls = app.add_subcommand("ls", "List every file of every filesystem in an image");
@@ -103,8 +134,10 @@ void register_info(CLI::App& app) {
   ls->add_option("IMAGE", *ls_image, "Evidence image")->required();
   ls->add_flag("--deleted", *deleted, "Only deleted and orphan files");
   ls->add_flag("--json", *ls_json, "One JSON object a line");
-  ls->callback([ls_image, ls_json, deleted] {
-    auto ev = open_or_fail(*ls_image);
+  auto ls_sector = std::make_shared<uint32_t>(0);
+  ls->add_option("--sector-size", *ls_sector, sector_help);
+  ls->callback([ls_image, ls_json, deleted, ls_sector] {
+    auto ev = open_or_fail(*ls_image, *ls_sector);
     for (auto& f : ev->filesystems()) {
       ev->walk(f.index, [&](const fs::FileEntry& e) {
         if (*deleted && e.state == fs::FileState::allocated) return true;
@@ -128,6 +161,7 @@ void register_info(CLI::App& app) {
     for (auto& p : ev->problems())
       std::cerr << "safehold: " << base::printable(p.where) << ": " << base::printable(p.message)
                 << "\n";
+    fail_if_damaged(*ev, *ls_image);
   });
 }
 
@@ -160,6 +194,7 @@ void register_hash(CLI::App& app) {
     base::MultiHasher h(set);
     fs::ReadOptions opts;
     opts.threads = *threads;
+    opts.deliver_damaged = false;
     // Runs of zero chunks (recognised from their stored bytes) are hashed from one small, cache-hot
     // zero buffer instead of being inflated into memory first.
     static const std::vector<std::byte> zero_block(64 * 1024);
@@ -182,23 +217,34 @@ void register_hash(CLI::App& app) {
       fail(Exit::usage, e.what());
     }
     auto d = h.finish();
+    // A digest over ranges that could not be read is not the image's: none is given then.
+    const bool whole = r.errors.empty();
     if (*json) {
-      nlohmann::json j = {{"image", *image},    {"bytes", r.bytes},
-                          {"md5", d.md5},       {"sha1", d.sha1},
-                          {"sha256", d.sha256}, {"parallel_ewf", r.used_raw_chunks}};
+      nlohmann::json j = {{"image", *image},
+                          {"bytes", r.bytes},
+                          {"complete", whole},
+                          {"parallel_ewf", r.used_raw_chunks}};
+      for (const char* k : {"md5", "sha1", "sha256"}) j[k] = nullptr;
+      if (whole) j.update({{"md5", d.md5}, {"sha1", d.sha1}, {"sha256", d.sha256}});
       nlohmann::json errs = nlohmann::json::array();
       for (auto& e : r.errors)
         errs.push_back({{"img_offset", e.img_offset}, {"len", e.len}, {"message", e.message}});
       j["errors"] = errs;
       std::cout << base::dump(j, 2) << "\n";
-    } else {
+    } else if (whole) {
       fmt::print("Bytes:   {}\n", r.bytes);
       if (!d.md5.empty()) fmt::print("MD5:     {}\n", d.md5);
       if (!d.sha1.empty()) fmt::print("SHA-1:   {}\n", d.sha1);
       if (!d.sha256.empty()) fmt::print("SHA-256: {}\n", d.sha256);
-      for (auto& e : r.errors) fmt::print("Damaged: {}\n", e.message);
     }
-    if (!r.errors.empty()) throw CommandExit{static_cast<int>(Exit::failed)};
+    if (!whole) {
+      std::cerr << "safehold: " << base::printable(*image) << ": not hashed: " << r.errors.size()
+                << (r.errors.size() == 1 ? " range" : " ranges")
+                << " of the image cannot be read\n";
+      for (auto& e : r.errors)
+        std::cerr << "safehold: " << base::printable(*image) << ": " << e.message << "\n";
+      throw CommandExit{static_cast<int>(Exit::failed)};
+    }
   });
 }
 

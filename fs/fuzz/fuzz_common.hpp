@@ -1,0 +1,32 @@
+// Shared by fs/'s libFuzzer targets: the input becomes a file (libewf and TSK open paths), written
+// once per run into a private folder and rewritten for every input.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace safehold::fs::fuzz {
+
+inline std::filesystem::path input_file(const char* name) {
+  static const std::filesystem::path dir = [] {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/safehold-fuzz-XXXXXX";
+    if (!mkdtemp(templ.data())) std::abort();
+    return std::filesystem::path(templ);
+  }();
+  return dir / name;
+}
+
+inline void write_input(const std::filesystem::path& p, const uint8_t* data, size_t size) {
+  FILE* f = std::fopen(p.c_str(), "wb");
+  if (!f) std::abort();
+  if (size && std::fwrite(data, 1, size, f) != size) std::abort();
+  std::fclose(f);
+}
+
+}  // namespace safehold::fs::fuzz

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds fs/'s fuzz targets with clang (libFuzzer + ASan + UBSan) and runs each, seeded with real
+# E01s made by ewfacquire (plain, compressed, multi-segment), small filesystems made by mkfs, and
+# the E01s in $SAFEHOLD_FIXTURES/images when present.
+# usage: fs/fuzz/run.sh [SECONDS_EACH]   (FUZZ_BUILD, JOBS, FUZZ_CORPUS to keep the corpus)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS=${1:-${FUZZ_SECONDS:-30}}
+BUILD=${FUZZ_BUILD:-build/fuzz}
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSAFEHOLD_FUZZ=ON -DSAFEHOLD_WERROR=OFF \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+targets=(ewf fs_open)
+cmake --build "$BUILD" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+corpus=${FUZZ_CORPUS:-$work/corpus}
+mkdir -p "$corpus/ewf" "$corpus/fs_open" "$work/src"
+q() { "$@" >/dev/null 2>&1 || true; }
+# Small filesystems (raw seeds for fs_open, and the media of the E01 seeds).
+q mkfs.fat -C -n SEED "$work/src/fat.raw" 256
+echo "seed file" >"$work/src/a.txt"
+q mcopy -i "$work/src/fat.raw" "$work/src/a.txt" ::/a.txt
+q dd if=/dev/zero of="$work/src/ext2.raw" bs=1k count=256
+q mke2fs -q -t ext2 -d "$work/src" "$work/src/ext2.raw"
+q dd if=/dev/zero of="$work/src/exfat.raw" bs=1k count=1024
+q mkfs.exfat "$work/src/exfat.raw"
+q dd if=/dev/zero of="$work/src/mbr.raw" bs=1k count=512
+echo 'start=63, type=c' | q sfdisk "$work/src/mbr.raw"
+for f in fat ext2 exfat mbr; do [ -s "$work/src/$f.raw" ] && cp "$work/src/$f.raw" "$corpus/fs_open/"; done
+# E01 seeds: stored and compressed chunks, 512-byte and 4096-byte sectors, two segments.
+ewf() { q ewfacquire -u -q -C c -D d -E e -e x -N n -f encase6 "$@"; }
+ewf -t "$work/fatz" -c fast -b 64 "$work/src/fat.raw"
+ewf -t "$work/fatn" -c none -b 16 "$work/src/fat.raw"
+ewf -t "$work/e2" -c best -b 8 -P 4096 "$work/src/ext2.raw"
+head -c 1200000 /dev/urandom >"$work/src/rnd.raw"
+ewf -t "$work/split" -c none -S 1MiB "$work/src/rnd.raw"
+for f in "$work"/*.E01; do cp "$f" "$corpus/ewf/"; cp "$f" "$corpus/fs_open/"; done
+if [ -n "${SAFEHOLD_FIXTURES:-}" ] && [ -d "$SAFEHOLD_FIXTURES/images" ]; then
+  for f in "$SAFEHOLD_FIXTURES"/images/*.E01; do cp "$f" "$corpus/ewf/"; done
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0}
+status=0
+for t in "${targets[@]}"; do
+  echo "fuzz_$t: ${SECS}s, $(ls "$corpus/$t" | wc -l) seeds"
+  if ! (cd "$work" && "$OLDPWD/$BUILD/fs/fuzz_$t" -max_total_time="$SECS" -max_len=1300000 \
+        -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 "$corpus/$t") >"$work/$t.log" 2>&1; then
+    tail -60 "$work/$t.log"
+    mkdir -p fuzz-findings && cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* fuzz-findings/ 2>/dev/null || true
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|cov:" "$work/$t.log" | tail -2
+  fi
+done
+exit $status
