@@ -1,6 +1,7 @@
 // Blob decoders: binary plist, NSKeyedArchiver, protobuf wire format, base64, JSON.
 #include "chat/decoders.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -260,8 +261,8 @@ class Unarchiver {
         Node key, val;
         if (!resolve(keys->items[k], depth + 1, key) || !resolve(vals->items[k], depth + 1, val))
           return false;
-        out.fields.emplace_back(key.type == Node::Type::String ? key.s : std::string(),
-                                std::move(val));
+        out.fields.push_back(
+            {key.type == Node::Type::String ? key.s : std::string(), std::move(val)});
       }
       return true;
     }
@@ -273,13 +274,13 @@ class Unarchiver {
       Node name;
       name.type = Node::Type::String;
       name.s = cls;
-      out.fields.emplace_back("$class", std::move(name));
+      out.fields.push_back({"$class", std::move(name)});
     }
     for (auto& [k, v] : obj.fields) {
       if (k == "$class") continue;
       Node val;
       if (!resolve(v, depth + 1, val)) return false;
-      out.fields.emplace_back(k, std::move(val));
+      out.fields.push_back({k, std::move(val)});
     }
     return true;
   }
@@ -321,20 +322,24 @@ class ProtobufParser {
           uint64_t len;
           if (!varint(p, end, len) || len > static_cast<uint64_t>(end - p)) return false;
           v.s.assign(reinterpret_cast<const char*>(p), len);
-          v.type = plausible_text(v.s) && !v.s.empty() ? Node::Type::String : Node::Type::Data;
           Node sub;
           size_t saved = nodes_;
           if (len && message(p, p + len, depth + 1, sub))
             v.fields = std::move(sub.fields);
           else
             nodes_ = saved;
+          // Text, unless it also parses as a message and holds control bytes (tags, lengths).
+          bool control = std::any_of(v.s.begin(), v.s.end(),
+                                     [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+          bool text = !v.s.empty() && plausible_text(v.s) && !(control && !v.fields.empty());
+          v.type = text ? Node::Type::String : Node::Type::Data;
           p += len;
           break;
         }
         default:
           return false;  // groups (deprecated) and reserved wire types
       }
-      out.fields.emplace_back(std::to_string(field), std::move(v));
+      out.fields.push_back({std::to_string(field), std::move(v)});
     }
     return true;
   }
@@ -402,7 +407,7 @@ Node from_json(const nlohmann::json& j) {
       break;
     case nlohmann::json::value_t::object:
       n.type = Node::Type::Dict;
-      for (auto& [k, v] : j.items()) n.fields.emplace_back(k, from_json(v));
+      for (auto& [k, v] : j.items()) n.fields.push_back({k, from_json(v)});
       break;
     default:
       break;
@@ -412,7 +417,10 @@ Node from_json(const nlohmann::json& j) {
 
 void collect_strings(const Node& n, std::vector<std::string>& out, size_t depth) {
   if (depth > 256) return;
-  if (n.type == Node::Type::String && !n.s.empty() && plausible_text(n.s)) out.push_back(n.s);
+  if (n.type == Node::Type::String && !n.s.empty() && plausible_text(n.s)) {
+    out.push_back(n.s);
+    return;  // a text's parse as a protobuf message is chance, not content
+  }
   for (auto& x : n.items) collect_strings(x, out, depth + 1);
   for (auto& [k, v] : n.fields)
     if (k != "$class") collect_strings(v, out, depth + 1);
@@ -488,7 +496,7 @@ std::optional<Node> parse_keyed_archive(std::string_view bytes, const DecodeLimi
   for (auto& [k, v] : top->fields) {
     Node val;
     if (!u.resolve(v, 0, val)) return std::nullopt;
-    out.fields.emplace_back(k, std::move(val));
+    out.fields.push_back({k, std::move(val)});
   }
   return out;
 }

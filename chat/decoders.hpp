@@ -22,15 +22,20 @@ struct DecodeLimits {
 
 // A decoded value. Dict keeps its keys in order (and allows repeats: repeated protobuf fields).
 struct Node {
+  struct Field;  // a key and its value (first, second)
   enum class Type { Null, Bool, Int, Real, String, Data, Array, Dict, Uid };
   Type type = Type::Null;
   bool b = false;
-  int64_t i = 0;            // Int, Uid, and a protobuf varint/fixed value
-  double d = 0;             // Real (and a plist date, seconds since 2001-01-01)
-  std::string s;            // String (UTF-8) or Data bytes
-  std::vector<Node> items;  // Array
-  std::vector<std::pair<std::string, Node>> fields;  // Dict; a protobuf sub-message of a Data
-  const Node* get(std::string_view key) const;       // first field with this key
+  int64_t i = 0;                                // Int, Uid, and a protobuf varint/fixed value
+  double d = 0;                                 // Real (and a plist date, seconds since 2001-01-01)
+  std::string s;                                // String (UTF-8) or Data bytes
+  std::vector<Node> items;                      // Array
+  std::vector<Field> fields;                    // Dict; a protobuf sub-message of a Data
+  const Node* get(std::string_view key) const;  // first field with this key
+};
+struct Node::Field {
+  std::string first;
+  Node second;
 };
 
 // Binary property list (bplist00) to a tree; UIDs stay Uid nodes.

@@ -514,6 +514,30 @@ uint64_t hash_values(const std::vector<Value>& v, const std::vector<bool>& skip)
   return h;
 }
 
+// True when every value of `cut` is NULL (lost), equal to w's, or a text w's text begins with.
+bool prefix_of(const std::vector<Value>& cut, const std::vector<Value>& w,
+               const std::vector<bool>& skip) {
+  if (cut.size() != w.size()) return false;
+  for (size_t k = 0; k < cut.size(); ++k) {
+    if ((k < skip.size() && skip[k]) || cut[k].null()) continue;
+    if (cut[k].type != w[k].type) return false;
+    switch (cut[k].type) {
+      case Value::Type::Int:
+        if (cut[k].i != w[k].i) return false;
+        break;
+      case Value::Type::Real:
+        if (cut[k].d != w[k].d) return false;
+        break;
+      case Value::Type::Text:
+        if (w[k].s.compare(0, cut[k].s.size(), cut[k].s) != 0) return false;
+        break;
+      default:
+        if (cut[k].s != w[k].s) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 RecoveryContext::RecoveryContext(const std::filesystem::path& original,
@@ -651,6 +675,9 @@ std::vector<RecoveredRecord> recover_records(const RecoveryInput& in, const Tabl
   };
   std::unordered_set<uint64_t> seen;
   std::unordered_set<int64_t> live_rowids;
+  // Values a cut record may be a prefix of: live rows and whole recovered records.
+  bool any_cut = std::any_of(cands.begin(), cands.end(), [](auto& c) { return c.truncated; });
+  std::vector<std::vector<Value>> whole;
   for (uint32_t n : leaves) {
     std::string_view page = live.page(n);
     size_t hb = n == 1 ? 100 : 0;
@@ -660,15 +687,26 @@ std::vector<RecoveredRecord> recover_records(const RecoveryInput& in, const Tabl
       auto c = read_cell(live, page, be16(p + hb + 8 + 2 * k), live.usable);
       if (!c) continue;
       live_rowids.insert(c->rowid);
-      if (auto v = decode_payload(shape, c->payload))
-        seen.insert(hash_values(project(*v, c->rowid), skip));
+      if (auto v = decode_payload(shape, c->payload)) {
+        auto vals = project(*v, c->rowid);
+        seen.insert(hash_values(vals, skip));
+        if (any_cut) whole.push_back(std::move(vals));
+      }
     }
   }
+  if (any_cut)
+    for (auto& c : cands)
+      if (!c.truncated) whole.push_back(project(c.values, c.rowid));
   for (auto& c : cands) {
     // A cut record that still has a live row's rowid is that row's old copy, left in the gap
     // when SQLite defragmented the page, not a deleted row.
     if (c.truncated && c.rowid && live_rowids.count(*c.rowid)) continue;
     auto vals = project(c.values, c.rowid);
+    // ... and one whose surviving values begin a live row or a whole recovered record is that
+    // record's remains (a WAL frame or the journal often holds it whole).
+    if (c.truncated &&
+        std::any_of(whole.begin(), whole.end(), [&](auto& w) { return prefix_of(vals, w, skip); }))
+      continue;
     if (!seen.insert(hash_values(vals, skip)).second) continue;
     result.push_back({c.rowid, std::move(vals), std::move(c.location), c.from});
   }
