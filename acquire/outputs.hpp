@@ -1,11 +1,11 @@
-// The files an acquisition writes (OUT.E01 [.E02 ...],
-// OUT.acquire.json/.log/.state) and the checks made on them before anything is
-// opened: the output folder, an existing image (refused, overwritten with
-// --force, continued with --resume).
+// The files an acquisition writes (OUT.E01 [.E02 ...], OUT.acquire.json/.log/.state) and the
+// checks made on them before anything is opened: the output folder, an existing image (refused,
+// overwritten with --force, continued with --resume).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include "acquire/acquire.hpp"
 
@@ -25,9 +25,10 @@ struct OutputPlan {
   uint64_t empty_segment_bytes = 0;  // its size
 };
 
-// Checks the options against the output and clears what an acquisition replaces
-// (--force, stale files of an attempt that wrote nothing). Throws
-// AcquireError(usage) with one sentence.
+// Checks the options against the output and clears what an acquisition replaces (--force, stale
+// files of an attempt that wrote nothing). Refuses an output that names the source (same path,
+// or the same file through another name, link or case): the acquisition would overwrite or delete
+// it. Throws AcquireError(usage) with one sentence.
 OutputPlan prepare_outputs(const Options& o, const OutputPaths& p);
 
 }  // namespace safehold::acquire
