@@ -1,8 +1,7 @@
-// acquire(): one acquisition from start to end, in the order an examiner reads
-// it in the log: the output checked (outputs.cpp), the source opened and
-// write-blocked (source.cpp), the settings of a fresh run or of the interrupted
-// one (resume_state.cpp), the E01 writer, the pipeline (pipeline.cpp), then the
-// digests stored and the record written (record.cpp).
+// acquire(): one acquisition from start to end, in the order an examiner reads it in the log:
+// the output checked (outputs.cpp), the source opened and write-blocked (source.cpp), the settings
+// of a fresh run or of the interrupted one (resume_state.cpp), the E01 writer, the pipeline
+// (pipeline.cpp), then the digests stored and the record written (record.cpp).
 #include "acquire/acquire.hpp"
 
 #include <fmt/core.h>
@@ -40,8 +39,7 @@ const char* to_string(Compression c) {
 }
 
 uint32_t choose_sectors_per_chunk(uint64_t size, uint32_t sector_size) {
-  // libewf 20140813 refuses 2^27 chunks and more (docs/REFERENCES.md); stay well
-  // below.
+  // libewf 20140813 refuses 2^27 chunks and more (docs/REFERENCES.md); stay well below.
   constexpr uint64_t kMaxChunks = (1ull << 26) + (1ull << 24);
   uint32_t spc = 64;
   while (spc < 32768 && size / (static_cast<uint64_t>(spc) * sector_size) >= kMaxChunks) spc *= 2;
@@ -70,9 +68,9 @@ Compression compression_named(const std::string& s) {
   return s == "none" ? Compression::none : s == "best" ? Compression::best : Compression::fast;
 }
 
-// One acquisition; each step is a method, called in order by run(). Members are
-// declared so that the writer is destroyed before the source (whose destructor
-// lifts the write block, logged) and the log last.
+// One acquisition; each step is a method, called in order by run(). Members are declared so that
+// the writer is destroyed before the source (whose destructor lifts the write block, logged) and
+// the log last.
 class Acquisition {
  public:
   explicit Acquisition(const Options& o)
@@ -112,17 +110,26 @@ class Acquisition {
   std::vector<ResumableDigest> digests_;
   std::vector<BadRange> bad_;
   std::vector<Snapshot> snapshots_;
+  bool preliminary_state_ = false;  // the state file holds only the original write-block flags
 };
 
 Result Acquisition::run() {
   plan_ = prepare_outputs(o_, paths_);
   open_log();
   start_record();
-  open_source();
-  choose_settings();
-  check_space();
-  open_writer();
-  save_first_state();
+  try {
+    open_source();
+    choose_settings();
+    check_space();
+    open_writer();
+    save_first_state();
+  } catch (...) {
+    // Stopped before imaging: the source's destructor returns the flags to what they were, so
+    // the state saved for them alone is of no use.
+    std::error_code ec;
+    if (preliminary_state_) fsys::remove(paths_.state, ec);
+    throw;
+  }
   image();
   return finish();
 }
@@ -135,10 +142,9 @@ void Acquisition::open_log() {
   }
   started_ = utc_now();
   if (plan_.empty_attempt)
-    log_.line(
-        fmt::format("The interrupted image held no data yet ({} bytes, "
-                    "no EWF header): starting over",
-                    plan_.empty_segment_bytes));
+    log_.line(fmt::format(
+        "The interrupted image held no data yet ({} bytes, no EWF header): starting over",
+        plan_.empty_segment_bytes));
   log_.line(fmt::format("safehold {} acquire {}: source {}, output {}", base::kVersion,
                         plan_.resuming ? "resumed" : "started", base::printable(o_.source),
                         base::printable(paths_.e01.string())));
@@ -170,8 +176,20 @@ void Acquisition::start_record() {
 }
 
 void Acquisition::open_source() {
+  WriteBlockOptions wb;
+  wb.original_read_only = plan_.original_read_only;
+  if (!plan_.resuming)
+    wb.before_set = [this](const json& flags) {
+      // Saved before any flag changes: a run killed while it holds the write block is undone by
+      // the run that continues (or replaces) it. The resumed state already holds them.
+      write_file_atomic(
+          paths_.state,
+          json{{"version", 1}, {"source", o_.source}, {"write_block_original", flags}}.dump() +
+              "\n");
+      preliminary_state_ = true;
+    };
   try {
-    src_.emplace(o_.source, log_, o_.direct_io != DirectIo::off, o_.direct_io == DirectIo::on);
+    src_.emplace(o_.source, log_, o_.direct_io != DirectIo::off, o_.direct_io == DirectIo::on, wb);
   } catch (const AcquireError& e) {
     throw record_.fail(e.kind(), e.what());
   }
@@ -204,11 +222,11 @@ void Acquisition::choose_settings() {
     if (state_.value("size", uint64_t{0}) != size_ ||
         state_.value("source", std::string()) != o_.source ||
         state_.value("serial", std::string()) != src_->identity().serial)
-      throw record_.fail(Kind::usage,
-                         fmt::format("{}: the interrupted acquisition was of "
-                                     "another source ({}, {} bytes)",
-                                     o_.source, state_.value("source", std::string("?")),
-                                     state_.value("size", uint64_t{0})));
+      throw record_.fail(
+          Kind::usage,
+          fmt::format("{}: the interrupted acquisition was of another source ({}, {} bytes)",
+                      o_.source, state_.value("source", std::string("?")),
+                      state_.value("size", uint64_t{0})));
     spc_ = state_.value("sectors_per_chunk", spc_);
     compression_ = compression_named(state_.value("compression", std::string("fast")));
     hashes_ = state_.value("hashes", hashes_);
@@ -224,8 +242,7 @@ void Acquisition::choose_settings() {
   r["segment_size"] = o_.segment_size;
   if (spc_ != 64)
     log_.line(
-        fmt::format("Chunk size {} bytes ({} sectors): the source has {} "
-                    "bytes and libewf 20140813 "
+        fmt::format("Chunk size {} bytes ({} sectors): the source has {} bytes and libewf 20140813 "
                     "cannot address "
                     "2^27 chunks or more",
                     chunk_size_, spc_, size_));
@@ -242,8 +259,7 @@ void Acquisition::check_space() {
   record_.fields()["destination_free_bytes"] = free_bytes;
   record_.fields()["destination_worst_case_bytes"] = need;
   log_.line(
-      fmt::format("Destination {}: {} free; the image needs at most {} "
-                  "({} bytes) uncompressed",
+      fmt::format("Destination {}: {} free; the image needs at most {} ({} bytes) uncompressed",
                   paths_.dir.string(), base::human_size(free_bytes), base::human_size(need), need));
   if (free_bytes >= need || plan_.resuming) return;
   if (compression_ == Compression::none)
@@ -253,8 +269,7 @@ void Acquisition::check_space() {
                                    paths_.dir.string(), base::human_size(need), need,
                                    base::human_size(free_bytes)));
   log_.line(
-      "Warning: the destination may fill up unless the data compresses; "
-      "an acquisition "
+      "Warning: the destination may fill up unless the data compresses; an acquisition "
       "stopped by a full "
       "disk can be continued with --resume after freeing space");
 }
@@ -275,29 +290,25 @@ void Acquisition::open_writer() {
       (id.block_device && id.disk == id.kernel_name) ? "physical" : "logical";
 }
 
-// Reopens the interrupted image where libewf can continue it and restores the
-// digests from the latest checkpoint at or before that point; hashing re-reads
-// from there.
+// Reopens the interrupted image where libewf can continue it and restores the digests from the
+// latest checkpoint at or before that point; hashing re-reads from there.
 void Acquisition::resume_writer() {
   uint64_t r = 0;
   writer_.emplace(EwfWriter::resume(paths_.base, &r));
   write_from_ = r;
   const uint64_t seg = state_.value("segment_size", o_.segment_size);
   if (!writer_->set_segment_size(seg))
-    log_.line(
-        fmt::format("Warning: libewf keeps its own segment size for the "
-                    "resumed part (asked {})",
-                    seg));
+    log_.line(fmt::format(
+        "Warning: libewf keeps its own segment size for the resumed part (asked {})", seg));
   record_.fields()["segment_size"] = seg;
   Checkpoint c = restore_checkpoint(state_, r, ss_, digests_);
   start_ = c.start;
   snapshots_ = std::move(c.snapshots);
   bad_ = std::move(c.bad);
-  log_.line(
-      fmt::format("Resuming: the image holds {} bytes ({} chunks) of {}; "
-                  "hashing continues from the "
-                  "checkpoint at byte {}",
-                  r, r / chunk_size_, size_, start_));
+  log_.line(fmt::format(
+      "Resuming: the image holds {} bytes ({} chunks) of {}; hashing continues from the "
+      "checkpoint at byte {}",
+      r, r / chunk_size_, size_, start_));
 }
 
 void Acquisition::create_writer() {
@@ -338,11 +349,14 @@ void Acquisition::save_first_state() {
                 {"segment_size", r["segment_size"]},
                 {"started", r["started"]},
                 {"resumed", r.value("resumed", json::array())}};
+  if (const json flags = src_->original_flags(); !flags.empty())
+    state_["write_block_original"] = flags;
   try {
     checkpoint(snapshots_, bad_);
   } catch (const AcquireError& e) {
     throw record_.fail(Kind::failed, e.what());
   }
+  preliminary_state_ = false;
 }
 
 void Acquisition::image() {
@@ -366,8 +380,7 @@ void Acquisition::image() {
                  vs.f_bavail * vs.f_frsize < 2 * uint64_t{chunk_size_} + 65536;
         }()))
       msg = fmt::format(
-          "{}: the destination is full (no space left on "
-          "device); free space and continue with "
+          "{}: the destination is full (no space left on device); free space and continue with "
           "--resume",
           paths_.dir.string());
     throw record_.fail(Kind::failed, msg);

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <cctype>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "acquire/ewf_writer.hpp"
 #include "base/json.hpp"
@@ -85,6 +87,22 @@ void refuse_source_as_output(const std::string& source, const OutputPaths& p) {
   }
 }
 
+// The original read-only flags an interrupted acquisition of the same source kept in its state.
+std::map<std::string, bool> recorded_flags(const fsys::path& state, const std::string& source) {
+  std::map<std::string, bool> out;
+  try {
+    std::ifstream in(state);
+    if (!in) return out;
+    const nlohmann::json j = nlohmann::json::parse(in);
+    if (j.value("source", std::string()) != source) return out;
+    for (auto& f : j.value("write_block_original", nlohmann::json::array()))
+      out[f.value("dev", std::string())] = f.value("read_only", false);
+  } catch (const std::exception&) {
+    out.clear();  // an unreadable state is reported when it is needed (--resume)
+  }
+  return out;
+}
+
 }  // namespace
 
 OutputPlan prepare_outputs(const Options& o, const OutputPaths& p) {
@@ -97,6 +115,7 @@ OutputPlan prepare_outputs(const Options& o, const OutputPaths& p) {
   refuse_source_as_output(o.source, p);
 
   OutputPlan plan;
+  plan.original_read_only = recorded_flags(p.state, o.source);
   auto segments = existing_segments(p.base);
   // An acquisition killed right after it started can leave a first segment without even its file
   // header (libewf writes it with the first chunks): there is nothing in it to continue, so

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "acquire/acquire.hpp"
@@ -23,6 +24,9 @@ struct OutputPlan {
   bool resuming = false;             // an interrupted image is continued (--resume)
   bool empty_attempt = false;        // --resume found only a headerless first segment: restarted
   uint64_t empty_segment_bytes = 0;  // its size
+  // The read-only flags ("MAJ:MIN" -> read-only) that an interrupted acquisition of the same
+  // source found before it write-blocked the devices (kept in its resume state).
+  std::map<std::string, bool> original_read_only;
 };
 
 // Checks the options against the output and clears what an acquisition replaces (--force, stale

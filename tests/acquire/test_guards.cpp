@@ -11,6 +11,21 @@ using namespace safehold::test::acq;
 using nlohmann::json;
 namespace fsys = std::filesystem;
 
+namespace {
+
+// Starts `cmd` in the background, waits until `ready` (a shell test) holds, waits `extra_ms`
+// more, then kills it with SIGKILL. The pid goes through a file so that the kill reaches the
+// acquisition itself, not a shell.
+void run_and_kill(const TempDir& t, const std::string& cmd, const std::string& ready,
+                  int extra_ms = 0) {
+  must_run("(" + cmd + " >/dev/null 2>&1 & echo $! > " + q(t / "pid") +
+           "; wait) & for i in $(seq 1 600); do " + ready +
+           " 2>/dev/null && break; sleep 0.05; done; sleep " + std::to_string(extra_ms / 1000.0) +
+           "; kill -9 $(cat " + q(t / "pid") + "); wait");
+}
+
+}  // namespace
+
 TEST_CASE(
     "an output that names the source is refused, and the source is untouched (issue 24: "
     "acquire --force deleted its own source)",
@@ -58,4 +73,83 @@ TEST_CASE(
   CHECK(ok.exit_code == 0);
   CHECK(read_json(t / "data.acquire.json")["sha256"] == before);
   must_run("ewfverify -q " + q(t / "data.E01"));
+}
+
+TEST_CASE(
+    "SIGKILL during a write-blocked acquisition, then --resume, restores the original "
+    "read-only flags of the device and its partitions (issue 24)",
+    "[acquire][root]") {
+  if (skip_unless_root()) return;
+  TempDir t("safehold-acq");
+  Loop* loop = nullptr;
+  std::unique_ptr<Loop> holder;
+  make_disk(t, t / "disk.img", loop, holder);
+  const std::string dev = loop->dev(), p1 = loop->part(1), p2 = loop->part(2);
+  const std::string md5 = md5sum(dev), sha256 = sha256sum(dev);
+  for (const auto& d : {dev, p1, p2}) REQUIRE(must_run("blockdev --getro " + d) == "0\n");
+
+  run_and_kill(t,
+               with_shim(dev, "", 250000) + safehold_cmd() + " acquire " + dev + " -o " +
+                   q(t / "img") + kMeta,
+               "grep -q 'Imaging' " + q(t / "img.acquire.log"), 300);
+  // What the kill leaves: the device still write-blocked, its original flags in the state.
+  REQUIRE(must_run("blockdev --getro " + dev) == "1\n");
+  json state = read_json(t / "img.acquire.state");
+  CHECK(state["write_block_original"].size() == 3);
+  for (auto& f : state["write_block_original"]) CHECK(f["read_only"] == false);
+
+  auto r = run(safehold_cmd() + " acquire " + dev + " -o " + q(t / "img") + kMeta + " --resume");
+  const std::string log = read_text(t / "img.acquire.log");
+  INFO(r.out << r.err << log);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& d : {dev, p1, p2}) {
+    INFO(d);
+    CHECK(must_run("blockdev --getro " + d) == "0\n");
+  }
+  CHECK(log.find("Write block: BLKROSET on " + dev +
+                 " (was read-write before the interrupted acquisition, found read-only), "
+                 "BLKROGET confirms read-only") != std::string::npos);
+  CHECK(log.find("Acquisition over: " + dev +
+                 " returned to read-write as it was before the interrupted acquisition") !=
+        std::string::npos);
+  CHECK(log.find("(was read-only)") == std::string::npos);
+  json rec = read_json(t / "img.acquire.json");
+  CHECK(rec["md5"] == md5);
+  CHECK(rec["sha256"] == sha256);
+  for (auto& d : rec["write_block"]["devices"]) CHECK(d["was_read_only"] == false);
+  CHECK(sha256sum(dev) == sha256);
+  must_run("ewfverify -q " + q(t / "img.E01"));
+}
+
+TEST_CASE("a writable mount through a loop device stacked on a partition is refused (issue 24)",
+          "[acquire][root]") {
+  if (skip_unless_root()) return;
+  TempDir t("safehold-acq");
+  Loop* loop = nullptr;
+  std::unique_ptr<Loop> holder;
+  make_disk(t, t / "disk.img", loop, holder);
+  const std::string stacked = first_word(must_run("losetup -f --show " + loop->part(2)));
+  struct Detach {
+    std::string dev;
+    fsys::path mnt;
+    ~Detach() { run("umount " + shell_quote(mnt.string()) + " 2>/dev/null; losetup -d " + dev); }
+  } detach{stacked, t / "mnt"};
+  fsys::create_directories(t / "mnt");
+  must_run("mount " + stacked + " " + q(t / "mnt"));
+  auto r = run(safehold_cmd() + " acquire " + loop->dev() + " -o " + q(t / "img") + kMeta);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  const std::string p2 = fsys::path(loop->part(2)).filename().string();
+  CHECK(r.err.find(stacked + " (stacked on /dev/" + p2 + ") is mounted writable on " +
+                   (t / "mnt").string()) != std::string::npos);
+  CHECK(!fsys::exists(t / "img.E01"));
+  CHECK(must_run("blockdev --getro " + loop->dev()) == "0\n");
+  // Mounted read-only through the same loop device: allowed, and said so.
+  must_run("umount " + q(t / "mnt") + " && mount -o ro " + stacked + " " + q(t / "mnt"));
+  auto ok = run(safehold_cmd() + " acquire " + loop->dev() + " -o " + q(t / "img") + kMeta);
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(read_text(t / "img.acquire.log")
+            .find("Mounted read-only (allowed): " + stacked + " (stacked on /dev/" + p2 + ")") !=
+        std::string::npos);
 }
