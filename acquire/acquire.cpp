@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "acquire/ewf_writer.hpp"
@@ -16,6 +17,7 @@
 #include "acquire/pipeline.hpp"
 #include "acquire/record.hpp"
 #include "acquire/resume_state.hpp"
+#include "acquire/salvage.hpp"
 #include "acquire/source.hpp"
 #include "base/format.hpp"
 #include "base/json.hpp"
@@ -85,6 +87,7 @@ class Acquisition {
   void check_space();
   void open_writer();
   void resume_writer();
+  uint64_t salvage(uint64_t r);
   void create_writer();
   void save_first_state();
   void image();
@@ -301,14 +304,42 @@ void Acquisition::resume_writer() {
     log_.line(fmt::format(
         "Warning: libewf keeps its own segment size for the resumed part (asked {})", seg));
   record_.fields()["segment_size"] = seg;
-  Checkpoint c = restore_checkpoint(state_, r, ss_, digests_);
+  write_from_ = salvage(r);
+  Checkpoint c = restore_checkpoint(state_, write_from_, ss_, digests_);
   start_ = c.start;
   snapshots_ = std::move(c.snapshots);
   bad_ = std::move(c.bad);
   log_.line(fmt::format(
       "Resuming: the image holds {} bytes ({} chunks) of {}; hashing continues from the "
       "checkpoint at byte {}",
-      r, r / chunk_size_, size_, start_));
+      write_from_, write_from_ / chunk_size_, size_, start_));
+}
+
+// The chunks written after libewf's resume point `r` up to the latest checkpoint they reach,
+// written again from the segment file; returns where the image then ends.
+uint64_t Acquisition::salvage(uint64_t r) {
+  std::vector<uint64_t> checkpoints;
+  for (auto& sj : state_.value("snapshots", json::array()))
+    checkpoints.push_back(sj.value("offset", uint64_t{0}));
+  std::sort(checkpoints.begin(), checkpoints.end());
+  if (checkpoints.empty() || checkpoints.back() <= r) return r;
+  Salvage sv = Salvage::scan(paths_.base, r, checkpoints.back(), chunk_size_, size_);
+  // Only up to a checkpoint: the image then ends where a saved hash state continues.
+  uint64_t upto = r;
+  for (uint64_t c : checkpoints)
+    if (c > r && c <= sv.end_offset(sv.count())) upto = c;
+  if (upto == r) return r;
+  const size_t want = static_cast<size_t>((upto - r + chunk_size_ - 1) / chunk_size_);
+  const size_t n = sv.replay(*writer_, want);
+  const uint64_t end = sv.end_offset(n);
+  log_.line(fmt::format(
+      "libewf continues the interrupted image after byte {}; the {} chunks the interrupted run "
+      "wrote after it up to the checkpoint at byte {} are in {}: {} of them checked against their "
+      "own checksums and kept",
+      r, want, upto, base::printable(sv.file()), n));
+  // Short of the checkpoint (the file changed under the replay), hashing continues from an
+  // earlier checkpoint and re-reads up to `end` without writing.
+  return end;
 }
 
 void Acquisition::create_writer() {

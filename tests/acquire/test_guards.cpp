@@ -2,6 +2,7 @@
 // the write block after SIGKILL and --resume and loop devices stacked on the source (problem 8),
 // and resume from the last checkpoint inside the first segment (problem 9).
 #include <catch2/catch.hpp>
+#include <random>
 
 #include "tests/acquire/acquire_support.hpp"
 #include "tests/common/support.hpp"
@@ -22,6 +23,23 @@ void run_and_kill(const TempDir& t, const std::string& cmd, const std::string& r
            "; wait) & for i in $(seq 1 600); do " + ready +
            " 2>/dev/null && break; sleep 0.05; done; sleep " + std::to_string(extra_ms / 1000.0) +
            "; kill -9 $(cat " + q(t / "pid") + "); wait");
+}
+
+// The latest checkpoint in a resume state (0 when there is none).
+uint64_t latest_checkpoint(const fsys::path& state) {
+  if (!fsys::exists(state)) return 0;
+  uint64_t best = 0;
+  for (auto& s : read_json(state).value("snapshots", json::array()))
+    best = std::max(best, s.value("offset", uint64_t{0}));
+  return best;
+}
+
+// N in the last "Resuming: the image holds N bytes" line of a log.
+uint64_t resumed_from(const std::string& log) {
+  const std::string key = "Resuming: the image holds ";
+  size_t at = log.rfind(key);
+  if (at == std::string::npos) return UINT64_MAX;
+  return std::stoull(log.substr(at + key.size()));
 }
 
 }  // namespace
@@ -152,4 +170,69 @@ TEST_CASE("a writable mount through a loop device stacked on a partition is refu
   CHECK(read_text(t / "img.acquire.log")
             .find("Mounted read-only (allowed): " + stacked + " (stacked on /dev/" + p2 + ")") !=
         std::string::npos);
+}
+
+TEST_CASE(
+    "a source under one segment resumes from its last checkpoint, killed at seeded random "
+    "points (issue 24: --resume re-imaged from byte 0)",
+    "[acquire][slow]") {
+  TempDir t("safehold-acq");
+  make_source(t / "src.raw", 160);  // random, zeros and text: stored and compressed chunks
+  const fsys::path src = fsys::canonical(t / "src.raw");
+  auto straight = run(safehold_cmd() + " acquire " + q(src) + " -o " + q(t / "straight") + kMeta);
+  REQUIRE(straight.exit_code == 0);
+  const json want = read_json(t / "straight.acquire.json");
+  REQUIRE(want["md5"] == md5sum(src));
+  REQUIRE(want["sha256"] == sha256sum(src));
+
+  int resumed_after_checkpoint = 0;
+  for (unsigned seed : {1u, 2u, 3u, 4u, 5u}) {
+    INFO("seed " << seed);
+    std::mt19937 rng(seed);
+    // Kill once the state holds a checkpoint at `after` MiB (0: once imaging began), plus a
+    // seeded 0-400 ms: anywhere inside the first (2 GiB) segment, between or right after
+    // checkpoints (150 ms per 4 MiB read: 6 s in all).
+    const unsigned after = seed % 3 * 64;
+    const int extra_ms = std::uniform_int_distribution<int>(0, 400)(rng);
+    INFO("killed after the checkpoint at " << after << " MiB + " << extra_ms << " ms");
+    const fsys::path out = t / ("run" + std::to_string(seed));
+    const fsys::path state = out.string() + ".acquire.state";
+    const std::string ready =
+        after == 0
+            ? "grep -q 'Imaging' " + q(out.string() + ".acquire.log")
+            : "grep -q '\"offset\":" + std::to_string(uint64_t{after} << 20) + "' " + q(state);
+    run_and_kill(t,
+                 with_shim(src, "", 150000) + safehold_cmd() + " acquire " + q(src) + " -o " +
+                     q(out) + kMeta,
+                 ready, extra_ms);
+    REQUIRE(fsys::exists(state));
+    const uint64_t checkpoint = latest_checkpoint(state);
+    CHECK(checkpoint >= (uint64_t{after} << 20));
+    auto r = run(safehold_cmd() + " acquire " + q(src) + " -o " + q(out) + kMeta + " --resume");
+    const std::string log = read_text(out.string() + ".acquire.log");
+    INFO(r.out << r.err << log);
+    REQUIRE(r.exit_code == 0);
+    // Resumed from the last checkpoint, not from byte 0. Killed before its first chunk, the
+    // attempt is started over (its lone segment holds no EWF header).
+    const bool started_over = log.find("no EWF header): starting over") != std::string::npos;
+    if (checkpoint == 0)
+      CHECK((resumed_from(log) == 0 || started_over));
+    else
+      CHECK(resumed_from(log) == checkpoint);
+    if (checkpoint > 0) {
+      ++resumed_after_checkpoint;
+      CHECK(log.find("Imaging 167772160 bytes (160.0 MiB) from byte " + std::to_string(checkpoint) +
+                     "\n") != std::string::npos);
+    }
+    const json rec = read_json(out.string() + ".acquire.json");
+    CHECK(rec["md5"] == want["md5"]);
+    CHECK(rec["sha1"] == want["sha1"]);
+    CHECK(rec["sha256"] == want["sha256"]);
+    CHECK(rec["resumed"].size() == (started_over ? 0u : 1u));
+    must_run("ewfverify -q " + q(out.string() + ".E01"));
+    const std::string info = must_run("ewfinfo " + q(out.string() + ".E01"));
+    CHECK(info.find("MD5:\t\t\t" + want["md5"].get<std::string>()) != std::string::npos);
+    fsys::remove_all(t / "pid");
+  }
+  CHECK(resumed_after_checkpoint == 4);
 }
