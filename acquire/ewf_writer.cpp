@@ -137,6 +137,19 @@ void EwfWriter::write(std::span<const std::byte> data, const CompressedChunk& c)
   if (r < 0) fail("cannot write to the E01", e);
 }
 
+void EwfWriter::write_stored(std::span<const unsigned char> bytes, size_t data_size,
+                             bool compressed, uint32_t checksum) {
+  fs::ewf::Error e;
+  uint8_t checksum_buf[4] = {};
+  std::memcpy(checksum_buf, &checksum, 4);
+  const unsigned char* p = bytes.data();
+  ssize_t r = compressed ? libewf_handle_write_chunk(h_.get(), p, bytes.size(), data_size, 1,
+                                                     checksum_buf, 0, 0, e.out())
+                         : libewf_handle_write_chunk(h_.get(), p, bytes.size(), data_size, 0,
+                                                     checksum_buf, checksum, 1, e.out());
+  if (r < 0) fail("cannot write to the E01", e);
+}
+
 void EwfWriter::add_acquiry_error(uint64_t first_sector, uint64_t count) {
   fs::ewf::Error e;
   if (libewf_handle_append_acquiry_error(h_.get(), first_sector, count, e.out()) != 1)

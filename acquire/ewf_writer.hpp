@@ -37,6 +37,10 @@ class EwfWriter {
 
   // Writes one chunk (`data` is its media data; `c` its compressed form). Throws on failure.
   void write(std::span<const std::byte> data, const CompressedChunk& c);
+  // Writes one chunk as it is stored: a zlib stream of data_size media bytes (compressed), or
+  // data_size media bytes with their Adler-32 `checksum`. Throws on failure.
+  void write_stored(std::span<const unsigned char> bytes, size_t data_size, bool compressed,
+                    uint32_t checksum);
   void add_acquiry_error(uint64_t first_sector, uint64_t count);
   // Stores the hashes, writes the closing sections and closes. Throws on failure.
   void finish(const std::string& md5_hex, const std::string& sha1_hex);

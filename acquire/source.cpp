@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "acquire/acquire.hpp"
@@ -91,6 +92,20 @@ std::string dev_of(const fsys::path& sys) {
   return read_sysfs(sys / "dev");
 }
 
+// Every loop device whose backing file is a block device: (loop name, backing "MAJ:MIN").
+std::vector<std::pair<std::string, std::string>> loop_backings() {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::error_code ec;
+  for (auto& e : fsys::directory_iterator("/sys/block", ec)) {
+    std::string backing = read_sysfs(e.path() / "loop" / "backing_file");
+    struct stat st {};
+    if (backing.empty() || ::stat(backing.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) continue;
+    out.emplace_back(e.path().filename().string(),
+                     fmt::format("{}:{}", major(st.st_rdev), minor(st.st_rdev)));
+  }
+  return out;
+}
+
 // Opens block device "MAJ:MIN" read-only through a node made in a fresh private folder.
 int open_private_node(const std::string& dev) {
   unsigned maj = 0, min = 0;
@@ -133,17 +148,18 @@ nlohmann::json DeviceIdentity::to_json() const {
   return j;
 }
 
-Source::Source(const std::string& path, Log& log, bool direct, bool direct_files)
+Source::Source(const std::string& path, Log& log, bool direct, bool direct_files,
+               const WriteBlockOptions& wb)
     : path_(path), log_(log) {
   try {
-    open_source(direct, direct_files);
+    open_source(direct, direct_files, wb);
   } catch (...) {
     release();  // a constructor that throws gets no destructor
     throw;
   }
 }
 
-void Source::open_source(bool direct, bool direct_files) {
+void Source::open_source(bool direct, bool direct_files, const WriteBlockOptions& wb) {
   const std::string& path = path_;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
@@ -152,7 +168,7 @@ void Source::open_source(bool direct, bool direct_files) {
   write_block_ = nlohmann::json::object();
   if (S_ISBLK(st.st_mode)) {
     id_.block_device = true;
-    guard_block_device(major(st.st_rdev), minor(st.st_rdev));
+    guard_block_device(major(st.st_rdev), minor(st.st_rdev), wb);
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0)
       throw AcquireError(
@@ -221,7 +237,7 @@ void Source::open_source(bool direct, bool direct_files) {
   }
 }
 
-void Source::guard_block_device(unsigned maj, unsigned min) {
+void Source::guard_block_device(unsigned maj, unsigned min, const WriteBlockOptions& wb) {
   std::error_code ec;
   fsys::path sys = fsys::canonical(fmt::format("/sys/dev/block/{}:{}", maj, min), ec);
   if (ec)
@@ -234,62 +250,95 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
                         id_.kernel_name, id_.disk));
 
   // The disk and every partition of it.
-  std::vector<std::pair<std::string, std::string>> members{{id_.disk, dev_of(disk)}};
+  Members members{{id_.disk, dev_of(disk)}};
   for (auto& e : fsys::directory_iterator(disk, ec))
     if (fsys::exists(e.path() / "partition"))
       members.emplace_back(e.path().filename().string(), dev_of(e.path()));
 
-  // Refuse when any of them, or a device stacked on one (device-mapper, LVM, RAID), is mounted
-  // writable or used as swap.
+  auto mounted_ro = refuse_writable_use(members);
+  apply_write_block(members, wb, mounted_ro);
+  read_identity(disk);
+}
+
+// Refuses when any member, or a device stacked on one (device-mapper, LVM, RAID through holders/;
+// loop devices whose backing file is one of them, with their partitions), is mounted writable or
+// used as swap. Returns the read-only mounts found (allowed).
+std::vector<std::string> Source::refuse_writable_use(const Members& members) {
+  std::error_code ec;
   auto mounts = read_mounts();
   std::vector<std::string> mounted_ro;
-  std::vector<std::pair<std::string, std::string>> checked = members;
+  Members checked = members;
+  std::map<std::string, std::string> stacked_on;  // name -> what it is stacked on (for messages)
+  const auto loops = loop_backings();
+  auto add = [&](const std::string& name, const std::string& dev, const std::string& on) {
+    for (auto& c : checked)
+      if (c.second == dev) return false;
+    checked.emplace_back(name, dev);
+    stacked_on[name] = on;
+    return true;
+  };
   for (size_t i = 0; i < checked.size() && i < 256; ++i) {
-    for (auto& h : fsys::directory_iterator(
-             fsys::path("/sys/class/block") / checked[i].first / "holders", ec)) {
+    const std::string below = checked[i].first, below_dev = checked[i].second;
+    for (auto& h :
+         fsys::directory_iterator(fsys::path("/sys/class/block") / below / "holders", ec)) {
       std::string hn = h.path().filename().string();
-      checked.emplace_back(hn, dev_of(fsys::path("/sys/class/block") / hn));
-      log_.line(
-          fmt::format("/dev/{} is held by /dev/{} (stacked device): its mounts are checked too",
-                      checked[i].first, hn));
+      if (add(hn, dev_of(fsys::path("/sys/class/block") / hn), below))
+        log_.line(fmt::format(
+            "/dev/{} is held by /dev/{} (stacked device): its mounts are checked too", below, hn));
+    }
+    for (auto& [loop, backing_dev] : loops) {
+      if (backing_dev != below_dev) continue;
+      if (!add(loop, dev_of(fsys::path("/sys/class/block") / loop), below)) continue;
+      log_.line(fmt::format(
+          "/dev/{} is a loop device over /dev/{} (stacked device): its mounts are checked too",
+          loop, below));
+      for (auto& e : fsys::directory_iterator(fsys::path("/sys/class/block") / loop, ec))
+        if (fsys::exists(e.path() / "partition"))
+          add(e.path().filename().string(), dev_of(e.path()), loop);
     }
   }
+  auto named = [&](const std::string& name) {
+    auto it = stacked_on.find(name);
+    return it == stacked_on.end() ? "/dev/" + name
+                                  : fmt::format("/dev/{} (stacked on /dev/{})", name, it->second);
+  };
   for (auto& [name, dev] : checked) {
     for (auto& m : mounts) {
       if (fmt::format("{}:{}", m.maj, m.min) != dev) continue;
       bool rw = has_token(m.options, "rw") || has_token(m.super_options, "rw");
       if (rw) {
-        log_.line(fmt::format("REFUSED: /dev/{} is mounted writable on {} ({})", name,
+        log_.line(fmt::format("REFUSED: {} is mounted writable on {} ({})", named(name),
                               base::printable(m.mount_point), m.fstype));
         throw AcquireError(
             AcquireError::Kind::usage,
-            fmt::format(
-                "{}: /dev/{} is mounted writable on {}; unmount it (or remount it read-only) "
-                "before imaging",
-                path_, name, base::printable(m.mount_point)));
+            fmt::format("{}: {} is mounted writable on {}; unmount it (or remount it read-only) "
+                        "before imaging",
+                        path_, named(name), base::printable(m.mount_point)));
       }
-      mounted_ro.push_back(fmt::format("/dev/{} on {}", name, base::printable(m.mount_point)));
+      mounted_ro.push_back(fmt::format("{} on {}", named(name), base::printable(m.mount_point)));
     }
   }
-  {
-    std::ifstream swaps("/proc/swaps");
-    std::string line;
-    while (std::getline(swaps, line))
-      for (auto& [name, dev] : checked)
-        if (line.rfind("/dev/" + name + " ", 0) == 0)
-          throw AcquireError(
-              AcquireError::Kind::usage,
-              fmt::format("{}: /dev/{} is in use as swap; swapoff it before imaging", path_, name));
-  }
+  std::ifstream swaps("/proc/swaps");
+  std::string line;
+  while (std::getline(swaps, line))
+    for (auto& [name, dev] : checked)
+      if (line.rfind("/dev/" + name + " ", 0) == 0)
+        throw AcquireError(
+            AcquireError::Kind::usage,
+            fmt::format("{}: {} is in use as swap; swapoff it before imaging", path_, named(name)));
   for (auto& m : mounted_ro) log_.line("Mounted read-only (allowed): " + m);
+  return mounted_ro;
+}
 
-  // Open every member and read its flag first (a partition reports read-only once its disk is),
-  // then BLKROSET on every member, confirmed with BLKROGET.
-  nlohmann::json steps = nlohmann::json::array();
+// Opens every member and reads its flag first (a partition reports read-only once its disk is),
+// then BLKROSET on every member, confirmed with BLKROGET.
+void Source::apply_write_block(const Members& members, const WriteBlockOptions& wb,
+                               const std::vector<std::string>& mounted_ro) {
   for (auto& [name, dev] : members) {
     std::string node = "/dev/" + name;
     Guarded g;
     g.node = node;
+    g.dev = dev;
     struct stat st {};
     if (::stat(node.c_str(), &st) == 0 && S_ISBLK(st.st_mode) &&
         fmt::format("{}:{}", major(st.st_rdev), minor(st.st_rdev)) == dev) {
@@ -304,14 +353,22 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
       throw AcquireError(AcquireError::Kind::usage,
                          fmt::format("{}: cannot open {} to write-block it: {}", path_, node,
                                      std::strerror(errno)));
-    if (ioctl(g.fd, BLKROGET, &g.previous_ro) != 0) {
+    if (ioctl(g.fd, BLKROGET, &g.found_ro) != 0) {
       int e = errno;
       ::close(g.fd);
       throw AcquireError(AcquireError::Kind::usage, fmt::format("{}: BLKROGET on {} failed: {}",
                                                                 path_, node, std::strerror(e)));
     }
+    g.previous_ro = g.found_ro;
+    auto known = wb.original_read_only.find(dev);
+    if (known != wb.original_read_only.end()) {
+      g.previous_ro = known->second ? 1 : 0;
+      g.inherited = true;
+    }
     guarded_.push_back(g);
   }
+  if (wb.before_set) wb.before_set(original_flags());
+  nlohmann::json steps = nlohmann::json::array();
   for (auto& g : guarded_) {
     const std::string& node = g.node;
     int one = 1;
@@ -329,19 +386,39 @@ void Source::guard_block_device(unsigned maj, unsigned min) {
       throw AcquireError(AcquireError::Kind::usage,
                          fmt::format("{}: {} did not become read-only", path_, node));
     }
-    log_.line(fmt::format("Write block: BLKROSET on {} (was {}), BLKROGET confirms read-only", node,
-                          g.previous_ro ? "read-only" : "read-write"));
-    steps.push_back({{"device", node},
-                     {"was_read_only", g.previous_ro != 0},
-                     {"blkroset", true},
-                     {"blkroget", 1}});
+    const char* was = g.previous_ro ? "read-only" : "read-write";
+    nlohmann::json step{{"device", node},
+                        {"was_read_only", g.previous_ro != 0},
+                        {"blkroset", true},
+                        {"blkroget", 1}};
+    if (g.inherited) {
+      log_.line(fmt::format(
+          "Write block: BLKROSET on {} (was {} before the interrupted acquisition, found {}), "
+          "BLKROGET confirms read-only",
+          node, was, g.found_ro ? "read-only" : "read-write"));
+      step["found_read_only"] = g.found_ro != 0;
+      step["original_from"] = "resume state";
+    } else {
+      log_.line(fmt::format("Write block: BLKROSET on {} (was {}), BLKROGET confirms read-only",
+                            node, was));
+    }
+    steps.push_back(step);
   }
   write_block_ = {{"applied", true},
                   {"method", "BLKROSET+BLKROGET"},
                   {"devices", steps},
                   {"mounted_read_only", mounted_ro}};
+}
 
-  // Identity from sysfs.
+nlohmann::json Source::original_flags() const {
+  nlohmann::json a = nlohmann::json::array();
+  for (auto& g : guarded_)
+    a.push_back({{"device", g.node}, {"dev", g.dev}, {"read_only", g.previous_ro != 0}});
+  return a;
+}
+
+// Identity from sysfs.
+void Source::read_identity(const fsys::path& disk) {
   fsys::path dev = disk / "device";
   id_.vendor = read_sysfs(dev / "vendor");
   id_.model = read_sysfs(dev / "model");
@@ -388,7 +465,10 @@ void Source::release() {
     if (it->applied && it->previous_ro == 0) {
       int zero = 0;
       if (ioctl(it->fd, BLKROSET, &zero) == 0)
-        log_.line(fmt::format("Acquisition over: {} returned to read-write as found", it->node));
+        log_.line(fmt::format("Acquisition over: {} returned to read-write {}", it->node,
+                              it->inherited && it->found_ro
+                                  ? "as it was before the interrupted acquisition"
+                                  : "as found"));
       else
         log_.line(fmt::format("Acquisition over: {} left read-only ({})", it->node,
                               std::strerror(errno)));

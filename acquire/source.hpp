@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -30,6 +33,16 @@ struct DeviceIdentity {
   nlohmann::json to_json() const;
 };
 
+// The write block across interrupted runs. A run killed while it holds the write block leaves the
+// devices read-only; the run that continues it must restore what was there before the first run,
+// not what it finds. original_read_only: each device's flag as the first run found it ("MAJ:MIN"
+// -> read-only), from the resume state; before_set: called with original_flags() once every
+// flag has been read and before any is changed, so that they can be saved first.
+struct WriteBlockOptions {
+  std::map<std::string, bool> original_read_only;
+  std::function<void(const nlohmann::json&)> before_set;
+};
+
 class Source {
  public:
   // Opens the source; for a block device applies and confirms the write-block first, logging
@@ -37,7 +50,8 @@ class Source {
   // direct: read with O_DIRECT (block devices; also image files when `files` is set) where the
   // kernel allows it; reads keep every offset and length the caller asks for (bounce buffers for
   // what is not aligned to the logical sector size).
-  Source(const std::string& path, Log& log, bool direct = true, bool direct_files = false);
+  Source(const std::string& path, Log& log, bool direct = true, bool direct_files = false,
+         const WriteBlockOptions& wb = {});
   ~Source();  // closes, and returns each device's read-only flag to what it was (logged)
   Source(const Source&) = delete;
   Source& operator=(const Source&) = delete;
@@ -49,6 +63,9 @@ class Source {
   uint64_t padding() const { return padding_; }
   uint32_t sector_size() const { return id_.logical_sector_size; }
   const nlohmann::json& write_block() const { return write_block_; }
+  // Each guarded device's original read-only flag: [{"device", "dev" ("MAJ:MIN"), "read_only"}]
+  // (empty for an image file). The resume state keeps it (WriteBlockOptions).
+  nlohmann::json original_flags() const;
 
   // Reads exactly out.size() bytes at offset (short only at the end of the source);
   // returns bytes read, or -errno on a read error. Called from one thread at a time.
@@ -61,15 +78,23 @@ class Source {
  private:
   struct Guarded {
     std::string node;
+    std::string dev;  // "MAJ:MIN"
     int fd = -1;
-    int previous_ro = 0;
+    int previous_ro = 0;     // the original flag, restored at the end
+    int found_ro = 0;        // the flag when this run opened it
+    bool inherited = false;  // previous_ro comes from an interrupted run's state
     bool applied = false;
   };
-  void open_source(bool direct, bool direct_files);
+  using Members = std::vector<std::pair<std::string, std::string>>;  // kernel name, "MAJ:MIN"
+  std::vector<std::string> refuse_writable_use(const Members& members);
+  void apply_write_block(const Members& members, const WriteBlockOptions& wb,
+                         const std::vector<std::string>& mounted_ro);
+  void read_identity(const std::filesystem::path& disk);
+  void open_source(bool direct, bool direct_files, const WriteBlockOptions& wb);
   long long read_direct(uint64_t offset, std::span<std::byte> out);
   long long finish_read(uint64_t offset, std::span<std::byte> out, size_t done) const;
   void release();
-  void guard_block_device(unsigned maj, unsigned min);
+  void guard_block_device(unsigned maj, unsigned min, const WriteBlockOptions& wb);
   std::string path_;
   int fd_ = -1;
   int dfd_ = -1;          // the same source opened with O_DIRECT, or -1
