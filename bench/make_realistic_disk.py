@@ -192,7 +192,7 @@ class Media:
         return p
 
     def screenshot(self, w, h):
-        """A UI-like screenshot: bars, panels and lines of text on a flat background."""
+        """A UI-like screenshot: bars, message bubbles and word-like bars on a flat background."""
         d = self.folder()
         p = os.path.join(d, "s.png")
         r = self.rnd
@@ -201,8 +201,11 @@ class Media:
         while y < h - 60:
             draw += ["-fill", "#%06x" % r.choice([0xF2F2F7, 0xDCF8C6, 0xFFFFFF, 0xE5E5EA, 0x2C2C2E]),
                      "-draw", "roundrectangle %d,%d %d,%d 18,18" % (r.randint(10, w // 4), y, r.randint(w // 2, w - 10), y + 70)]
-            draw += ["-fill", "#202020", "-pointsize", "28", "-annotate", "+%d+%d" % (w // 4 + 30, y + 45),
-                     " ".join(r.choice(WORDS) for _ in range(r.randint(2, 6)))]
+            x = w // 4 + 30
+            for _ in range(r.randint(2, 7)):  # words as dark bars: no font needed
+                n = r.randint(30, 120)
+                draw += ["-fill", "#202020", "-draw", "rectangle %d,%d %d,%d" % (x, y + 26, x + n, y + 44)]
+                x += n + 14
             y += r.randint(90, 160)
         sh("convert", "-size", "%dx%d" % (w, h), "xc:#%06x" % r.choice([0xFFFFFF, 0x000000, 0xECE5DD]), *draw, p)
         return p
