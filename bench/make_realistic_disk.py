@@ -8,7 +8,8 @@ screenshots and chat databases; a quarter of the live files of every type is del
 
 Synthetic content only: colour fields, gradients, shapes, noise, test patterns (ffmpeg lavfi,
 ImageMagick), never anything resembling a person. Content is seeded (same seed, same files);
-where the kernel places them may vary slightly between runs.
+where the kernel places them may vary slightly between runs. FAT32 is written with mtools (no
+vfat module needed), ext4 and NTFS through the kernel's ext4 driver and ntfs-3g.
 
 usage: make_realistic_disk.py OUTDIR [--size-mib 4096] [--seed 22] [--chat-fixtures DIR]
   --size-mib from 256 to 32768 (32 GiB); the amount of every kind of content scales with it.
@@ -192,7 +193,7 @@ class Media:
         return p
 
     def screenshot(self, w, h):
-        """A UI-like screenshot: bars, panels and lines of text on a flat background."""
+        """A UI-like screenshot: bars, message bubbles and word-like bars on a flat background."""
         d = self.folder()
         p = os.path.join(d, "s.png")
         r = self.rnd
@@ -201,8 +202,11 @@ class Media:
         while y < h - 60:
             draw += ["-fill", "#%06x" % r.choice([0xF2F2F7, 0xDCF8C6, 0xFFFFFF, 0xE5E5EA, 0x2C2C2E]),
                      "-draw", "roundrectangle %d,%d %d,%d 18,18" % (r.randint(10, w // 4), y, r.randint(w // 2, w - 10), y + 70)]
-            draw += ["-fill", "#202020", "-pointsize", "28", "-annotate", "+%d+%d" % (w // 4 + 30, y + 45),
-                     " ".join(r.choice(WORDS) for _ in range(r.randint(2, 6)))]
+            x = w // 4 + 30
+            for _ in range(r.randint(2, 7)):  # words as dark bars: no font needed
+                n = r.randint(30, 120)
+                draw += ["-fill", "#202020", "-draw", "rectangle %d,%d %d,%d" % (x, y + 26, x + n, y + 44)]
+                x += n + 14
             y += r.randint(90, 160)
         sh("convert", "-size", "%dx%d" % (w, h), "xc:#%06x" % r.choice([0xFFFFFF, 0x000000, 0xECE5DD]), *draw, p)
         return p
@@ -253,38 +257,34 @@ class OldFiles:
                 self.pool = [(self.media.video(640, 360, self.rnd.randint(4, 12), 2, self.rnd.random() < 0.5), "mp4")]
         return self.pool.pop()
 
-    def fill(self, mnt):
-        d = os.path.join(mnt, "old")
-        os.makedirs(d, exist_ok=True)
+    def fill(self, part):
+        """Old files into `part` until it is full, then all of them deleted."""
+        part.mkdirs("/old")
         i = 0
         while True:
             i += 1
-            st = os.statvfs(mnt)
-            free = st.f_bavail * st.f_frsize
+            free = part.free()
             if free < 2 * MiB:
                 break
             kind = self.rnd.choices(["media", "text", "archive", "random"], [45, 20, 15, 20])[0]
             size = min(free - MiB, self.rnd.randint(64 * 1024, 6 * MiB))
-            path = os.path.join(d, "f%06d" % i)
+            path = "/old/f%06d" % i
             try:
                 if kind == "media":
                     src, typ = self.next_media()
                     if os.path.getsize(src) > free - MiB:
                         continue
-                    shutil.copyfile(src, path)
+                    part.put(src, path)
                     with open(src, "rb") as f:
                         head = hashlib.sha256(f.read(64 * 1024)).hexdigest()
                     self.survivors.append((sha256(src), typ, os.path.getsize(src), head))
                     os.remove(src)
                 else:
                     data = {"text": self.text, "archive": self.archive, "random": self.rnd.randbytes}[kind](size)
-                    with open(path, "wb") as f:
-                        f.write(data[:max(0, free - MiB)])
+                    part.put_bytes(data[:max(0, free - MiB)], path)
             except OSError:  # full: the last file is cut short, as on a real disk
                 break
-        sh("sync")
-        shutil.rmtree(d)
-        sh("sync")
+        part.rmtree("/old")
 
 
 # ------------------------------------------------------------------------------- chat
@@ -322,7 +322,9 @@ class Partition:
 
     def mkfs(self):
         if self.fstype == "fat32":
-            sh("mkfs.vfat", "-F", "32", "-n", "CAMERA", "-i", "5AFE0022", self.dev)
+            # 4 KiB clusters as cards have, unless that leaves too few clusters for FAT32.
+            self.cluster = 4096 if self.size >= 512 * MiB else 512
+            sh("mkfs.vfat", "-F", "32", "-s", str(self.cluster // 512), "-n", "CAMERA", "-i", "5AFE0022", self.dev)
         elif self.fstype == "ext4":
             sh("mkfs.ext4", "-q", "-F", "-L", "phone", "-U", "5afe0022-0000-4000-8000-000000000022",
                "-E", "hash_seed=5afe0022-0000-4000-8000-000000000023", self.dev)
@@ -331,18 +333,77 @@ class Partition:
 
     def mount(self):
         os.makedirs(self.mnt, exist_ok=True)
+        self.dirs = set()
+        if self.fstype == "fat32":
+            return
         if self.fstype == "ntfs":
             sh("ntfs-3g", self.dev, self.mnt)
         else:
             sh("mount", "-t", "vfat" if self.fstype == "fat32" else "ext4", self.dev, self.mnt)
 
     def umount(self):
-        sh("sync")
-        sh("umount", self.mnt)
+        if self.fstype != "fat32":
+            sh("sync")
+            sh("umount", self.mnt)
+
+    # File operations: through the kernel's driver for ext4 and NTFS, through mtools for FAT32
+    # (containers often lack the vfat module).
+    def mtools(self, cmd, *args):
+        env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+        r = subprocess.run([cmd, "-i", self.dev, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        if r.returncode != 0:
+            raise OSError("%s %s: %s" % (cmd, " ".join(args), r.stderr.decode(errors="replace")[-500:]))
+        return r.stdout.decode(errors="replace")
+
+    def free(self):
+        if self.fstype == "fat32":
+            return int(self.mtools("minfo", "::").split("free clusters=")[1].split()[0]) * self.cluster
+        st = os.statvfs(self.mnt)
+        return st.f_bavail * st.f_frsize
+
+    def mkdirs(self, path):
+        if self.fstype != "fat32":
+            os.makedirs(self.mnt + path, exist_ok=True)
+            return
+        parts = path.strip("/").split("/")
+        for k in range(1, len(parts) + 1):
+            d = "/" + "/".join(parts[:k])
+            if d not in self.dirs:
+                self.mtools("mmd", "::" + d)
+                self.dirs.add(d)
+
+    def put(self, src, path):
+        self.mkdirs(os.path.dirname(path))
+        if self.fstype == "fat32":
+            self.mtools("mcopy", "-o", src, "::" + path)
+        else:
+            shutil.copyfile(src, self.mnt + path)
+
+    def put_bytes(self, data, path):
+        tmp = os.path.join(os.path.dirname(self.mnt), "put.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        self.put(tmp, path)
+        os.remove(tmp)
+
+    def remove(self, path):
+        if self.fstype == "fat32":
+            self.mtools("mdel", "::" + path)
+        else:
+            os.remove(self.mnt + path)
+
+    def rmtree(self, path):
+        if self.fstype == "fat32":
+            self.mtools("mdeltree", "::" + path)
+            self.dirs = {d for d in self.dirs if not d.startswith(path)}
+        else:
+            shutil.rmtree(self.mnt + path)
+            sh("sync")
 
     def __exit__(self, *exc):
         if os.path.ismount(self.mnt):
             subprocess.run(["umount", self.mnt])
+        subprocess.run(["sync"])
         subprocess.run(["losetup", "-d", self.dev])
 
 
@@ -487,20 +548,17 @@ def main():
         with part:
             part.mkfs()
             part.mount()
-            old.fill(part.mnt)
+            old.fill(part)
             mine = [(k, i) for k, i in enumerate(items) if i[2] == part.name]
             for k, (src, typ, fs, path, extra) in mine:
-                dst = part.mnt + path
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                shutil.copyfile(src, dst)
+                part.put(src, path)
                 t = {"sha256": sha256(src), "fs": fs, "path": path, "expect": "deleted" if k in deleted else "allocated",
                      "type": typ, "size": os.path.getsize(src)}
                 t.update(extra)
                 truth.append(t)
-            sh("sync")
             for k, (src, typ, fs, path, extra) in mine:
                 if k in deleted:
-                    os.remove(part.mnt + path)
+                    part.remove(path)
             part.umount()
     # The old media with a hash of their first 64 KiB, to find the ones still whole.
     print("finding old media still whole in free space ...", flush=True)
