@@ -27,10 +27,10 @@ th{background:#e8edf2}tbody tr:nth-child(even){background:#f6f8fa}
 td{overflow-wrap:anywhere}.mono{font-family:ui-monospace,monospace;font-size:12px}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:6px 0}
 dl.facts dt{font-weight:600}dl.facts dd{margin:0;overflow-wrap:anywhere}
-dl.obj{margin:0;padding-left:10px;border-left:2px solid #ddd}dl.obj dt{font-weight:600}
-dl.obj dd{margin:0 0 2px 12px}.filter{margin:4px 0;padding:4px;width:320px}
+dl.obj{margin:0;padding-left:10px;border-left:2px solid #ddd;display:grid;
+ grid-template-columns:max-content 1fr;gap:1px 12px}dl.obj dt{font-weight:600}dl.obj dd{margin:0}.filter{margin:4px 0;padding:4px;width:320px}
 .count{color:#555;margin-left:8px}.bad{color:#a00;font-weight:600}.ok{color:#060;font-weight:600}
-.muted{color:#666}pre.log{white-space:pre-wrap;font-size:12px;background:#f4f4f4;padding:8px}
+.muted{color:#666}.nw{white-space:nowrap}pre.log{white-space:pre-wrap;font-size:12px;background:#f4f4f4;padding:8px}
 img.thumb{max-width:160px;max-height:120px;filter:blur(14px);cursor:pointer;display:block}
 img.thumb.revealed{filter:none}
 @media print{
@@ -84,13 +84,15 @@ void header(std::string& o, const Evidence& ev, const HtmlOptions& opt, const st
   std::string description;
   if (ev.acquisition.is_object() && ev.acquisition.contains("case"))
     description = str(ev.acquisition["case"], "description");
-  html::facts(
-      o, {{"Case", case_ref.empty() ? "(not recorded)" : esc(case_ref)},
-          {"Exhibit", exhibit.empty() ? "(not recorded)" : esc(exhibit)},
-          {"Description", esc(description)},
-          {"Examiner at acquisition", esc(examiner)},
-          {"Evidence folder", "<span class=\"mono\">" + esc(ev.files.dir.string()) + "</span>"},
-          {"Report made", esc(opt.generated_at) + " by " + esc(opt.tool_version)}});
+  html::facts(o, {{"Case", case_ref.empty() ? "(not recorded)" : esc(case_ref)},
+                  {"Exhibit", exhibit.empty() ? "(not recorded)" : esc(exhibit)},
+                  {"Description", esc(description)},
+                  {"Examiner at acquisition", esc(examiner)},
+                  {"Evidence folder",
+                   "<span class=\"mono\">" +
+                       esc(std::filesystem::absolute(ev.files.dir).lexically_normal().string()) +
+                       "</span>"},
+                  {"Report made", esc(opt.generated_at) + " by " + esc(opt.tool_version)}});
   o +=
       "<nav class=\"noprint\"><a href=\"#acquisition\">Acquisition</a><a href=\"#volumes\">Volumes"
       "</a><a href=\"#summary\">Summary</a><a href=\"#known\">Known sets</a><a href=\"#artefacts\">"

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "base/format.hpp"
@@ -18,6 +19,10 @@ namespace {
 
 std::string mono(const std::string& s) {
   return "<span class=\"mono\">" + esc(s) + "</span>";
+}
+
+std::string nowrap(const std::string& s) {
+  return "<span class=\"nw\">" + esc(s) + "</span>";
 }
 
 std::string join(const json& arr) {
@@ -75,7 +80,7 @@ std::string times_cell(const json& a) {
   for (auto [k, label] :
        {std::pair{"mtime", "m"}, {"atime", "a"}, {"ctime", "c"}, {"crtime", "b"}}) {
     std::string t = str(a, k);
-    if (!t.empty()) out += fmt::format("{}&nbsp;{}<br>", label, esc(t));
+    if (!t.empty()) out += fmt::format("<span class=\"nw\">{}&nbsp;{}</span><br>", label, esc(t));
   }
   return out.empty() ? "<span class=\"muted\">none</span>" : out;
 }
@@ -160,13 +165,13 @@ void section_artefacts(std::string& o, const Evidence& ev, const HtmlOptions& op
       std::string size = num(*a, "size");
       if (opt.thumbnails)
         row(o,
-            {esc(str(*a, "id")), esc(str(*a, "state")), place_cell(*a), esc(size), times_cell(*a),
-             hashes, notes_cell(*a), preview(ev, *a, opt)},
+            {nowrap(str(*a, "id")), esc(str(*a, "state")), place_cell(*a), nowrap(size),
+             times_cell(*a), hashes, notes_cell(*a), preview(ev, *a, opt)},
             attrs);
       else
         row(o,
-            {esc(str(*a, "id")), esc(str(*a, "state")), place_cell(*a), esc(size), times_cell(*a),
-             hashes, notes_cell(*a)},
+            {nowrap(str(*a, "id")), esc(str(*a, "state")), place_cell(*a), nowrap(size),
+             times_cell(*a), hashes, notes_cell(*a)},
             attrs);
     }
     table_close(o, id, true);
@@ -232,7 +237,7 @@ void section_timeline(std::string& o, const Evidence& ev) {
   for (auto& e : events) {
     std::string place = e.source == "message" ? esc(e.app) + "<br>" + mono(e.path) : mono(e.path);
     std::string detail = e.detail.size() > 300 ? e.detail.substr(0, 300) + "…" : e.detail;
-    row(o, {esc(base::iso8601(e.time.seconds, e.time.nanos)), mono(e.macb), esc(e.what), place,
+    row(o, {nowrap(base::iso8601(e.time.seconds, e.time.nanos)), mono(e.macb), esc(e.what), place,
             esc(e.state), esc(e.artefact), esc(detail)});
   }
   table_close(o, "timeline-table", true);
@@ -256,9 +261,15 @@ void section_errors(std::string& o, const Evidence& ev) {
       row(o, {"acquisition", "unreadable sectors zero-filled: " + esc(num(e, "count")),
               "sector " + esc(num(e, "sector"))}),
           ++n;
+  // A database's errors, unless the carve's summary already lists them for its artefact.
+  std::set<std::pair<std::string, std::string>> listed;
+  if (ev.summary.is_object() && ev.summary.contains("errors") && ev.summary["errors"].is_array())
+    for (auto& e : ev.summary["errors"]) listed.insert({str(e, "where"), str(e, "message")});
   for (auto& a : ev.artefacts)
     if (str(a, "type") == "sqlite" && a.contains("errors") && a["errors"].is_array())
-      for (auto& e : a["errors"]) row(o, {"database " + esc(str(a, "id")), esc(text(e)), ""}), ++n;
+      for (auto& e : a["errors"])
+        if (!listed.count({"artefact " + str(a, "id"), text(e)}))
+          row(o, {"database " + esc(str(a, "id")), esc(text(e)), ""}), ++n;
   table_close(o, "error-table", false);
   o += n ? fmt::format("<p class=\"bad\" id=\"error-count\">{} error(s).</p>\n", n)
          : "<p class=\"ok\" id=\"error-count\">No errors recorded.</p>\n";

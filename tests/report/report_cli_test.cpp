@@ -174,11 +174,11 @@ TEST_CASE("report: safehold timeline gives fls -m's bodyfile, which mactime read
   CHECK(csv.find("=HYPERLINK(\"\"http://evil.invalid\"\",\"\"x\"\")") != std::string::npos);
   auto events = jsonl(t / "tl/timeline.jsonl");
   std::map<std::string, size_t> sources;
-  std::string last;
+  int64_t last = INT64_MIN;
   for (auto& e : events) {
     sources[e["source"].get<std::string>()]++;
-    CHECK(e["time"].get<std::string>() >= last);  // sorted (same-length UTC strings up to 9999)
-    last = e["time"].get<std::string>();
+    CHECK(e["unix"].get<int64_t>() >= last);  // sorted by time
+    last = e["unix"].get<int64_t>();
   }
   CHECK(sources["message"] == 3);
   CHECK(sources["filesystem"] > 0);

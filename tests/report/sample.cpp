@@ -12,14 +12,14 @@ SampleExhibit make_sample_exhibit(const std::filesystem::path& dir) {
   must_run("convert -size 320x240 gradient:gold-navy " + q(root / "DCIM/IMG_0001.jpg"));
   must_run("convert -size 200x150 gradient:white-darkgreen -quality 90 " +
            q(root / "DCIM" / kXssName));
-  must_run("convert -size 128x128 plasma:fractal -seed 7 " + q(root / "Pictures" / kBidiName));
+  must_run("convert -size 128x128 plasma:fractal -seed 7 png:" + q(root / "Pictures" / kBidiName));
   must_run("convert -size 300x200 gradient:red-blue -quality 85 " + q(root / "DCIM/old.jpg"));
   must_run("sqlite3 " + q(root / "data/mmssms.db") + R"( <<'SQL'
 CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, person INTEGER, date INTEGER,
   date_sent INTEGER, protocol INTEGER, read INTEGER, status INTEGER, type INTEGER, body TEXT);
 CREATE TABLE pdu (_id INTEGER PRIMARY KEY, thread_id INTEGER, date INTEGER, msg_box INTEGER);
 CREATE TABLE addr (_id INTEGER PRIMARY KEY, msg_id INTEGER, address TEXT, type INTEGER);
-CREATE TABLE part (_id INTEGER PRIMARY KEY, mid INTEGER, ct TEXT, text TEXT, _data TEXT);
+CREATE TABLE part (_id INTEGER PRIMARY KEY, mid INTEGER, seq INTEGER, ct TEXT, text TEXT, _data TEXT);
 INSERT INTO sms (thread_id, address, date, date_sent, read, type, body) VALUES
   (1, '+447700900001', 1764400000000, 1764400000000, 1, 1, 'see <script>window.pwned=2</script> here'),
   (1, '+447700900001', 1764400060000, 1764400060000, 1, 2, '=HYPERLINK("http://evil.invalid","x")'),
