@@ -1,5 +1,6 @@
 // libFuzzer target for decode_blob (base64 around bplist/NSKeyedArchiver/protobuf, JSON) and
-// blob_text (built with -DSAFEHOLD_FUZZ=ON and clang; see chat/fuzz/run.sh).
+// blob_text (built with -DSAFEHOLD_FUZZ=ON and clang; see .ci/fuzz.sh, seeds from
+// chat/fuzz/seeds.sh).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

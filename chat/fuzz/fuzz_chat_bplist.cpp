@@ -1,5 +1,5 @@
 // libFuzzer target for the binary plist and NSKeyedArchiver decoders (built with
-// -DSAFEHOLD_FUZZ=ON and clang; see chat/fuzz/run.sh).
+// -DSAFEHOLD_FUZZ=ON and clang; see .ci/fuzz.sh, seeds from chat/fuzz/seeds.sh).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -1,5 +1,5 @@
 // libFuzzer target for the schema-less protobuf decoder (built with -DSAFEHOLD_FUZZ=ON and
-// clang; see chat/fuzz/run.sh).
+// clang; see .ci/fuzz.sh, seeds from chat/fuzz/seeds.sh).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

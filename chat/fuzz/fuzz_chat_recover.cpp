@@ -1,6 +1,6 @@
 // libFuzzer target for the SQLite page decoding and deleted-record recovery: the input is a
 // database image, also read as its own WAL and rollback journal (built with -DSAFEHOLD_FUZZ=ON
-// and clang; see chat/fuzz/run.sh).
+// and clang; see .ci/fuzz.sh, seeds from chat/fuzz/seeds.sh).
 #include <cstddef>
 #include <cstdint>
 #include <string>
