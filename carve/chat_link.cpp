@@ -34,6 +34,8 @@ ChatTotals read_chats(std::vector<Artefact>& arts, const std::filesystem::path& 
     }
     a.chat =
         ChatFields{res.app, res.reader, res.messages, res.recovered, res.encrypted, res.errors};
+    // Why a recognised database gave no messages: a warning on its artefact, not damage.
+    a.warnings.insert(a.warnings.end(), res.warnings.begin(), res.warnings.end());
     ++t.databases;
     t.messages += res.messages;
     t.recovered += res.recovered;
