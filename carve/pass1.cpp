@@ -99,15 +99,15 @@ std::vector<fs::Problem> Pass1::read_errors() const {
   return out;
 }
 
-const Walker* Pass1::read(const fs::FilesystemInfo& f, const fs::FileEntry& e, Content& out,
-                          std::optional<fs::Problem>& prob) {
+const Walker* Pass1::read(const fs::FileEntry& e, Content& out, std::optional<fs::Problem>& prob) {
   // One read: the first piece types the file; media goes on into memory (files up to kMemFile,
   // written by a job) or streams into a scratch file.
   const Walker* w = nullptr;
   bool decided = false;
   const bool in_memory = e.size <= kMemFile && pending_mem_.load() + e.size <= kMemPending;
   std::ofstream stream;
-  prob = c_.ev.read_file(f.index, e.inode, [&](std::span<const std::byte> b) {
+  // By entry: an NTFS named stream (fs lists each as an entry "path:stream") reads its own data.
+  prob = c_.ev.read_file(e, [&](std::span<const std::byte> b) {
     if (!decided) {
       decided = true;
       auto head = b.first(std::min<size_t>(b.size(), 4096));
@@ -162,7 +162,7 @@ Artefact Pass1::describe(const fs::FileEntry& e) const {
 void Pass1::file(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileEntry& e) {
   Content content;
   std::optional<fs::Problem> prob;
-  const Walker* w = read(f, e, content, prob);
+  const Walker* w = read(e, content, prob);
   if (!w) return;
   Artefact a = describe(e);
   a.type = w->types().front().name;

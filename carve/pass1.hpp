@@ -68,8 +68,7 @@ class Pass1 {
   void file(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileEntry& e);
   // Reads a file once: its first piece types it; a wanted one goes on into `out`. Returns its
   // walker.
-  const Walker* read(const fs::FilesystemInfo& f, const fs::FileEntry& e, Content& out,
-                     std::optional<fs::Problem>& prob);
+  const Walker* read(const fs::FileEntry& e, Content& out, std::optional<fs::Problem>& prob);
   Artefact describe(const fs::FileEntry& e) const;
   void companions(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileEntry& e,
                   const std::filesystem::path& db, Artefact& a);
