@@ -255,12 +255,8 @@ TEST_CASE("issue 24: crafted tables (pointers beyond, counts zero and huge) are 
            std::to_string(table) +
            " of count0.E01 holds no entries and no intact copy of it exists)",
        [](std::string& d) { rewrite_tables(d, [](std::vector<uint32_t>& e) { e.clear(); }); }},
-      {"huge",
-       "chunks 0-95 (image bytes 0-3145727) cannot be read: no table locates it (the table at "
-       "byte " +
-           std::to_string(table) +
-           " of huge.E01 claims 4294967295 entries, more than its 412 bytes hold and no intact "
-           "copy of it exists)",
+      {"huge",  // libewf itself refuses this table: the set cannot be opened at all
+       "",
        [](std::string& d) {
          rewrite_tables(
              d, [](std::vector<uint32_t>&) {}, std::nullopt, 0xffffffffu);
@@ -277,6 +273,14 @@ TEST_CASE("issue 24: crafted tables (pointers beyond, counts zero and huge) are 
       std::string d = good;
       c.craft(d);
       test::write_text(e01, d);
+      if (c.name == "huge") {
+        CHECK_THROWS_WITH(fs::Image::open(e01),
+                          Catch::StartsWith(e01.string() + ": not a readable EWF image: "));
+        Outcome o = run_all(e01);
+        CHECK(o.hash == 1);
+        check_agreement(e01, a.md5);
+        return;
+      }
       auto img = fs::Image::open(e01);
       if (!c.message.empty()) {
         REQUIRE(img->damage().size() == 1);
