@@ -127,7 +127,8 @@ json change_json(const ChangeResult& r, int64_t now) {
 }
 
 json to_json(const AuditCheck& c) {
-  return {{"ok", c.ok}, {"records", c.records}, {"problems", c.problems}};
+  // The anchor file's path stays out: the API shows it to every role.
+  return {{"ok", c.ok}, {"records", c.records}, {"problems", c.problems}, {"anchors", c.anchors}};
 }
 
 json to_json(const QueueEntry& e) {
