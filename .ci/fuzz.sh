@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target (each module's fuzz/*.cpp) with clang, ASan and UBSan, seeds them
 # from each module's fuzz/seeds.sh, and runs each for SECONDS (default 20; CI uses a few).
-#   usage: .ci/fuzz.sh [SECONDS]      (also `make fuzz`; FUZZ_BUILD, JOBS)
+#   usage: .ci/fuzz.sh [SECONDS]      (also `make fuzz`; FUZZ_BUILD, JOBS, FUZZ_SKIP="fuzz_a fuzz_b")
 # A crash, leak, timeout or out-of-memory fails the run and prints the fuzzer's last lines; the
 # crashing input is kept under $FUZZ_BUILD/crashes/.
 set -euo pipefail
@@ -19,6 +19,7 @@ for s in */fuzz/seeds.sh; do bash "$s" "$seeds"; done
 mkdir -p "$build/crashes"
 status=0
 for t in "${targets[@]}"; do
+  if [[ " ${FUZZ_SKIP:-} " == *" $t "* ]]; then echo "$t: skipped (FUZZ_SKIP)"; continue; fi
   exe=$(realpath "$(find "$build" -type f -name "$t" -perm -u+x | head -1)")
   corpus="$seeds/${t#fuzz_}"
   mkdir -p "$corpus"
