@@ -38,7 +38,7 @@ std::string exif_app1() {
   put_u16(t, 42);
   put_u32(t, 8);
   // IFD0 at 8: 4 entries -> 2 + 48 + 4 = 54 bytes, data from 62.
-  const std::string make = "SafeholdCam", model = "Test Model 1", dto = "2024:05:06 07:08:09";
+  const std::string make = "SynthCam", model = "Test Model 1", dto = "2024:05:06 07:08:09";
   uint32_t data = 8 + 2 + 4 * 12 + 4;
   uint32_t make_off = data, model_off = make_off + 9, exif_off = model_off + 13;
   uint32_t dto_off = exif_off + 2 + 12 + 4, gps_off = dto_off + 20;
@@ -168,7 +168,7 @@ TEST_CASE("export EXIF reader takes camera, dates and GPS, and survives damage",
   std::string j = "\xff\xd8" + exif_app1() + "\xff\xd9";
   auto e = read_exif(std::span(reinterpret_cast<const uint8_t*>(j.data()), j.size()));
   using P = std::pair<std::string, std::string>;
-  CHECK(e == std::vector<P>{{"Make", "SafeholdCam"},
+  CHECK(e == std::vector<P>{{"Make", "SynthCam"},
                             {"Model", "Test Model 1"},
                             {"DateTimeOriginal", "2024:05:06 07:08:09"},
                             {"GPSLatitude", "51.500000"},
@@ -214,7 +214,7 @@ TEST_CASE("export VICS 2.0 JSON carries the fields and merges duplicates across 
   CHECK(a["AlternativeHashes"][0]["HashName"] == "SHA256");
   nlohmann::json exifs = nlohmann::json::array();
   for (auto [k, val] :
-       std::vector<std::pair<std::string, std::string>>{{"Make", "SafeholdCam"},
+       std::vector<std::pair<std::string, std::string>>{{"Make", "SynthCam"},
                                                         {"Model", "Test Model 1"},
                                                         {"DateTimeOriginal", "2024:05:06 07:08:09"},
                                                         {"GPSLatitude", "51.500000"},

@@ -166,7 +166,7 @@ TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors",
   auto tok = must_run(vq(*db, "token create --role examiner --name bench-1"));
   auto last = tok.substr(tok.rfind('\n', tok.size() - 2) + 1);
   CHECK(last.rfind("safehold_", 0) == 0);
-  CHECK(last.size() == 6 + 64 + 1);
+  CHECK(last.size() == 9 + 64 + 1);  // "safehold_", 64 hex digits, newline
   auto tl = must_run(vq(*db, "token list"));
   CHECK(tl.find("bench-1") != std::string::npos);
   CHECK(tl.find(last.substr(0, 20)) == std::string::npos);

@@ -344,7 +344,7 @@ TEST_CASE("store: tokens are stored hashed, verified and revoked", "[scheduler]"
   Clocked s(db->url());
   auto t1 = s->create_token("admin", Role::manager, "alice");
   auto t2 = s->create_token("admin", Role::auditor, "");
-  CHECK(t1.secret.size() == 6 + 64);
+  CHECK(t1.secret.size() == 9 + 64);  // "safehold_" and 64 hex digits
   CHECK(t1.secret != t2.secret);
   CHECK(t2.token.name == "auditor");
   auto v = s->verify_token(t1.secret);
