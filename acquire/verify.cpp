@@ -2,6 +2,7 @@
 // compared with those stored in the E01 and (SHA-256) with the acquisition record beside it.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -17,12 +18,16 @@ namespace fsys = std::filesystem;
 using nlohmann::json;
 
 json VerifyResult::to_json() const {
-  return json{
-      {"ok", ok},
-      {"size", size},
-      {"computed", {{"md5", computed.md5}, {"sha1", computed.sha1}, {"sha256", computed.sha256}}},
-      {"stored", {{"md5", stored.md5}, {"sha1", stored.sha1}, {"sha256", stored.sha256}}},
-      {"problems", problems}};
+  // A digest that was not computed (damaged image) or is not stored is null, never "".
+  const auto digests = [](const base::Digests& d) {
+    const auto one = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
+    return json{{"md5", one(d.md5)}, {"sha1", one(d.sha1)}, {"sha256", one(d.sha256)}};
+  };
+  return json{{"ok", ok},
+              {"size", size},
+              {"computed", digests(computed)},
+              {"stored", digests(stored)},
+              {"problems", problems}};
 }
 
 VerifyResult verify(const fsys::path& image, unsigned threads) {
@@ -66,8 +71,11 @@ VerifyResult verify(const fsys::path& image, unsigned threads) {
   uint64_t bytes = 0;
   fs::ReadOptions ro;
   ro.threads = threads;
+  // Unreadable chunks are named in result.errors and never hashed as zeros: a digest of
+  // zero-fill is not the media's, so a damaged image gets no computed digest at all.
+  ro.deliver_damaged = false;
   auto result = fs::read_sequential(
-      image,
+      *img,
       [&](uint64_t, std::span<const std::byte> data) {
         if (hashers.size() == 1) {
           hashers[0]->update(data);
@@ -82,14 +90,26 @@ VerifyResult verify(const fsys::path& image, unsigned threads) {
         return true;
       },
       ro);
+  // The damaged ranges are disjoint; those found only when decoded were delivered as zeros.
+  uint64_t damaged = 0;
+  for (auto& e : result.errors) {
+    v.problems.push_back("damaged " + e.message);
+    damaged += e.len;
+  }
+  if (!result.errors.empty() || bytes != v.size) {
+    const uint64_t readable = result.errors.empty() ? bytes : v.size - std::min(damaged, v.size);
+    v.problems.push_back(fmt::format(
+        "no digest computed: {} of {} bytes could be read, so the stored digests cannot be checked",
+        readable, v.size));
+    v.ok = false;
+    return v;
+  }
   for (size_t i = 0; i < hashers.size(); ++i) {
     auto d = hashers[i]->finish();
     if (bits[i] == 1) v.computed.md5 = d.md5;
     if (bits[i] == 2) v.computed.sha1 = d.sha1;
     if (bits[i] == 4) v.computed.sha256 = d.sha256;
   }
-  for (auto& e : result.errors) v.problems.push_back("damaged " + e.message);
-  if (bytes != v.size) v.problems.push_back(fmt::format("read {} bytes of {}", bytes, v.size));
   if (v.stored.md5.empty())
     v.problems.push_back("the image stores no MD5");
   else if (v.stored.md5 != v.computed.md5)

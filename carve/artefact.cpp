@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "base/json.hpp"
+#include "base/text.hpp"
 #include "fs/json.hpp"
 
 namespace safehold::carve {
@@ -66,30 +67,11 @@ nlohmann::json to_json(const Artefact& a) {
   return j;
 }
 
-std::string xml_text(const std::string& in) {
-  std::string s = base::printable(in);  // controls and invalid UTF-8 become \xNN
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+namespace {
+std::string xml(const std::string& s) {
+  return base::markup_escape(s, base::Markup::xml);
 }
+}  // namespace
 
 void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src,
                  const std::vector<Artefact>& arts) {
@@ -103,15 +85,15 @@ void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src,
          "  <creator version=\"1.0\">\n    <program>safehold carve</program>\n    "
          "<version>0.1.0</version>\n    <execution_environment>\n";
   if (!src.command_line.empty())
-    out << "      <command_line>" << xml_text(src.command_line) << "</command_line>\n";
+    out << "      <command_line>" << xml(src.command_line) << "</command_line>\n";
   if (!src.start_time.empty()) out << "      <start_time>" << src.start_time << "</start_time>\n";
   out << "    </execution_environment>\n  </creator>\n  <source>\n    <image_filename>"
-      << xml_text(src.image) << "</image_filename>\n  </source>\n";
+      << xml(src.image) << "</image_filename>\n  </source>\n";
   for (const Artefact& a : arts) {
     out << "  <fileobject>\n";
-    out << "    <filename>" << xml_text(a.path ? *a.path : a.file) << "</filename>\n";
+    out << "    <filename>" << xml(a.path ? *a.path : a.file) << "</filename>\n";
     if (a.volume) out << "    <partition>" << (*a.volume + 1) << "</partition>\n";
-    out << "    <id>" << xml_text(a.id) << "</id>\n";
+    out << "    <id>" << xml(a.id) << "</id>\n";
     out << "    <filesize>" << a.size << "</filesize>\n";
     if (a.state == "carved")
       out << "    <unalloc>1</unalloc>\n";
@@ -123,7 +105,7 @@ void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src,
     if (a.ctime) out << "    <ctime>" << *a.ctime << "</ctime>\n";
     if (a.atime) out << "    <atime>" << *a.atime << "</atime>\n";
     if (a.crtime) out << "    <crtime>" << *a.crtime << "</crtime>\n";
-    out << "    <libmagic>" << xml_text(a.mime) << "</libmagic>\n";
+    out << "    <libmagic>" << xml(a.mime) << "</libmagic>\n";
     out << "    <byte_runs>\n";
     uint64_t file_off = 0;
     for (auto& r : a.byte_runs) {
@@ -135,9 +117,9 @@ void write_dfxml(const std::filesystem::path& path, const DfxmlSource& src,
     out << "    <hashdigest type=\"md5\">" << a.md5 << "</hashdigest>\n";
     out << "    <hashdigest type=\"sha1\">" << a.sha1 << "</hashdigest>\n";
     out << "    <hashdigest type=\"sha256\">" << a.sha256 << "</hashdigest>\n";
-    out << "    <safehold:artefact type=\"" << xml_text(a.type) << "\" state=\"" << a.state
-        << "\" valid=\"" << (a.valid ? 1 : 0) << "\" file=\"" << xml_text(a.file) << "\"";
-    if (a.parent) out << " parent=\"" << xml_text(*a.parent) << "\"";
+    out << "    <safehold:artefact type=\"" << xml(a.type) << "\" state=\"" << a.state
+        << "\" valid=\"" << (a.valid ? 1 : 0) << "\" file=\"" << xml(a.file) << "\"";
+    if (a.parent) out << " parent=\"" << xml(*a.parent) << "\"";
     out << "/>\n";
     out << "  </fileobject>\n";
   }

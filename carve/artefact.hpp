@@ -70,8 +70,4 @@ struct DfxmlSource {
 void write_dfxml(const std::filesystem::path& out, const DfxmlSource& src,
                  const std::vector<Artefact>& arts);
 
-// XML 1.0 text from untrusted bytes: escapes markup and turns characters XML cannot hold
-// (controls, invalid UTF-8) into \xNN.
-std::string xml_text(const std::string& s);
-
 }  // namespace safehold::carve

@@ -181,7 +181,7 @@ void Pass2::read_span(size_t first, size_t last) {
   };
   try {
     auto res = fs::read_sequential(
-        c_.ev.image().path(),
+        c_.ev.image(),
         [&](uint64_t off, std::span<const std::byte> b) {
           return route(off, b.size(), [&](uint64_t at, uint64_t n) {
             feed(b.subspan(static_cast<size_t>(at), static_cast<size_t>(n)));

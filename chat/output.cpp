@@ -4,18 +4,18 @@
 #include <stdexcept>
 
 #include "base/json.hpp"
+#include "base/text.hpp"
 
 namespace safehold::chat {
 
 namespace {
-// Byte classes: 1 needs a JSON escape, 2 needs CSV quoting, 4 is not ASCII.
+// Byte classes: 1 needs a JSON escape, 4 is not ASCII.
 struct ByteClasses {
   uint8_t c[256];
   ByteClasses() {
     for (int k = 0; k < 256; ++k) {
       c[k] = 0;
       if (k < 0x20 || k == '"' || k == '\\') c[k] |= 1;
-      if (k == ',' || k == '"' || k == '\r' || k == '\n') c[k] |= 2;
       if (k >= 0x80) c[k] |= 4;
     }
   }
@@ -29,115 +29,6 @@ unsigned classify(std::string_view s) {
 }
 }  // namespace
 
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  auto u = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = u(i);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-      continue;
-    }
-    bool ok = i + n < s.size();
-    for (size_t k = 1; ok && k <= n; ++k) {
-      if ((u(i + k) & 0xC0) != 0x80)
-        ok = false;
-      else
-        cp = (cp << 6) | (u(i + k) & 0x3F);
-    }
-    if (ok) {
-      static const uint32_t min_cp[] = {0, 0x80, 0x800, 0x10000};
-      if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) ok = false;
-    }
-    if (ok) {
-      out.append(s.substr(i, n + 1));
-      i += n + 1;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
-void append_csv_field(std::string& out, std::string_view s) {
-  if (!(classify(s) & 2)) {
-    out.append(s);
-    return;
-  }
-  out += '"';
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
-std::string csv_field(std::string_view s) {
-  std::string out;
-  append_csv_field(out, s);
-  return out;
-}
-
-bool strict_utf8(std::string_view s) {
-  size_t i = 0, n = s.size();
-  auto u = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  while (i < n) {
-    // ASCII runs eight bytes at a time.
-    while (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if (w & 0x8080808080808080ull) break;
-      i += 8;
-    }
-    if (i >= n) break;
-    unsigned char c = u(i);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    if (u(i + 1) < lo || u(i + 1) > hi) return false;
-    for (size_t k = 2; k < len; ++k)
-      if ((u(i + k) & 0xC0) != 0x80) return false;
-    i += len;
-  }
-  return true;
-}
-
 void append_json_string(std::string& out, std::string_view s) {
   unsigned f = classify(s);
   if (!(f & 5)) {
@@ -146,7 +37,7 @@ void append_json_string(std::string& out, std::string_view s) {
     out += '"';
     return;
   }
-  if ((f & 4) && !strict_utf8(s)) {
+  if ((f & 4) && !base::strict_utf8(s)) {
     // Evidence bytes that are not UTF-8: base::dump's replacement rules, exactly.
     out += safehold::base::dump(nlohmann::json(std::string(s)));
     return;
@@ -216,7 +107,7 @@ MessageWriter::MessageWriter(const std::filesystem::path& outdir) : outdir_(outd
   csv_.open(outdir / "messages.csv", std::ios::binary | std::ios::trunc);
   if (!jsonl_ || !csv_)
     throw std::runtime_error("cannot create messages.jsonl/csv in " + outdir.string());
-  csv_ << kCsvHeader;
+  csv_ << base::kUtf8Bom << kCsvHeader;
 }
 
 void MessageWriter::write(const DatabaseFound& db, const Message& m, const ChatContext& ctx) {
@@ -294,10 +185,7 @@ void MessageWriter::write(const DatabaseFound& db, const Message& m, const ChatC
   auto add = [&](std::string_view f) {
     if (!first) line += ',';
     first = false;
-    if (!(classify(f) & 4) || strict_utf8(f))
-      append_csv_field(line, f);
-    else
-      append_csv_field(line, valid_utf8(f));
+    base::append_csv_cell(line, f);
   };
   add(m.app);
   add(db.artefact_id);

@@ -1,4 +1,5 @@
-// messages.jsonl and messages.csv writers for normalised messages.
+// messages.jsonl and messages.csv writers for normalised messages. messages.csv begins with a
+// UTF-8 BOM and its cells are base::append_csv_cell's: quoted per RFC 4180, formulas neutralised.
 #pragma once
 
 #include <fstream>
@@ -11,14 +12,8 @@
 
 namespace safehold::chat {
 
-// Replaces invalid UTF-8 sequences with U+FFFD (evidence strings may be anything).
-std::string valid_utf8(std::string_view s);
-// Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
-bool strict_utf8(std::string_view s);
 // Appends s as a JSON string, byte for byte what safehold::base::dump writes for it.
 void append_json_string(std::string& out, std::string_view s);
-// One RFC 4180 field: quoted when it holds a comma, a quote, CR or LF.
-std::string csv_field(std::string_view s);
 
 class MessageWriter {
  public:

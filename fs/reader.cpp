@@ -345,18 +345,27 @@ void read_ewf_parallel(const Image& img,
 ReadResult read_sequential(const std::filesystem::path& path,
                            const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                            const ReadOptions& opts) {
-  ReadResult result;
   // Opened as every other command opens it, so all agree on whether the image can be read.
   auto img = Image::open(path);
-  if (img->ewf_map()) {
-    read_ewf_parallel(*img, sink, opts, result);
+  return read_sequential(*img, sink, opts);
+}
+
+ReadResult read_sequential(const Image& img,
+                           const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
+                           const ReadOptions& opts) {
+  ReadResult result;
+  if (img.ewf_map()) {
+    read_ewf_parallel(img, sink, opts, result);
     return result;
   }
-  const uint64_t end = opts.length ? std::min(img->size(), opts.start + opts.length) : img->size();
+  // Other formats read through a handle of their own: Image::read serialises its callers, and
+  // the caller's own reads (pass 1's) go on beside this one.
+  auto own = Image::open(img.path());
+  const uint64_t end = opts.length ? std::min(own->size(), opts.start + opts.length) : own->size();
   std::vector<std::byte> buf(opts.block_size ? opts.block_size : (4u << 20));
   for (uint64_t off = opts.start; off < end;) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off));
-    size_t n = img->read(off, std::span<std::byte>(buf.data(), want));
+    size_t n = own->read(off, std::span<std::byte>(buf.data(), want));
     if (n == 0) break;
     result.bytes += n;
     if (!sink(off, std::span<const std::byte>(buf.data(), n))) break;

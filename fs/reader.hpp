@@ -15,6 +15,8 @@
 
 namespace safehold::fs {
 
+class Image;
+
 namespace ewf {
 class SharedChunks;
 }
@@ -48,6 +50,11 @@ struct ReadResult {
 // Delivers the image's data in order: sink(offset, bytes). Return false to stop early.
 // Throws EvidenceError when the image cannot be opened (Image::open's checks).
 ReadResult read_sequential(const std::filesystem::path& image,
+                           const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
+                           const ReadOptions& opts = {});
+// The same for an image already open: an E01's chunk map (and its shared chunk cache) is used as
+// it is, never parsed again; other formats are read through a handle of their own.
+ReadResult read_sequential(const Image& image,
                            const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                            const ReadOptions& opts = {});
 

@@ -1,6 +1,6 @@
 // The examiner's report of one exhibit: one self-contained HTML file (inline CSS and script, no
 // network, a Content-Security-Policy that allows nothing else), printable for a statement.
-// Every evidence string is escaped (report::html_escape); pictures appear only when asked for,
+// Every evidence string is escaped (base::markup_escape); pictures appear only when asked for,
 // blurred until clicked.
 #pragma once
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/text.hpp"
 #include "report/evidence.hpp"
 #include "report/html.hpp"
 #include "report/text.hpp"
@@ -14,7 +15,7 @@
 namespace safehold::report::html {
 
 inline std::string esc(std::string_view s) {
-  return html_escape(s);
+  return base::markup_escape(s, base::Markup::html);
 }
 
 // A table; `filter` adds a search box (the page's script hides rows not containing its text).

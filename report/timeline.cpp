@@ -7,6 +7,7 @@
 
 #include "base/format.hpp"
 #include "base/json.hpp"
+#include "base/text.hpp"
 
 namespace safehold::report {
 
@@ -22,7 +23,7 @@ std::string mode_for_type(const std::string& type) {
 }
 
 std::string bodyfile_line(const FileRecord& r) {
-  std::string name = valid_utf8(r.name);
+  std::string name = base::valid_utf8(r.name);
   for (char& c : name)
     if (c == '|' || (static_cast<unsigned char>(c) < 0x20) || c == 0x7F) c = '^';
   auto t = [](const std::optional<UtcTime>& v) { return v ? v->seconds : 0; };
@@ -180,12 +181,13 @@ void sort_events(std::vector<Event>& events) {
 }
 
 void write_csv(std::ostream& out, const std::vector<Event>& events) {
-  out << kUtf8Bom << "time,macb,source,what,path,state,filesystem,inode,artefact,app,detail\r\n";
+  out << base::kUtf8Bom
+      << "time,macb,source,what,path,state,filesystem,inode,artefact,app,detail\r\n";
   for (auto& e : events) {
     const std::string* cells[] = {&e.macb,       &e.source, &e.what,     &e.path, &e.state,
                                   &e.filesystem, &e.inode,  &e.artefact, &e.app,  &e.detail};
     std::string line = base::iso8601(e.time.seconds, e.time.nanos);
-    for (auto* c : cells) line += "," + csv_cell(*c);
+    for (auto* c : cells) line += "," + base::csv_cell(*c);
     out << line << "\r\n";
   }
 }

@@ -8,6 +8,7 @@
 #include <ostream>
 #include <set>
 
+#include "base/text.hpp"
 #include "scheduler/sql_store.hpp"
 
 namespace safehold::scheduler::detail {
@@ -48,16 +49,6 @@ std::vector<std::string> csv_row(std::istream& in, bool& ok) {
   out.push_back(field);
   ok = true;
   return out;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 int64_t parse_time(const std::string& s) {
@@ -267,7 +258,7 @@ void SqlStore::export_csv(std::ostream& out) {
   for (auto& r : rows) {
     for (size_t i = 0; i < r.cells.size(); ++i) {
       std::string v = i == 8 ? utc_iso8601(r.integer(8)) : r.text(i);
-      out << (i ? "," : "") << csv_field(v);
+      out << (i ? "," : "") << base::csv_cell(v, base::Formulas::keep);
     }
     out << "\n";
   }

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "fs/error.hpp"
 
@@ -86,13 +87,170 @@ bool read_at(int fd, uint64_t off, void* out, size_t n) {
   return true;
 }
 
-struct ParsedTable {
-  bool good = false;
-  std::string why;  // when not good
-  uint64_t at = 0;  // section start
-  uint64_t base = 0;
-  std::vector<uint32_t> entries;
+// One segment's section chain: its tables (table2 merged into table), where it stops and why.
+struct SectionWalk {
+  std::vector<ParsedTable> tables;
+  std::vector<uint64_t> sections;  // every intact descriptor's offset
+  std::optional<Geometry> geometry;
+  bool pending_table2 = false;  // tables.back() may still be replaced by its table2
+  bool terminated = false;      // a "next" or "done" section was reached
+  bool complete = false;        // ... and it was "done"
+  std::string cut;              // why the chain ends early
 };
+
+// The segment file's size, after checking its header: signature and segment number.
+uint64_t segment_size(int fd, uint32_t si, const std::string& name, const std::string& first) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw EvidenceError(first + ": segment file " + name +
+                        " cannot be examined: " + std::strerror(errno));
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  unsigned char head[kFileHeader];
+  if (size < kFileHeader || !read_at(fd, 0, head, sizeof head))
+    throw EvidenceError(first + ": segment file " + name + " is too short to be an EWF segment (" +
+                        std::to_string(size) + " bytes)");
+  if (std::memcmp(head, "EVF\x09\x0d\x0a\xff\x00", 8) != 0)
+    throw EvidenceError(first + ": segment file " + name +
+                        " is not an EWF (E01) segment (its signature is wrong)");
+  const uint32_t number = uint32_t(head[9]) | uint32_t(head[10]) << 8;
+  if (number != si + 1)
+    throw EvidenceError(first + ": segment file " + name + " holds segment " +
+                        std::to_string(number) + " of an EWF set, not segment " +
+                        std::to_string(si + 1) + " (segments renamed, swapped or mixed)");
+  return size;
+}
+
+// The media geometry from a volume (E01: 1052 bytes, Adler-32 of the first 1048 at 1048) or
+// disk section (SMART S01: 94 bytes, at 90); every value checked before it sizes anything.
+Geometry parse_volume(int fd, uint64_t off, uint64_t data_at, uint64_t data_len,
+                      const std::string& name, const std::string& first) {
+  const size_t len = data_len >= 1052 ? 1052 : data_len >= 94 ? 94 : 0;
+  std::vector<unsigned char> v(len);
+  if (len == 0 || !read_at(fd, data_at, v.data(), len) ||
+      adler(v.data(), len - 4) != le32(v.data() + len - 4))
+    throw EvidenceError(first + ": the volume section (media geometry) at byte " +
+                        std::to_string(off) + " of " + name + " is damaged");
+  const uint32_t spc = le32(&v[8]), bps = le32(&v[12]);
+  const uint64_t sectors = len == 1052 ? le64(&v[16]) : le32(&v[16]);
+  if (bps < 512 || bps > 65536 || (bps & (bps - 1)) != 0)
+    throw EvidenceError(first + ": the volume section gives an impossible sector size (" +
+                        std::to_string(bps) + " bytes)");
+  if (spc == 0 || uint64_t{spc} * bps > kMaxChunkSize)
+    throw EvidenceError(first + ": the volume section gives an impossible chunk size (" +
+                        std::to_string(spc) + " sectors of " + std::to_string(bps) +
+                        " bytes; at most 16 MiB is read)");
+  if (sectors == 0) throw EvidenceError(first + ": the image holds no data (size 0)");
+  if (sectors > (uint64_t{1} << 50) / bps)
+    throw EvidenceError(first + ": the volume section gives an impossible media size (" +
+                        std::to_string(sectors) + " sectors)");
+  const Geometry g{bps, spc * bps, sectors * bps, le32(&v[4])};
+  const uint64_t chunks = (g.media_size + g.chunk_size - 1) / g.chunk_size;
+  if (g.volume_chunks != 0 && g.volume_chunks != chunks)
+    throw EvidenceError(first +
+                        ": the volume section is inconsistent: " + std::to_string(g.volume_chunks) +
+                        " chunks of " + std::to_string(g.chunk_size) + " bytes cannot hold " +
+                        std::to_string(g.media_size) + " bytes of media");
+  return g;
+}
+
+// A table or table2 section; a damaged one says why instead of throwing (its twin may be intact).
+ParsedTable parse_table(int fd, uint64_t off, uint64_t data_at, uint64_t data_len) {
+  ParsedTable t;
+  t.at = off;
+  unsigned char h[kTableHeader];
+  if (data_len < kTableHeader || !read_at(fd, data_at, h, sizeof h)) {
+    t.why = "is too short for a table header";
+    return t;
+  }
+  if (adler(h, 20) != le32(h + 20)) {
+    t.why = "has a damaged header (Adler-32 mismatch)";
+    return t;
+  }
+  const uint64_t n = le32(h);
+  t.base = le64(h + 8);
+  if (n == 0) {
+    t.why = "holds no entries";
+    return t;
+  }
+  if (kTableHeader + 4 * n > data_len) {
+    t.why = "claims " + std::to_string(n) + " entries, more than its " + std::to_string(data_len) +
+            " bytes hold";
+    return t;
+  }
+  std::vector<unsigned char> raw(static_cast<size_t>(4 * n + 4));
+  const bool footer = kTableHeader + 4 * n + 4 == data_len;  // EnCase 2 and later
+  if (!read_at(fd, data_at + kTableHeader, raw.data(),
+               static_cast<size_t>(4 * n + (footer ? 4 : 0)))) {
+    t.why = "cannot be read";
+  } else if (footer && adler(raw.data(), static_cast<size_t>(4 * n)) != le32(raw.data() + 4 * n)) {
+    t.why = "has damaged entries (Adler-32 mismatch)";
+  } else {
+    t.entries.resize(static_cast<size_t>(n));
+    for (uint64_t i = 0; i < n; ++i) t.entries[i] = le32(&raw[4 * i]);
+    t.good = true;
+  }
+  return t;
+}
+
+// Adds a table section's result: a table2 replaces the table before it when that one is damaged.
+void add_table(SectionWalk& w, ParsedTable t, bool is_table2) {
+  if (is_table2 && w.pending_table2) {
+    if (!w.tables.back().good && t.good) w.tables.back() = std::move(t);
+    w.pending_table2 = false;
+  } else {
+    w.tables.push_back(std::move(t));
+    w.pending_table2 = !is_table2;
+  }
+}
+
+// Follows one segment's section chain from its file header to "next" or "done".
+SectionWalk walk_sections(int fd, uint64_t size, uint32_t si, bool last_segment, bool want_volume,
+                          const std::string& name, const std::string& first) {
+  SectionWalk w;
+  uint64_t off = kFileHeader;
+  for (size_t guard = 0; guard < (size / kDescriptor) + 1; ++guard) {
+    unsigned char d[kDescriptor];
+    if (off + kDescriptor > size || !read_at(fd, off, d, sizeof d)) {
+      w.cut = name + " ends at byte " + std::to_string(size) +
+              " where a section descriptor was expected at byte " + std::to_string(off) +
+              " (truncated)";
+      break;
+    }
+    if (adler(d, 72) != le32(d + 72)) {
+      w.cut = "the section descriptor at byte " + std::to_string(off) + " of " + name +
+              " is damaged (Adler-32 mismatch)";
+      break;
+    }
+    w.sections.push_back(off);
+    const std::string type(reinterpret_cast<const char*>(d),
+                           strnlen(reinterpret_cast<char*>(d), 16));
+    if (type == "done" || type == "next") {
+      w.terminated = true;
+      w.complete = type == "done";
+      if (type == "next" && last_segment)
+        throw EvidenceError(first + ": the EWF set is incomplete: segment file " +
+                            name_of(segment_name(first, si + 2)) + " is missing (" + name +
+                            " ends with a 'next' section)");
+      break;
+    }
+    const uint64_t next = le64(d + 16);
+    if (next <= off || next > size || next - off < kDescriptor) {
+      w.cut = "the section descriptor at byte " + std::to_string(off) + " of " + name +
+              " points to byte " + std::to_string(next) +
+              (next > size ? ", beyond the end of the file (truncated)" : ", not forward");
+      break;
+    }
+    const uint64_t data_at = off + kDescriptor, data_len = next - data_at;
+    if ((type == "volume" || type == "disk") && si == 0 && want_volume && !w.geometry)
+      w.geometry = parse_volume(fd, off, data_at, data_len, name, first);
+    else if (type == "table" || type == "table2")
+      add_table(w, parse_table(fd, off, data_at, data_len), type == "table2");
+    else if (type == "sectors")
+      w.pending_table2 = false;
+    off = next;
+  }
+  return w;
+}
 
 }  // namespace
 
@@ -157,199 +315,87 @@ std::shared_ptr<const ChunkMap> ChunkMap::open(const std::vector<std::string>& p
   map->files_ = std::make_unique<Files>();
   const std::string& first = paths.front();
   bool have_volume = false, complete = false;
-  uint64_t volume_chunks = 0;
   std::string stop;  // set once chunks can no longer be placed: the reason
 
   for (uint32_t si = 0; si < paths.size() && !complete; ++si) {
-    const std::string& path = paths[si];
-    const std::string name = name_of(path);
+    const std::string name = name_of(paths[si]);
     std::string why;
     auto fd = map->files_->get(paths, si, &why);
     if (!fd) throw EvidenceError(first + ": segment file " + why);
-    struct stat st {};
-    if (::fstat(fd->get(), &st) != 0)
-      throw EvidenceError(first + ": segment file " + name +
-                          " cannot be examined: " + std::strerror(errno));
     Segment seg;
-    seg.path = path;
-    seg.size = static_cast<uint64_t>(st.st_size);
-    unsigned char head[kFileHeader];
-    if (seg.size < kFileHeader || !read_at(fd->get(), 0, head, sizeof head))
-      throw EvidenceError(first + ": segment file " + name +
-                          " is too short to be an EWF segment (" + std::to_string(seg.size) +
-                          " bytes)");
-    if (std::memcmp(head, "EVF\x09\x0d\x0a\xff\x00", 8) != 0)
-      throw EvidenceError(first + ": segment file " + name +
-                          " is not an EWF (E01) segment (its signature is wrong)");
-    const uint32_t number = uint32_t(head[9]) | uint32_t(head[10]) << 8;
-    if (number != si + 1)
-      throw EvidenceError(first + ": segment file " + name + " holds segment " +
-                          std::to_string(number) + " of an EWF set, not segment " +
-                          std::to_string(si + 1) + " (segments renamed, swapped or mixed)");
-
-    std::vector<ParsedTable> tables;  // of this segment, table and table2 merged, in order
-    bool pending = false;             // tables.back() may still be replaced by its table2
-    bool terminated = false;          // a "next" or "done" section was reached
-    std::string cut;                  // why the section chain ends early
-    uint64_t off = kFileHeader;
-    for (size_t guard = 0; guard < (seg.size / kDescriptor) + 1; ++guard) {
-      unsigned char d[kDescriptor];
-      if (off + kDescriptor > seg.size || !read_at(fd->get(), off, d, sizeof d)) {
-        cut = name + " ends at byte " + std::to_string(seg.size) +
-              " where a section descriptor was expected at byte " + std::to_string(off) +
-              " (truncated)";
-        break;
-      }
-      if (adler(d, 72) != le32(d + 72)) {
-        cut = "the section descriptor at byte " + std::to_string(off) + " of " + name +
-              " is damaged (Adler-32 mismatch)";
-        break;
-      }
-      std::string type(reinterpret_cast<const char*>(d), strnlen(reinterpret_cast<char*>(d), 16));
-      const uint64_t next = le64(d + 16);
-      seg.sections.push_back(off);
-      if (type == "done" || type == "next") {
-        terminated = true;
-        complete = type == "done";
-        if (type == "next" && si + 1 == paths.size())
-          throw EvidenceError(first + ": the EWF set is incomplete: segment file " +
-                              name_of(segment_name(first, si + 2)) + " is missing (" + name +
-                              " ends with a 'next' section)");
-        break;
-      }
-      if (next <= off || next > seg.size || next - off < kDescriptor) {
-        cut = "the section descriptor at byte " + std::to_string(off) + " of " + name +
-              " points to byte " + std::to_string(next) +
-              (next > seg.size ? ", beyond the end of the file (truncated)" : ", not forward");
-        break;
-      }
-      const uint64_t data_at = off + kDescriptor, data_len = next - data_at;
-      if ((type == "volume" || type == "disk") && si == 0 && !have_volume) {
-        // E01: 1052 bytes, Adler-32 of the first 1048 at 1048; SMART (S01): 94, at 90.
-        const size_t len = data_len >= 1052 ? 1052 : data_len >= 94 ? 94 : 0;
-        std::vector<unsigned char> v(len);
-        if (len == 0 || !read_at(fd->get(), data_at, v.data(), len) ||
-            adler(v.data(), len - 4) != le32(v.data() + len - 4))
-          throw EvidenceError(first + ": the volume section (media geometry) at byte " +
-                              std::to_string(off) + " of " + name + " is damaged");
-        volume_chunks = le32(&v[4]);
-        const uint32_t spc = le32(&v[8]), bps = le32(&v[12]);
-        const uint64_t sectors = len == 1052 ? le64(&v[16]) : le32(&v[16]);
-        if (bps < 512 || bps > 65536 || (bps & (bps - 1)) != 0)
-          throw EvidenceError(first + ": the volume section gives an impossible sector size (" +
-                              std::to_string(bps) + " bytes)");
-        if (spc == 0 || uint64_t{spc} * bps > kMaxChunkSize)
-          throw EvidenceError(first + ": the volume section gives an impossible chunk size (" +
-                              std::to_string(spc) + " sectors of " + std::to_string(bps) +
-                              " bytes; at most 16 MiB is read)");
-        if (sectors == 0) throw EvidenceError(first + ": the image holds no data (size 0)");
-        if (sectors > (uint64_t{1} << 50) / bps)
-          throw EvidenceError(first + ": the volume section gives an impossible media size (" +
-                              std::to_string(sectors) + " sectors)");
-        map->bytes_per_sector_ = bps;
-        map->chunk_size_ = spc * bps;
-        map->media_size_ = sectors * bps;
-        map->chunk_count_ = (map->media_size_ + map->chunk_size_ - 1) / map->chunk_size_;
-        if (volume_chunks != 0 && volume_chunks != map->chunk_count_)
-          throw EvidenceError(
-              first + ": the volume section is inconsistent: " + std::to_string(volume_chunks) +
-              " chunks of " + std::to_string(map->chunk_size_) + " bytes cannot hold " +
-              std::to_string(map->media_size_) + " bytes of media");
-        have_volume = true;
-      } else if (type == "table" || type == "table2") {
-        ParsedTable t;
-        t.at = off;
-        unsigned char h[kTableHeader];
-        if (data_len < kTableHeader || !read_at(fd->get(), data_at, h, sizeof h)) {
-          t.why = "is too short for a table header";
-        } else if (adler(h, 20) != le32(h + 20)) {
-          t.why = "has a damaged header (Adler-32 mismatch)";
-        } else {
-          const uint64_t n = le32(h);
-          t.base = le64(h + 8);
-          if (n == 0) {
-            t.why = "holds no entries";
-          } else if (kTableHeader + 4 * n > data_len) {
-            t.why = "claims " + std::to_string(n) + " entries, more than its " +
-                    std::to_string(data_len) + " bytes hold";
-          } else {
-            t.entries.resize(static_cast<size_t>(n));
-            std::vector<unsigned char> raw(static_cast<size_t>(4 * n + 4));
-            const bool footer = kTableHeader + 4 * n + 4 == data_len;  // EnCase 2 and later
-            if (!read_at(fd->get(), data_at + kTableHeader, raw.data(),
-                         static_cast<size_t>(4 * n + (footer ? 4 : 0)))) {
-              t.why = "cannot be read";
-            } else if (footer &&
-                       adler(raw.data(), static_cast<size_t>(4 * n)) != le32(raw.data() + 4 * n)) {
-              t.why = "has damaged entries (Adler-32 mismatch)";
-            } else {
-              for (uint64_t i = 0; i < n; ++i) t.entries[i] = le32(&raw[4 * i]);
-              t.good = true;
-            }
-          }
-        }
-        if (type == "table2" && pending) {
-          if (!tables.back().good && t.good) tables.back() = std::move(t);
-          pending = false;
-        } else {
-          tables.push_back(std::move(t));
-          pending = type == "table";
-        }
-      } else if (type == "sectors") {
-        pending = false;
-      }
-      off = next;
+    seg.path = paths[si];
+    seg.size = segment_size(fd->get(), si, name, first);
+    SectionWalk walk =
+        walk_sections(fd->get(), seg.size, si, si + 1 == paths.size(), !have_volume, name, first);
+    if (walk.geometry) {
+      map->set_geometry(*walk.geometry);
+      have_volume = true;
     }
     if (!have_volume)
       throw EvidenceError(first + ": no usable volume section (media geometry) in " + name);
+    complete = walk.complete;
+    seg.sections = std::move(walk.sections);
     map->segments_.push_back(std::move(seg));
-    // Place this segment's tables after the chunks located so far.
-    for (auto& t : tables) {
-      if (!stop.empty()) break;
-      if (!t.good) {
-        stop = "the table at byte " + std::to_string(t.at) + " of " + name + " " + t.why +
-               " and no intact copy of it exists";
-        break;
-      }
-      Table tab;
-      tab.segment = si;
-      tab.base = t.base;
-      tab.first_chunk = map->located_;
-      tab.count = static_cast<uint32_t>(t.entries.size());
-      tab.entries_at = map->entries_.size();
-      map->entries_.insert(map->entries_.end(), t.entries.begin(), t.entries.end());
-      map->tables_.push_back(tab);
-      map->located_ += tab.count;
-    }
-    if (!terminated && stop.empty()) stop = cut;
+    stop = map->place_tables(si, walk.tables, name);
+    if (!walk.terminated && stop.empty()) stop = walk.cut;
     if (!stop.empty()) break;  // later segments' chunks cannot be numbered
   }
   if (!complete && stop.empty())
     stop = "the last segment file " + name_of(map->segments_.back().path) +
            " does not end the set (no 'done' section)";
   map->max_stored_ = size_t{map->chunk_size_} + map->chunk_size_ / 64 + 1024;
+  map->find_damage(stop);
+  return map;
+}
 
+void ChunkMap::set_geometry(const Geometry& g) {
+  bytes_per_sector_ = g.bytes_per_sector;
+  chunk_size_ = g.chunk_size;
+  media_size_ = g.media_size;
+  chunk_count_ = (media_size_ + chunk_size_ - 1) / chunk_size_;
+}
+
+std::string ChunkMap::place_tables(uint32_t si, const std::vector<ParsedTable>& tables,
+                                   const std::string& name) {
+  // This segment's tables go after the chunks located so far.
+  for (const auto& t : tables) {
+    if (!t.good)
+      return "the table at byte " + std::to_string(t.at) + " of " + name + " " + t.why +
+             " and no intact copy of it exists";
+    Table tab;
+    tab.segment = si;
+    tab.base = t.base;
+    tab.first_chunk = located_;
+    tab.count = static_cast<uint32_t>(t.entries.size());
+    tab.entries_at = entries_.size();
+    entries_.insert(entries_.end(), t.entries.begin(), t.entries.end());
+    tables_.push_back(tab);
+    located_ += tab.count;
+  }
+  return "";
+}
+
+void ChunkMap::find_damage(const std::string& stop) {
   // What the structure alone says cannot be read, as runs of chunks with one reason.
   auto add = [&](uint64_t index, std::string reason) {
-    auto& d = map->damage_;
+    auto& d = damage_;
     if (!d.empty() && d.back().first_chunk + d.back().count == index && d.back().reason == reason)
       ++d.back().count;
     else
       d.push_back({index, 1, std::move(reason)});
   };
-  const uint64_t located = std::min(map->located_, map->chunk_count_);
+  const uint64_t located = std::min(located_, chunk_count_);
   for (uint64_t i = 0; i < located; ++i) {
     uint32_t s = 0, size = 0;
     uint64_t o = 0;
     bool c = false;
-    std::string why = map->locate(i, &s, &o, &size, &c);
+    std::string why = locate(i, &s, &o, &size, &c);
     if (!why.empty()) add(i, std::move(why));
   }
-  if (located < map->chunk_count_)
-    map->damage_.push_back({located, map->chunk_count_ - located,
-                            "no table locates it (" +
-                                (stop.empty() ? std::string("the tables end early") : stop) + ")"});
-  return map;
+  if (located < chunk_count_)
+    damage_.push_back({located, chunk_count_ - located,
+                       "no table locates it (" +
+                           (stop.empty() ? std::string("the tables end early") : stop) + ")"});
 }
 
 std::string ChunkMap::locate(uint64_t index, uint32_t* segment, uint64_t* offset, uint32_t* size,

@@ -26,6 +26,23 @@ struct ChunkDamage {
   std::string reason;  // "its table entry gives a stored size of 0 bytes"
 };
 
+// The media geometry of a volume or disk section.
+struct Geometry {
+  uint32_t bytes_per_sector = 0;
+  uint32_t chunk_size = 0;
+  uint64_t media_size = 0;
+  uint32_t volume_chunks = 0;  // the section's chunk count (0: not given)
+};
+
+// A table or table2 section as read: its entries, or why they cannot be used.
+struct ParsedTable {
+  bool good = false;
+  std::string why;  // when not good
+  uint64_t at = 0;  // section start
+  uint64_t base = 0;
+  std::vector<uint32_t> entries;
+};
+
 class ChunkMap {
  public:
   // `segments`: the set's segment files in order (first one first). Throws EvidenceError naming
@@ -65,6 +82,11 @@ class ChunkMap {
   // Where a chunk is stored, or the reason it is not readable ("" when located).
   std::string locate(uint64_t index, uint32_t* segment, uint64_t* offset, uint32_t* size,
                      bool* compressed) const;
+  void set_geometry(const Geometry& g);
+  // Numbers a segment's tables' chunks after those located so far; the reason placing stops.
+  std::string place_tables(uint32_t segment, const std::vector<ParsedTable>& tables,
+                           const std::string& name);
+  void find_damage(const std::string& stop);
 
   uint64_t media_size_ = 0;
   uint32_t chunk_size_ = 0;

@@ -428,4 +428,15 @@ TEST_CASE("a damaged chunk found only when decoded fails the TSK read and the ha
   CHECK(o.hash == 2);
   CHECK(o.hash_json["md5"].is_null());
   CHECK(o.verify == 4);
+  // verify names the chunk and computes no digest of zero-fill (issue 24).
+  auto vj = nlohmann::json::parse(o.verify_out);
+  CHECK(vj["ok"] == false);
+  CHECK(vj["computed"]["md5"].is_null());
+  CHECK(vj["stored"]["md5"].is_string());
+  REQUIRE(vj["problems"].size() == 2);
+  CHECK(vj["problems"][0].get<std::string>().rfind("damaged chunk 0 (image bytes 0-32767)", 0) ==
+        0);
+  CHECK(vj["problems"][1] ==
+        "no digest computed: 3112960 of 3145728 bytes could be read, so the stored digests cannot "
+        "be checked");
 }

@@ -6,26 +6,15 @@
 // clicked; types QUERY into TABLE's search box; emulates print; saves a PDF and a screenshot; and
 // prints one JSON line of what it saw.
 'use strict';
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const { runPage, main } = require('../common/browser.cjs');
 const { pathToFileURL } = require('url');
 
-async function main() {
+main(async () => {
   const [file, shot, pdf, table, query] = process.argv.slice(2);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
   const url = pathToFileURL(file).href;
-  const seen = { requests: [], console: [], dialogs: 0 };
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(30000);
-    page.on('request', (r) => {
-      if (r.url() !== url && !r.url().startsWith('data:')) seen.requests.push(r.url());
-    });
-    page.on('console', (m) => { if (m.type() === 'error') seen.console.push(m.text()); });
+  await runPage({ viewport: { width: 1280, height: 900 },
+                  allowed: (u) => u === url || u.startsWith('data:') }, async (page, seen) => {
+    seen.dialogs = 0;
     page.on('dialog', async (d) => { seen.dialogs++; await d.dismiss(); });
     await page.goto(url);
     await page.waitForLoadState('load');
@@ -58,13 +47,5 @@ async function main() {
     await page.emulateMedia({ media: 'screen' });
     await page.fill(`input.filter[data-table="${table}"]`, '');
     await page.screenshot({ path: shot, fullPage: true });
-  } finally {
-    await browser.close();
-  }
-  console.log(JSON.stringify(seen));
-}
-
-main().catch((e) => {
-  console.error('browser test failed: ' + (e && e.stack ? e.stack : e));
-  process.exit(1);
+  });
 });

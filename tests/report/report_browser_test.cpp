@@ -1,35 +1,18 @@
-// The HTML report in headless Chromium (Debian's `chromium`, driven by playwright-core installed by
-// `make deps` into build/npm), as tests/server/serve_browser_test.cpp does for the dashboard.
-// Without them this test FAILS: it must never pass silently in CI.
+// The HTML report in headless Chromium (tests/common/browser.hpp), as
+// tests/server/serve_browser_test.cpp does for the dashboard.
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "tests/common/browser.hpp"
 #include "tests/report/sample.hpp"
 
 using nlohmann::json;
 using safehold::test::shell_quote;
 namespace fsys = std::filesystem;
 
-namespace {
-std::string env_or(const char* name, const std::string& dflt) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : dflt;
-}
-}  // namespace
-
 TEST_CASE("report: the HTML report in headless Chromium: offline, escaped, searchable, printable",
           "[report][browser][slow]") {
-  const std::string chromium = env_or("SAFEHOLD_CHROMIUM", "/usr/bin/chromium");
-  const std::string pw =
-      env_or("SAFEHOLD_PLAYWRIGHT_CORE",
-             safehold::test::source_dir() + "/build/npm/node_modules/playwright-core");
-  INFO("Chromium: " << chromium << "; playwright-core: " << pw
-                    << ". Run `make deps` (Debian chromium and nodejs; npm playwright-core into "
-                       "build/npm).");
-  REQUIRE(fsys::exists(chromium));
-  REQUIRE(fsys::exists(fsys::path(pw) / "package.json"));
-  REQUIRE(safehold::test::run("node --version").exit_code == 0);
+  const auto browser = safehold::test::require_browser();
 
   safehold::test::TempDir t("safehold-report-browser");
   auto s = safehold::test::make_sample_exhibit(t.path());
@@ -37,11 +20,9 @@ TEST_CASE("report: the HTML report in headless Chromium: offline, escaped, searc
                            shell_quote(s.evidence.string()) + " --thumbnails");
   const fsys::path html = s.evidence / "carve/report.html";
   const fsys::path shot = t / "report.png", pdf = t / "report.pdf";
-  auto r = safehold::test::run(
-      "PLAYWRIGHT_CORE=" + shell_quote(pw) + " CHROMIUM=" + shell_quote(chromium) + " node " +
-      shell_quote(safehold::test::source_dir() + "/tests/report/report_browser.cjs") + " " +
-      shell_quote(html.string()) + " " + shell_quote(shot.string()) + " " +
-      shell_quote(pdf.string()) + " messages-sms park");
+  auto r = safehold::test::run_browser_script(
+      browser, "tests/report/report_browser.cjs",
+      {html.string(), shot.string(), pdf.string(), "messages-sms", "park"});
   INFO("node stdout: " << r.out << "\nnode stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
   auto seen = json::parse(r.out);
@@ -72,9 +53,6 @@ TEST_CASE("report: the HTML report in headless Chromium: offline, escaped, searc
   CHECK(safehold::test::read_text(pdf).rfind("%PDF-", 0) == 0);
 
   REQUIRE(fsys::file_size(shot) > 10000);
-  auto keep = fsys::path(
-      env_or("SAFEHOLD_ARTIFACTS", safehold::test::source_dir() + "/build/test-artifacts"));
-  fsys::create_directories(keep);
-  fsys::copy_file(shot, keep / "report.png", fsys::copy_options::overwrite_existing);
-  fsys::copy_file(pdf, keep / "report.pdf", fsys::copy_options::overwrite_existing);
+  safehold::test::keep_artifact(shot, "report.png");
+  safehold::test::keep_artifact(pdf, "report.pdf");
 }

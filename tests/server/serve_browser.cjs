@@ -1,29 +1,18 @@
 // Drives the dashboard in headless Chromium (Debian's `chromium`) with playwright-core, for
-// tests/scheduler/serve_browser_test.cpp. Usage:
+// tests/server/serve_browser_test.cpp. Usage:
 //   PLAYWRIGHT_CORE=DIR node serve_browser.cjs URL TOKEN SUSPECT SCREENSHOT
 // Signs in with the token, records that SUSPECT lives with children, waits for the suspect's
 // devices to reach the top of the queue and for the alert, opens the device's detail, acknowledges
 // the alert, saves a screenshot, and prints one JSON line of what it saw.
 'use strict';
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const { runPage, main } = require('../common/browser.cjs');
 
-async function main() {
+main(async () => {
   const [url, token, suspect, shot] = process.argv.slice(2);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const seen = { requests: [], console: [] };
-  try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.setDefaultTimeout(30000);
-    // Only the server itself may be contacted: anything else (CDN, fonts) fails the test.
-    const origin = new URL(url).origin;
-    page.on('request', (r) => { if (!r.url().startsWith(origin)) seen.requests.push(r.url()); });
-    page.on('console', (m) => { if (m.type() === 'error') seen.console.push(m.text()); });
-
+  // Only the server itself may be contacted: anything else (CDN, fonts) fails the test.
+  const origin = new URL(url).origin;
+  await runPage({ viewport: { width: 1400, height: 1000 },
+                  allowed: (u) => u.startsWith(origin) }, async (page, seen) => {
     await page.goto(url);
     await page.fill('#token', token);
     await page.click('#signin');
@@ -67,13 +56,5 @@ async function main() {
     seen.alerts_left = await page.$$eval('#alerts .alert', (a) => a.map((x) => x.dataset.id));
     seen.images = await page.$$eval('img, video, picture, canvas', (a) => a.length);
     await page.screenshot({ path: shot, fullPage: true });
-  } finally {
-    await browser.close();
-  }
-  console.log(JSON.stringify(seen));
-}
-
-main().catch((e) => {
-  console.error('browser test failed: ' + (e && e.stack ? e.stack : e));
-  process.exit(1);
+  });
 });

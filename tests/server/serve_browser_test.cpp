@@ -1,10 +1,8 @@
-// The dashboard in headless Chromium (Debian's `chromium`, driven by playwright-core from the npm
-// registry, installed by `make deps` into build/npm). Without them this test FAILS: it must never
-// pass silently in CI.
+// The dashboard in headless Chromium (tests/common/browser.hpp).
 #include <catch2/catch.hpp>
-#include <cstdlib>
 
 #include "scheduler/queue.hpp"
+#include "tests/common/browser.hpp"
 #include "tests/server/serve_support.hpp"
 
 using nlohmann::json;
@@ -14,27 +12,9 @@ using safehold::test::TempDir;
 namespace sch = safehold::scheduler;
 namespace fsys = std::filesystem;
 
-namespace {
-
-std::string env_or(const char* name, const std::string& dflt) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : dflt;
-}
-
-}  // namespace
-
 TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, alert, acknowledgement",
           "[serve][browser][slow]") {
-  const std::string chromium = env_or("SAFEHOLD_CHROMIUM", "/usr/bin/chromium");
-  const std::string pw =
-      env_or("SAFEHOLD_PLAYWRIGHT_CORE",
-             safehold::test::source_dir() + "/build/npm/node_modules/playwright-core");
-  INFO("Chromium: " << chromium << "; playwright-core: " << pw
-                    << ". Run `make deps` (Debian chromium and nodejs; npm playwright-core into "
-                       "build/npm).");
-  REQUIRE(fsys::exists(chromium));
-  REQUIRE(fsys::exists(fsys::path(pw) / "package.json"));
-  REQUIRE(safehold::test::run("node --version").exit_code == 0);
+  const auto browser = safehold::test::require_browser();
 
   TempDir dir("safehold-serve-browser");
   const std::string db = (dir / "q.db").string();
@@ -44,25 +24,14 @@ TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, aler
     s->add_case("setup", {"C0", sch::Risk::none, "", "", ""});
     s->add_case("setup", {"C1", sch::Risk::high, "", "", ""});
     s->add_case("setup", {"C2", sch::Risk::low, "", "", ""});
-    for (auto [sref, cref] : {std::pair{"S0", "C0"}, {"S1", "C1"}, {"S2", "C2"}}) {
-      sch::NewSuspect ns;
-      ns.reference = sref;
-      ns.case_ref = cref;
-      s->add_suspect("setup", ns);
-    }
-    int64_t t = s->now() - 86400;
-    for (auto [ex, sref, cls] : {std::tuple{"EX0", "S0", sch::DeviceClass::removable},
+    safehold::test::add_suspects(*s, {{"S0", "C0"}, {"S1", "C1"}, {"S2", "C2"}});
+    safehold::test::add_devices(*s,
+                                {{"EX0", "S0", sch::DeviceClass::removable},
                                  {"EX1", "S1", sch::DeviceClass::phone},
                                  {"EX2", "S1", sch::DeviceClass::computer},
                                  {"EX3", "S2", sch::DeviceClass::phone},
-                                 {"EX4", "S2", sch::DeviceClass::removable}}) {
-      sch::NewDevice d;
-      d.exhibit = ex;
-      d.suspect_ref = sref;
-      d.device_class = cls;
-      d.intake_at = t++;
-      s->add_device("setup", d);
-    }
+                                 {"EX4", "S2", sch::DeviceClass::removable}},
+                                s->now() - 86400);
     // An alert already overdue (raised with a zero-hour deadline) for the dashboard to shout about.
     auto p = s->policy();
     p.alert_hours = 0;
@@ -84,12 +53,8 @@ TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, aler
   REQUIRE(url.rfind("http://127.0.0.1:", 0) == 0);
 
   const std::string shot = (dir / "dashboard.png").string();
-  auto r =
-      safehold::test::run("PLAYWRIGHT_CORE=" + safehold::test::shell_quote(pw) +
-                          " CHROMIUM=" + safehold::test::shell_quote(chromium) + " node " +
-                          safehold::test::shell_quote(safehold::test::source_dir() +
-                                                      "/tests/server/serve_browser.cjs") +
-                          " " + url + " " + token + " S2 " + safehold::test::shell_quote(shot));
+  auto r = safehold::test::run_browser_script(browser, "tests/server/serve_browser.cjs",
+                                              {url, token, "S2", shot});
   INFO("node stdout: " << r.out << "\nnode stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
   auto seen = json::parse(r.out);
@@ -139,8 +104,5 @@ TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, aler
 
   // Keep the screenshot for people to look at.
   REQUIRE(fsys::file_size(shot) > 10000);
-  auto keep = fsys::path(
-      env_or("SAFEHOLD_ARTIFACTS", safehold::test::source_dir() + "/build/test-artifacts"));
-  fsys::create_directories(keep);
-  fsys::copy_file(shot, keep / "serve-dashboard.png", fsys::copy_options::overwrite_existing);
+  safehold::test::keep_artifact(shot, "serve-dashboard.png");
 }

@@ -25,15 +25,8 @@ struct Queue {
   Queue() {
     auto s = sch::Store::open(db);
     s->add_case("setup", {"C1", sch::Risk::medium, "", "", ""});
-    sch::NewSuspect ns;
-    ns.reference = "S1";
-    ns.case_ref = "C1";
-    s->add_suspect("setup", ns);
-    sch::NewDevice d;
-    d.exhibit = "EX1";
-    d.suspect_ref = "S1";
-    d.device_class = sch::DeviceClass::phone;
-    s->add_device("setup", d);
+    safehold::test::add_suspects(*s, {{"S1", "C1"}});
+    safehold::test::add_devices(*s, {{"EX1", "S1", sch::DeviceClass::phone}}, s->now());
     token = s->create_token("setup", sch::Role::manager, "erin").secret;
   }
   std::string q(const std::string& s) const { return safehold::test::shell_quote(s); }

@@ -183,37 +183,39 @@ class SyncStream : public std::ostream {
 };
 }  // namespace
 
+void add_suspects(sch::Store& s, const std::vector<std::pair<std::string, std::string>>& refs) {
+  for (const auto& [suspect, case_ref] : refs) {
+    sch::NewSuspect ns;
+    ns.reference = suspect;
+    ns.case_ref = case_ref;
+    s.add_suspect("setup", ns);
+  }
+}
+
+void add_devices(sch::Store& s, const std::vector<SeedDevice>& devices, int64_t first_intake) {
+  for (const auto& dev : devices) {
+    sch::NewDevice d;
+    d.exhibit = dev.exhibit;
+    d.suspect_ref = dev.suspect;
+    d.device_class = dev.device_class;
+    d.intake_at = first_intake++;
+    s.add_device("setup", d);
+  }
+}
+
 TestServer::TestServer(safehold::server::ServerOptions opts) : dir_("safehold-serve") {
   {
     auto s = sch::Store::open(db());
     s->add_case("setup", {"C1", sch::Risk::high, "indecent images", "DC Smith", ""});
     s->add_case("setup", {"C2", sch::Risk::low, "indecent images", "DC Jones", ""});
-    sch::NewSuspect s1;
-    s1.reference = "S1";
-    s1.case_ref = "C1";
-    s->add_suspect("setup", s1);
-    sch::NewSuspect s2;
-    s2.reference = "S2";
-    s2.case_ref = "C2";
-    s->add_suspect("setup", s2);
-    sch::NewSuspect s3;
-    s3.reference = "S3";
-    s3.case_ref = "C2";
-    s->add_suspect("setup", s3);
-    int64_t t = s->now() - 3600;
-    auto dev = [&](const char* ex, const char* sus, sch::DeviceClass c) {
-      sch::NewDevice d;
-      d.exhibit = ex;
-      d.suspect_ref = sus;
-      d.device_class = c;
-      d.intake_at = t++;
-      s->add_device("setup", d);
-    };
-    dev("EX1", "S1", sch::DeviceClass::phone);
-    dev("EX2", "S1", sch::DeviceClass::computer);
-    dev("EX3", "S2", sch::DeviceClass::phone);
-    dev("EX4", "S2", sch::DeviceClass::removable);
-    dev("EX5", "S3", sch::DeviceClass::tablet);
+    add_suspects(*s, {{"S1", "C1"}, {"S2", "C2"}, {"S3", "C2"}});
+    add_devices(*s,
+                {{"EX1", "S1", sch::DeviceClass::phone},
+                 {"EX2", "S1", sch::DeviceClass::computer},
+                 {"EX3", "S2", sch::DeviceClass::phone},
+                 {"EX4", "S2", sch::DeviceClass::removable},
+                 {"EX5", "S3", sch::DeviceClass::tablet}},
+                s->now() - 3600);
     manager = s->create_token("setup", sch::Role::manager, "alice").secret;
     examiner = s->create_token("setup", sch::Role::examiner, "bob").secret;
     auditor = s->create_token("setup", sch::Role::auditor, "carol").secret;

@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "scheduler/queue.hpp"
 #include "server/server.hpp"
 #include "tests/common/support.hpp"
 
@@ -42,6 +43,16 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
   int connects_ = 0;
 };
+
+// Adds suspects to existing cases: {suspect reference, case reference}.
+void add_suspects(scheduler::Store& s,
+                  const std::vector<std::pair<std::string, std::string>>& refs);
+struct SeedDevice {
+  std::string exhibit, suspect;
+  scheduler::DeviceClass device_class;
+};
+// Adds devices in order, their intakes one second apart from first_intake.
+void add_devices(scheduler::Store& s, const std::vector<SeedDevice>& devices, int64_t first_intake);
 
 // A queue with two cases, three suspects and five devices, tokens for every role, and a server
 // on 127.0.0.1 port 0 running on its own thread.
