@@ -1,0 +1,427 @@
+// Readers for Signal Desktop, Snapchat, Discord, Kik Android, LINE and TextNow, on databases
+// built with the tables and columns the apps' public forensic parsers (ALEAPP, iLEAPP) read,
+// synthetic rows, and one row per database deleted with secure_delete off (recovered through the
+// shared page recovery).
+#include <catch2/catch.hpp>
+
+#include "tests/chat/chat_support.hpp"
+#include "tests/common/support.hpp"
+
+using namespace safehold::test;
+using namespace safehold::test::chat;
+using nlohmann::json;
+
+namespace {
+
+std::string varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  return out + static_cast<char>(v);
+}
+
+std::string pb_bytes(int field, const std::string& s) {
+  return varint(static_cast<uint64_t>(field) << 3 | 2) + varint(s.size()) + s;
+}
+
+std::string pb_varint(int field, uint64_t v) {
+  return varint(static_cast<uint64_t>(field) << 3) + varint(v);
+}
+
+std::string hex(const std::string& b) {
+  static const char* digits = "0123456789ABCDEF";
+  std::string out = "X'";
+  for (unsigned char c : b) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out + "'";
+}
+
+// A Snapchat message_content: text at 4 > 4 > 2 > 1, content_type at 4 > 2, the sender at 2 > 1.
+std::string snap_content(const std::string& sender, const std::string& text) {
+  return pb_bytes(2, pb_bytes(1, sender)) +
+         pb_bytes(4, pb_varint(2, 1) + pb_bytes(4, pb_bytes(2, pb_bytes(1, text))));
+}
+
+// 16 bytes of a UUID in conversation_metadata's participant list (3 > 1 > 1).
+std::string snap_member(const std::string& uuid16) {
+  return pb_bytes(3, pb_bytes(1, pb_bytes(1, uuid16)));
+}
+
+std::vector<std::string> texts(const std::vector<json>& ms) {
+  std::vector<std::string> out;
+  for (auto& m : ms) out.push_back(m["body"].is_string() ? m["body"].get<std::string>() : "<null>");
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("chat: Signal Desktop: json column, types to kinds, conversations to names", "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  sqlite(ev / "db.sqlite", R"(
+PRAGMA secure_delete=OFF;
+CREATE TABLE conversations(id STRING PRIMARY KEY ASC, json TEXT, active_at INTEGER, type STRING,
+  members TEXT, name TEXT, profileName TEXT, profileFamilyName TEXT, profileFullName TEXT,
+  e164 TEXT, serviceId TEXT, groupId TEXT, profileLastFetchedAt INTEGER);
+CREATE TABLE messages(rowid INTEGER PRIMARY KEY ASC, id STRING UNIQUE, json TEXT,
+  readStatus INTEGER, expires_at INTEGER, sent_at INTEGER, schemaVersion INTEGER,
+  conversationId STRING, received_at INTEGER, source STRING, hasAttachments INTEGER,
+  hasFileAttachments INTEGER, hasVisualMediaAttachments INTEGER, expireTimer INTEGER,
+  expirationStartTimestamp INTEGER, type STRING, body TEXT, messageTimer INTEGER,
+  isErased INTEGER, isViewOnce INTEGER, sourceServiceId TEXT, serverGuid STRING NULL,
+  sourceDevice INTEGER, storyId STRING, isStory INTEGER);
+INSERT INTO conversations VALUES
+  ('c-alex', '{}', 1612345600000, 'private', NULL, 'Alex', 'Alex', NULL, 'Alex',
+   '+447700900301', 'aci-alex', NULL, NULL),
+  ('c-group', '{}', 1612345600000, 'group', '+447700900301 +447700900302', 'Book club', NULL,
+   NULL, NULL, NULL, NULL, 'grp-1', NULL),
+  ('c-sam', '{}', 0, 'private', NULL, NULL, 'Sam', NULL, 'Sam', '+447700900302', 'aci-sam',
+   NULL, NULL);
+INSERT INTO messages (rowid, id, json, sent_at, conversationId, received_at, source, type, body,
+  sourceServiceId) VALUES
+  (1, 'm1', '{"body":"are you coming?"}', 1612345600000, 'c-alex', 1612345600500,
+   '+447700900301', 'incoming', 'are you coming?', 'aci-alex'),
+  (2, 'm2', '{"body":"yes, 5 min"}', 1612345660000, 'c-alex', 1612345660000, NULL, 'outgoing',
+   'yes, 5 min', NULL),
+  (3, 'm3', '{"attachments":[{"contentType":"image/jpeg","path":"ab/abcdef0123","size":1234}]}',
+   1612345720000, 'c-group', 1612345721000, NULL, 'outgoing', NULL, NULL),
+  (4, 'm4', '{"callId":"77"}', 1612345780000, 'c-alex', 1612345780000, NULL, 'call-history',
+   NULL, NULL),
+  (5, 'm5', '{"groupV2Change":{}}', 1612345840000, 'c-group', 1612345840000, NULL,
+   'group-v2-change', NULL, NULL),
+  (6, 'm6', '{"body":"group message from Sam"}', 1612345900000, 'c-group', 1612345900000,
+   NULL, 'incoming', 'group message from Sam', 'aci-sam'),
+  (7, 'm7', '{"body":"delete me: the meeting point is the old mill"}', 1612345960000, 'c-alex',
+   1612345960000, '+447700900301', 'incoming', 'delete me: the meeting point is the old mill',
+   'aci-alex');
+DELETE FROM messages WHERE rowid = 7;
+)");
+  auto run = extract(out.path(), {ev / "db.sqlite"});
+  CHECK(run.results[0].app == "signal");
+  CHECK(run.results[0].reader == "signal_desktop");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 6);
+  CHECK(live[0]["body"] == "are you coming?");
+  CHECK(live[0]["direction"] == "received");
+  CHECK(live[0]["sender"] == "+447700900301 (Alex)");
+  CHECK(live[0]["conversation"] == "+447700900301 (Alex)");
+  CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40Z");
+  CHECK(live[1]["direction"] == "sent");
+  CHECK(live[1]["sender"] == "");
+  CHECK(live[1]["recipients"] == json::array({"+447700900301 (Alex)"}));
+  CHECK(live[2]["body"].is_null());
+  CHECK(live[2]["kind"] == "media");
+  CHECK(live[2]["attachments"] == json::array({"ab/abcdef0123"}));
+  CHECK(live[2]["conversation"] == "grp-1 (Book club)");
+  CHECK(live[2]["recipients"] == json::array({"+447700900301 (Alex)", "+447700900302 (Sam)"}));
+  CHECK(live[3]["kind"] == "call");
+  CHECK(live[3]["body"].is_null());
+  CHECK(live[4]["kind"] == "system");
+  CHECK(live[4]["direction"] == "unknown");
+  CHECK(live[5]["sender"] == "+447700900302 (Sam)");
+  CHECK(live[5]["kind"] == "text");
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "delete me: the meeting point is the old mill");
+  CHECK(rec[0]["sender"] == "+447700900301 (Alex)");
+  CHECK(rec[0]["timestamp"] == "2021-02-03T09:52:40Z");
+  CHECK(run.results[0].recovered == 1);
+}
+
+TEST_CASE("chat: Snapchat arroyo.db: protobuf text, owner from created_on_device", "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  const std::string me = "0f3c1a52-8d4e-4b7a-9c21-6e5f4d3b2a10";
+  const std::string friend_id = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
+  std::string me16("\x0f\x3c\x1a\x52\x8d\x4e\x4b\x7a\x9c\x21\x6e\x5f\x4d\x3b\x2a\x10", 16);
+  std::string friend16("\xa1\xb2\xc3\xd4\xe5\xf6\x4a\x7b\x8c\x9d\x0e\x1f\x2a\x3b\x4c\x5d", 16);
+  std::string conv = "5d2f7a0e-1111-4c3b-8a9d-222233334444";
+  std::string sql = R"(
+PRAGMA secure_delete=OFF;
+CREATE TABLE conversation(client_conversation_id TEXT PRIMARY KEY, conversation_metadata BLOB,
+  creation_timestamp INTEGER, tombstoned_at_timestamp INTEGER, send_state_type INTEGER);
+CREATE TABLE conversation_message(client_conversation_id TEXT NOT NULL,
+  client_message_id INTEGER NOT NULL, server_message_id INTEGER, client_resolution_id BLOB,
+  local_message_content_id INTEGER, message_content BLOB, message_state_type TEXT,
+  content_type INTEGER, creation_timestamp INTEGER, read_timestamp INTEGER, sender_id TEXT,
+  is_saved INTEGER, is_viewed_by_user INTEGER, remote_media_count INTEGER,
+  created_on_device INTEGER, PRIMARY KEY(client_conversation_id, client_message_id));
+)";
+  sql += "INSERT INTO conversation VALUES ('" + conv + "', " +
+         hex(snap_member(me16) + snap_member(friend16)) + ", 1612345000000, 0, 0);\n";
+  auto row = [&](int id, const std::string& content, int type, int64_t ts, const std::string& who,
+                 int mine) {
+    sql += "INSERT INTO conversation_message VALUES ('" + conv + "', " + std::to_string(id) + ", " +
+           std::to_string(1000 + id) + ", NULL, NULL, " + hex(content) + ", 'COMMITTED', " +
+           std::to_string(type) + ", " + std::to_string(ts) + ", NULL, '" + who + "', 0, 1, 0, " +
+           std::to_string(mine) + ");\n";
+  };
+  row(1, snap_content(friend_id, "hey, you around later?"), 1, 1612345600000, friend_id, 0);
+  row(2, snap_content(me, "yeah after 6"), 1, 1612345660000, me, 1);
+  row(3, pb_bytes(2, pb_bytes(1, friend_id)) + pb_bytes(4, pb_varint(2, 2)), 2, 1612345720000,
+      friend_id, 0);
+  row(4, snap_content(friend_id, "snap text that was deleted"), 1, 1612345780000, friend_id, 0);
+  sql += "DELETE FROM conversation_message WHERE client_message_id = 4;\n";
+  sqlite(ev / "arroyo.db", sql);
+  auto run = extract(out.path(), {ev / "arroyo.db"});
+  CHECK(run.results[0].app == "snapchat");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 3);
+  CHECK(live[0]["body"] == "hey, you around later?");
+  CHECK(live[0]["direction"] == "received");
+  CHECK(live[0]["sender"] == friend_id);
+  CHECK(live[0]["conversation"] == conv);
+  CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40Z");
+  CHECK(live[1]["body"] == "yeah after 6");
+  CHECK(live[1]["direction"] == "sent");
+  CHECK(live[1]["sender"] == "");
+  CHECK(live[1]["recipients"] == json::array({friend_id}));
+  CHECK(live[2]["body"].is_null());
+  CHECK(live[2]["kind"] == "other");
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "snap text that was deleted");
+  CHECK(rec[0]["sender"] == friend_id);
+}
+
+TEST_CASE("chat: Discord Android kv-storage: tagged JSON rows, kinds, ISO times", "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  // iLEAPP reads column `data` and skips its first byte; ALEAPP reads the 7th column. The names
+  // of the six columns before it are not published; these are placeholders.
+  auto row = [](int k, const std::string& body) {
+    return "INSERT INTO messages0 VALUES ('" + std::to_string(k) + "', NULL, NULL, NULL, NULL, " +
+           "NULL, CAST(X'07' || CAST('" + body + "' AS BLOB) AS BLOB));\n";
+  };
+  std::string sql =
+      "PRAGMA secure_delete=OFF;\nCREATE TABLE messages0 (k TEXT PRIMARY KEY, b, c, "
+      "d, e, f, data BLOB);\n";
+  sql += row(
+      1,
+      R"({"channelId":"900000000000000001","id":"910000000000000001","message":{"id":"910000000000000001","type":0,"content":"gg, same time tomorrow?","timestamp":"2021-02-03T09:46:40.123000+00:00","author":{"id":"800000000000000001","username":"skyfox"},"attachments":[]}})");
+  sql += row(
+      2,
+      R"({"channelId":"900000000000000001","id":"910000000000000002","message":{"id":"910000000000000002","type":0,"content":"","timestamp":"2021-02-03T10:47:40+01:00","author":{"id":"800000000000000002","username":"tidewalker"},"attachments":[{"filename":"map.png","url":"https://cdn.discordapp.com/attachments/1/2/map.png"}]}})");
+  sql += row(
+      3,
+      R"({"channelId":"900000000000000001","id":"910000000000000003","message":{"type":7,"content":"","timestamp":"2021-02-03T09:48:40Z","author":{"id":"800000000000000003","username":"newbie"},"attachments":[]}})");
+  sql += row(
+      4,
+      R"({"channelId":"900000000000000001","id":"910000000000000004","message":{"type":0,"content":"deleted discord message","timestamp":"2021-02-03T09:49:40Z","author":{"id":"800000000000000001","username":"skyfox"},"attachments":[]}})");
+  sql += "DELETE FROM messages0 WHERE k = '4';\n";
+  sqlite(ev / "a", sql);
+  auto run = extract(out.path(), {ev / "a"});
+  CHECK(run.results[0].app == "discord");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 3);
+  CHECK(live[0]["body"] == "gg, same time tomorrow?");
+  CHECK(live[0]["sender"] == "800000000000000001 (skyfox)");
+  CHECK(live[0]["conversation"] == "900000000000000001");
+  CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40.123Z");
+  CHECK(live[0]["direction"] == "unknown");
+  CHECK(live[1]["body"].is_null());
+  CHECK(live[1]["kind"] == "media");
+  CHECK(live[1]["attachments"] == json::array({"map.png"}));
+  CHECK(live[1]["timestamp"] == "2021-02-03T09:47:40Z");
+  CHECK(live[2]["kind"] == "system");
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "deleted discord message");
+}
+
+TEST_CASE("chat: Kik Android messagesTable: was_me, groups by bin_id, content ids", "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  sqlite(ev / "kikDatabase.db", R"(
+PRAGMA secure_delete=OFF;
+CREATE TABLE messagesTable (_id INTEGER PRIMARY KEY AUTOINCREMENT, body VARCHAR,
+  partner_jid VARCHAR, was_me INT, read_state INT, uid VARCHAR, length INT, timestamp LONG,
+  bin_id VARCHAR, sys_msg VARCHAR, stat_msg VARCHAR, stat_user_jid VARCHAR,
+  req_read_reciept BOOLEAN, content_id VARCHAR, app_id VARCHAR, message_retry_count INT,
+  encryption_failure BOOLEAN DEFAULT 0, encryption_failed_wrapped_message VARCHAR,
+  render_instructions VARCHAR);
+CREATE TABLE KIKcontactsTable (_id INTEGER PRIMARY KEY AUTOINCREMENT, jid VARCHAR UNIQUE,
+  display_name VARCHAR, user_name VARCHAR, in_roster INT, is_blocked INT, is_group INT);
+CREATE TABLE KIKContentTable (_id INTEGER PRIMARY KEY AUTOINCREMENT, content_id VARCHAR,
+  content_type VARCHAR, content_name VARCHAR, content_string VARCHAR);
+INSERT INTO KIKcontactsTable (jid, display_name, user_name, in_roster, is_blocked, is_group)
+  VALUES ('rivers_a1b@talk.kik.com', 'River', 'rivers', 1, 0, 0),
+  ('1100123456789_g@groups.kik.com', 'Skate crew', NULL, 1, 0, 1);
+INSERT INTO KIKContentTable (content_id, content_type, content_name, content_string) VALUES
+  ('3f1e2d4c-5b6a-4789-9abc-def012345678', NULL, 'file-name', 'IMG_0042.jpg');
+INSERT INTO messagesTable (body, partner_jid, was_me, read_state, uid, timestamp, bin_id,
+  sys_msg, stat_msg, content_id, app_id) VALUES
+  ('u up?', 'rivers_a1b@talk.kik.com', 0, 500, 'u1', 1612345600000, 'rivers_a1b@talk.kik.com',
+   NULL, NULL, NULL, NULL),
+  ('yeah', 'rivers_a1b@talk.kik.com', 1, 400, 'u2', 1612345660000, 'rivers_a1b@talk.kik.com',
+   NULL, NULL, NULL, NULL),
+  (NULL, 'rivers_a1b@talk.kik.com', 0, 500, 'u3', 1612345720000,
+   '1100123456789_g@groups.kik.com', NULL, NULL, '3f1e2d4c-5b6a-4789-9abc-def012345678',
+   'com.kik.ext.gallery'),
+  (NULL, 'rivers_a1b@talk.kik.com', 0, 500, 'u4', 1612345780000,
+   '1100123456789_g@groups.kik.com', 'River has joined the chat', NULL, NULL, NULL),
+  ('kik message then deleted', 'rivers_a1b@talk.kik.com', 0, 500, 'u5', 1612345840000,
+   'rivers_a1b@talk.kik.com', NULL, NULL, NULL, NULL);
+DELETE FROM messagesTable WHERE uid = 'u5';
+)");
+  auto run = extract(out.path(), {ev / "kikDatabase.db"});
+  CHECK(run.results[0].app == "kik");
+  CHECK(run.results[0].reader == "kik_android");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 4);
+  CHECK(live[0]["body"] == "u up?");
+  CHECK(live[0]["direction"] == "received");
+  CHECK(live[0]["sender"] == "rivers_a1b@talk.kik.com (River)");
+  CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40Z");
+  CHECK(live[1]["direction"] == "sent");
+  CHECK(live[1]["recipients"] == json::array({"rivers_a1b@talk.kik.com (River)"}));
+  CHECK(live[2]["conversation"] == "1100123456789_g@groups.kik.com (Skate crew)");
+  CHECK(live[2]["kind"] == "media");
+  CHECK(live[2]["body"].is_null());
+  CHECK(live[2]["attachments"] ==
+        json::array({"3f1e2d4c-5b6a-4789-9abc-def012345678 (IMG_0042.jpg)"}));
+  CHECK(live[3]["kind"] == "system");
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "kik message then deleted");
+}
+
+TEST_CASE("chat: LINE naver_line chat_history: status, content types, members", "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  sqlite(ev / "naver_line", R"(
+PRAGMA secure_delete=OFF;
+CREATE TABLE chat_history (id INTEGER PRIMARY KEY AUTOINCREMENT, server_id TEXT, type INTEGER,
+  chat_id TEXT, from_mid TEXT, content TEXT, created_time TEXT, delivered_time TEXT,
+  status INTEGER, sent_count INTEGER, read_count INTEGER, location_name TEXT,
+  location_address TEXT, location_phone TEXT, location_latitude INTEGER,
+  location_longitude INTEGER, attachement_image INTEGER, attachement_image_height INTEGER,
+  attachement_image_width INTEGER, attachement_image_size INTEGER, attachement_type INTEGER,
+  attachement_local_uri TEXT, parameter TEXT, chunks BLOB);
+CREATE TABLE contacts (m_id TEXT PRIMARY KEY, contact_id TEXT, contact_key TEXT, name TEXT,
+  phonetic_name TEXT, server_name TEXT, addressbook_name TEXT, custom_name TEXT, status INTEGER);
+CREATE TABLE groups (id TEXT PRIMARY KEY, name TEXT, picture_status TEXT, creator TEXT);
+CREATE TABLE membership (id TEXT, m_id TEXT, is_accepted INTEGER, updated_time INTEGER);
+INSERT INTO contacts (m_id, name, server_name) VALUES
+  ('u0123456789abcdef0123456789abcdef', 'Mika', 'Mika T'),
+  ('u1111111111111111111111111111111a', NULL, 'Jun');
+INSERT INTO groups VALUES ('c9999999999999999999999999999999', 'Climbing', NULL, NULL);
+INSERT INTO membership VALUES
+  ('c9999999999999999999999999999999', 'u0123456789abcdef0123456789abcdef', 1, 0),
+  ('c9999999999999999999999999999999', 'u1111111111111111111111111111111a', 1, 0);
+INSERT INTO chat_history (server_id, type, chat_id, from_mid, content, created_time, status,
+  attachement_type, attachement_local_uri) VALUES
+  ('s1', 1, 'u0123456789abcdef0123456789abcdef', 'u0123456789abcdef0123456789abcdef',
+   'see you at the wall', '1612345600000', 1, 0, NULL),
+  ('s2', 1, 'u0123456789abcdef0123456789abcdef', NULL, 'ok!', '1612345660000', 2, 0, NULL),
+  ('s3', 1, 'c9999999999999999999999999999999', NULL, NULL, '1612345720000', 2, 1,
+   'file:///storage/emulated/0/Pictures/LINE/line_1612345720.jpg'),
+  ('s4', 1, 'c9999999999999999999999999999999', 'u1111111111111111111111111111111a', NULL,
+   '1612345780000', 1, 7, NULL),
+  ('s5', 1, 'u0123456789abcdef0123456789abcdef', NULL, NULL, '1612345840000', 2, 6, NULL),
+  ('s6', 1, 'u0123456789abcdef0123456789abcdef', 'u0123456789abcdef0123456789abcdef',
+   'line message removed later', '1612345900000', 1, 0, NULL);
+DELETE FROM chat_history WHERE server_id = 's6';
+)");
+  auto run = extract(out.path(), {ev / "naver_line"});
+  CHECK(run.results[0].app == "line");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 5);
+  CHECK(live[0]["body"] == "see you at the wall");
+  CHECK(live[0]["direction"] == "received");
+  CHECK(live[0]["sender"] == "u0123456789abcdef0123456789abcdef (Mika)");
+  CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40Z");
+  CHECK(live[1]["direction"] == "sent");
+  CHECK(live[1]["recipients"] == json::array({"u0123456789abcdef0123456789abcdef (Mika)"}));
+  CHECK(live[2]["kind"] == "media");
+  CHECK(live[2]["conversation"] == "c9999999999999999999999999999999 (Climbing)");
+  CHECK(live[2]["recipients"] == json::array({"u0123456789abcdef0123456789abcdef (Mika)",
+                                              "u1111111111111111111111111111111a (Jun)"}));
+  CHECK(live[2]["attachments"] ==
+        json::array({"file:///storage/emulated/0/Pictures/LINE/line_1612345720.jpg"}));
+  CHECK(live[3]["kind"] == "sticker");
+  CHECK(live[3]["sender"] == "u1111111111111111111111111111111a (Jun)");
+  CHECK(live[4]["kind"] == "call");
+  CHECK(live[4]["body"].is_null());
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "line message removed later");
+  CHECK(rec[0]["timestamp"] == "2021-02-03T09:51:40Z");
+}
+
+TEST_CASE("chat: TextNow textnow_data.db: direction, calls as kind, group members", "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  sqlite(ev / "textnow_data.db", R"(
+PRAGMA secure_delete=OFF;
+CREATE TABLE messages (_id INTEGER PRIMARY KEY AUTOINCREMENT, message_id INTEGER,
+  contact_value TEXT, contact_type INTEGER, contact_name TEXT, message_direction INTEGER,
+  message_type INTEGER, message_source INTEGER, read INTEGER, date INTEGER, message_text TEXT,
+  attach TEXT, state INTEGER DEFAULT 0);
+CREATE TABLE contacts (_id INTEGER PRIMARY KEY AUTOINCREMENT, contact_value TEXT,
+  contact_type INTEGER, contact_name TEXT);
+CREATE TABLE groups (_id INTEGER PRIMARY KEY AUTOINCREMENT, contact_value TEXT, title TEXT);
+CREATE TABLE group_members (_id INTEGER PRIMARY KEY AUTOINCREMENT, contact_value TEXT,
+  member_contact_value TEXT, member_contact_type INTEGER);
+INSERT INTO contacts (contact_value, contact_type, contact_name) VALUES
+  ('+12025550143', 2, 'Dana'), ('+12025550178', 2, '');
+INSERT INTO groups (contact_value, title) VALUES ('group-7f3a', 'Trip');
+INSERT INTO group_members (contact_value, member_contact_value, member_contact_type) VALUES
+  ('group-7f3a', '+12025550143', 2), ('group-7f3a', '+12025550178', 2);
+INSERT INTO messages (message_id, contact_value, contact_type, contact_name, message_direction,
+  message_type, read, date, message_text, attach) VALUES
+  (1, '+12025550143', 2, 'Dana', 1, 1, 1, 1612345600000, 'call me when free', NULL),
+  (2, '+12025550143', 2, 'Dana', 2, 1, 1, 1612345660000, 'calling now', NULL),
+  (3, '+12025550143', 2, 'Dana', 2, 100, 1, 1612345720000, '95', NULL),
+  (4, 'group-7f3a', 5, NULL, 2, 2, 1, 1612345780000, NULL,
+   'https://media.textnow.com/img/abc123.jpg'),
+  (5, '+12025550178', 2, NULL, 1, 1, 0, 1612345840000, 'deleted textnow message', NULL);
+DELETE FROM messages WHERE message_id = 5;
+)");
+  auto run = extract(out.path(), {ev / "textnow_data.db"});
+  CHECK(run.results[0].app == "textnow");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 4);
+  CHECK(live[0]["body"] == "call me when free");
+  CHECK(live[0]["direction"] == "received");
+  CHECK(live[0]["sender"] == "+12025550143 (Dana)");
+  CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40Z");
+  CHECK(live[1]["recipients"] == json::array({"+12025550143 (Dana)"}));
+  CHECK(live[2]["kind"] == "call");
+  CHECK(live[2]["body"].is_null());
+  CHECK(live[3]["kind"] == "media");
+  CHECK(live[3]["recipients"] == json::array({"+12025550143 (Dana)", "+12025550178"}));
+  CHECK(live[3]["attachments"] == json::array({"https://media.textnow.com/img/abc123.jpg"}));
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(texts(rec) == std::vector<std::string>{"deleted textnow message"});
+  CHECK(rec[0]["sender"] == "+12025550178");
+}
+
+TEST_CASE("chat: Android SMS with a vendor part table (no seq, no _data) reads MMS", "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  sqlite(ev / "mmssms.db", R"(
+CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, date INTEGER,
+  type INTEGER, body TEXT);
+CREATE TABLE pdu (_id INTEGER PRIMARY KEY, thread_id INTEGER, date INTEGER, msg_box INTEGER);
+CREATE TABLE part (_id INTEGER PRIMARY KEY, mid INTEGER, ct TEXT, text TEXT);
+CREATE TABLE addr (msg_id INTEGER, address TEXT, type INTEGER);
+INSERT INTO sms VALUES (1, 1, '+447700900123', 1612345600000, 1, 'plain sms');
+INSERT INTO pdu VALUES (1, 1, 1612345660, 1);
+INSERT INTO part VALUES (1, 1, 'text/plain', 'mms text part');
+INSERT INTO addr VALUES (1, '+447700900123', 137);
+)");
+  auto run = extract(out.path(), {ev / "mmssms.db"});
+  CHECK(run.results[0].app == "sms");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 2);
+  CHECK(live[0]["body"] == "plain sms");
+  CHECK(live[1]["body"] == "mms text part");
+  CHECK(live[1]["sender"] == "+447700900123");
+  CHECK(live[1]["direction"] == "received");
+}
