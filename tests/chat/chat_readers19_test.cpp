@@ -4,6 +4,7 @@
 // shared page recovery).
 #include <catch2/catch.hpp>
 
+#include "chat/postbox.hpp"
 #include "tests/chat/chat_support.hpp"
 #include "tests/common/support.hpp"
 
@@ -424,4 +425,136 @@ INSERT INTO addr VALUES (1, '+447700900123', 137);
   CHECK(live[1]["body"] == "mms text part");
   CHECK(live[1]["sender"] == "+447700900123");
   CHECK(live[1]["direction"] == "received");
+}
+
+namespace {
+
+// A minimal PostboxEncoder: keyed fields (one-byte key length), type tags, little-endian.
+std::string le(uint64_t v, int n) {
+  std::string out;
+  for (int k = 0; k < n; ++k) out += static_cast<char>((v >> (8 * k)) & 0xFF);
+  return out;
+}
+std::string pb_key(const std::string& k) { return std::string(1, static_cast<char>(k.size())) + k; }
+std::string pb_str(const std::string& k, const std::string& v) {
+  return pb_key(k) + '\x04' + le(v.size(), 4) + v;
+}
+std::string pb_i64(const std::string& k, int64_t v) { return pb_key(k) + '\x01' + le(v, 8); }
+std::string pb_root(int32_t hash, const std::string& body) {
+  return pb_key("_") + '\x05' + le(static_cast<uint32_t>(hash), 4) + le(body.size(), 4) + body;
+}
+std::string tg_key(int64_t peer, int32_t ts, int32_t id) {
+  std::string out;
+  auto be = [&](uint64_t v, int n) {
+    for (int k = n - 1; k >= 0; --k) out += static_cast<char>((v >> (8 * k)) & 0xFF);
+  };
+  be(static_cast<uint64_t>(peer), 8);
+  be(0, 4);
+  be(static_cast<uint32_t>(ts), 4);
+  be(static_cast<uint32_t>(id), 4);
+  return out;
+}
+// A message record: type 0, stable id and version, data flags 0, flags, tags, no forward,
+// the author, the text, no attributes, the embedded media, no referenced media.
+std::string tg_msg(int64_t author, const std::string& text, bool incoming,
+                   const std::vector<std::string>& media = {}) {
+  std::string b = std::string(1, '\0') + le(1, 4) + le(0, 4) + '\0';
+  b += le(incoming ? 4 : 0, 4) + le(0, 4) + '\0';
+  b += '\x01' + le(static_cast<uint64_t>(author), 8);
+  b += le(text.size(), 4) + text + le(0, 4) + le(media.size(), 4);
+  for (auto& m : media) b += le(m.size(), 4) + m;
+  return b + le(0, 4);
+}
+
+}  // namespace
+
+TEST_CASE("chat: Postbox type hash is MurmurHash3 x86_32 with Postbox's seed", "[chat]") {
+  using safehold::chat::murmur3_32;
+  using safehold::chat::postbox_type_hash;
+  // Published MurmurHash3_x86_32 vectors.
+  CHECK(murmur3_32("", 1) == 0x514E28B7u);
+  CHECK(murmur3_32("", 0xFFFFFFFFu) == 0x81F16F39u);
+  CHECK(murmur3_32("The quick brown fox jumps over the lazy dog", 0x9747B28Cu) == 0x2FA826CDu);
+  // Class hashes as they appear in Postbox data (TelegramUser, TelegramGroup) and in a public
+  // Postbox parser's fixtures (TelegramMediaFile, TelegramMediaAction, ReplyMessageAttribute).
+  CHECK(static_cast<uint32_t>(postbox_type_hash("TelegramUser")) == 0x9E68A52Bu);
+  CHECK(static_cast<uint32_t>(postbox_type_hash("TelegramGroup")) == 0x66A17D51u);
+  CHECK(postbox_type_hash("TelegramMediaFile") == 665733176);
+  CHECK(static_cast<uint32_t>(postbox_type_hash("TelegramMediaAction")) == 3161982849u);
+  CHECK(postbox_type_hash("ReplyMessageAttribute") == 478003709);
+}
+
+TEST_CASE("chat: Postbox decoders reject truncated and oversized counts", "[chat]") {
+  using namespace safehold::chat;
+  std::string good = tg_msg(42, "hello", true);
+  auto m = parse_postbox_message(good);
+  REQUIRE(m);
+  CHECK(m->text == "hello");
+  CHECK(m->author == 42);
+  CHECK(m->flags == 4u);
+  for (size_t n = 0; n < good.size(); ++n) CHECK_FALSE(parse_postbox_message(good.substr(0, n)));
+  // An attribute count of 2^31-1 with nothing after it.
+  std::string huge = good.substr(0, good.size() - 12) + le(0x7FFFFFFF, 4);
+  CHECK_FALSE(parse_postbox_message(huge));
+  CHECK_FALSE(postbox_peer_name(pb_key("_") + '\x05' + le(7, 4) + le(1000, 4) + "ab"));
+  CHECK(postbox_peer_name(pb_root(1, pb_str("fn", "Al") + pb_str("un", "al_1"))) == "Al (@al_1)");
+  CHECK(postbox_peer_name(pb_root(1, pb_str("un", "only"))) == "@only");
+  auto k = parse_postbox_key(tg_key(-5, 1612345600, 9));
+  REQUIRE(k);
+  CHECK(k->peer == -5);
+  CHECK(k->timestamp == 1612345600);
+  CHECK(k->id == 9);
+  CHECK_FALSE(parse_postbox_key("short"));
+}
+
+TEST_CASE("chat: Telegram iOS postbox: tables found by content, peers, direction", "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out");
+  using safehold::chat::postbox_type_hash;
+  const int64_t owner = 7100000001, alice = 7100000002, group = 4294967296LL * 2 + 4100000004LL;
+  std::string sql = "PRAGMA secure_delete=OFF;\n";
+  for (int k : {0, 1, 3, 4, 6, 8})
+    sql += "CREATE TABLE t" + std::to_string(k) + " (key BLOB PRIMARY KEY, value BLOB);\n";
+  sql += "CREATE TABLE t2 (key INTEGER PRIMARY KEY, value BLOB);\n";
+  sql += "CREATE TABLE t7 (key BLOB PRIMARY KEY, value BLOB);\n";
+  auto peer = [&](int64_t id, const std::string& body) {
+    sql += "INSERT INTO t2 VALUES (" + std::to_string(id) + ", " +
+           hex(pb_root(12345, pb_i64("i", id) + body)) + ");\n";
+  };
+  peer(owner, pb_str("fn", "Billy") + pb_str("ln", "Owner") + pb_str("un", "owner_handle"));
+  peer(alice, pb_str("fn", "Alice") + pb_str("un", "alice_x"));
+  peer(group, pb_str("t", "The crew"));
+  auto msg = [&](int64_t chat, int32_t ts, int32_t id, const std::string& value) {
+    sql += "INSERT INTO t7 VALUES (" + hex(tg_key(chat, ts, id)) + ", " + hex(value) + ");\n";
+  };
+  std::string photo = pb_root(postbox_type_hash("TelegramMediaImage"), pb_i64("i", 1));
+  std::string action = pb_root(postbox_type_hash("TelegramMediaAction"), pb_i64("_rawValue", 2));
+  msg(alice, 1612345600, 1, tg_msg(alice, "hi from alice", true));
+  msg(alice, 1612345660, 2, tg_msg(owner, "hello alice", false));
+  msg(group, 1612345720, 1, tg_msg(alice, "", true, {photo}));
+  msg(group, 1612345780, 2, tg_msg(owner, "", false, {action}));
+  msg(alice, 1612345840, 3, tg_msg(alice, "telegram message deleted later", true));
+  sql += "INSERT INTO t3 VALUES (X'010203', X'FFFF');\n";
+  sql += "DELETE FROM t7 WHERE key = " + hex(tg_key(alice, 1612345840, 3)) + ";\n";
+  sqlite(ev / "db_sqlite", sql);
+  auto run = extract(out.path(), {ev / "db_sqlite"});
+  CHECK(run.results[0].app == "telegram");
+  CHECK(run.results[0].reader == "telegram_ios");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 4);
+  CHECK(live[0]["body"] == "hi from alice");
+  CHECK(live[0]["direction"] == "received");
+  CHECK(live[0]["sender"] == "7100000002 (Alice (@alice_x))");
+  CHECK(live[0]["conversation"] == "7100000002 (Alice (@alice_x))");
+  CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40Z");
+  CHECK(live[1]["direction"] == "sent");
+  CHECK(live[1]["recipients"] == json::array({"7100000002 (Alice (@alice_x))"}));
+  CHECK(live[2]["kind"] == "media");
+  CHECK(live[2]["body"].is_null());
+  CHECK(live[2]["conversation"] == std::to_string(group) + " (The crew)");
+  CHECK(live[3]["kind"] == "system");
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "telegram message deleted later");
+  CHECK(rec[0]["timestamp"] == "2021-02-03T09:50:40Z");
 }
