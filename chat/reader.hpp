@@ -120,6 +120,7 @@ std::unique_ptr<Reader> make_kik_android_reader();
 std::unique_ptr<Reader> make_line_reader();
 std::unique_ptr<Reader> make_textnow_reader();
 std::unique_ptr<Reader> make_telegram_ios_reader();
+std::unique_ptr<Reader> make_instagram_reader();
 std::unique_ptr<Reader> make_generic_reader();
 
 // The best reader for a schema, or nullptr.

@@ -558,3 +558,101 @@ TEST_CASE("chat: Telegram iOS postbox: tables found by content, peers, direction
   CHECK(rec[0]["body"] == "telegram message deleted later");
   CHECK(rec[0]["timestamp"] == "2021-02-03T09:50:40Z");
 }
+
+TEST_CASE("chat: Instagram iOS Direct: NSKeyedArchiver messages and thread users", "[chat]") {
+  TempDir ev("chat-ev"), out("chat-out"), work("chat-work");
+  // A small NSKeyedArchiver encoder over plistlib: dicts with "$" name their class (NSDictionary
+  // as NS.keys/NS.objects), lists are NSArrays, numbers inside objects are stored inline.
+  write_text(work / "arch.py", R"(import plistlib, sys
+U = plistlib.UID
+def archive(root):
+    objs, classes = ['$null'], {}
+    def cls(name):
+        if name not in classes:
+            objs.append({'$classname': name, '$classes': [name, 'NSObject']})
+            classes[name] = len(objs) - 1
+        return U(classes[name])
+    def enc(v):
+        idx = len(objs)
+        objs.append(None)
+        if isinstance(v, str):
+            objs[idx] = v
+        elif isinstance(v, list):
+            objs[idx] = {'NS.objects': [enc(x) for x in v], '$class': cls('NSArray')}
+        elif v.get('$') == 'NSDictionary':
+            keys = [k for k in v if k != '$']
+            objs[idx] = {'NS.keys': [enc(k) for k in keys], 'NS.objects': [enc(v[k]) for k in keys],
+                         '$class': cls('NSDictionary')}
+        else:
+            o = {k: (x if isinstance(x, (int, float)) else enc(x)) for k, x in v.items() if k != '$'}
+            o['$class'] = cls(v['$'])
+            objs[idx] = o
+        return U(idx)
+    top = enc(root)
+    return plistlib.dumps({'$version': 100000, '$archiver': 'NSKeyedArchiver',
+                           '$top': {'root': top}, '$objects': objs}, fmt=plistlib.FMT_BINARY)
+def message(sender, t, content):
+    return {'$': 'IGDirectPublishedMessage',
+            'IGDirectPublishedMessageMetadata*metadata': {
+                '$': 'IGDirectPublishedMessageMetadata', 'NSString*senderPk': sender,
+                'NSString*threadId': '340282366841710300949128100000000001',
+                'NSDate*serverTimestamp': {'$': 'NSDate', 'NS.time': float(t - 978307200)}},
+            'IGDirectPublishedMessageContent*content': dict(content, **{'$': 'IGDirectPublishedMessageContent'})}
+out = sys.argv[1]
+robin, me = '17841400000000002', '17841400000000001'
+open(out + '/thread', 'wb').write(archive({'$': 'IGDirectThreadMetadata', 'NSArray<IGUser *>*users': [
+    {'$': 'IGUser', 'NSDictionary<NSString *, id>*userDict': {
+        '$': 'NSDictionary', 'pk': robin, 'full_name': 'Robin Park', 'username': 'robin.p'}}]}))
+open(out + '/m1', 'wb').write(archive(message(robin, 1612345600, {'NSString*string': 'did you get the notes?'})))
+open(out + '/m2', 'wb').write(archive(message(me, 1612345660, {'NSString*string': 'yes thanks'})))
+open(out + '/m3', 'wb').write(archive(message(robin, 1612345720, {'IGDirectPublishedMessageMedia*media': {
+    '$': 'IGDirectPublishedMessageMedia',
+    'IGDirectPublishedMessagePermanentMedia*permanentMedia': {
+        '$': 'IGDirectPublishedMessagePermanentMedia', 'IGPhoto*photo': {
+            '$': 'IGPhoto', 'kIGPhotoMediaID': '2500000000000000001_17841400000000002'}}}})))
+open(out + '/m4', 'wb').write(archive(message(robin, 1612345780, {
+    'IGDirectThreadActivityAnnouncement*threadActivity': {
+        '$': 'IGDirectThreadActivityAnnouncement', 'NSString*voipTitle': 'Video chat started',
+        'NSString*videoCallId': '123'}})))
+open(out + '/m5', 'wb').write(archive(message(robin, 1612345840, {'NSString*string': 'instagram message deleted later'})))
+)");
+  must_run("python3 " + shell_quote((work / "arch.py").string()) + " " +
+           shell_quote(work.path().string()));
+  auto file = [&](const char* n) { return "readfile(" + shell_quote((work / n).string()) + ")"; };
+  std::string sql = R"(
+PRAGMA secure_delete=OFF;
+CREATE TABLE THREADS (ROW_ID INTEGER PRIMARY KEY, THREAD_ID TEXT UNIQUE, VIEWER_ID TEXT,
+  METADATA BLOB);
+CREATE TABLE MESSAGES (ROW_ID INTEGER PRIMARY KEY, MESSAGE_ID TEXT UNIQUE, THREAD_ID TEXT,
+  ARCHIVE BLOB);
+)";
+  const std::string thread = "340282366841710300949128100000000001";
+  sql += "INSERT INTO THREADS VALUES (1, '" + thread + "', '17841400000000001', " +
+         file("thread") + ");\n";
+  for (int k = 1; k <= 5; ++k)
+    sql += "INSERT INTO MESSAGES VALUES (" + std::to_string(k) + ", 'mid." + std::to_string(k) +
+           "', '" + thread + "', " + file(("m" + std::to_string(k)).c_str()) + ");\n";
+  sql += "DELETE FROM MESSAGES WHERE ROW_ID = 5;\n";
+  sqlite(ev / "direct.db", sql);
+  auto run = extract(out.path(), {ev / "direct.db"});
+  CHECK(run.results[0].app == "instagram");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 4);
+  CHECK(live[0]["body"] == "did you get the notes?");
+  CHECK(live[0]["direction"] == "received");
+  CHECK(live[0]["sender"] == "17841400000000002 (Robin Park)");
+  CHECK(live[0]["conversation"] == thread);
+  CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40Z");
+  CHECK(live[1]["direction"] == "sent");
+  CHECK(live[1]["sender"] == "");
+  CHECK(live[1]["recipients"] == json::array({"17841400000000002 (Robin Park)"}));
+  CHECK(live[2]["kind"] == "media");
+  CHECK(live[2]["body"].is_null());
+  CHECK(live[2]["attachments"] == json::array({"2500000000000000001_17841400000000002"}));
+  CHECK(live[3]["kind"] == "call");
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "instagram message deleted later");
+  CHECK(rec[0]["timestamp"] == "2021-02-03T09:50:40Z");
+}
