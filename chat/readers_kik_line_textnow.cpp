@@ -184,9 +184,8 @@ class LineReader : public Reader {
 
 // ---- TextNow Android ------------------------------------------------------------------------
 // messages: contact_value (the other party's number, or the group's id), message_direction
-// (1 incoming, 2 outgoing), message_type (1 text; 100 and 102 calls whose message_text is the
-// duration in seconds, as ALEAPP reads them; other types media), date (ms), message_text,
-// attach (the attachment's path or URL); group_members lists a group's numbers.
+// (1 incoming, 2 outgoing), message_type (see content()), date (ms), message_text, attach (the
+// attachment's local path); group_members lists a group's numbers.
 class TextNowReader : public Reader {
  public:
   std::string name() const override { return "textnow_android"; }
@@ -206,10 +205,23 @@ class TextNowReader : public Reader {
                             "SELECT contact_value, " + coalesce_of(c, {"contact_name"}) +
                                 " FROM contacts WHERE contact_name != ''",
                             errors);
-    if (const Table* g = s.table("group_members"); g && g->has("member_contact_value"))
+    if (const Table* g = s.table("groups"); g && g->has("title") && g->has("contact_value")) {
+      auto titles = load_key_map(
+          db, "SELECT contact_value, title FROM groups WHERE title != ''", errors);
+      names_.insert(titles.begin(), titles.end());
+    }
+    if (const Table* g = s.table("group_members"); g && g->has("member_contact_value")) {
       members_ = load_key_multimap(
           db, "SELECT contact_value, member_contact_value FROM group_members ORDER BY rowid",
           errors);
+      if (g->has("member_display_name")) {
+        auto more = load_key_map(db,
+                                 "SELECT member_contact_value, member_display_name FROM "
+                                 "group_members WHERE member_display_name != ''",
+                                 errors);
+        names_.insert(more.begin(), more.end());  // contacts' names stay first
+      }
+    }
     Source src;
     src.table = "messages";
     src.columns = {"contact_value", "contact_name", "message_direction", "message_type", "date",
@@ -223,16 +235,31 @@ class TextNowReader : public Reader {
   KeyMap names_;
   KeyMultiMap members_;
 
+  // message_type 1 text; 2 (picture) and 8 (voice or video) media whose message_text is the
+  // media URL; 16 (a missed-call notice), 100 and 102 calls; other values (201, 202, ...) have
+  // no published meaning.
+  static void content(const Row& r, Message& m) {
+    auto type = r.integer(3).value_or(1);
+    std::string text = r[5].null() ? "" : r.text(5);
+    std::string attach = r.text(6);
+    if (!attach.empty()) m.attachments.push_back(attach);
+    if (type == 16 || type == 100 || type == 102) {
+      m.kind = "call";
+    } else if (type == 2 || type == 8) {
+      m.kind = "media";
+      if (!text.empty() && text != attach) m.attachments.push_back(text);
+    } else {
+      if (!text.empty()) m.body = text;
+      m.kind = type == 1 ? (m.body ? "text" : "other") : "other";
+    }
+  }
+
   bool map(const Row& r, Message& m) {
     std::string peer = r.text(0);
     std::string name = r.text(1).empty() ? lookup(names_, peer) : r.text(1);
     m.conversation = labelled(peer, name);
     m.timestamp = r.time(4);
-    auto type = r.integer(3).value_or(1);
-    bool call = type == 100 || type == 102;
-    if (!call && !r[5].null() && !r.text(5).empty()) m.body = r.text(5);
-    if (!r.text(6).empty()) m.attachments.push_back(r.text(6));
-    m.kind = call ? "call" : type == 1 ? (m.body ? "text" : "other") : "media";
+    content(r, m);
     auto it = members_.find(peer);
     if (r.integer(2).value_or(0) == 2) {
       m.direction = "sent";

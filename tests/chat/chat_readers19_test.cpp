@@ -356,37 +356,44 @@ DELETE FROM chat_history WHERE server_id = 's6';
 
 TEST_CASE("chat: TextNow textnow_data.db: direction, calls as kind, group members", "[chat]") {
   TempDir ev("chat-ev"), out("chat-out");
+  // The tables as a real textnow_data.db (user version 29) declares them.
   sqlite(ev / "textnow_data.db", R"(
 PRAGMA secure_delete=OFF;
-CREATE TABLE messages (_id INTEGER PRIMARY KEY AUTOINCREMENT, message_id INTEGER,
-  contact_value TEXT, contact_type INTEGER, contact_name TEXT, message_direction INTEGER,
-  message_type INTEGER, message_source INTEGER, read INTEGER, date INTEGER, message_text TEXT,
-  attach TEXT, state INTEGER DEFAULT 0);
-CREATE TABLE contacts (_id INTEGER PRIMARY KEY AUTOINCREMENT, contact_value TEXT,
-  contact_type INTEGER, contact_name TEXT);
-CREATE TABLE groups (_id INTEGER PRIMARY KEY AUTOINCREMENT, contact_value TEXT, title TEXT);
-CREATE TABLE group_members (_id INTEGER PRIMARY KEY AUTOINCREMENT, contact_value TEXT,
-  member_contact_value TEXT, member_contact_type INTEGER);
-INSERT INTO contacts (contact_value, contact_type, contact_name) VALUES
-  ('+12025550143', 2, 'Dana'), ('+12025550178', 2, '');
+CREATE TABLE messages (_id integer primary key autoincrement, message_id integer unique,
+  contact_value text not null, contact_type integer, contact_name text not null,
+  message_direction integer, message_type integer, message_text text not null, read boolean,
+  date numeric not null, state integer default 0, attach text default '',
+  message_source integer default 0, all_emoji boolean );
+CREATE TABLE contacts (_id integer primary key autoincrement, global_id numeric not null unique,
+  contact_value text not null, contact_name text, contact_type numeric not null,
+  avatar_initials text, avatar_color text);
+CREATE TABLE groups (_id integer primary key autoincrement, contact_value text not null unique,
+  title text default '');
+CREATE TABLE group_members (_id integer primary key autoincrement, contact_value text not null,
+  member_contact_value text not null, member_contact_type integer,
+  member_display_name text not null,member_contact_uri text);
+INSERT INTO contacts (global_id, contact_value, contact_name, contact_type) VALUES
+  (1, '+12025550143', 'Dana', 2), (2, '+12025550178', '', 2);
 INSERT INTO groups (contact_value, title) VALUES ('group-7f3a', 'Trip');
-INSERT INTO group_members (contact_value, member_contact_value, member_contact_type) VALUES
-  ('group-7f3a', '+12025550143', 2), ('group-7f3a', '+12025550178', 2);
+INSERT INTO group_members (contact_value, member_contact_value, member_contact_type,
+  member_display_name) VALUES ('group-7f3a', '+12025550143', 2, 'Dana D'),
+  ('group-7f3a', '+12025550178', 2, '');
 INSERT INTO messages (message_id, contact_value, contact_type, contact_name, message_direction,
   message_type, read, date, message_text, attach) VALUES
-  (1, '+12025550143', 2, 'Dana', 1, 1, 1, 1612345600000, 'call me when free', NULL),
-  (2, '+12025550143', 2, 'Dana', 2, 1, 1, 1612345660000, 'calling now', NULL),
-  (3, '+12025550143', 2, 'Dana', 2, 100, 1, 1612345720000, '95', NULL),
-  (4, 'group-7f3a', 5, NULL, 2, 2, 1, 1612345780000, NULL,
-   'https://media.textnow.com/img/abc123.jpg'),
-  (5, '+12025550178', 2, NULL, 1, 1, 0, 1612345840000, 'deleted textnow message', NULL);
+  (1, '+12025550143', 2, 'Dana', 1, 1, 1, 1612345600000, 'call me when free', ''),
+  (2, '+12025550143', 2, 'Dana', 2, 1, 1, 1612345660000, 'calling now', ''),
+  (3, '+12025550143', 2, 'Dana', 2, 100, 1, 1612345720000, '95', ''),
+  (4, 'group-7f3a', 5, '', 2, 2, 1, 1612345780000, 'https://media.textnow.com/?t=abc123',
+   '/storage/emulated/0/Pictures/trip.jpg'),
+  (6, '+12025550143', 2, 'Dana', 1, 16, 1, 1612345790000, 'Missed call from (202) 555-0143', ''),
+  (5, '+12025550178', 2, '', 1, 1, 0, 1612345840000, 'deleted textnow message', '');
 DELETE FROM messages WHERE message_id = 5;
 )");
   auto run = extract(out.path(), {ev / "textnow_data.db"});
   CHECK(run.results[0].app == "textnow");
   CHECK(run.results[0].errors.empty());
   auto live = of_db(run, "db1");
-  REQUIRE(live.size() == 4);
+  REQUIRE(live.size() == 5);
   CHECK(live[0]["body"] == "call me when free");
   CHECK(live[0]["direction"] == "received");
   CHECK(live[0]["sender"] == "+12025550143 (Dana)");
@@ -395,8 +402,14 @@ DELETE FROM messages WHERE message_id = 5;
   CHECK(live[2]["kind"] == "call");
   CHECK(live[2]["body"].is_null());
   CHECK(live[3]["kind"] == "media");
+  CHECK(live[3]["conversation"] == "group-7f3a (Trip)");
   CHECK(live[3]["recipients"] == json::array({"+12025550143 (Dana)", "+12025550178"}));
-  CHECK(live[3]["attachments"] == json::array({"https://media.textnow.com/img/abc123.jpg"}));
+  CHECK(live[3]["body"].is_null());
+  CHECK(live[3]["attachments"] == json::array({"/storage/emulated/0/Pictures/trip.jpg",
+                                               "https://media.textnow.com/?t=abc123"}));
+  CHECK(live[4]["kind"] == "call");
+  CHECK(live[4]["body"].is_null());
+  CHECK(live[4]["direction"] == "received");
   auto rec = of_db(run, "db1", true);
   REQUIRE(rec.size() == 1);
   CHECK(texts(rec) == std::vector<std::string>{"deleted textnow message"});
