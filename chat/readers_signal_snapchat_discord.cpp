@@ -84,6 +84,23 @@ class SignalDesktopReader : public Reader {
           if (!who.empty()) members_[conv].push_back(label_of(who));
           at = end + 1;
         }
+    load_members_v2(db, errors);
+  }
+
+  // Groups v2 keep their members in json.membersV2 [{aci | uuid | serviceId}] instead.
+  void load_members_v2(const Db& db, std::vector<std::string>& errors) {
+    for (auto& [conv, text] : load_key_map(
+             db, "SELECT id, json FROM conversations WHERE json LIKE '%membersV2%'", errors)) {
+      if (members_.count(conv)) continue;
+      json j = parse_object(text);
+      if (!j.contains("membersV2") || !j["membersV2"].is_array()) continue;
+      for (auto& who : j["membersV2"]) {
+        std::string id;
+        for (auto key : {"aci", "uuid", "serviceId"})
+          if (id.empty()) id = str_of(who, key);
+        if (!id.empty()) members_[conv].push_back(label_of(id));
+      }
+    }
   }
 
   std::string label_of(const std::string& id) const {

@@ -80,7 +80,9 @@ INSERT INTO conversations VALUES
   ('c-group', '{}', 1612345600000, 'group', '+447700900301 +447700900302', 'Book club', NULL,
    NULL, NULL, NULL, NULL, 'grp-1', NULL),
   ('c-sam', '{}', 0, 'private', NULL, NULL, 'Sam', NULL, 'Sam', '+447700900302', 'aci-sam',
-   NULL, NULL);
+   NULL, NULL),
+  ('c-v2', '{"membersV2":[{"aci":"aci-alex","role":2},{"aci":"aci-sam","role":1}]}', 0, 'group',
+   NULL, 'Climbing', NULL, NULL, NULL, NULL, NULL, 'grp-2', NULL);
 INSERT INTO messages (rowid, id, json, sent_at, conversationId, received_at, source, type, body,
   sourceServiceId) VALUES
   (1, 'm1', '{"body":"are you coming?"}', 1612345600000, 'c-alex', 1612345600500,
@@ -95,6 +97,8 @@ INSERT INTO messages (rowid, id, json, sent_at, conversationId, received_at, sou
    'group-v2-change', NULL, NULL),
   (6, 'm6', '{"body":"group message from Sam"}', 1612345900000, 'c-group', 1612345900000,
    NULL, 'incoming', 'group message from Sam', 'aci-sam'),
+  (8, 'm8', '{"body":"v2 group hello"}', 1612345950000, 'c-v2', 1612345950000, NULL, 'outgoing',
+   'v2 group hello', NULL),
   (7, 'm7', '{"body":"delete me: the meeting point is the old mill"}', 1612345960000, 'c-alex',
    1612345960000, '+447700900301', 'incoming', 'delete me: the meeting point is the old mill',
    'aci-alex');
@@ -105,7 +109,7 @@ DELETE FROM messages WHERE rowid = 7;
   CHECK(run.results[0].reader == "signal_desktop");
   CHECK(run.results[0].errors.empty());
   auto live = of_db(run, "db1");
-  REQUIRE(live.size() == 6);
+  REQUIRE(live.size() == 7);
   CHECK(live[0]["body"] == "are you coming?");
   CHECK(live[0]["direction"] == "received");
   CHECK(live[0]["sender"] == "+447700900301 (Alex)");
@@ -125,6 +129,8 @@ DELETE FROM messages WHERE rowid = 7;
   CHECK(live[4]["direction"] == "unknown");
   CHECK(live[5]["sender"] == "+447700900302 (Sam)");
   CHECK(live[5]["kind"] == "text");
+  CHECK(live[6]["conversation"] == "grp-2 (Climbing)");
+  CHECK(live[6]["recipients"] == json::array({"+447700900301 (Alex)", "+447700900302 (Sam)"}));
   auto rec = of_db(run, "db1", true);
   REQUIRE(rec.size() == 1);
   CHECK(rec[0]["body"] == "delete me: the meeting point is the old mill");
