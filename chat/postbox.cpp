@@ -59,8 +59,20 @@ bool count_fits(Cursor& c, int32_t n, size_t each) {
 }
 
 enum ValueType : uint8_t {
-  Int32 = 0, Int64, Bool, Double, String, Object, Int32Array, Int64Array, ObjectArray,
-  ObjectDictionary, Bytes, Nil, StringArray, BytesArray
+  Int32 = 0,
+  Int64,
+  Bool,
+  Double,
+  String,
+  Object,
+  Int32Array,
+  Int64Array,
+  ObjectArray,
+  ObjectDictionary,
+  Bytes,
+  Nil,
+  StringArray,
+  BytesArray
 };
 
 // Skips one encoded object (type hash, length, body).
@@ -80,21 +92,43 @@ void skip_items(Cursor& c, size_t each, F skip) {
 // Skips the value of `type`; false on an unknown type or truncation.
 bool skip_value(Cursor& c, uint8_t type) {
   switch (type) {
-    case Int32: c.le(4); break;
+    case Int32:
+      c.le(4);
+      break;
     case Int64:
-    case Double: c.le(8); break;
-    case Bool: c.le(1); break;
+    case Double:
+      c.le(8);
+      break;
+    case Bool:
+      c.le(1);
+      break;
     case String:
-    case Bytes: c.sized(); break;
-    case Object: skip_object(c); break;
-    case Int32Array: skip_items(c, 4, [&] { c.le(4); }); break;
-    case Int64Array: skip_items(c, 8, [&] { c.le(8); }); break;
-    case ObjectArray: skip_items(c, 8, [&] { skip_object(c); }); break;
-    case ObjectDictionary: skip_items(c, 16, [&] { skip_object(c), skip_object(c); }); break;
-    case Nil: break;
+    case Bytes:
+      c.sized();
+      break;
+    case Object:
+      skip_object(c);
+      break;
+    case Int32Array:
+      skip_items(c, 4, [&] { c.le(4); });
+      break;
+    case Int64Array:
+      skip_items(c, 8, [&] { c.le(8); });
+      break;
+    case ObjectArray:
+      skip_items(c, 8, [&] { skip_object(c); });
+      break;
+    case ObjectDictionary:
+      skip_items(c, 16, [&] { skip_object(c), skip_object(c); });
+      break;
+    case Nil:
+      break;
     case StringArray:
-    case BytesArray: skip_items(c, 4, [&] { c.sized(); }); break;
-    default: return false;
+    case BytesArray:
+      skip_items(c, 4, [&] { c.sized(); });
+      break;
+    default:
+      return false;
   }
   return !c.bad;
 }
@@ -145,12 +179,12 @@ void read_forward(Cursor& c, PostboxMessage& m) {
   uint8_t info = c.u8();
   if (info == 0) return;
   m.forwarded_from = c.i64();
-  c.le(4);                       // date
-  if (info & 2) c.le(8);         // source id
-  if (info & 4) c.le(16);        // source message peer, namespace, id
-  if (info & 8) c.sized();       // signature
-  if (info & 16) c.sized();      // PSA type
-  if (info & 32) c.le(4);        // flags
+  c.le(4);                   // date
+  if (info & 2) c.le(8);     // source id
+  if (info & 4) c.le(16);    // source message peer, namespace, id
+  if (info & 8) c.sized();   // signature
+  if (info & 16) c.sized();  // PSA type
+  if (info & 32) c.le(4);    // flags
 }
 
 }  // namespace
@@ -169,9 +203,15 @@ uint32_t murmur3_32(std::string_view s, uint32_t seed) {
   uint32_t t = 0;
   const auto* tail = reinterpret_cast<const unsigned char*>(s.data() + 4 * blocks);
   switch (s.size() & 3) {
-    case 3: t ^= uint32_t(tail[2]) << 16; [[fallthrough]];
-    case 2: t ^= uint32_t(tail[1]) << 8; [[fallthrough]];
-    case 1: t ^= tail[0]; h ^= rotl(t * c1, 15) * c2;
+    case 3:
+      t ^= uint32_t(tail[2]) << 16;
+      [[fallthrough]];
+    case 2:
+      t ^= uint32_t(tail[1]) << 8;
+      [[fallthrough]];
+    case 1:
+      t ^= tail[0];
+      h ^= rotl(t * c1, 15) * c2;
   }
   h ^= static_cast<uint32_t>(s.size());
   h ^= h >> 16;

@@ -55,8 +55,8 @@ class InstagramReader : public Reader {
   }
 
  private:
-  KeyMap viewer_, names_;   // thread -> viewer pk; user pk -> "pk (full name)"
-  KeyMultiMap members_;     // thread -> user pks
+  KeyMap viewer_, names_;  // thread -> viewer pk; user pk -> "pk (full name)"
+  KeyMultiMap members_;    // thread -> user pks
 
   void add_user(const std::string& thread, const Node& user) {
     const Node* dict = user.get("NSDictionary<NSString *, id>*userDict");
@@ -75,8 +75,8 @@ class InstagramReader : public Reader {
   void load_threads(const Db& db, std::vector<std::string>& errors) {
     const Table* t = db.schema().table("THREADS");
     try {
-      Stmt st = db.prepare("SELECT THREAD_ID, METADATA, " +
-                           coalesce_of(t, {"VIEWER_ID"}) + " FROM THREADS");
+      Stmt st = db.prepare("SELECT THREAD_ID, METADATA, " + coalesce_of(t, {"VIEWER_ID"}) +
+                           " FROM THREADS");
       while (st.step()) {
         std::string thread = st.text_at(0);
         if (!st.null_at(2)) viewer_[thread] = st.text_at(2);

@@ -206,8 +206,8 @@ class TextNowReader : public Reader {
                                 " FROM contacts WHERE contact_name != ''",
                             errors);
     if (const Table* g = s.table("groups"); g && g->has("title") && g->has("contact_value")) {
-      auto titles = load_key_map(
-          db, "SELECT contact_value, title FROM groups WHERE title != ''", errors);
+      auto titles =
+          load_key_map(db, "SELECT contact_value, title FROM groups WHERE title != ''", errors);
       names_.insert(titles.begin(), titles.end());
     }
     if (const Table* g = s.table("group_members"); g && g->has("member_contact_value")) {

@@ -2,6 +2,7 @@
 // Snapchat Android (arroyo.db: conversation_message with its message_content protobuf) and
 // Discord Android (kv-storage database "a": messages0 rows of a tag byte and a JSON message),
 // with the columns and fields ALEAPP's and iLEAPP's parsers read.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "chat/decoders.hpp"
@@ -59,8 +60,9 @@ class SignalDesktopReader : public Reader {
   }
 
  private:
-  KeyMap names_;         // conversation id, e164 or service id -> label
-  KeyMultiMap members_;  // conversation id -> member labels (groups)
+  KeyMap names_;                    // conversation id, e164 or service id -> label
+  KeyMultiMap members_;             // conversation id -> member labels (groups)
+  std::vector<std::string> owner_;  // the owner's labels, left out of recipients
 
   void load_people(const Db& db, std::vector<std::string>& errors) {
     const Table* c = db.schema().table("conversations");
@@ -85,6 +87,7 @@ class SignalDesktopReader : public Reader {
           at = end + 1;
         }
     load_members_v2(db, errors);
+    load_owner(db, errors);
   }
 
   // Groups v2 keep their members in json.membersV2 [{aci | uuid | serviceId}] instead.
@@ -100,6 +103,18 @@ class SignalDesktopReader : public Reader {
           if (id.empty()) id = str_of(who, key);
         if (!id.empty()) members_[conv].push_back(label_of(id));
       }
+    }
+  }
+
+  // The owner's ACI and number from items (uuid_id, number_id: {"value": "<id>.<device>"}), left
+  // out of the recipients.
+  void load_owner(const Db& db, std::vector<std::string>& errors) {
+    if (!db.schema().has("items")) return;
+    for (auto& [key, text] : load_key_map(
+             db, "SELECT id, json FROM items WHERE id IN ('uuid_id', 'number_id')", errors)) {
+      std::string v = str_of(parse_object(text), "value");
+      v = v.substr(0, v.rfind('.'));
+      if (!v.empty()) owner_.push_back(label_of(v));
     }
   }
 
@@ -146,9 +161,11 @@ class SignalDesktopReader : public Reader {
     if (type == "outgoing") {
       m.direction = "sent";
       auto it = members_.find(conv);
-      if (it != members_.end())
-        m.recipients = it->second;
-      else if (!m.conversation.empty())
+      if (it != members_.end()) {
+        for (auto& who : it->second)
+          if (std::find(owner_.begin(), owner_.end(), who) == owner_.end())
+            m.recipients.push_back(who);
+      } else if (!m.conversation.empty())
         m.recipients.push_back(m.conversation);
     } else {
       m.direction = type == "incoming" ? "received" : "unknown";

@@ -81,8 +81,14 @@ INSERT INTO conversations VALUES
    NULL, NULL, NULL, NULL, 'grp-1', NULL),
   ('c-sam', '{}', 0, 'private', NULL, NULL, 'Sam', NULL, 'Sam', '+447700900302', 'aci-sam',
    NULL, NULL),
-  ('c-v2', '{"membersV2":[{"aci":"aci-alex","role":2},{"aci":"aci-sam","role":1}]}', 0, 'group',
-   NULL, 'Climbing', NULL, NULL, NULL, NULL, NULL, 'grp-2', NULL);
+  ('c-v2', '{"membersV2":[{"aci":"aci-alex","role":2},{"aci":"aci-sam","role":1},
+   {"aci":"aci-owner","role":2}]}', 0, 'group', NULL, 'Climbing', NULL, NULL, NULL, NULL, NULL,
+   'grp-2', NULL),
+  ('c-me', '{}', 0, 'private', NULL, 'Note to Self', NULL, NULL, NULL, '+447700900300',
+   'aci-owner', NULL, NULL);
+CREATE TABLE items(id STRING PRIMARY KEY ASC, json TEXT);
+INSERT INTO items VALUES ('uuid_id', '{"id":"uuid_id","value":"aci-owner.1"}'),
+  ('number_id', '{"id":"number_id","value":"+447700900300.1"}');
 INSERT INTO messages (rowid, id, json, sent_at, conversationId, received_at, source, type, body,
   sourceServiceId) VALUES
   (1, 'm1', '{"body":"are you coming?"}', 1612345600000, 'c-alex', 1612345600500,
@@ -454,11 +460,15 @@ std::string le(uint64_t v, int n) {
   for (int k = 0; k < n; ++k) out += static_cast<char>((v >> (8 * k)) & 0xFF);
   return out;
 }
-std::string pb_key(const std::string& k) { return std::string(1, static_cast<char>(k.size())) + k; }
+std::string pb_key(const std::string& k) {
+  return std::string(1, static_cast<char>(k.size())) + k;
+}
 std::string pb_str(const std::string& k, const std::string& v) {
   return pb_key(k) + '\x04' + le(v.size(), 4) + v;
 }
-std::string pb_i64(const std::string& k, int64_t v) { return pb_key(k) + '\x01' + le(v, 8); }
+std::string pb_i64(const std::string& k, int64_t v) {
+  return pb_key(k) + '\x01' + le(v, 8);
+}
 std::string pb_root(int32_t hash, const std::string& body) {
   return pb_key("_") + '\x05' + le(static_cast<uint32_t>(hash), 4) + le(body.size(), 4) + body;
 }
@@ -646,8 +656,8 @@ CREATE TABLE MESSAGES (ROW_ID INTEGER PRIMARY KEY, MESSAGE_ID TEXT UNIQUE, THREA
   ARCHIVE BLOB);
 )";
   const std::string thread = "340282366841710300949128100000000001";
-  sql += "INSERT INTO THREADS VALUES (1, '" + thread + "', '17841400000000001', " +
-         file("thread") + ");\n";
+  sql += "INSERT INTO THREADS VALUES (1, '" + thread + "', '17841400000000001', " + file("thread") +
+         ");\n";
   for (int k = 1; k <= 5; ++k)
     sql += "INSERT INTO MESSAGES VALUES (" + std::to_string(k) + ", 'mid." + std::to_string(k) +
            "', '" + thread + "', " + file(("m" + std::to_string(k)).c_str()) + ");\n";
