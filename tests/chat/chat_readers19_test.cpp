@@ -537,7 +537,7 @@ TEST_CASE("chat: Postbox decoders reject truncated and oversized counts", "[chat
 }
 
 TEST_CASE("chat: Telegram iOS postbox: tables found by content, peers, direction", "[chat]") {
-  TempDir ev("chat-ev"), out("chat-out");
+  TempDir ev("chat-ev"), out("chat-out"), work("chat-work");
   using safehold::chat::postbox_type_hash;
   const int64_t owner = 7100000001, alice = 7100000002, group = 4294967296LL * 2 + 4100000004LL;
   std::string sql = "PRAGMA secure_delete=OFF;\n";
@@ -563,8 +563,27 @@ TEST_CASE("chat: Telegram iOS postbox: tables found by content, peers, direction
   msg(group, 1612345780, 2, tg_msg(owner, "", false, {action}));
   msg(alice, 1612345840, 3, tg_msg(alice, "telegram message deleted later", true));
   sql += "INSERT INTO t3 VALUES (X'010203', X'FFFF');\n";
-  sql += "DELETE FROM t7 WHERE key = " + hex(tg_key(alice, 1612345840, 3)) + ";\n";
-  sqlite(ev / "db_sqlite", sql);
+  sqlite(work / "db_sqlite", sql);
+  // Telegram keeps Postbox in WAL mode: the message is deleted in the WAL, and the main file's
+  // page still holds its whole cell (a cell freed in place loses its first serial type to the
+  // freeblock header, and with it the key: see docs/chat.md). Copied while the connection is
+  // open, as an acquisition of a running phone finds it.
+  write_text(work / "del.py",
+             "import sqlite3, shutil, sys\n"
+             "src, dst = sys.argv[1], sys.argv[2]\n"
+             "con = sqlite3.connect(src)\n"
+             "con.execute('PRAGMA journal_mode=WAL')\n"
+             "con.execute('PRAGMA wal_autocheckpoint=0')\n"
+             "con.execute(\"DELETE FROM t7 WHERE key = " +
+                 hex(tg_key(alice, 1612345840, 3)) +
+                 "\")\n"
+                 "con.commit()\n"
+                 "shutil.copy(src, dst)\n"
+                 "shutil.copy(src + '-wal', dst + '-wal')\n"
+                 "con.close()\n");
+  must_run("python3 " + shell_quote((work / "del.py").string()) + " " +
+           shell_quote((work / "db_sqlite").string()) + " " +
+           shell_quote((ev / "db_sqlite").string()));
   auto run = extract(out.path(), {ev / "db_sqlite"});
   CHECK(run.results[0].app == "telegram");
   CHECK(run.results[0].reader == "telegram_ios");
@@ -586,6 +605,7 @@ TEST_CASE("chat: Telegram iOS postbox: tables found by content, peers, direction
   REQUIRE(rec.size() == 1);
   CHECK(rec[0]["body"] == "telegram message deleted later");
   CHECK(rec[0]["timestamp"] == "2021-02-03T09:50:40Z");
+  CHECK(rec[0]["recovered_from"] == "wal");
 }
 
 TEST_CASE("chat: Instagram iOS Direct: NSKeyedArchiver messages and thread users", "[chat]") {
