@@ -35,6 +35,48 @@ std::string lookup(const IdMap& m, std::optional<int64_t> id) {
   return it == m.end() ? "" : it->second;
 }
 
+KeyMap load_key_map(const Db& db, const std::string& sql, std::vector<std::string>& errors) {
+  KeyMap m;
+  try {
+    Stmt st = db.prepare(sql);
+    while (st.step())
+      if (!st.null_at(0)) m.emplace(st.text_at(0), st.text_at(1));
+  } catch (const std::exception& e) {
+    errors.push_back(e.what());
+  }
+  return m;
+}
+
+KeyMultiMap load_key_multimap(const Db& db, const std::string& sql,
+                              std::vector<std::string>& errors) {
+  KeyMultiMap m;
+  try {
+    Stmt st = db.prepare(sql);
+    while (st.step())
+      if (!st.null_at(0) && !st.null_at(1)) m[st.text_at(0)].push_back(st.text_at(1));
+  } catch (const std::exception& e) {
+    errors.push_back(e.what());
+  }
+  return m;
+}
+
+std::string lookup(const KeyMap& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? "" : it->second;
+}
+
+std::string labelled(const std::string& id, const std::string& name) {
+  if (name.empty() || name == id) return id;
+  return id.empty() ? name : id + " (" + name + ")";
+}
+
+std::string coalesce_of(const Table* t, std::initializer_list<const char*> columns) {
+  std::string out;
+  for (auto c : columns)
+    if (t && t->has(c)) out += (out.empty() ? "" : ", ") + quote_ident(c);
+  return out.empty() ? "NULL" : "coalesce(" + out + ", NULL)";
+}
+
 const std::string& lookup_ref(const IdMap& m, std::optional<int64_t> id) {
   static const std::string empty;
   if (!id) return empty;

@@ -113,6 +113,14 @@ std::unique_ptr<Reader> make_kik_reader();
 std::unique_ptr<Reader> make_messenger_reader();
 std::unique_ptr<Reader> make_google_messages_reader();
 std::unique_ptr<Reader> make_viber_reader();
+std::unique_ptr<Reader> make_signal_desktop_reader();
+std::unique_ptr<Reader> make_snapchat_reader();
+std::unique_ptr<Reader> make_discord_reader();
+std::unique_ptr<Reader> make_kik_android_reader();
+std::unique_ptr<Reader> make_line_reader();
+std::unique_ptr<Reader> make_textnow_reader();
+std::unique_ptr<Reader> make_telegram_ios_reader();
+std::unique_ptr<Reader> make_instagram_reader();
 std::unique_ptr<Reader> make_generic_reader();
 
 // The best reader for a schema, or nullptr.
@@ -133,6 +141,18 @@ using IdMultiMap = std::unordered_map<int64_t, std::vector<std::string>>;
 IdMap load_map(const Db& db, const std::string& sql, std::vector<std::string>& errors);
 IdMultiMap load_multimap(const Db& db, const std::string& sql, std::vector<std::string>& errors);
 std::string lookup(const IdMap& m, std::optional<int64_t> id);
+// The same keyed by text (jids, UUIDs, phone numbers).
+using KeyMap = std::unordered_map<std::string, std::string>;
+using KeyMultiMap = std::unordered_map<std::string, std::vector<std::string>>;
+KeyMap load_key_map(const Db& db, const std::string& sql, std::vector<std::string>& errors);
+KeyMultiMap load_key_multimap(const Db& db, const std::string& sql,
+                              std::vector<std::string>& errors);
+std::string lookup(const KeyMap& m, const std::string& key);  // "" when absent
+// "id (name)", or whichever of the two there is.
+std::string labelled(const std::string& id, const std::string& name);
+// "coalesce(a, b, NULL)" over those of `columns` the table has (quoted), "NULL" when none:
+// app versions add and drop columns, and a query naming a missing one fails.
+std::string coalesce_of(const Table* t, std::initializer_list<const char*> columns);
 const std::string& lookup_ref(const IdMap& m, std::optional<int64_t> id);  // "" when absent
 
 // Text of an Apple typedstream (NSAttributedString archive: iOS Messages' attributedBody).

@@ -91,16 +91,23 @@ class AndroidSmsReader : public Reader {
   std::map<int64_t, std::vector<std::pair<int64_t, std::string>>> addrs_;
   std::map<int64_t, std::vector<Part>> parts_;
 
+  // The MMS lookups, from whichever of their columns this telephony provider's schema has
+  // (vendors and Android versions differ: a `part` without `seq`, an `addr` without `_id`).
   void load_mms(const Db& db, std::vector<std::string>& errors) {
     try {
-      if (db.schema().has("addr")) {
-        Stmt st = db.prepare("SELECT msg_id, type, address FROM addr ORDER BY _id");
+      const Table* addr = db.schema().table("addr");
+      if (addr && addr->has("msg_id") && addr->has("address")) {
+        Stmt st = db.prepare("SELECT msg_id, " + coalesce_of(addr, {"type"}) +
+                             ", address FROM addr ORDER BY " + order_of(addr, {"_id"}));
         while (st.step())
           if (auto id = st.int_at(0))
             addrs_[*id].emplace_back(st.int_at(1).value_or(0), st.text_at(2));
       }
-      if (db.schema().has("part")) {
-        Stmt st = db.prepare("SELECT mid, ct, text, _data FROM part ORDER BY seq, _id");
+      const Table* part = db.schema().table("part");
+      if (part && part->has("mid")) {
+        Stmt st = db.prepare("SELECT mid, " + coalesce_of(part, {"ct"}) + ", " +
+                             coalesce_of(part, {"text"}) + ", " + coalesce_of(part, {"_data"}) +
+                             " FROM part ORDER BY " + order_of(part, {"seq", "_id"}));
         while (st.step())
           if (auto id = st.int_at(0))
             parts_[*id].push_back({st.text_at(1), st.text_at(2), st.text_at(3)});
@@ -108,6 +115,14 @@ class AndroidSmsReader : public Reader {
     } catch (const std::exception& e) {
       errors.push_back(std::string("mms lookups: ") + e.what());
     }
+  }
+
+  // "a, b, rowid" over the columns the table has.
+  static std::string order_of(const Table* t, std::initializer_list<const char*> columns) {
+    std::string out;
+    for (auto c : columns)
+      if (t->has(c)) out += quote_ident(c) + ", ";
+    return out + (t->without_rowid ? "1" : "rowid");
   }
 };
 

@@ -4,10 +4,13 @@ namespace safehold::chat {
 
 std::vector<ReaderFactory>& reader_registry() {
   static std::vector<ReaderFactory> registry = {
-      make_android_sms_reader,  make_imessage_reader,  make_whatsapp_android_reader,
-      make_whatsapp_ios_reader, make_telegram_reader,  make_skype_reader,
-      make_kik_reader,          make_messenger_reader, make_google_messages_reader,
-      make_viber_reader,        make_generic_reader};
+      make_android_sms_reader,  make_imessage_reader,       make_whatsapp_android_reader,
+      make_whatsapp_ios_reader, make_telegram_reader,       make_skype_reader,
+      make_kik_reader,          make_messenger_reader,      make_google_messages_reader,
+      make_viber_reader,        make_signal_desktop_reader, make_snapchat_reader,
+      make_discord_reader,      make_kik_android_reader,    make_line_reader,
+      make_textnow_reader,      make_telegram_ios_reader,   make_instagram_reader,
+      make_generic_reader};
   return registry;
 }
 

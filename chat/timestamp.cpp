@@ -178,4 +178,63 @@ std::optional<std::string> format_time(long double value, TimeScale scale, bool 
   return iso8601_ns(*ns);
 }
 
+namespace {
+
+// Howard Hinnant's days_from_civil.
+int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// n decimal digits at text[at]; nullopt when any is not a digit.
+std::optional<int64_t> digits(std::string_view text, size_t at, size_t n) {
+  if (at + n > text.size()) return std::nullopt;
+  int64_t v = 0;
+  for (size_t k = at; k < at + n; ++k) {
+    if (text[k] < '0' || text[k] > '9') return std::nullopt;
+    v = v * 10 + (text[k] - '0');
+  }
+  return v;
+}
+
+// The zone suffix at text[at] ("", "Z", "+HH:MM", "+HHMM") as seconds east of UTC.
+std::optional<int64_t> zone_offset(std::string_view text, size_t at) {
+  if (at == text.size()) return 0;
+  if (text.substr(at) == "Z" || text.substr(at) == "z") return 0;
+  if (text[at] != '+' && text[at] != '-') return std::nullopt;
+  auto hh = digits(text, at + 1, 2);
+  size_t mm_at = at + 3 + (at + 3 < text.size() && text[at + 3] == ':');
+  auto mm = digits(text, mm_at, 2);
+  if (!hh || !mm || mm_at + 2 != text.size() || *hh > 23 || *mm > 59) return std::nullopt;
+  return (text[at] == '-' ? -1 : 1) * (*hh * 3600 + *mm * 60);
+}
+
+}  // namespace
+
+std::optional<std::string> iso8601_to_utc(std::string_view t) {
+  if (t.size() < 19 || t.size() > 40 || t[4] != '-' || t[7] != '-' ||
+      (t[10] != 'T' && t[10] != ' ') || t[13] != ':' || t[16] != ':')
+    return std::nullopt;
+  auto y = digits(t, 0, 4), mo = digits(t, 5, 2), d = digits(t, 8, 2);
+  auto h = digits(t, 11, 2), mi = digits(t, 14, 2), s = digits(t, 17, 2);
+  if (!y || !mo || !d || !h || !mi || !s || *mo < 1 || *mo > 12 || *d < 1 || *d > 31 || *h > 23 ||
+      *mi > 59 || *s > 60)
+    return std::nullopt;
+  size_t at = 19;
+  int64_t frac_ns = 0;
+  if (at < t.size() && t[at] == '.') {
+    int64_t scale = 100000000;
+    for (++at; at < t.size() && t[at] >= '0' && t[at] <= '9'; ++at, scale /= 10)
+      frac_ns += (t[at] - '0') * scale;  // digits beyond nanoseconds add 0
+  }
+  auto zone = zone_offset(t, at);
+  if (!zone) return std::nullopt;
+  int64_t secs = days_from_civil(*y, *mo, *d) * 86400 + *h * 3600 + *mi * 60 + *s - *zone;
+  return iso8601_ns(secs * 1000000000 + frac_ns);
+}
+
 }  // namespace safehold::chat

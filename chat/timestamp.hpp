@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace safehold::chat {
@@ -27,6 +28,10 @@ std::optional<int64_t> to_unix_ns(long double value, TimeScale scale);
 
 // UTC ISO 8601 with as many fraction digits as the value carries: 2013-10-29T16:56:28.038Z.
 std::string iso8601_ns(int64_t unix_ns);
+
+// An ISO 8601 / RFC 3339 text time ("2021-12-01T15:38:34.123000+00:00", "...Z", a space for
+// the T; no zone read as UTC) in UTC as iso8601_ns gives it; nullopt when it is not one.
+std::optional<std::string> iso8601_to_utc(std::string_view text);
 
 // A value in its column's scale; when the value is implausible there (mixed units in one column,
 // as iOS has), the unit is re-detected for this value alone.
