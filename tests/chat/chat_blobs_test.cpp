@@ -35,30 +35,10 @@ open(sys.argv[1], 'wb').write(plistlib.dumps(d, fmt=plistlib.FMT_BINARY))
   fsys::remove(out.string() + ".py");
 }
 
-std::string varint(uint64_t v) {
-  std::string out;
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7F) | 0x80);
-    v >>= 7;
-  }
-  return out + static_cast<char>(v);
-}
-
-std::string pb_bytes(int field, const std::string& s) {
-  return varint(static_cast<uint64_t>(field) << 3 | 2) + varint(s.size()) + s;
-}
-
 // field 1: timestamp (varint); 2: text; 3: sender {1: id}; 4: fixed32 flags.
 std::string protobuf_message() {
   return varint(1 << 3) + varint(1612345600) + pb_bytes(2, "hello from a protobuf") +
          pb_bytes(3, pb_bytes(1, "user-1001")) + varint(4 << 3 | 5) + std::string("\x07\0\0\0", 4);
-}
-
-std::string hex(const std::string& s) {
-  static const char* d = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) out += {d[c >> 4], d[c & 15]};
-  return out;
 }
 
 std::string base64(const std::string& s) {

@@ -14,33 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string varint(uint64_t v) {
-  std::string out;
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7F) | 0x80);
-    v >>= 7;
-  }
-  return out + static_cast<char>(v);
-}
-
-std::string pb_bytes(int field, const std::string& s) {
-  return varint(static_cast<uint64_t>(field) << 3 | 2) + varint(s.size()) + s;
-}
-
-std::string pb_varint(int field, uint64_t v) {
-  return varint(static_cast<uint64_t>(field) << 3) + varint(v);
-}
-
-std::string hex(const std::string& b) {
-  static const char* digits = "0123456789ABCDEF";
-  std::string out = "X'";
-  for (unsigned char c : b) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out + "'";
-}
-
 // A Snapchat message_content: text at 4 > 4 > 2 > 1, content_type at 4 > 2, the sender at 2 > 1.
 std::string snap_content(const std::string& sender, const std::string& text) {
   return pb_bytes(2, pb_bytes(1, sender)) +
@@ -164,11 +137,11 @@ CREATE TABLE conversation_message(client_conversation_id TEXT NOT NULL,
   created_on_device INTEGER, PRIMARY KEY(client_conversation_id, client_message_id));
 )";
   sql += "INSERT INTO conversation VALUES ('" + conv + "', " +
-         hex(snap_member(me16) + snap_member(friend16)) + ", 1612345000000, 0, 0);\n";
+         sql_blob(snap_member(me16) + snap_member(friend16)) + ", 1612345000000, 0, 0);\n";
   auto row = [&](int id, const std::string& content, int type, int64_t ts, const std::string& who,
                  int mine) {
     sql += "INSERT INTO conversation_message VALUES ('" + conv + "', " + std::to_string(id) + ", " +
-           std::to_string(1000 + id) + ", NULL, NULL, " + hex(content) + ", 'COMMITTED', " +
+           std::to_string(1000 + id) + ", NULL, NULL, " + sql_blob(content) + ", 'COMMITTED', " +
            std::to_string(type) + ", " + std::to_string(ts) + ", NULL, '" + who + "', 0, 1, 0, " +
            std::to_string(mine) + ");\n";
   };
@@ -547,13 +520,14 @@ TEST_CASE("chat: Telegram iOS postbox: tables found by content, peers, direction
   sql += "CREATE TABLE t7 (key BLOB PRIMARY KEY, value BLOB);\n";
   auto peer = [&](int64_t id, const std::string& body) {
     sql += "INSERT INTO t2 VALUES (" + std::to_string(id) + ", " +
-           hex(pb_root(12345, pb_i64("i", id) + body)) + ");\n";
+           sql_blob(pb_root(12345, pb_i64("i", id) + body)) + ");\n";
   };
   peer(owner, pb_str("fn", "Billy") + pb_str("ln", "Owner") + pb_str("un", "owner_handle"));
   peer(alice, pb_str("fn", "Alice") + pb_str("un", "alice_x"));
   peer(group, pb_str("t", "The crew"));
   auto msg = [&](int64_t chat, int32_t ts, int32_t id, const std::string& value) {
-    sql += "INSERT INTO t7 VALUES (" + hex(tg_key(chat, ts, id)) + ", " + hex(value) + ");\n";
+    sql += "INSERT INTO t7 VALUES (" + sql_blob(tg_key(chat, ts, id)) + ", " + sql_blob(value) +
+           ");\n";
   };
   std::string photo = pb_root(postbox_type_hash("TelegramMediaImage"), pb_i64("i", 1));
   std::string action = pb_root(postbox_type_hash("TelegramMediaAction"), pb_i64("_rawValue", 2));
@@ -575,7 +549,7 @@ TEST_CASE("chat: Telegram iOS postbox: tables found by content, peers, direction
              "con.execute('PRAGMA journal_mode=WAL')\n"
              "con.execute('PRAGMA wal_autocheckpoint=0')\n"
              "con.execute(\"DELETE FROM t7 WHERE key = " +
-                 hex(tg_key(alice, 1612345840, 3)) +
+                 sql_blob(tg_key(alice, 1612345840, 3)) +
                  "\")\n"
                  "con.commit()\n"
                  "shutil.copy(src, dst)\n"

@@ -83,4 +83,32 @@ void sqlite(const fsys::path& db, const std::string& sql) {
            "\nSAFEHOLD_SQL");
 }
 
+std::string varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  return out + static_cast<char>(v);
+}
+
+std::string pb_bytes(int field, const std::string& s) {
+  return varint(static_cast<uint64_t>(field) << 3 | 2) + varint(s.size()) + s;
+}
+
+std::string pb_varint(int field, uint64_t v) {
+  return varint(static_cast<uint64_t>(field) << 3) + varint(v);
+}
+
+std::string hex(const std::string& bytes) {
+  static const char* d = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : bytes) out += {d[c >> 4], d[c & 15]};
+  return out;
+}
+
+std::string sql_blob(const std::string& bytes) {
+  return "X'" + hex(bytes) + "'";
+}
+
 }  // namespace safehold::test::chat

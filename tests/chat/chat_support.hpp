@@ -38,4 +38,12 @@ std::vector<nlohmann::json> of_db(const Run& r, const std::string& db, bool reco
 // Runs SQL through the sqlite3 shell on a test-made database.
 void sqlite(const std::filesystem::path& db, const std::string& sql);
 
+// Protobuf wire format by hand: a base-128 varint, a length-delimited field, a varint field.
+std::string varint(uint64_t v);
+std::string pb_bytes(int field, const std::string& s);
+std::string pb_varint(int field, uint64_t v);
+// Upper-case hex of bytes, and the same as an SQL blob literal X'...'.
+std::string hex(const std::string& bytes);
+std::string sql_blob(const std::string& bytes);
+
 }  // namespace safehold::test::chat
