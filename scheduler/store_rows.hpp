@@ -57,6 +57,9 @@ struct DeviceRow {
   int64_t id = 0;
   Device d;
   Risk risk = Risk::none;
+  // Column not_before (not in kDeviceCols): no claim before this time (a failed job's back-off).
+  // save_state() writes it, so every state change but a requeue clears it.
+  int64_t not_before = 0;
 };
 
 // Rows read with kDeviceCols, kCaseCols, kSuspectCols, kAlertCols and kTokenCols.

@@ -27,6 +27,7 @@ cp "$OUT/samples/usb.raw" "$OUT/sources/B-USB-1.raw"
 cp "$OUT/samples/phone.raw" "$OUT/sources/B-PH-2.raw"
 
 echo "== Registering three cases, three suspects, six devices"
+"$SAFEHOLD" queue init --db "$DB" >/dev/null
 q case add OP-CHARLIE --risk very-high --offence "indecent images" --officer "DC One" >/dev/null
 q case add OP-ALPHA --risk high --offence "indecent images" --officer "DC Two" >/dev/null
 q case add OP-BRAVO --risk medium --offence "indecent images" --officer "DC Three" >/dev/null

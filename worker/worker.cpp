@@ -6,15 +6,19 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "acquire/acquire.hpp"
+#include "base/format.hpp"
 #include "base/json.hpp"
+#include "base/version.hpp"
 #include "carve/carver.hpp"
 #include "fs/evidence.hpp"
 #include "fs/json.hpp"
+#include "report/html.hpp"
 
 namespace safehold::worker {
 
@@ -135,7 +139,7 @@ json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys:
   a.out_base = base;
   a.info.case_number = d.case_ref;
   a.info.evidence_number = d.exhibit;
-  a.info.examiner = o.station;
+  a.info.examiner = o.examiner;  // the person, never the station's name
   a.info.description = "device " + d.exhibit + " (" + scheduler::to_string(d.device_class) + ")";
   a.info.notes = "acquired by safehold work on station " + o.station;
   a.threads = o.threads;
@@ -202,6 +206,19 @@ fsys::path image_of(scheduler::Store& store, const scheduler::Device& d, const f
   return fsys::path(dir / safe_component(d.exhibit)).string() + ".E01";
 }
 
+// The examiner's report of the device (report.html beside the carve's outputs), with the image's
+// description. A report that cannot be written fails the job: nothing fails quietly.
+fsys::path write_html_report(const fsys::path& dir, const fs::Evidence& ev) {
+  report::HtmlOptions h;
+  h.generated_at = base::iso8601(std::time(nullptr));
+  h.tool_version = std::string("safehold ") + base::kVersion;
+  try {
+    return report::write_report(dir, h, fs::describe(ev));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("the HTML report could not be written: ") + e.what());
+  }
+}
+
 json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler::Device& d,
                const fsys::path& dir) {
   const fsys::path image = image_of(store, d, dir);
@@ -216,6 +233,7 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
   c.threads = o.threads;
   c.command_line = "safehold work --station " + o.station;
   auto s = carve::carve(*ev, c);
+  const fsys::path html = write_html_report(dir, *ev);
   json counts = json::object();
   for (auto& [type, states] : s.counts) {
     uint64_t n = 0;
@@ -229,6 +247,7 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
           {"recovered_messages", s.recovered_messages},
           {"errors", s.errors.size()},
           {"report", (out / "report.jsonl").string()},
+          {"html_report", html.string()},
           {"messages_file", (out / "messages.jsonl").string()},
           {"summary", (out / "summary.json").string()},
           {"dfxml", (out / "dfxml.xml").string()}};

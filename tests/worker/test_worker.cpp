@@ -38,6 +38,11 @@ std::string q(const std::string& db, const std::string& args) {
          " --user tester";
 }
 
+// A fresh SQLite queue database, as `safehold queue init` makes it.
+void init_db(const std::string& db) {
+  must_run(shell_quote(test::safehold_binary()) + " queue init --db " + shell_quote(db));
+}
+
 std::string work(const std::string& db, const std::string& station, const fsys::path& dir,
                  const std::string& extra = "") {
   return shell_quote(test::safehold_binary()) + " work --db " + shell_quote(db) + " --station " +
@@ -86,6 +91,7 @@ TEST_CASE("safehold work processes devices in policy order, including a case who
           "[worker][e2e][slow]") {
   test::TempDir t("safehold-work-order");
   const std::string db = (t / "queue.db").string();
+  init_db(db);
   // Two loop devices (as seized media appear) and image files.
   auto s1 = make_source(t.path(), "s1", 1);
   auto s2 = make_source(t.path(), "s2", 2);
@@ -138,6 +144,11 @@ TEST_CASE("safehold work processes devices in policy order, including a case who
   CHECK(fsys::exists(dev_dir / "D-LOW.E01"));
   CHECK(fsys::exists(dev_dir / "D-LOW.acquire.json"));
   CHECK(fsys::exists(dev_dir / "carve" / "report.jsonl"));
+  // The examiner's HTML report of each carved device, naming its case and exhibit.
+  const std::string html = test::read_text(dev_dir / "carve" / "report.html");
+  CHECK(html.find("<title>Safehold report: LOW D-LOW</title>") != std::string::npos);
+  for (auto& j : rest)
+    if (j["job"] == "carve") CHECK(fsys::exists(j["result"]["html_report"].get<std::string>()));
   CHECK((fsys::status(dev_dir).permissions() & fsys::perms::all) == fsys::perms::owner_all);
   // The acquire job stored its image on the device, where the carve job found it.
   for (auto& d : listed)
@@ -222,6 +233,7 @@ TEST_CASE(
     "[worker][e2e][slow]") {
   test::TempDir t("safehold-work-term");
   const std::string db = (t / "queue.db").string();
+  init_db(db);
   fsys::path src = t / "big.raw";
   must_run(
       "{ openssl enc -aes-128-ctr -nosalt -pass pass:sigterm -pbkdf2 -in /dev/zero 2>/dev/null || "
