@@ -7,6 +7,7 @@
 
 #include "base/format.hpp"
 #include "base/json.hpp"
+#include "base/progress.hpp"
 #include "carve/carver.hpp"
 #include "fs/evidence.hpp"
 #include "fs/json.hpp"
@@ -75,9 +76,18 @@ void run_carve(const CarveArgs& a) {
   o.skip_known_ignorable = a.skip_known_ignorable;
   for (auto& s : a.argv) o.command_line += (o.command_line.empty() ? "" : " ") + s;
   const bool tty = !a.json && isatty(STDERR_FILENO);
+  // stdout to a log or pipe: a line at least every 5 % or 30 s of each phase.
+  const bool lines = !a.json && !isatty(STDOUT_FILENO);
+  auto progress_lines = std::make_shared<base::ProgressLines>("carve");
   auto t0 = std::chrono::steady_clock::now();
-  if (tty) {
-    o.progress = [t0](const carve::Progress& p) {
+  if (tty || lines) {
+    o.progress = [t0, tty, lines, progress_lines](const carve::Progress& p) {
+      if (lines) {
+        auto line = progress_lines->update(p.bytes_done, p.bytes_total, false,
+                                           fmt::format("artefacts {}", p.artefacts), p.phase);
+        if (!line.empty()) std::cout << line << std::endl;
+      }
+      if (!tty) return;
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       double rate = secs > 0 ? static_cast<double>(p.bytes_done) / secs : 0;
       std::string eta = "-";

@@ -71,8 +71,11 @@ void add_csv_commands(CLI::App* q) {
                                                    : "Write every device with its facts as CSV");
     auto c = common(cmd);
     auto file = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
     cmd->add_option("--csv", *file, "CSV file ('-' for stdin/stdout)")->required();
+    if (n == "export") cmd->add_flag("--force", *force, "Replace an existing CSV file");
     cmd->callback([=] {
+      if (n == "export" && *file != "-") refuse_existing(*file, *force);
       guarded([&] {
         auto s = open_store(*c);
         if (n == "import") {

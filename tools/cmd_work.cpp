@@ -3,8 +3,10 @@
 
 #include <atomic>
 #include <csignal>
+#include <ctime>
 #include <iostream>
 
+#include "base/format.hpp"
 #include "base/json.hpp"
 #include "fs/json.hpp"
 #include "tools/command.hpp"
@@ -95,15 +97,15 @@ void register_work(CLI::App& app) {
                               "' (use phone, tablet, computer, removable, other)");
       o.capabilities.push_back(*c);
     }
-    o.log = [json = a->json](const std::string& line) {
-      if (!json) std::cerr << "safehold work: " << base::printable(line) << "\n";
-    };
     std::signal(SIGTERM, on_term);
     std::signal(SIGINT, on_term);
     std::vector<worker::JobOutcome> jobs;
     try {
-      o.log = [json = a->json](const std::string& line) {
-        if (!json) std::cerr << "safehold work: " << base::printable(line) << "\n";
+      // The station's log: JSON lines on stderr (the journal), each with its time and station.
+      o.log = [station = a->station](const nlohmann::json& event) {
+        nlohmann::json line = {{"time", base::iso8601(std::time(nullptr))}, {"station", station}};
+        line.update(event);
+        std::cerr << base::dump(line) << std::endl;
       };
       // Print each job as it finishes so a lab server's log follows along.
       worker::WorkerOptions each = o;

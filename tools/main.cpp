@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
 #include "base/version.hpp"
@@ -22,6 +23,12 @@ Registrar::Registrar(int order, Registration r) {
 void fail(Exit code, const std::string& message) {
   std::cerr << "safehold: " << message << "\n";
   throw CommandExit{static_cast<int>(code)};
+}
+
+void refuse_existing(const std::string& path, bool force) {
+  std::error_code ec;
+  if (!force && std::filesystem::exists(path, ec))
+    fail(Exit::usage, path + ": exists (use --force to replace it)");
 }
 
 }  // namespace safehold::tools

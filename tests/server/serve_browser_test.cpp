@@ -60,6 +60,7 @@ TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, aler
       d.exhibit = ex;
       d.suspect_ref = sref;
       d.device_class = cls;
+      d.source = "/dev/null";
       d.intake_at = t++;
       s->add_device("setup", d);
     }

@@ -33,6 +33,7 @@ struct Queue {
     d.exhibit = "EX1";
     d.suspect_ref = "S1";
     d.device_class = sch::DeviceClass::phone;
+    d.source = "/dev/null";
     s->add_device("setup", d);
     token = s->create_token("setup", sch::Role::manager, "erin").secret;
   }

@@ -206,6 +206,7 @@ TestServer::TestServer(safehold::server::ServerOptions opts) : dir_("safehold-se
       d.exhibit = ex;
       d.suspect_ref = sus;
       d.device_class = c;
+      d.source = "/dev/null";
       d.intake_at = t++;
       s->add_device("setup", d);
     };
