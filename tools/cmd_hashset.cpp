@@ -236,7 +236,8 @@ void register_pdq(CLI::App& app) {
         std::cout << "\n";
       }
     }
-    if (failed) throw CommandExit{static_cast<int>(Exit::failed)};
+    // An image that cannot be read is an unreadable input (README "Exit codes": 1).
+    if (failed) throw CommandExit{static_cast<int>(Exit::usage)};
   });
 }
 
