@@ -134,6 +134,7 @@ struct Device {
   std::string seized;     // YYYY-MM-DD or empty
   std::string source;     // device path or image path for the worker
   std::string image;      // evidence image written by the acquire job (set by complete())
+  std::string examiner;   // assigned examiner, recorded in the image a worker makes ("" none)
   DeviceState state = DeviceState::queued;
   std::string station;  // station holding it (lease owner while acquiring/carving)
   int64_t intake_at = 0;
@@ -285,6 +286,7 @@ struct NewDevice {
   DeviceClass device_class = DeviceClass::other;
   uint64_t capacity = 0;
   std::string seized, source, notes;
+  std::string examiner;              // assigned examiner (optional)
   std::optional<int64_t> intake_at;  // defaults to now (imports may carry the original)
 };
 
@@ -381,6 +383,9 @@ class Store {
   // acquisition). Reason mandatory.
   virtual Device set_device_source(const std::string& user, const std::string& exhibit,
                                    const std::string& source, const std::string& reason) = 0;
+  // Assigns the examiner (any state; "" clears it). Reason mandatory, audited.
+  virtual Device set_device_examiner(const std::string& user, const std::string& exhibit,
+                                     const std::string& examiner, const std::string& reason) = 0;
   virtual std::vector<QueueEntry> list(const ListQuery& q) = 0;
   virtual Explanation explain(const std::string& exhibit) = 0;
   virtual std::vector<QueueEntry> breaches() = 0;  // active devices past deadline, most late first

@@ -53,6 +53,8 @@ class SqlStore final : public Store {
                           const std::string& reason) override;
   Device set_device_source(const std::string& user, const std::string& exhibit,
                            const std::string& source, const std::string& reason) override;
+  Device set_device_examiner(const std::string& user, const std::string& exhibit,
+                             const std::string& examiner, const std::string& reason) override;
   std::vector<QueueEntry> list(const ListQuery& q) override;
   Explanation explain(const std::string& exhibit) override;
   std::vector<QueueEntry> breaches() override;

@@ -229,6 +229,23 @@ Device SqlStore::set_device_source(const std::string& user, const std::string& e
   });
 }
 
+Device SqlStore::set_device_examiner(const std::string& user, const std::string& exhibit,
+                                     const std::string& examiner, const std::string& reason) {
+  check_reason(reason);
+  return write([&] {
+    DeviceRow x = load_device(exhibit, true);
+    Device before = x.d;
+    x.d.examiner = examiner;
+    db_->query("UPDATE devices SET examiner = $2, updated_at = $3 WHERE id = $1",
+               {x.id, examiner, now()});
+    json b = device_json(before, View::audit), a = device_json(x.d, View::audit);
+    b["examiner"] = before.examiner;
+    a["examiner"] = examiner;
+    audit_add(user, "device.examiner", "device", exhibit, reason, b, a);
+    return x.d;
+  });
+}
+
 std::vector<QueueEntry> SqlStore::list(const ListQuery& q) {
   std::string sql = std::string("SELECT ") + kDeviceCols + " FROM devices";
   std::vector<Param> params;
@@ -542,6 +559,7 @@ Device SqlStore::add_device_tx(const std::string& user, const NewDevice& nd) {
   d.seized = nd.seized;
   d.source = nd.source;
   d.notes = nd.notes;
+  d.examiner = nd.examiner;
   // Without a source there is nothing for a worker to image: not claimable until one is set.
   d.state = nd.source.empty() ? DeviceState::needs_source : DeviceState::queued;
   d.intake_at = nd.intake_at.value_or(t);
@@ -552,12 +570,14 @@ Device SqlStore::add_device_tx(const std::string& user, const NewDevice& nd) {
   d.priority_key = pr.key;
   db_->query(
       "INSERT INTO devices (exhibit, case_ref, suspect_ref, class, capacity, seized, source, "
-      "notes, state, ready, intake_at, deadline_at, tier, level, prio_key, risk, updated_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $17, $10, $11, $12, $13, $14, $15, $16)",
+      "notes, state, ready, intake_at, deadline_at, tier, level, prio_key, risk, updated_at, "
+      "examiner) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $17, $10, $11, $12, $13, $14, $15, $16, $18)",
       {d.exhibit, d.case_ref, d.suspect_ref, to_string(d.device_class),
        static_cast<int64_t>(d.capacity), d.seized, d.source, d.notes, to_string(d.state),
        d.intake_at, d.deadline_at, static_cast<int64_t>(d.tier), static_cast<int64_t>(d.level),
-       d.priority_key, to_string(c.risk), t, static_cast<int64_t>(ready(d.state) ? 1 : 0)});
+       d.priority_key, to_string(c.risk), t, static_cast<int64_t>(ready(d.state) ? 1 : 0),
+       d.examiner});
   json after = device_json(d, View::audit);
   after["intake_at"] = d.intake_at;
   after["deadline_at"] = d.deadline_at;

@@ -101,8 +101,8 @@ std::optional<Claim> SqlStore::claim_tx(const std::string& user, const ClaimRequ
       if (rows.empty()) return std::nullopt;
       x = device_from(rows[0]);
       before = x.d;
-      before.state = parse_or<DeviceState>(rows[0].text(21), parse_state, "device state");
-      before.station = rows[0].text(22);
+      before.state = parse_or<DeviceState>(rows[0].text(22), parse_state, "device state");
+      before.station = rows[0].text(23);
       before.attempts -= 1;
     } else {
       auto rows = db_->query(std::string("SELECT ") + kDeviceCols + " FROM devices WHERE " + where +
@@ -226,10 +226,10 @@ Device SqlStore::complete(const std::string& user, const std::string& exhibit,
       if (!rows.empty()) {
         DeviceRow x = device_from(rows[0]);
         Device before = x.d;
-        before.state = parse_or<DeviceState>(rows[0].text(21), parse_state, "device state");
+        before.state = parse_or<DeviceState>(rows[0].text(22), parse_state, "device state");
         before.station = station;
-        before.attempts = static_cast<int>(rows[0].integer(22));
-        before.image = rows[0].text(23);
+        before.attempts = static_cast<int>(rows[0].integer(23));
+        before.image = rows[0].text(24);
         audit_add(user, "device.complete", "device", exhibit, note,
                   device_json(before, View::audit), device_json(x.d, View::audit));
         station_succeeded(station);

@@ -113,7 +113,7 @@ CREATE TABLE IF NOT EXISTS devices (
   attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
   tier BIGINT NOT NULL, level BIGINT NOT NULL, prio_key BIGINT NOT NULL, risk TEXT NOT NULL,
   updated_at BIGINT NOT NULL, image TEXT NOT NULL DEFAULT '',
-  not_before BIGINT NOT NULL DEFAULT 0);
+  not_before BIGINT NOT NULL DEFAULT 0, examiner TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS devices_case ON devices(case_ref);
 {1}
 {2}
@@ -232,7 +232,10 @@ void SqlStore::migrate() {
       if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731001)");
       db_->script(std::string(pg_ ? "ALTER TABLE devices ADD COLUMN IF NOT EXISTS"
                                   : "ALTER TABLE devices ADD COLUMN") +
-                  " not_before BIGINT NOT NULL DEFAULT 0;\n" + kStations);
+                  " not_before BIGINT NOT NULL DEFAULT 0;\n" +
+                  (pg_ ? "ALTER TABLE devices ADD COLUMN IF NOT EXISTS"
+                       : "ALTER TABLE devices ADD COLUMN") +
+                  " examiner TEXT NOT NULL DEFAULT '';\n" + kStations);
       return 0;
     });
   }

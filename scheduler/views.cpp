@@ -74,6 +74,7 @@ json device_json(const Device& d, View v) {
   j["level"] = d.level;
   j["source"] = d.source;
   j["image"] = d.image;
+  j["examiner"] = d.examiner;
   j["seized"] = d.seized;
   j["capacity"] = d.capacity;
   if (v == View::api) {

@@ -194,7 +194,7 @@ Response update_suspect(Call& c) {
 Response add_device(Call& c) {
   Store& s = *c.store;
   auto j = body_object(c.req);
-  Fields f(j, {"exhibit", "suspect", "class", "capacity", "seized", "source", "notes"});
+  Fields f(j, {"exhibit", "suspect", "class", "capacity", "seized", "source", "notes", "examiner"});
   NewDevice nd;
   nd.exhibit = *f.str("exhibit", true);
   nd.suspect_ref = *f.str("suspect", true);
@@ -206,6 +206,7 @@ Response add_device(Call& c) {
   nd.seized = f.str("seized").value_or("");
   nd.source = f.str("source").value_or("");
   nd.notes = f.str("notes").value_or("");
+  nd.examiner = f.str("examiner").value_or("");
   return json_response(device_json(s.add_device(c.user, nd), View::api), 201);
 }
 
@@ -251,10 +252,16 @@ Response set_device_state(Call& c) {
 Response update_device(Call& c) {
   Store& s = *c.store;
   auto j = body_object(c.req);
-  Fields f(j, {"source", "reason"});
-  auto source = *f.str("source", true);
+  Fields f(j, {"source", "examiner", "reason"});
+  auto source = f.str("source");
+  auto examiner = f.str("examiner");
+  if (!source && !examiner)
+    throw HttpError{400, "give 'source' or 'examiner' (and 'reason')", "source"};
   auto reason = f.reason();
-  return json_response(device_json(s.set_device_source(c.user, c.id, source, reason), View::api));
+  Device d;
+  if (examiner) d = s.set_device_examiner(c.user, c.id, *examiner, reason);
+  if (source) d = s.set_device_source(c.user, c.id, *source, reason);
+  return json_response(device_json(d, View::api));
 }
 
 Response stations(Call& c) {

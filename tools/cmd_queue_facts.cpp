@@ -174,6 +174,8 @@ void add_device_commands(CLI::App* q) {
                   "Device path or image path for the worker (without it the device is "
                   "needs-source until `device set --source`)");
   add->add_option("--capacity", nd->capacity, "Capacity in bytes");
+  add->add_option("--examiner", nd->examiner,
+                  "Assigned examiner (recorded in the image unless the station names one)");
   add->add_option("--notes", nd->notes, "Notes");
   add->callback([=] {
     guarded([&] {
@@ -204,20 +206,30 @@ void add_device_commands(CLI::App* q) {
   auto ex = std::make_shared<std::string>();
   auto state = std::make_shared<std::string>();
   auto source = std::make_shared<std::string>();
+  auto examiner = std::make_shared<std::string>();
   auto reason = std::make_shared<std::string>();
   set->add_option("EXHIBIT", *ex, "Exhibit reference")->required();
   set->add_option("--state", *state, "New state");
   set->add_option("--source", *source,
                   "Device path or image path for the worker (before acquisition only; a "
                   "needs-source device becomes queued)");
+  set->add_option("--examiner", *examiner, "Assign the examiner ('' to clear)");
   set->add_option("--reason", *reason, "Why (recorded in the audit)")->required();
   set->callback([=] {
     guarded([&] {
-      if (state->empty() == !set->count("--source"))
-        fail(Exit::usage, "device set takes either --state or --source");
+      const int given = !state->empty() + static_cast<int>(set->count("--source")) +
+                        static_cast<int>(set->count("--examiner"));
+      if (given != 1) fail(Exit::usage, "device set takes one of --state, --source or --examiner");
       auto s = open_store(*c2);
       sch::Device out;
-      if (set->count("--source")) {
+      if (set->count("--examiner")) {
+        out = s->set_device_examiner(user_of(*c2), *ex, *examiner, *reason);
+        if (!c2->json) {
+          fmt::print("Device {} examiner: {}\n", printable(out.exhibit),
+                     out.examiner.empty() ? "none" : printable(out.examiner));
+          return;
+        }
+      } else if (set->count("--source")) {
         out = s->set_device_source(user_of(*c2), *ex, *source, *reason);
       } else {
         auto st = parse_value<sch::DeviceState>(*state, sch::parse_state, "--state",

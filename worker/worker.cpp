@@ -179,7 +179,8 @@ json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys:
   a.out_base = base;
   a.info.case_number = d.case_ref;
   a.info.evidence_number = d.exhibit;
-  a.info.examiner = o.examiner;  // the person, never the station's name
+  // The person: the station's --examiner, else the device's assigned examiner; never the station.
+  a.info.examiner = o.examiner.empty() ? d.examiner : o.examiner;
   a.info.description = "device " + d.exhibit + " (" + scheduler::to_string(d.device_class) + ")";
   a.info.notes = "acquired by safehold work on station " + o.station;
   a.threads = o.threads;

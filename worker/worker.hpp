@@ -20,7 +20,8 @@ namespace safehold::worker {
 struct WorkerOptions {
   std::string db_url;
   std::string station;
-  std::string examiner;  // recorded in the images made (E01 "examiner"); "" when not given
+  // Recorded in the images made (E01 "examiner"); when "", the device's assigned examiner.
+  std::string examiner;
   std::vector<scheduler::DeviceClass> capabilities;  // empty: every class
   std::filesystem::path evidence_dir;
   bool exit_when_empty = false;  // stop when no job is claimable instead of polling

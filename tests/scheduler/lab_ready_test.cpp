@@ -254,7 +254,7 @@ TEST_CASE("lab-ready: the CLI refuses bad policy values, sets a source and lists
   CHECK(must_run(vq(*db, "device set D --source /dev/sdz --reason 'intake form'")) ==
         "Device D is now queued\n");
   CHECK(run(vq(*db, "device set D --reason x")).err ==
-        "safehold: device set takes either --state or --source\n");
+        "safehold: device set takes one of --state, --source or --examiner\n");
   CHECK(json::parse(must_run(vq(*db, "station list --json"))) == json::array());
 }
 

@@ -106,7 +106,10 @@ TEST_CASE("safehold work processes devices in policy order, including a case who
   must_run(q(db, "suspect add S-LOW --case LOW --children no --access-to-children no"));
   must_run(q(db, "suspect add S-HIGH --case HIGH --children no --access-to-children no"));
   must_run(q(db, "suspect add S-MED --case MED --children no --access-to-children no"));
-  must_run(q(db, "device add D-LOW --suspect S-LOW --class phone --source " + l1.dev));
+  must_run(q(db,
+             "device add D-LOW --suspect S-LOW --class phone --examiner 'DC Examiner A' "
+             "--source " +
+                 l1.dev));
   must_run(q(db, "device add D-HIGH-PC --suspect S-HIGH --class computer --source " +
                      shell_quote(s3.string())));
   must_run(q(db, "device add D-HIGH-PH --suspect S-HIGH --class phone --source " + l2.dev));
@@ -156,6 +159,14 @@ TEST_CASE("safehold work processes devices in policy order, including a case who
                                             d["exhibit"].get<std::string>()) /
                          (d["exhibit"].get<std::string>() + ".E01"))
                             .string());
+  // The E01 names the examiner: the device's assigned one, never the station.
+  auto info = json::parse(must_run(shell_quote(test::safehold_binary()) + " info --json " +
+                                   shell_quote((dev_dir / "D-LOW.E01").string())));
+  CHECK(info["ewf"]["examiner"] == "DC Examiner A");
+  auto pc = json::parse(must_run(
+      shell_quote(test::safehold_binary()) + " info --json " +
+      shell_quote((worker::device_dir(t / "ev", "HIGH", "D-HIGH-PC") / "D-HIGH-PC.E01").string())));
+  CHECK(pc["ewf"]["examiner"] != "st-1");
   auto rec = json::parse(test::read_text(dev_dir / "D-LOW.acquire.json"));
   CHECK(rec["md5"] == test::md5_file(s1));
   std::string report = test::read_text(dev_dir / "carve" / "report.jsonl");
