@@ -66,7 +66,9 @@ TEST_CASE("lab-ready: a device without a source is needs-source until one is set
   CHECK(!s->claim("w", any));  // not claimable, and not failed
   CHECK(s->get_device("NOSRC").state == DeviceState::needs_source);
   CHECK(s->get_device("NOSRC").attempts == 0);
-  CHECK(s->list({{DeviceState::needs_source}}).size() == 1);
+  ListQuery waiting;
+  waiting.states = {DeviceState::needs_source};
+  CHECK(s->list(waiting).size() == 1);
   // Queued again by hand without a source, it stays needs-source.
   QueueError::Kind k{};
   CHECK(error_of([&] { s->set_device_source("mgr", "NOSRC", "/dev/sdb", ""); }, &k) ==
@@ -238,14 +240,13 @@ TEST_CASE("lab-ready: the CLI refuses bad policy values, sets a source and lists
   }
   must_run(vq(*db, "case add C --risk high"));
   must_run(vq(*db, "suspect add S --case C --children no --access-to-children no"));
-  CHECK(must_run(vq(*db, "device add D --suspect S --class phone")) ==
-        "Device D registered as needs-source (tier 1, deadline " +
-            json::parse(must_run(vq(*db, "list --state needs-source --json")))[0]["deadline"]
-                .get<std::string>()
-                .substr(0, 16)
-                .replace(10, 1, " ") +
-            " UTC): no worker takes it until its source is set with `safehold queue device set D "
-            "--source PATH`\n");
+  const std::string added = must_run(vq(*db, "device add D --suspect S --class phone"));
+  std::string deadline =
+      json::parse(must_run(vq(*db, "list --state needs-source --json")))[0]["deadline"];
+  deadline = deadline.substr(0, 16).replace(10, 1, " ");  // as the CLI prints it (UTC minutes)
+  CHECK(added == "Device D registered as needs-source (tier 1, deadline " + deadline +
+                     " UTC): no worker takes it until its source is set with `safehold queue "
+                     "device set D --source PATH`\n");
   auto r = run(vq(*db, "device set D --state done --reason x"));
   CHECK(r.exit_code == 1);
   CHECK(r.err ==
