@@ -83,8 +83,10 @@ void run_carve(const CarveArgs& a) {
   if (tty || lines) {
     o.progress = [t0, tty, lines, progress_lines](const carve::Progress& p) {
       if (lines) {
-        auto line = progress_lines->update(p.bytes_done, p.bytes_total, false,
-                                           fmt::format("artefacts {}", p.artefacts), p.phase);
+        // "found" while the passes run (candidates included), "artefacts" once it is the summary's.
+        auto line = progress_lines->update(
+            p.bytes_done, p.bytes_total, false,
+            fmt::format("{} {}", p.final_count ? "artefacts" : "found", p.artefacts), p.phase);
         if (!line.empty()) std::cout << line << std::endl;
       }
       if (!tty) return;
@@ -99,10 +101,10 @@ void run_carve(const CarveArgs& a) {
       pct = std::min(pct, 100);
       std::string bar(static_cast<size_t>(pct / 5), '#');
       bar.resize(20, '.');
-      fmt::print(stderr, "\r{:<8} [{}] {:>3}% {} / {} {}/s ETA {} artefacts {}   ", p.phase, bar,
-                 pct, base::human_bytes(static_cast<double>(p.bytes_done)),
+      fmt::print(stderr, "\r{:<13} [{}] {:>3}% {} / {} {}/s ETA {} {} {}   ", p.phase, bar, pct,
+                 base::human_bytes(static_cast<double>(p.bytes_done)),
                  base::human_bytes(static_cast<double>(p.bytes_total)), base::human_bytes(rate),
-                 eta, p.artefacts);
+                 eta, p.final_count ? "artefacts" : "found", p.artefacts);
     };
   }
   carve::Summary s;

@@ -2,6 +2,7 @@
 // --force, progress lines when stdout is a file, the `pdq` exit code the README documents, `info`
 // on the formats its --help names, and the EWF "Software:" line.
 #include <catch2/catch.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -127,4 +128,36 @@ TEST_CASE("lab-ready: info opens the formats its --help names; EWF Software line
     CHECK(line[24] != ' ');
     CHECK(line.find("  ", 24) == std::string::npos);
   }
+}
+
+TEST_CASE("lab-ready: carve's progress lines are truthful and end on the summary's count",
+          "[tools]") {
+  safehold::test::TempDir t("safehold-carve-progress");
+  const fsys::path img = t / "fat.raw", pic = t / "p.jpg";
+  must_run("convert -size 320x240 gradient:'#102030'-'#a0b0c0' " + q(pic) + " && truncate -s 32M " +
+           q(img) + " && mkfs.vfat -n SRC " + q(img) +
+           " >/dev/null && MTOOLS_SKIP_CHECK=1 mcopy -i " + q(img) + " " + q(pic) +
+           " ::/a.jpg && MTOOLS_SKIP_CHECK=1 mcopy -i " + q(img) + " " + q(pic) + " ::/b.jpg");
+  must_run(bin() + " carve " + q(img) + " -o " + q(t / "out") + " > " + q(t / "out.log"));
+  std::istringstream in(read_text(t / "out.log"));
+  std::string line, last_progress;
+  std::map<std::string, int> last_pct;
+  std::string summary;
+  while (std::getline(in, line)) {
+    if (line.rfind("carve ", 0) == 0) {
+      const std::string phase = line.substr(6, line.find(':') - 6);
+      const int pct = std::stoi(line.substr(line.find(": ") + 2));
+      CHECK(pct >= last_pct[phase]);  // never goes back within a phase
+      CHECK(pct <= 100);
+      last_pct[phase] = pct;
+      last_progress = line;
+    } else if (line.rfind("Artefacts: ", 0) == 0) {
+      summary = line.substr(11, line.find(' ', 11) - 11);
+    }
+  }
+  INFO(read_text(t / "out.log"));
+  REQUIRE(!summary.empty());
+  // The last progress line is the reports phase, complete, with the summary's count.
+  CHECK(last_progress.rfind("carve reports: 100% ", 0) == 0);
+  CHECK(last_progress.substr(last_progress.rfind(" artefacts ") + 11) == summary);
 }
