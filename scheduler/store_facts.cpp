@@ -192,11 +192,13 @@ Device SqlStore::set_device_state(const std::string& user, const std::string& ex
                        fmt::format("device {} cannot go from {} to {} (see `device set --help` for "
                                    "the allowed changes)",
                                    exhibit, to_string(d.state), to_string(to)));
-    if (to == DeviceState::queued && d.source.empty()) to = DeviceState::needs_source;
-    d.state = to;
+    // Queued without a source is needs-source (a local: the lambda may run again on a retry).
+    const DeviceState target =
+        to == DeviceState::queued && d.source.empty() ? DeviceState::needs_source : to;
+    d.state = target;
     d.station.clear();
     d.lease_expires = 0;
-    if (ready(to)) d.attempts = 0;
+    if (ready(target) || target == DeviceState::needs_source) d.attempts = 0;
     save_state(x);
     audit_add(user, "device.state", "device", exhibit, reason, device_json(before, View::audit),
               device_json(d, View::audit));
