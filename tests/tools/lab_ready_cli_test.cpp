@@ -38,8 +38,8 @@ TEST_CASE("lab-ready: no output file is replaced without --force", "[tools]") {
   };
   must_run(bin() + " queue init --db " + q(t / "q.db"));
   for (const Case& c :
-       {Case{"export --vics " + q(t / "old.json") + " " + q(t), "old.json"},
-        Case{"export --bundle " + q(t / "old.tar.zst") + " " + q(t), "old.tar.zst"},
+       {Case{"export --vics " + q(t / "old.json") + " " + q(t.path()), "old.json"},
+        Case{"export --bundle " + q(t / "old.tar.zst") + " " + q(t.path()), "old.tar.zst"},
         Case{"queue export --csv " + q(t / "old.csv") + " --db " + q(t / "q.db"), "old.csv"},
         Case{"hashset import --format text " + q(t / "list.txt") + " -o " + q(t / "old.set"),
              "old.set"}}) {
