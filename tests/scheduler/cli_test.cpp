@@ -134,7 +134,7 @@ TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors",
   CHECK(alerts[1]["acknowledged_by"] == "tester");
 
   auto claim = must_run(vq(*db, "claim --station st1 --capabilities phone,tablet"));
-  CHECK(claim == "C-PHONE\tacquire\tphone\t\n");
+  CHECK(claim == "C-PHONE\tacquire\tphone\t/dev/null\n");
   must_run(vq(*db, "heartbeat C-PHONE --station st1"));
   must_run(vq(*db, "complete C-PHONE --station st1"));
   CHECK(must_run(vq(*db, "claim --station st1 --capabilities removable --jobs carve")) == "");
