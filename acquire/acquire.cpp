@@ -139,7 +139,8 @@ Result Acquisition::run() {
 
 void Acquisition::open_log() {
   try {
-    log_.open(paths_.log);
+    // A new image starts a new log; a resumed one (or one interrupted before any data) goes on.
+    log_.open(paths_.log, /*append=*/plan_.resuming || plan_.empty_attempt);
   } catch (const std::exception& e) {
     throw AcquireError(Kind::usage, e.what());
   }

@@ -17,9 +17,9 @@ std::string utc_now() {
   return utc_iso(static_cast<long long>(std::time(nullptr)));
 }
 
-void Log::open(const std::filesystem::path& path) {
+void Log::open(const std::filesystem::path& path, bool append) {
   std::lock_guard<std::mutex> g(m_);
-  FILE* f = std::fopen(path.c_str(), "a");
+  FILE* f = std::fopen(path.c_str(), append ? "a" : "w");
   if (!f)
     throw std::runtime_error(path.string() + ": cannot create the log: " + std::strerror(errno));
   f_.reset(f);

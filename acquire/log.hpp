@@ -14,7 +14,9 @@ class Log {
  public:
   Log() = default;
   // Opens (appending) the log file; throws std::runtime_error when it cannot be created.
-  void open(const std::filesystem::path& path);
+  // append: add to the log of an earlier attempt at the same image (a resumed acquisition);
+  // otherwise the file starts empty, so a log holds the attempts of its image only.
+  void open(const std::filesystem::path& path, bool append = true);
   void line(const std::string& text);  // thread-safe; evidence strings must be printable() first
   void flush();
 

@@ -56,11 +56,11 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 awk -v n="$N" 'BEGIN {
   srand(7); split("phone tablet computer removable other", cls, " ");
   split("very-high high medium low none", risk, " ");
-  print "exhibit,case,suspect,class,risk,lives_with_children,intake_at";
-  for (i = 0; i < 50; i++) printf "BIG-%d,BIG,BIG-S%d,%s,medium,no,%d\n", i, i % 2, cls[1 + i % 5], 1790000000 + i;
+  print "exhibit,case,suspect,class,risk,lives_with_children,intake_at,source";
+  for (i = 0; i < 50; i++) printf "BIG-%d,BIG,BIG-S%d,%s,medium,no,%d,/dev/null\n", i, i % 2, cls[1 + i % 5], 1790000000 + i;
   for (i = 50; i < n; i++) {
     s = int(i / 4); c = int(s / 2);
-    printf "D%d,C%d,S%d,%s,%s,%s,%d\n", i, c, s, cls[1 + int(rand() * 5)], risk[1 + c % 5],
+    printf "D%d,C%d,S%d,%s,%s,%s,%d,/dev/null\n", i, c, s, cls[1 + int(rand() * 5)], risk[1 + c % 5],
       (s % 5 == 0 ? "yes" : "no"), 1780000000 + int(rand() * 10000000);
   }
 }' >"$work/devices.csv"
@@ -69,6 +69,7 @@ declare -A R
 bench_store() {  # NAME URL
   local name=$1 url=$2 t
   echo "== $name: importing $N devices"
+  "$SAFEHOLD" queue init --db "$url" >/dev/null
   t=$(now); "$SAFEHOLD" queue import --csv "$work/devices.csv" --db "$url" --user bench >/dev/null
   R[$name.import]=$(elapsed "$t")
   read -r ms moved < <("$QB" rerank "$url" BIG 20)

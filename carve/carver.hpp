@@ -25,7 +25,10 @@ struct Progress {
   std::string phase;  // "files", "carving", "chat", "reports"
   uint64_t bytes_done = 0;
   uint64_t bytes_total = 0;  // of the current phase
+  // Found so far; while the passes run this includes candidates merged or left out later, so
+  // only once final_count is set (chat, reports) does it equal the summary's artefacts.
   uint64_t artefacts = 0;
+  bool final_count = false;
 };
 
 struct CarveOptions {

@@ -134,7 +134,9 @@ std::span<const std::byte> HeldBytes::get(const Ref& r, std::vector<std::byte>& 
 // ------------------------------------------------------------------ the scan
 
 Pass2::Pass2(const StageContext& c, ProgressHub& hub, CarveSpace space)
-    : c_(c), hub_(hub), space_(std::move(space)), held_(c.out.scratch("held"), kHoldBytes) {}
+    : c_(c), hub_(hub), space_(std::move(space)), held_(c.out.scratch("held"), kHoldBytes) {
+  report();  // the carving space is known before either pass starts: the progress bar's total
+}
 
 void Pass2::run() {
   stats_.carve_space = space_.total;
@@ -153,6 +155,7 @@ void Pass2::run() {
     i = j + 1;
   }
   process(true);
+  report();  // the whole space read: 100 %
 }
 
 // Reads the image from region `first`'s start to region `last`'s end, feeding the regions' bytes.

@@ -1,5 +1,7 @@
 #include "carve/stage.hpp"
 
+#include <string_view>
+
 namespace safehold::carve {
 
 TypeFilter::TypeFilter(const Registry& reg, const std::set<std::string>& types) : types_(types) {
@@ -56,18 +58,29 @@ void Jobs::wait() {
   if (worker_.joinable()) worker_.join();
 }
 
+// The fraction shown is the carving space's (known before the passes start), never pass 1's: its
+// total grows as it finds media files, so it would read 100 % all along. Pass 1 reporting a
+// later phase (chat, reports) means both passes are over and pass 2's finds are settled into
+// pass 1's list: the count is then the summary's.
 void ProgressHub::update(Slot slot, const char* phase, uint64_t done, uint64_t total,
                          uint64_t artefacts) {
   if (!fn_) return;
   std::lock_guard<std::mutex> g(m_);
+  const bool passes_over = slot == pass1 && std::string_view(phase) != "files";
+  if (passes_over) {
+    done_[pass2] = total_[pass2];
+    arts_[pass2] = 0;
+  }
   done_[slot] = done;
   total_[slot] = total;
   arts_[slot] = artefacts;
   Progress p;
-  p.phase = phase;
-  p.bytes_done = done_[0] + done_[1];
-  p.bytes_total = total_[0] + total_[1];
+  const bool carving = total_[pass2] > 0;
+  p.phase = carving && !passes_over ? "files+carving" : phase;
+  p.bytes_done = carving ? done_[pass2] : done_[pass1];
+  p.bytes_total = carving ? total_[pass2] : total_[pass1];
   p.artefacts = arts_[0] + arts_[1];
+  p.final_count = passes_over;
   fn_(p);
 }
 

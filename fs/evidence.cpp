@@ -123,6 +123,8 @@ std::string read_label(TSK_FS_INFO* fs) {
       if (line.rfind(key, 0) == 0) {
         std::string v = line.substr(std::char_traits<char>::length(key));
         while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.pop_back();
+        // TSK's placeholder for a FAT volume without a label is no label.
+        if (v == "$EMPTY_VOLUME_LABEL") continue;
         if (!v.empty()) return v;
       }
     }

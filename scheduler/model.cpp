@@ -28,8 +28,9 @@ std::optional<E> parse_name(std::string_view s, const std::array<const char*, N>
 constexpr std::array<const char*, 5> kRisk{"very-high", "high", "medium", "low", "none"};
 constexpr std::array<const char*, 3> kAnswer{"no", "yes", "unknown"};
 constexpr std::array<const char*, 5> kClass{"phone", "tablet", "computer", "removable", "other"};
-constexpr std::array<const char*, 9> kState{"intake", "queued", "acquiring", "acquired", "carving",
-                                            "review", "done",   "failed",    "withdrawn"};
+constexpr std::array<const char*, 10> kState{"intake",    "queued",      "acquiring", "acquired",
+                                             "carving",   "review",      "done",      "failed",
+                                             "withdrawn", "needs-source"};
 constexpr std::array<const char*, 2> kKind{"acquire", "carve"};
 constexpr std::array<const char*, 3> kRole{"manager", "examiner", "auditor"};
 
@@ -74,6 +75,57 @@ std::optional<DeviceClass> parse_class(std::string_view s) {
 }
 std::optional<DeviceState> parse_state(std::string_view s) {
   return parse_name<DeviceState>(s, kState);
+}
+
+bool allowed_manual_transition(DeviceState from, DeviceState to) {
+  using S = DeviceState;
+  // Held states (acquiring, carving) change only through the worker calls and the reaper; done
+  // is final. docs/scheduler.md "Device states" lists the same table.
+  static const std::vector<std::pair<S, S>> kAllowed = {
+      {S::intake, S::queued},          {S::intake, S::withdrawn},   {S::queued, S::withdrawn},
+      {S::needs_source, S::withdrawn}, {S::acquired, S::withdrawn}, {S::review, S::done},
+      {S::review, S::acquired},        {S::review, S::withdrawn},   {S::failed, S::queued},
+      {S::failed, S::acquired},        {S::failed, S::withdrawn},   {S::withdrawn, S::queued},
+  };
+  return std::find(kAllowed.begin(), kAllowed.end(), std::make_pair(from, to)) != kAllowed.end();
+}
+
+const std::vector<PolicyLimit>& policy_limits() {
+  static const std::vector<PolicyLimit> kLimits = {
+      {"deadline_days", 0, 3650},
+      {"alert_hours", 1, 24 * 365},
+      {"aging_days_per_level", 1, 3650},
+      {"lease_seconds", 1, kMaxLeaseSeconds},
+      {"max_attempts", 1, 1000},
+      {"backoff_seconds", 0, kMaxLeaseSeconds},
+      {"backoff_max_seconds", 0, 7 * kMaxLeaseSeconds},
+      {"station_failure_limit", 1, 1000},
+  };
+  return kLimits;
+}
+
+std::string policy_problem(const Policy& p) {
+  std::vector<int64_t> values = {0,
+                                 p.alert_hours,
+                                 p.aging_days_per_level,
+                                 p.lease_seconds,
+                                 p.max_attempts,
+                                 p.backoff_seconds,
+                                 p.backoff_max_seconds,
+                                 p.station_failure_limit};
+  const auto& limits = policy_limits();
+  for (auto d : p.deadline_days)
+    if (d < limits[0].lo || d > limits[0].hi)
+      return fmt::format("deadline_days must be from {} to {}, not {}", limits[0].lo, limits[0].hi,
+                         d);
+  for (size_t i = 1; i < limits.size(); ++i)
+    if (values[i] < limits[i].lo || values[i] > limits[i].hi)
+      return fmt::format("{} must be from {} to {}, not {}", limits[i].name, limits[i].lo,
+                         limits[i].hi, values[i]);
+  if (p.backoff_max_seconds < p.backoff_seconds)
+    return fmt::format("backoff_max_seconds ({}) must not be less than backoff_seconds ({})",
+                       p.backoff_max_seconds, p.backoff_seconds);
+  return "";
 }
 std::optional<JobKind> parse_job_kind(std::string_view s) {
   return parse_name<JobKind>(s, kKind);

@@ -37,7 +37,8 @@ enum class DeviceState {
   review,
   done,
   failed,
-  withdrawn
+  withdrawn,
+  needs_source  // registered without a source: not claimable until one is set (set_device_source)
 };
 enum class JobKind { acquire, carve };  // queued -> acquiring -> acquired -> carving -> review
 enum class Role { manager, examiner, auditor };
@@ -56,6 +57,8 @@ std::optional<Risk> parse_risk(std::string_view s);
 std::optional<Answer> parse_answer(std::string_view s);
 std::optional<DeviceClass> parse_class(std::string_view s);
 std::optional<DeviceState> parse_state(std::string_view s);
+// The manual transitions set_device_state() allows (docs/scheduler.md "Device states").
+bool allowed_manual_transition(DeviceState from, DeviceState to);
 std::optional<JobKind> parse_job_kind(std::string_view s);
 std::optional<Role> parse_role(std::string_view s);
 
@@ -83,7 +86,24 @@ struct Policy {
   int64_t aging_days_per_level = 7;  // outside tier 0: each this-many days waiting = one level up
   int64_t lease_seconds = 300;       // a claim's lease; heartbeats extend it by as much
   int max_attempts = 3;              // claims of one job before the device is `failed`
+  // A failed job waits before its next claim: backoff_seconds * 2^(attempts - 1), at most
+  // backoff_max_seconds.
+  int64_t backoff_seconds = 60;
+  int64_t backoff_max_seconds = 3600;
+  // A station whose jobs fail this many times in a row stops claiming (station alert) until a
+  // manager resumes it.
+  int station_failure_limit = 5;
 };
+// The limits set_policy() enforces (and the CLI and API name): inclusive ranges.
+struct PolicyLimit {
+  const char* name;  // as in policy_json and the CLI option without "--"
+  int64_t lo, hi;
+};
+// deadline_days, alert_hours, aging_days_per_level, lease_seconds, max_attempts,
+// backoff_seconds, backoff_max_seconds, station_failure_limit.
+const std::vector<PolicyLimit>& policy_limits();
+// One sentence naming the first value of `p` outside its range, or "" when every value is valid.
+std::string policy_problem(const Policy& p);
 
 struct Case {
   std::string reference;
@@ -114,6 +134,7 @@ struct Device {
   std::string seized;     // YYYY-MM-DD or empty
   std::string source;     // device path or image path for the worker
   std::string image;      // evidence image written by the acquire job (set by complete())
+  std::string examiner;   // assigned examiner, recorded in the image a worker makes ("" none)
   DeviceState state = DeviceState::queued;
   std::string station;  // station holding it (lease owner while acquiring/carving)
   int64_t intake_at = 0;
@@ -216,6 +237,16 @@ struct AnchorOptions {
   std::function<void(const AuditAnchor&)> notify;  // also told of each anchor (server log)
 };
 
+// A worker station as the queue knows it from its jobs (created on its first failure).
+struct Station {
+  std::string name;
+  int64_t failures_in_row = 0;  // jobs failed since its last completed job
+  int64_t stopped_at = 0;       // > 0: stopped claiming (station alert) until resumed
+  std::string last_error;
+  bool stopped() const { return stopped_at > 0; }
+};
+nlohmann::json to_json(const Station& s);
+
 struct Token {
   int64_t id = 0;
   std::string name;
@@ -255,6 +286,7 @@ struct NewDevice {
   DeviceClass device_class = DeviceClass::other;
   uint64_t capacity = 0;
   std::string seized, source, notes;
+  std::string examiner;              // assigned examiner (optional)
   std::optional<int64_t> intake_at;  // defaults to now (imports may carry the original)
 };
 
@@ -293,11 +325,15 @@ struct Metrics {
 class Store {
  public:
   // URL: "postgresql://…" / "postgres://…" for PostgreSQL; "sqlite:PATH" or a plain PATH for the
-  // embedded SQLite file (its parent folder is created). Creates the schema when missing.
+  // embedded SQLite file. Creates the schema when missing.
   struct OpenOptions {
     // How long a write waits for the database's write lock (SQLite busy wait, PostgreSQL
     // lock_timeout) before it fails as busy (QueueError::retry_after).
     int busy_timeout_ms = 60000;
+    // SQLite: create the file (and its parent folder) when missing. false: a missing file is a
+    // QueueError (not_found) naming it, so that a mistyped path is never a new, empty queue
+    // (`safehold queue init` is the one command that creates).
+    bool create = true;
   };
   static std::unique_ptr<Store> open(const std::string& url);
   static std::unique_ptr<Store> open(const std::string& url, const OpenOptions& options);
@@ -338,8 +374,18 @@ class Store {
   virtual Device add_device(const std::string& user, const NewDevice& d) = 0;
   virtual Device get_device(const std::string& exhibit) = 0;
   // Manual transitions (withdraw, requeue a failed device, close after review); reason mandatory.
+  // Only the transitions of allowed_manual_transition() (docs/scheduler.md "Device states");
+  // anything else is a QueueError (conflict) naming both states.
   virtual Device set_device_state(const std::string& user, const std::string& exhibit,
                                   DeviceState to, const std::string& reason) = 0;
+  // Sets the device's source (device or image path for the worker); a `needs-source` device becomes
+  // `queued`. Allowed while nothing has been acquired (needs-source, queued, failed before
+  // acquisition). Reason mandatory.
+  virtual Device set_device_source(const std::string& user, const std::string& exhibit,
+                                   const std::string& source, const std::string& reason) = 0;
+  // Assigns the examiner (any state; "" clears it). Reason mandatory, audited.
+  virtual Device set_device_examiner(const std::string& user, const std::string& exhibit,
+                                     const std::string& examiner, const std::string& reason) = 0;
   virtual std::vector<QueueEntry> list(const ListQuery& q) = 0;
   virtual Explanation explain(const std::string& exhibit) = 0;
   virtual std::vector<QueueEntry> breaches() = 0;  // active devices past deadline, most late first
@@ -363,6 +409,12 @@ class Store {
   // the mandatory `reason`. Conflict if `station` does not hold the device.
   virtual Device release(const std::string& user, const std::string& exhibit,
                          const std::string& station, const std::string& reason) = 0;
+
+  // Stations: a station stopped after policy().station_failure_limit failures in a row gets a
+  // QueueError (conflict) from claim() until resume_station (reason mandatory, audited).
+  virtual std::vector<Station> stations() = 0;
+  virtual Station resume_station(const std::string& user, const std::string& name,
+                                 const std::string& reason) = 0;
 
   // Safeguarding alerts: open first, overdue first among them.
   virtual std::vector<Alert> alerts(bool open_only) = 0;

@@ -51,6 +51,10 @@ class SqlStore final : public Store {
   Device get_device(const std::string& exhibit) override { return load_device(exhibit, false).d; }
   Device set_device_state(const std::string& user, const std::string& exhibit, DeviceState to,
                           const std::string& reason) override;
+  Device set_device_source(const std::string& user, const std::string& exhibit,
+                           const std::string& source, const std::string& reason) override;
+  Device set_device_examiner(const std::string& user, const std::string& exhibit,
+                             const std::string& examiner, const std::string& reason) override;
   std::vector<QueueEntry> list(const ListQuery& q) override;
   Explanation explain(const std::string& exhibit) override;
   std::vector<QueueEntry> breaches() override;
@@ -74,6 +78,9 @@ class SqlStore final : public Store {
                  const std::string& reason) override;
   int64_t reap_expired(const std::string& user) override;
   // ---- alerts ----
+  std::vector<Station> stations() override;
+  Station resume_station(const std::string& user, const std::string& name,
+                         const std::string& reason) override;
   std::vector<Alert> alerts(bool open_only) override;
   Alert get_alert(int64_t id) override;
   Alert acknowledge(const std::string& user, int64_t id, const std::string& ref) override;
@@ -146,6 +153,13 @@ class SqlStore final : public Store {
   void save_state(const DeviceRow& x);
   // A failed or expired job goes back for another attempt, or to `failed` after max_attempts.
   void requeue(DeviceRow& x, const Policy& p, const std::string& error);
+  // A station's run of failures: counted by fail(), cleared by complete(); at the policy's limit
+  // the station stops claiming (audited as station.stopped, the station alert).
+  void station_failed(const std::string& user, const std::string& station, const std::string& error,
+                      const Policy& p);
+  void station_succeeded(const std::string& station);
+  // Conflict when the station is stopped.
+  void check_station_running(const std::string& station);
   int64_t reap_tx(const std::string& user, const Policy& p);
   Alert raise_alert(const std::string& user, const Suspect& s, const Policy& p);
   // Recomputes the stored priority of the devices of a case, of a suspect, or of all.

@@ -198,9 +198,11 @@ int64_t SqlStore::import_csv(const std::string& user, std::istream& in) {
           if (!ps) throw bad(fmt::format("unknown state '{}'", st));
           state = *ps;
         }
+        // Without a source a queued device waits as needs-source (not claimable).
+        if (state == DeviceState::queued && d.source.empty()) state = DeviceState::needs_source;
         if (!exhibits.insert(d.exhibit).second)
           throw QueueError(Kind::conflict, fmt::format("device {} already exists", d.exhibit));
-        d.state = DeviceState::queued;
+        d.state = state == DeviceState::needs_source ? state : DeviceState::queued;
         d.intake_at = intake.empty() ? t : parse_time(intake);
         d.deadline_at = deadline_for(c.risk, d.intake_at, p);
         Priority pr = compute_priority(s, c.risk, d.device_class, d.intake_at, t, p);
@@ -221,7 +223,7 @@ int64_t SqlStore::import_csv(const std::string& user, std::istream& in) {
         after["deadline_at"] = d.deadline_at;
         after["priority"] = priority_json(d);
         audit_add(user, "device.add", "device", d.exhibit, "", {{"state", "intake"}}, after);
-        if (state != DeviceState::queued) {
+        if (state != d.state) {
           Device to = d;
           to.state = state;
           audit_add(user, "device.state", "device", d.exhibit, "imported",

@@ -33,6 +33,12 @@ Policy SqlStore::policy() {
       p.lease_seconds = v;
     else if (k == "max_attempts")
       p.max_attempts = static_cast<int>(v);
+    else if (k == "backoff_seconds")
+      p.backoff_seconds = v;
+    else if (k == "backoff_max_seconds")
+      p.backoff_max_seconds = v;
+    else if (k == "station_failure_limit")
+      p.station_failure_limit = static_cast<int>(v);
   }
   return p;
 }
@@ -40,15 +46,8 @@ Policy SqlStore::policy() {
 ChangeResult SqlStore::set_policy(const std::string& user, const Policy& p,
                                   const std::string& reason) {
   check_reason(reason);
-  for (auto d : p.deadline_days)
-    if (d < 0) throw QueueError(Kind::invalid, "deadline days must not be negative");
-  if (p.aging_days_per_level < 1) throw QueueError(Kind::invalid, "aging period must be >= 1 day");
-  if (p.lease_seconds < 1 || p.lease_seconds > kMaxLeaseSeconds)
-    throw QueueError(Kind::invalid,
-                     fmt::format("lease must be from 1 to {} seconds", kMaxLeaseSeconds));
-  if (p.max_attempts < 1 || p.max_attempts > 1000)
-    throw QueueError(Kind::invalid, "max attempts must be from 1 to 1000");
-  if (p.alert_hours < 0) throw QueueError(Kind::invalid, "alert hours must not be negative");
+  if (auto problem = policy_problem(p); !problem.empty())
+    throw QueueError(Kind::invalid, "policy not changed: " + problem);
   return write([&] {
     Policy old = policy();
     const char* names[] = {"very-high", "high", "medium", "low", "none"};
@@ -59,6 +58,9 @@ ChangeResult SqlStore::set_policy(const std::string& user, const Policy& p,
     kv.emplace_back("aging_days_per_level", p.aging_days_per_level);
     kv.emplace_back("lease_seconds", p.lease_seconds);
     kv.emplace_back("max_attempts", p.max_attempts);
+    kv.emplace_back("backoff_seconds", p.backoff_seconds);
+    kv.emplace_back("backoff_max_seconds", p.backoff_max_seconds);
+    kv.emplace_back("station_failure_limit", p.station_failure_limit);
     for (auto& [k, v] : kv)
       db_->query(
           "INSERT INTO config (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
@@ -185,14 +187,64 @@ Device SqlStore::set_device_state(const std::string& user, const std::string& ex
     DeviceRow x = load_device(exhibit, true);
     Device before = x.d;
     Device& d = x.d;
-    d.state = to;
+    if (!allowed_manual_transition(d.state, to))
+      throw QueueError(Kind::conflict,
+                       fmt::format("device {} cannot go from {} to {} (see `device set --help` for "
+                                   "the allowed changes)",
+                                   exhibit, to_string(d.state), to_string(to)));
+    // Queued without a source is needs-source (a local: the lambda may run again on a retry).
+    const DeviceState target =
+        to == DeviceState::queued && d.source.empty() ? DeviceState::needs_source : to;
+    d.state = target;
     d.station.clear();
     d.lease_expires = 0;
-    if (ready(to)) d.attempts = 0;
+    if (ready(target) || target == DeviceState::needs_source) d.attempts = 0;
     save_state(x);
     audit_add(user, "device.state", "device", exhibit, reason, device_json(before, View::audit),
               device_json(d, View::audit));
     return d;
+  });
+}
+
+Device SqlStore::set_device_source(const std::string& user, const std::string& exhibit,
+                                   const std::string& source, const std::string& reason) {
+  check_reason(reason);
+  if (source.empty()) throw QueueError(Kind::invalid, "the source must not be empty");
+  return write([&] {
+    DeviceRow x = load_device(exhibit, true);
+    Device before = x.d;
+    const bool before_acquisition =
+        x.d.state == DeviceState::needs_source || x.d.state == DeviceState::queued ||
+        x.d.state == DeviceState::intake || (x.d.state == DeviceState::failed && x.d.image.empty());
+    if (!before_acquisition)
+      throw QueueError(Kind::conflict,
+                       fmt::format("device {} is {}: its source can only be set before it is "
+                                   "acquired",
+                                   exhibit, to_string(x.d.state)));
+    x.d.source = source;
+    db_->query("UPDATE devices SET source = $2 WHERE id = $1", {x.id, source});
+    if (x.d.state == DeviceState::needs_source) x.d.state = DeviceState::queued;
+    save_state(x);
+    audit_add(user, "device.source", "device", exhibit, reason, device_json(before, View::audit),
+              device_json(x.d, View::audit));
+    return x.d;
+  });
+}
+
+Device SqlStore::set_device_examiner(const std::string& user, const std::string& exhibit,
+                                     const std::string& examiner, const std::string& reason) {
+  check_reason(reason);
+  return write([&] {
+    DeviceRow x = load_device(exhibit, true);
+    Device before = x.d;
+    x.d.examiner = examiner;
+    db_->query("UPDATE devices SET examiner = $2, updated_at = $3 WHERE id = $1",
+               {x.id, examiner, now()});
+    json b = device_json(before, View::audit), a = device_json(x.d, View::audit);
+    b["examiner"] = before.examiner;
+    a["examiner"] = examiner;
+    audit_add(user, "device.examiner", "device", exhibit, reason, b, a);
+    return x.d;
   });
 }
 
@@ -509,7 +561,9 @@ Device SqlStore::add_device_tx(const std::string& user, const NewDevice& nd) {
   d.seized = nd.seized;
   d.source = nd.source;
   d.notes = nd.notes;
-  d.state = DeviceState::queued;
+  d.examiner = nd.examiner;
+  // Without a source there is nothing for a worker to image: not claimable until one is set.
+  d.state = nd.source.empty() ? DeviceState::needs_source : DeviceState::queued;
   d.intake_at = nd.intake_at.value_or(t);
   d.deadline_at = deadline_for(c.risk, d.intake_at, p);
   Priority pr = compute_priority(s, c.risk, d.device_class, d.intake_at, t, p);
@@ -518,12 +572,14 @@ Device SqlStore::add_device_tx(const std::string& user, const NewDevice& nd) {
   d.priority_key = pr.key;
   db_->query(
       "INSERT INTO devices (exhibit, case_ref, suspect_ref, class, capacity, seized, source, "
-      "notes, state, ready, intake_at, deadline_at, tier, level, prio_key, risk, updated_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14, $15, $16)",
+      "notes, state, ready, intake_at, deadline_at, tier, level, prio_key, risk, updated_at, "
+      "examiner) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $17, $10, $11, $12, $13, $14, $15, $16, $18)",
       {d.exhibit, d.case_ref, d.suspect_ref, to_string(d.device_class),
        static_cast<int64_t>(d.capacity), d.seized, d.source, d.notes, to_string(d.state),
        d.intake_at, d.deadline_at, static_cast<int64_t>(d.tier), static_cast<int64_t>(d.level),
-       d.priority_key, to_string(c.risk), t});
+       d.priority_key, to_string(c.risk), t, static_cast<int64_t>(ready(d.state) ? 1 : 0),
+       d.examiner});
   json after = device_json(d, View::audit);
   after["intake_at"] = d.intake_at;
   after["deadline_at"] = d.deadline_at;

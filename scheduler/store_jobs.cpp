@@ -60,6 +60,7 @@ std::optional<Claim> SqlStore::claim(const std::string& user, const ClaimRequest
     throw QueueError(Kind::invalid,
                      fmt::format("the lease must be from 1 to {} seconds (0: the policy's), not {}",
                                  kMaxLeaseSeconds, r.lease_seconds));
+  check_station_running(r.station);
   if (auto c = server_claim(user, r)) return c;
   auto c = claim_tx(user, r);
   if (!c && unsealed_) try_seal();  // an idle worker leaves nothing unchained
@@ -81,6 +82,8 @@ std::optional<Claim> SqlStore::claim_tx(const std::string& user, const ClaimRequ
       where += " AND class IN (" + in + ")";
     }
     const int64_t t = now();
+    params.push_back(t);
+    where += " AND not_before <= $" + std::to_string(params.size());  // failed jobs back off
     const int64_t lease = t + (r.lease_seconds > 0 ? r.lease_seconds : p.lease_seconds);
     DeviceRow x;
     Device before;
@@ -98,8 +101,8 @@ std::optional<Claim> SqlStore::claim_tx(const std::string& user, const ClaimRequ
       if (rows.empty()) return std::nullopt;
       x = device_from(rows[0]);
       before = x.d;
-      before.state = parse_or<DeviceState>(rows[0].text(21), parse_state, "device state");
-      before.station = rows[0].text(22);
+      before.state = parse_or<DeviceState>(rows[0].text(22), parse_state, "device state");
+      before.station = rows[0].text(23);
       before.attempts -= 1;
     } else {
       auto rows = db_->query(std::string("SELECT ") + kDeviceCols + " FROM devices WHERE " + where +
@@ -155,7 +158,7 @@ std::optional<Claim> SqlStore::server_claim(const std::string& user, const Claim
     if (expired.at(0).integer(0)) return std::nullopt;
     lease_checked_at_ = t;
   }
-  std::string where = claim_states(r);
+  std::string where = claim_states(r) + " AND not_before <= $3";
   std::vector<Param> params{user.empty() ? std::string("unknown") : user, r.station, t,
                             r.lease_seconds, Policy{}.lease_seconds};
   if (!r.classes.empty()) {
@@ -206,6 +209,7 @@ Device SqlStore::complete(const std::string& user, const std::string& exhibit,
           {user.empty() ? std::string("unknown") : user, exhibit, station, note, image, now()});
       if (!rows.empty()) {
         wrote_pending();
+        station_succeeded(station);
         return device_from(rows[0]).d;
       }
     } catch (const detail::RetryTransaction&) {
@@ -222,12 +226,13 @@ Device SqlStore::complete(const std::string& user, const std::string& exhibit,
       if (!rows.empty()) {
         DeviceRow x = device_from(rows[0]);
         Device before = x.d;
-        before.state = parse_or<DeviceState>(rows[0].text(21), parse_state, "device state");
+        before.state = parse_or<DeviceState>(rows[0].text(22), parse_state, "device state");
         before.station = station;
-        before.attempts = static_cast<int>(rows[0].integer(22));
-        before.image = rows[0].text(23);
+        before.attempts = static_cast<int>(rows[0].integer(23));
+        before.image = rows[0].text(24);
         audit_add(user, "device.complete", "device", exhibit, note,
                   device_json(before, View::audit), device_json(x.d, View::audit));
+        station_succeeded(station);
         return x.d;
       }
     }
@@ -248,6 +253,7 @@ Device SqlStore::complete(const std::string& user, const std::string& exhibit,
     save_state(x);
     audit_add(user, "device.complete", "device", exhibit, note, device_json(before, View::audit),
               device_json(x.d, View::audit));
+    station_succeeded(station);
     return x.d;
   });
 }
@@ -257,9 +263,11 @@ Device SqlStore::fail(const std::string& user, const std::string& exhibit,
   return write([&] {
     DeviceRow x = held(exhibit, station);
     Device before = x.d;
-    requeue(x, policy(), error);
+    const Policy p = policy();
+    requeue(x, p, error);
     audit_add(user, "device.fail", "device", exhibit, error, device_json(before, View::audit),
               device_json(x.d, View::audit));
+    station_failed(user, station, error, p);
     return x.d;
   });
 }
@@ -304,9 +312,16 @@ DeviceRow SqlStore::held(const std::string& exhibit, const std::string& station)
 void SqlStore::save_state(const DeviceRow& x) {
   db_->query(
       "UPDATE devices SET state = $2, ready = $3, station = $4, lease_expires = $5, attempts = "
-      "$6, last_error = $7, updated_at = $8 WHERE id = $1",
+      "$6, last_error = $7, updated_at = $8, not_before = $9 WHERE id = $1",
       {x.id, to_string(x.d.state), static_cast<int64_t>(ready(x.d.state) ? 1 : 0), x.d.station,
-       x.d.lease_expires, static_cast<int64_t>(x.d.attempts), x.d.last_error, now()});
+       x.d.lease_expires, static_cast<int64_t>(x.d.attempts), x.d.last_error, now(), x.not_before});
+}
+
+// The wait before the next claim after a job's `attempts`-th failed claim.
+static int64_t backoff(const Policy& p, int attempts) {
+  int64_t d = p.backoff_seconds;
+  for (int i = 1; i < attempts && d < p.backoff_max_seconds; ++i) d *= 2;
+  return std::min(d, p.backoff_max_seconds);
 }
 
 // A failed or expired job goes back for another attempt, or to `failed` after max_attempts.
@@ -315,10 +330,13 @@ void SqlStore::requeue(DeviceRow& x, const Policy& p, const std::string& error) 
   x.d.last_error = error;
   x.d.lease_expires = 0;
   x.d.station.clear();
-  if (x.d.attempts >= p.max_attempts)
+  x.not_before = 0;
+  if (x.d.attempts >= p.max_attempts) {
     x.d.state = DeviceState::failed;
-  else
+  } else {
     x.d.state = acquiring ? DeviceState::queued : DeviceState::acquired;
+    x.not_before = now() + backoff(p, x.d.attempts);
+  }
   save_state(x);
 }
 
@@ -335,6 +353,65 @@ int64_t SqlStore::reap_tx(const std::string& user, const Policy& p) {
               device_json(before, View::audit), device_json(x.d, View::audit));
   }
   return static_cast<int64_t>(rows.size());
+}
+
+// ---- stations ----
+void SqlStore::check_station_running(const std::string& station) {
+  auto rows = db_->query("SELECT failures, stopped_at FROM stations WHERE name = $1", {station});
+  if (rows.empty() || rows[0].integer(1) == 0) return;
+  throw QueueError(Kind::conflict,
+                   fmt::format("station {} has stopped claiming after {} failed jobs in a row "
+                               "(a manager resumes it with `safehold queue station resume {} "
+                               "--reason …`)",
+                               station, rows[0].integer(0), station));
+}
+
+void SqlStore::station_failed(const std::string& user, const std::string& station,
+                              const std::string& error, const Policy& p) {
+  auto rows = db_->query(
+      "INSERT INTO stations (name, failures, last_error) VALUES ($1, 1, $2) ON CONFLICT (name) DO "
+      "UPDATE SET failures = stations.failures + 1, last_error = excluded.last_error RETURNING "
+      "failures, stopped_at",
+      {station, error});
+  const int64_t failures = rows.at(0).integer(0);
+  if (failures < p.station_failure_limit || rows[0].integer(1) != 0) return;
+  const int64_t t = now();
+  db_->query("UPDATE stations SET stopped_at = $2 WHERE name = $1", {station, t});
+  Station before{station, failures, 0, error}, after{station, failures, t, error};
+  audit_add(user, "station.stopped", "station", station,
+            fmt::format("{} jobs failed in a row", failures), to_json(before), to_json(after));
+}
+
+void SqlStore::station_succeeded(const std::string& station) {
+  db_->query("UPDATE stations SET failures = 0 WHERE name = $1 AND failures > 0", {station});
+}
+
+std::vector<Station> SqlStore::stations() {
+  std::vector<Station> out;
+  for (auto& r : db_->query(
+           "SELECT name, failures, stopped_at, last_error FROM stations ORDER BY stopped_at = 0, "
+           "name"))
+    out.push_back({r.text(0), r.integer(1), r.integer(2), r.text(3)});
+  return out;
+}
+
+Station SqlStore::resume_station(const std::string& user, const std::string& name,
+                                 const std::string& reason) {
+  check_reason(reason);
+  check_id("station", name);
+  return write([&] {
+    auto rows =
+        db_->query("SELECT name, failures, stopped_at, last_error FROM stations WHERE name = $1" +
+                       std::string(pg_ ? " FOR UPDATE" : ""),
+                   {name});
+    if (rows.empty() || rows[0].integer(2) == 0)
+      throw QueueError(Kind::conflict, fmt::format("station {} is not stopped", name));
+    Station before{rows[0].text(0), rows[0].integer(1), rows[0].integer(2), rows[0].text(3)};
+    Station after{name, 0, 0, before.last_error};
+    db_->query("UPDATE stations SET failures = 0, stopped_at = 0 WHERE name = $1", {name});
+    audit_add(user, "station.resume", "station", name, reason, to_json(before), to_json(after));
+    return after;
+  });
 }
 
 }  // namespace safehold::scheduler::detail

@@ -103,6 +103,7 @@ DeviceRow device_from(const Row& r) {
   d.priority_key = r.integer(18);
   x.risk = parse_or<Risk>(r.text(19), parse_risk, "risk band");
   d.image = r.text(20);
+  d.examiner = r.text(21);
   return x;
 }
 

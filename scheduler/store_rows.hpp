@@ -35,7 +35,7 @@ T parse_or(const std::string& s, F f, const char* what) {
 inline constexpr const char* kDeviceCols =
     "id, exhibit, case_ref, suspect_ref, class, capacity, seized, source, notes, state, station, "
     "intake_at, deadline_at, lease_expires, attempts, last_error, tier, level, prio_key, risk, "
-    "image";
+    "image, examiner";
 inline constexpr const char* kCaseCols = "reference, risk, offence, officer, notes, created_at";
 inline constexpr const char* kSuspectCols =
     "reference, case_ref, lives_with_children, access_to_children, children_count, age_bands, "
@@ -57,6 +57,9 @@ struct DeviceRow {
   int64_t id = 0;
   Device d;
   Risk risk = Risk::none;
+  // Column not_before (not in kDeviceCols): no claim before this time (a failed job's back-off).
+  // save_state() writes it, so every state change but a requeue clears it.
+  int64_t not_before = 0;
 };
 
 // Rows read with kDeviceCols, kCaseCols, kSuspectCols, kAlertCols and kTokenCols.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 
 #include "scheduler/sql_store.hpp"
 
@@ -73,6 +74,11 @@ const char* kPgDeviceIndexes =
 const char* kPgIndexMigration =
     "DROP INDEX IF EXISTS devices_order, devices_ready, devices_suspect, devices_lease;";
 
+// Stations' runs of failed jobs (policy station_failure_limit); added with devices.not_before.
+const char* kStations =
+    "CREATE TABLE IF NOT EXISTS stations (name TEXT PRIMARY KEY, failures BIGINT NOT NULL "
+    "DEFAULT 0, stopped_at BIGINT NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');";
+
 std::string device_indexes(bool pg) {
   if (pg) return kPgDeviceIndexes;
   return "CREATE INDEX IF NOT EXISTS devices_order ON devices(state, tier, prio_key, id);\n"
@@ -106,7 +112,8 @@ CREATE TABLE IF NOT EXISTS devices (
   deadline_at BIGINT NOT NULL, lease_expires BIGINT NOT NULL DEFAULT 0,
   attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
   tier BIGINT NOT NULL, level BIGINT NOT NULL, prio_key BIGINT NOT NULL, risk TEXT NOT NULL,
-  updated_at BIGINT NOT NULL, image TEXT NOT NULL DEFAULT '');
+  updated_at BIGINT NOT NULL, image TEXT NOT NULL DEFAULT '',
+  not_before BIGINT NOT NULL DEFAULT 0, examiner TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS devices_case ON devices(case_ref);
 {1}
 {2}
@@ -123,11 +130,12 @@ CREATE INDEX IF NOT EXISTS audit_entity ON audit(entity, entity_id);
 CREATE TABLE IF NOT EXISTS audit_head (
   id BIGINT PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL);
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '') ON CONFLICT DO NOTHING;
+{3}
 CREATE TABLE IF NOT EXISTS tokens (
   id {0}, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
   created_at BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_at BIGINT NOT NULL DEFAULT 0);
 )SQL",
-                     autoid, device_indexes(pg), kQueueIndexes);
+                     autoid, device_indexes(pg), kQueueIndexes, kStations);
 }
 
 }  // namespace
@@ -217,6 +225,21 @@ void SqlStore::migrate() {
     }
   }
   try {
+    db_->query("SELECT not_before FROM devices LIMIT 0");
+  } catch (const QueueError&) {
+    db_->rollback();
+    write([&] {
+      if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731001)");
+      db_->script(std::string(pg_ ? "ALTER TABLE devices ADD COLUMN IF NOT EXISTS"
+                                  : "ALTER TABLE devices ADD COLUMN") +
+                  " not_before BIGINT NOT NULL DEFAULT 0;\n" +
+                  (pg_ ? "ALTER TABLE devices ADD COLUMN IF NOT EXISTS"
+                       : "ALTER TABLE devices ADD COLUMN") +
+                  " examiner TEXT NOT NULL DEFAULT '';\n" + kStations);
+      return 0;
+    });
+  }
+  try {
     db_->query("SELECT image FROM devices LIMIT 0");
   } catch (const QueueError&) {
     db_->rollback();
@@ -252,6 +275,12 @@ std::unique_ptr<Store> Store::open(const std::string& url, const OpenOptions& op
     std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
     if (path.empty())
       throw QueueError(QueueError::Kind::invalid, "the queue database path is empty");
+    std::error_code ec;
+    if (!options.create && !std::filesystem::exists(path, ec))
+      throw QueueError(QueueError::Kind::not_found,
+                       "queue database " + path +
+                           " does not exist (create it with `safehold queue init --db " + path +
+                           "`)");
     store = std::make_unique<detail::SqlStore>(detail::open_sqlite(path, options.busy_timeout_ms));
     anchor.file = path + ".anchors";
   }

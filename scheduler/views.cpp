@@ -74,6 +74,7 @@ json device_json(const Device& d, View v) {
   j["level"] = d.level;
   j["source"] = d.source;
   j["image"] = d.image;
+  j["examiner"] = d.examiner;
   j["seized"] = d.seized;
   j["capacity"] = d.capacity;
   if (v == View::api) {
@@ -104,7 +105,18 @@ json policy_json(const Policy& p) {
           {"alert_hours", p.alert_hours},
           {"aging_days_per_level", p.aging_days_per_level},
           {"lease_seconds", p.lease_seconds},
-          {"max_attempts", p.max_attempts}};
+          {"max_attempts", p.max_attempts},
+          {"backoff_seconds", p.backoff_seconds},
+          {"backoff_max_seconds", p.backoff_max_seconds},
+          {"station_failure_limit", p.station_failure_limit}};
+}
+
+json to_json(const Station& s) {
+  return {{"station", s.name},
+          {"failures_in_row", s.failures_in_row},
+          {"stopped", s.stopped()},
+          {"stopped_at", s.stopped_at > 0 ? json(utc_iso8601(s.stopped_at)) : json(nullptr)},
+          {"last_error", s.last_error}};
 }
 
 json token_json(const Token& t, View v) {

@@ -152,9 +152,10 @@ std::string prometheus_queue(const Metrics& m) {
                        it == m.queued_by_tier_risk.end() ? 0 : it->second);
     }
   o += "# HELP safehold_devices Devices by state.\n# TYPE safehold_devices gauge\n";
-  for (auto s : {DeviceState::intake, DeviceState::queued, DeviceState::acquiring,
-                 DeviceState::acquired, DeviceState::carving, DeviceState::review,
-                 DeviceState::done, DeviceState::failed, DeviceState::withdrawn}) {
+  for (auto s :
+       {DeviceState::intake, DeviceState::queued, DeviceState::acquiring, DeviceState::acquired,
+        DeviceState::carving, DeviceState::review, DeviceState::done, DeviceState::failed,
+        DeviceState::withdrawn, DeviceState::needs_source}) {
     auto it = m.devices_by_state.find(s);
     o += fmt::format("safehold_devices{{state=\"{}\"}} {}\n", to_string(s),
                      it == m.devices_by_state.end() ? 0 : it->second);

@@ -107,7 +107,7 @@ inline constexpr const char* kRisks = "very-high, high, medium, low, none";
 inline constexpr const char* kAnswers = "yes, no, unknown";
 inline constexpr const char* kClasses = "phone, tablet, computer, removable, other";
 inline constexpr const char* kStates =
-    "intake, queued, acquiring, acquired, carving, review, done, failed, withdrawn";
+    "intake, queued, acquiring, acquired, carving, review, done, failed, withdrawn, needs-source";
 inline constexpr const char* kKinds = "acquire, carve";
 
 Response json_response(const json& j, int status = 200);

@@ -194,7 +194,7 @@ Response update_suspect(Call& c) {
 Response add_device(Call& c) {
   Store& s = *c.store;
   auto j = body_object(c.req);
-  Fields f(j, {"exhibit", "suspect", "class", "capacity", "seized", "source", "notes"});
+  Fields f(j, {"exhibit", "suspect", "class", "capacity", "seized", "source", "notes", "examiner"});
   NewDevice nd;
   nd.exhibit = *f.str("exhibit", true);
   nd.suspect_ref = *f.str("suspect", true);
@@ -206,6 +206,7 @@ Response add_device(Call& c) {
   nd.seized = f.str("seized").value_or("");
   nd.source = f.str("source").value_or("");
   nd.notes = f.str("notes").value_or("");
+  nd.examiner = f.str("examiner").value_or("");
   return json_response(device_json(s.add_device(c.user, nd), View::api), 201);
 }
 
@@ -245,6 +246,35 @@ Response set_device_state(Call& c) {
   auto to = *f.choice<DeviceState>("state", parse_state, kStates, true);
   auto reason = f.reason();
   return json_response(device_json(s.set_device_state(c.user, id, to, reason), View::api));
+}
+
+// PATCH /api/devices/{exhibit}: the source, before acquisition (a needs-source device is queued).
+Response update_device(Call& c) {
+  Store& s = *c.store;
+  auto j = body_object(c.req);
+  Fields f(j, {"source", "examiner", "reason"});
+  auto source = f.str("source");
+  auto examiner = f.str("examiner");
+  if (!source && !examiner)
+    throw HttpError{400, "give 'source' or 'examiner' (and 'reason')", "source"};
+  auto reason = f.reason();
+  Device d;
+  if (examiner) d = s.set_device_examiner(c.user, c.id, *examiner, reason);
+  if (source) d = s.set_device_source(c.user, c.id, *source, reason);
+  return json_response(device_json(d, View::api));
+}
+
+Response stations(Call& c) {
+  json arr = json::array();
+  for (auto& x : c.store->stations()) arr.push_back(to_json(x));
+  return json_response(arr);
+}
+
+Response resume_station(Call& c) {
+  auto j = body_object(c.req);
+  Fields f(j, {"reason"});
+  auto reason = f.reason();
+  return json_response(to_json(c.store->resume_station(c.user, c.id, reason)));
 }
 
 Response claim(Call& c) {
@@ -363,8 +393,9 @@ Response get_policy(Call& c) {
 Response set_policy(Call& c) {
   Store& s = *c.store;
   auto j = body_object(c.req);
-  Fields f(j, {"deadline_days", "alert_hours", "aging_days_per_level", "lease_seconds",
-               "max_attempts", "reason"});
+  Fields f(j,
+           {"deadline_days", "alert_hours", "aging_days_per_level", "lease_seconds", "max_attempts",
+            "backoff_seconds", "backoff_max_seconds", "station_failure_limit", "reason"});
   Policy pol = s.policy();
   if (f.has("deadline_days")) {
     const auto& dd = j.at("deadline_days");
@@ -385,6 +416,14 @@ Response set_policy(Call& c) {
     if (*v < 1 || *v > 1000)
       throw HttpError{400, "field 'max_attempts' must be from 1 to 1000", "max_attempts"};
     pol.max_attempts = static_cast<int>(*v);
+  }
+  if (auto v = f.integer("backoff_seconds")) pol.backoff_seconds = *v;
+  if (auto v = f.integer("backoff_max_seconds")) pol.backoff_max_seconds = *v;
+  if (auto v = f.integer("station_failure_limit")) {
+    if (*v < 1 || *v > 1000)
+      throw HttpError{400, "field 'station_failure_limit' must be from 1 to 1000",
+                      "station_failure_limit"};
+    pol.station_failure_limit = static_cast<int>(*v);
   }
   auto reason = f.reason();
   auto res = s.set_policy(c.user, pol, reason);
@@ -440,7 +479,9 @@ const std::vector<Route>& routes() {
        "/api/suspects/{suspect}",
        {{"GET", Need::read, get_suspect}, {"PATCH", Need::manage, update_suspect}}},
       {{"api", "devices"}, "/api/devices", {{"POST", Need::manage, add_device}}},
-      {{"api", "devices", "*"}, "/api/devices/{exhibit}", {{"GET", Need::read, get_device}}},
+      {{"api", "devices", "*"},
+       "/api/devices/{exhibit}",
+       {{"GET", Need::read, get_device}, {"PATCH", Need::manage, update_device}}},
       {{"api", "devices", "*", "explain"},
        "/api/devices/{exhibit}/explain",
        {{"GET", Need::read, explain}}},
@@ -461,6 +502,10 @@ const std::vector<Route>& routes() {
        {{"POST", Need::work, fail}}},
       {{"api", "claim"}, "/api/claim", {{"POST", Need::work, claim}}},
       {{"api", "reap"}, "/api/reap", {{"POST", Need::manage, reap}}},
+      {{"api", "stations"}, "/api/stations", {{"GET", Need::read, stations}}},
+      {{"api", "stations", "*", "resume"},
+       "/api/stations/{station}/resume",
+       {{"POST", Need::manage, resume_station}}},
       {{"api", "alerts"}, "/api/alerts", {{"GET", Need::read, alerts}}},
       {{"api", "alerts", "*"}, "/api/alerts/{id}", {{"GET", Need::read, get_alert}}},
       {{"api", "alerts", "*", "ack"},

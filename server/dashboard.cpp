@@ -144,7 +144,12 @@ td.late { color: var(--overdue); font-weight: 700; }
 #alerts .alert button { margin: 0; background: #fff; color: #5c0000; border-color: #5c0000; font-weight: 700; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem; margin: 0; }
 dt { font-weight: 600; } dd { margin: 0; }
-@media (max-width: 900px) { .columns { flex-direction: column; } aside { flex-basis: auto; width: 100%; } }
+@media (max-width: 900px) { .columns { flex-direction: column; align-items: stretch; }
+                            .wide { width: 100%; } aside { flex-basis: auto; width: 100%; } }
+/* Phones: wide tables scroll inside their panel, never the page. */
+@media (max-width: 600px) { main { padding: .5rem; } .panel { padding: .5rem; overflow-x: auto; }
+                            th, td { padding: .25rem; font-size: .85rem; }
+                            #alerts .alert input { width: 100%; } header { flex-wrap: wrap; } }
 )CSS";
 
 const char* kJs = R"JS(

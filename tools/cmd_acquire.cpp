@@ -10,6 +10,7 @@
 #include "acquire/acquire.hpp"
 #include "base/format.hpp"
 #include "base/json.hpp"
+#include "base/progress.hpp"
 #include "fs/error.hpp"
 #include "fs/evidence.hpp"
 #include "fs/json.hpp"
@@ -133,7 +134,15 @@ int run_acquire(const AcquireArgs& a) {
   o.sectors_per_chunk = a.sectors_per_chunk;
 
   const bool tty = isatty(STDERR_FILENO) && !a.json;
+  // stdout to a log or pipe: a line at least every 5 % or 30 s (as ewfacquire's "Status: at …").
+  const bool lines = !a.json && !isatty(STDOUT_FILENO);
+  base::ProgressLines progress_lines("acquire");
   o.on_progress = [&](const acquire::Progress& p) {
+    if (lines) {
+      auto line = progress_lines.update(p.done, p.total, p.final,
+                                        fmt::format("bad sectors {}", p.bad_sectors));
+      if (!line.empty()) std::cout << line << std::endl;
+    }
     if (a.json) {
       nlohmann::json ev{{"event", "progress"},  {"done", p.done},
                         {"total", p.total},     {"rate", p.rate},

@@ -7,6 +7,7 @@
 
 #include "base/format.hpp"
 #include "base/json.hpp"
+#include "base/progress.hpp"
 #include "carve/carver.hpp"
 #include "fs/evidence.hpp"
 #include "fs/json.hpp"
@@ -75,9 +76,20 @@ void run_carve(const CarveArgs& a) {
   o.skip_known_ignorable = a.skip_known_ignorable;
   for (auto& s : a.argv) o.command_line += (o.command_line.empty() ? "" : " ") + s;
   const bool tty = !a.json && isatty(STDERR_FILENO);
+  // stdout to a log or pipe: a line at least every 5 % or 30 s of each phase.
+  const bool lines = !a.json && !isatty(STDOUT_FILENO);
+  auto progress_lines = std::make_shared<base::ProgressLines>("carve");
   auto t0 = std::chrono::steady_clock::now();
-  if (tty) {
-    o.progress = [t0](const carve::Progress& p) {
+  if (tty || lines) {
+    o.progress = [t0, tty, lines, progress_lines](const carve::Progress& p) {
+      if (lines) {
+        // "found" while the passes run (candidates included), "artefacts" once it is the summary's.
+        auto line = progress_lines->update(
+            p.bytes_done, p.bytes_total, false,
+            fmt::format("{} {}", p.final_count ? "artefacts" : "found", p.artefacts), p.phase);
+        if (!line.empty()) std::cout << line << std::endl;
+      }
+      if (!tty) return;
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       double rate = secs > 0 ? static_cast<double>(p.bytes_done) / secs : 0;
       std::string eta = "-";
@@ -89,10 +101,10 @@ void run_carve(const CarveArgs& a) {
       pct = std::min(pct, 100);
       std::string bar(static_cast<size_t>(pct / 5), '#');
       bar.resize(20, '.');
-      fmt::print(stderr, "\r{:<8} [{}] {:>3}% {} / {} {}/s ETA {} artefacts {}   ", p.phase, bar,
-                 pct, base::human_bytes(static_cast<double>(p.bytes_done)),
+      fmt::print(stderr, "\r{:<13} [{}] {:>3}% {} / {} {}/s ETA {} {} {}   ", p.phase, bar, pct,
+                 base::human_bytes(static_cast<double>(p.bytes_done)),
                  base::human_bytes(static_cast<double>(p.bytes_total)), base::human_bytes(rate),
-                 eta, p.artefacts);
+                 eta, p.final_count ? "artefacts" : "found", p.artefacts);
     };
   }
   carve::Summary s;

@@ -74,6 +74,7 @@ void register_hashset(CLI::App& app) {
     std::string format, input, output, name;
     bool ignorable = false, json = false;
     unsigned threads = 2;
+    bool force = false;
   };
   auto ia = std::make_shared<ImportArgs>();
   auto* imp = hs_cmd->add_subcommand("import", "Build a set file from a hash list");
@@ -86,7 +87,9 @@ void register_hashset(CLI::App& app) {
   imp->add_flag("--ignorable", ia->ignorable, "Matches are ignorable (always so for NSRL)");
   imp->add_option("--threads", ia->threads, "Threads for sorting")->check(CLI::Range(1, 64));
   imp->add_flag("--json", ia->json, "Print the counts as JSON");
+  imp->add_flag("--force", ia->force, "Replace an existing set file");
   imp->callback([ia] {
+    refuse_existing(ia->output, ia->force);
     auto fmt_ = hs::parse_format(ia->format);
     if (!fmt_)
       fail(Exit::usage,
@@ -233,7 +236,8 @@ void register_pdq(CLI::App& app) {
         std::cout << "\n";
       }
     }
-    if (failed) throw CommandExit{static_cast<int>(Exit::failed)};
+    // An image that cannot be read is an unreadable input (README "Exit codes": 1).
+    if (failed) throw CommandExit{static_cast<int>(Exit::usage)};
   });
 }
 
@@ -243,7 +247,7 @@ void register_export(CLI::App& app) {
     std::vector<std::string> dirs;
     int level = 3;
     unsigned threads = 0;
-    bool json = false;
+    bool json = false, force = false;
   };
   auto ea = std::make_shared<ExportArgs>();
   auto* cmd =
@@ -260,6 +264,7 @@ void register_export(CLI::App& app) {
   cmd->add_option("--level", ea->level, "zstd level for --bundle")->check(CLI::Range(1, 19));
   cmd->add_option("--threads", ea->threads, "zstd workers for --bundle (default: one per core)");
   cmd->add_flag("--json", ea->json, "Print the result as JSON");
+  cmd->add_flag("--force", ea->force, "Replace existing --vics or --bundle files");
   cmd->callback([ea] {
     if (ea->vics.empty() && ea->bundle.empty() && ea->verify.empty())
       fail(Exit::usage, "export: give --vics OUT.json, --bundle OUT.tar.zst or --verify BUNDLE");
@@ -286,6 +291,8 @@ void register_export(CLI::App& app) {
       return;
     }
     if (ea->dirs.empty()) fail(Exit::usage, "export: give at least one CARVE_DIR");
+    if (!ea->vics.empty()) refuse_existing(ea->vics, ea->force);
+    if (!ea->bundle.empty()) refuse_existing(ea->bundle, ea->force);
     std::vector<std::filesystem::path> dirs(ea->dirs.begin(), ea->dirs.end());
     nlohmann::json out = nlohmann::json::object();
     try {

@@ -66,9 +66,16 @@ void print_info(const fs::Evidence& ev) {
     line("Acquisition date:", m->acquiry_date);
     line("System date:", m->system_date);
     line("Acquisition OS:", m->acquiry_os);
-    line("Software:",
-         m->acquiry_software +
-             (m->acquiry_software_version.empty() ? "" : " " + m->acquiry_software_version));
+    // Name and version joined by one space, without a leading one when the name is absent.
+    auto trim = [](std::string v) {
+      v.erase(0, v.find_first_not_of(' '));
+      v.erase(v.find_last_not_of(' ') + 1);
+      return v;
+    };
+    std::string software = trim(m->acquiry_software);
+    const std::string version = trim(m->acquiry_software_version);
+    if (!version.empty()) software += (software.empty() ? "" : " ") + version;
+    line("Software:", software);
     line("Media type:", m->media_type);
     line("Compression:", m->compression);
     if (m->chunk_size) fmt::print("  {:<22}{}\n", "Chunk size:", m->chunk_size);
@@ -112,7 +119,7 @@ void register_info(CLI::App& app) {
       app.add_subcommand("info", "Show an image's format, metadata, volumes and filesystems");
   auto image = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  info->add_option("IMAGE", *image, "Evidence image (E01, raw, split raw, VHD)")->required();
+  info->add_option("IMAGE", *image, "Evidence image (E01, raw, split raw, VHD, VMDK)")->required();
   info->add_flag("--json", *json, "Write one JSON object");
   auto sector = std::make_shared<uint32_t>(0);
   const char* sector_help =

@@ -37,7 +37,9 @@ std::string user_of(const Common& c) {
 }
 
 std::unique_ptr<sch::Store> open_store(const Common& c) {
-  return sch::Store::open(c.db);
+  sch::Store::OpenOptions o;
+  o.create = false;  // only `queue init` creates a database
+  return sch::Store::open(c.db, o);
 }
 
 std::vector<std::string> split(const std::string& s) {
@@ -82,6 +84,7 @@ void register_queue(CLI::App& app) {
                                "The examination queue: cases, suspects, devices, "
                                "priority, alerts, audit")
                 ->require_subcommand(1);
+  add_init_command(q);
   add_case_commands(q);
   add_suspect_commands(q);
   add_device_commands(q);
@@ -92,6 +95,7 @@ void register_queue(CLI::App& app) {
   add_csv_commands(q);
   add_policy_commands(q);
   add_token_commands(q);
+  add_station_commands(q);
 }
 
 Registrar reg(40, register_queue);

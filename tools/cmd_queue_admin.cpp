@@ -1,6 +1,7 @@
 // `safehold queue audit|import|export|policy|token`: the audit trail, CSV, policy and API tokens.
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -70,8 +71,11 @@ void add_csv_commands(CLI::App* q) {
                                                    : "Write every device with its facts as CSV");
     auto c = common(cmd);
     auto file = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
     cmd->add_option("--csv", *file, "CSV file ('-' for stdin/stdout)")->required();
+    if (n == "export") cmd->add_flag("--force", *force, "Replace an existing CSV file");
     cmd->callback([=] {
+      if (n == "export" && *file != "-") refuse_existing(*file, *force);
       guarded([&] {
         auto s = open_store(*c);
         if (n == "import") {
@@ -101,6 +105,68 @@ void add_csv_commands(CLI::App* q) {
   }
 }
 
+// `queue init`: the one command that creates a queue database (SQLite file and its folder, or the
+// schema in an existing PostgreSQL database). Running it on a ready database changes nothing.
+void add_init_command(CLI::App* q) {
+  auto* in = q->add_subcommand("init", "Create the queue database (every other command needs it)");
+  auto c = common(in);
+  in->callback([=] {
+    guarded([&] {
+      std::string path = c->db.rfind("sqlite:", 0) == 0 ? c->db.substr(7) : c->db;
+      const bool pg = c->db.rfind("postgresql://", 0) == 0 || c->db.rfind("postgres://", 0) == 0;
+      std::error_code ec;
+      const bool existed = pg || std::filesystem::exists(path, ec);
+      auto s = sch::Store::open(c->db);
+      if (c->json)
+        std::cout << base::dump({{"backend", s->backend()}, {"created", !existed}}, 2) << "\n";
+      else if (pg)
+        fmt::print("Queue database ready (PostgreSQL)\n");
+      else
+        fmt::print("{} queue database {}\n", existed ? "Existing" : "Created", printable(path));
+    });
+  });
+}
+
+// `queue station list|resume`: stations that stopped claiming after failing jobs in a row.
+void add_station_commands(CLI::App* q) {
+  auto* st = q->add_subcommand("station", "Worker stations: which stopped claiming, resume one")
+                 ->require_subcommand(1);
+  auto* ls = st->add_subcommand("list", "Stations with failed jobs, stopped ones first");
+  auto c = common(ls);
+  ls->callback([=] {
+    guarded([&] {
+      auto s = open_store(*c);
+      auto all = s->stations();
+      if (c->json) {
+        json arr = json::array();
+        for (auto& x : all) arr.push_back(sch::to_json(x));
+        std::cout << base::dump(arr, 2) << "\n";
+        return;
+      }
+      fmt::print("{:<20} {:<8} {:>8}  {}\n", "STATION", "STATE", "FAILURES", "STOPPED (UTC)");
+      for (auto& x : all)
+        fmt::print("{:<20} {:<8} {:>8}  {}\n", printable(x.name),
+                   x.stopped() ? "STOPPED" : "running", x.failures_in_row, iso(x.stopped_at));
+    });
+  });
+  auto* rs = st->add_subcommand("resume", "Let a stopped station claim again");
+  auto c2 = common(rs);
+  auto name = std::make_shared<std::string>();
+  auto reason = std::make_shared<std::string>();
+  rs->add_option("STATION", *name, "Station name")->required();
+  rs->add_option("--reason", *reason, "Why (recorded in the audit)")->required();
+  rs->callback([=] {
+    guarded([&] {
+      auto s = open_store(*c2);
+      auto x = s->resume_station(user_of(*c2), *name, *reason);
+      if (c2->json)
+        std::cout << base::dump(sch::to_json(x), 2) << "\n";
+      else
+        fmt::print("Station {} may claim again\n", printable(x.name));
+    });
+  });
+}
+
 // `queue policy`.
 void add_policy_commands(CLI::App* q) {
   auto* po = q->add_subcommand("policy", "Show or change deadlines, aging, leases and retries");
@@ -110,6 +176,9 @@ void add_policy_commands(CLI::App* q) {
   auto lease = std::make_shared<int64_t>(0);
   auto attempts = std::make_shared<int>(0);
   auto alert_hours = std::make_shared<int64_t>(-1);
+  auto backoff = std::make_shared<int64_t>(0);
+  auto backoff_max = std::make_shared<int64_t>(0);
+  auto station_limit = std::make_shared<int64_t>(0);
   auto reason = std::make_shared<std::string>();
   po->add_option("--deadline-days", *deadlines,
                  "Deadlines by band, e.g. very-high=1,high=7,medium=14,low=30,none=30");
@@ -117,6 +186,11 @@ void add_policy_commands(CLI::App* q) {
   po->add_option("--lease-seconds", *lease, "Lease length (default 300)");
   po->add_option("--max-attempts", *attempts, "Claims of one job before `failed` (default 3)");
   po->add_option("--alert-hours", *alert_hours, "Referral deadline of an alert (default 24)");
+  po->add_option("--backoff-seconds", *backoff,
+                 "Wait after a failed job before its next claim, doubled per failure (default 60)");
+  po->add_option("--backoff-max-seconds", *backoff_max, "Longest such wait (default 3600)");
+  po->add_option("--station-failure-limit", *station_limit,
+                 "Failed jobs in a row after which a station stops claiming (default 5)");
   po->add_option("--reason", *reason, "Why (required when changing)");
   po->callback([=] {
     guarded([&] {
@@ -144,11 +218,18 @@ void add_policy_commands(CLI::App* q) {
       out_of_range("--aging-days", *aging, 1, 3650);
       out_of_range("--lease-seconds", *lease, 1, sch::kMaxLeaseSeconds);
       out_of_range("--max-attempts", *attempts, 1, 1000);
-      out_of_range("--alert-hours", *alert_hours, 0, 24 * 365);
+      out_of_range("--alert-hours", *alert_hours, 1, 24 * 365);
+      out_of_range("--backoff-seconds", *backoff, 0, sch::kMaxLeaseSeconds);
+      out_of_range("--backoff-max-seconds", *backoff_max, 0, 7 * sch::kMaxLeaseSeconds);
+      out_of_range("--station-failure-limit", *station_limit, 1, 1000);
       if (po->count("--aging-days")) p.aging_days_per_level = *aging, change = true;
       if (po->count("--lease-seconds")) p.lease_seconds = *lease, change = true;
       if (po->count("--max-attempts")) p.max_attempts = *attempts, change = true;
       if (po->count("--alert-hours")) p.alert_hours = *alert_hours, change = true;
+      if (po->count("--backoff-seconds")) p.backoff_seconds = *backoff, change = true;
+      if (po->count("--backoff-max-seconds")) p.backoff_max_seconds = *backoff_max, change = true;
+      if (po->count("--station-failure-limit"))
+        p.station_failure_limit = static_cast<int>(*station_limit), change = true;
       if (change) s->set_policy(user_of(*c), p, *reason);
       p = s->policy();
       json j = sch::policy_json(p);

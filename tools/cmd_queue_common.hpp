@@ -31,6 +31,7 @@ struct Common {
 std::shared_ptr<Common> common(CLI::App* sub);
 // --user, or the login name.
 std::string user_of(const Common& c);
+// Opens an existing queue database; a missing SQLite file is an error naming it (QueueError).
 std::unique_ptr<sch::Store> open_store(const Common& c);
 
 // Runs an operation, turning queue errors into one sentence and an exit code.
@@ -66,6 +67,7 @@ void print_change(const Common& c, const sch::ChangeResult& r, sch::Store& store
 void print_entries(const std::vector<sch::QueueEntry>& entries);
 
 // The command groups, each in its own file.
+void add_init_command(CLI::App* q);
 void add_case_commands(CLI::App* q);
 void add_suspect_commands(CLI::App* q);
 void add_device_commands(CLI::App* q);
@@ -76,5 +78,6 @@ void add_audit_commands(CLI::App* q);
 void add_csv_commands(CLI::App* q);
 void add_policy_commands(CLI::App* q);
 void add_token_commands(CLI::App* q);
+void add_station_commands(CLI::App* q);
 
 }  // namespace safehold::tools::queue_cli

@@ -170,8 +170,12 @@ void add_device_commands(CLI::App* q) {
   add->add_option("--suspect", nd->suspect_ref, "Suspect the device belongs to")->required();
   add->add_option("--class", *cls, "phone|tablet|computer|removable|other")->required();
   add->add_option("--seized", nd->seized, "Seizure date YYYY-MM-DD");
-  add->add_option("--source", nd->source, "Device path or image path for the worker");
+  add->add_option("--source", nd->source,
+                  "Device path or image path for the worker (without it the device is "
+                  "needs-source until `device set --source`)");
   add->add_option("--capacity", nd->capacity, "Capacity in bytes");
+  add->add_option("--examiner", nd->examiner,
+                  "Assigned examiner (recorded in the image unless the station names one)");
   add->add_option("--notes", nd->notes, "Notes");
   add->callback([=] {
     guarded([&] {
@@ -181,27 +185,58 @@ void add_device_commands(CLI::App* q) {
       auto out = s->add_device(user_of(*c), d);
       if (c->json)
         std::cout << base::dump(sch::device_json(out, sch::View::cli), 2) << "\n";
+      else if (out.state == sch::DeviceState::needs_source)
+        fmt::print(
+            "Device {} registered as needs-source (tier {}, deadline {} UTC): no worker takes it "
+            "until its source is set with `safehold queue device set {} --source PATH`\n",
+            printable(out.exhibit), out.tier, iso(out.deadline_at), printable(out.exhibit));
       else
         fmt::print("Device {} queued (tier {}, deadline {} UTC)\n", printable(out.exhibit),
                    out.tier, iso(out.deadline_at));
     });
   });
 
-  auto* set = dv->add_subcommand("set", "Move a device to a state by hand (withdraw, requeue…)");
+  auto* set = dv->add_subcommand(
+      "set",
+      "Set a device's source or move it to a state by hand. Allowed: intake -> queued|withdrawn; "
+      "queued, needs-source, acquired -> withdrawn; review -> done|acquired|withdrawn; failed -> "
+      "queued|acquired|withdrawn; withdrawn -> queued (queued becomes needs-source without a "
+      "source)");
   auto c2 = common(set);
   auto ex = std::make_shared<std::string>();
   auto state = std::make_shared<std::string>();
+  auto source = std::make_shared<std::string>();
+  auto examiner = std::make_shared<std::string>();
   auto reason = std::make_shared<std::string>();
   set->add_option("EXHIBIT", *ex, "Exhibit reference")->required();
-  set->add_option("--state", *state, "New state")->required();
+  set->add_option("--state", *state, "New state");
+  set->add_option("--source", *source,
+                  "Device path or image path for the worker (before acquisition only; a "
+                  "needs-source device becomes queued)");
+  set->add_option("--examiner", *examiner, "Assign the examiner ('' to clear)");
   set->add_option("--reason", *reason, "Why (recorded in the audit)")->required();
   set->callback([=] {
     guarded([&] {
-      auto st = parse_value<sch::DeviceState>(
-          *state, sch::parse_state, "--state",
-          "intake, queued, acquiring, acquired, carving, review, done, failed or withdrawn");
+      const int given = !state->empty() + static_cast<int>(set->count("--source")) +
+                        static_cast<int>(set->count("--examiner"));
+      if (given != 1) fail(Exit::usage, "device set takes one of --state, --source or --examiner");
       auto s = open_store(*c2);
-      auto out = s->set_device_state(user_of(*c2), *ex, st, *reason);
+      sch::Device out;
+      if (set->count("--examiner")) {
+        out = s->set_device_examiner(user_of(*c2), *ex, *examiner, *reason);
+        if (!c2->json) {
+          fmt::print("Device {} examiner: {}\n", printable(out.exhibit),
+                     out.examiner.empty() ? "none" : printable(out.examiner));
+          return;
+        }
+      } else if (set->count("--source")) {
+        out = s->set_device_source(user_of(*c2), *ex, *source, *reason);
+      } else {
+        auto st = parse_value<sch::DeviceState>(*state, sch::parse_state, "--state",
+                                                "intake, queued, acquiring, acquired, carving, "
+                                                "review, done, failed, withdrawn or needs-source");
+        out = s->set_device_state(user_of(*c2), *ex, st, *reason);
+      }
       if (c2->json)
         std::cout << base::dump(sch::device_json(out, sch::View::cli), 2) << "\n";
       else

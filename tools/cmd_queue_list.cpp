@@ -27,10 +27,10 @@ void add_list_commands(CLI::App* q) {
       lq.states.clear();
       if (*states != "all")
         for (auto& st : split(*states))
-          lq.states.push_back(
-              parse_value<sch::DeviceState>(st, sch::parse_state, "--state",
-                                            "intake, queued, acquiring, acquired, carving, "
-                                            "review, done, failed, withdrawn or all"));
+          lq.states.push_back(parse_value<sch::DeviceState>(
+              st, sch::parse_state, "--state",
+              "intake, queued, acquiring, acquired, carving, "
+              "review, done, failed, withdrawn, needs-source or all"));
       if (*limit < 0) fail(Exit::usage, "--limit must not be negative");
       auto s = open_store(*c);
       auto entries = s->list(lq);

@@ -2,8 +2,10 @@
 // the server is server/.
 #include <iostream>
 
+#include "scheduler/queue.hpp"
 #include "server/server.hpp"
 #include "tools/command.hpp"
+#include "tools/config.hpp"
 
 namespace safehold::tools {
 namespace {
@@ -15,7 +17,10 @@ void register_serve(CLI::App& app) {
       "serve", "Serve the queue's JSON API and the dashboard (HTTP/1.1, TLS with a certificate)");
   auto o = std::make_shared<srv::ServerOptions>();
   o->db = "./safehold-data/queue.db";
-  if (const char* env = std::getenv("SAFEHOLD_DB"); env && *env) o->db = env;
+  if (auto v = env_or_empty("SAFEHOLD_DB"); !v.empty()) o->db = v;
+  if (auto v = env_or_empty("SAFEHOLD_LISTEN"); !v.empty()) o->listen = v;
+  o->tls_cert = env_or_empty("SAFEHOLD_TLS_CERT");
+  o->tls_key = env_or_empty("SAFEHOLD_TLS_KEY");
   auto body_kib = std::make_shared<size_t>(1024);
   auto quiet = std::make_shared<bool>(false);
   sub->add_option(
@@ -24,10 +29,10 @@ void register_serve(CLI::App& app) {
       "or postgresql://…");
   sub->add_option(
       "--listen", o->listen,
-      "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free port, printed "
-      "on the first line of stdout)");
-  sub->add_option("--tls-cert", o->tls_cert, "TLS certificate chain (PEM)");
-  sub->add_option("--tls-key", o->tls_key, "TLS private key (PEM)");
+      "HOST:PORT to listen on (default 127.0.0.1:8080, or $SAFEHOLD_LISTEN; port 0 picks a free "
+      "port, printed on the first line of stdout)");
+  sub->add_option("--tls-cert", o->tls_cert, "TLS certificate chain (PEM; or $SAFEHOLD_TLS_CERT)");
+  sub->add_option("--tls-key", o->tls_key, "TLS private key (PEM; or $SAFEHOLD_TLS_KEY)");
   sub->add_flag("--insecure", o->insecure,
                 "Allow listening on a non-loopback address without TLS (tokens in clear)");
   sub->add_option("--threads", o->threads, "Worker threads (default: one per core, at least 2)");
@@ -45,6 +50,13 @@ void register_serve(CLI::App& app) {
     opts.body_limit = *body_kib * 1024;
     opts.access_log = !*quiet;
     opts.handle_signals = true;
+    try {
+      scheduler::Store::OpenOptions check;
+      check.create = false;  // a mistyped path is refused, never served as an empty queue
+      scheduler::Store::open(opts.db, check);
+    } catch (const scheduler::QueueError& e) {
+      fail(e.kind == scheduler::QueueError::Kind::storage ? Exit::failed : Exit::usage, e.what());
+    }
     try {
       srv::Server server(opts);
       // The first line of stdout is the address actually bound (scripts read it with port 0).

@@ -35,4 +35,8 @@ struct CommandExit {
 // Prints "safehold: MESSAGE" to stderr (one clear sentence) and ends with the code.
 [[noreturn]] void fail(Exit code, const std::string& message);
 
+// No output file is replaced without --force: a usage error "PATH: exists (use --force to replace
+// it)" when `path` exists and `force` is false.
+void refuse_existing(const std::string& path, bool force);
+
 }  // namespace safehold::tools

@@ -27,6 +27,7 @@ cp "$OUT/samples/usb.raw" "$OUT/sources/B-USB-1.raw"
 cp "$OUT/samples/phone.raw" "$OUT/sources/B-PH-2.raw"
 
 echo "== Registering three cases, three suspects, six devices"
+"$SAFEHOLD" queue init --db "$DB" >/dev/null
 q case add OP-CHARLIE --risk very-high --offence "indecent images" --officer "DC One" >/dev/null
 q case add OP-ALPHA --risk high --offence "indecent images" --officer "DC Two" >/dev/null
 q case add OP-BRAVO --risk medium --offence "indecent images" --officer "DC Three" >/dev/null
@@ -84,8 +85,13 @@ for j in jobs:
     a = acq.get(j["exhibit"], {}).get("result", {})
     types = ", ".join(f"{k} {v}" for k, v in sorted(r.get("by_type", {}).items()))
     print(f"{j['exhibit']:<8} {a.get('md5', '?'):<33} {r['artefacts']:>9} {r['messages']:>8}  {types}")
-    print(f"{'':<8} reports: {os.path.dirname(r['report'])}/"
-          "{report.jsonl, messages.jsonl, messages.csv, dfxml.xml, summary.json}")
+    # Only the reports this device has (messages.* only where chats were found).
+    folder = os.path.dirname(r["report"])
+    names = [n for n in ("report.html", "report.jsonl", "messages.jsonl", "messages.csv",
+                         "dfxml.xml", "summary.json")
+             if os.path.exists(os.path.join(folder, n))
+             and (not n.startswith("messages.") or r.get("messages", 0) > 0)]
+    print(f"{'':<8} reports: {folder}/{{{', '.join(names)}}}")
 failed = [j for j in jobs if not j["ok"]]
 sys.exit(1 if failed else 0)
 PY

@@ -2,10 +2,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
 #include "base/version.hpp"
 #include "tools/command.hpp"
+#include "tools/config.hpp"
 
 namespace safehold::tools {
 
@@ -23,6 +25,12 @@ void fail(Exit code, const std::string& message) {
   throw CommandExit{static_cast<int>(code)};
 }
 
+void refuse_existing(const std::string& path, bool force) {
+  std::error_code ec;
+  if (!force && std::filesystem::exists(path, ec))
+    fail(Exit::usage, path + ": exists (use --force to replace it)");
+}
+
 }  // namespace safehold::tools
 
 int main(int argc, char** argv) {
@@ -31,11 +39,23 @@ int main(int argc, char** argv) {
                "safehold"};
   app.set_version_flag("--version", std::string("safehold ") + safehold::base::kVersion);
   app.require_subcommand(1);
+  app.footer(
+      "Configuration: --config FILE (first, before the command), else $SAFEHOLD_CONFIG, else "
+      "/etc/safehold/safehold.conf when it exists; flags beat environment variables, which beat "
+      "the file (see safehold(1) and docs/OPERATIONS.md).");
+  // Before the commands register: they read the variables the file sets as their defaults.
+  std::vector<char*> args;
+  try {
+    args = apply_config(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "safehold: " << e.what() << "\n";
+    return static_cast<int>(Exit::usage);
+  }
   auto regs = registrations();
   std::stable_sort(regs.begin(), regs.end(), [](auto& a, auto& b) { return a.first < b.first; });
   for (auto& [order, reg] : regs) reg(app);
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

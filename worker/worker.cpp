@@ -6,15 +6,20 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "acquire/acquire.hpp"
+#include "base/format.hpp"
 #include "base/json.hpp"
+#include "base/progress.hpp"
+#include "base/version.hpp"
 #include "carve/carver.hpp"
 #include "fs/evidence.hpp"
 #include "fs/json.hpp"
+#include "report/html.hpp"
 
 namespace safehold::worker {
 
@@ -105,6 +110,45 @@ class Heartbeat {
   std::thread thread_;
 };
 
+// Progress events of one job: at least every 5 % or 30 s of a phase (base::ProgressLines decides
+// when), from the acquiring or carving thread.
+class ProgressLog {
+ public:
+  ProgressLog(const WorkerOptions& o, std::string job, std::string exhibit)
+      : o_(o), job_(std::move(job)), exhibit_(std::move(exhibit)), lines_("") {}
+  void update(const std::string& phase, uint64_t done, uint64_t total, bool final) {
+    if (!o_.log) return;
+    std::lock_guard<std::mutex> g(m_);
+    if (lines_.update(done, total, final, "", phase).empty()) return;
+    const double now = base::ProgressLines::steady_seconds();
+    if (phase != phase_) phase_ = phase, start_ = now;
+    const double secs = now - start_;
+    const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+    json e = {
+        {"event", "progress"},
+        {"job", job_},
+        {"exhibit", exhibit_},
+        {"phase", phase},
+        {"percent", total ? static_cast<int>(100.0 * static_cast<double>(std::min(done, total)) /
+                                             static_cast<double>(total))
+                          : 0},
+        {"done", done},
+        {"total", total},
+        {"rate", static_cast<uint64_t>(rate)}};
+    if (rate > 0 && total > done)
+      e["eta_seconds"] = static_cast<uint64_t>(static_cast<double>(total - done) / rate);
+    o_.log(e);
+  }
+
+ private:
+  const WorkerOptions& o_;
+  std::string job_, exhibit_;
+  base::ProgressLines lines_;
+  std::mutex m_;
+  std::string phase_;
+  double start_ = base::ProgressLines::steady_seconds();
+};
+
 bool is_ewf(const fsys::path& p) {
   std::ifstream in(p, std::ios::binary);
   char sig[8] = {};
@@ -113,7 +157,7 @@ bool is_ewf(const fsys::path& p) {
 }
 
 json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys::path& dir,
-                 const Heartbeat& hb) {
+                 const Heartbeat& hb, ProgressLog& progress) {
   const fsys::path base = dir / safe_component(d.exhibit);
   const fsys::path e01 = fsys::path(base.string() + ".E01");
   const fsys::path state = fsys::path(base.string() + ".acquire.state");
@@ -135,10 +179,14 @@ json run_acquire(const WorkerOptions& o, const scheduler::Device& d, const fsys:
   a.out_base = base;
   a.info.case_number = d.case_ref;
   a.info.evidence_number = d.exhibit;
-  a.info.examiner = o.station;
+  // The person: the station's --examiner, else the device's assigned examiner; never the station.
+  a.info.examiner = o.examiner.empty() ? d.examiner : o.examiner;
   a.info.description = "device " + d.exhibit + " (" + scheduler::to_string(d.device_class) + ")";
   a.info.notes = "acquired by safehold work on station " + o.station;
   a.threads = o.threads;
+  a.on_progress = [&progress](const acquire::Progress& p) {
+    progress.update("acquire", p.done, p.total, p.final);
+  };
   std::error_code ec;
   if (fsys::exists(state, ec))
     a.resume = true;                                             // another attempt stopped midway
@@ -202,8 +250,21 @@ fsys::path image_of(scheduler::Store& store, const scheduler::Device& d, const f
   return fsys::path(dir / safe_component(d.exhibit)).string() + ".E01";
 }
 
+// The examiner's report of the device (report.html beside the carve's outputs), with the image's
+// description. A report that cannot be written fails the job: nothing fails quietly.
+fsys::path write_html_report(const fsys::path& dir, const fs::Evidence& ev) {
+  report::HtmlOptions h;
+  h.generated_at = base::iso8601(std::time(nullptr));
+  h.tool_version = std::string("safehold ") + base::kVersion;
+  try {
+    return report::write_report(dir, h, fs::describe(ev));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("the HTML report could not be written: ") + e.what());
+  }
+}
+
 json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler::Device& d,
-               const fsys::path& dir) {
+               const fsys::path& dir, ProgressLog& progress) {
   const fsys::path image = image_of(store, d, dir);
   const fsys::path out = dir / "carve";
   std::error_code ec;
@@ -215,7 +276,11 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
   c.outdir = out;
   c.threads = o.threads;
   c.command_line = "safehold work --station " + o.station;
+  c.progress = [&progress](const carve::Progress& p) {
+    progress.update(p.phase, p.bytes_done, p.bytes_total, false);
+  };
   auto s = carve::carve(*ev, c);
+  const fsys::path html = write_html_report(dir, *ev);
   json counts = json::object();
   for (auto& [type, states] : s.counts) {
     uint64_t n = 0;
@@ -229,6 +294,7 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
           {"recovered_messages", s.recovered_messages},
           {"errors", s.errors.size()},
           {"report", (out / "report.jsonl").string()},
+          {"html_report", html.string()},
           {"messages_file", (out / "messages.jsonl").string()},
           {"summary", (out / "summary.json").string()},
           {"dfxml", (out / "dfxml.xml").string()}};
@@ -249,21 +315,26 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
     out.risk = scheduler::to_string(store.get_case(d.case_ref).risk);
   } catch (const std::exception&) {
   }
-  const auto log = [&](const std::string& s) {
-    if (o.log) o.log(s);
+  const std::string job = scheduler::to_string(claim.kind);
+  const auto log = [&](const char* event, json extra = json::object()) {
+    if (!o.log) return;
+    json e = {{"event", event}, {"job", job}, {"exhibit", d.exhibit}};
+    e.update(extra);
+    o.log(e);
   };
   try {
     make_private_dir(out.dir);
     Heartbeat hb(o, d.exhibit, store.policy().lease_seconds);
-    log(fmt::format("{} {}: started", scheduler::to_string(claim.kind), d.exhibit));
-    out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb)
-                                                : run_carve(o, store, d, out.dir);
+    log("started");
+    ProgressLog progress(o, job, d.exhibit);
+    out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb, progress)
+                                                : run_carve(o, store, d, out.dir, progress);
     if (hb.lost()) throw std::runtime_error("the lease was lost while working");
     const std::string image =
         claim.kind == JobKind::acquire ? out.result.value("image", std::string()) : std::string();
     store.complete(o.station, d.exhibit, o.station, base::dump(out.result), image);
     out.ok = true;
-    log(fmt::format("{} {}: done", scheduler::to_string(claim.kind), d.exhibit));
+    log("done");
   } catch (const std::exception& e) {
     out.error = e.what();
     if (o.stop && o.stop->load()) {
@@ -274,14 +345,13 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
                       fmt::format("station {} stopped during the {} job", o.station,
                                   scheduler::to_string(claim.kind)));
         out.released = true;
-        log(fmt::format("{} {}: stopped, handed back to the queue",
-                        scheduler::to_string(claim.kind), d.exhibit));
+        log("released");
         return out;
       } catch (const std::exception&) {
         // Not held any more (the lease passed to another station): nothing to hand back.
       }
     }
-    log(fmt::format("{} {}: failed: {}", scheduler::to_string(claim.kind), d.exhibit, out.error));
+    log("failed", {{"error", out.error}});
     try {
       store.fail(o.station, d.exhibit, o.station, out.error);
     } catch (const std::exception&) {

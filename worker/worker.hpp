@@ -20,6 +20,8 @@ namespace safehold::worker {
 struct WorkerOptions {
   std::string db_url;
   std::string station;
+  // Recorded in the images made (E01 "examiner"); when "", the device's assigned examiner.
+  std::string examiner;
   std::vector<scheduler::DeviceClass> capabilities;  // empty: every class
   std::filesystem::path evidence_dir;
   bool exit_when_empty = false;  // stop when no job is claimable instead of polling
@@ -27,7 +29,11 @@ struct WorkerOptions {
   double poll_seconds = 5;
   unsigned threads = 0;                     // for acquisition and carving (0: all cores)
   const std::atomic<bool>* stop = nullptr;  // set by SIGTERM: finish or release the current step
-  std::function<void(const std::string&)> log;  // one line per event (no personal data)
+  // One event per call (no personal data): {"event": "started"|"progress"|"done"|"failed"|
+  // "released", "job": "acquire"|"carve", "exhibit", and for progress "phase", "percent",
+  // "done", "total", "rate", "eta_seconds"; "error" for failed}. Progress comes at least every
+  // 5 % or 30 s of a phase. `safehold work` adds the time and the station and writes JSON lines.
+  std::function<void(const nlohmann::json&)> log;
 };
 
 struct JobOutcome {

@@ -27,6 +27,7 @@ NewDevice dev(const std::string& ex) {
   d.exhibit = ex;
   d.suspect_ref = "S";
   d.device_class = DeviceClass::phone;
+  d.source = "/dev/null";  // claimable (a device without a source is needs-source)
   return d;
 }
 

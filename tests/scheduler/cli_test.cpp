@@ -28,13 +28,13 @@ std::string vq(const QueueDb& db, const std::string& args) {
 // A queue of n devices over a few cases, some of them safeguarding (tier 0).
 void seed_csv(const std::filesystem::path& p, int n) {
   std::ostringstream s;
-  s << "exhibit,case,suspect,class,risk,lives_with_children\n";
+  s << "exhibit,case,suspect,class,risk,lives_with_children,source\n";
   const char* classes[] = {"phone", "tablet", "computer", "removable", "other"};
   const char* risks[] = {"very-high", "high", "medium", "low", "none"};
   for (int i = 0; i < n; ++i) {
     int c = i % 7;
     s << "EX" << i << ",OP" << c << ",S" << c << "-" << (i % 3) << "," << classes[i % 5] << ","
-      << risks[c % 5] << "," << (c == 3 && i % 3 == 0 ? "yes" : "no") << "\n";
+      << risks[c % 5] << "," << (c == 3 && i % 3 == 0 ? "yes" : "no") << ",/dev/null\n";
   }
   write_text(p, s.str());
 }
@@ -93,8 +93,8 @@ TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors",
   must_run(vq(*db, "suspect add C --case OP-2 --children no"));
   must_run(vq(
       *db, "device add A-PC --suspect A --class computer --seized 2026-11-01 --source /dev/sdz"));
-  must_run(vq(*db, "device add B-USB --suspect B --class removable"));
-  must_run(vq(*db, "device add C-PHONE --suspect C --class phone"));
+  must_run(vq(*db, "device add B-USB --suspect B --class removable --source /dev/null"));
+  must_run(vq(*db, "device add C-PHONE --suspect C --class phone --source /dev/null"));
 
   auto list = json::parse(must_run(vq(*db, "list --json")));
   REQUIRE(list.size() == 3);
@@ -134,7 +134,7 @@ TEST_CASE("safehold queue: the issue's commands, JSON fields and clear errors",
   CHECK(alerts[1]["acknowledged_by"] == "tester");
 
   auto claim = must_run(vq(*db, "claim --station st1 --capabilities phone,tablet"));
-  CHECK(claim == "C-PHONE\tacquire\tphone\t\n");
+  CHECK(claim == "C-PHONE\tacquire\tphone\t/dev/null\n");
   must_run(vq(*db, "heartbeat C-PHONE --station st1"));
   must_run(vq(*db, "complete C-PHONE --station st1"));
   CHECK(must_run(vq(*db, "claim --station st1 --capabilities removable --jobs carve")) == "");
@@ -195,7 +195,8 @@ TEST_CASE(
     must_run(vq(d, "case add OP --risk medium"));
     must_run(vq(d, "suspect add S --case OP --children no"));
     for (int i = 0; i < 4; ++i)
-      must_run(vq(d, "device add D" + std::to_string(i) + " --suspect S --class phone"));
+      must_run(vq(
+          d, "device add D" + std::to_string(i) + " --suspect S --class phone --source /dev/null"));
     must_run(vq(d, "suspect set S --children yes --reason 'lives with partner and baby'"));
     CHECK(must_run(vq(d, "audit --verify")).find("intact: 12 record(s)") != std::string::npos);
   };
@@ -314,9 +315,11 @@ TEST_CASE("kill -9 of a worker holding a lease: the job returns to the queue",
   BACKEND();
   must_run(vq(*db, "case add OP --risk high"));
   must_run(vq(*db, "suspect add S --case OP --children no"));
-  must_run(vq(*db, "device add HELD --suspect S --class phone"));
-  must_run(vq(*db, "device add OTHER --suspect S --class computer"));
-  must_run(vq(*db, "policy --lease-seconds 3 --reason 'test: short leases'"));
+  must_run(vq(*db, "device add HELD --suspect S --class phone --source /dev/null"));
+  must_run(vq(*db, "device add OTHER --suspect S --class computer --source /dev/null"));
+  // No back-off: the reaped job may be claimed at once. Leases keep their default (300 s); the
+  // test expires the dead holder's lease itself instead of waiting for the clock.
+  must_run(vq(*db, "policy --backoff-seconds 0 --backoff-max-seconds 0 --reason 'test'"));
   std::string holder =
       "set -u\nline=$(" + vq(*db, "claim --station doomed") +
       ")\nprintf '%s' \"$line\" | cut -f1 > claimed.tmp && mv claimed.tmp claimed\n"
@@ -326,12 +329,13 @@ TEST_CASE("kill -9 of a worker holding a lease: the job returns to the queue",
   Background holder_proc(db->dir(), "setsid bash holder.sh");
   REQUIRE(wait_for_file(db->dir() / "claimed", 60));
   CHECK(read_text(db->dir() / "claimed") == "HELD\n");
-  // While the holder heartbeats, another station gets the other device, not HELD.
-  std::this_thread::sleep_for(std::chrono::seconds(4));
+  // While the holder holds it, another station gets the other device, not HELD.
   CHECK(must_run(vq(*db, "claim --station rescue --jobs acquire")).rfind("OTHER\t", 0) == 0);
   CHECK(must_run(vq(*db, "claim --station rescue --jobs acquire")) == "");
   holder_proc.kill9();
-  std::this_thread::sleep_for(std::chrono::seconds(4));
+  // Its lease runs out (set in the past rather than waited for: no dependence on speed).
+  CHECK(must_run(vq(*db, "claim --station rescue --jobs acquire")) == "");
+  db->sql("UPDATE devices SET lease_expires = 1 WHERE exhibit = 'HELD'");
   auto got = json::parse(must_run(vq(*db, "claim --station rescue --jobs acquire --json")));
   REQUIRE(got.is_object());
   CHECK(got["exhibit"] == "HELD");
@@ -353,7 +357,7 @@ TEST_CASE("kill -9 of a writer mid-transaction leaves a consistent database",
   BACKEND();
   must_run(vq(*db, "case add OP --risk high"));
   must_run(vq(*db, "suspect add S --case OP --children no"));
-  must_run(vq(*db, "device add BEFORE --suspect S --class phone"));
+  must_run(vq(*db, "device add BEFORE --suspect S --class phone --source /dev/null"));
   const int n = 1000;
   seed_csv(db->dir() / "big.csv", n);
   auto marker = db->dir() / "in-transaction";
@@ -371,7 +375,7 @@ TEST_CASE("kill -9 of a writer mid-transaction leaves a consistent database",
   CHECK(all[0]["exhibit"] == "BEFORE");
   CHECK(must_run(vq(*db, "audit --verify")).find("intact: 3 record(s)") != std::string::npos);
   // The database takes writes again at once (no lock left behind).
-  must_run(vq(*db, "device add AFTER --suspect S --class tablet"));
+  must_run(vq(*db, "device add AFTER --suspect S --class tablet --source /dev/null"));
   must_run(vq(*db, "import --csv " + shell_quote((db->dir() / "big.csv").string())));
   CHECK(json::parse(must_run(vq(*db, "list --state all --json"))).size() ==
         static_cast<size_t>(n + 2));
@@ -383,7 +387,7 @@ TEST_CASE("safehold queue release: a worker hands its claimed device back, audit
   BACKEND();
   must_run(vq(*db, "case add OP-1 --risk high"));
   must_run(vq(*db, "suspect add A --case OP-1 --children no --access-to-children no"));
-  must_run(vq(*db, "device add A-PH --suspect A --class phone"));
+  must_run(vq(*db, "device add A-PH --suspect A --class phone --source /dev/null"));
   must_run(vq(*db, "claim --station st1"));
   auto no_reason = run(vq(*db, "release A-PH --worker st1"));
   CHECK(no_reason.exit_code != 0);

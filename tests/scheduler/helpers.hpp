@@ -12,8 +12,9 @@
 
 namespace safehold::test {
 
-// A fresh, empty queue database. For "postgresql" it is a new database in the cluster named by
-// $SAFEHOLD_TEST_PG_URL (tests/services/postgres.sh), dropped on destruction.
+// A fresh, empty queue database (created, as by `safehold queue init`). For "postgresql" it is a
+// new database in the cluster named by $SAFEHOLD_TEST_PG_URL (tests/services/postgres.sh), dropped
+// on destruction.
 class QueueDb {
  public:
   // nullopt (with a WARN) when kind is postgresql and SAFEHOLD_TEST_PG_URL is unset.
@@ -22,6 +23,7 @@ class QueueDb {
     q->kind_ = kind;
     if (kind == "sqlite") {
       q->url_ = (q->dir_.path() / "queue.db").string();
+      scheduler::Store::open(q->url_);  // as `safehold queue init` does: the CLI needs the file
       return q;
     }
     const char* base = std::getenv("SAFEHOLD_TEST_PG_URL");

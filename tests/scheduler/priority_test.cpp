@@ -156,6 +156,7 @@ TEST_CASE("aging bound through a store: a saturated queue still serves the oldes
   stick.exhibit = "STICK";
   stick.suspect_ref = "S-LOW";
   stick.device_class = DeviceClass::removable;
+  stick.source = "/dev/null";
   s->add_device("u", stick);
   int claimed_day = -1;
   int n = 0;
@@ -165,6 +166,7 @@ TEST_CASE("aging bound through a store: a saturated queue still serves the oldes
       d.exhibit = "P" + std::to_string(n++);
       d.suspect_ref = "S-HOT";
       d.device_class = DeviceClass::phone;
+      d.source = "/dev/null";
       s->add_device("u", d);
     }
     for (int i = 0; i < 2; ++i) {

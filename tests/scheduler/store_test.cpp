@@ -32,6 +32,7 @@ NewDevice dev(const std::string& ex, const std::string& suspect, DeviceClass c) 
   d.exhibit = ex;
   d.suspect_ref = suspect;
   d.device_class = c;
+  d.source = "/dev/null";  // claimable (a device without a source is needs-source)
   return d;
 }
 
@@ -191,7 +192,7 @@ TEST_CASE("store: safeguarding alerts are raised at once, due in 24 h, overdue f
   // A suspect with nothing known raises nothing; the device state does not matter for alerts.
   s->add_suspect("intake", sus("S2", "C1"));
   s->add_device("intake", dev("X", "S2", DeviceClass::phone));
-  s->set_device_state("mgr", "X", DeviceState::done, "examined");
+  s->set_device_state("mgr", "X", DeviceState::withdrawn, "returned to owner");
   s.advance(3 * 3600);
   SuspectUpdate u;
   u.access_to_children = Answer::yes;
@@ -311,6 +312,14 @@ TEST_CASE("store: claims, leases, heartbeats, retries and capabilities", "[sched
   ClaimRequest any;
   any.station = "bench-1";
   for (int attempt = 1; attempt <= 3; ++attempt) {
+    if (attempt > 1) {
+      // The expired lease is reaped by this claim; the job then backs off 60 s, then 120 s.
+      const int64_t wait = attempt == 2 ? 60 : 120;
+      CHECK(!s->claim("w", any));
+      s.advance(wait - 1);
+      CHECK(!s->claim("w", any));
+      s.advance(1);
+    }
     auto got = s->claim("w", any);
     REQUIRE(got);
     CHECK(got->device.exhibit == "PH");
@@ -330,8 +339,10 @@ TEST_CASE("store: claims, leases, heartbeats, retries and capabilities", "[sched
   auto g = s->claim("w", any);
   REQUIRE(g);
   CHECK(s->fail("w", "PH", "bench-1", "read error at sector 17").state == DeviceState::queued);
+  s.advance(60);
   REQUIRE(s->claim("w", any));
   CHECK(s->fail("w", "PH", "bench-1", "again").state == DeviceState::queued);
+  s.advance(120);
   REQUIRE(s->claim("w", any));
   auto f = s->fail("w", "PH", "bench-1", "third time");
   CHECK(f.state == DeviceState::failed);
@@ -685,7 +696,7 @@ TEST_CASE("store: PostgreSQL's one-statement claim and complete write the C++ au
   // audit_pending_device (statistics are flushed when the session ends), and the store sealed
   // them all.
   std::string inserts;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 1200; ++i) {  // a bound (2 min) for a loaded machine, not a speed check
     inserts = pg->sql(
                     "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = "
                     "'audit_pending_device'")

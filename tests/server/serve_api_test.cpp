@@ -237,7 +237,7 @@ TEST_CASE("serve: every queue operation through the API, recorded in the audit w
   CHECK(r.json().at("alerts_raised").empty());
   r = c.request(
       "POST", "/api/devices", M,
-      R"({"exhibit":"EX6","suspect":"S4","class":"phone","seized":"2026-01-02","capacity":64})");
+      R"({"exhibit":"EX6","suspect":"S4","class":"phone","seized":"2026-01-02","capacity":64,"source":"/dev/sdx"})");
   REQUIRE(r.status == 201);
   CHECK(r.json().at("state") == "queued");
   CHECK(r.json().at("capacity") == 64);

@@ -56,5 +56,12 @@ main(async () => {
     seen.alerts_left = await page.$$eval('#alerts .alert', (a) => a.map((x) => x.dataset.id));
     seen.images = await page.$$eval('img, video, picture, canvas', (a) => a.length);
     await page.screenshot({ path: shot, fullPage: true });
+
+    // A phone's screen (390 px wide): the page itself never scrolls sideways; a wide table
+    // scrolls inside its panel.
+    await page.setViewportSize({ width: 390, height: 844 });
+    seen.narrow_overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    await page.screenshot({ path: shot.replace(/\.png$/, '-390.png'), fullPage: true });
   });
 });

