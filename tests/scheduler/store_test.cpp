@@ -572,10 +572,10 @@ TEST_CASE("store: a CSV import with a repeated exhibit fails whole, naming the l
   BACKEND();
   Clocked s(db->url());
   std::ostringstream csv;
-  csv << "exhibit,case,suspect,class,state,lives_with_children\n";
+  csv << "exhibit,case,suspect,class,source,state,lives_with_children\n";
   for (int i = 0; i < 1200; ++i)  // more than one multi-row insert
-    csv << "E" << i << ",C" << i / 10 << ",S" << i / 5 << ",phone," << (i == 7 ? "done" : "") << ","
-        << (i % 25 == 0 ? "yes" : "no") << "\n";
+    csv << "E" << i << ",C" << i / 10 << ",S" << i / 5 << ",phone,/dev/null,"
+        << (i == 7 ? "done" : "") << "," << (i % 25 == 0 ? "yes" : "no") << "\n";
   std::istringstream in(csv.str());
   CHECK(s->import_csv("imp", in) == 1200);
   CHECK(s->get_device("E7").state == DeviceState::done);
@@ -933,18 +933,18 @@ TEST_CASE(
     CHECK(recs[1].action == "device.claim");
     CHECK(
         recs[1].before ==
-        R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","source":"","state":"queued","station":"","suspect":"S"})");
+        R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","source":"/dev/null","state":"queued","station":"","suspect":"S"})");
     CHECK(
         recs[1].after ==
-        R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","job":"acquire","lease_expires":1790000301,"source":"","state":"acquiring","station":"st","suspect":"S"})");
+        R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","job":"acquire","lease_expires":1790000301,"source":"/dev/null","state":"acquiring","station":"st","suspect":"S"})");
     CHECK(recs[2].action == "device.complete");
     CHECK(recs[2].reason == "imaged");
     CHECK(
         recs[2].before ==
-        R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","source":"","state":"acquiring","station":"st","suspect":"S"})");
+        R"({"attempts":1,"case":"C","class":"computer","exhibit":"PC","source":"/dev/null","state":"acquiring","station":"st","suspect":"S"})");
     CHECK(
         recs[2].after ==
-        R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","image":"/img/PC.E01","source":"","state":"acquired","station":"st","suspect":"S"})");
+        R"({"attempts":0,"case":"C","class":"computer","exhibit":"PC","image":"/img/PC.E01","source":"/dev/null","state":"acquired","station":"st","suspect":"S"})");
     CHECK(error_kind([&] { s->complete("w", "PC", "st"); }) == QueueError::Kind::conflict);
     CHECK(s->verify_audit().ok);
   }

@@ -45,7 +45,7 @@ TEST_CASE("validation: a claim's lease is from 1 to 86400 seconds", "[scheduler]
   auto db = QueueDb::make("sqlite");
   must_run(vq(*db, "case add C --risk high"));
   must_run(vq(*db, "suspect add S --case C"));
-  must_run(vq(*db, "device add D1 --suspect S --class phone"));
+  must_run(vq(*db, "device add D1 --suspect S --class phone --source /dev/null"));
   for (const char* lease : {"-5", "0", "99999999999", "86401"}) {
     INFO(lease);
     auto r = run(vq(*db, std::string("claim --station st1 --lease=") + lease));
