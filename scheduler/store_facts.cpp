@@ -33,6 +33,14 @@ Policy SqlStore::policy() {
       p.lease_seconds = v;
     else if (k == "max_attempts")
       p.max_attempts = static_cast<int>(v);
+    else if (k == "findings.indecent_min_risk")
+      p.indecent_min_risk = static_cast<Risk>(std::clamp<int64_t>(v, 0, 4));
+    else if (k == "findings.firstgen_alert_hours")
+      p.firstgen_alert_hours = v;
+    else if (k == "findings.task_hours")
+      p.task_hours = v;
+    else if (k == "findings.link_alert_hours")
+      p.link_alert_hours = v;
   }
   return p;
 }
@@ -49,6 +57,8 @@ ChangeResult SqlStore::set_policy(const std::string& user, const Policy& p,
   if (p.max_attempts < 1 || p.max_attempts > 1000)
     throw QueueError(Kind::invalid, "max attempts must be from 1 to 1000");
   if (p.alert_hours < 0) throw QueueError(Kind::invalid, "alert hours must not be negative");
+  if (p.firstgen_alert_hours < 0 || p.task_hours < 0 || p.link_alert_hours < 0)
+    throw QueueError(Kind::invalid, "findings alert and task hours must not be negative");
   return write([&] {
     Policy old = policy();
     const char* names[] = {"very-high", "high", "medium", "low", "none"};
@@ -59,6 +69,10 @@ ChangeResult SqlStore::set_policy(const std::string& user, const Policy& p,
     kv.emplace_back("aging_days_per_level", p.aging_days_per_level);
     kv.emplace_back("lease_seconds", p.lease_seconds);
     kv.emplace_back("max_attempts", p.max_attempts);
+    kv.emplace_back("findings.indecent_min_risk", static_cast<int64_t>(p.indecent_min_risk));
+    kv.emplace_back("findings.firstgen_alert_hours", p.firstgen_alert_hours);
+    kv.emplace_back("findings.task_hours", p.task_hours);
+    kv.emplace_back("findings.link_alert_hours", p.link_alert_hours);
     for (auto& [k, v] : kv)
       db_->query(
           "INSERT INTO config (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
@@ -250,6 +264,9 @@ Explanation SqlStore::explain(const std::string& exhibit) {
   if (x.d.state == DeviceState::queued)
     rank = counts.at(0).integer(0) + counts.at(0).integer(1) + counts.at(0).integer(2) + 1;
   e.entry = entry(x, rank, t);
+  for (auto& r : db_->query("SELECT effect FROM finding_effects WHERE case_ref = $1 ORDER BY id",
+                            {x.d.case_ref}))
+    e.findings.push_back(r.text(0));
   e.queued_total = counts.at(0).integer(3);
   return e;
 }

@@ -104,7 +104,12 @@ json policy_json(const Policy& p) {
           {"alert_hours", p.alert_hours},
           {"aging_days_per_level", p.aging_days_per_level},
           {"lease_seconds", p.lease_seconds},
-          {"max_attempts", p.max_attempts}};
+          {"max_attempts", p.max_attempts},
+          {"findings",
+           {{"indecent_min_risk", to_string(p.indecent_min_risk)},
+            {"firstgen_alert_hours", p.firstgen_alert_hours},
+            {"task_hours", p.task_hours},
+            {"link_alert_hours", p.link_alert_hours}}}};
 }
 
 json token_json(const Token& t, View v) {
@@ -156,6 +161,7 @@ json to_json(const Explanation& e) {
                    {"reasons", p.reasons}};
   j["suspect_facts"] = {{"lives_with_children", to_string(e.suspect.lives_with_children)},
                         {"access_to_children", to_string(e.suspect.access_to_children)}};
+  j["findings"] = e.findings;
   return j;
 }
 
@@ -164,6 +170,10 @@ json to_json(const Alert& a, int64_t now) {
   j["id"] = a.id;
   j["case"] = a.case_ref;
   j["suspect"] = a.suspect_ref;
+  if (a.kind != "household") {  // findings alerts (household ones keep their documented shape)
+    j["kind"] = a.kind;
+    j["exhibit"] = a.exhibit;
+  }
   j["reason"] = a.reason;
   j["raised_at"] = utc_iso8601(a.raised_at);
   j["raised_by"] = a.raised_by;

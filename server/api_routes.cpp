@@ -221,6 +221,17 @@ Response explain(Call& c) {
   return json_response(to_json(s.explain(id)));
 }
 
+// What the device's carve found: counts, links and their effects; references only.
+Response device_findings(Call& c) {
+  return json_response(c.store->findings(c.id));
+}
+
+Response links(Call& c) {
+  json arr = json::array();
+  for (auto& l : c.store->links()) arr.push_back(to_json(l));
+  return json_response(arr);
+}
+
 Response device_audit(Call& c) {
   Store& s = *c.store;
   const std::string& id = c.id;
@@ -444,6 +455,10 @@ const std::vector<Route>& routes() {
       {{"api", "devices", "*", "explain"},
        "/api/devices/{exhibit}/explain",
        {{"GET", Need::read, explain}}},
+      {{"api", "devices", "*", "findings"},
+       "/api/devices/{exhibit}/findings",
+       {{"GET", Need::read, device_findings}}},
+      {{"api", "links"}, "/api/links", {{"GET", Need::read, links}}},
       {{"api", "devices", "*", "audit"},
        "/api/devices/{exhibit}/audit",
        {{"GET", Need::read, device_audit}}},

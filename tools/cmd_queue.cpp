@@ -92,6 +92,7 @@ void register_queue(CLI::App& app) {
   add_csv_commands(q);
   add_policy_commands(q);
   add_token_commands(q);
+  add_findings_commands(q);
 }
 
 Registrar reg(40, register_queue);

@@ -76,5 +76,6 @@ void add_audit_commands(CLI::App* q);
 void add_csv_commands(CLI::App* q);
 void add_policy_commands(CLI::App* q);
 void add_token_commands(CLI::App* q);
+void add_findings_commands(CLI::App* q);
 
 }  // namespace safehold::tools::queue_cli
