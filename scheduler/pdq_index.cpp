@@ -50,14 +50,10 @@ void PdqIndex::build() {
   built_ = true;
 }
 
-void PdqIndex::probe(int c, uint32_t value, const PdqBits& q, int max_distance,
-                     std::vector<std::pair<uint32_t, int>>& out) const {
+void PdqIndex::probe(int c, uint32_t value, std::vector<uint32_t>& candidates) const {
   const auto& off = offsets_[c];
   const auto& pos = positions_[c];
-  for (uint32_t k = off[value]; k < off[value + 1]; ++k) {
-    int d = pdq_distance(hashes_[pos[k]], q);
-    if (d <= max_distance) out.emplace_back(pos[k], d);
-  }
+  candidates.insert(candidates.end(), pos.begin() + off[value], pos.begin() + off[value + 1]);
 }
 
 std::vector<std::pair<uint32_t, int>> PdqIndex::search(const PdqBits& q, int max_distance) const {
@@ -65,18 +61,28 @@ std::vector<std::pair<uint32_t, int>> PdqIndex::search(const PdqBits& q, int max
   std::vector<std::pair<uint32_t, int>> hits;
   if (max_distance < 0 || hashes_.empty()) return hits;
   const int r = std::min(max_distance, 255) / 16;  // flips per chunk that must be probed
+  // First the candidates' positions (contiguous runs of the chunk tables), then their distances,
+  // with the hashes prefetched ahead: the comparisons are cache misses, many in flight at once.
+  thread_local std::vector<uint32_t> cand;
+  cand.clear();
   for (int c = 0; c < 16; ++c) {
     uint32_t v = chunk(q, c);
-    probe(c, v, q, max_distance, hits);
+    probe(c, v, cand);
     if (r >= 1)
-      for (int b = 0; b < 16; ++b) probe(c, v ^ (1u << b), q, max_distance, hits);
+      for (int b = 0; b < 16; ++b) probe(c, v ^ (1u << b), cand);
     if (r >= 2) {
       // Larger radii: every value within r flips, enumerated as 16-bit masks of popcount 2..r.
       for (uint32_t m = 1; m < 65536; ++m) {
         int pc = std::popcount(m);
-        if (pc >= 2 && pc <= r) probe(c, v ^ m, q, max_distance, hits);
+        if (pc >= 2 && pc <= r) probe(c, v ^ m, cand);
       }
     }
+  }
+  constexpr size_t kAhead = 16;
+  for (size_t i = 0; i < cand.size(); ++i) {
+    if (i + kAhead < cand.size()) __builtin_prefetch(&hashes_[cand[i + kAhead]]);
+    int d = pdq_distance(hashes_[cand[i]], q);
+    if (d <= max_distance) hits.emplace_back(cand[i], d);
   }
   // A hash found through several chunks is reported once.
   std::sort(hits.begin(), hits.end());

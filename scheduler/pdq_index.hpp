@@ -36,8 +36,7 @@ class PdqIndex {
   static uint16_t chunk(const PdqBits& h, int c) {
     return static_cast<uint16_t>(h[c / 4] >> (16 * (c % 4)));
   }
-  void probe(int c, uint32_t value, const PdqBits& q, int max_distance,
-             std::vector<std::pair<uint32_t, int>>& out) const;
+  void probe(int c, uint32_t value, std::vector<uint32_t>& candidates) const;
   std::vector<PdqBits> hashes_;
   std::vector<uint32_t> ids_;
   // Per chunk: offsets_[c][v]..offsets_[c][v + 1] index positions_[c] (positions in hashes_).

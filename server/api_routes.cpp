@@ -375,7 +375,8 @@ Response set_policy(Call& c) {
   Store& s = *c.store;
   auto j = body_object(c.req);
   Fields f(j, {"deadline_days", "alert_hours", "aging_days_per_level", "lease_seconds",
-               "max_attempts", "reason"});
+               "max_attempts", "indecent_min_risk", "firstgen_alert_hours", "task_hours",
+               "link_alert_hours", "reason"});
   Policy pol = s.policy();
   if (f.has("deadline_days")) {
     const auto& dd = j.at("deadline_days");
@@ -397,6 +398,10 @@ Response set_policy(Call& c) {
       throw HttpError{400, "field 'max_attempts' must be from 1 to 1000", "max_attempts"};
     pol.max_attempts = static_cast<int>(*v);
   }
+  if (auto r = f.choice<Risk>("indecent_min_risk", parse_risk, kRisks)) pol.indecent_min_risk = *r;
+  if (auto v = f.integer("firstgen_alert_hours")) pol.firstgen_alert_hours = *v;
+  if (auto v = f.integer("task_hours")) pol.task_hours = *v;
+  if (auto v = f.integer("link_alert_hours")) pol.link_alert_hours = *v;
   auto reason = f.reason();
   auto res = s.set_policy(c.user, pol, reason);
   json out = change_json(res, s.now());
