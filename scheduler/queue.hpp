@@ -362,6 +362,17 @@ struct FindingsResult {
   nlohmann::json summary;            // as stored (with pdq_near filled in by the store)
 };
 
+// An alert or a link waiting to be pushed out (webhooks, email; server/notify.hpp). Written in the
+// transaction that raised it (an outbox), so nothing raised is lost and nothing is sent for a
+// change that rolled back. The payload is JSON of references and counts only.
+struct Notification {
+  int64_t id = 0;
+  std::string event;  // "alert" or "link"
+  std::string payload;
+  int64_t created_at = 0, next_at = 0;
+  int attempts = 0;
+};
+
 class Store {
  public:
   // URL: "postgresql://…" / "postgres://…" for PostgreSQL; "sqlite:PATH" or a plain PATH for the
@@ -470,6 +481,14 @@ class Store {
   virtual nlohmann::json findings(const std::string& exhibit) = 0;
   // Links, newest first; case_ref filters to links touching that case.
   virtual std::vector<Link> links(const std::string& case_ref = "") = 0;
+
+  // Notifications due (not delivered, next attempt at or before now), oldest first.
+  virtual std::vector<Notification> due_notifications(int64_t limit) = 0;
+  // Records one delivery attempt (audited: notify.delivered / notify.failed with `detail`, which
+  // names the targets by kind and their answers, never a URL's secret or an address). A failed
+  // attempt is tried again at retry_at.
+  virtual void notification_result(const std::string& user, int64_t id, bool delivered,
+                                   const std::string& detail, int64_t retry_at) = 0;
 
   // A cheap marker of the committed state, for caches: it differs from an earlier reading once
   // another connection (of this process or another) has committed a change in between. SQLite:

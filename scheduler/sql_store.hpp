@@ -97,6 +97,11 @@ class SqlStore final : public Store {
                                  const DeviceFindings& f) override;
   nlohmann::json findings(const std::string& exhibit) override;
   std::vector<Link> links(const std::string& case_ref) override;
+  std::vector<Notification> due_notifications(int64_t limit) override;
+  void notification_result(const std::string& user, int64_t id, bool delivered,
+                           const std::string& detail, int64_t retry_at) override;
+  // Queues a notification in the current transaction.
+  void notify(const std::string& event, const json& payload);
   // ---- metrics ----
   Metrics metrics() override;
   // ---- CSV ----

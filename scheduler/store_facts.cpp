@@ -410,6 +410,11 @@ Alert SqlStore::raise_alert(const std::string& user, const Suspect& s, const Pol
   audit_add(user, "alert.raise", "alert", std::to_string(a.id),
             "safeguarding: referral to children's social care due", json(),
             to_json(a, a.raised_at));
+  notify("alert", {{"event", "alert"},
+                   {"alert", a.id},
+                   {"kind", a.kind},
+                   {"case", a.case_ref},
+                   {"due_at", utc_iso8601(a.due_at)}});
   return a;
 }
 

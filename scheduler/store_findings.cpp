@@ -235,6 +235,12 @@ std::optional<Alert> SqlStore::raise_findings_alert(const std::string& user, con
              .integer(0);
   audit_add(user, "alert.raise", "alert", std::to_string(a.id), "findings: " + kind, json(),
             to_json(a, a.raised_at));
+  notify("alert", {{"event", "alert"},
+                   {"alert", a.id},
+                   {"kind", a.kind},
+                   {"case", a.case_ref},
+                   {"exhibit", a.exhibit},
+                   {"due_at", utc_iso8601(a.due_at)}});
   return a;
 }
 
@@ -326,6 +332,14 @@ FindingsResult SqlStore::record_findings(const std::string& user, const std::str
                  .integer(0);
       audit_add(user, "link.add", "link", std::to_string(l.id), "findings: shared material",
                 json(), to_json(l));
+      notify("link", {{"event", "link"},
+                      {"link", l.id},
+                      {"case", l.case_ref},
+                      {"exhibit", l.exhibit},
+                      {"other_case", l.other_case_ref},
+                      {"other_exhibit", l.other_exhibit},
+                      {"exact", l.exact},
+                      {"near", l.near}});
       std::string counts = fmt::format("{} exact, {} near", l.exact, l.near);
       Device other = load_device(l.other_exhibit, false).d;
       const Policy p = policy();
@@ -376,6 +390,38 @@ json SqlStore::findings(const std::string& exhibit) {
     effects.push_back(r.text(0));
   j["effects"] = effects;
   return j;
+}
+
+// ---- notifications (the outbox) ----
+void SqlStore::notify(const std::string& event, const json& payload) {
+  int64_t t = now();
+  db_->query("INSERT INTO outbox (event, payload, created_at, next_at) VALUES ($1, $2, $3, $3)",
+             {event, payload.dump(), t});
+}
+
+std::vector<Notification> SqlStore::due_notifications(int64_t limit) {
+  std::vector<Notification> out;
+  for (auto& r : db_->query("SELECT id, event, payload, created_at, next_at, attempts FROM outbox "
+                            "WHERE delivered_at = 0 AND next_at <= $1 ORDER BY id LIMIT $2",
+                            {now(), limit}))
+    out.push_back({r.integer(0), r.text(1), r.text(2), r.integer(3), r.integer(4),
+                   static_cast<int>(r.integer(5))});
+  return out;
+}
+
+void SqlStore::notification_result(const std::string& user, int64_t id, bool delivered,
+                                   const std::string& detail, int64_t retry_at) {
+  write([&] {
+    auto rows = db_->query("SELECT attempts, delivered_at FROM outbox WHERE id = $1", {id});
+    if (rows.empty()) throw QueueError(Kind::not_found, fmt::format("no notification {}", id));
+    int64_t attempts = rows[0].integer(0) + 1, t = now();
+    db_->query("UPDATE outbox SET attempts = $2, delivered_at = $3, next_at = $4 WHERE id = $1",
+               {id, attempts, delivered ? t : int64_t{0}, delivered ? t : retry_at});
+    audit_add(user, delivered ? "notify.delivered" : "notify.failed", "notification",
+              std::to_string(id), detail, json(),
+              {{"attempts", attempts}, {"next_at", delivered ? json() : json(retry_at)}});
+    return 0;
+  });
 }
 
 std::vector<Link> SqlStore::links(const std::string& case_ref) {

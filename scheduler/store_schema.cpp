@@ -97,6 +97,11 @@ CREATE TABLE IF NOT EXISTS links (
   id {0}, exhibit TEXT NOT NULL, case_ref TEXT NOT NULL, other_exhibit TEXT NOT NULL,
   other_case_ref TEXT NOT NULL, exact BIGINT NOT NULL, near BIGINT NOT NULL,
   min_distance BIGINT NOT NULL, at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  id {0}, event TEXT NOT NULL, payload TEXT NOT NULL, created_at BIGINT NOT NULL,
+  next_at BIGINT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,
+  delivered_at BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_at) WHERE delivered_at = 0;
 CREATE TABLE IF NOT EXISTS finding_effects (
   id {0}, case_ref TEXT NOT NULL, exhibit TEXT NOT NULL, at BIGINT NOT NULL, effect TEXT NOT NULL);
 ALTER TABLE alerts ADD COLUMN {1} kind TEXT NOT NULL DEFAULT 'household';

@@ -4,9 +4,11 @@
 #include <fmt/core.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "hashset/hashset.hpp"
+#include "server/notify.hpp"
 #include "tools/cmd_queue_common.hpp"
 
 namespace safehold::tools::queue_cli {
@@ -123,8 +125,11 @@ void print_findings(const json& f) {
 
 }  // namespace
 
+void add_notify_commands(CLI::App* q);
+
 void add_findings_commands(CLI::App* q) {
   add_hashset_commands(q);
+  add_notify_commands(q);
   auto* fi = q->add_subcommand("findings", "What a device's carve found (counts, no file names)");
   auto c = common(fi);
   auto exhibit = std::make_shared<std::string>();
@@ -158,6 +163,51 @@ void add_findings_commands(CLI::App* q) {
         fmt::print("{:>5}  {:<12} {:<12} {:<12} {:<12} {:>6} {:>6}\n", l.id, printable(l.exhibit),
                    printable(l.case_ref), printable(l.other_exhibit),
                    printable(l.other_case_ref), l.exact, l.near);
+    });
+  });
+}
+
+}  // namespace safehold::tools::queue_cli
+
+namespace safehold::tools::queue_cli {
+
+// `queue notify`: push due alerts and links to webhooks and email (run from a timer).
+void add_notify_commands(CLI::App* q) {
+  auto* no = q->add_subcommand("notify", "Push due alerts and links to webhooks and email");
+  auto c = common(no);
+  auto o = std::make_shared<server::NotifyOptions>();
+  auto secret_file = std::make_shared<std::string>();
+  no->add_option("--webhook", o->webhooks, "Webhook URL (http:// or https://), repeatable");
+  no->add_option("--secret-file", *secret_file,
+                 "File holding the HMAC-SHA256 key for X-Safehold-Signature (first line)");
+  no->add_option("--email", o->email_to, "Address to mail through sendmail, repeatable");
+  no->add_option("--sendmail", o->sendmail, "The host's sendmail (default /usr/sbin/sendmail)");
+  no->add_option("--dashboard", o->dashboard, "Dashboard base URL put in every payload");
+  no->callback([=] {
+    guarded([&] {
+      if (!o->webhooks.empty()) {
+        if (secret_file->empty()) fail(Exit::usage, "--webhook needs --secret-file");
+        std::ifstream in(*secret_file);
+        if (!in || !std::getline(in, o->secret) || o->secret.empty())
+          fail(Exit::usage,
+               fmt::format("{}: cannot read a secret from its first line", printable(*secret_file)));
+      }
+      if (o->webhooks.empty() && o->email_to.empty())
+        fail(Exit::usage, "give at least one --webhook or --email");
+      auto s = open_store(*c);
+      server::NotifyReport r;
+      try {
+        r = server::deliver_due(*s, *o, user_of(*c));
+      } catch (const std::runtime_error& e) {
+        if (dynamic_cast<const sch::QueueError*>(&e)) throw;
+        fail(Exit::usage, e.what());
+      }
+      if (c->json)
+        std::cout << base::dump(json{{"delivered", r.delivered}, {"failed", r.failed}}, 2) << "\n";
+      else
+        fmt::print("Notifications delivered: {}, failed (retried later): {}\n", r.delivered,
+                   r.failed);
+      if (r.failed) throw CommandExit{static_cast<int>(Exit::failed)};
     });
   });
 }

@@ -101,11 +101,11 @@ struct Reader {
     } else {
       ++unknown;
     }
-    media(a, type, id, category, image);
+    media(a, type, id, category);
   }
 
   void media(const json& a, const std::string& type, const std::string& id,
-             const std::string& category, bool image) {
+             const std::string& category) {
     scheduler::MediaHash m;
     m.artefact = id;
     m.type = type;

@@ -89,6 +89,103 @@ json by_kind(const json& alerts, const std::string& kind, const std::string& cas
   return out;
 }
 
+// A local HTTP receiver (python3): each POST's headers and body go to DIR/req-N.json; answers 200.
+const char* kReceiver = R"PY(
+import http.server, json, os, sys
+d = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers['Content-Length'])).decode()
+        n = len([f for f in os.listdir(d) if f.startswith('req-')])
+        with open(os.path.join(d, 'tmp'), 'w') as f:
+            json.dump({'path': self.path, 'headers': dict(self.headers), 'body': body}, f)
+        os.rename(os.path.join(d, 'tmp'), os.path.join(d, 'req-%d.json' % n))
+        self.send_response(200); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+with open(os.path.join(d, 'port.tmp'), 'w') as f: f.write(str(s.server_address[1]))
+os.rename(os.path.join(d, 'port.tmp'), os.path.join(d, 'port'))
+s.serve_forever()
+)PY";
+
+struct Receiver {
+  fsys::path dir;
+  std::string pid, port;
+  explicit Receiver(const fsys::path& d) : dir(d) {
+    fsys::create_directories(dir);
+    test::write_text(dir.parent_path() / "receiver.py", kReceiver);
+    pid = must_run("python3 " + shell_quote((dir.parent_path() / "receiver.py").string()) + " " +
+                   shell_quote(dir.string()) + " >/dev/null 2>&1 & echo $!");
+    pid.erase(pid.find_last_not_of("\n") + 1);
+    // Wait until it listens (it writes its port once bound).
+    must_run("for i in $(seq 1 600); do [ -e " + shell_quote((dir / "port").string()) +
+             " ] && exit 0; sleep 0.1; done; exit 1");
+    port = test::read_text(dir / "port");
+  }
+  ~Receiver() { test::run("kill " + pid); }
+  std::vector<json> requests() const {
+    std::vector<json> out;
+    for (int i = 0; fsys::exists(dir / fmt::format("req-{}.json", i)); ++i)
+      out.push_back(json::parse(test::read_text(dir / fmt::format("req-{}.json", i))));
+    return out;
+  }
+};
+
+// Webhooks and email: every alert and link delivered once, signed, with references only.
+void check_notifications(const test::QueueDb& db, size_t expected) {
+  const fsys::path t = db.dir();
+  Receiver rx(t / "rx");
+  test::write_text(t / "secret", "s3cret-key\n");
+  test::write_text(t / "sendmail", "#!/bin/sh\ncat >> " + shell_quote((t / "mail.txt").string()) +
+                                       "\necho '----' >> " +
+                                       shell_quote((t / "mail.txt").string()) + "\n");
+  fsys::permissions(t / "sendmail", fsys::perms::owner_all);
+  const std::string notify = "notify --webhook http://127.0.0.1:" + rx.port +
+                             "/hook --secret-file " + shell_quote((t / "secret").string()) +
+                             " --email unit@example.org --sendmail " +
+                             shell_quote((t / "sendmail").string()) +
+                             " --dashboard http://127.0.0.1:8080 --json";
+  auto r = json::parse(must_run(q(db, notify)));
+  CHECK(r["delivered"] == expected);
+  CHECK(r["failed"] == 0);
+  auto reqs = rx.requests();
+  REQUIRE(reqs.size() == expected);
+  std::set<std::string> events;
+  for (auto& rq : reqs) {
+    const std::string body = rq["body"];
+    test::write_text(t / "body", body);
+    std::string mac = must_run("openssl dgst -sha256 -hmac s3cret-key -r " +
+                               shell_quote((t / "body").string()) + " | cut -d' ' -f1");
+    mac.erase(mac.find_last_not_of("\n") + 1);
+    CHECK(rq["path"] == "/hook");
+    CHECK(rq["headers"]["X-Safehold-Signature"] == "sha256=" + mac);
+    auto j = json::parse(body);
+    events.insert(j["event"].get<std::string>() + ":" + j.value("kind", std::string("-")));
+    CHECK(j["dashboard"].get<std::string>().rfind("http://127.0.0.1:8080/#", 0) == 0);
+    check_no_names("a webhook payload", body);
+  }
+  CHECK(events == std::set<std::string>{"alert:household", "alert:first-generation", "alert:link",
+                                        "alert:task", "link:-"});
+  std::string mail = test::read_text(t / "mail.txt");
+  CHECK(mail.find("To: unit@example.org") != std::string::npos);
+  check_no_names("an email", mail);
+  // Nothing is sent twice; a webhook that cannot be reached is retried later, not now.
+  CHECK(json::parse(must_run(q(db, notify)))["delivered"] == 0);
+  auto audit = must_run(q(db, "audit --entity notification --json"));
+  CHECK(json::parse(audit).size() == expected);
+  CHECK(audit.find("webhook 1: 200; email: sent") != std::string::npos);
+  must_run(q(db, "suspect set SB --children yes --reason 'home visit'"));  // a new alert
+  auto down = test::run(q(db, "notify --webhook http://127.0.0.1:9/hook --secret-file " +
+                                  shell_quote((t / "secret").string()) + " --json"));
+  CHECK(down.exit_code == 2);
+  CHECK(json::parse(down.out)["failed"] == 1);
+  auto failed = json::parse(must_run(q(db, "audit --entity notification --json")));
+  CHECK(failed.back()["action"] == "notify.failed");
+  CHECK(failed.back()["reason"] == "webhook 1: not delivered");
+  CHECK(failed.back()["after"]["attempts"] == 1);
+  CHECK(failed.back()["after"]["next_at"].is_number_integer());  // retried after a back-off
+}
+
 void run_findings(const test::QueueDb& db) {
   const fsys::path t = db.dir();
   // Pictures: P1 on both cases' devices (exact); P2 in the lab's indecent set, on A1, and a
@@ -248,6 +345,7 @@ void run_findings(const test::QueueDb& db) {
   check_no_names("alerts", alerts.dump());
   check_no_names("links", links.dump());
   check_no_names("audit", audit);
+  check_notifications(db, 6);
 }
 
 }  // namespace
