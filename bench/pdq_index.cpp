@@ -4,14 +4,14 @@
 // matches, and, on a sample of queries, that the index answers exactly what the brute-force loop
 // does (every hash within 31, not only the planted ones). Run by bench/index.sh.
 // usage: safehold_bench_pdq_index [N] [QUERIES] [BRUTE] [THREADS]  (defaults 10000000 10000 50 1)
+#include "scheduler/pdq_index.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <thread>
-
-#include "scheduler/pdq_index.hpp"
 
 using safehold::scheduler::PdqBits;
 using safehold::scheduler::PdqIndex;
@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
   t0 = Clock::now();
   index.build();
   double build = seconds_since(t0);
-  std::printf("hashes: %zu (%zu random + %zu planted near-duplicates + %zu decoys)\n",
-              index.size(), n, 3 * queries, queries);
+  std::printf("hashes: %zu (%zu random + %zu planted near-duplicates + %zu decoys)\n", index.size(),
+              n, 3 * queries, queries);
   std::printf("generate: %.1f s; build: %.1f s\n", fill, build);
 
   // Multi-index hashing: every query, on `threads` threads.
@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
   // Brute force on a sample: the same answers, exactly.
   t0 = Clock::now();
   size_t same = 0;
-  for (size_t k = 0; k < brute && k < queries; ++k) same += index.brute_force(qs[k], 31) == found[k];
+  for (size_t k = 0; k < brute && k < queries; ++k)
+    same += index.brute_force(qs[k], 31) == found[k];
   double bf = seconds_since(t0);
   size_t sample = std::min(brute, queries);
   std::printf("brute force: %zu queries in %.2f s: %.1f queries/s; identical answers: %zu/%zu\n",

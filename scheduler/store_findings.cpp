@@ -52,7 +52,7 @@ Link link_from(const Row& r) {
 }
 
 json hashset_json(const LabHashSet& s) {
-  return {{"name", s.name},         {"path", s.path},          {"category", s.category},
+  return {{"name", s.name},         {"path", s.path},         {"category", s.category},
           {"set_name", s.set_name}, {"added_at", s.added_at}, {"added_by", s.added_by}};
 }
 
@@ -181,8 +181,8 @@ std::vector<Link> SqlStore::match_media(const Device& d, const DeviceFindings& f
         const Indexed& it = items[id];
         if (it.sha256 == m.sha256) continue;  // the same file: exact, not near
         if (m.known_category.empty() && !it.known_category.empty() &&
-            it.known_category != "ignorable" && (near_category.empty() || it.known_category ==
-                                                                             "indecent"))
+            it.known_category != "ignorable" &&
+            (near_category.empty() || it.known_category == "indecent"))
           near_category = it.known_category;
         if (it.case_ref == d.case_ref) continue;
         auto& a = acc[it.exhibit];
@@ -250,8 +250,8 @@ void SqlStore::add_effect(const Device& d, const std::string& effect, FindingsRe
   res.effects.push_back(effect);
 }
 
-void SqlStore::apply_findings_policy(const std::string& user, const Device& d,
-                                     const json& summary, FindingsResult& res) {
+void SqlStore::apply_findings_policy(const std::string& user, const Device& d, const json& summary,
+                                     FindingsResult& res) {
   const Policy p = policy();
   const int64_t indecent = summary.value("known_indecent", int64_t{0});
   const int64_t camera = summary.value("camera_original", int64_t{0});
@@ -260,11 +260,12 @@ void SqlStore::apply_findings_policy(const std::string& user, const Device& d,
   if (indecent > 0 && static_cast<int>(c.risk) > static_cast<int>(p.indecent_min_risk)) {
     Case after = c;
     after.risk = p.indecent_min_risk;
-    db_->query("UPDATE cases SET risk = $2 WHERE reference = $1", {c.reference,
-                                                                   to_string(after.risk)});
-    std::string why = fmt::format("findings: {} known indecent item(s) on {} raised the case from "
-                                  "{} to {}",
-                                  indecent, d.exhibit, to_string(c.risk), to_string(after.risk));
+    db_->query("UPDATE cases SET risk = $2 WHERE reference = $1",
+               {c.reference, to_string(after.risk)});
+    std::string why = fmt::format(
+        "findings: {} known indecent item(s) on {} raised the case from "
+        "{} to {}",
+        indecent, d.exhibit, to_string(c.risk), to_string(after.risk));
     audit_add(user, "case.update", "case", c.reference, why, case_json(c, View::audit),
               case_json(after, View::audit));
     res.change.devices_reranked += rerank(c.reference, "", user, why, p, false);
@@ -277,18 +278,19 @@ void SqlStore::apply_findings_policy(const std::string& user, const Device& d,
         camera, d.exhibit);
     if (auto a = raise_findings_alert(user, d, "first-generation", why, p.firstgen_alert_hours)) {
       res.change.alerts_raised.push_back(*a);
-      add_effect(d, fmt::format("findings: first-generation alert {} raised ({} camera-original "
-                                "item(s) on {})",
-                                a->id, camera, d.exhibit),
+      add_effect(d,
+                 fmt::format("findings: first-generation alert {} raised ({} camera-original "
+                             "item(s) on {})",
+                             a->id, camera, d.exhibit),
                  res);
     }
   }
   bool household_unknown = !s.at_risk() && (s.lives_with_children == Answer::unknown ||
                                             s.access_to_children == Answer::unknown);
   if (indecent > 0 && household_unknown) {
-    std::string why = fmt::format(
-        "establish the household facts of suspect {}: {} known indecent item(s) on {}",
-        s.reference, indecent, d.exhibit);
+    std::string why =
+        fmt::format("establish the household facts of suspect {}: {} known indecent item(s) on {}",
+                    s.reference, indecent, d.exhibit);
     if (auto a = raise_findings_alert(user, d, "task", why, p.task_hours)) {
       res.change.alerts_raised.push_back(*a);
       add_effect(d, fmt::format("findings: task {} raised to establish household facts", a->id),
@@ -330,8 +332,8 @@ FindingsResult SqlStore::record_findings(const std::string& user, const std::str
                      static_cast<int64_t>(l.min_distance), l.at})
                  .at(0)
                  .integer(0);
-      audit_add(user, "link.add", "link", std::to_string(l.id), "findings: shared material",
-                json(), to_json(l));
+      audit_add(user, "link.add", "link", std::to_string(l.id), "findings: shared material", json(),
+                to_json(l));
       notify("link", {{"event", "link"},
                       {"link", l.id},
                       {"case", l.case_ref},
@@ -343,24 +345,25 @@ FindingsResult SqlStore::record_findings(const std::string& user, const std::str
       std::string counts = fmt::format("{} exact, {} near", l.exact, l.near);
       Device other = load_device(l.other_exhibit, false).d;
       const Policy p = policy();
-      if (auto a = raise_findings_alert(
-              user, d, "link",
-              fmt::format("material on {} also on {} of case {} ({})", d.exhibit, other.exhibit,
-                          other.case_ref, counts),
-              p.link_alert_hours))
+      if (auto a =
+              raise_findings_alert(user, d, "link",
+                                   fmt::format("material on {} also on {} of case {} ({})",
+                                               d.exhibit, other.exhibit, other.case_ref, counts),
+                                   p.link_alert_hours))
         res.change.alerts_raised.push_back(*a);
-      if (auto a = raise_findings_alert(
-              user, other, "link",
-              fmt::format("material on {} also on {} of case {} ({})", other.exhibit, d.exhibit,
-                          d.case_ref, counts),
-              p.link_alert_hours))
+      if (auto a = raise_findings_alert(user, other, "link",
+                                        fmt::format("material on {} also on {} of case {} ({})",
+                                                    other.exhibit, d.exhibit, d.case_ref, counts),
+                                        p.link_alert_hours))
         res.change.alerts_raised.push_back(*a);
-      add_effect(d, fmt::format("findings: linked to {} of case {} ({})", other.exhibit,
-                                other.case_ref, counts),
+      add_effect(d,
+                 fmt::format("findings: linked to {} of case {} ({})", other.exhibit,
+                             other.case_ref, counts),
                  res);
-      add_effect(other, fmt::format("findings: linked to {} of case {} ({})", d.exhibit,
-                                    d.case_ref, counts),
-                 res);
+      add_effect(
+          other,
+          fmt::format("findings: linked to {} of case {} ({})", d.exhibit, d.case_ref, counts),
+          res);
     }
     apply_findings_policy(user, d, res.summary, res);
     return res;
@@ -385,8 +388,8 @@ json SqlStore::findings(const std::string& exhibit) {
     links.push_back(to_json(link_from(r)));
   j["links"] = links;
   json effects = json::array();
-  for (auto& r : db_->query("SELECT effect FROM finding_effects WHERE exhibit = $1 ORDER BY id",
-                            {exhibit}))
+  for (auto& r :
+       db_->query("SELECT effect FROM finding_effects WHERE exhibit = $1 ORDER BY id", {exhibit}))
     effects.push_back(r.text(0));
   j["effects"] = effects;
   return j;

@@ -260,8 +260,8 @@ void SqlStore::migrate() {
     write([&] {
       if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731001)");
       // SQLite: another process may have migrated while this one waited for the write lock.
-      if (pg_ || db_->query("SELECT 1 FROM pragma_table_info('alerts') WHERE name = 'kind'")
-                     .empty())
+      if (pg_ ||
+          db_->query("SELECT 1 FROM pragma_table_info('alerts') WHERE name = 'kind'").empty())
         db_->script(findings_schema(pg_));
       return 0;
     });

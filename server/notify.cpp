@@ -37,8 +37,9 @@ std::string notification_body(const scheduler::Notification& n, const std::strin
   if (!j.is_object()) j = json::object();
   j["notification"] = n.id;
   if (!dashboard.empty()) {
-    std::string anchor = j.contains("link") ? fmt::format("#link-{}", j["link"].dump())
-                                            : fmt::format("#alert-{}", j.value("alert", json(0)).dump());
+    std::string anchor = j.contains("link")
+                             ? fmt::format("#link-{}", j["link"].dump())
+                             : fmt::format("#alert-{}", j.value("alert", json(0)).dump());
     j["dashboard"] = dashboard + "/" + anchor;
   }
   return j.dump();
@@ -121,8 +122,8 @@ bool send_mail(const NotifyOptions& o, const scheduler::Notification& n, const s
   std::string to;
   for (auto& a : o.email_to) to += (to.empty() ? "" : ", ") + a;
   std::string msg = fmt::format(
-      "To: {}\nSubject: Safehold {} {}\nContent-Type: application/json; charset=utf-8\n\n{}\n",
-      to, n.event, n.id, body);
+      "To: {}\nSubject: Safehold {} {}\nContent-Type: application/json; charset=utf-8\n\n{}\n", to,
+      n.event, n.id, body);
   bool ok = std::fwrite(msg.data(), 1, msg.size(), p) == msg.size();
   int st = ::pclose(p);
   return ok && st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
@@ -158,7 +159,8 @@ NotifyReport deliver_due(scheduler::Store& store, const NotifyOptions& o, const 
       ok &= sent;
       detail += fmt::format("{}email: {}", detail.empty() ? "" : "; ", sent ? "sent" : "failed");
     }
-    int64_t backoff = std::min<int64_t>(o.max_backoff_seconds, int64_t{30} << std::min(n.attempts, 20));
+    int64_t backoff =
+        std::min<int64_t>(o.max_backoff_seconds, int64_t{30} << std::min(n.attempts, 20));
     store.notification_result(user, n.id, ok, detail.empty() ? "no targets" : detail,
                               store.now() + backoff);
     ok ? ++rep.delivered : ++rep.failed;

@@ -121,8 +121,7 @@ void add_policy_commands(CLI::App* q) {
                  "Findings: deadline of a first-generation alert (default 4)");
   po->add_option("--task-hours", *task,
                  "Findings: deadline of a task to establish household facts (default 72)");
-  po->add_option("--link-alert-hours", *link,
-                 "Findings: deadline of a link alert (default 72)");
+  po->add_option("--link-alert-hours", *link, "Findings: deadline of a link alert (default 72)");
   po->add_option("--deadline-days", *deadlines,
                  "Deadlines by band, e.g. very-high=1,high=7,medium=14,low=30,none=30");
   po->add_option("--aging-days", *aging, "Days of waiting worth one priority level (default 7)");
@@ -168,8 +167,8 @@ void add_policy_commands(CLI::App* q) {
       if (po->count("--task-hours")) p.task_hours = *task, change = true;
       if (po->count("--link-alert-hours")) p.link_alert_hours = *link, change = true;
       if (po->count("--indecent-min-risk")) {
-        p.indecent_min_risk = parse_value<sch::Risk>(*indecent_risk, sch::parse_risk,
-                                                     "--indecent-min-risk", kRisks);
+        p.indecent_min_risk =
+            parse_value<sch::Risk>(*indecent_risk, sch::parse_risk, "--indecent-min-risk", kRisks);
         change = true;
       }
       if (change) s->set_policy(user_of(*c), p, *reason);

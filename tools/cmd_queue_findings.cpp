@@ -16,7 +16,7 @@ namespace safehold::tools::queue_cli {
 namespace {
 
 json set_json(const sch::LabHashSet& s) {
-  return {{"name", s.name},         {"category", s.category}, {"path", s.path},
+  return {{"name", s.name},         {"category", s.category},      {"path", s.path},
           {"set_name", s.set_name}, {"added_at", iso(s.added_at)}, {"added_by", s.added_by}};
 }
 
@@ -105,7 +105,8 @@ void print_findings(const json& f) {
              printable(f["exhibit"].get<std::string>()), printable(f["case"].get<std::string>()),
              printable(f["suspect"].get<std::string>()), f["recorded_at"].get<std::string>());
   for (auto& [type, states] : s.value("by_type", json::object()).items())
-    for (auto& [state, n] : states.items()) fmt::print("  {:<8} {:<10} {}\n", type, state, n.dump());
+    for (auto& [state, n] : states.items())
+      fmt::print("  {:<8} {:<10} {}\n", type, state, n.dump());
   for (auto& k : s.value("known", json::array()))
     fmt::print("  known: {} ({}): {}\n", printable(k["set"].get<std::string>()),
                k["category"].get<std::string>(), k["count"].dump());
@@ -161,8 +162,8 @@ void add_findings_commands(CLI::App* q) {
                  "OTHER", "OTHER CASE", "EXACT", "NEAR");
       for (auto& l : list)
         fmt::print("{:>5}  {:<12} {:<12} {:<12} {:<12} {:>6} {:>6}\n", l.id, printable(l.exhibit),
-                   printable(l.case_ref), printable(l.other_exhibit),
-                   printable(l.other_case_ref), l.exact, l.near);
+                   printable(l.case_ref), printable(l.other_exhibit), printable(l.other_case_ref),
+                   l.exact, l.near);
     });
   });
 }
@@ -189,8 +190,8 @@ void add_notify_commands(CLI::App* q) {
         if (secret_file->empty()) fail(Exit::usage, "--webhook needs --secret-file");
         std::ifstream in(*secret_file);
         if (!in || !std::getline(in, o->secret) || o->secret.empty())
-          fail(Exit::usage,
-               fmt::format("{}: cannot read a secret from its first line", printable(*secret_file)));
+          fail(Exit::usage, fmt::format("{}: cannot read a secret from its first line",
+                                        printable(*secret_file)));
       }
       if (o->webhooks.empty() && o->email_to.empty())
         fail(Exit::usage, "give at least one --webhook or --email");

@@ -22,13 +22,13 @@ std::shared_ptr<const LabSets> open_lab_sets(const std::vector<scheduler::LabHas
     try {
       h = hashset::HashSet::open(s.path);
     } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("lab hash set {} cannot be opened: {}", s.name,
-                                           e.what()));
+      throw std::runtime_error(
+          fmt::format("lab hash set {} cannot be opened: {}", s.name, e.what()));
     }
     if (h->name() != s.set_name)
       throw std::runtime_error(fmt::format(
-          "lab hash set {}: the file {} now holds set '{}', not '{}' as when it was added",
-          s.name, s.path, h->name(), s.set_name));
+          "lab hash set {}: the file {} now holds set '{}', not '{}' as when it was added", s.name,
+          s.path, h->name(), s.set_name));
     out->by_set_name[s.set_name] = s;
     out->sets.add(std::move(h));
   }
@@ -157,8 +157,8 @@ struct Reader {
 
   void finish() {
     json known_j = json::array();
-    for (auto& [k, n] : known) known_j.push_back({{"set", k.first}, {"category", k.second},
-                                                   {"count", n}});
+    for (auto& [k, n] : known)
+      known_j.push_back({{"set", k.first}, {"category", k.second}, {"count", n}});
     f.summary["by_type"] = by_type;
     f.summary["known"] = known_j;
     f.summary["known_indecent"] = indecent;
@@ -187,8 +187,8 @@ scheduler::DeviceFindings read_findings(const fsys::path& outdir, const LabSets&
     ++n;
     auto a = json::parse(line, nullptr, false);
     if (!a.is_object())
-      throw std::runtime_error(fmt::format("{}: line {} is not a JSON object",
-                                           (outdir / "report.jsonl").string(), n));
+      throw std::runtime_error(
+          fmt::format("{}: line {} is not a JSON object", (outdir / "report.jsonl").string(), n));
     r.artefact(a);
   }
   r.messages();

@@ -335,8 +335,8 @@ std::vector<JobOutcome> run(const WorkerOptions& o) {
         return a.name == b.name && a.path == b.path && a.set_name == b.set_name &&
                a.category == b.category;
       };
-      if (!lab || !std::equal(listed.begin(), listed.end(), lab->listed.begin(),
-                              lab->listed.end(), same)) {
+      if (!lab ||
+          !std::equal(listed.begin(), listed.end(), lab->listed.begin(), lab->listed.end(), same)) {
         try {
           lab = open_lab_sets(listed);
         } catch (const std::exception&) {

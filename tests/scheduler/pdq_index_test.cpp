@@ -1,8 +1,8 @@
 // The queue's PDQ index: multi-index hashing gives exactly the brute-force answers.
+#include "scheduler/pdq_index.hpp"
+
 #include <catch2/catch.hpp>
 #include <random>
-
-#include "scheduler/pdq_index.hpp"
 
 using namespace safehold::scheduler;
 

@@ -3,10 +3,10 @@
 // facts say children, task where they are unknown) and links between cases by exact hash and by
 // PDQ (a resized, re-encoded, mirrored copy), end to end through the `safehold` binary on SQLite
 // and PostgreSQL. Synthetic pictures only (plasma fields and shapes made by ImageMagick).
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <fmt/core.h>
 
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -32,11 +32,12 @@ std::string q(const test::QueueDb& db, const std::string& args) {
 // A synthetic picture: a seeded plasma field with a shape on it.
 fsys::path picture(const fsys::path& dir, const std::string& name, int seed) {
   fsys::path p = dir / name;
-  must_run(fmt::format("convert -seed {} -size 320x240 plasma:'#{:06x}'-'#{:06x}' -fill '#{:06x}' "
-                       "-draw 'circle {},{} {},{}' -quality 92 {}",
-                       seed, (seed * 2654435761u) & 0xffffff, (seed * 40503u) & 0xffffff,
-                       (seed * 7919u) & 0xffffff, 80 + seed * 7 % 120, 60 + seed * 5 % 100,
-                       120 + seed * 7 % 120, 90 + seed * 5 % 100, shell_quote(p.string())));
+  must_run(
+      fmt::format("convert -seed {} -size 320x240 plasma:'#{:06x}'-'#{:06x}' -fill '#{:06x}' "
+                  "-draw 'circle {},{} {},{}' -quality 92 {}",
+                  seed, (seed * 2654435761u) & 0xffffff, (seed * 40503u) & 0xffffff,
+                  (seed * 7919u) & 0xffffff, 80 + seed * 7 % 120, 60 + seed * 5 % 100,
+                  120 + seed * 7 % 120, 90 + seed * 5 % 100, shell_quote(p.string())));
   return p;
 }
 
@@ -71,8 +72,8 @@ std::vector<json> json_lines(const std::string& text) {
 }
 
 // Names inside the evidence that must never reach the queue's findings, alerts, links or audit.
-const std::vector<std::string> kEvidenceNames = {"ZQSHARED", "ZQKNOWN", "ZQCAMERA", "ZQCOPY",
-                                                 "DCIM", "Pictures", "Download"};
+const std::vector<std::string> kEvidenceNames = {"ZQSHARED", "ZQKNOWN",  "ZQCAMERA", "ZQCOPY",
+                                                 "DCIM",     "Pictures", "Download"};
 
 void check_no_names(const std::string& what, const std::string& text) {
   for (auto& n : kEvidenceNames) {
@@ -140,11 +141,10 @@ void check_notifications(const test::QueueDb& db, size_t expected) {
                                        "\necho '----' >> " +
                                        shell_quote((t / "mail.txt").string()) + "\n");
   fsys::permissions(t / "sendmail", fsys::perms::owner_all);
-  const std::string notify = "notify --webhook http://127.0.0.1:" + rx.port +
-                             "/hook --secret-file " + shell_quote((t / "secret").string()) +
-                             " --email unit@example.org --sendmail " +
-                             shell_quote((t / "sendmail").string()) +
-                             " --dashboard http://127.0.0.1:8080 --json";
+  const std::string notify =
+      "notify --webhook http://127.0.0.1:" + rx.port + "/hook --secret-file " +
+      shell_quote((t / "secret").string()) + " --email unit@example.org --sendmail " +
+      shell_quote((t / "sendmail").string()) + " --dashboard http://127.0.0.1:8080 --json";
   auto r = json::parse(must_run(q(db, notify)));
   CHECK(r["delivered"] == expected);
   CHECK(r["failed"] == 0);
@@ -196,13 +196,15 @@ void run_findings(const test::QueueDb& db) {
   fsys::path p2copy = t / "p2copy.jpg";
   must_run("convert " + shell_quote(p2.string()) + " -resize 75% -flop -quality 70 " +
            shell_quote(p2copy.string()));
-  auto a1 = fat_image(t, "a1", {{p1, "/Pictures/ZQSHARED.JPG"},
-                                {p2, "/Pictures/ZQKNOWN.JPG"},
-                                {p3, "/DCIM/Camera/ZQCAMERA.JPG"}});
-  auto b1 = fat_image(t, "b1", {{p1, "/Download/ZQSHARED.JPG"},
-                                {p2copy, "/Download/ZQCOPY.JPG"},
-                                {p4, "/DCIM/Camera/ZQCAMERA.JPG"},
-                                {p5, "/Pictures/ZQKNOWN.JPG"}});
+  auto a1 = fat_image(t, "a1",
+                      {{p1, "/Pictures/ZQSHARED.JPG"},
+                       {p2, "/Pictures/ZQKNOWN.JPG"},
+                       {p3, "/DCIM/Camera/ZQCAMERA.JPG"}});
+  auto b1 = fat_image(t, "b1",
+                      {{p1, "/Download/ZQSHARED.JPG"},
+                       {p2copy, "/Download/ZQCOPY.JPG"},
+                       {p4, "/DCIM/Camera/ZQCAMERA.JPG"},
+                       {p5, "/Pictures/ZQKNOWN.JPG"}});
   auto b2 = fat_image(t, "b2", {{p4, "/Pictures/other.jpg"}});
   // The lab's set, made by `safehold hashset import` from MD5s with a category.
   std::string list = test::md5_file(p2) + ",cat1\n" + test::md5_file(p5) + ",cat1\n";
@@ -221,9 +223,8 @@ void run_findings(const test::QueueDb& db) {
   auto bad = test::run(q(db, "hashset add x " + shell_quote(set.string()) + " --category bad"));
   CHECK(bad.exit_code != 0);
   CHECK(bad.err.find("--category 'bad' is not valid") != std::string::npos);
-  auto notset =
-      test::run(q(db, "hashset add x " + shell_quote((t / "indecent.txt").string()) +
-                          " --category other"));
+  auto notset = test::run(
+      q(db, "hashset add x " + shell_quote((t / "indecent.txt").string()) + " --category other"));
   CHECK(notset.exit_code != 0);
   CHECK(notset.err.find("not a usable hash set file") != std::string::npos);
 
@@ -350,7 +351,8 @@ void run_findings(const test::QueueDb& db) {
 
 }  // namespace
 
-TEST_CASE("findings flow back on SQLite: sets, findings, policy, links", "[worker][findings][e2e]") {
+TEST_CASE("findings flow back on SQLite: sets, findings, policy, links",
+          "[worker][findings][e2e]") {
   auto db = test::QueueDb::make("sqlite");
   run_findings(*db);
 }
