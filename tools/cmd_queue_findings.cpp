@@ -104,7 +104,8 @@ void print_findings(const json& f) {
   fmt::print("Findings of {} (case {}, suspect {}), recorded {}\n",
              printable(f["exhibit"].get<std::string>()), printable(f["case"].get<std::string>()),
              printable(f["suspect"].get<std::string>()), f["recorded_at"].get<std::string>());
-  for (auto& [type, states] : s.value("by_type", json::object()).items())
+  const json by_type = s.value("by_type", json::object());
+  for (auto& [type, states] : by_type.items())
     for (auto& [state, n] : states.items())
       fmt::print("  {:<8} {:<10} {}\n", type, state, n.dump());
   for (auto& k : s.value("known", json::array()))
