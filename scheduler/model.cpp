@@ -122,6 +122,8 @@ std::string policy_problem(const Policy& p) {
     if (values[i] < limits[i].lo || values[i] > limits[i].hi)
       return fmt::format("{} must be from {} to {}, not {}", limits[i].name, limits[i].lo,
                          limits[i].hi, values[i]);
+  if (p.firstgen_alert_hours < 0 || p.task_hours < 0 || p.link_alert_hours < 0)
+    return "findings alert and task hours must not be negative";
   if (p.backoff_max_seconds < p.backoff_seconds)
     return fmt::format("backoff_max_seconds ({}) must not be less than backoff_seconds ({})",
                        p.backoff_max_seconds, p.backoff_seconds);

@@ -93,6 +93,15 @@ struct Policy {
   // A station whose jobs fail this many times in a row stops claiming (station alert) until a
   // manager resumes it.
   int station_failure_limit = 5;
+  // The findings policy (docs/DESIGN.md "Findings"): known indecent material on a device raises
+  // its case to at least this band; camera-original unknown media on a device of a suspect at
+  // risk raises a first-generation alert due after firstgen_alert_hours; indecent material with
+  // household facts unknown raises a task due after task_hours; a link between cases raises an
+  // alert on both, due after link_alert_hours.
+  Risk indecent_min_risk = Risk::high;
+  int64_t firstgen_alert_hours = 4;
+  int64_t task_hours = 72;
+  int64_t link_alert_hours = 72;
 };
 // The limits set_policy() enforces (and the CLI and API name): inclusive ranges.
 struct PolicyLimit {
@@ -183,6 +192,9 @@ nlohmann::json to_json(const QueueEntry& e);  // `safehold queue list --json` ob
 struct Explanation {
   QueueEntry entry;  // rank among queued devices (0 if the device is not queued)
   Priority priority;
+  // What findings did to this device's case or suspect, oldest first (one sentence each: the
+  // exhibit, the counts, the change; never a file name).
+  std::vector<std::string> findings;
   int64_t queued_total = 0;
   Suspect suspect;
   Case case_info;
@@ -192,7 +204,12 @@ nlohmann::json to_json(const Explanation& e);
 struct Alert {
   int64_t id = 0;
   std::string case_ref, suspect_ref;
-  std::string reason;  // "lives with children", "access to children"
+  // "household" (a suspect at risk: referral to social care), "first-generation" (camera-original
+  // unknown media on a device of a suspect at risk), "task" (household facts to establish), "link"
+  // (material shared with another case). Findings alerts name the exhibit and carry counts only.
+  std::string kind = "household";
+  std::string exhibit;
+  std::string reason;  // "lives with children", "access to children", or a findings sentence
   int64_t raised_at = 0, due_at = 0;
   std::string raised_by;
   bool acknowledged = false;
@@ -322,6 +339,72 @@ struct Metrics {
   int64_t audit_records = 0;
 };
 
+// ---- findings (docs/scheduler.md "Findings") ----
+
+// A lab hash set known to the queue: `safehold work` carves every device with all of them.
+struct LabHashSet {
+  std::string name;      // the queue's name for it
+  std::string path;      // absolute path of the set file (read in place, memory-mapped)
+  std::string category;  // "indecent", "ignorable" or "other"
+  std::string set_name;  // the name inside the file (what carve's report calls the set)
+  int64_t added_at = 0;
+  std::string added_by;
+};
+bool valid_set_category(std::string_view c);
+
+// One carved picture or video of a device, for the queue-wide index. Hashes are lowercase hex;
+// pdq is empty when the artefact has none; variants are the 8 dihedral PDQ hashes (searched
+// against the index, so a mirrored or rotated copy is found), empty when not computed.
+struct MediaHash {
+  std::string artefact;  // carve's id ("000042"): a reference, never a file name
+  std::string type;      // "jpeg", "png", "mp4"…
+  std::string md5, sha1, sha256;
+  std::string pdq;
+  int quality = -1;
+  std::vector<std::string> variants;
+  std::string known_category;  // lab category of the set it matched ("" none)
+  bool camera = false;         // a camera-original candidate
+};
+
+// What the worker found on a device after its carve. `summary` is built by the worker (counts
+// by type and state, known matches by set and category, unknown media, camera-original
+// candidates, chats by app, attachments of messages matching a set): references and counts only.
+struct DeviceFindings {
+  nlohmann::json summary = nlohmann::json::object();
+  std::vector<MediaHash> media;
+};
+
+// The same material on devices of two cases.
+struct Link {
+  int64_t id = 0;
+  std::string exhibit, case_ref;              // the device that was carved
+  std::string other_exhibit, other_case_ref;  // the device of another case already indexed
+  int64_t exact = 0;                          // media with identical hashes
+  int64_t near = 0;                           // media within PDQ distance 31 (not exact)
+  int min_distance = 0;
+  int64_t at = 0;
+};
+nlohmann::json to_json(const Link& l);
+
+// What storing a device's findings did: the policy's changes, the links found.
+struct FindingsResult {
+  ChangeResult change;
+  std::vector<Link> links;
+  std::vector<std::string> effects;  // the sentences `explain` shows
+  nlohmann::json summary;            // as stored (with pdq_near filled in by the store)
+};
+
+// An alert or a link waiting to be pushed out (webhooks, email; server/notify.hpp). Written in the
+// transaction that raised it (an outbox), so nothing raised is lost and nothing is sent for a
+// change that rolled back. The payload is JSON of references and counts only.
+struct Notification {
+  int64_t id = 0;
+  std::string event;  // "alert" or "link"
+  std::string payload;
+  int64_t created_at = 0, next_at = 0;
+  int attempts = 0;
+};
+
 class Store {
  public:
   // URL: "postgresql://…" / "postgres://…" for PostgreSQL; "sqlite:PATH" or a plain PATH for the
@@ -433,6 +516,31 @@ class Store {
   virtual Token revoke_token(const std::string& user, const std::string& id_or_name) = 0;
   virtual std::vector<Token> list_tokens() = 0;
   virtual std::optional<Token> verify_token(const std::string& secret) = 0;
+
+  // Lab hash sets (audited). add: conflict when NAME or the file's set name is taken.
+  virtual LabHashSet add_hashset(const std::string& user, const LabHashSet& set) = 0;
+  virtual void remove_hashset(const std::string& user, const std::string& name,
+                              const std::string& reason) = 0;
+  virtual std::vector<LabHashSet> hashsets() = 0;
+
+  // Findings: stores a device's findings and its media in the queue-wide index (replacing any
+  // earlier ones of the device), finds PDQ near-matches to known material (distance <= 31, both
+  // qualities >= 50) and links to devices of other cases, and applies the findings policy, in
+  // one transaction, audited. Any station or user may record (the worker does after a carve).
+  virtual FindingsResult record_findings(const std::string& user, const std::string& exhibit,
+                                         const DeviceFindings& f) = 0;
+  // The stored findings of a device (summary, links, effects); not_found when none.
+  virtual nlohmann::json findings(const std::string& exhibit) = 0;
+  // Links, newest first; case_ref filters to links touching that case.
+  virtual std::vector<Link> links(const std::string& case_ref = "") = 0;
+
+  // Notifications due (not delivered, next attempt at or before now), oldest first.
+  virtual std::vector<Notification> due_notifications(int64_t limit) = 0;
+  // Records one delivery attempt (audited: notify.delivered / notify.failed with `detail`, which
+  // names the targets by kind and their answers, never a URL's secret or an address). A failed
+  // attempt is tried again at retry_at.
+  virtual void notification_result(const std::string& user, int64_t id, bool delivered,
+                                   const std::string& detail, int64_t retry_at) = 0;
 
   // A cheap marker of the committed state, for caches: it differs from an earlier reading once
   // another connection (of this process or another) has committed a change in between. SQLite:

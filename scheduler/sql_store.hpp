@@ -95,6 +95,20 @@ class SqlStore final : public Store {
   std::vector<Token> list_tokens() override;
   std::optional<Token> verify_token(const std::string& secret) override;
   std::string data_version() override;
+  // ---- findings (store_findings.cpp) ----
+  LabHashSet add_hashset(const std::string& user, const LabHashSet& set) override;
+  void remove_hashset(const std::string& user, const std::string& name,
+                      const std::string& reason) override;
+  std::vector<LabHashSet> hashsets() override;
+  FindingsResult record_findings(const std::string& user, const std::string& exhibit,
+                                 const DeviceFindings& f) override;
+  nlohmann::json findings(const std::string& exhibit) override;
+  std::vector<Link> links(const std::string& case_ref) override;
+  std::vector<Notification> due_notifications(int64_t limit) override;
+  void notification_result(const std::string& user, int64_t id, bool delivered,
+                           const std::string& detail, int64_t retry_at) override;
+  // Queues a notification in the current transaction.
+  void notify(const std::string& event, const json& payload);
   // ---- metrics ----
   Metrics metrics() override;
   // ---- CSV ----
@@ -162,6 +176,18 @@ class SqlStore final : public Store {
   void check_station_running(const std::string& station);
   int64_t reap_tx(const std::string& user, const Policy& p);
   Alert raise_alert(const std::string& user, const Suspect& s, const Policy& p);
+  // A findings alert (kind first-generation, task or link) on a device's case and suspect,
+  // unless one of that kind is already open for the exhibit; nullopt then.
+  std::optional<Alert> raise_findings_alert(const std::string& user, const Device& d,
+                                            const std::string& kind, const std::string& reason,
+                                            int64_t hours);
+  // The findings policy on a device whose findings were just stored (store_findings.cpp).
+  void apply_findings_policy(const std::string& user, const Device& d, const json& summary,
+                             FindingsResult& res);
+  void add_effect(const Device& d, const std::string& effect, FindingsResult& res);
+  // Exact and PDQ matches of a device's media against the index; fills summary's pdq_near and
+  // returns the links to devices of other cases.
+  std::vector<Link> match_media(const Device& d, const DeviceFindings& f, json& summary);
   // Recomputes the stored priority of the devices of a case, of a suspect, or of all.
   int64_t rerank(const std::string& case_ref, const std::string& suspect_ref,
                  const std::string& user, const std::string& reason, const Policy& p, bool all);

@@ -39,6 +39,14 @@ Policy SqlStore::policy() {
       p.backoff_max_seconds = v;
     else if (k == "station_failure_limit")
       p.station_failure_limit = static_cast<int>(v);
+    else if (k == "findings.indecent_min_risk")
+      p.indecent_min_risk = static_cast<Risk>(std::clamp<int64_t>(v, 0, 4));
+    else if (k == "findings.firstgen_alert_hours")
+      p.firstgen_alert_hours = v;
+    else if (k == "findings.task_hours")
+      p.task_hours = v;
+    else if (k == "findings.link_alert_hours")
+      p.link_alert_hours = v;
   }
   return p;
 }
@@ -61,6 +69,10 @@ ChangeResult SqlStore::set_policy(const std::string& user, const Policy& p,
     kv.emplace_back("backoff_seconds", p.backoff_seconds);
     kv.emplace_back("backoff_max_seconds", p.backoff_max_seconds);
     kv.emplace_back("station_failure_limit", p.station_failure_limit);
+    kv.emplace_back("findings.indecent_min_risk", static_cast<int64_t>(p.indecent_min_risk));
+    kv.emplace_back("findings.firstgen_alert_hours", p.firstgen_alert_hours);
+    kv.emplace_back("findings.task_hours", p.task_hours);
+    kv.emplace_back("findings.link_alert_hours", p.link_alert_hours);
     for (auto& [k, v] : kv)
       db_->query(
           "INSERT INTO config (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
@@ -302,6 +314,9 @@ Explanation SqlStore::explain(const std::string& exhibit) {
   if (x.d.state == DeviceState::queued)
     rank = counts.at(0).integer(0) + counts.at(0).integer(1) + counts.at(0).integer(2) + 1;
   e.entry = entry(x, rank, t);
+  for (auto& r : db_->query("SELECT effect FROM finding_effects WHERE case_ref = $1 ORDER BY id",
+                            {x.d.case_ref}))
+    e.findings.push_back(r.text(0));
   e.queued_total = counts.at(0).integer(3);
   return e;
 }
@@ -445,6 +460,11 @@ Alert SqlStore::raise_alert(const std::string& user, const Suspect& s, const Pol
   audit_add(user, "alert.raise", "alert", std::to_string(a.id),
             "safeguarding: referral to children's social care due", json(),
             to_json(a, a.raised_at));
+  notify("alert", {{"event", "alert"},
+                   {"alert", a.id},
+                   {"kind", a.kind},
+                   {"case", a.case_ref},
+                   {"due_at", utc_iso8601(a.due_at)}});
   return a;
 }
 

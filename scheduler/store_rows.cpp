@@ -142,6 +142,8 @@ Alert alert_from(const Row& r) {
   a.acknowledged = a.acknowledged_at != 0;
   a.acknowledged_by = r.text(8);
   a.reference = r.text(9);
+  a.kind = r.text(10);
+  a.exhibit = r.text(11);
   return a;
 }
 

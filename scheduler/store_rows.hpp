@@ -42,7 +42,7 @@ inline constexpr const char* kSuspectCols =
     "access_notes, created_at";
 inline constexpr const char* kAlertCols =
     "id, case_ref, suspect_ref, reason, raised_at, raised_by, due_at, acknowledged_at, "
-    "acknowledged_by, reference";
+    "acknowledged_by, reference, kind, exhibit";
 inline constexpr const char* kTokenCols = "id, name, role, created_at, created_by, revoked_at";
 // Devices whose lease has expired ($1: now). Claims look for them first; the reaper returns them.
 inline constexpr const char* kLeaseExpired =

@@ -108,7 +108,12 @@ json policy_json(const Policy& p) {
           {"max_attempts", p.max_attempts},
           {"backoff_seconds", p.backoff_seconds},
           {"backoff_max_seconds", p.backoff_max_seconds},
-          {"station_failure_limit", p.station_failure_limit}};
+          {"station_failure_limit", p.station_failure_limit},
+          {"findings",
+           {{"indecent_min_risk", to_string(p.indecent_min_risk)},
+            {"firstgen_alert_hours", p.firstgen_alert_hours},
+            {"task_hours", p.task_hours},
+            {"link_alert_hours", p.link_alert_hours}}}};
 }
 
 json to_json(const Station& s) {
@@ -168,6 +173,7 @@ json to_json(const Explanation& e) {
                    {"reasons", p.reasons}};
   j["suspect_facts"] = {{"lives_with_children", to_string(e.suspect.lives_with_children)},
                         {"access_to_children", to_string(e.suspect.access_to_children)}};
+  j["findings"] = e.findings;
   return j;
 }
 
@@ -176,6 +182,10 @@ json to_json(const Alert& a, int64_t now) {
   j["id"] = a.id;
   j["case"] = a.case_ref;
   j["suspect"] = a.suspect_ref;
+  if (a.kind != "household") {  // findings alerts (household ones keep their documented shape)
+    j["kind"] = a.kind;
+    j["exhibit"] = a.exhibit;
+  }
   j["reason"] = a.reason;
   j["raised_at"] = utc_iso8601(a.raised_at);
   j["raised_by"] = a.raised_by;

@@ -222,6 +222,17 @@ Response explain(Call& c) {
   return json_response(to_json(s.explain(id)));
 }
 
+// What the device's carve found: counts, links and their effects; references only.
+Response device_findings(Call& c) {
+  return json_response(c.store->findings(c.id));
+}
+
+Response links(Call& c) {
+  json arr = json::array();
+  for (auto& l : c.store->links()) arr.push_back(to_json(l));
+  return json_response(arr);
+}
+
 Response device_audit(Call& c) {
   Store& s = *c.store;
   const std::string& id = c.id;
@@ -393,9 +404,10 @@ Response get_policy(Call& c) {
 Response set_policy(Call& c) {
   Store& s = *c.store;
   auto j = body_object(c.req);
-  Fields f(j,
-           {"deadline_days", "alert_hours", "aging_days_per_level", "lease_seconds", "max_attempts",
-            "backoff_seconds", "backoff_max_seconds", "station_failure_limit", "reason"});
+  Fields f(j, {"deadline_days", "alert_hours", "aging_days_per_level", "lease_seconds",
+               "max_attempts", "backoff_seconds", "backoff_max_seconds",
+               "station_failure_limit", "indecent_min_risk", "firstgen_alert_hours",
+               "task_hours", "link_alert_hours", "reason"});
   Policy pol = s.policy();
   if (f.has("deadline_days")) {
     const auto& dd = j.at("deadline_days");
@@ -425,6 +437,10 @@ Response set_policy(Call& c) {
                       "station_failure_limit"};
     pol.station_failure_limit = static_cast<int>(*v);
   }
+  if (auto r = f.choice<Risk>("indecent_min_risk", parse_risk, kRisks)) pol.indecent_min_risk = *r;
+  if (auto v = f.integer("firstgen_alert_hours")) pol.firstgen_alert_hours = *v;
+  if (auto v = f.integer("task_hours")) pol.task_hours = *v;
+  if (auto v = f.integer("link_alert_hours")) pol.link_alert_hours = *v;
   auto reason = f.reason();
   auto res = s.set_policy(c.user, pol, reason);
   json out = change_json(res, s.now());
@@ -485,6 +501,10 @@ const std::vector<Route>& routes() {
       {{"api", "devices", "*", "explain"},
        "/api/devices/{exhibit}/explain",
        {{"GET", Need::read, explain}}},
+      {{"api", "devices", "*", "findings"},
+       "/api/devices/{exhibit}/findings",
+       {{"GET", Need::read, device_findings}}},
+      {{"api", "links"}, "/api/links", {{"GET", Need::read, links}}},
       {{"api", "devices", "*", "audit"},
        "/api/devices/{exhibit}/audit",
        {{"GET", Need::read, device_audit}}},

@@ -96,6 +96,7 @@ void register_queue(CLI::App& app) {
   add_policy_commands(q);
   add_token_commands(q);
   add_station_commands(q);
+  add_findings_commands(q);
 }
 
 Registrar reg(40, register_queue);

@@ -180,6 +180,17 @@ void add_policy_commands(CLI::App* q) {
   auto backoff_max = std::make_shared<int64_t>(0);
   auto station_limit = std::make_shared<int64_t>(0);
   auto reason = std::make_shared<std::string>();
+  auto indecent_risk = std::make_shared<std::string>();
+  auto firstgen = std::make_shared<int64_t>(0), task = std::make_shared<int64_t>(0),
+       link = std::make_shared<int64_t>(0);
+  po->add_option("--indecent-min-risk", *indecent_risk,
+                 "Findings: known indecent material raises the case to at least this band "
+                 "(default high)");
+  po->add_option("--firstgen-alert-hours", *firstgen,
+                 "Findings: deadline of a first-generation alert (default 4)");
+  po->add_option("--task-hours", *task,
+                 "Findings: deadline of a task to establish household facts (default 72)");
+  po->add_option("--link-alert-hours", *link, "Findings: deadline of a link alert (default 72)");
   po->add_option("--deadline-days", *deadlines,
                  "Deadlines by band, e.g. very-high=1,high=7,medium=14,low=30,none=30");
   po->add_option("--aging-days", *aging, "Days of waiting worth one priority level (default 7)");
@@ -230,6 +241,17 @@ void add_policy_commands(CLI::App* q) {
       if (po->count("--backoff-max-seconds")) p.backoff_max_seconds = *backoff_max, change = true;
       if (po->count("--station-failure-limit"))
         p.station_failure_limit = static_cast<int>(*station_limit), change = true;
+      out_of_range("--firstgen-alert-hours", *firstgen, 0, 24 * 365);
+      out_of_range("--task-hours", *task, 0, 24 * 365);
+      out_of_range("--link-alert-hours", *link, 0, 24 * 365);
+      if (po->count("--firstgen-alert-hours")) p.firstgen_alert_hours = *firstgen, change = true;
+      if (po->count("--task-hours")) p.task_hours = *task, change = true;
+      if (po->count("--link-alert-hours")) p.link_alert_hours = *link, change = true;
+      if (po->count("--indecent-min-risk")) {
+        p.indecent_min_risk =
+            parse_value<sch::Risk>(*indecent_risk, sch::parse_risk, "--indecent-min-risk", kRisks);
+        change = true;
+      }
       if (change) s->set_policy(user_of(*c), p, *reason);
       p = s->policy();
       json j = sch::policy_json(p);

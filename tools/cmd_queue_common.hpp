@@ -79,5 +79,6 @@ void add_csv_commands(CLI::App* q);
 void add_policy_commands(CLI::App* q);
 void add_token_commands(CLI::App* q);
 void add_station_commands(CLI::App* q);
+void add_findings_commands(CLI::App* q);
 
 }  // namespace safehold::tools::queue_cli

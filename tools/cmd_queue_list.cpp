@@ -65,6 +65,8 @@ void add_list_commands(CLI::App* q) {
         fmt::print("Rank: not queued ({} queued)\n", e.queued_total);
       int i = 1;
       for (auto& line : e.priority.reasons) fmt::print("  {}. {}\n", i++, printable(line));
+      if (!e.findings.empty()) fmt::print("Findings that moved this case:\n");
+      for (auto& line : e.findings) fmt::print("  - {}\n", printable(line));
       fmt::print("Deadline: {} UTC{}\n", iso(d.deadline_at), e.entry.overdue ? " (BREACHED)" : "");
     });
   });

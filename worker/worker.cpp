@@ -20,6 +20,7 @@
 #include "fs/evidence.hpp"
 #include "fs/json.hpp"
 #include "report/html.hpp"
+#include "worker/findings.hpp"
 
 namespace safehold::worker {
 
@@ -263,8 +264,19 @@ fsys::path write_html_report(const fsys::path& dir, const fs::Evidence& ev) {
   }
 }
 
+// The device's findings into the queue (docs/scheduler.md "Findings"): counts, the media index,
+// links and the findings policy; what it changed goes into the job's result.
+json record_findings(const WorkerOptions& o, scheduler::Store& store, const scheduler::Device& d,
+                     const fsys::path& out, const LabSets& sets) {
+  auto r = store.record_findings(o.station, d.exhibit, read_findings(out, sets));
+  return {{"summary", r.summary},
+          {"links", r.links.size()},
+          {"alerts_raised", r.change.alerts_raised.size()},
+          {"devices_reranked", r.change.devices_reranked}};
+}
+
 json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler::Device& d,
-               const fsys::path& dir, ProgressLog& progress) {
+               const fsys::path& dir, const LabSets& sets, ProgressLog& progress) {
   const fsys::path image = image_of(store, d, dir);
   const fsys::path out = dir / "carve";
   std::error_code ec;
@@ -279,6 +291,7 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
   c.progress = [&progress](const carve::Progress& p) {
     progress.update(p.phase, p.bytes_done, p.bytes_total, false);
   };
+  if (!sets.sets.empty()) c.known = &sets.sets;
   auto s = carve::carve(*ev, c);
   const fsys::path html = write_html_report(dir, *ev);
   json counts = json::object();
@@ -297,12 +310,14 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
           {"html_report", html.string()},
           {"messages_file", (out / "messages.jsonl").string()},
           {"summary", (out / "summary.json").string()},
-          {"dfxml", (out / "dfxml.xml").string()}};
+          {"dfxml", (out / "dfxml.xml").string()},
+          {"findings", record_findings(o, store, d, out, sets)}};
 }
 
 }  // namespace
 
-JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const scheduler::Claim& claim) {
+JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const scheduler::Claim& claim,
+                   std::shared_ptr<const LabSets> sets) {
   const scheduler::Device& d = claim.device;
   JobOutcome out;
   out.exhibit = d.exhibit;
@@ -327,8 +342,10 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
     Heartbeat hb(o, d.exhibit, store.policy().lease_seconds);
     log("started");
     ProgressLog progress(o, job, d.exhibit);
-    out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb, progress)
-                                                : run_carve(o, store, d, out.dir, progress);
+    if (claim.kind == JobKind::carve && !sets) sets = open_lab_sets(store.hashsets());
+    out.result = claim.kind == JobKind::acquire
+                     ? run_acquire(o, d, out.dir, hb, progress)
+                     : run_carve(o, store, d, out.dir, *sets, progress);
     if (hb.lost()) throw std::runtime_error("the lease was lost while working");
     const std::string image =
         claim.kind == JobKind::acquire ? out.result.value("image", std::string()) : std::string();
@@ -363,6 +380,7 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
 
 std::vector<JobOutcome> run(const WorkerOptions& o) {
   std::vector<JobOutcome> done;
+  std::shared_ptr<const LabSets> lab;
   auto store = scheduler::Store::open(o.db_url);
   ::umask(077);
   fsys::create_directories(o.evidence_dir);
@@ -380,7 +398,25 @@ std::vector<JobOutcome> run(const WorkerOptions& o) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    done.push_back(run_job(o, *store, *claim));
+    std::shared_ptr<const LabSets> sets;
+    if (claim->kind == JobKind::carve) {
+      // The lab's sets, mapped once and kept while the queue lists the same ones.
+      auto listed = store->hashsets();
+      auto same = [](const scheduler::LabHashSet& a, const scheduler::LabHashSet& b) {
+        return a.name == b.name && a.path == b.path && a.set_name == b.set_name &&
+               a.category == b.category;
+      };
+      if (!lab ||
+          !std::equal(listed.begin(), listed.end(), lab->listed.begin(), lab->listed.end(), same)) {
+        try {
+          lab = open_lab_sets(listed);
+        } catch (const std::exception&) {
+          lab.reset();  // run_job opens them again and fails the job with the reason
+        }
+      }
+      sets = lab;
+    }
+    done.push_back(run_job(o, *store, *claim, sets));
   }
   return done;
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@
 #include "scheduler/queue.hpp"
 
 namespace safehold::worker {
+
+struct LabSets;  // worker/findings.hpp
 
 struct WorkerOptions {
   std::string db_url;
@@ -63,7 +66,9 @@ std::filesystem::path device_dir(const std::filesystem::path& evidence_dir,
 std::vector<JobOutcome> run(const WorkerOptions& opts);
 
 // Runs one claimed job (exposed for tests). Never throws for a job failure: the outcome says.
+// A carve uses every lab hash set of the queue (`sets`, opened once by run(); opened here when
+// null) and stores the device's findings in the queue before completing the job.
 JobOutcome run_job(const WorkerOptions& opts, scheduler::Store& store,
-                   const scheduler::Claim& claim);
+                   const scheduler::Claim& claim, std::shared_ptr<const LabSets> sets = nullptr);
 
 }  // namespace safehold::worker
