@@ -216,6 +216,14 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
   c.threads = o.threads;
   c.command_line = "safehold work --station " + o.station;
   auto s = carve::carve(*ev, c);
+  if (!s.complete)
+    // The outputs stay for the examiner; the job is not done: something was not read.
+    throw std::runtime_error(
+        image.string() + ": carved with read failures: " + std::to_string(s.unreadable.size()) +
+        " unreadable image ranges, " + std::to_string(s.unreadable_files) +
+        " files not read in full" +
+        (s.unreadable.empty() ? "" : " (first: " + s.unreadable.front().message + ")") + "; see " +
+        (out / "summary.json").string());
   json counts = json::object();
   for (auto& [type, states] : s.counts) {
     uint64_t n = 0;
