@@ -247,6 +247,11 @@ std::unique_ptr<Image> Image::open(const fsys::path& path, const OpenOptions& op
     img->img_ = c.img;
     img->format_ = format_of(kind);
     img->segments_ = std::move(c.files);
+    for (auto& d : c.damage)
+      img->damage_.push_back({d.offset, d.len,
+                              "image bytes " + std::to_string(d.offset) + "-" +
+                                  std::to_string(d.offset + d.len - 1) +
+                                  " cannot be read: " + d.reason});
     if (sector_size == 0 && c.bytes_per_sector == 0 && detect_sector_size(img->img_) == 4096) {
       tsk_img_close(img->img_);
       img->img_ = container::open(path, kind, opts.parents, 4096).img;

@@ -88,6 +88,7 @@ const char* unsupported_head(const unsigned char* h, size_t n) {
     return "a bzip2-compressed file";
   if (starts(h, n, "7z\xbc\xaf\x27\x1c", 6)) return "a 7-Zip archive";
   if (starts(h, n, "PK\x03\x04", 4)) return "a ZIP archive";
+  if (n >= 262 && std::memcmp(h + 257, "ustar", 5) == 0) return "a TAR archive";
   return nullptr;
 }
 
@@ -134,6 +135,82 @@ std::optional<BackingFile> qcow_backing(std::span<const unsigned char> header, u
     throw EvidenceError(name + ": its QCOW header names a backing file of " + std::to_string(len) +
                         " bytes at byte " + std::to_string(off) + ", outside the file");
   return BackingFile{off, len};
+}
+
+namespace {
+
+std::string range_text(uint64_t a, uint64_t n) {
+  return "image bytes " + std::to_string(a) + "-" + std::to_string(a + n - 1);
+}
+
+// Appends a bad range, merged with the last one when adjacent and for the same reason.
+void add_bad(std::vector<BadRange>& out, uint64_t off, uint64_t len, const std::string& why) {
+  if (!out.empty() && out.back().offset + out.back().len == off && out.back().reason == why) {
+    out.back().len += len;
+    return;
+  }
+  out.push_back({off, len, why});
+}
+
+}  // namespace
+
+std::vector<BadRange> qcow2_bad_ranges(const std::function<bool(uint64_t, void*, size_t)>& read,
+                                       uint64_t file_size, const std::string& name) {
+  unsigned char h[104] = {};
+  if (!read(0, h, 72)) throw EvidenceError(name + ": the QCOW header is cut short");
+  const uint32_t version = be32(h + 4);
+  if (version < 2) return {};  // QCOW 1: no such check (libqcow reads cut files safely)
+  const uint32_t cluster_bits = be32(h + 20);
+  const uint64_t media = be64(h + 24);
+  const uint32_t l1_size = be32(h + 36);
+  const uint64_t l1_offset = be64(h + 40);
+  if (cluster_bits < 9 || cluster_bits > 21)
+    throw EvidenceError(name + ": its QCOW2 cluster size (2^" + std::to_string(cluster_bits) +
+                        " bytes) is not one of 512 bytes to 2 MiB");
+  if (version >= 3 && read(0, h, 104)) {
+    const uint64_t incompatible = be64(h + 72);
+    if (incompatible & ~uint64_t{3})  // beyond 'dirty' and 'corrupt'
+      throw EvidenceError(name + ": uses QCOW2 features Safehold cannot read (incompatible " +
+                          "feature bits " + std::to_string(incompatible) + ")");
+  }
+  const uint64_t cluster = uint64_t{1} << cluster_bits;
+  const uint64_t per_l2 = cluster / 8;
+  if (media > (uint64_t{1} << 60))
+    throw EvidenceError(name + ": its QCOW2 header claims " + std::to_string(media) +
+                        " bytes of media, more than Safehold accepts");
+  const uint64_t l1_needed = (media + cluster * per_l2 - 1) / (cluster * per_l2);
+  if (l1_size < l1_needed || l1_offset > file_size || uint64_t{l1_size} * 8 > file_size - l1_offset)
+    throw EvidenceError(name + ": its QCOW2 L1 table (" + std::to_string(l1_size) +
+                        " entries at byte " + std::to_string(l1_offset) +
+                        ") does not fit the file or the media");
+  std::vector<unsigned char> l1(static_cast<size_t>(l1_needed) * 8);
+  if (!l1.empty() && !read(l1_offset, l1.data(), l1.size()))
+    throw EvidenceError(name + ": its QCOW2 L1 table cannot be read");
+  std::vector<BadRange> bad;
+  std::vector<unsigned char> l2(static_cast<size_t>(cluster));
+  const uint64_t mask = 0x00fffffffffffe00ULL;
+  for (uint64_t i = 0; i < l1_needed; ++i) {
+    const uint64_t span = cluster * per_l2;
+    const uint64_t start = i * span, len = std::min(span, media - start);
+    const uint64_t l2_off = be64(&l1[i * 8]) & mask;
+    if (l2_off == 0) continue;  // nothing allocated here
+    if (l2_off > file_size || cluster > file_size - l2_off || !read(l2_off, l2.data(), l2.size())) {
+      add_bad(
+          bad, start, len,
+          "its QCOW2 L2 table at file byte " + std::to_string(l2_off) + " lies outside " + name);
+      continue;
+    }
+    for (uint64_t j = 0; j < per_l2 && j * cluster < len; ++j) {
+      const uint64_t e = be64(&l2[j * 8]);
+      if (e & (uint64_t{1} << 62)) continue;  // compressed: libqcow checks those reads itself
+      const uint64_t off = e & mask;
+      if (off == 0) continue;
+      if (off > file_size || cluster > file_size - off)
+        add_bad(bad, start + j * cluster, std::min(cluster, len - j * cluster),
+                "its clusters lie beyond the end of " + name + " (cut short?)");
+    }
+  }
+  return bad;
 }
 
 namespace {
@@ -187,6 +264,7 @@ class Disk {
   uint32_t bytes_per_sector = 0;
   std::vector<fsys::path> files;
   std::string name;
+  std::vector<BadRange> damage;  // sorted by offset
 };
 
 template <typename E, int (*Sprint)(E*, char*, size_t), void (*Free)(E**)>
@@ -232,6 +310,7 @@ class QcowDisk : public Disk {
       libqcow_file_t* f = open_one(p);
       chain_.push_back(f);
       files.push_back(p);
+      check_clusters(p);
       std::string backing = backing_name(p);
       if (backing.empty()) break;
       if (level >= kMaxParents)
@@ -260,6 +339,17 @@ class QcowDisk : public Disk {
     }
   }
   ssize_t read(uint64_t off, char* buf, size_t len, std::string* why) override {
+    // Never into a range whose clusters lie outside their file (see Opened::damage).
+    for (const auto& d : damage) {
+      if (d.offset >= off + len) break;
+      if (d.offset + d.len <= off) continue;
+      if (d.offset > off) {
+        len = static_cast<size_t>(d.offset - off);
+        break;
+      }
+      *why = range_text(d.offset, d.len) + " cannot be read: " + d.reason;
+      return -1;
+    }
     QcowError err;
     ssize_t n = libqcow_file_read_buffer_at_offset(chain_[0], buf, len, static_cast<off64_t>(off),
                                                    err.out());
@@ -287,6 +377,16 @@ class QcowDisk : public Disk {
                           "), which Safehold cannot read");
     }
     return f;
+  }
+  // The ranges of this file of the chain whose clusters are outside it: unreadable whichever file
+  // of the chain would hold them (a child's read falls through to its parent).
+  void check_clusters(const fsys::path& p) {
+    Fd fd(p);
+    auto more = qcow2_bad_ranges(
+        [&](uint64_t off, void* b, size_t n) { return fd.read(off, b, n); }, fd.size(), p.string());
+    damage.insert(damage.end(), more.begin(), more.end());
+    std::sort(damage.begin(), damage.end(),
+              [](const BadRange& a, const BadRange& b) { return a.offset < b.offset; });
   }
   static std::string backing_name(const fsys::path& p) {
     Fd fd(p);
@@ -484,14 +584,14 @@ class VmdkDisk : public Disk {
       if (type == LIBVMDK_EXTENT_TYPE_ZERO || got != 1) continue;
       const std::string base = base_name(std::string(
           reinterpret_cast<char*>(buf), strnlen(reinterpret_cast<char*>(buf), sizeof buf)));
+      const fsys::path extent = p.parent_path() / base;
       std::error_code ec;
-      if (base.empty() || !fsys::is_regular_file(dir / base, ec)) {
+      if (base.empty() || !fsys::is_regular_file(extent, ec)) {
         libvmdk_handle_close(h, nullptr);
         throw EvidenceError(p.string() + ": its extent file " + (base.empty() ? "?" : base) +
-                            " is missing (looked for " + (dir / base).string() + ")");
+                            " is missing (looked for " + extent.string() + ")");
       }
-      if (std::find(files.begin(), files.end(), dir / base) == files.end())
-        files.push_back(dir / base);
+      if (std::find(files.begin(), files.end(), extent) == files.end()) files.push_back(extent);
     }
   }
   static std::string parent_name(libvmdk_handle_t* h) {
@@ -565,6 +665,7 @@ Opened open(const fsys::path& path, Kind kind, const std::vector<fsys::path>& pa
   }
   Opened o;
   o.files = disk->files;
+  o.damage = disk->damage;
   o.bytes_per_sector = disk->bytes_per_sector;
   const uint32_t sector =
       sector_size ? sector_size : (o.bytes_per_sector ? o.bytes_per_sector : 512);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,8 +23,17 @@ enum class Kind { none, qcow, vhd, vhdx, vmdk };
 // for a format Safehold recognises but cannot read: "an Apple disk image (DMG)".
 Kind detect(const std::filesystem::path& path, std::string* unsupported);
 
+// Media bytes [offset, offset + len) that cannot be read, and why.
+struct BadRange {
+  uint64_t offset = 0, len = 0;
+  std::string reason;
+};
+
 struct Opened {
   TSK_IMG_INFO* img = nullptr;  // close with tsk_img_close()
+  // QCOW2: media ranges whose clusters (or L2 tables) lie outside their file. Reads touching them
+  // fail (libqcow 20201213 overruns a heap buffer reading a cluster cut short by the file's end).
+  std::vector<BadRange> damage;
   // The files read: the image, its extents (VMDK), then each parent in order.
   std::vector<std::filesystem::path> files;
   uint32_t bytes_per_sector = 0;  // the container's own (VHDX), 0: not recorded
@@ -46,5 +56,12 @@ struct BackingFile {
 };
 std::optional<BackingFile> qcow_backing(std::span<const unsigned char> header, uint64_t file_size,
                                         const std::string& name);
+
+// QCOW2 (versions 2 and 3): checks the header's geometry and L1 table (throws EvidenceError
+// naming `name` when impossible) and returns the media ranges whose L2 tables or uncompressed
+// clusters do not lie wholly inside the file. `read(offset, buf, n)` reads exactly n bytes of
+// the file or returns false. Exposed for fuzzing.
+std::vector<BadRange> qcow2_bad_ranges(const std::function<bool(uint64_t, void*, size_t)>& read,
+                                       uint64_t file_size, const std::string& name);
 
 }  // namespace safehold::fs::container

@@ -394,6 +394,6 @@ TEST_CASE("a carve that cannot read all of its image is recorded as failed, with
   REQUIRE(jobs.size() >= 1);
   CHECK(jobs[0]["job"] == "carve");
   CHECK(jobs[0]["ok"] == false);
-  CHECK(jobs[0]["error"].get<std::string>().find(cut.string() +
-                                                 ": carved with read failures") == 0);
+  CHECK(jobs[0]["error"].get<std::string>().find(cut.string() + ": carved with read failures") ==
+        0);
 }
