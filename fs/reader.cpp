@@ -341,10 +341,18 @@ void read_ewf_parallel(const Image& img,
 }
 
 // A range that cannot be read: named, and delivered as zeros when asked (to `zeros` when set).
-bool unreadable(uint64_t off, uint64_t len, const std::string& why, const ReadOptions& opts,
+bool unreadable(uint64_t off, uint64_t len, const std::string& why,
+                const std::vector<ChunkError>& damage, const ReadOptions& opts,
                 const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                 ReadResult& result) {
-  if (!result.errors.empty()) {
+  // A range the image's structure already names (Image::damage()): named as it is, once.
+  auto known = std::find_if(damage.begin(), damage.end(), [&](const ChunkError& d) {
+    return d.img_offset <= off && off < d.img_offset + d.len;
+  });
+  if (known != damage.end()) {
+    if (result.errors.empty() || result.errors.back().img_offset != known->img_offset)
+      result.errors.push_back(*known);
+  } else if (!result.errors.empty()) {
     ChunkError& last = result.errors.back();
     if (last.img_offset + last.len == off) {  // one range for a run of failing pieces
       last.len += len;
@@ -387,8 +395,7 @@ void read_blocks(const Image& img,
       return n;
     } catch (const EvidenceError& e) {
       if (want > kPiece) return size_t{0};
-      std::string why = e.what();
-      *more = unreadable(off, want, why, opts, sink, result);
+      *more = unreadable(off, want, e.what(), img.damage(), opts, sink, result);
       return want;
     }
   };

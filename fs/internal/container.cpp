@@ -299,6 +299,21 @@ void check_size(const fsys::path& p, uint64_t size, const char* what) {
                         std::to_string(size) + " bytes of media, more than Safehold accepts");
 }
 
+// The files of a chain, closed and freed however the disk's construction ends.
+template <typename T, typename E, int (*Close)(T*, E**), int (*Free)(T**, E**)>
+struct Chain {
+  std::vector<T*> v;
+  Chain() = default;
+  Chain(const Chain&) = delete;
+  Chain& operator=(const Chain&) = delete;
+  ~Chain() {
+    for (auto* f : v) {
+      Close(f, nullptr);
+      Free(&f, nullptr);
+    }
+  }
+};
+
 // ---- QCOW ----
 
 class QcowDisk : public Disk {
@@ -308,7 +323,7 @@ class QcowDisk : public Disk {
     fsys::path p = path;
     for (int level = 0;; ++level) {
       libqcow_file_t* f = open_one(p);
-      chain_.push_back(f);
+      chain_.v.push_back(f);
       files.push_back(p);
       check_clusters(p);
       std::string backing = backing_name(p);
@@ -319,24 +334,18 @@ class QcowDisk : public Disk {
       p = find_parent(p, backing, level, parents, "a QCOW image");
     }
     // Each file reads what it does not hold from the next one.
-    for (size_t i = 0; i + 1 < chain_.size(); ++i) {
+    for (size_t i = 0; i + 1 < chain_.v.size(); ++i) {
       QcowError err;
-      if (libqcow_file_set_parent_file(chain_[i], chain_[i + 1], err.out()) != 1)
+      if (libqcow_file_set_parent_file(chain_.v[i], chain_.v[i + 1], err.out()) != 1)
         throw EvidenceError(files[i].string() + ": cannot use " + files[i + 1].string() +
                             " as its backing file (" + err.text() + ")");
     }
     size64_t media = 0;
     QcowError err;
-    if (libqcow_file_get_media_size(chain_[0], &media, err.out()) != 1)
+    if (libqcow_file_get_media_size(chain_.v[0], &media, err.out()) != 1)
       throw EvidenceError(name + ": cannot read the QCOW media size (" + err.text() + ")");
     check_size(path, media, "QCOW image");
     size = media;
-  }
-  ~QcowDisk() override {
-    for (auto* f : chain_) {
-      libqcow_file_close(f, nullptr);
-      libqcow_file_free(&f, nullptr);
-    }
   }
   ssize_t read(uint64_t off, char* buf, size_t len, std::string* why) override {
     // Never into a range whose clusters lie outside their file (see Opened::damage).
@@ -350,11 +359,25 @@ class QcowDisk : public Disk {
       *why = range_text(d.offset, d.len) + " cannot be read: " + d.reason;
       return -1;
     }
-    QcowError err;
-    ssize_t n = libqcow_file_read_buffer_at_offset(chain_[0], buf, len, static_cast<off64_t>(off),
-                                                   err.out());
-    if (n < 0) *why = err.text();
-    return n;
+    // One cluster per call: libqcow 20201213 returned the backing file's data for a child's own
+    // clusters when one read spanned several clusters (a 4 MiB read of a qemu-io-written child).
+    size_t done = 0;
+    while (done < len) {
+      const uint64_t at = off + done;
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(len - done, cluster_ - at % cluster_));
+      QcowError err;
+      ssize_t got = libqcow_file_read_buffer_at_offset(chain_.v[0], buf + done, n,
+                                                       static_cast<off64_t>(at), err.out());
+      if (got <= 0) {
+        if (done > 0) break;
+        *why = err.text();
+        return -1;
+      }
+      done += static_cast<size_t>(got);
+      if (static_cast<size_t>(got) < n) break;
+    }
+    return static_cast<ssize_t>(done);
   }
 
  private:
@@ -382,6 +405,11 @@ class QcowDisk : public Disk {
   // of the chain would hold them (a child's read falls through to its parent).
   void check_clusters(const fsys::path& p) {
     Fd fd(p);
+    unsigned char h[36] = {};
+    if (fd.read(0, h, sizeof h)) {  // the smallest cluster size of the chain
+      const uint32_t bits = be32(h + 4) == 1 ? h[32] : be32(h + 20);
+      if (bits >= 9 && bits <= 21) cluster_ = std::min<uint64_t>(cluster_, uint64_t{1} << bits);
+    }
     auto more = qcow2_bad_ranges(
         [&](uint64_t off, void* b, size_t n) { return fd.read(off, b, n); }, fd.size(), p.string());
     damage.insert(damage.end(), more.begin(), more.end());
@@ -401,7 +429,8 @@ class QcowDisk : public Disk {
       throw EvidenceError(p.string() + ": its backing file name cannot be read");
     return s;
   }
-  std::vector<libqcow_file_t*> chain_;
+  Chain<libqcow_file_t, libqcow_error_t, libqcow_file_close, libqcow_file_free> chain_;
+  uint64_t cluster_ = uint64_t{1} << 21;
 };
 
 // ---- VHD, VHDX ----
@@ -413,7 +442,7 @@ class VhdiDisk : public Disk {
     fsys::path p = path;
     for (int level = 0;; ++level) {
       libvhdi_file_t* f = open_one(p);
-      chain_.push_back(f);
+      chain_.v.push_back(f);
       files.push_back(p);
       uint32_t type = 0;
       VhdiError err;
@@ -424,38 +453,33 @@ class VhdiDisk : public Disk {
         throw EvidenceError(name + ": its chain of differencing parents is longer than " +
                             std::to_string(kMaxParents) + " (or loops)");
       fsys::path parent = find_parent(p, parent_name(f), level, parents, "a differencing disk");
-      libvhdi_file_t* pf = open_one(parent);
-      check_identifier(f, pf, p, parent);
-      libvhdi_file_close(pf, nullptr);
-      libvhdi_file_free(&pf, nullptr);
+      {
+        Chain<libvhdi_file_t, libvhdi_error_t, libvhdi_file_close, libvhdi_file_free> probe;
+        probe.v.push_back(open_one(parent));
+        check_identifier(f, probe.v[0], p, parent);
+      }
       p = parent;
     }
-    for (size_t i = 0; i + 1 < chain_.size(); ++i) {
+    for (size_t i = 0; i + 1 < chain_.v.size(); ++i) {
       VhdiError err;
-      if (libvhdi_file_set_parent_file(chain_[i], chain_[i + 1], err.out()) != 1)
+      if (libvhdi_file_set_parent_file(chain_.v[i], chain_.v[i + 1], err.out()) != 1)
         throw EvidenceError(files[i].string() + ": cannot use " + files[i + 1].string() +
                             " as its parent (" + err.text() + ")");
     }
     size64_t media = 0;
     VhdiError err;
-    if (libvhdi_file_get_media_size(chain_[0], &media, err.out()) != 1)
+    if (libvhdi_file_get_media_size(chain_.v[0], &media, err.out()) != 1)
       throw EvidenceError(name + ": cannot read the media size (" + err.text() + ")");
     check_size(path, media, "virtual disk");
     size = media;
     uint32_t bps = 0;
-    if (libvhdi_file_get_bytes_per_sector(chain_[0], &bps, err.out()) == 1 &&
+    if (libvhdi_file_get_bytes_per_sector(chain_.v[0], &bps, err.out()) == 1 &&
         (bps == 512 || bps == 4096))
       bytes_per_sector = bps;
   }
-  ~VhdiDisk() override {
-    for (auto* f : chain_) {
-      libvhdi_file_close(f, nullptr);
-      libvhdi_file_free(&f, nullptr);
-    }
-  }
   ssize_t read(uint64_t off, char* buf, size_t len, std::string* why) override {
     VhdiError err;
-    ssize_t n = libvhdi_file_read_buffer_at_offset(chain_[0], buf, len, static_cast<off64_t>(off),
+    ssize_t n = libvhdi_file_read_buffer_at_offset(chain_.v[0], buf, len, static_cast<off64_t>(off),
                                                    err.out());
     if (n < 0) *why = err.text();
     return n;
@@ -492,7 +516,7 @@ class VhdiDisk : public Disk {
                           " is not its parent (the parent's identifier differs from the one "
                           "the differencing disk records)");
   }
-  std::vector<libvhdi_file_t*> chain_;
+  Chain<libvhdi_file_t, libvhdi_error_t, libvhdi_file_close, libvhdi_file_free> chain_;
 };
 
 // ---- VMDK ----
@@ -504,7 +528,7 @@ class VmdkDisk : public Disk {
     fsys::path p = path;
     for (int level = 0;; ++level) {
       libvmdk_handle_t* h = open_one(p);
-      chain_.push_back(h);
+      chain_.v.push_back(h);
       std::string parent = parent_name(h);
       if (parent.empty()) break;
       if (level >= kMaxParents)
@@ -512,28 +536,22 @@ class VmdkDisk : public Disk {
                             std::to_string(kMaxParents) + " (or loops)");
       p = find_parent(p, parent, level, parents, "a VMDK child disk");
     }
-    for (size_t i = 0; i + 1 < chain_.size(); ++i) {
+    for (size_t i = 0; i + 1 < chain_.v.size(); ++i) {
       VmdkError err;
-      if (libvmdk_handle_set_parent_handle(chain_[i], chain_[i + 1], err.out()) != 1)
+      if (libvmdk_handle_set_parent_handle(chain_.v[i], chain_.v[i + 1], err.out()) != 1)
         throw EvidenceError(name + ": cannot use its parent disk (" + err.text() + ")");
     }
     size64_t media = 0;
     VmdkError err;
-    if (libvmdk_handle_get_media_size(chain_[0], &media, err.out()) != 1)
+    if (libvmdk_handle_get_media_size(chain_.v[0], &media, err.out()) != 1)
       throw EvidenceError(name + ": cannot read the VMDK media size (" + err.text() + ")");
     check_size(path, media, "VMDK image");
     size = media;
   }
-  ~VmdkDisk() override {
-    for (auto* h : chain_) {
-      libvmdk_handle_close(h, nullptr);
-      libvmdk_handle_free(&h, nullptr);
-    }
-  }
   ssize_t read(uint64_t off, char* buf, size_t len, std::string* why) override {
     VmdkError err;
-    ssize_t n = libvmdk_handle_read_buffer_at_offset(chain_[0], buf, len, static_cast<off64_t>(off),
-                                                     err.out());
+    ssize_t n = libvmdk_handle_read_buffer_at_offset(chain_.v[0], buf, len,
+                                                     static_cast<off64_t>(off), err.out());
     if (n < 0) *why = err.text();
     return n;
   }
@@ -553,7 +571,7 @@ class VmdkDisk : public Disk {
     if (libvmdk_handle_open(h, p.c_str(), LIBVMDK_OPEN_READ, err.out()) != 1)
       throw EvidenceError(p.string() + ": cannot be read as a VMDK image (" + err.text() + ")");
     const fsys::path dir = p.parent_path().empty() ? fsys::path(".") : p.parent_path();
-    check_extents(h, p, dir);
+    check_extents(h, p);
     const std::string d = dir.string();
     if (libvmdk_handle_set_extent_data_files_path(h, d.c_str(), d.size(), err.out()) != 1 ||
         libvmdk_handle_open_extent_data_files(h, err.out()) != 1) {
@@ -565,7 +583,7 @@ class VmdkDisk : public Disk {
     return h;
   }
   // Every extent file the descriptor names must be beside it: a missing one is named.
-  void check_extents(libvmdk_handle_t* h, const fsys::path& p, const fsys::path& dir) {
+  void check_extents(libvmdk_handle_t* h, const fsys::path& p) {
     int n = 0;
     VmdkError err;
     if (libvmdk_handle_get_number_of_extents(h, &n, err.out()) != 1 || n <= 0) {
@@ -601,7 +619,7 @@ class VmdkDisk : public Disk {
     return std::string(reinterpret_cast<char*>(buf),
                        strnlen(reinterpret_cast<char*>(buf), sizeof buf));
   }
-  std::vector<libvmdk_handle_t*> chain_;
+  Chain<libvmdk_handle_t, libvmdk_error_t, libvmdk_handle_close, libvmdk_handle_free> chain_;
 };
 
 // ---- the TSK callback image ----
