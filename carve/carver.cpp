@@ -34,6 +34,12 @@ nlohmann::json to_json(const Summary& s) {
   auto errs = nlohmann::json::array();
   for (auto& p : s.errors) errs.push_back(fs::to_json(p));
   j["errors"] = errs;
+  auto bad = nlohmann::json::array();
+  for (auto& e : s.unreadable)
+    bad.push_back({{"img_offset", e.img_offset}, {"len", e.len}, {"message", e.message}});
+  j["unreadable"] = bad;
+  j["unreadable_files"] = s.unreadable_files;
+  j["complete"] = s.complete;
   return j;
 }
 
@@ -76,6 +82,7 @@ void run_passes(Pass1& p1, Pass2* p2, Jobs& jobs) {
 // list from where it stood at the start (the walks' part in filesystem order).
 struct ErrorSources {
   std::vector<fs::Problem> at_start, reads1, reads2, chat, space;
+  std::vector<fs::ChunkError> unreadable2;
   size_t known = 0;  // ev.problems().size() at the start
 };
 std::vector<fs::Problem> collect_errors(const fs::Evidence& ev, const ErrorSources& s,
@@ -90,6 +97,21 @@ std::vector<fs::Problem> collect_errors(const fs::Evidence& ev, const ErrorSourc
     for (size_t i = a; i < b; ++i) out.push_back(probs[i]);
   for (size_t i = std::max(p1.walk_end(), s.known); i < probs.size(); ++i) out.push_back(probs[i]);
   return out;
+}
+
+// What could not be read: the image's own damage, then pass 2's unreadable ranges not inside it.
+void unreadable_of(const fs::Evidence& ev, const ErrorSources& s, Summary& sum) {
+  sum.unreadable = ev.image().damage();
+  for (auto& e : s.unreadable2) {
+    const bool known = std::any_of(sum.unreadable.begin(), sum.unreadable.end(), [&](auto& d) {
+      return d.img_offset <= e.img_offset && e.img_offset + e.len <= d.img_offset + d.len;
+    });
+    if (!known) sum.unreadable.push_back(e);
+  }
+  std::sort(sum.unreadable.begin(), sum.unreadable.end(),
+            [](auto& a, auto& b) { return a.img_offset < b.img_offset; });
+  sum.unreadable_files = s.reads1.size();
+  sum.complete = sum.unreadable.empty() && sum.unreadable_files == 0;
 }
 
 void write_reports(const fs::Evidence& ev, const CarveOptions& o,
@@ -142,6 +164,7 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
     sum.carve_space = s2.carve_space;
     sum.bytes_read += s2.bytes_read;
     errs.reads2 = s2.errors;
+    errs.unreadable2 = s2.unreadable;
     p2.reset();  // its scratch file goes
   }
 
@@ -157,6 +180,7 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   sum.known_skipped = kc.skipped;
 
   sum.errors = collect_errors(ev, errs, p1);
+  unreadable_of(ev, errs, sum);
   for (auto& a : arts) {
     sum.counts[a.type][a.state]++;
     sum.artefacts++;

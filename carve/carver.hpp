@@ -54,6 +54,12 @@ struct Summary {
   std::map<std::string, uint64_t> truncated;  // pass-2 candidates cut short, by type
   uint64_t bifragment = 0;                    // JPEGs rebuilt from two fragments
   std::vector<fs::Problem> errors;
+  // Read failures: image ranges that could not be read (the image's own damage and what pass 2
+  // could not read), and files whose content could not be read in full (their problems are in
+  // `errors` too). complete is false when either is non-empty: the carve missed something.
+  std::vector<fs::ChunkError> unreadable;
+  uint64_t unreadable_files = 0;
+  bool complete = true;
   double seconds = 0;
   bool chat_linked = false;
   uint64_t known = 0;          // artefacts found in a known-hash set

@@ -168,6 +168,7 @@ void Pass2::read_span(size_t first, size_t last) {
   ro.share = c_.ev.image().shared_chunks();  // pass 1's TSK reads take what this decodes
   ro.start = start;
   ro.length = end - start;
+  ro.open = c_.ev.image().options();  // --raw, --parent, --sector-size as pass 1 opened it
   // Calls fn(offset in the piece, length) for the parts of an image piece inside the regions.
   auto route = [&](uint64_t off, uint64_t len, auto&& fn) {
     uint64_t bend = off + len;
@@ -191,16 +192,39 @@ void Pass2::read_span(size_t first, size_t last) {
           });
         },
         ro);
-    for (auto& e : res.errors) stats_.errors.push_back({"image", e.message, e.img_offset});
+    for (auto& e : res.errors) {
+      stats_.errors.push_back({"image", e.message, e.img_offset});
+      not_read(first, last, e);
+    }
   } catch (const std::exception& e) {
     stats_.errors.push_back({"image", std::string("read failed: ") + e.what(), start});
     // Keep the carve space consistent: what could not be read is fed as zeros.
     uint64_t want = space_.start[last] + regions[last].len;
+    const uint64_t from = buf_start_ + buf_.size();
     std::vector<std::byte> zeros(1 << 20);
     while (buf_start_ + buf_.size() < want)
       feed(std::span<const std::byte>(zeros).first(
           static_cast<size_t>(std::min<uint64_t>(zeros.size(), want - buf_start_ - buf_.size()))));
+    if (want > from) {
+      stats_.bytes_read -= std::min(stats_.bytes_read, want - from);
+      stats_.unreadable.push_back({start, end - start, std::string("read failed: ") + e.what()});
+    }
   }
+}
+
+// An unreadable image range met while reading regions first..last: its part inside the regions
+// was fed as zeros, so it is taken off bytes_read and recorded.
+void Pass2::not_read(size_t first, size_t last, const fs::ChunkError& e) {
+  uint64_t inside = 0;
+  for (size_t x = first; x <= last; ++x) {
+    const auto& r = space_.regions[x];
+    const uint64_t a = std::max(e.img_offset, r.img);
+    const uint64_t z = std::min(e.img_offset + e.len, r.img + r.len);
+    if (a < z) inside += z - a;
+  }
+  if (inside == 0) return;
+  stats_.bytes_read -= std::min(stats_.bytes_read, inside);
+  stats_.unreadable.push_back(e);
 }
 
 // n bytes of zeros. With nothing pending they cannot start an artefact (no header begins with a

@@ -74,6 +74,9 @@ struct Pass2Stats {
   std::map<std::string, uint64_t> truncated;  // candidates cut short, by type
   uint64_t bifragment = 0;
   std::vector<fs::Problem> errors;  // image read errors
+  // The parts of the carve space that could not be read (fed as zeros, not counted in
+  // bytes_read).
+  std::vector<fs::ChunkError> unreadable;
 };
 
 class Pass2 {
@@ -102,6 +105,7 @@ class Pass2 {
 
   bool idle() const { return buf_.empty() && scan_ == buf_start_ && wait_until_ <= buf_start_; }
   void read_span(size_t first, size_t last);
+  void not_read(size_t first, size_t last, const fs::ChunkError& e);
   void feed_zeros(uint64_t n);
   void feed(std::span<const std::byte> b);
   void process(bool final);

@@ -243,8 +243,15 @@ void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where) 
 
 std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool labels,
                                          uint32_t sector_size) {
+  OpenOptions o;
+  o.sector_size = sector_size;
+  return open(path, labels, o);
+}
+
+std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool labels,
+                                         const OpenOptions& opts) {
   std::unique_ptr<Evidence> ev(new Evidence());
-  ev->image_ = Image::open(path, sector_size);
+  ev->image_ = Image::open(path, opts);
   ev->impl_ = std::make_unique<Impl>();
   OpenCtx c{ev->image_.get(),  labels,        &ev->filesystems_, &ev->impl_->fs,
             &ev->impl_->pools, &ev->problems_};

@@ -90,6 +90,9 @@ class Evidence {
   // `sector_size`: see Image::open (0: from the container or detected).
   static std::unique_ptr<Evidence> open(const std::filesystem::path& path, bool labels = true,
                                         uint32_t sector_size = 0);
+  // The same with every way of opening the image (--raw, --parent; see OpenOptions).
+  static std::unique_ptr<Evidence> open(const std::filesystem::path& path, bool labels,
+                                        const OpenOptions& opts);
   ~Evidence();
 
   Image& image() const { return *image_; }

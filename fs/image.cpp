@@ -9,6 +9,7 @@
 
 #include "fs/ewf.hpp"
 #include "fs/ewf_image.hpp"
+#include "fs/internal/container.hpp"
 #include "fs/internal/ewf_chunks.hpp"
 #include "fs/internal/ewf_map.hpp"
 
@@ -43,6 +44,10 @@ const char* to_string(ImageFormat f) {
       return "vhd";
     case ImageFormat::vmdk:
       return "vmdk";
+    case ImageFormat::qcow:
+      return "qcow";
+    case ImageFormat::vhdx:
+      return "vhdx";
   }
   return "unknown";
 }
@@ -119,24 +124,6 @@ EwfMetadata read_ewf_metadata(const ewf::Handle& h) {
   return m;
 }
 
-// TSK's own detection leaks the libvhdi/libvmdk handles of every format it rules out (seen under
-// LeakSanitizer), so recognise VHD and VMDK by their signatures and open anything else as raw.
-TSK_IMG_TYPE_ENUM detect_type(const fsys::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  char head[64] = {};
-  in.read(head, sizeof head);
-  std::string h(head, static_cast<size_t>(in.gcount()));
-  if (h.rfind("KDMV", 0) == 0 || h.find("# Disk DescriptorFile") != std::string::npos)
-    return TSK_IMG_TYPE_VMDK_VMDK;
-  if (h.rfind("conectix", 0) == 0) return TSK_IMG_TYPE_VHD_VHD;
-  in.clear();
-  in.seekg(-512, std::ios::end);
-  char foot[8] = {};
-  if (in && in.read(foot, sizeof foot) && std::string(foot, 8) == "conectix")
-    return TSK_IMG_TYPE_VHD_VHD;
-  return TSK_IMG_TYPE_RAW;
-}
-
 bool boot_signature_at(TSK_IMG_INFO* img, uint64_t off) {
   unsigned char b[512];
   if (off + sizeof b > static_cast<uint64_t>(img->size)) return false;
@@ -174,7 +161,28 @@ uint32_t detect_sector_size(TSK_IMG_INFO* img) {
 
 }  // namespace
 
-std::unique_ptr<Image> Image::open(const fsys::path& path, uint32_t sector_size) {
+namespace {
+
+ImageFormat format_of(container::Kind k) {
+  switch (k) {
+    case container::Kind::qcow:
+      return ImageFormat::qcow;
+    case container::Kind::vhd:
+      return ImageFormat::vhd;
+    case container::Kind::vhdx:
+      return ImageFormat::vhdx;
+    case container::Kind::vmdk:
+      return ImageFormat::vmdk;
+    case container::Kind::none:
+      break;
+  }
+  return ImageFormat::raw;
+}
+
+}  // namespace
+
+std::unique_ptr<Image> Image::open(const fsys::path& path, const OpenOptions& opts) {
+  const uint32_t sector_size = opts.sector_size;
   if (sector_size != 0 && sector_size != 512 && sector_size != 1024 && sector_size != 2048 &&
       sector_size != 4096)
     throw EvidenceError(path.string() + ": sector size " + std::to_string(sector_size) +
@@ -191,10 +199,11 @@ std::unique_ptr<Image> Image::open(const fsys::path& path, uint32_t sector_size)
   }
   std::unique_ptr<Image> img(new Image());
   img->path_ = path;
+  img->opts_ = opts;
   img->lock_ = std::make_unique<Lock>();
 
   ewf::Error err;
-  const bool is_ewf = libewf_check_file_signature(path.c_str(), err.out()) == 1;
+  const bool is_ewf = !opts.raw && libewf_check_file_signature(path.c_str(), err.out()) == 1;
   tsk_error_reset();
   std::string p = path.string();
   if (is_ewf) {
@@ -225,26 +234,43 @@ std::unique_ptr<Image> Image::open(const fsys::path& path, uint32_t sector_size)
     }
     return img;
   }
-  const TSK_IMG_TYPE_ENUM type = detect_type(path);
-  img->img_ = tsk_img_open_utf8_sing(p.c_str(), type, sector_size);
+  std::string unsupported;
+  const container::Kind kind =
+      opts.raw ? container::Kind::none : container::detect(path, &unsupported);
+  if (!unsupported.empty())
+    throw EvidenceError(p + ": is " + unsupported +
+                        ", which Safehold cannot read (use --raw to read the file as raw data)");
+  if (kind != container::Kind::none) {
+    // Through Safehold's own TSK image over libqcow/libvhdi/libvmdk: TSK's VHD and VMDK backends
+    // know no parents, and its detection leaks the handles of every format it rules out.
+    auto c = container::open(path, kind, opts.parents, sector_size);
+    img->img_ = c.img;
+    img->format_ = format_of(kind);
+    img->segments_ = std::move(c.files);
+    for (auto& d : c.damage)
+      img->damage_.push_back({d.offset, d.len,
+                              "image bytes " + std::to_string(d.offset) + "-" +
+                                  std::to_string(d.offset + d.len - 1) +
+                                  " cannot be read: " + d.reason});
+    if (sector_size == 0 && c.bytes_per_sector == 0 && detect_sector_size(img->img_) == 4096) {
+      tsk_img_close(img->img_);
+      img->img_ = container::open(path, kind, opts.parents, 4096).img;
+    }
+    if (img->size() == 0) throw EvidenceError(p + ": the image holds no data (size 0)");
+    return img;
+  }
+  if (!opts.parents.empty())
+    throw EvidenceError(p + ": --parent was given, but this is not a differencing disk");
+  img->img_ = tsk_img_open_utf8_sing(p.c_str(), TSK_IMG_TYPE_RAW, sector_size);
   if (img->img_ && sector_size == 0 && detect_sector_size(img->img_) == 4096) {
     tsk_img_close(img->img_);
-    img->img_ = tsk_img_open_utf8_sing(p.c_str(), type, 4096);
+    img->img_ = tsk_img_open_utf8_sing(p.c_str(), TSK_IMG_TYPE_RAW, 4096);
   }
   if (!img->img_) {
     std::string why = take_tsk_error();
     throw EvidenceError(p + ": not a recognised image" + (why.empty() ? "" : " (" + why + ")"));
   }
-  switch (img->img_->itype) {
-    case TSK_IMG_TYPE_VHD_VHD:
-      img->format_ = ImageFormat::vhd;
-      break;
-    case TSK_IMG_TYPE_VMDK_VMDK:
-      img->format_ = ImageFormat::vmdk;
-      break;
-    default:
-      img->format_ = img->img_->num_img > 1 ? ImageFormat::split_raw : ImageFormat::raw;
-  }
+  img->format_ = img->img_->num_img > 1 ? ImageFormat::split_raw : ImageFormat::raw;
   for (int i = 0; i < img->img_->num_img; ++i) img->segments_.emplace_back(img->img_->images[i]);
   if (img->segments_.empty()) img->segments_.push_back(path);
   if (img->size() == 0) throw EvidenceError(p + ": the image holds no data (size 0)");

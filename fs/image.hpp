@@ -1,4 +1,5 @@
-// An opened piece of evidence: E01 (one or many segments), raw/dd, split raw, VHD, VMDK.
+// An opened piece of evidence: E01 (one or many segments), raw/dd, split raw, QCOW/QCOW2, VHD,
+// VHDX and VMDK (with their parents and extents).
 // Reads are thread-safe (serialised inside; use SequentialReader for fast whole-image reads).
 #pragma once
 
@@ -21,7 +22,7 @@ class ChunkMap;
 
 namespace safehold::fs {
 
-enum class ImageFormat { raw, split_raw, ewf, vhd, vmdk };
+enum class ImageFormat { raw, split_raw, ewf, vhd, vmdk, qcow, vhdx };
 const char* to_string(ImageFormat f);
 
 // Metadata an EWF image carries (absent values are "").
@@ -34,19 +35,40 @@ struct EwfMetadata {
   std::vector<std::pair<uint64_t, uint64_t>> acquiry_errors;  // {first sector, count}
 };
 
+// How to open an image (Image::open).
+struct OpenOptions {
+  // 0 takes it from the container (E01, VHDX) or detects it: 4096 when a GPT header is at byte
+  // 4096, or when an MBR's partitions start at boot sectors only if counted in 4096-byte sectors;
+  // else 512. Any other value (512, 1024, 2048, 4096) overrides both.
+  uint32_t sector_size = 0;
+  // Read the file as raw media whatever it looks like (a container or format Safehold recognises
+  // is otherwise opened as that, or refused when it cannot read it).
+  bool raw = false;
+  // Parents of a differencing disk (QCOW backing file, differencing VHD/VHDX, VMDK child), the
+  // image's own parent first; when empty, each parent recorded in a file is looked for beside it.
+  std::vector<std::filesystem::path> parents;
+};
+
 class Image {
  public:
-  // Opens by path; for E01 and split raw, give the first segment and the rest are found.
-  // `sector_size` 0 takes it from the container (E01) or detects it: 4096 when a GPT header is at
-  // byte 4096, or when an MBR's partitions start at boot sectors only if counted in 4096-byte
-  // sectors; else 512. Any other value (512, 1024, 2048, 4096) overrides both.
+  // Opens by path; for E01 and split raw, give the first segment and the rest are found; for a
+  // VMDK, its descriptor. `segments()` lists every file read (segments, extents, parents).
   // Throws EvidenceError naming the file and the problem.
-  static std::unique_ptr<Image> open(const std::filesystem::path& path, uint32_t sector_size = 0);
+  // An unsupported format (DMG, VDI, EWF2, a compressed file, ...) is refused naming it, unless
+  // `raw`; a differencing disk whose parent, or a VMDK whose extent file, is missing is refused
+  // naming the missing file.
+  static std::unique_ptr<Image> open(const std::filesystem::path& path, const OpenOptions& opts);
+  static std::unique_ptr<Image> open(const std::filesystem::path& path, uint32_t sector_size = 0) {
+    OpenOptions o;
+    o.sector_size = sector_size;
+    return open(path, o);
+  }
   ~Image();
   Image(const Image&) = delete;
   Image& operator=(const Image&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
+  const OpenOptions& options() const { return opts_; }
   ImageFormat format() const { return format_; }
   uint64_t size() const;
   uint32_t sector_size() const;
@@ -73,6 +95,7 @@ class Image {
  private:
   Image() = default;
   std::filesystem::path path_;
+  OpenOptions opts_;
   ImageFormat format_ = ImageFormat::raw;
   std::vector<std::filesystem::path> segments_;
   std::optional<EwfMetadata> ewf_;

@@ -340,13 +340,88 @@ void read_ewf_parallel(const Image& img,
   result.used_raw_chunks = true;
 }
 
+// A range that cannot be read: named, and delivered as zeros when asked (to `zeros` when set).
+bool unreadable(uint64_t off, uint64_t len, const std::string& why,
+                const std::vector<ChunkError>& damage, const ReadOptions& opts,
+                const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
+                ReadResult& result) {
+  // A range the image's structure already names (Image::damage()): named as it is, once.
+  auto known = std::find_if(damage.begin(), damage.end(), [&](const ChunkError& d) {
+    return d.img_offset <= off && off < d.img_offset + d.len;
+  });
+  if (known != damage.end()) {
+    if (result.errors.empty() || result.errors.back().img_offset != known->img_offset)
+      result.errors.push_back(*known);
+  } else if (!result.errors.empty()) {
+    ChunkError& last = result.errors.back();
+    if (last.img_offset + last.len == off) {  // one range for a run of failing pieces
+      last.len += len;
+      last.message = "image bytes " + std::to_string(last.img_offset) + "-" +
+                     std::to_string(last.img_offset + last.len - 1) + " cannot be read: " + why;
+    } else {
+      result.errors.push_back({off, len,
+                               "image bytes " + std::to_string(off) + "-" +
+                                   std::to_string(off + len - 1) + " cannot be read: " + why});
+    }
+  } else {
+    result.errors.push_back({off, len,
+                             "image bytes " + std::to_string(off) + "-" +
+                                 std::to_string(off + len - 1) + " cannot be read: " + why});
+  }
+  if (!opts.deliver_damaged) return true;
+  if (opts.zeros) return opts.zeros(off, len);
+  static const std::vector<std::byte> zero_block(1 << 20);
+  for (uint64_t a = off; a < off + len;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(off + len - a, zero_block.size()));
+    if (!sink(a, std::span<const std::byte>(zero_block).first(n))) return false;
+    a += n;
+  }
+  return true;
+}
+
+// Every other format, in large blocks. A block that cannot be read is read again in 64 KiB
+// pieces, so that what can be read is delivered and only the failing pieces are named.
+void read_blocks(const Image& img,
+                 const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
+                 const ReadOptions& opts, ReadResult& result) {
+  const uint64_t end = opts.length ? std::min(img.size(), opts.start + opts.length) : img.size();
+  std::vector<std::byte> buf(opts.block_size ? opts.block_size : (4u << 20));
+  constexpr size_t kPiece = 64 * 1024;
+  auto piece = [&](uint64_t off, size_t want, bool* more) {
+    try {
+      size_t n = img.read(off, std::span<std::byte>(buf.data(), want));
+      result.bytes += n;
+      *more = sink(off, std::span<const std::byte>(buf.data(), n));
+      return n;
+    } catch (const EvidenceError& e) {
+      if (want > kPiece) return size_t{0};
+      *more = unreadable(off, want, e.what(), img.damage(), opts, sink, result);
+      return want;
+    }
+  };
+  for (uint64_t off = opts.start; off < end;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off));
+    bool more = true;
+    size_t n = piece(off, want, &more);
+    if (n == 0 && want > kPiece) {
+      for (uint64_t a = off; a < off + want && more;) {
+        const size_t w = static_cast<size_t>(std::min<uint64_t>(kPiece, off + want - a));
+        a += std::max<size_t>(piece(a, w, &more), w);
+      }
+      n = want;
+    }
+    if (n == 0 || !more) break;
+    off += n;
+  }
+}
+
 }  // namespace
 
 ReadResult read_sequential(const std::filesystem::path& path,
                            const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                            const ReadOptions& opts) {
   // Opened as every other command opens it, so all agree on whether the image can be read.
-  auto img = Image::open(path);
+  auto img = Image::open(path, opts.open);
   return read_sequential(*img, sink, opts);
 }
 
@@ -358,19 +433,10 @@ ReadResult read_sequential(const Image& img,
     read_ewf_parallel(img, sink, opts, result);
     return result;
   }
-  // Other formats read through a handle of their own: Image::read serialises its callers, and
-  // the caller's own reads (pass 1's) go on beside this one.
-  auto own = Image::open(img.path());
-  const uint64_t end = opts.length ? std::min(own->size(), opts.start + opts.length) : own->size();
-  std::vector<std::byte> buf(opts.block_size ? opts.block_size : (4u << 20));
-  for (uint64_t off = opts.start; off < end;) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off));
-    size_t n = own->read(off, std::span<std::byte>(buf.data(), want));
-    if (n == 0) break;
-    result.bytes += n;
-    if (!sink(off, std::span<const std::byte>(buf.data(), n))) break;
-    off += n;
-  }
+  // Other formats read through a handle of their own, opened as img was: Image::read serialises
+  // its callers, and the caller's own reads (pass 1's) go on beside this one.
+  auto own = Image::open(img.path(), img.options());
+  read_blocks(*own, sink, opts, result);
   return result;
 }
 

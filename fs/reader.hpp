@@ -1,7 +1,7 @@
 // A fast whole-image sequential reader. On E01 it reads stored chunks through Safehold's own chunk
 // map (every size and offset from the evidence checked) in one thread, decompresses and checks
 // them (Adler-32) in parallel with libdeflate, and delivers them in order; elsewhere (raw, split
-// raw, VHD, VMDK) it reads in large blocks. Used by hashing, verification and carving.
+// raw, QCOW, VHD, VHDX, VMDK) it reads in large blocks. Used by hashing, verification and carving.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fs/error.hpp"
+#include "fs/image.hpp"
 
 namespace safehold::fs {
 
@@ -37,13 +38,16 @@ struct ReadOptions {
   // as zeros too (to `zeros` when set, else to the sink) so offsets stay contiguous; false skips
   // them (a hash that will not be presented needs none of their bytes).
   bool deliver_damaged = true;
+  // How the image is opened (Image::options() of an image already open, so that both agree).
+  OpenOptions open;
 };
 
 struct ReadResult {
   uint64_t bytes = 0;
   std::vector<ChunkError> errors;  // ranges that cannot be read, in image order
-  // E01 ranges whose chunks cannot be read go into errors and are delivered zero-filled (or
-  // skipped, see ReadOptions::deliver_damaged); read errors of other formats throw EvidenceError.
+  // Ranges that cannot be read (E01 chunks, or 64 KiB pieces of other formats whose reads fail)
+  // go into errors and are delivered zero-filled (or skipped, see ReadOptions::deliver_damaged);
+  // `bytes` counts only what was read.
   bool used_raw_chunks = false;  // true when the parallel E01 path was taken
 };
 
@@ -53,7 +57,8 @@ ReadResult read_sequential(const std::filesystem::path& image,
                            const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                            const ReadOptions& opts = {});
 // The same for an image already open: an E01's chunk map (and its shared chunk cache) is used as
-// it is, never parsed again; other formats are read through a handle of their own.
+// it is, never parsed again; other formats are read through a handle of their own, opened with
+// the image's own options (opts.open is not used).
 ReadResult read_sequential(const Image& image,
                            const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
                            const ReadOptions& opts = {});

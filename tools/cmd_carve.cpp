@@ -21,6 +21,8 @@ struct CarveArgs {
   bool no_unallocated = false, json = false, force = false, skip_known_ignorable = false;
   std::vector<std::string> known;
   unsigned threads = 0;
+  bool raw = false;
+  std::vector<std::string> parents;
   std::vector<std::string> argv;
 };
 
@@ -30,6 +32,19 @@ void clear_outputs(const std::filesystem::path& d) {
   for (const char* n :
        {"artefacts", "report.jsonl", "dfxml.xml", "summary.json", "messages.jsonl", "messages.csv"})
     std::filesystem::remove_all(d / n, ec);
+}
+
+// Anything that could not be read (the image's damage, ranges or files whose reads failed): the
+// carve is finished but incomplete, exit 2 (summary.json says what, and the bytes read).
+void fail_if_incomplete(const CarveArgs& a, const carve::Summary& s) {
+  if (s.complete) return;
+  fmt::print(stderr,
+             "safehold: {}: carved with read failures: {} unreadable {} of the image, {} {} "
+             "not read in full (see summary.json)\n",
+             base::printable(a.image), s.unreadable.size(),
+             s.unreadable.size() == 1 ? "range" : "ranges", s.unreadable_files,
+             s.unreadable_files == 1 ? "file" : "files");
+  throw CommandExit{static_cast<int>(Exit::failed)};
 }
 
 void run_carve(const CarveArgs& a) {
@@ -63,7 +78,10 @@ void run_carve(const CarveArgs& a) {
     fail(Exit::usage, "--skip-known-ignorable needs --known SET");
   std::unique_ptr<fs::Evidence> ev;
   try {
-    ev = fs::Evidence::open(a.image, /*labels=*/false);  // carving reports no labels
+    fs::OpenOptions open;
+    open.raw = a.raw;
+    open.parents.assign(a.parents.begin(), a.parents.end());
+    ev = fs::Evidence::open(a.image, /*labels=*/false, open);  // carving reports no labels
   } catch (const fs::EvidenceError& e) {
     fail(Exit::usage, e.what());
   }
@@ -117,6 +135,7 @@ void run_carve(const CarveArgs& a) {
   if (tty) fmt::print(stderr, "\n");
   if (a.json) {
     std::cout << base::dump(carve::to_json(s), 2) << "\n";
+    fail_if_incomplete(a, s);
     return;
   }
   fmt::print("Artefacts: {} in {}\n", s.artefacts, base::printable(a.outdir));
@@ -137,13 +156,19 @@ void run_carve(const CarveArgs& a) {
                    : "");
   for (auto& e : s.errors)
     fmt::print(stderr, "safehold: {}: {}\n", base::printable(e.where), base::printable(e.message));
+  fail_if_incomplete(a, s);
 }
 
 void register_carve(CLI::App& app) {
   auto* c = app.add_subcommand(
       "carve", "Recover media and chat databases from an image, with filesystem context");
   auto a = std::make_shared<CarveArgs>();
-  c->add_option("IMAGE", a->image, "Evidence image (E01, raw, split raw, VHD)")->required();
+  c->add_option("IMAGE", a->image, "Evidence image (E01, raw, split raw, QCOW2, VHD, VHDX, VMDK)")
+      ->required();
+  c->add_flag("--raw", a->raw,
+              "Read the file as raw media whatever it looks like (container, archive, ...)");
+  c->add_option("--parent", a->parents,
+                "Parent of a differencing disk, the image's own first (default: beside it)");
   c->add_option("-o,--output", a->outdir, "Output folder (must be empty unless --force)")
       ->required();
   c->add_option("--types", a->types,
@@ -165,6 +190,8 @@ void register_carve(CLI::App& app) {
     if (a->threads) a->argv.push_back("--threads " + std::to_string(a->threads));
     for (auto& k : a->known) a->argv.insert(a->argv.end(), {"--known", k});
     if (a->skip_known_ignorable) a->argv.push_back("--skip-known-ignorable");
+    if (a->raw) a->argv.push_back("--raw");
+    for (auto& p : a->parents) a->argv.insert(a->argv.end(), {"--parent", p});
     run_carve(*a);
   });
 }

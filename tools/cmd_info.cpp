@@ -14,13 +14,36 @@
 namespace safehold::tools {
 namespace {
 
-std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path, uint32_t sector_size) {
+// --raw and --parent, shared by info, ls and hash.
+struct OpenArgs {
+  uint32_t sector_size = 0;
+  bool raw = false;
+  std::vector<std::string> parents;
+  fs::OpenOptions options() const {
+    fs::OpenOptions o;
+    o.sector_size = sector_size;
+    o.raw = raw;
+    o.parents.assign(parents.begin(), parents.end());
+    return o;
+  }
+};
+
+void add_open_options(CLI::App* cmd, OpenArgs& a) {
+  cmd->add_flag("--raw", a.raw,
+                "Read the file as raw media whatever it looks like (container, archive, ...)");
+  cmd->add_option("--parent", a.parents,
+                  "Parent of a differencing disk (QCOW backing file, VHD/VHDX, VMDK), the "
+                  "image's own first (default: each as recorded, beside its child)");
+}
+
+std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path, const OpenArgs& a) {
+  const uint32_t sector_size = a.sector_size;
   if (sector_size != 0 && sector_size != 512 && sector_size != 1024 && sector_size != 2048 &&
       sector_size != 4096)
     fail(Exit::usage,
          fmt::format("--sector-size: {} is not one of 512, 1024, 2048, 4096", sector_size));
   try {
-    auto ev = fs::Evidence::open(path, true, sector_size);
+    auto ev = fs::Evidence::open(path, true, a.options());
     if (ev->filesystems().empty() && ev->volume_scheme() == "none" &&
         ev->image().damage().empty()) {
       // Nothing recognised may mean the first sectors cannot be read: that is damage (exit 2,
@@ -119,12 +142,14 @@ void register_info(CLI::App& app) {
       app.add_subcommand("info", "Show an image's format, metadata, volumes and filesystems");
   auto image = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  info->add_option("IMAGE", *image, "Evidence image (E01, raw, split raw, VHD, VMDK)")->required();
+  info->add_option("IMAGE", *image, "Evidence image (E01, raw, split raw, QCOW2, VHD, VHDX, VMDK)")
+      ->required();
   info->add_flag("--json", *json, "Write one JSON object");
-  auto sector = std::make_shared<uint32_t>(0);
+  auto sector = std::make_shared<OpenArgs>();
   const char* sector_help =
       "Bytes per sector: 512, 1024, 2048, 4096 (default: the container's, or detected)";
-  info->add_option("--sector-size", *sector, sector_help);
+  info->add_option("--sector-size", sector->sector_size, sector_help);
+  add_open_options(info, *sector);
   info->callback([image, json, sector] {
     auto ev = open_or_fail(*image, *sector);
     if (*json)
@@ -141,10 +166,12 @@ void register_info(CLI::App& app) {
   ls->add_option("IMAGE", *ls_image, "Evidence image")->required();
   ls->add_flag("--deleted", *deleted, "Only deleted and orphan files");
   ls->add_flag("--json", *ls_json, "One JSON object a line");
-  auto ls_sector = std::make_shared<uint32_t>(0);
-  ls->add_option("--sector-size", *ls_sector, sector_help);
+  auto ls_sector = std::make_shared<OpenArgs>();
+  ls->add_option("--sector-size", ls_sector->sector_size, sector_help);
+  add_open_options(ls, *ls_sector);
   ls->callback([ls_image, ls_json, deleted, ls_sector] {
     auto ev = open_or_fail(*ls_image, *ls_sector);
+    const size_t problems_at_open = ev->problems().size();
     for (auto& f : ev->filesystems()) {
       ev->walk(f.index, [&](const fs::FileEntry& e) {
         if (*deleted && e.state == fs::FileState::allocated) return true;
@@ -169,6 +196,8 @@ void register_info(CLI::App& app) {
       std::cerr << "safehold: " << base::printable(p.where) << ": " << base::printable(p.message)
                 << "\n";
     fail_if_damaged(*ev, *ls_image);
+    // What the walk could not read (directories, metadata): the listing is incomplete.
+    if (ev->problems().size() > problems_at_open) throw CommandExit{static_cast<int>(Exit::failed)};
   });
 }
 
@@ -183,7 +212,9 @@ void register_hash(CLI::App& app) {
   cmd->add_option("--hash", *algos, "Comma-separated: md5,sha1,sha256");
   cmd->add_option("--threads", *threads, "Decompression threads (default: all cores)");
   cmd->add_flag("--json", *json, "Write one JSON object");
-  cmd->callback([image, algos, json, threads] {
+  auto open = std::make_shared<OpenArgs>();
+  add_open_options(cmd, *open);
+  cmd->callback([image, algos, json, threads, open] {
     unsigned set = 0;
     std::string a = *algos + ",";
     for (size_t pos = 0, next; (next = a.find(',', pos)) != std::string::npos; pos = next + 1) {
@@ -202,6 +233,7 @@ void register_hash(CLI::App& app) {
     fs::ReadOptions opts;
     opts.threads = *threads;
     opts.deliver_damaged = false;
+    opts.open = open->options();
     // Runs of zero chunks (recognised from their stored bytes) are hashed from one small, cache-hot
     // zero buffer instead of being inflated into memory first.
     static const std::vector<std::byte> zero_block(64 * 1024);

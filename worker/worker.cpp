@@ -293,6 +293,14 @@ json run_carve(const WorkerOptions& o, scheduler::Store& store, const scheduler:
   };
   if (!sets.sets.empty()) c.known = &sets.sets;
   auto s = carve::carve(*ev, c);
+  if (!s.complete)
+    // The outputs stay for the examiner; the job is not done: something was not read.
+    throw std::runtime_error(
+        image.string() + ": carved with read failures: " + std::to_string(s.unreadable.size()) +
+        " unreadable image ranges, " + std::to_string(s.unreadable_files) +
+        " files not read in full" +
+        (s.unreadable.empty() ? "" : " (first: " + s.unreadable.front().message + ")") + "; see " +
+        (out / "summary.json").string());
   const fsys::path html = write_html_report(dir, *ev);
   json counts = json::object();
   for (auto& [type, states] : s.counts) {

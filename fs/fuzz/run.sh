@@ -9,12 +9,12 @@ SECS=${1:-${FUZZ_SECONDS:-30}}
 BUILD=${FUZZ_BUILD:-build/fuzz}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSAFEHOLD_FUZZ=ON -DSAFEHOLD_WERROR=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-targets=(ewf fs_open)
+targets=(ewf fs_open container)
 cmake --build "$BUILD" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 corpus=${FUZZ_CORPUS:-$work/corpus}
-mkdir -p "$corpus/ewf" "$corpus/fs_open" "$work/src"
+mkdir -p "$corpus/ewf" "$corpus/fs_open" "$corpus/container" "$work/src"
 q() { "$@" >/dev/null 2>&1 || true; }
 # Small filesystems (raw seeds for fs_open, and the media of the E01 seeds).
 q mkfs.fat -C -n SEED "$work/src/fat.raw" 256
@@ -35,6 +35,14 @@ ewf -t "$work/e2" -c best -b 8 -P 4096 "$work/src/ext2.raw"
 head -c 1200000 /dev/urandom >"$work/src/rnd.raw"
 ewf -t "$work/split" -c none -S 1MiB "$work/src/rnd.raw"
 for f in "$work"/*.E01; do cp "$f" "$corpus/ewf/"; cp "$f" "$corpus/fs_open/"; done
+# Container seeds: qemu-img's QCOW, QCOW2 (plain and compressed, and a child with a backing
+# file), VHD (dynamic, fixed), VHDX and monolithic sparse VMDK of the small ext2 disk.
+for c in "qcow2 qcow2" "qcow2c qcow2 -c" "qcow qcow" "vhd vpc" "fixed.vhd vpc -o subformat=fixed" \
+         "vhdx vhdx" "vmdk vmdk"; do
+  set -- $c; name=$1; shift
+  q qemu-img convert -q -f raw -O "$@" "$work/src/ext2.raw" "$corpus/container/ext2.$name"
+done
+q qemu-img create -q -f qcow2 -b ext2.qcow2 -F qcow2 "$corpus/container/child.qcow2"
 if [ -n "${SAFEHOLD_FIXTURES:-}" ] && [ -d "$SAFEHOLD_FIXTURES/images" ]; then
   for f in "$SAFEHOLD_FIXTURES"/images/*.E01; do cp "$f" "$corpus/ewf/"; done
 fi

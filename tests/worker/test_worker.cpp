@@ -399,3 +399,30 @@ TEST_CASE(
   CHECK(after["exhibit"] == "V-2");
   test::run("psql " + shell_quote(base) + " -qc 'DROP DATABASE " + dbname + " WITH (FORCE)'");
 }
+
+TEST_CASE("a carve that cannot read all of its image is recorded as failed, with the reason",
+          "[worker][issue18]") {
+  test::TempDir t("safehold-work-unreadable");
+  const std::string db = (t / "queue.db").string();
+  // The image the acquire job "made": a QCOW2 cut short, whose last clusters cannot be read.
+  auto src = make_source(t.path(), "s1", 1);
+  const fsys::path cut = t / "cut.qcow2";
+  must_run("qemu-img convert -q -f raw -O qcow2 " + shell_quote(src.string()) + " " +
+           shell_quote((t / "full.qcow2").string()) + " && head -c $(( $(stat -c %s " +
+           shell_quote((t / "full.qcow2").string()) + ") * 3 / 4 )) " +
+           shell_quote((t / "full.qcow2").string()) + " > " + shell_quote(cut.string()));
+  must_run(q(db, "case add C --risk high"));
+  must_run(q(db, "suspect add S --case C --children no --access-to-children no"));
+  must_run(q(db, "device add D --suspect S --class removable --source /dev/null"));
+  must_run(q(db, "claim --station st --jobs acquire --json"));
+  must_run(q(db, "complete D --station st --image " + shell_quote(cut.string())));
+  auto r = test::run(work(db, "st", t / "ev"));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 2);
+  auto jobs = json_lines(r.out);
+  REQUIRE(jobs.size() >= 1);
+  CHECK(jobs[0]["job"] == "carve");
+  CHECK(jobs[0]["ok"] == false);
+  CHECK(jobs[0]["error"].get<std::string>().find(cut.string() + ": carved with read failures") ==
+        0);
+}
