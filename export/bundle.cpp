@@ -199,9 +199,10 @@ std::string exhibits_json(const std::vector<std::filesystem::path>& dirs) {
   nlohmann::json devices = nlohmann::json::array();
   for (size_t i = 0; i < dirs.size(); ++i) {
     auto ex = find_exhibit(dirs[i]);
-    devices.push_back({{"folder", labels[i]},
-                       {"exhibit", ex.reference.empty() ? nlohmann::json() : ex.reference},
-                       {"case", ex.case_ref.empty() ? nlohmann::json() : ex.case_ref}});
+    devices.push_back(
+        {{"folder", labels[i]},
+         {"exhibit", ex.reference.empty() ? nlohmann::json() : nlohmann::json(ex.reference)},
+         {"case", ex.case_ref.empty() ? nlohmann::json() : nlohmann::json(ex.case_ref)}});
   }
   return base::dump(nlohmann::json{{"devices", devices}}, 2) + "\n";
 }

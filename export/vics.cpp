@@ -192,6 +192,7 @@ nlohmann::json new_media(const nlohmann::json& a, size_t id, const std::string& 
 }
 
 struct Builder {
+  Builder(const VicsOptions& o, std::string d) : opts(o), date(std::move(d)) {}
   const VicsOptions& opts;
   std::string date;
   VicsStats st;
@@ -292,7 +293,7 @@ nlohmann::json build_vics(const std::vector<std::filesystem::path>& carve_dirs,
                           const std::string& date_updated, VicsStats* stats,
                           const VicsOptions& opts) {
   auto srcs = sources(carve_dirs, opts);
-  Builder b{opts, date_updated};
+  Builder b(opts, date_updated);
   for (auto& s : srcs) b.read(s);
   b.finish();
   if (stats) *stats = b.st;
