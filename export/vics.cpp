@@ -322,11 +322,11 @@ void check_output(const std::vector<std::filesystem::path>& carve_dirs,
 
 VicsStats write_vics(const std::vector<std::filesystem::path>& carve_dirs,
                      const std::filesystem::path& out, const VicsOptions& opts) {
-  check_output(carve_dirs, out, opts.force);
   auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   std::string date = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", now);
   VicsStats st;
-  auto doc = build_vics(carve_dirs, date, &st, opts);
+  auto doc = build_vics(carve_dirs, date, &st, opts);  // input errors first
+  check_output(carve_dirs, out, opts.force);
   auto tmp = out;
   tmp += ".partial";
   {

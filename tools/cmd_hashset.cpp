@@ -313,6 +313,9 @@ void register_export(CLI::App& app) {
       return;
     }
     if (ea->dirs.empty()) fail(Exit::usage, "export: give at least one CARVE_DIR");
+    if (ea->vics.empty() && (ea->shape != "media" || !ea->grades.empty() || !ea->case_ref.empty() ||
+                             !ea->exhibits.empty() || ea->force))
+      fail(Exit::usage, "export: --shape, --grades, --exhibit, --case and --force go with --vics");
     std::vector<std::filesystem::path> dirs(ea->dirs.begin(), ea->dirs.end());
     nlohmann::json out = nlohmann::json::object();
     try {

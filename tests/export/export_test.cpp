@@ -346,12 +346,18 @@ struct IpedRead {
   std::vector<std::string> statuses;  // per record: "known", "pedo" or "" (no status)
 };
 
+IpedRead iped_error(const std::string& e) {
+  IpedRead r;
+  r.error = e;
+  return r;
+}
+
 IpedRead iped_read_project_vic(const std::string& text) {
   IpedRead r;
   auto doc = nlohmann::ordered_json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return {"root JSON should be an object"};
-  std::vector<std::pair<std::string, nlohmann::ordered_json>> items(doc.items().begin(),
-                                                                    doc.items().end());
+  if (doc.is_discarded() || !doc.is_object()) return iped_error("root JSON should be an object");
+  std::vector<std::pair<std::string, nlohmann::ordered_json>> items;
+  for (auto it = doc.begin(); it != doc.end(); ++it) items.emplace_back(it.key(), it.value());
   for (size_t i = 0; i < items.size(); i += 2) {
     auto& [k, v] = items[i];
     bool model = v.is_string() &&
@@ -360,18 +366,19 @@ IpedRead iped_read_project_vic(const std::string& text) {
                   (k == "@odata.context" &&
                    v == "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/"
                         "$metadata#Media"));
-    if (!model) return {"Unknown ProjectVic JSON data model!"};
+    if (!model) return iped_error("Unknown ProjectVic JSON data model!");
     if (i + 1 >= items.size() || items[i + 1].first != "value")
-      return {"Unexpected property in ProjectVic JSON"};
+      return iped_error("Unexpected property in ProjectVic JSON");
     for (auto& m : items[i + 1].second) {
-      if (!m.is_object()) return {"a Media is not an object"};
+      if (!m.is_object()) return iped_error("a Media is not an object");
       bool has_hash = false;
       std::set<std::string> props;
       std::string status;
       for (auto& [name, val] : m.items()) {
         std::string n = name;
         for (auto& ch : n) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-        if (val.is_object()) return {name + ": an object at Media level restarts IPED's record"};
+        if (val.is_object())
+          return iped_error(name + ": an object at Media level restarts IPED's record");
         if (name == "Category") {
           int cat = val.is_number_integer() ? val.get<int>() : -1;
           if (cat >= 0) {
@@ -379,16 +386,16 @@ IpedRead iped_read_project_vic(const std::string& text) {
             if (cat < 3) status = cat == 0 ? "known" : "pedo";
           }
         } else if (n == "MD5" || n == "SHA1") {
-          if (!val.is_string()) return {name + " is not a string (NullPointerException)"};
+          if (!val.is_string()) return iped_error(name + " is not a string (NullPointerException)");
           std::string h = val.get<std::string>();
-          if (h.empty()) return {name + " is empty (null hash, NullPointerException)"};
+          if (h.empty()) return iped_error(name + " is empty (null hash, NullPointerException)");
           if (h.size() != (n == "MD5" ? 32u : 40u)) {
             ++r.invalid_hashes;
             continue;
           }
           for (size_t c = 0; c < h.size(); c += 2)
             if (!std::isxdigit(static_cast<unsigned char>(h[c])))
-              return {"Invalid hash value: " + h};
+              return iped_error("Invalid hash value: " + h);
           has_hash = true;
         } else if (n == "VICTIMIDENTIFIED" || n == "OFFENDERIDENTIFIED" || n == "ISDISTRIBUTED" ||
                    n == "SERIES" || n == "ISPRECATEGORIZED" || n == "TAGS") {
@@ -407,8 +414,7 @@ IpedRead iped_read_project_vic(const std::string& text) {
 
 // Checks of the UK #Cases shape. No open X-Ways extension writing or validating it was found
 // (docs/hashset.md lists the searches); these are the fields issue 21 names for CAID uploads.
-std::vector<std::string> uk_problems(const nlohmann::json& doc,
-                                     const std::set<std::string>& exhibits,
+std::vector<std::string> uk_problems(nlohmann::json doc, const std::set<std::string>& exhibits,
                                      const std::set<std::string>& folder_names) {
   std::vector<std::string> p;
   auto hex = [](const nlohmann::json& v, size_t n) {
