@@ -11,9 +11,11 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <span>
 #include <thread>
 
 #include "base/hash.hpp"
+#include "base/json.hpp"
 #include "export/export.hpp"
 
 namespace safehold::exports {
@@ -183,8 +185,26 @@ std::vector<Source> collect(const std::vector<std::filesystem::path>& dirs) {
     }
     std::sort(mine.begin(), mine.end(), [](auto& a, auto& b) { return a.name < b.name; });
     out.insert(out.end(), mine.begin(), mine.end());
+    for (auto& rec : find_exhibit(dirs[i]).records)
+      if (std::filesystem::weakly_canonical(rec).parent_path() !=
+          std::filesystem::weakly_canonical(dirs[i]))
+        out.push_back({rec, labels[i] + "/acquisition/" + rec.filename().string()});
   }
   return out;
+}
+
+// EXHIBITS.json: which exhibit and case each device folder of the bundle holds.
+std::string exhibits_json(const std::vector<std::filesystem::path>& dirs) {
+  auto labels = device_labels(dirs);
+  nlohmann::json devices = nlohmann::json::array();
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    auto ex = find_exhibit(dirs[i]);
+    devices.push_back(
+        {{"folder", labels[i]},
+         {"exhibit", ex.reference.empty() ? nlohmann::json() : nlohmann::json(ex.reference)},
+         {"case", ex.case_ref.empty() ? nlohmann::json() : nlohmann::json(ex.case_ref)}});
+  }
+  return base::dump(nlohmann::json{{"devices", devices}}, 2) + "\n";
 }
 
 // Decompresses a .tar.zst on demand.
@@ -320,6 +340,17 @@ BundleStats write_bundle(const std::vector<std::filesystem::path>& carve_dirs,
       manifest += fmt::format("{}  {}\n", h.finish().sha256, s.name);
       ++st.files;
     }
+    std::string exhibits = exhibits_json(carve_dirs);
+    tar.begin_file(kExhibitsName, exhibits.size(), ::time(nullptr));
+    tar.data(exhibits.data(), exhibits.size());
+    tar.end_file();
+    ++st.files;
+    manifest +=
+        fmt::format("{}  {}\n",
+                    base::hash_bytes(std::as_bytes(std::span(exhibits.data(), exhibits.size())),
+                                     static_cast<unsigned>(base::HashAlgo::sha256))
+                        .sha256,
+                    kExhibitsName);
     tar.begin_file(kManifestName, manifest.size(), ::time(nullptr));
     tar.data(manifest.data(), manifest.size());
     tar.end_file();

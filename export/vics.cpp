@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -79,132 +80,253 @@ std::vector<std::string> device_labels(const std::vector<std::filesystem::path>&
   return out;
 }
 
-nlohmann::json build_vics(const std::vector<std::filesystem::path>& carve_dirs,
-                          const std::string& date_updated, VicsStats* stats) {
+namespace {
+
+const char* kUkContext = "http://github.com/ICMEC/ProjectVic/DataModels/1.3.xml#Cases";
+
+struct Source {
+  std::filesystem::path dir;
+  std::string label;     // device label (folder name): Comments of the flat shape only
+  std::string exhibit;   // exhibit reference, "" when unknown
+  std::string case_ref;  // case number from the acquisition record
+};
+
+std::vector<Source> sources(const std::vector<std::filesystem::path>& dirs,
+                            const VicsOptions& opts) {
+  if (!opts.exhibits.empty() && opts.exhibits.size() != dirs.size())
+    throw ExportError(fmt::format("--exhibit: {} given for {} carve directories (one each)",
+                                  opts.exhibits.size(), dirs.size()));
+  auto labels = device_labels(dirs);
+  std::vector<Source> out;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    auto ex = find_exhibit(dirs[i]);
+    out.push_back(
+        {dirs[i], labels[i], opts.exhibits.empty() ? ex.reference : opts.exhibits[i], ex.case_ref});
+  }
+  return out;
+}
+
+nlohmann::json media_file(const nlohmann::json& a, const Source& src, const VicsOptions& opts) {
+  std::string state = str(a, "state"), path = str(a, "path"), file = str(a, "file");
+  nlohmann::json mf;
+  mf["MD5"] = upper(str(a, "md5"));
+  if (!path.empty()) {
+    auto slash = path.find_last_of('/');
+    mf["FileName"] = slash == std::string::npos ? path : path.substr(slash + 1);
+    mf["FilePath"] = path;
+  } else {
+    mf["FileName"] = std::filesystem::path(file).filename().string();
+    std::string where = "carved";
+    if (auto runs = a.find("byte_runs");
+        runs != a.end() && runs->is_array() && !runs->empty() && (*runs)[0].contains("img_offset"))
+      where += fmt::format(" at image offset {}", (*runs)[0]["img_offset"].dump());
+    mf["FilePath"] = where;
+  }
+  mf["Created"] = str_or_null(a, "crtime");
+  mf["Written"] = str_or_null(a, "mtime");
+  mf["Accessed"] = str_or_null(a, "atime");
+  mf["Unallocated"] = state != "allocated";
+  if (opts.shape == VicsShape::uk_cases) mf["Deleted"] = state == "deleted" || state == "orphan";
+  mf["SourceID"] = src.exhibit.empty() ? src.label : src.exhibit;
+  return mf;
+}
+
+// The category: the grades file first (by MD5, then SHA-1), else a known set's numeric category.
+std::pair<int, bool> category_of(const nlohmann::json& a, const Grades& grades) {
+  for (const char* h : {"md5", "sha1"}) {
+    std::string d = str(a, h);
+    for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (auto g = grades.find(d); !d.empty() && g != grades.end()) return {g->second, g->second > 0};
+  }
+  if (auto k = a.find("known"); k != a.end() && k->is_object()) {
+    std::string c = str(*k, "category");
+    if (!c.empty() && c.find_first_not_of("0123456789") == std::string::npos && c.size() < 6)
+      return {std::stoi(c), std::stoi(c) > 0};
+  }
+  return {0, false};
+}
+
+nlohmann::json exifs_of(const nlohmann::json& a, const std::filesystem::path& dir) {
+  nlohmann::json exifs = nlohmann::json::array();
+  if (auto e = a.find("exif"); e != a.end() && e->is_object()) {
+    for (auto& [k, v] : e->items())
+      exifs.push_back({{"PropertyName", k},
+                       {"PropertyValue", v.is_string() ? v.get<std::string>() : v.dump()}});
+  } else if (str(a, "type") == "jpeg") {
+    if (auto p = artefact_path(dir, str(a, "file")))
+      for (auto& [k, v] : read_exif(read_head(*p, 256 << 10)))
+        exifs.push_back({{"PropertyName", k}, {"PropertyValue", v}});
+  }
+  return exifs;
+}
+
+nlohmann::json new_media(const nlohmann::json& a, size_t id, const std::string& date,
+                         const std::filesystem::path& dir, const VicsOptions& opts) {
+  nlohmann::json m;
+  m["MediaID"] = id;
+  auto [category, graded] = category_of(a, opts.grades);
+  // Ungraded: null, not 0. IPED's HashDBTool maps Category 0 to status "known", and files whose
+  // only status is "known" are excluded from an IPED case: new material must not be hidden.
+  m["Category"] = graded ? nlohmann::json(category) : nlohmann::json();
+  // An empty MD5 or SHA1 string makes IPED's reader fail (null hash): absent ones are left out.
+  for (auto [key, field] : {std::pair{"md5", "MD5"}, std::pair{"sha1", "SHA1"}})
+    if (std::string d = str(a, key); !d.empty()) m[field] = upper(d);
+  m["MediaSize"] = a.value("size", nlohmann::json(0));
+  m["DateUpdated"] = date;
+  m["IsPrecategorized"] = graded;
+  m["IsDistributed"] = nullptr;
+  m["Series"] = nullptr;
+  m["VictimIdentified"] = nullptr;
+  m["OffenderIdentified"] = nullptr;
+  m["Tags"] = graded ? nlohmann::json() : nlohmann::json("Ungraded");
+  m["Comments"] = nullptr;
+  nlohmann::json alt = nlohmann::json::array();
+  if (std::string sha256 = str(a, "sha256"); !sha256.empty())
+    alt.push_back({{"HashName", "SHA256"}, {"HashValue", upper(sha256)}});
+  if (std::string pdq = str(a, "pdq"); !pdq.empty())
+    alt.push_back({{"HashName", "PDQ"}, {"HashValue", pdq}});
+  m["AlternativeHashes"] = alt;
+  m["Exifs"] = exifs_of(a, dir);
+  m["MediaFiles"] = nlohmann::json::array();
+  return m;
+}
+
+struct Builder {
+  Builder(const VicsOptions& o, std::string d) : opts(o), date(std::move(d)) {}
+  const VicsOptions& opts;
+  std::string date;
   VicsStats st;
   nlohmann::json value = nlohmann::json::array();
   std::unordered_map<std::string, size_t> by_hash;  // md5 (or sha1) -> index in value
   std::vector<std::set<std::string>> devices_of;
-  auto labels = device_labels(carve_dirs);
 
-  for (size_t di = 0; di < carve_dirs.size(); ++di) {
-    const auto& dir = carve_dirs[di];
-    auto report = dir / "report.jsonl";
+  void add(const nlohmann::json& a, const Source& src) {
+    ++st.artefacts;
+    if (!is_media(a)) return;
+    std::string md5 = str(a, "md5"), sha1 = str(a, "sha1");
+    std::string key = !md5.empty() ? "md5:" + md5 : !sha1.empty() ? "sha1:" + sha1 : "";
+    if (key.empty()) {
+      ++st.skipped;
+      return;
+    }
+    auto [it, fresh] = by_hash.emplace(key, value.size());
+    if (fresh) {
+      value.push_back(new_media(a, value.size() + 1, date, src.dir, opts));
+      devices_of.emplace_back();
+    } else {
+      ++st.merged;
+    }
+    value[it->second]["MediaFiles"].push_back(media_file(a, src, opts));
+    devices_of[it->second].insert(src.exhibit.empty() ? src.label : src.exhibit);
+  }
+
+  void read(const Source& src) {
+    auto report = src.dir / "report.jsonl";
     std::ifstream in(report);
     if (!in)
       throw ExportError(
-          fmt::format("{}: no report.jsonl (not a carve output directory)", dir.string()));
+          fmt::format("{}: no report.jsonl (not a carve output directory)", src.dir.string()));
     std::string line;
-    uint64_t n = 0;
-    while (std::getline(in, line)) {
-      ++n;
+    for (uint64_t n = 1; std::getline(in, line); ++n) {
       if (line.empty()) continue;
       auto a = nlohmann::json::parse(line, nullptr, false);
       if (a.is_discarded() || !a.is_object())
         throw ExportError(fmt::format("{}: line {}: not a JSON object", report.string(), n));
-      ++st.artefacts;
-      if (!is_media(a)) continue;
-      std::string md5 = str(a, "md5"), sha1 = str(a, "sha1"), sha256 = str(a, "sha256");
-      std::string key = !md5.empty() ? "md5:" + md5 : !sha1.empty() ? "sha1:" + sha1 : "";
-      if (key.empty()) {
-        ++st.skipped;
-        continue;
-      }
-      std::string state = str(a, "state");
-      std::string path = str(a, "path");
-      std::string file = str(a, "file");
-      nlohmann::json mf;
-      mf["MD5"] = upper(md5);
-      if (!path.empty()) {
-        auto slash = path.find_last_of('/');
-        mf["FileName"] = slash == std::string::npos ? path : path.substr(slash + 1);
-        mf["FilePath"] = path;
-      } else {
-        mf["FileName"] = std::filesystem::path(file).filename().string();
-        std::string where = "carved";
-        if (auto runs = a.find("byte_runs"); runs != a.end() && runs->is_array() &&
-                                             !runs->empty() && (*runs)[0].contains("img_offset"))
-          where += fmt::format(" at image offset {}", (*runs)[0]["img_offset"].dump());
-        mf["FilePath"] = where;
-      }
-      mf["Created"] = str_or_null(a, "crtime");
-      mf["Written"] = str_or_null(a, "mtime");
-      mf["Accessed"] = str_or_null(a, "atime");
-      mf["Unallocated"] = state != "allocated";
-      mf["SourceID"] = labels[di];
-
-      auto found = by_hash.find(key);
-      if (found != by_hash.end()) {
-        auto& m = value[found->second];
-        m["MediaFiles"].push_back(std::move(mf));
-        devices_of[found->second].insert(labels[di]);
-        ++st.merged;
-        continue;
-      }
-
-      nlohmann::json m;
-      m["MediaID"] = value.size() + 1;
-      int category = 0;
-      bool precategorized = false;
-      if (auto k = a.find("known"); k != a.end() && k->is_object()) {
-        std::string c = str(*k, "category");
-        if (!c.empty() && c.find_first_not_of("0123456789") == std::string::npos && c.size() < 6) {
-          category = std::stoi(c);
-          precategorized = true;
-        }
-      }
-      m["Category"] = category;
-      m["MD5"] = upper(md5);
-      m["SHA1"] = upper(sha1);
-      m["MediaSize"] = a.value("size", nlohmann::json(0));
-      m["DateUpdated"] = date_updated;
-      m["IsPrecategorized"] = precategorized;
-      m["IsDistributed"] = nullptr;
-      m["Series"] = nullptr;
-      m["VictimIdentified"] = nullptr;
-      m["OffenderIdentified"] = nullptr;
-      m["Tags"] = nullptr;
-      m["Comments"] = nullptr;
-      nlohmann::json alt = nlohmann::json::array();
-      if (!sha256.empty()) alt.push_back({{"HashName", "SHA256"}, {"HashValue", upper(sha256)}});
-      if (std::string pdq = str(a, "pdq"); !pdq.empty())
-        alt.push_back({{"HashName", "PDQ"}, {"HashValue", pdq}});
-      m["AlternativeHashes"] = alt;
-
-      nlohmann::json exifs = nlohmann::json::array();
-      if (auto e = a.find("exif"); e != a.end() && e->is_object()) {
-        for (auto& [k, v] : e->items())
-          exifs.push_back({{"PropertyName", k},
-                           {"PropertyValue", v.is_string() ? v.get<std::string>() : v.dump()}});
-      } else if (str(a, "type") == "jpeg") {
-        if (auto p = artefact_path(dir, file))
-          for (auto& [k, v] : read_exif(read_head(*p, 256 << 10)))
-            exifs.push_back({{"PropertyName", k}, {"PropertyValue", v}});
-      }
-      m["Exifs"] = exifs;
-      m["MediaFiles"] = nlohmann::json::array({std::move(mf)});
-      by_hash.emplace(key, value.size());
-      devices_of.push_back({labels[di]});
-      value.push_back(std::move(m));
+      add(a, src);
     }
   }
-  for (size_t i = 0; i < value.size(); ++i)
-    if (devices_of[i].size() > 1) {
+
+  void finish() {
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (value[i]["IsPrecategorized"] == true)
+        ++st.graded;
+      else
+        ++st.ungraded;
+      if (devices_of[i].size() < 2) continue;
       std::string list;
       for (auto& d : devices_of[i]) list += (list.empty() ? "" : ", ") + d;
       value[i]["Comments"] = "Found on devices: " + list;
     }
-  st.media = value.size();
-  if (stats) *stats = st;
-  return {{"@odata.context", kVicsContext}, {"value", std::move(value)}};
+    st.media = value.size();
+  }
+};
+
+// The case reference of the UK header: --case, else the one the acquisition records agree on.
+std::string case_reference(const std::vector<Source>& srcs, const VicsOptions& opts) {
+  if (!opts.case_ref.empty()) return opts.case_ref;
+  std::string found;
+  for (auto& s : srcs) {
+    if (s.case_ref.empty())
+      throw ExportError(fmt::format(
+          "{}: no case number (no acquisition record with case.case_number); give --case REF",
+          s.dir.string()));
+    if (!found.empty() && s.case_ref != found)
+      throw ExportError(fmt::format(
+          "{}: case number \"{}\" differs from \"{}\" of another directory; give --case REF",
+          s.dir.string(), s.case_ref, found));
+    found = s.case_ref;
+  }
+  return found;
 }
 
+nlohmann::json uk_cases(const std::vector<Source>& srcs, const VicsOptions& opts,
+                        nlohmann::json media, const std::string& date) {
+  for (auto& s : srcs)
+    if (s.exhibit.empty())
+      throw ExportError(
+          fmt::format("{}: no exhibit reference (no <exhibit>.acquire.json beside it); give "
+                      "--exhibit REF once per CARVE_DIR",
+                      s.dir.string()));
+  for (auto& m : media) m.erase("Comments");
+  nlohmann::json c;
+  c["CaseNumber"] = case_reference(srcs, opts);
+  c["SourceApplicationName"] = "Safehold";
+  c["DateCreated"] = date;
+  c["TotalMedia"] = media.size();
+  c["Media"] = std::move(media);
+  return {{"odata.metadata", kUkContext}, {"value", nlohmann::json::array({std::move(c)})}};
+}
+
+}  // namespace
+
+nlohmann::json build_vics(const std::vector<std::filesystem::path>& carve_dirs,
+                          const std::string& date_updated, VicsStats* stats,
+                          const VicsOptions& opts) {
+  auto srcs = sources(carve_dirs, opts);
+  Builder b(opts, date_updated);
+  for (auto& s : srcs) b.read(s);
+  b.finish();
+  if (stats) *stats = b.st;
+  if (opts.shape == VicsShape::uk_cases)
+    return uk_cases(srcs, opts, std::move(b.value), date_updated);
+  return {{"@odata.context", kVicsContext}, {"value", std::move(b.value)}};
+}
+
+namespace {
+
+void check_output(const std::vector<std::filesystem::path>& carve_dirs,
+                  const std::filesystem::path& out, bool force) {
+  std::error_code ec;
+  if (std::filesystem::exists(out, ec) && !force)
+    throw ExportError(fmt::format("{}: exists (use --force to replace it)", out.string()));
+  auto o = std::filesystem::weakly_canonical(out).string();
+  for (auto& d : carve_dirs) {
+    auto dir = std::filesystem::weakly_canonical(d).string() + "/";
+    if (o.compare(0, dir.size(), dir) == 0)
+      throw ExportError(fmt::format("{}: inside the input directory {}; write it elsewhere",
+                                    out.string(), d.string()));
+  }
+}
+
+}  // namespace
+
 VicsStats write_vics(const std::vector<std::filesystem::path>& carve_dirs,
-                     const std::filesystem::path& out) {
+                     const std::filesystem::path& out, const VicsOptions& opts) {
   auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   std::string date = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", now);
   VicsStats st;
-  auto doc = build_vics(carve_dirs, date, &st);
+  auto doc = build_vics(carve_dirs, date, &st, opts);  // input errors first
+  check_output(carve_dirs, out, opts.force);
   auto tmp = out;
   tmp += ".partial";
   {

@@ -241,13 +241,30 @@ void register_pdq(CLI::App& app) {
   });
 }
 
+template <class Args>
+ex::VicsOptions vics_options(const Args& a) {
+  ex::VicsOptions o;
+  if (a.shape == "uk-cases")
+    o.shape = ex::VicsShape::uk_cases;
+  else if (a.shape != "media")
+    fail(Exit::usage, fmt::format("--shape {}: expected media or uk-cases", a.shape));
+  if (!a.grades.empty()) o.grades = ex::read_grades(a.grades);
+  o.case_ref = a.case_ref;
+  o.exhibits = a.exhibits;
+  o.force = a.force;
+  return o;
+}
+
 void register_export(CLI::App& app) {
   struct ExportArgs {
     std::string vics, bundle, verify;
     std::vector<std::string> dirs;
     int level = 3;
     unsigned threads = 0;
-    bool json = false, force = false;
+    bool json = false;
+    std::string shape = "media", grades, case_ref;
+    std::vector<std::string> exhibits;
+    bool force = false;
   };
   auto ea = std::make_shared<ExportArgs>();
   auto* cmd =
@@ -264,6 +281,15 @@ void register_export(CLI::App& app) {
   cmd->add_option("--level", ea->level, "zstd level for --bundle")->check(CLI::Range(1, 19));
   cmd->add_option("--threads", ea->threads, "zstd workers for --bundle (default: one per core)");
   cmd->add_flag("--json", ea->json, "Print the result as JSON");
+  cmd->add_option("--shape", ea->shape,
+                  "VICS shape: media (flat Project VIC 2.0 #Media, IPED) or uk-cases (UK #Cases "
+                  "with a case header, CAID)");
+  cmd->add_option("--grades", ea->grades,
+                  "JSON object of MD5 or SHA-1 to category (0-4; 0 = not graded) for --vics");
+  cmd->add_option("--case", ea->case_ref,
+                  "Case reference of the uk-cases header (default: the acquisition records')");
+  cmd->add_option("--exhibit", ea->exhibits,
+                  "Exhibit reference, once per CARVE_DIR in order (default: acquisition records)");
   cmd->add_flag("--force", ea->force, "Replace existing --vics or --bundle files");
   cmd->callback([ea] {
     if (ea->vics.empty() && ea->bundle.empty() && ea->verify.empty())
@@ -291,21 +317,25 @@ void register_export(CLI::App& app) {
       return;
     }
     if (ea->dirs.empty()) fail(Exit::usage, "export: give at least one CARVE_DIR");
+    if (ea->vics.empty() && (ea->shape != "media" || !ea->grades.empty() || !ea->case_ref.empty() ||
+                             !ea->exhibits.empty() || (ea->force && ea->bundle.empty())))
+      fail(Exit::usage,
+           "export: --shape, --grades, --exhibit and --case go with --vics, --force with --vics or "
+           "--bundle");
     if (!ea->vics.empty()) refuse_existing(ea->vics, ea->force);
     if (!ea->bundle.empty()) refuse_existing(ea->bundle, ea->force);
     std::vector<std::filesystem::path> dirs(ea->dirs.begin(), ea->dirs.end());
     nlohmann::json out = nlohmann::json::object();
     try {
       if (!ea->vics.empty()) {
-        auto st = ex::write_vics(dirs, ea->vics);
-        out["vics"] = {{"file", ea->vics},
-                       {"artefacts", st.artefacts},
-                       {"media", st.media},
-                       {"merged", st.merged},
-                       {"skipped", st.skipped}};
+        auto st = ex::write_vics(dirs, ea->vics, vics_options(*ea));
+        out["vics"] = {{"file", ea->vics},    {"shape", ea->shape},     {"artefacts", st.artefacts},
+                       {"media", st.media},   {"merged", st.merged},    {"skipped", st.skipped},
+                       {"graded", st.graded}, {"ungraded", st.ungraded}};
         if (!ea->json)
-          std::cout << fmt::format("{}: {} Media from {} artefacts ({} duplicates merged)\n",
-                                   base::printable(ea->vics), st.media, st.artefacts, st.merged);
+          std::cout << fmt::format(
+              "{}: {} Media from {} artefacts ({} duplicates merged, {} graded, {} ungraded)\n",
+              base::printable(ea->vics), st.media, st.artefacts, st.merged, st.graded, st.ungraded);
       }
       if (!ea->bundle.empty()) {
         ex::BundleOptions bo;
