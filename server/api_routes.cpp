@@ -404,10 +404,10 @@ Response get_policy(Call& c) {
 Response set_policy(Call& c) {
   Store& s = *c.store;
   auto j = body_object(c.req);
-  Fields f(j, {"deadline_days", "alert_hours", "aging_days_per_level", "lease_seconds",
-               "max_attempts", "backoff_seconds", "backoff_max_seconds",
-               "station_failure_limit", "indecent_min_risk", "firstgen_alert_hours",
-               "task_hours", "link_alert_hours", "reason"});
+  Fields f(j,
+           {"deadline_days", "alert_hours", "aging_days_per_level", "lease_seconds", "max_attempts",
+            "backoff_seconds", "backoff_max_seconds", "station_failure_limit", "indecent_min_risk",
+            "firstgen_alert_hours", "task_hours", "link_alert_hours", "reason"});
   Policy pol = s.policy();
   if (f.has("deadline_days")) {
     const auto& dd = j.at("deadline_days");

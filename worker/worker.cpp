@@ -351,9 +351,8 @@ JobOutcome run_job(const WorkerOptions& o, scheduler::Store& store, const schedu
     log("started");
     ProgressLog progress(o, job, d.exhibit);
     if (claim.kind == JobKind::carve && !sets) sets = open_lab_sets(store.hashsets());
-    out.result = claim.kind == JobKind::acquire
-                     ? run_acquire(o, d, out.dir, hb, progress)
-                     : run_carve(o, store, d, out.dir, *sets, progress);
+    out.result = claim.kind == JobKind::acquire ? run_acquire(o, d, out.dir, hb, progress)
+                                                : run_carve(o, store, d, out.dir, *sets, progress);
     if (hb.lost()) throw std::runtime_error("the lease was lost while working");
     const std::string image =
         claim.kind == JobKind::acquire ? out.result.value("image", std::string()) : std::string();
