@@ -322,7 +322,7 @@ void register_export(CLI::App& app) {
       fail(Exit::usage,
            "export: --shape, --grades, --exhibit and --case go with --vics, --force with --vics or "
            "--bundle");
-    if (!ea->vics.empty()) refuse_existing(ea->vics, ea->force);
+    // --vics: write_vics refuses an existing output itself, after naming any bad input first.
     if (!ea->bundle.empty()) refuse_existing(ea->bundle, ea->force);
     std::vector<std::filesystem::path> dirs(ea->dirs.begin(), ea->dirs.end());
     nlohmann::json out = nlohmann::json::object();

@@ -152,7 +152,8 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
            shell_quote((t / "e01").string()) + " --json");
   CHECK(read_text(t / "raw" / "report.jsonl") == read_text(t / "e01" / "report.jsonl"));
 
-  // A truncated last E01 segment: what can be read is carved, the damage is recorded, exit 0.
+  // A truncated last E01 segment: what can be read is carved, the damage is recorded, and the
+  // exit code is 2 (processed with errors: nothing silently missed).
   std::filesystem::create_directories(t / "seg");
   must_run("ewfacquire -u -q -t " + shell_quote((t / "seg" / "disk").string()) +
            " -f encase6 -c none -S 8M -b 64 -C c1 -D d -E e1 -e x -N n " +
@@ -162,10 +163,14 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
     if (last.empty() || e.path().filename() > last.filename()) last = e.path();
   REQUIRE(last.filename() != "disk.E01");
   std::filesystem::resize_file(last, std::filesystem::file_size(last) / 2);
-  must_run(safehold_bin() + " carve " + shell_quote((t / "seg" / "disk.E01").string()) + " -o " +
-           shell_quote((t / "trunc").string()) + " --json");
+  auto cut = safehold::test::run(safehold_bin() + " carve " +
+                                 shell_quote((t / "seg" / "disk.E01").string()) + " -o " +
+                                 shell_quote((t / "trunc").string()) + " --json");
+  CHECK(cut.exit_code == 2);
   auto trunc = json::parse(read_text(t / "trunc" / "summary.json"));
   CHECK(!trunc["errors"].empty());
+  CHECK(trunc["complete"] == false);
+  CHECK(!trunc["unreadable"].empty());
   size_t fat_found = 0;
   for (auto& a : lines(t / "trunc" / "report.jsonl")) fat_found += a["fs"] == "fat32";
   CHECK(fat_found >= 8);

@@ -32,19 +32,15 @@ TEST_CASE("serve: dashboard in headless Chromium: household facts, re-rank, aler
                                  {"EX3", "S2", sch::DeviceClass::phone},
                                  {"EX4", "S2", sch::DeviceClass::removable}},
                                 s->now() - 86400);
-    // An alert already overdue (raised with a zero-hour deadline) for the dashboard to shout about.
-    auto p = s->policy();
-    p.alert_hours = 0;
-    s->set_policy("setup", p, "test: make an overdue alert");
+    // An alert for the dashboard to shout about: raised as usual, then made overdue in the
+    // database (no waiting on the clock; a zero-hour deadline is refused by the policy).
     sch::SuspectUpdate u;
     u.access_to_children = sch::Answer::yes;
     s->update_suspect("setup", "S0", u, "test: access through family");
-    p.alert_hours = 24;
-    s->set_policy("setup", p, "test: back to the default");
     token = s->create_token("setup", sch::Role::manager, "alice").secret;
   }
-  // The S0 alert's deadline is its raising second: wait until it is strictly past.
-  sleep(2);
+  safehold::test::must_run("sqlite3 " + safehold::test::shell_quote(db) +
+                           " 'UPDATE alerts SET due_at = raised_at - 3600'");
 
   ServeProcess proc("--db " + safehold::test::shell_quote(db) + " --listen 127.0.0.1:0",
                     dir.path());
