@@ -33,12 +33,15 @@ TEST_CASE("lab-ready: no output file is replaced without --force", "[tools]") {
   write_text(t / "old.csv", "keep me");
   write_text(t / "old.set", "keep me");
   write_text(t / "list.txt", "d41d8cd98f00b204e9800998ecf8427e\n");
+  // A carve output folder (export names a bad input before refusing to replace its output).
+  std::filesystem::create_directories(t / "carve");
+  write_text(t / "carve" / "report.jsonl", "");
   struct Case {
     std::string command, file;
   };
   must_run(bin() + " queue init --db " + q(t / "q.db"));
   for (const Case& c :
-       {Case{"export --vics " + q(t / "old.json") + " " + q(t.path()), "old.json"},
+       {Case{"export --vics " + q(t / "old.json") + " " + q(t / "carve"), "old.json"},
         Case{"export --bundle " + q(t / "old.tar.zst") + " " + q(t.path()), "old.tar.zst"},
         Case{"queue export --csv " + q(t / "old.csv") + " --db " + q(t / "q.db"), "old.csv"},
         Case{"hashset import --format text " + q(t / "list.txt") + " -o " + q(t / "old.set"),
