@@ -16,12 +16,6 @@ using safehold::test::read_text;
 
 namespace {
 
-#define BACKEND()                                                  \
-  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
-  auto db = QueueDb::make(kind);                                   \
-  if (!db) return;                                                 \
-  INFO("backend " << kind)
-
 NewDevice dev(const std::string& ex) {
   NewDevice d;
   d.exhibit = ex;

@@ -15,12 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-#define BACKEND()                                                  \
-  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
-  auto db = QueueDb::make(kind);                                   \
-  if (!db) return;                                                 \
-  INFO("backend " << kind)
-
 std::string vq(const QueueDb& db, const std::string& args) {
   return safehold_binary() + " queue " + args + " " + db.q() + " --user tester";
 }

@@ -78,3 +78,11 @@ struct Clocked {
 };
 
 }  // namespace safehold::test
+
+// Runs the rest of a test case once on SQLite and once on PostgreSQL (skipped without
+// SAFEHOLD_TEST_PG_URL), with `db` the QueueDb.
+#define BACKEND()                                                  \
+  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
+  auto db = safehold::test::QueueDb::make(kind);                   \
+  if (!db) return;                                                 \
+  INFO("backend " << kind)

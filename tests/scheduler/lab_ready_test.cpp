@@ -15,12 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-#define BACKEND()                                                  \
-  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
-  auto db = QueueDb::make(kind);                                   \
-  if (!db) return;                                                 \
-  INFO("backend " << kind)
-
 std::string error_of(const std::function<void()>& f, QueueError::Kind* kind = nullptr) {
   try {
     f();

@@ -1,5 +1,5 @@
 // Shared by the Store API tests (store_test.cpp, store_pg_test.cpp): devices, suspects, the
-// error kind a call throws, and BACKEND() to run a case on SQLite and PostgreSQL.
+// error kind a call throws (BACKEND() is helpers.hpp's).
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -50,9 +50,3 @@ inline QueueError::Kind error_kind(const std::function<void()>& f) {
 }
 
 }  // namespace safehold::test::store
-
-#define BACKEND()                                                  \
-  auto kind = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
-  auto db = QueueDb::make(kind);                                   \
-  if (!db) return;                                                 \
-  INFO("backend " << kind)
