@@ -98,7 +98,7 @@ TEST_CASE("lab-ready: pdq exits 1 for an unreadable image, as the README says", 
 TEST_CASE("lab-ready: info opens the formats its --help names; EWF Software line", "[tools]") {
   safehold::test::TempDir t("safehold-info");
   auto help = must_run(bin() + " info --help");
-  CHECK(help.find("(E01, raw, split raw, VHD, VMDK)") != std::string::npos);
+  CHECK(help.find("(E01, raw, split raw, QCOW2, VHD, VHDX, VMDK)") != std::string::npos);
   must_run("truncate -s 8M " + q(t / "fat.raw") + " && mkfs.vfat " + q(t / "fat.raw") +
            " >/dev/null");
   if (run("command -v qemu-img").exit_code == 0) {
