@@ -2,14 +2,15 @@
 # Builds fs/'s fuzz targets with clang (libFuzzer + ASan + UBSan) and runs each, seeded with real
 # E01s made by ewfacquire (plain, compressed, multi-segment), small filesystems made by mkfs, and
 # the E01s in $SAFEHOLD_FIXTURES/images when present.
-# usage: fs/fuzz/run.sh [SECONDS_EACH]   (FUZZ_BUILD, JOBS, FUZZ_CORPUS to keep the corpus)
+# usage: fs/fuzz/run.sh [SECONDS_EACH]   (FUZZ_BUILD, JOBS, FUZZ_CORPUS to keep the corpus,
+#        FUZZ_TARGETS="fs_open" to run some of ewf, fs_open, container)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-${FUZZ_SECONDS:-30}}
 BUILD=${FUZZ_BUILD:-build/fuzz}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSAFEHOLD_FUZZ=ON -DSAFEHOLD_WERROR=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-targets=(ewf fs_open container)
+read -ra targets <<<"${FUZZ_TARGETS:-ewf fs_open container}"
 cmake --build "$BUILD" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
