@@ -127,217 +127,263 @@ void decode_batch(Batch& b, libdeflate_decompressor* d, bool fill_zeros, ewf::Sh
   for (auto& c : b.chunks) std::vector<unsigned char>().swap(c.stored);
 }
 
-// The fast path: stored chunks read through Safehold's chunk map in one thread, decoded on every
-// core, delivered in order. Ranges the map knows cannot be read go through as one gap each.
-void read_ewf_parallel(const Image& img,
-                       const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
-                       const ReadOptions& opts, ReadResult& result) {
-  const ewf::ChunkMap& map = *img.ewf_map();
-  const uint64_t media_size = map.media_size();
-  const uint32_t chunk_size = map.chunk_size();
-  const uint64_t end =
-      opts.length ? std::min<uint64_t>(media_size, opts.start + opts.length) : media_size;
-  if (opts.start >= end) return;
-  const uint64_t first_index = opts.start / chunk_size;
-  const uint64_t end_index = (end + chunk_size - 1) / chunk_size;
+// The fast path: stored chunks read through Safehold's chunk map in one thread (the producer),
+// decoded on every core (the decoders), delivered in order by the calling thread (the consumer).
+// Ranges the map knows cannot be read go through as one gap each.
+class ParallelEwfRead {
+ public:
+  using Sink = std::function<bool(uint64_t, std::span<const std::byte>)>;
+  ParallelEwfRead(const Image& img, const Sink& sink, const ReadOptions& opts, ReadResult& result)
+      : img_(img), map_(*img.ewf_map()), sink_(sink), opts_(opts), result_(result) {
+    const uint64_t media_size = map_.media_size();
+    chunk_size_ = map_.chunk_size();
+    end_ = opts.length ? std::min<uint64_t>(media_size, opts.start + opts.length) : media_size;
+    first_index_ = opts.start / chunk_size_;
+    end_index_ = (end_ + chunk_size_ - 1) / chunk_size_;
+    threads_ = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+    max_inflight_ = threads_ * 3 + 2;
+    share_ = opts.share && opts.share->chunk_size() == chunk_size_ ? opts.share : nullptr;
+  }
 
-  unsigned threads =
-      opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
-  ewf::SharedChunks* share =
-      opts.share && opts.share->chunk_size() == chunk_size ? opts.share : nullptr;
-  if (share) share->activate();
-  BatchQueue work;
-  std::mutex order_m;
-  std::condition_variable order_cv;
-  std::deque<std::shared_ptr<Batch>> order;
-  const size_t max_inflight = threads * 3 + 2;
-  std::atomic<bool> stop{false};
-  bool producer_done = false;
+  void run() {
+    if (opts_.start >= end_) return;
+    if (share_) share_->activate();
+    std::vector<std::thread> decoders;
+    for (unsigned i = 0; i < threads_; ++i) decoders.emplace_back([this] { decode(); });
+    std::thread producer([this] { produce(); });
+    consume();
+    producer.join();
+    work_.close();
+    for (auto& t : decoders) t.join();
+    result_.used_raw_chunks = true;
+  }
 
-  std::mutex
-      pool_m;  // output buffers handed back by the consumer, reused (no page faults, no zeroing)
-  std::vector<OutBuffer> pool;
+ private:
+  using Decompressor =
+      std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)>;
+  static Decompressor decompressor() {
+    return Decompressor(libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
+  }
 
-  std::vector<std::thread> workers;
-  for (unsigned i = 0; i < threads; ++i)
-    workers.emplace_back([&] {
-      lower_this_thread_priority();
-      std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> d(
-          libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
-      while (auto b = work.pop()) {
-        if (d) {
-          decode_batch(*b, d.get(), !opts.zeros, share, map);
-        } else {
-          for (auto& c : b->chunks) c.error = "no memory to decompress it";
-          b->out.resize(0);
-        }
-        std::lock_guard<std::mutex> g(order_m);
-        b->done = true;
-        order_cv.notify_all();
+  // A decoder thread: inflates batches until the work queue closes.
+  void decode() {
+    lower_this_thread_priority();
+    auto d = decompressor();
+    while (auto b = work_.pop()) {
+      if (d) {
+        decode_batch(*b, d.get(), !opts_.zeros, share_, map_);
+      } else {
+        for (auto& c : b->chunks) c.error = "no memory to decompress it";
+        b->out.resize(0);
       }
-    });
+      std::lock_guard<std::mutex> g(order_m_);
+      b->done = true;
+      order_cv_.notify_all();
+    }
+  }
 
   // Hands a batch to the decoders and to the consumer, in order; false when stopped.
-  auto enqueue = [&](std::shared_ptr<Batch> b, bool decode) {
+  bool enqueue(std::shared_ptr<Batch> b, bool decode) {
     {
-      std::unique_lock<std::mutex> l(order_m);
-      order_cv.wait(l, [&] { return order.size() < max_inflight || stop; });
-      if (stop) return false;
+      std::unique_lock<std::mutex> l(order_m_);
+      order_cv_.wait(l, [&] { return order_.size() < max_inflight_ || stop_; });
+      if (stop_) return false;
       if (!decode) b->done = true;
-      order.push_back(b);
-      order_cv.notify_all();
+      order_.push_back(b);
+      order_cv_.notify_all();
     }
-    if (decode) work.push(std::move(b));
+    if (decode) work_.push(std::move(b));
     return true;
-  };
+  }
 
-  std::thread producer([&] {
+  // The producer thread: reads the stored chunks in order, batch by batch.
+  void produce() {
     lower_this_thread_priority();
-    std::vector<unsigned char> scratch(map.max_stored());
-    std::vector<std::byte> probe(chunk_size);
-    ewf::ZeroChunks zeros;
-    std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> pd(
-        libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
-    const auto& damage = map.damage();
+    Reading r{std::vector<unsigned char>(map_.max_stored()),
+              std::vector<std::byte>(chunk_size_),
+              {},
+              decompressor()};
+    const auto& damage = map_.damage();
     size_t dmg = 0;  // the first damaged run not wholly before `index`
-    uint64_t index = first_index;
-    while (index < end_index && !stop) {
+    uint64_t index = first_index_;
+    while (index < end_index_ && !stop_) {
       while (dmg < damage.size() && damage[dmg].first_chunk + damage[dmg].count <= index) ++dmg;
       if (dmg < damage.size() && damage[dmg].first_chunk <= index) {
-        // A run the structure says cannot be read: one gap, named once.
-        auto b = std::make_shared<Batch>();
-        const uint64_t last = std::min(end_index, damage[dmg].first_chunk + damage[dmg].count);
-        b->gap_offset = index * chunk_size;
-        b->gap_len = std::min(media_size, last * chunk_size) - b->gap_offset;
-        for (const auto& e : img.damage())
-          if (e.img_offset <= b->gap_offset && b->gap_offset < e.img_offset + e.len)
-            b->errors.push_back(e);
+        const uint64_t last = std::min(end_index_, damage[dmg].first_chunk + damage[dmg].count);
+        auto b = gap_batch(index, last);
         index = last;
         if (!enqueue(std::move(b), false)) break;
         continue;
       }
       const uint64_t batch_end =
-          std::min({end_index, index + kChunksPerBatch,
+          std::min({end_index_, index + kChunksPerBatch,
                     dmg < damage.size() ? damage[dmg].first_chunk : UINT64_MAX});
       auto b = std::make_shared<Batch>();
       {
-        std::lock_guard<std::mutex> g(pool_m);
-        if (!pool.empty()) {
-          b->out = std::move(pool.back());
-          pool.pop_back();
+        std::lock_guard<std::mutex> g(pool_m_);
+        if (!pool_.empty()) {
+          b->out = std::move(pool_.back());
+          pool_.pop_back();
         }
       }
-      for (; index < batch_end; ++index) {
-        RawChunk c;
-        c.index = index;
-        c.offset = index * chunk_size;
-        c.data_size = map.data_size(index);
-        if (share) {
-          // Decoded by the image's TSK reads already: neither read nor inflated again.
-          bool zero = false;
-          c.shared = share->find(index, &zero);
-          if (c.shared || zero) {
-            c.zero = zero;
-            b->chunks.push_back(std::move(c));
-            continue;
-          }
-        }
-        size_t n = map.read_stored(index, scratch, &c.compressed, &c.error);
-        if (n > 0) {
-          std::span<const unsigned char> stored(scratch.data(), n);
-          if (c.compressed && zeros.is_zero(stored, c.data_size)) {
-            c.zero = true;
-            if (share) share->put_zero(index);
-          } else {
-            if (c.compressed && pd && zeros.want(stored.size())) {
-              // Small compressed chunks may be zero chunks: decode one here to learn its form.
-              if (ewf::decode_chunk(pd.get(), stored, true, probe.data(), c.data_size, chunk_size)
-                      .empty())
-                zeros.learn(stored, std::span<const std::byte>(probe.data(), c.data_size));
-            }
-            c.stored.assign(stored.begin(), stored.end());
-          }
-        }
-        b->chunks.push_back(std::move(c));
-      }
+      for (; index < batch_end; ++index) b->chunks.push_back(read_chunk(index, r));
       if (!enqueue(std::move(b), true)) break;
     }
-    std::lock_guard<std::mutex> g(order_m);
-    producer_done = true;
-    order_cv.notify_all();
-  });
+    std::lock_guard<std::mutex> g(order_m_);
+    producer_done_ = true;
+    order_cv_.notify_all();
+  }
 
-  static const std::vector<std::byte> zero_block(1 << 20);
-  bool ok = true;
-  for (;;) {
-    std::shared_ptr<Batch> b;
-    {
-      std::unique_lock<std::mutex> l(order_m);
-      order_cv.wait(l, [&] {
-        return (!order.empty() && order.front()->done) || (producer_done && order.empty());
-      });
-      if (order.empty()) break;
-      b = order.front();
-      order.pop_front();
-      order_cv.notify_all();
-    }
-    if (!ok) continue;  // stopped: drain what is in flight
-    result.errors.insert(result.errors.end(), b->errors.begin(), b->errors.end());
-    auto give_up = [&] {
-      ok = false;
-      std::lock_guard<std::mutex> g(order_m);
-      stop = true;
-      order_cv.notify_all();
-    };
-    if (b->gap_len > 0) {
-      uint64_t a = std::max(b->gap_offset, opts.start);
-      const uint64_t z = std::min(b->gap_offset + b->gap_len, end);
-      if (a >= z || !opts.deliver_damaged) continue;
-      result.bytes += z - a;
-      if (opts.zeros) {
-        if (!opts.zeros(a, z - a)) give_up();
-        continue;
+  // A run the structure says cannot be read: one gap, named once.
+  std::shared_ptr<Batch> gap_batch(uint64_t index, uint64_t last) const {
+    auto b = std::make_shared<Batch>();
+    b->gap_offset = index * chunk_size_;
+    b->gap_len = std::min(map_.media_size(), last * chunk_size_) - b->gap_offset;
+    for (const auto& e : img_.damage())
+      if (e.img_offset <= b->gap_offset && b->gap_offset < e.img_offset + e.len)
+        b->errors.push_back(e);
+    return b;
+  }
+
+  struct Reading {  // the producer's buffers and what it learnt of zero chunks
+    std::vector<unsigned char> scratch;
+    std::vector<std::byte> probe;
+    ewf::ZeroChunks zeros;
+    Decompressor probe_decoder;
+  };
+
+  RawChunk read_chunk(uint64_t index, Reading& r) {
+    RawChunk c;
+    c.index = index;
+    c.offset = index * chunk_size_;
+    c.data_size = map_.data_size(index);
+    if (share_) {
+      // Decoded by the image's TSK reads already: neither read nor inflated again.
+      bool zero = false;
+      c.shared = share_->find(index, &zero);
+      if (c.shared || zero) {
+        c.zero = zero;
+        return c;
       }
-      for (; a < z && ok; a += std::min<uint64_t>(z - a, zero_block.size()))
-        if (!sink(a, std::span<const std::byte>(zero_block)
-                         .first(static_cast<size_t>(std::min<uint64_t>(z - a, zero_block.size())))))
-          give_up();
-      continue;
     }
-    struct GiveBack {  // the output buffer goes back to the pool once the sink is done with it
-      std::shared_ptr<Batch>& b;
-      std::mutex& m;
-      std::vector<OutBuffer>& pool;
-      ~GiveBack() {
-        std::lock_guard<std::mutex> g(m);
-        if (pool.size() < 8) pool.push_back(std::move(b->out));
+    size_t n = map_.read_stored(index, r.scratch, &c.compressed, &c.error);
+    if (n == 0) return c;
+    std::span<const unsigned char> stored(r.scratch.data(), n);
+    if (c.compressed && r.zeros.is_zero(stored, c.data_size)) {
+      c.zero = true;
+      if (share_) share_->put_zero(index);
+      return c;
+    }
+    if (c.compressed && r.probe_decoder && r.zeros.want(stored.size())) {
+      // Small compressed chunks may be zero chunks: decode one here to learn its form.
+      if (ewf::decode_chunk(r.probe_decoder.get(), stored, true, r.probe.data(), c.data_size,
+                            chunk_size_)
+              .empty())
+        r.zeros.learn(stored, std::span<const std::byte>(r.probe.data(), c.data_size));
+    }
+    c.stored.assign(stored.begin(), stored.end());
+    return c;
+  }
+
+  // The calling thread: takes batches in order as they are decoded and delivers them.
+  void consume() {
+    for (;;) {
+      std::shared_ptr<Batch> b;
+      {
+        std::unique_lock<std::mutex> l(order_m_);
+        order_cv_.wait(l, [&] {
+          return (!order_.empty() && order_.front()->done) || (producer_done_ && order_.empty());
+        });
+        if (order_.empty()) break;
+        b = order_.front();
+        order_.pop_front();
+        order_cv_.notify_all();
       }
-    } give_back{b, pool_m, pool};
-    // Deliver the batch in order: runs of zero chunks to opts.zeros (when set), the rest to sink.
+      if (!ok_) continue;  // stopped: drain what is in flight
+      result_.errors.insert(result_.errors.end(), b->errors.begin(), b->errors.end());
+      if (b->gap_len > 0) {
+        deliver_gap(*b);
+      } else {
+        deliver_batch(*b);
+        std::lock_guard<std::mutex> g(pool_m_);  // the output buffer is reused
+        if (pool_.size() < 8) pool_.push_back(std::move(b->out));
+      }
+    }
+  }
+
+  void give_up() {
+    ok_ = false;
+    std::lock_guard<std::mutex> g(order_m_);
+    stop_ = true;
+    order_cv_.notify_all();
+  }
+
+  void deliver_gap(const Batch& b) {
+    static const std::vector<std::byte> zero_block(1 << 20);
+    uint64_t a = std::max(b.gap_offset, opts_.start);
+    const uint64_t z = std::min(b.gap_offset + b.gap_len, end_);
+    if (a >= z || !opts_.deliver_damaged) return;
+    result_.bytes += z - a;
+    if (opts_.zeros) {
+      if (!opts_.zeros(a, z - a)) give_up();
+      return;
+    }
+    for (; a < z && ok_; a += std::min<uint64_t>(z - a, zero_block.size()))
+      if (!sink_(a, std::span<const std::byte>(zero_block)
+                        .first(static_cast<size_t>(std::min<uint64_t>(z - a, zero_block.size())))))
+        give_up();
+  }
+
+  // Delivers a batch in order: runs of zero chunks to opts.zeros (when set), the rest to sink.
+  void deliver_batch(Batch& b) {
     size_t pos = 0;
-    for (size_t i = 0; i < b->chunks.size() && ok;) {
-      const bool zero = opts.zeros && b->chunks[i].zero;
+    for (size_t i = 0; i < b.chunks.size() && ok_;) {
+      const bool zero = opts_.zeros && b.chunks[i].zero;
       size_t j = i, n = 0;
-      while (j < b->chunks.size() && (opts.zeros && b->chunks[j].zero) == zero)
-        n += b->chunks[j++].data_size;
-      uint64_t a = std::max<uint64_t>(b->chunks[i].offset, opts.start);
-      uint64_t z = std::min<uint64_t>(b->chunks[i].offset + n, end);
+      while (j < b.chunks.size() && (opts_.zeros && b.chunks[j].zero) == zero)
+        n += b.chunks[j++].data_size;
+      uint64_t a = std::max<uint64_t>(b.chunks[i].offset, opts_.start);
+      uint64_t z = std::min<uint64_t>(b.chunks[i].offset + n, end_);
       if (a < z) {
-        result.bytes += z - a;
-        bool more = zero ? opts.zeros(a, z - a)
-                         : sink(a, std::span<const std::byte>(
-                                       b->out.data() + pos + (a - b->chunks[i].offset),
-                                       static_cast<size_t>(z - a)));
+        result_.bytes += z - a;
+        bool more =
+            zero
+                ? opts_.zeros(a, z - a)
+                : sink_(a, std::span<const std::byte>(b.out.data() + pos + (a - b.chunks[i].offset),
+                                                      static_cast<size_t>(z - a)));
         if (!more) give_up();
       }
       pos += n;
       i = j;
     }
   }
-  producer.join();
-  work.close();
-  for (auto& t : workers) t.join();
-  result.used_raw_chunks = true;
+
+  const Image& img_;
+  const ewf::ChunkMap& map_;
+  const Sink& sink_;
+  const ReadOptions& opts_;
+  ReadResult& result_;
+  uint32_t chunk_size_ = 0;
+  uint64_t end_ = 0, first_index_ = 0, end_index_ = 0;
+  unsigned threads_ = 1;
+  size_t max_inflight_ = 0;
+  ewf::SharedChunks* share_ = nullptr;
+
+  BatchQueue work_;  // batches for the decoders
+  std::mutex order_m_;
+  std::condition_variable order_cv_;
+  std::deque<std::shared_ptr<Batch>> order_;  // every batch in flight, in media order
+  std::atomic<bool> stop_{false};             // the consumer gave up
+  bool producer_done_ = false;                // (under order_m_)
+  bool ok_ = true;                            // the consumer's own view of stop_
+  std::mutex pool_m_;  // output buffers handed back by the consumer (no page faults, no zeroing)
+  std::vector<OutBuffer> pool_;
+};
+
+void read_ewf_parallel(const Image& img,
+                       const std::function<bool(uint64_t, std::span<const std::byte>)>& sink,
+                       const ReadOptions& opts, ReadResult& result) {
+  ParallelEwfRead(img, sink, opts, result).run();
 }
 
 // A range that cannot be read: named, and delivered as zeros when asked (to `zeros` when set).

@@ -252,6 +252,11 @@ struct AnchorOptions {
   int64_t every_records = 100;
   int64_t every_seconds = 600;
   std::function<void(const AuditAnchor&)> notify;  // also told of each anchor (server log)
+  // Also queue an `audit.anchor` notification (webhooks, email: `queue notify`) when the head has
+  // crossed a multiple of every_records or every_seconds have passed since the last one queued.
+  // Decided from the outbox, so all writers together queue one, not one per process.
+  // Store::open: $SAFEHOLD_AUDIT_ANCHOR_NOTIFY = yes|no (default no).
+  bool outbox = false;
 };
 
 // A worker station as the queue knows it from its jobs (created on its first failure).

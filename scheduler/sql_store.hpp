@@ -226,6 +226,7 @@ class SqlStore final : public Store {
   static std::chrono::milliseconds seal_interval_from_env();
   // After a commit that moved the head: appends an anchor when one is due (docs/AUDIT.md).
   void anchor_after_commit();
+  void anchor_to_outbox(const AuditAnchor& a);
   std::unique_ptr<Db> db_;
   bool pg_ = false;
   bool server_calls_ = false;  // PostgreSQL with the one-statement claim/complete (UTF8 only)

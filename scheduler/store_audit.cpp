@@ -110,7 +110,7 @@ AuditCheck SqlStore::verify_audit() {
 void SqlStore::anchor_after_commit() {
   auto [seq, hash] = *moved_head_;
   moved_head_.reset();
-  if ((anchor_.file.empty() && !anchor_.notify) || seq <= 0) return;
+  if ((anchor_.file.empty() && !anchor_.notify && !anchor_.outbox) || seq <= 0) return;
   auto tick = std::chrono::steady_clock::now();
   const int64_t every = std::max<int64_t>(1, anchor_.every_records);
   bool due = anchored_seq_ < 0 || seq / every > anchored_seq_ / every ||
@@ -137,8 +137,34 @@ void SqlStore::anchor_after_commit() {
       std::cerr << "safehold: cannot report an audit anchor: " << e.what() << "\n";
     }
   }
+  if (anchor_.outbox) anchor_to_outbox(a);
   anchored_seq_ = seq;
   anchored_at_ = tick;
+}
+
+// One short transaction after the audited change has committed; it adds no audit record, so it
+// cannot move the head (and anchor again). A failure is reported, never a failed write.
+void SqlStore::anchor_to_outbox(const AuditAnchor& a) {
+  const int64_t every = std::max<int64_t>(1, anchor_.every_records);
+  try {
+    write([&] {
+      auto last = db_->query(
+          "SELECT created_at, payload FROM outbox WHERE event = 'audit.anchor' ORDER BY id DESC "
+          "LIMIT 1");
+      if (!last.empty()) {
+        auto prev = json::parse(last[0].text(1), nullptr, false);
+        int64_t prev_seq = prev.is_object() ? prev.value("seq", int64_t{0}) : 0;
+        bool crossed = a.seq / every > prev_seq / every;
+        bool stale = a.at - last[0].integer(0) >= anchor_.every_seconds;
+        if (a.seq <= prev_seq || (!crossed && !stale)) return 0;
+      }
+      notify("audit.anchor",
+             {{"event", "audit.anchor"}, {"seq", a.seq}, {"hash", a.hash}, {"at", a.at_text}});
+      return 0;
+    });
+  } catch (const std::exception& e) {
+    std::cerr << "safehold: cannot queue the audit anchor notification: " << e.what() << "\n";
+  }
 }
 
 // Test hook: SAFEHOLD_TEST_STALL_BEFORE_COMMIT=FILE makes a write create FILE and sleep before

@@ -334,6 +334,14 @@ std::unique_ptr<Store> Store::open(const std::string& url, const OpenOptions& op
     anchor.file = path + ".anchors";
   }
   if (env && *env) anchor.file = std::string(env) == "none" ? "" : env;
+  if (const char* n = std::getenv("SAFEHOLD_AUDIT_ANCHOR_NOTIFY"); n && *n) {
+    const std::string v = n;
+    if (v != "yes" && v != "no")
+      throw QueueError(
+          QueueError::Kind::invalid,
+          "SAFEHOLD_AUDIT_ANCHOR_NOTIFY (audit_anchor_notify) must be yes or no, not '" + v + "'");
+    anchor.outbox = v == "yes";
+  }
   store->set_anchor(std::move(anchor));
   return store;
 }

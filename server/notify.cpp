@@ -131,11 +131,17 @@ bool send_mail(const NotifyOptions& o, const scheduler::Notification& n, const s
 
 }  // namespace
 
-NotifyReport deliver_due(scheduler::Store& store, const NotifyOptions& o, const std::string& user) {
-  for (auto& w : o.webhooks) parse_url(w);  // a bad URL fails before anything is sent
+void check(const NotifyOptions& o) {
+  for (auto& w : o.webhooks) parse_url(w);
   for (auto& a : o.email_to)
     if (a.empty() || a.find_first_of("\r\n,") != std::string::npos)
       throw std::runtime_error("an email address must be one address on one line");
+  if (!o.webhooks.empty() && o.secret.empty())
+    throw std::runtime_error("webhooks need a secret to sign what is sent");
+}
+
+NotifyReport deliver_due(scheduler::Store& store, const NotifyOptions& o, const std::string& user) {
+  check(o);  // a bad URL fails before anything is sent
   NotifyReport rep;
   for (auto& n : store.due_notifications(1000)) {
     const std::string body = notification_body(n, o.dashboard);

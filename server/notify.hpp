@@ -33,6 +33,10 @@ std::string signature(const std::string& secret, const std::string& body);
 // The JSON body sent for a notification: its payload plus "notification" (id) and "dashboard".
 std::string notification_body(const scheduler::Notification& n, const std::string& dashboard);
 
+// Throws std::runtime_error (one sentence) for a webhook URL that is not http(s)://HOST[:PORT]/…,
+// an email address that is not one address on one line, or webhooks without a secret.
+void check(const NotifyOptions& o);
+
 // Delivers every due notification to every target once; failures are retried at a later call.
 NotifyReport deliver_due(scheduler::Store& store, const NotifyOptions& o, const std::string& user);
 

@@ -15,9 +15,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <ctime>
 #include <iostream>
 #include <list>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -243,6 +245,45 @@ struct Server::Impl {
 
   void do_accept();
   void begin_stop();
+
+  // The outbox's deliveries (ServerOptions::notify), on a thread of their own: a webhook that
+  // answers slowly holds neither requests nor the control thread.
+  std::thread notifier;
+  std::mutex notify_mu;
+  std::condition_variable notify_cv;
+  bool notify_stop = false;
+  void notify_loop() {
+    std::unique_lock lk(notify_mu);
+    while (!notify_stop) {
+      lk.unlock();
+      deliver_once();
+      lk.lock();
+      notify_cv.wait_for(lk, std::chrono::seconds(std::max(1, opts.notify_every_seconds)),
+                         [this] { return notify_stop; });
+    }
+  }
+  void deliver_once() {
+    try {
+      auto store = pool.acquire();
+      auto r = deliver_due(*store, *opts.notify, "serve");
+      if (r.delivered || r.failed)
+        log({{"level", r.failed ? "warning" : "info"},
+             {"event", "notify"},
+             {"delivered", r.delivered},
+             {"failed", r.failed}});
+    } catch (const std::exception& e) {
+      log({{"level", "error"}, {"event", "notify"}, {"error", e.what()}});
+    }
+  }
+  void stop_notifier() {
+    if (!notifier.joinable()) return;
+    {
+      std::lock_guard lk(notify_mu);
+      notify_stop = true;
+    }
+    notify_cv.notify_all();
+    notifier.join();
+  }
 };
 
 namespace {
@@ -542,6 +583,13 @@ Server::Server(ServerOptions opts) {
   if (opts.tls_cert.empty() != opts.tls_key.empty())
     throw ServeError("--tls-cert and --tls-key go together: give both or neither");
   auto l = parse_listen(opts.listen);
+  if (opts.notify) {
+    try {
+      check(*opts.notify);
+    } catch (const std::runtime_error& e) {
+      throw ServeError(e.what());
+    }
+  }
   impl_ = std::make_unique<Impl>(std::move(opts));
   auto& o = impl_->opts;
 
@@ -661,8 +709,10 @@ void Server::run() {
   });
   std::vector<std::thread> pool;
   for (auto& w : im.workers) pool.emplace_back([&w] { w->run(); });
+  if (im.opts.notify) im.notifier = std::thread([&im] { im.notify_loop(); });
   // Returns once stopping and every connection has ended (or the grace period expired).
   im.ioc.run();
+  im.stop_notifier();
   im.worker_guards.clear();  // the workers finish what is left and return
   for (auto& t : pool) t.join();
   im.reads->join();  // requests still running end (their answers go nowhere)

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "server/api.hpp"
+#include "server/notify.hpp"
 
 namespace safehold::server {
 
@@ -37,6 +39,10 @@ struct ServerOptions {
   int grace_seconds = 20;       // after stop(), in-flight requests get this long
   std::ostream* log = nullptr;  // JSON lines (default std::cout)
   ApiOptions api;               // limits and caches of the API
+  // Delivers the outbox (alerts, links, anchors) to these webhooks and addresses every
+  // notify_every_seconds while serving, as `safehold queue notify` does; none when unset.
+  std::optional<NotifyOptions> notify;
+  int notify_every_seconds = 15;
 };
 
 // A start-up failure, one sentence for the operator (port taken, bad certificate, database…).

@@ -10,6 +10,7 @@
 #include "hashset/hashset.hpp"
 #include "server/notify.hpp"
 #include "tools/cmd_queue_common.hpp"
+#include "tools/notify_options.hpp"
 
 namespace safehold::tools::queue_cli {
 
@@ -177,25 +178,12 @@ namespace safehold::tools::queue_cli {
 void add_notify_commands(CLI::App* q) {
   auto* no = q->add_subcommand("notify", "Push due alerts and links to webhooks and email");
   auto c = common(no);
-  auto o = std::make_shared<server::NotifyOptions>();
-  auto secret_file = std::make_shared<std::string>();
-  no->add_option("--webhook", o->webhooks, "Webhook URL (http:// or https://), repeatable");
-  no->add_option("--secret-file", *secret_file,
-                 "File holding the HMAC-SHA256 key for X-Safehold-Signature (first line)");
-  no->add_option("--email", o->email_to, "Address to mail through sendmail, repeatable");
-  no->add_option("--sendmail", o->sendmail, "The host's sendmail (default /usr/sbin/sendmail)");
-  no->add_option("--dashboard", o->dashboard, "Dashboard base URL put in every payload");
+  auto f = add_notify_options(no);
   no->callback([=] {
     guarded([&] {
-      if (!o->webhooks.empty()) {
-        if (secret_file->empty()) fail(Exit::usage, "--webhook needs --secret-file");
-        std::ifstream in(*secret_file);
-        if (!in || !std::getline(in, o->secret) || o->secret.empty())
-          fail(Exit::usage, fmt::format("{}: cannot read a secret from its first line",
-                                        printable(*secret_file)));
-      }
-      if (o->webhooks.empty() && o->email_to.empty())
-        fail(Exit::usage, "give at least one --webhook or --email");
+      if (!f.any()) fail(Exit::usage, "give at least one --webhook or --email");
+      load_notify_options(f);
+      const auto& o = f.options;
       auto s = open_store(*c);
       server::NotifyReport r;
       try {

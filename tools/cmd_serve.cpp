@@ -6,6 +6,7 @@
 #include "server/server.hpp"
 #include "tools/command.hpp"
 #include "tools/config.hpp"
+#include "tools/notify_options.hpp"
 
 namespace safehold::tools {
 namespace {
@@ -45,8 +46,17 @@ void register_serve(CLI::App& app) {
                   "Open connections at most (default: from the open-file limit)");
   sub->add_option("--max-per-client", o->max_per_client,
                   "Open connections from one address at most (default: a quarter of the cap)");
+  auto notify = add_notify_options(sub);
+  sub->add_option("--notify-every", o->notify_every_seconds,
+                  "With --webhook or --email: deliver due alerts, links and audit anchors every "
+                  "this many seconds (default 15), as `queue notify` does")
+      ->check(CLI::Range(1, 3600));
   sub->callback([=] {
     srv::ServerOptions opts = *o;
+    if (notify.any()) {
+      load_notify_options(notify);
+      opts.notify = *notify.options;
+    }
     opts.body_limit = *body_kib * 1024;
     opts.access_log = !*quiet;
     opts.handle_signals = true;

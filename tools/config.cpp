@@ -50,6 +50,7 @@ const std::vector<std::pair<std::string, std::string>>& config_keys() {
   static const std::vector<std::pair<std::string, std::string>> keys = {
       {"db", "SAFEHOLD_DB"},
       {"audit_anchor", "SAFEHOLD_AUDIT_ANCHOR"},
+      {"audit_anchor_notify", "SAFEHOLD_AUDIT_ANCHOR_NOTIFY"},
       {"station", "SAFEHOLD_STATION"},
       {"evidence_dir", "SAFEHOLD_EVIDENCE_DIR"},
       {"examiner", "SAFEHOLD_EXAMINER"},
@@ -57,6 +58,10 @@ const std::vector<std::pair<std::string, std::string>>& config_keys() {
       {"listen", "SAFEHOLD_LISTEN"},
       {"tls_cert", "SAFEHOLD_TLS_CERT"},
       {"tls_key", "SAFEHOLD_TLS_KEY"},
+      {"notify_webhook", "SAFEHOLD_NOTIFY_WEBHOOK"},
+      {"notify_secret_file", "SAFEHOLD_NOTIFY_SECRET_FILE"},
+      {"notify_email", "SAFEHOLD_NOTIFY_EMAIL"},
+      {"notify_dashboard", "SAFEHOLD_NOTIFY_DASHBOARD"},
   };
   return keys;
 }

@@ -196,3 +196,60 @@ TEST_CASE(
   CHECK(c.ok);
   CHECK(c.anchors == 1);
 }
+
+// Issue 24, item 3: "where configured, … a webhook": anchors queued as `audit.anchor`
+// notifications, one per crossing for all writers together (decided from the outbox).
+TEST_CASE("audit: anchors are queued for the webhooks once per crossing, whoever writes",
+          "[scheduler][audit]") {
+  BACKEND();
+  AnchorOptions opts;
+  opts.every_records = 5;
+  opts.every_seconds = 600;
+  opts.outbox = true;
+  Clocked a(db->url());
+  a->set_anchor(opts);
+  seed(*a.store);
+  for (int i = 0; i < 12; ++i) a->add_device("mgr", dev("D" + std::to_string(i)));
+  auto anchors = [&] {
+    std::vector<nlohmann::json> out;
+    for (auto& n : a->due_notifications(100))
+      if (n.event == "audit.anchor") out.push_back(nlohmann::json::parse(n.payload));
+    return out;
+  };
+  auto q = anchors();
+  REQUIRE(q.size() == 3);  // seq 1 (first write), 5 and 10
+  auto records = a->audit("", "", 0);
+  REQUIRE(records.size() == 14);
+  CHECK(q[0] ==
+        nlohmann::json{
+            {"event", "audit.anchor"}, {"seq", 1}, {"hash", records[0].hash}, {"at", q[0]["at"]}});
+  CHECK(q[1]["seq"] == 5);
+  CHECK(q[2]["seq"] == 10);
+  CHECK(q[2]["hash"] == records[9].hash);
+  // A second writer (another command) anchors its first write in its own file, but the outbox
+  // already holds an anchor of this stretch: nothing new is queued until a crossing.
+  Clocked b(db->url());
+  b->set_anchor(opts);
+  b->add_device("mgr", dev("E1"));  // record 15
+  CHECK(anchors().size() == 4);     // 15 crosses the multiple 15
+  b->add_device("mgr", dev("E2"));  // 16
+  Clocked c(db->url());
+  c->set_anchor(opts);
+  c->add_device("mgr", dev("E3"));  // 17: c's first write, no crossing since 15
+  CHECK(anchors().size() == 4);
+  // Another command ten minutes after the last one queued (its first write anchors; the
+  // outbox's last anchor is old enough).
+  Clocked e(db->url());
+  e->set_anchor(opts);
+  e.advance(600);
+  a.advance(600);                   // (so that a sees it due)
+  e->add_device("mgr", dev("E4"));  // 18
+  CHECK(anchors().size() == 5);
+  CHECK(anchors().back()["seq"] == 18);
+  // Not configured (the default): nothing queued.
+  Clocked d(db->url());
+  d->set_anchor({});
+  for (int i = 0; i < 5; ++i) d->add_device("mgr", dev("F" + std::to_string(i)));  // 19..23
+  CHECK(anchors().size() == 5);
+  CHECK(a->verify_audit().ok);
+}

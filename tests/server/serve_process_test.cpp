@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "scheduler/queue.hpp"
+#include "tests/common/receiver.hpp"
 #include "tests/server/serve_support.hpp"
 
 using nlohmann::json;
@@ -151,4 +152,69 @@ TEST_CASE("serve: in-flight requests finish on stop(); idle connections are clos
   // The idle keep-alive connection does not hold the stop back: the destructor returns.
   srv.reset();
   SUCCEED();
+}
+
+// Issue 20, item 7 (and issue 24's anchor webhook): `serve` delivers the outbox while it runs, so
+// an alert leaves the building without a separate timer; signed, audited, counts only in its log.
+TEST_CASE("serve: delivers alerts to webhooks while serving", "[serve][notify]") {
+  Queue qu;
+  safehold::test::WebhookReceiver rx(qu.dir / "rx");
+  safehold::test::write_text(qu.dir / "secret", "hook-secret-7\n");
+  {
+    auto s = sch::Store::open(qu.db);
+    sch::SuspectUpdate u;
+    u.lives_with_children = sch::Answer::yes;
+    s->update_suspect("setup", "S1", u, "home visit");  // a household alert, in the outbox
+  }
+  ServeProcess p("--db " + qu.q(qu.db) + " --listen 127.0.0.1:0 --webhook " + rx.url() +
+                     " --secret-file " + qu.q((qu.dir / "secret").string()) +
+                     " --notify-every 1 --dashboard http://127.0.0.1:8080",
+                 qu.dir.path());
+  REQUIRE(!p.first_line().empty());
+  INFO(p.err());
+  auto got = rx.wait_for(1);
+  REQUIRE(got.size() == 1);
+  const std::string body = got[0]["body"];
+  auto j = json::parse(body);
+  CHECK(j["event"] == "alert");
+  CHECK(j["kind"] == "household");
+  CHECK(j["case"] == "C1");
+  CHECK(j["dashboard"].get<std::string>().rfind("http://127.0.0.1:8080/#", 0) == 0);
+  CHECK(got[0]["headers"]["X-Safehold-Event"] == "alert");
+  safehold::test::write_text(qu.dir / "body", body);
+  auto mac = safehold::test::must_run("openssl dgst -sha256 -hmac hook-secret-7 -r " +
+                                      qu.q((qu.dir / "body").string()) + " | cut -d' ' -f1");
+  mac.erase(mac.find_last_not_of('\n') + 1);
+  CHECK(got[0]["headers"]["X-Safehold-Signature"] == "sha256=" + mac);
+  CHECK(p.stop() == 0);
+  CHECK(rx.requests().size() == 1);  // delivered once, not on every round
+  auto out = p.out();
+  CHECK(out.find("\"event\":\"notify\"") != std::string::npos);
+  CHECK(out.find("\"delivered\":1") != std::string::npos);
+  CHECK(out.find("hook-secret-7") == std::string::npos);
+  CHECK(out.find(rx.port()) == std::string::npos);  // targets are not logged
+  auto audit = sch::Store::open(qu.db)->audit("notification", "", 0);
+  REQUIRE(audit.size() == 1);
+  CHECK(audit[0].action == "notify.delivered");
+  CHECK(audit[0].user == "serve");
+  CHECK(audit[0].reason == "webhook 1: 200");
+}
+
+TEST_CASE("serve: notification targets are checked at start-up", "[serve][notify]") {
+  Queue qu;
+  auto V = safehold::test::safehold_binary();
+  safehold::test::write_text(qu.dir / "secret", "s\n");
+  auto serve = [&](const std::string& args) {
+    return safehold::test::run(V + " serve --listen 127.0.0.1:0 --db " + qu.q(qu.db) + " " + args);
+  };
+  auto r = serve("--webhook http://127.0.0.1:9/hook");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "safehold: --webhook needs --secret-file\n");
+  r = serve("--webhook ftp://example.org/x --secret-file " + qu.q((qu.dir / "secret").string()));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "safehold: a webhook URL must be http://HOST[:PORT]/PATH or https://…\n");
+  r = serve("--email 'a@example.org, b@example.org'");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "safehold: an email address must be one address on one line\n");
+  CHECK(r.out.empty());
 }

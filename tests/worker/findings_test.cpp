@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/common/receiver.hpp"
 #include "tests/common/support.hpp"
 #include "tests/scheduler/helpers.hpp"
 
@@ -90,59 +91,17 @@ json by_kind(const json& alerts, const std::string& kind, const std::string& cas
   return out;
 }
 
-// A local HTTP receiver (python3): each POST's headers and body go to DIR/req-N.json; answers 200.
-const char* kReceiver = R"PY(
-import http.server, json, os, sys
-d = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers['Content-Length'])).decode()
-        n = len([f for f in os.listdir(d) if f.startswith('req-')])
-        with open(os.path.join(d, 'tmp'), 'w') as f:
-            json.dump({'path': self.path, 'headers': dict(self.headers), 'body': body}, f)
-        os.rename(os.path.join(d, 'tmp'), os.path.join(d, 'req-%d.json' % n))
-        self.send_response(200); self.end_headers()
-    def log_message(self, *a): pass
-s = http.server.HTTPServer(('127.0.0.1', 0), H)
-with open(os.path.join(d, 'port.tmp'), 'w') as f: f.write(str(s.server_address[1]))
-os.rename(os.path.join(d, 'port.tmp'), os.path.join(d, 'port'))
-s.serve_forever()
-)PY";
-
-struct Receiver {
-  fsys::path dir;
-  std::string pid, port;
-  explicit Receiver(const fsys::path& d) : dir(d) {
-    fsys::create_directories(dir);
-    test::write_text(dir.parent_path() / "receiver.py", kReceiver);
-    pid = must_run("python3 " + shell_quote((dir.parent_path() / "receiver.py").string()) + " " +
-                   shell_quote(dir.string()) + " >/dev/null 2>&1 & echo $!");
-    pid.erase(pid.find_last_not_of("\n") + 1);
-    // Wait until it listens (it writes its port once bound).
-    must_run("for i in $(seq 1 600); do [ -e " + shell_quote((dir / "port").string()) +
-             " ] && exit 0; sleep 0.1; done; exit 1");
-    port = test::read_text(dir / "port");
-  }
-  ~Receiver() { test::run("kill " + pid); }
-  std::vector<json> requests() const {
-    std::vector<json> out;
-    for (int i = 0; fsys::exists(dir / fmt::format("req-{}.json", i)); ++i)
-      out.push_back(json::parse(test::read_text(dir / fmt::format("req-{}.json", i))));
-    return out;
-  }
-};
-
 // Webhooks and email: every alert and link delivered once, signed, with references only.
 void check_notifications(const test::QueueDb& db, size_t expected) {
   const fsys::path t = db.dir();
-  Receiver rx(t / "rx");
+  test::WebhookReceiver rx(t / "rx");
   test::write_text(t / "secret", "s3cret-key\n");
   test::write_text(t / "sendmail", "#!/bin/sh\ncat >> " + shell_quote((t / "mail.txt").string()) +
                                        "\necho '----' >> " +
                                        shell_quote((t / "mail.txt").string()) + "\n");
   fsys::permissions(t / "sendmail", fsys::perms::owner_all);
   const std::string notify =
-      "notify --webhook http://127.0.0.1:" + rx.port + "/hook --secret-file " +
+      "notify --webhook http://127.0.0.1:" + rx.port() + "/hook --secret-file " +
       shell_quote((t / "secret").string()) + " --email unit@example.org --sendmail " +
       shell_quote((t / "sendmail").string()) + " --dashboard http://127.0.0.1:8080 --json";
   auto r = json::parse(must_run(q(db, notify)));
