@@ -1,0 +1,48 @@
+#include "tools/key_options.hpp"
+
+#include <iostream>
+#include <stdexcept>
+
+#include "base/format.hpp"
+#include "tools/command.hpp"
+
+namespace safehold::tools {
+
+std::vector<fs::VolumeKey> KeyArgs::gather() const {
+  std::vector<fs::VolumeKey> out;
+  try {
+    for (const std::string& k : keys)
+      out.push_back(fs::parse_volume_key(
+          k, "--key " + k.substr(0, std::min(k.find('='), size_t{64})) + "=…"));
+    if (!keys_file.empty())
+      for (auto& k : fs::read_key_file(keys_file)) out.push_back(k);
+  } catch (const std::invalid_argument& e) {
+    fail(Exit::usage, e.what());
+  }
+  return out;
+}
+
+void add_key_options(CLI::App* cmd, KeyArgs& a) {
+  cmd->add_option("--key", a.keys,
+                  "Key of an encrypted volume (LUKS1/2) as VOLUME=SECRET: VOLUME is its number "
+                  "as `info` lists it, @BYTE-OFFSET or its UUID; SECRET is the passphrase, or "
+                  "keyfile:PATH (repeatable; hidden from the process title, never logged)");
+  cmd->add_option("--keys", a.keys_file,
+                  "File of VOLUME=SECRET lines ('#' comments), owned by you with mode 0600 or "
+                  "stricter");
+}
+
+size_t locked_volumes(const fs::Evidence& ev, const std::string& path) {
+  size_t n = 0;
+  for (const fs::Volume& v : ev.volumes()) {
+    if (!v.encryption || v.encryption->unlocked) continue;
+    std::cerr << "safehold: " << base::printable(path) << ": volume " << v.index << " is an "
+              << v.encryption->scheme << " volume (" << v.encryption->cipher
+              << ") and no key was given: its files were not examined (unlock it with a "
+              << v.encryption->unlock << ": --key " << v.index << "=…)\n";
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace safehold::tools
