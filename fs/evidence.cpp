@@ -327,12 +327,12 @@ void open_volume(OpenCtx& c, Volume& v, const std::string& where) {
       Volume::Encryption{found->scheme, found->cipher, found->identifier, found->unlock, false};
   const VolumeKey* key = key_for(c, v, found->identifier);
   if (!key) {
-    c.problems->push_back({where,
-                           "is an encrypted " + found->scheme +
-                               " volume and no key was given "
-                               "(unlock it with --key " +
-                               std::to_string(v.index) + "=PASSPHRASE)",
-                           v.start});
+    const std::string what =
+        found->readable
+            ? "no key was given (unlock it with --key " + std::to_string(v.index) + "=PASSPHRASE)"
+            : "Safehold cannot decrypt it yet: its raw sectors are carved as they are";
+    c.problems->push_back(
+        {where, "is an encrypted " + found->scheme + " volume and " + what, v.start});
     return;
   }
   TSK_IMG_INFO* img = crypt::open(*c.image, v.start, v.length, *key, name);

@@ -118,8 +118,8 @@ void print_info(const fs::Evidence& ev) {
       fmt::print("  {:>3}  {:>14}  {:>14}  {:<11}  {}\n", v.index, v.start, v.length,
                  fs::to_string(v.kind), printable(v.description));
       if (auto& e = v.encryption)
-        fmt::print("       encrypted: {} ({}), UUID {}, unlocked by a {}: {}\n", e->scheme,
-                   e->cipher, printable(e->identifier), e->unlock,
+        fmt::print("       encrypted: {} ({}){}, unlocked by a {}: {}\n", e->scheme, e->cipher,
+                   e->identifier.empty() ? "" : ", UUID " + printable(e->identifier), e->unlock,
                    e->unlocked ? "unlocked with the key given" : "locked (no key given)");
     }
   }

@@ -36,10 +36,15 @@ size_t locked_volumes(const fs::Evidence& ev, const std::string& path) {
   size_t n = 0;
   for (const fs::Volume& v : ev.volumes()) {
     if (!v.encryption || v.encryption->unlocked) continue;
-    std::cerr << "safehold: " << base::printable(path) << ": volume " << v.index << " is an "
-              << v.encryption->scheme << " volume (" << v.encryption->cipher
-              << ") and no key was given: its files were not examined (unlock it with a "
-              << v.encryption->unlock << ": --key " << v.index << "=…)\n";
+    const auto& e = *v.encryption;
+    std::cerr << "safehold: " << base::printable(path) << ": volume " << v.index
+              << " is an encrypted " << e.scheme << " volume";
+    if (e.cipher == "not read")  // recognised, not decrypted yet (fs/internal/crypt_volume.hpp)
+      std::cerr << ", which Safehold cannot decrypt yet: its files were not examined\n";
+    else
+      std::cerr << " (" << e.cipher
+                << ") and no key was given: its files were not examined (unlock it with a "
+                << e.unlock << ": --key " << v.index << "=…)\n";
     ++n;
   }
   return n;

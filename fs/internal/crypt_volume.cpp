@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -109,12 +110,40 @@ void luks_stat(TSK_IMG_INFO* img, FILE* f) {
 
 }  // namespace
 
+namespace {
+
+// Encrypted volumes recognised by their header but not read yet: listed as encrypted (with what
+// would unlock them) so that they are never mistaken for empty space; their raw sectors are
+// carved. BitLocker: "-FVE-FS-" as the boot sector's OEM name (Vista and later), or BitLocker To
+// Go's volume GUID at byte 424. FileVault 2 / CoreStorage: "CS" at byte 88 of the physical volume
+// header, format version 1 (libfvde's signature check).
+std::optional<Found> recognised_only(const uint8_t* b) {
+  static const uint8_t to_go[16] = {0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e, 0xd8, 0x4a,
+                                    0x83, 0x99, 0xf6, 0xa3, 0x39, 0xe3, 0xd0, 0x01};
+  Found f;
+  if (std::memcmp(b + 3, "-FVE-FS-", 8) == 0 ||
+      (std::memcmp(b + 3, "MSWIN4.1", 8) == 0 && std::memcmp(b + 424, to_go, 16) == 0)) {
+    f.scheme = "BitLocker";
+    f.unlock = "recovery password, password or startup key (not read by Safehold yet)";
+  } else if (b[88] == 'C' && b[89] == 'S' && b[8] == 1 && b[9] == 0) {
+    f.scheme = "FileVault 2 (CoreStorage)";
+    f.unlock = "password or recovery key (not read by Safehold yet)";
+  } else {
+    return std::nullopt;
+  }
+  f.cipher = "not read";
+  f.readable = false;
+  return f;
+}
+
+}  // namespace
+
 std::optional<Found> detect(const Image& image, uint64_t start, uint64_t length,
                             const std::string& name) {
-  uint8_t head[8];
-  if (length < sizeof head || !reader(image, start, length)(0, head, sizeof head) ||
-      !luks::is_luks(head))
+  uint8_t head[512];
+  if (length < sizeof head || !reader(image, start, length)(0, head, sizeof head))
     return std::nullopt;
+  if (!luks::is_luks(head)) return recognised_only(head);
   const luks::Header h = luks::parse(reader(image, start, length), length, name);
   Found f;
   f.scheme = "LUKS" + std::to_string(h.version);
@@ -129,6 +158,12 @@ std::optional<Found> detect(const Image& image, uint64_t start, uint64_t length,
 TSK_IMG_INFO* open(const Image& image, uint64_t start, uint64_t length, const VolumeKey& key,
                    const std::string& name) {
   const auto read = reader(image, start, length);
+  uint8_t head[512];
+  if (length >= sizeof head && read(0, head, sizeof head) && !luks::is_luks(head))
+    if (auto f = recognised_only(head))
+      throw EvidenceError(name + ": is a " + f->scheme +
+                          " volume, which Safehold cannot decrypt yet (give no key: its raw "
+                          "sectors are then carved)");
   const luks::Header h = luks::parse(read, length, name);
   std::string pass = passphrase(key, name);
   auto mk = luks::unlock(h, read, pass, name);
@@ -156,8 +191,11 @@ TSK_IMG_INFO* open(const Image& image, uint64_t start, uint64_t length, const Vo
   auto* t = static_cast<TskLuks*>(std::calloc(1, sizeof(TskLuks)));
   if (!t) throw std::bad_alloc();
   t->disk = disk.get();
-  TSK_IMG_INFO* img = tsk_img_open_external(t, static_cast<TSK_OFF_T>(disk->size), h.sector_size,
-                                            luks_read, luks_close, luks_stat);
+  // Handed to TSK as 512-byte sectors whatever the encryption sector (reads need no alignment):
+  // with 4096, TSK 4.11 opened the ext4 of a 4096-byte-sector LUKS2 volume but its directory
+  // walk failed without an error message.
+  TSK_IMG_INFO* img = tsk_img_open_external(t, static_cast<TSK_OFF_T>(disk->size), 512, luks_read,
+                                            luks_close, luks_stat);
   if (!img) {
     std::free(t);
     throw EvidenceError(name + ": the decrypted volume cannot be opened (" + take_tsk_error() +

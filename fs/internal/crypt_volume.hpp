@@ -1,7 +1,8 @@
 // Encrypted volumes found on a volume of an image (or the whole image): recognised by their own
 // header, described for `info` (scheme, cipher, identifier, what unlocks them) and, given a key,
 // decrypted on the fly as a TSK callback image of their own, which the filesystem inside is
-// opened on. Today: LUKS1 and LUKS2 (fs/internal/luks.hpp).
+// opened on. Read: LUKS1 and LUKS2 (fs/internal/luks.hpp). Recognised only (listed as encrypted,
+// raw sectors carved, a key refused): BitLocker and FileVault 2 / CoreStorage.
 #pragma once
 
 #include <tsk/libtsk.h>
@@ -22,6 +23,7 @@ struct Found {
   std::string unlock;        // what would unlock it: "passphrase or key file"
   uint64_t data_offset = 0;  // bytes from the volume start to the encrypted data
   uint64_t data_size = 0;
+  bool readable = true;  // false: recognised (BitLocker, FileVault 2) but not decrypted yet
 };
 
 // What encryption the bytes [start, start + length) of the image hold; nullopt when none.
