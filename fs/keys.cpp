@@ -126,10 +126,10 @@ std::vector<VolumeKey> read_key_file(const std::filesystem::path& path) {
 }
 
 void scrub_key_arguments(int argc, char** argv) {
+  // After the first '=', or all of it when there is none (a malformed value may be the secret).
   auto scrub_after_eq = [](char* a) {
     char* eq = std::strchr(a, '=');
-    if (eq)
-      for (char* p = eq + 1; *p; ++p) *p = 'x';
+    for (char* p = eq ? eq + 1 : a; *p; ++p) *p = 'x';
   };
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--") == 0) break;

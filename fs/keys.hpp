@@ -47,8 +47,8 @@ VolumeKey parse_volume_key(std::string_view text, const std::string& origin);
 std::vector<VolumeKey> read_key_file(const std::filesystem::path& path);
 
 // Overwrites the SECRET part of every `--key VOLUME=SECRET` and `--key=VOLUME=SECRET` argument in
-// place (with 'x'), so that the process title and /proc/PID/cmdline no longer hold it. Call after
-// the arguments have been copied for parsing.
+// place (with 'x'; all of a value without '='), so that the process title and /proc/PID/cmdline no
+// longer hold it. Call after the arguments have been copied for parsing.
 void scrub_key_arguments(int argc, char** argv);
 
 }  // namespace safehold::fs

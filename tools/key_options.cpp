@@ -3,7 +3,7 @@
 #include <iostream>
 #include <stdexcept>
 
-#include "base/format.hpp"
+#include "base/json.hpp"
 #include "tools/command.hpp"
 
 namespace safehold::tools {
@@ -11,9 +11,14 @@ namespace safehold::tools {
 std::vector<fs::VolumeKey> KeyArgs::gather() const {
   std::vector<fs::VolumeKey> out;
   try {
-    for (const std::string& k : keys)
-      out.push_back(fs::parse_volume_key(
-          k, "--key " + k.substr(0, std::min(k.find('='), size_t{64})) + "=…"));
+    for (const std::string& k : keys) {
+      // Named by its volume only; a value without '=' may be nothing but the secret.
+      const size_t eq = k.find('=');
+      const std::string origin = eq == std::string::npos
+                                     ? "--key"
+                                     : "--key " + k.substr(0, std::min(eq, size_t{64})) + "=…";
+      out.push_back(fs::parse_volume_key(k, origin));
+    }
     if (!keys_file.empty())
       for (auto& k : fs::read_key_file(keys_file)) out.push_back(k);
   } catch (const std::invalid_argument& e) {
