@@ -261,7 +261,7 @@ void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where,
     c.problems->push_back({where,
                            "no filesystem recognised in the decrypted " + d.scheme + " volume (" +
                                take_tsk_error() + ")",
-                           offset});
+                           d.base});
     return;
   }
   std::string fs_error = take_tsk_error();

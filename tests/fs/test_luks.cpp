@@ -6,10 +6,12 @@
 // its raw sectors carved; a wrong key, a key naming no volume, a key file others can read are
 // refused with one sentence. The passphrase never reaches an output, nor /proc/PID/cmdline.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
@@ -267,6 +269,8 @@ TEST_CASE("issue 18: --key secrets are gone from /proc/PID/cmdline while safehol
   REQUIRE(!exited);
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
   std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // safehold would now block opening the FIFO again: it is ended (the child this test started).
+  ::kill(pid, SIGKILL);
   ::close(fd);
   ::waitpid(pid, &status, 0);
   CHECK(cmdline.find(kPass) == std::string::npos);
