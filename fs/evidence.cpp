@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/format.hpp"
+#include "fs/internal/crypt_volume.hpp"
 #include "fs/internal/ewf_chunks.hpp"
 #include "fs/internal/exfat_times.hpp"
 #include "fs/internal/fat_orphans.hpp"
@@ -58,6 +59,7 @@ struct FsHandle {
   const TSK_POOL_INFO* pool = nullptr;  // APFS: the pool the volume lives in
   TSK_IMG_INFO* pool_img = nullptr;     // APFS: the pool's view of one volume
   uint64_t img_base = 0;                // image offset that fs block 0 maps to
+  bool decrypted = false;               // read through a decrypted volume (Impl::decrypted)
   // Recursive: a walk callback may read a file of the same filesystem.
   std::unique_ptr<std::recursive_mutex> lock = std::make_unique<std::recursive_mutex>();
 };
@@ -179,6 +181,7 @@ struct Evidence::Impl {
   std::vector<FsHandle> fs;
   TSK_VS_INFO* vs = nullptr;
   std::vector<const TSK_POOL_INFO*> pools;
+  std::vector<TSK_IMG_INFO*> decrypted;  // decrypted volumes, closed after their filesystems
   std::string scheme = "none";
 
   ~Impl() {
@@ -187,6 +190,7 @@ struct Evidence::Impl {
       if (h.pool_img) tsk_img_close(h.pool_img);
     }
     for (auto* p : pools) tsk_pool_close(p);
+    for (auto* d : decrypted) tsk_img_close(d);
     if (vs) tsk_vs_close(vs);
   }
 };
@@ -209,10 +213,12 @@ struct OpenCtx {
   std::vector<FsHandle>* handles;
   std::vector<const TSK_POOL_INFO*>* pools;
   std::vector<Problem>* problems;
+  std::vector<TSK_IMG_INFO*>* decrypted;
+  std::vector<bool> key_used;  // per OpenOptions::keys
 };
 
 void add_fs(OpenCtx& c, int volume, TSK_FS_INFO* fs, uint64_t img_base, const TSK_POOL_INFO* pool,
-            TSK_IMG_INFO* pool_img) {
+            TSK_IMG_INFO* pool_img, const std::string& encryption = "") {
   FilesystemInfo info;
   info.index = static_cast<int>(c.infos->size());
   info.volume = volume;
@@ -222,8 +228,10 @@ void add_fs(OpenCtx& c, int volume, TSK_FS_INFO* fs, uint64_t img_base, const TS
   info.block_count = fs->block_count;
   info.size = static_cast<uint64_t>(fs->block_count) * fs->block_size;
   if (c.labels) info.label = read_label(fs);
+  info.encryption = encryption;
   c.infos->push_back(info);
   FsHandle h;
+  h.decrypted = !encryption.empty();
   h.fs = fs;
   h.pool = pool;
   h.pool_img = pool_img;
@@ -231,13 +239,29 @@ void add_fs(OpenCtx& c, int volume, TSK_FS_INFO* fs, uint64_t img_base, const TS
   c.handles->push_back(std::move(h));
 }
 
+// A filesystem in a volume decrypted with a key: `img` is the decrypted volume, whose byte 0 lies
+// at image offset `base` (encrypted).
+struct Decrypted {
+  TSK_IMG_INFO* img = nullptr;
+  uint64_t base = 0;
+  std::string scheme;
+};
+
 // Tries a filesystem, then an APFS pool, at one byte offset; records a problem when neither opens.
-void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where) {
+void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where,
+             const Decrypted& d = {}) {
   tsk_error_reset();
-  TSK_FS_INFO* fs =
-      tsk_fs_open_img(c.image->tsk(), static_cast<TSK_OFF_T>(offset), TSK_FS_TYPE_DETECT);
+  TSK_FS_INFO* fs = tsk_fs_open_img(d.img ? d.img : c.image->tsk(), static_cast<TSK_OFF_T>(offset),
+                                    TSK_FS_TYPE_DETECT);
   if (fs) {
-    add_fs(c, volume, fs, 0, nullptr, nullptr);
+    add_fs(c, volume, fs, d.base, nullptr, nullptr, d.scheme);
+    return;
+  }
+  if (d.img) {
+    c.problems->push_back({where,
+                           "no filesystem recognised in the decrypted " + d.scheme + " volume (" +
+                               take_tsk_error() + ")",
+                           d.base});
     return;
   }
   std::string fs_error = take_tsk_error();
@@ -275,6 +299,62 @@ void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where) 
        offset});
 }
 
+// The key of OpenOptions::keys that names the volume, marking it used; nullptr when none does.
+const VolumeKey* key_for(OpenCtx& c, const Volume& v, const std::string& identifier) {
+  const auto& keys = c.image->options().keys;
+  const VolumeKey* found = nullptr;
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (keys[i].names(v.index, v.start, identifier)) {
+      if (!found) found = &keys[i];
+      c.key_used[i] = true;
+    }
+  return found;
+}
+
+// A volume (or the whole image): an encrypted one is described, and opened when a key names it;
+// anything else is tried as a filesystem.
+void open_volume(OpenCtx& c, Volume& v, const std::string& where) {
+  const std::string name = c.image->path().string() + " " + where;
+  std::optional<crypt::Found> found;
+  try {
+    found = crypt::detect(*c.image, v.start, v.length, name);
+  } catch (const EvidenceError& e) {
+    c.problems->push_back({where, e.what(), v.start});
+    return;
+  }
+  if (!found) return open_at(c, v.index, v.start, where);
+  v.encryption =
+      Volume::Encryption{found->scheme, found->cipher, found->identifier, found->unlock, false};
+  const VolumeKey* key = key_for(c, v, found->identifier);
+  if (!key) {
+    const std::string what =
+        found->readable
+            ? "no key was given (unlock it with --key " + std::to_string(v.index) + "=PASSPHRASE)"
+            : "Safehold cannot decrypt it yet: its raw sectors are carved as they are";
+    c.problems->push_back(
+        {where, "is an encrypted " + found->scheme + " volume and " + what, v.start});
+    return;
+  }
+  TSK_IMG_INFO* img = crypt::open(*c.image, v.start, v.length, *key, name);
+  c.decrypted->push_back(img);
+  v.encryption->unlocked = true;
+  open_at(c, v.index, 0, where, Decrypted{img, v.start + found->data_offset, found->scheme});
+}
+
+// Every key must name an encrypted volume: a mistyped volume is an error, never ignored.
+void check_keys_used(const OpenCtx& c, const std::vector<Volume>& volumes) {
+  const auto& keys = c.image->options().keys;
+  std::string encrypted;
+  for (const Volume& v : volumes)
+    if (v.encryption) encrypted += (encrypted.empty() ? "" : ", ") + std::to_string(v.index);
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (!c.key_used[i])
+      throw EvidenceError(c.image->path().string() + ": " + keys[i].origin + " names volume '" +
+                          keys[i].volume + "', which is not an encrypted volume of this image (" +
+                          (encrypted.empty() ? "it has none" : "encrypted volumes: " + encrypted) +
+                          ")");
+}
+
 }  // namespace
 
 std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool labels,
@@ -289,8 +369,9 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
   std::unique_ptr<Evidence> ev(new Evidence());
   ev->image_ = Image::open(path, opts);
   ev->impl_ = std::make_unique<Impl>();
-  OpenCtx c{ev->image_.get(),  labels,        &ev->filesystems_, &ev->impl_->fs,
-            &ev->impl_->pools, &ev->problems_};
+  OpenCtx c{ev->image_.get(),  labels,         &ev->filesystems_,     &ev->impl_->fs,
+            &ev->impl_->pools, &ev->problems_, &ev->impl_->decrypted, {}};
+  c.key_used.assign(opts.keys.size(), false);
 
   tsk_error_reset();
   TSK_VS_INFO* vs = tsk_vs_open(ev->image_->tsk(), 0, TSK_VS_TYPE_DETECT);
@@ -313,10 +394,9 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
                                                        : VolumeKind::partition;
       ev->volumes_.push_back(v);
     }
-    for (const Volume& v : ev->volumes_)
+    for (Volume& v : ev->volumes_)
       if (v.kind == VolumeKind::partition)
-        open_at(c, v.index, v.start,
-                "volume " + std::to_string(v.index) + " (" + v.description + ")");
+        open_volume(c, v, "volume " + std::to_string(v.index) + " (" + v.description + ")");
   } else {
     tsk_error_reset();
     Volume v;
@@ -327,8 +407,9 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
     v.description = "whole image";
     v.scheme = "none";
     ev->volumes_.push_back(v);
-    open_at(c, 0, 0, "image");
+    open_volume(c, ev->volumes_.back(), "image");
   }
+  check_keys_used(c, ev->volumes_);
   return ev;
 }
 
@@ -473,7 +554,7 @@ void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>&
   // The same orphans, found faster (fs/internal/fat_orphans.hpp); E01 chunks known to be zeros are
   // not read.
   detail::ZeroOracle zeros;
-  if (ewf::SharedChunks* sc = image_->shared_chunks(); sc && h.img_base == 0)
+  if (ewf::SharedChunks* sc = image_->shared_chunks(); sc && h.img_base == 0 && !h.decrypted)
     zeros = [sc](uint64_t off, uint64_t len) {
       if (len == 0) return false;  // (off + len - 1) below would wrap at off 0
       const uint64_t cs = sc->chunk_size();
@@ -600,6 +681,17 @@ std::vector<ByteRange> Evidence::unallocated(int filesystem, std::vector<Problem
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
   std::lock_guard<std::recursive_mutex> g(*h.lock);
   std::vector<ByteRange> out;
+  if (h.decrypted) {
+    // Pass 2 carves image bytes; this filesystem's are encrypted in the image. Its files are
+    // read decrypted (walk, read_file); its free space is not carved, and that is said.
+    (problems ? *problems : problems_)
+        .push_back({"fs " + std::to_string(filesystem) + " (" + info.type + ")",
+                    "lies in a decrypted " + info.encryption +
+                        " volume: its files are read, but its unallocated space is not carved "
+                        "(the volume's encrypted sectors are carved as they are)",
+                    info.offset});
+    return out;
+  }
   if (h.pool) {
     // APFS: free space is the pool's, as runs of pool blocks.
     TSK_FS_ATTR_RUN* runs = tsk_pool_unallocated_runs(h.pool);
@@ -635,6 +727,7 @@ std::vector<ByteRange> Evidence::unpartitioned() {
   std::vector<ByteRange> covered;
   for (size_t i = 0; i < filesystems_.size(); ++i) {
     const FsHandle& h = impl_->fs[i];
+    if (h.decrypted) continue;  // its volume's sectors are carved as they are (encrypted)
     if (h.pool)
       covered.push_back(
           {h.pool->img_offset, static_cast<uint64_t>(h.pool->num_blocks) * h.pool->block_size});

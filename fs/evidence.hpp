@@ -31,6 +31,15 @@ struct Volume {
   VolumeKind kind = VolumeKind::partition;
   std::string description;  // "Linux (0x83)", "Basic data partition", "Unallocated", ...
   std::string scheme;       // "dos", "gpt", "none"
+  // An encrypted volume (LUKS1/2): what it is, what would unlock it, and whether a key did.
+  struct Encryption {
+    std::string scheme;      // "LUKS1", "LUKS2"
+    std::string cipher;      // "aes-xts-plain64, 512-bit key"
+    std::string identifier;  // UUID
+    std::string unlock;      // "passphrase or key file"
+    bool unlocked = false;
+  };
+  std::optional<Encryption> encryption;
 };
 
 struct FilesystemInfo {
@@ -42,6 +51,9 @@ struct FilesystemInfo {
   uint32_t block_size = 0;
   uint64_t block_count = 0;
   uint64_t size = 0;  // bytes
+  // "LUKS2" etc. when the filesystem is read through a volume decrypted with a key: its byte
+  // runs then point at the encrypted sectors that hold the data (the mapping is linear).
+  std::string encryption;
 };
 
 enum class FileState { allocated, deleted, orphan };

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fs/error.hpp"
+#include "fs/keys.hpp"
 
 struct TSK_IMG_INFO;
 namespace safehold::fs::ewf {
@@ -47,6 +48,8 @@ struct OpenOptions {
   // Parents of a differencing disk (QCOW backing file, differencing VHD/VHDX, VMDK child), the
   // image's own parent first; when empty, each parent recorded in a file is looked for beside it.
   std::vector<std::filesystem::path> parents;
+  // Keys for encrypted volumes (--key, --keys; see fs/keys.hpp). Never logged.
+  std::vector<VolumeKey> keys;
 };
 
 class Image {

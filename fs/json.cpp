@@ -14,12 +14,19 @@ json opt(const std::optional<Timestamp>& t) {
 }  // namespace
 
 json to_json(const Volume& v) {
-  return {{"index", v.index},
-          {"start", v.start},
-          {"length", v.length},
-          {"kind", to_string(v.kind)},
-          {"description", v.description},
-          {"scheme", v.scheme}};
+  json j = {{"index", v.index},
+            {"start", v.start},
+            {"length", v.length},
+            {"kind", to_string(v.kind)},
+            {"description", v.description},
+            {"scheme", v.scheme}};
+  if (v.encryption)
+    j["encryption"] = {{"scheme", v.encryption->scheme},
+                       {"cipher", v.encryption->cipher},
+                       {"identifier", v.encryption->identifier},
+                       {"unlock", v.encryption->unlock},
+                       {"unlocked", v.encryption->unlocked}};
+  return j;
 }
 
 json to_json(const FilesystemInfo& f) {
@@ -30,7 +37,8 @@ json to_json(const FilesystemInfo& f) {
           {"label", f.label},
           {"block_size", f.block_size},
           {"block_count", f.block_count},
-          {"size", f.size}};
+          {"size", f.size},
+          {"encryption", f.encryption.empty() ? json(nullptr) : json(f.encryption)}};
 }
 
 json to_json(const FileEntry& e) {

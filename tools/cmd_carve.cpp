@@ -12,6 +12,7 @@
 #include "fs/evidence.hpp"
 #include "fs/json.hpp"
 #include "tools/command.hpp"
+#include "tools/key_options.hpp"
 
 namespace safehold::tools {
 namespace {
@@ -23,7 +24,8 @@ struct CarveArgs {
   unsigned threads = 0;
   bool raw = false;
   std::vector<std::string> parents;
-  std::vector<std::string> argv;
+  KeyArgs keys;
+  std::vector<std::string> argv;  // for the reports: never a key (--key VOLUME=…)
 };
 
 // Our own outputs, removed by --force (never anything else in OUTDIR).
@@ -45,6 +47,11 @@ void fail_if_incomplete(const CarveArgs& a, const carve::Summary& s) {
              s.unreadable.size() == 1 ? "range" : "ranges", s.unreadable_files,
              s.unreadable_files == 1 ? "file" : "files");
   throw CommandExit{static_cast<int>(Exit::failed)};
+}
+
+// An encrypted volume left locked: its raw sectors were carved, its files not (exit 2).
+void fail_if_locked(const CarveArgs& a, const fs::Evidence& ev) {
+  if (locked_volumes(ev, a.image)) throw CommandExit{static_cast<int>(Exit::failed)};
 }
 
 void run_carve(const CarveArgs& a) {
@@ -81,6 +88,7 @@ void run_carve(const CarveArgs& a) {
     fs::OpenOptions open;
     open.raw = a.raw;
     open.parents.assign(a.parents.begin(), a.parents.end());
+    open.keys = a.keys.gather();
     ev = fs::Evidence::open(a.image, /*labels=*/false, open);  // carving reports no labels
   } catch (const fs::EvidenceError& e) {
     fail(Exit::usage, e.what());
@@ -136,6 +144,7 @@ void run_carve(const CarveArgs& a) {
   if (a.json) {
     std::cout << base::dump(carve::to_json(s), 2) << "\n";
     fail_if_incomplete(a, s);
+    fail_if_locked(a, *ev);
     return;
   }
   fmt::print("Artefacts: {} in {}\n", s.artefacts, base::printable(a.outdir));
@@ -157,6 +166,7 @@ void run_carve(const CarveArgs& a) {
   for (auto& e : s.errors)
     fmt::print(stderr, "safehold: {}: {}\n", base::printable(e.where), base::printable(e.message));
   fail_if_incomplete(a, s);
+  fail_if_locked(a, *ev);
 }
 
 void register_carve(CLI::App& app) {
@@ -169,6 +179,7 @@ void register_carve(CLI::App& app) {
               "Read the file as raw media whatever it looks like (container, archive, ...)");
   c->add_option("--parent", a->parents,
                 "Parent of a differencing disk, the image's own first (default: beside it)");
+  add_key_options(c, a->keys);
   c->add_option("-o,--output", a->outdir, "Output folder (must be empty unless --force)")
       ->required();
   c->add_option("--types", a->types,
@@ -192,6 +203,9 @@ void register_carve(CLI::App& app) {
     if (a->skip_known_ignorable) a->argv.push_back("--skip-known-ignorable");
     if (a->raw) a->argv.push_back("--raw");
     for (auto& p : a->parents) a->argv.insert(a->argv.end(), {"--parent", p});
+    for (auto& k : a->keys.keys)
+      a->argv.insert(a->argv.end(), {"--key", k.substr(0, k.find('=')) + "=…"});
+    if (!a->keys.keys_file.empty()) a->argv.insert(a->argv.end(), {"--keys", a->keys.keys_file});
     run_carve(*a);
   });
 }

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "base/version.hpp"
+#include "fs/keys.hpp"
 #include "tools/command.hpp"
 #include "tools/config.hpp"
 
@@ -44,9 +45,15 @@ int main(int argc, char** argv) {
       "/etc/safehold/safehold.conf when it exists; flags beat environment variables, which beat "
       "the file (see safehold(1) and docs/OPERATIONS.md).");
   // Before the commands register: they read the variables the file sets as their defaults.
+  // The arguments are parsed from a copy, and the secrets of --key are overwritten in argv
+  // itself, so that the process title and /proc/PID/cmdline never show them.
+  std::vector<std::string> owned(argv, argv + argc);
+  std::vector<char*> copy;
+  for (auto& a : owned) copy.push_back(a.data());
+  safehold::fs::scrub_key_arguments(argc, argv);
   std::vector<char*> args;
   try {
-    args = apply_config(argc, argv);
+    args = apply_config(static_cast<int>(copy.size()), copy.data());
   } catch (const std::exception& e) {
     std::cerr << "safehold: " << e.what() << "\n";
     return static_cast<int>(Exit::usage);

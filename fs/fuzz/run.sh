@@ -3,19 +3,19 @@
 # E01s made by ewfacquire (plain, compressed, multi-segment), small filesystems made by mkfs, and
 # the E01s in $SAFEHOLD_FIXTURES/images when present.
 # usage: fs/fuzz/run.sh [SECONDS_EACH]   (FUZZ_BUILD, JOBS, FUZZ_CORPUS to keep the corpus,
-#        FUZZ_TARGETS="fs_open" to run some of ewf, fs_open, container)
+#        FUZZ_TARGETS="fs_open" to run some of ewf, fs_open, container, luks)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-${FUZZ_SECONDS:-30}}
 BUILD=${FUZZ_BUILD:-build/fuzz}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSAFEHOLD_FUZZ=ON -DSAFEHOLD_WERROR=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-read -ra targets <<<"${FUZZ_TARGETS:-ewf fs_open container}"
+read -ra targets <<<"${FUZZ_TARGETS:-ewf fs_open container luks}"
 cmake --build "$BUILD" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 corpus=${FUZZ_CORPUS:-$work/corpus}
-mkdir -p "$corpus/ewf" "$corpus/fs_open" "$corpus/container" "$work/src"
+mkdir -p "$corpus/ewf" "$corpus/fs_open" "$corpus/container" "$corpus/luks" "$work/src"
 q() { "$@" >/dev/null 2>&1 || true; }
 # Small filesystems (raw seeds for fs_open, and the media of the E01 seeds).
 q mkfs.fat -C -n SEED "$work/src/fat.raw" 256
@@ -44,6 +44,8 @@ for c in "qcow2 qcow2" "qcow2c qcow2 -c" "qcow qcow" "vhd vpc" "fixed.vhd vpc -o
   q qemu-img convert -q -f raw -O "$@" "$work/src/ext2.raw" "$corpus/container/ext2.$name"
 done
 q qemu-img create -q -f qcow2 -b ext2.qcow2 -F qcow2 "$corpus/container/child.qcow2"
+# LUKS seeds (fs/fuzz/seeds.sh, which .ci/fuzz.sh runs too).
+bash fs/fuzz/seeds.sh "$corpus"
 if [ -n "${SAFEHOLD_FIXTURES:-}" ] && [ -d "$SAFEHOLD_FIXTURES/images" ]; then
   for f in "$SAFEHOLD_FIXTURES"/images/*.E01; do cp "$f" "$corpus/ewf/"; done
 fi
