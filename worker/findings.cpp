@@ -119,6 +119,8 @@ struct Reader {
       auto it = sets.by_set_name.find(str(*k, "set"));
       m.known_set = it == sets.by_set_name.end() ? str(*k, "set") : it->second.name;
       m.known_grade = str(*k, "category");
+      if (m.known_grade.size() > 64) m.known_grade.clear();  // not a grading category
+      if (m.known_set.size() > 200) m.known_set.clear();     // not a lab set's name
     }
     const std::string file = str(a, "file");
     if (!m.pdq.empty() && !file.empty()) m.variants = variants_of(outdir / file);

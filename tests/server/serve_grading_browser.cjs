@@ -51,6 +51,7 @@ main(async () => {
     await page.keyboard.press('r');
     await page.waitForSelector('#cluster .tile:not(.blurred)');
     seen.revealed_filter = await page.$eval('#cluster .tile img', (i) => getComputedStyle(i).filter);
+    await page.screenshot({ path: shot, fullPage: true });
     seen.g1 = [];
     seen.g1.push([await cluster(), await tiles()]);
     await press('a');                      // the camera-original cluster, one key
@@ -65,7 +66,6 @@ main(async () => {
     seen.g1_status = await page.textContent('#status');
     seen.g1_today = await page.textContent('#today');
     seen.g1_end = await page.textContent('#cluster');
-    await page.screenshot({ path: shot, fullPage: true });
     await signOut();
 
     await signIn(g2);
