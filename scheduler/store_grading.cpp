@@ -460,7 +460,8 @@ int64_t day_start(int64_t t) {
 std::optional<GradingCluster> SqlStore::next_cluster(const std::string& grader,
                                                      const std::string& case_ref) {
   load_case(case_ref, false);
-  status_tx(case_ref);  // not_found without a grading queue
+  if (db_->query("SELECT 1 FROM grading_cases WHERE case_ref = $1", {case_ref}).empty())
+    status_tx(case_ref);  // not_found, naming the case
   const int64_t need = policy().votes_needed;
   auto first = db_->query(
       fmt::format("SELECT cluster FROM grading_items i WHERE case_ref = $1 AND {} ORDER BY "
