@@ -1,16 +1,9 @@
-// A small, bounds-checked EXIF reader for exports: the camera, software, dates and GPS position
-// of a JPEG, as (name, value) pairs in the order found. Damaged EXIF gives fewer pairs, never an
-// error.
+// The EXIF reader lives in base/ (shared with the server's VICS export); this name stays for
+// export's users (worker, timelines, the fuzz target).
 #pragma once
 
-#include <cstdint>
-#include <span>
-#include <string>
-#include <utility>
-#include <vector>
+#include "base/exif.hpp"
 
 namespace safehold::exports {
-
-std::vector<std::pair<std::string, std::string>> read_exif(std::span<const uint8_t> jpeg);
-
+using base::read_exif;
 }  // namespace safehold::exports

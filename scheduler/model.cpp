@@ -32,7 +32,8 @@ constexpr std::array<const char*, 10> kState{"intake",    "queued",      "acquir
                                              "carving",   "review",      "done",      "failed",
                                              "withdrawn", "needs-source"};
 constexpr std::array<const char*, 2> kKind{"acquire", "carve"};
-constexpr std::array<const char*, 3> kRole{"manager", "examiner", "auditor"};
+constexpr std::array<const char*, 4> kRole{"manager", "examiner", "auditor", "grader"};
+constexpr std::array<const char*, 2> kProfile{"uk", "vic"};
 
 constexpr std::array<const char*, 5> kRiskText{"very high", "high", "medium", "low",
                                                "not assessed"};
@@ -60,6 +61,13 @@ std::string to_string(JobKind k) {
 }
 std::string to_string(Role r) {
   return kRole[static_cast<size_t>(r)];
+}
+
+std::string to_string(GradingProfile p) {
+  return kProfile[static_cast<size_t>(p)];
+}
+std::optional<GradingProfile> parse_grading_profile(std::string_view s) {
+  return parse_name<GradingProfile>(s, kProfile);
 }
 
 std::optional<Risk> parse_risk(std::string_view s) {
@@ -100,6 +108,7 @@ const std::vector<PolicyLimit>& policy_limits() {
       {"backoff_seconds", 0, kMaxLeaseSeconds},
       {"backoff_max_seconds", 0, 7 * kMaxLeaseSeconds},
       {"station_failure_limit", 1, 1000},
+      {"votes_needed", 1, 9},
   };
   return kLimits;
 }
@@ -112,7 +121,8 @@ std::string policy_problem(const Policy& p) {
                                  p.max_attempts,
                                  p.backoff_seconds,
                                  p.backoff_max_seconds,
-                                 p.station_failure_limit};
+                                 p.station_failure_limit,
+                                 p.votes_needed};
   const auto& limits = policy_limits();
   for (auto d : p.deadline_days)
     if (d < limits[0].lo || d > limits[0].hi)

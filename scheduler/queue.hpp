@@ -41,7 +41,10 @@ enum class DeviceState {
   needs_source  // registered without a source: not claimable until one is set (set_device_source)
 };
 enum class JobKind { acquire, carve };  // queued -> acquiring -> acquired -> carving -> review
-enum class Role { manager, examiner, auditor };
+// grader: grades media of cases (docs/grading.md) and nothing else; managers grade too.
+enum class Role { manager, examiner, auditor, grader };
+// The lab's grading scale: UK (A, B, C, not indecent, unsure) or Project VIC (0-4).
+enum class GradingProfile { uk, vic };
 
 // Canonical names: "very-high", "high", …, "none"; "yes"/"no"/"unknown"; "phone"…; "intake"….
 // Seconds since the Unix epoch as UTC ISO 8601 ("2026-11-30T04:35:00Z"); "" for 0 or earlier.
@@ -61,6 +64,8 @@ std::optional<DeviceState> parse_state(std::string_view s);
 bool allowed_manual_transition(DeviceState from, DeviceState to);
 std::optional<JobKind> parse_job_kind(std::string_view s);
 std::optional<Role> parse_role(std::string_view s);
+std::string to_string(GradingProfile p);                                  // "uk", "vic"
+std::optional<GradingProfile> parse_grading_profile(std::string_view s);  // "uk", "vic"
 
 // Thrown by Store operations. kind maps onto HTTP statuses in `safehold serve`
 // (not_found 404, invalid 400, conflict 409, storage 500). what() is one sentence, no secrets.
@@ -102,6 +107,10 @@ struct Policy {
   int64_t firstgen_alert_hours = 4;
   int64_t task_hours = 72;
   int64_t link_alert_hours = 72;
+  // Grading (docs/grading.md): the scale, and the independent votes an image needs before its
+  // category is decided (UK: three analysts). The profile cannot change once votes exist.
+  GradingProfile grading_profile = GradingProfile::uk;
+  int votes_needed = 3;
 };
 // The limits set_policy() enforces (and the CLI and API name): inclusive ranges.
 struct PolicyLimit {
@@ -109,7 +118,7 @@ struct PolicyLimit {
   int64_t lo, hi;
 };
 // deadline_days, alert_hours, aging_days_per_level, lease_seconds, max_attempts,
-// backoff_seconds, backoff_max_seconds, station_failure_limit.
+// backoff_seconds, backoff_max_seconds, station_failure_limit, votes_needed.
 const std::vector<PolicyLimit>& policy_limits();
 // One sentence naming the first value of `p` outside its range, or "" when every value is valid.
 std::string policy_problem(const Policy& p);
@@ -369,6 +378,8 @@ struct MediaHash {
   std::vector<std::string> variants;
   std::string known_category;  // lab category of the set it matched ("" none)
   bool camera = false;         // a camera-original candidate
+  std::string known_set;       // the lab set it matched ("" none)
+  std::string known_grade;     // that set's category for it ("1", "A"…; "" none)
 };
 
 // What the worker found on a device after its carve. `summary` is built by the worker (counts
@@ -377,6 +388,9 @@ struct MediaHash {
 struct DeviceFindings {
   nlohmann::json summary = nlohmann::json::object();
   std::vector<MediaHash> media;
+  // The carve's output folder (absolute; the lab's storage, not the evidence), read by the
+  // server's per-case VICS export. "" when unknown.
+  std::string carve_dir;
 };
 
 // The same material on devices of two cases.
@@ -397,6 +411,103 @@ struct FindingsResult {
   std::vector<Link> links;
   std::vector<std::string> effects;  // the sentences `explain` shows
   nlohmann::json summary;            // as stored (with pdq_near filled in by the store)
+};
+
+// ---- grading (docs/grading.md) ----
+
+// The categories of a profile as stored and voted, in key order: UK "A", "B", "C",
+// "not-indecent", "unsure"; Project VIC "0" … "4". "unsure" never decides an image.
+const std::vector<std::string>& grading_categories(GradingProfile p);
+// The VICS Category number of a decided category (UK: A 1, B 2, C 3, not-indecent 4; Project
+// VIC: the number), nullopt for "unsure" and anything not in the profile.
+std::optional<int> vics_category(GradingProfile p, const std::string& category);
+
+// One distinct picture or video (one SHA-256) of a case's devices, to be graded.
+struct GradingItem {
+  int64_t id = 0;
+  std::string case_ref;
+  int64_t cluster = 0;  // near-duplicates (PDQ distance <= 31) share a cluster
+  std::string type, md5, sha1, sha256, pdq;
+  int quality = -1;
+  int64_t copies = 0;                 // artefacts with this SHA-256 on the case's devices
+  std::vector<std::string> exhibits;  // the devices holding it
+  std::string artefact;               // carve's id of its first copy ("000042")
+  bool camera = false;                // a camera-original candidate
+  std::string known_set;              // the lab set it matched ("" none)
+  std::string state = "open";         // "open", "review" (votes disagree) or "decided"
+  std::string category;               // the decided category ("" until decided)
+  std::string source;                 // "votes", "review" or "set NAME" once decided
+  int64_t votes = 0;                  // votes cast (their values stay hidden from graders)
+  std::string my_vote;                // the asking grader's own vote ("" none)
+};
+nlohmann::json to_json(const GradingItem& i);
+
+// The next cluster a grader should grade: its members the grader has not voted on yet.
+struct GradingCluster {
+  std::string case_ref;
+  int64_t cluster = 0;
+  std::vector<GradingItem> items;
+  int64_t remaining = 0;  // clusters (this one included) still waiting for this grader's votes
+  int64_t today = 0;      // votes this grader cast since 00:00 UTC
+};
+nlohmann::json to_json(const GradingCluster& c);
+
+struct GradingVote {
+  int64_t id = 0, item = 0, batch = 0;
+  std::string grader, category;
+  int64_t at = 0;
+};
+
+// What a vote or an undo did: the items decided and the ones sent to review.
+struct VoteResult {
+  int64_t batch = 0;
+  std::vector<int64_t> items, decided, review;
+  int64_t today = 0;
+};
+nlohmann::json to_json(const VoteResult& r);
+
+struct ReviewEntry {
+  GradingItem item;
+  std::vector<GradingVote> votes;
+  int64_t opened_at = 0, decided_at = 0;
+  std::string decided_by, reason;
+};
+nlohmann::json to_json(const ReviewEntry& r);
+
+// Agreement of one grader: votes on decided items and how many matched the decision, per category.
+struct GraderStats {
+  std::string grader;
+  struct Count {
+    int64_t votes = 0, decided = 0, agreed = 0;
+  };
+  Count total;
+  std::map<std::string, Count> by_category;  // by the grader's vote
+};
+nlohmann::json to_json(const GraderStats& s);
+
+// A case's grading queue and its times (UTC seconds; 0 not yet): the last carve's findings,
+// every item decided, the first VICS export after that.
+struct GradingStatus {
+  std::string case_ref;
+  int64_t items = 0, decided = 0, open = 0, review = 0, known = 0, clusters = 0;
+  int64_t carve_done_at = 0, complete_at = 0, exported_at = 0;
+  std::string exported_by;
+  bool complete() const { return items > 0 && decided == items; }
+};
+nlohmann::json to_json(const GradingStatus& s);
+
+// What the server's per-case VICS export needs: the carve folders of the case's devices (with
+// their exhibits) and the decided categories by lowercase MD5 (VICS numbers).
+struct GradingExport {
+  GradingStatus status;
+  GradingProfile profile = GradingProfile::uk;
+  std::vector<std::pair<std::string, std::string>> carve_dirs;  // exhibit, folder
+  std::map<std::string, int> grades;
+};
+
+struct GraderSettings {
+  bool blur = true;           // thumbnails blurred and greyscale until revealed
+  int64_t break_after = 100;  // votes between break reminders (0: none)
 };
 
 // An alert or a link waiting to be pushed out (webhooks, email; server/notify.hpp). Written in the
@@ -538,6 +649,50 @@ class Store {
   virtual nlohmann::json findings(const std::string& exhibit) = 0;
   // Links, newest first; case_ref filters to links touching that case.
   virtual std::vector<Link> links(const std::string& case_ref = "") = 0;
+
+  // ---- grading (docs/grading.md); `grader` is the grader's audit name ----
+  // (Re)builds a case's grading queue from the media its devices' findings indexed: one item per
+  // SHA-256, clustered by PDQ (<= 31, qualities >= 50, split items stay alone), known material
+  // decided from its set, clusters ordered camera-original first, then by device priority.
+  // record_findings() calls it for the device's case; votes are kept across rebuilds.
+  virtual GradingStatus build_grading(const std::string& user, const std::string& case_ref) = 0;
+  virtual GradingStatus grading_status(const std::string& case_ref) = 0;
+  // The first cluster with items this grader has not voted on, still open and short of votes.
+  virtual std::optional<GradingCluster> next_cluster(const std::string& grader,
+                                                     const std::string& case_ref) = 0;
+  // A vote on items (all of one case), or with cluster > 0 and no items on every member of the
+  // cluster this grader may vote on. Conflict when the grader has voted on an item already or
+  // it is no longer open; invalid for a category outside the profile.
+  virtual VoteResult vote(const std::string& grader, const std::string& case_ref, int64_t cluster,
+                          const std::vector<int64_t>& items, const std::string& category) = 0;
+  // Takes back the grader's last vote (a whole batch), reopening what it decided or sent to
+  // review (conflict when a manager has decided one of them since).
+  virtual VoteResult undo_vote(const std::string& grader, const std::string& case_ref) = 0;
+  // Moves an item into a cluster of its own (audited).
+  virtual GradingItem split_item(const std::string& user, int64_t item) = 0;
+  // Records that a grader revealed (unblurred) an item (audited).
+  virtual GradingItem reveal_item(const std::string& user, int64_t item) = 0;
+  virtual GradingItem grading_item(const std::string& grader, int64_t item) = 0;
+  // Items whose votes disagree (or include unsure); open_only: not yet decided.
+  virtual std::vector<ReviewEntry> reviews(const std::string& case_ref, bool open_only) = 0;
+  // A manager's decision on an item in review (reason mandatory, audited).
+  virtual GradingItem decide(const std::string& user, int64_t item, const std::string& category,
+                             const std::string& reason) = 0;
+  virtual std::vector<GraderStats> grading_stats(const std::string& case_ref) = 0;
+  // What the VICS writer needs for a case whose every item is decided (conflict otherwise, naming
+  // what is left; conflict when a device's carve folder is not known).
+  virtual GradingExport grading_export(const std::string& case_ref) = 0;
+  // Records that `user` made the case's export (shape "media" or "uk-cases", `media` entries):
+  // audited; the first one stamps exported_at (time to submission).
+  virtual GradingStatus record_grading_export(const std::string& user, const std::string& case_ref,
+                                              const std::string& shape, int64_t media) = 0;
+  virtual GraderSettings grader_settings(const std::string& grader) = 0;
+  virtual GraderSettings set_grader_settings(const std::string& grader,
+                                             const GraderSettings& s) = 0;
+  // The carve output folder recorded with a device's findings ("" when none is known).
+  virtual std::string carve_folder(const std::string& exhibit) = 0;
+  // Every case with a grading queue (for the dashboard and /metrics).
+  virtual std::vector<GradingStatus> grading_cases() = 0;
 
   // Notifications due (not delivered, next attempt at or before now), oldest first.
   virtual std::vector<Notification> due_notifications(int64_t limit) = 0;

@@ -28,6 +28,8 @@ class SqlStore final : public Store {
   void migrate();
   // True when the last table of the schema exists (so opening takes no write lock).
   bool schema_ready();
+  // True when the grading tables exist (store_schema.cpp's grading migration has run).
+  bool grading_ready();
   std::string backend() const override { return pg_ ? "postgresql" : "sqlite"; }
   // ---- policy ----
   Policy policy() override;
@@ -107,6 +109,28 @@ class SqlStore final : public Store {
   std::vector<Notification> due_notifications(int64_t limit) override;
   void notification_result(const std::string& user, int64_t id, bool delivered,
                            const std::string& detail, int64_t retry_at) override;
+  // ---- grading (store_grading.cpp) ----
+  GradingStatus build_grading(const std::string& user, const std::string& case_ref) override;
+  GradingStatus grading_status(const std::string& case_ref) override;
+  std::optional<GradingCluster> next_cluster(const std::string& grader,
+                                             const std::string& case_ref) override;
+  VoteResult vote(const std::string& grader, const std::string& case_ref, int64_t cluster,
+                  const std::vector<int64_t>& items, const std::string& category) override;
+  VoteResult undo_vote(const std::string& grader, const std::string& case_ref) override;
+  GradingItem split_item(const std::string& user, int64_t item) override;
+  GradingItem reveal_item(const std::string& user, int64_t item) override;
+  GradingItem grading_item(const std::string& grader, int64_t item) override;
+  std::vector<ReviewEntry> reviews(const std::string& case_ref, bool open_only) override;
+  GradingItem decide(const std::string& user, int64_t item, const std::string& category,
+                     const std::string& reason) override;
+  std::vector<GraderStats> grading_stats(const std::string& case_ref) override;
+  GradingExport grading_export(const std::string& case_ref) override;
+  GradingStatus record_grading_export(const std::string& user, const std::string& case_ref,
+                                      const std::string& shape, int64_t media) override;
+  GraderSettings grader_settings(const std::string& grader) override;
+  GraderSettings set_grader_settings(const std::string& grader, const GraderSettings& s) override;
+  std::vector<GradingStatus> grading_cases() override;
+  std::string carve_folder(const std::string& exhibit) override;
   // Queues a notification in the current transaction.
   void notify(const std::string& event, const json& payload);
   // ---- metrics ----
@@ -185,6 +209,14 @@ class SqlStore final : public Store {
   void apply_findings_policy(const std::string& user, const Device& d, const json& summary,
                              FindingsResult& res);
   void add_effect(const Device& d, const std::string& effect, FindingsResult& res);
+  // In the current transaction: rebuilds the case's grading items and clusters.
+  GradingStatus build_grading_tx(const std::string& user, const std::string& case_ref);
+  GradingStatus status_tx(const std::string& case_ref);
+  // Decides items whose votes are all in (agreement) or sends them to review; stamps the case's
+  // complete_at when nothing is left open.
+  void settle(const std::string& case_ref, const std::vector<int64_t>& items, VoteResult& res);
+  void stamp_complete(const std::string& case_ref);
+  GradingItem load_item(int64_t id, const std::string& grader);
   // Exact and PDQ matches of a device's media against the index; fills summary's pdq_near and
   // returns the links to devices of other cases.
   std::vector<Link> match_media(const Device& d, const DeviceFindings& f, json& summary);

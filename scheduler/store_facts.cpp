@@ -47,6 +47,10 @@ Policy SqlStore::policy() {
       p.task_hours = v;
     else if (k == "findings.link_alert_hours")
       p.link_alert_hours = v;
+    else if (k == "grading.votes_needed")
+      p.votes_needed = static_cast<int>(v);
+    else if (k == "grading.profile")
+      p.grading_profile = static_cast<GradingProfile>(std::clamp<int64_t>(v, 0, 1));
   }
   return p;
 }
@@ -58,6 +62,10 @@ ChangeResult SqlStore::set_policy(const std::string& user, const Policy& p,
     throw QueueError(Kind::invalid, "policy not changed: " + problem);
   return write([&] {
     Policy old = policy();
+    if (old.grading_profile != p.grading_profile &&
+        !db_->query("SELECT 1 FROM grading_votes LIMIT 1").empty())
+      throw QueueError(Kind::conflict,
+                       "policy not changed: the grading profile cannot change once votes exist");
     const char* names[] = {"very-high", "high", "medium", "low", "none"};
     std::vector<std::pair<std::string, int64_t>> kv;
     for (size_t i = 0; i < 5; ++i)
@@ -73,6 +81,8 @@ ChangeResult SqlStore::set_policy(const std::string& user, const Policy& p,
     kv.emplace_back("findings.firstgen_alert_hours", p.firstgen_alert_hours);
     kv.emplace_back("findings.task_hours", p.task_hours);
     kv.emplace_back("findings.link_alert_hours", p.link_alert_hours);
+    kv.emplace_back("grading.votes_needed", p.votes_needed);
+    kv.emplace_back("grading.profile", static_cast<int64_t>(p.grading_profile));
     for (auto& [k, v] : kv)
       db_->query(
           "INSERT INTO config (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "

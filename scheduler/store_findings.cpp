@@ -77,6 +77,9 @@ void check_media(const MediaHash& m) {
       throw QueueError(Kind::invalid, fmt::format("media {}: bad PDQ variant", m.artefact));
   if (!m.known_category.empty() && !valid_set_category(m.known_category))
     throw QueueError(Kind::invalid, fmt::format("media {}: unknown category", m.artefact));
+  if (m.known_set.size() > 200 || m.known_grade.size() > 64)
+    throw QueueError(Kind::invalid,
+                     fmt::format("media {}: set name or category too long", m.artefact));
 }
 
 // One indexed picture of another device (or of this one), for the PDQ search.
@@ -303,6 +306,8 @@ FindingsResult SqlStore::record_findings(const std::string& user, const std::str
                                          const DeviceFindings& f) {
   for (auto& m : f.media) check_media(m);
   if (!f.summary.is_object()) throw QueueError(Kind::invalid, "findings must be a JSON object");
+  if (!f.carve_dir.empty() && (f.carve_dir[0] != '/' || f.carve_dir.size() > 4096))
+    throw QueueError(Kind::invalid, "a carve folder must be an absolute path");
   return write([&] {
     // One recorder at a time, so that two devices carved at once still see each other's media.
     if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731020)");
@@ -316,12 +321,16 @@ FindingsResult SqlStore::record_findings(const std::string& user, const std::str
     for (auto& m : f.media)
       db_->query(
           "INSERT INTO media (exhibit, case_ref, artefact, type, md5, sha1, sha256, pdq, quality, "
-          "known_category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+          "known_category, camera, known_set, known_grade) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+          "$8, $9, $10, $11, $12, $13)",
           {d.exhibit, d.case_ref, m.artefact, m.type, m.md5, m.sha1, m.sha256, m.pdq,
-           static_cast<int64_t>(m.quality), m.known_category});
+           static_cast<int64_t>(m.quality), m.known_category, int64_t{m.camera}, m.known_set,
+           m.known_grade});
     res.summary["links"] = res.links.size();
-    db_->query("INSERT INTO findings (exhibit, case_ref, at, summary) VALUES ($1, $2, $3, $4)",
-               {d.exhibit, d.case_ref, now(), res.summary.dump()});
+    db_->query(
+        "INSERT INTO findings (exhibit, case_ref, at, summary, carve_dir) VALUES ($1, $2, $3, $4, "
+        "$5)",
+        {d.exhibit, d.case_ref, now(), res.summary.dump(), f.carve_dir});
     audit_add(user, "device.findings", "device", d.exhibit, "findings of the carve", json(),
               res.summary);
     for (auto& l : res.links) {
@@ -366,6 +375,7 @@ FindingsResult SqlStore::record_findings(const std::string& user, const std::str
           res);
     }
     apply_findings_policy(user, d, res.summary, res);
+    build_grading_tx(user, d.case_ref);
     return res;
   });
 }

@@ -96,24 +96,26 @@ json priority_json(const Device& d) {
 }
 
 json policy_json(const Policy& p) {
-  return {{"deadline_days",
-           {{"very-high", p.deadline_days[0]},
-            {"high", p.deadline_days[1]},
-            {"medium", p.deadline_days[2]},
-            {"low", p.deadline_days[3]},
-            {"none", p.deadline_days[4]}}},
-          {"alert_hours", p.alert_hours},
-          {"aging_days_per_level", p.aging_days_per_level},
-          {"lease_seconds", p.lease_seconds},
-          {"max_attempts", p.max_attempts},
-          {"backoff_seconds", p.backoff_seconds},
-          {"backoff_max_seconds", p.backoff_max_seconds},
-          {"station_failure_limit", p.station_failure_limit},
-          {"findings",
-           {{"indecent_min_risk", to_string(p.indecent_min_risk)},
-            {"firstgen_alert_hours", p.firstgen_alert_hours},
-            {"task_hours", p.task_hours},
-            {"link_alert_hours", p.link_alert_hours}}}};
+  return {
+      {"deadline_days",
+       {{"very-high", p.deadline_days[0]},
+        {"high", p.deadline_days[1]},
+        {"medium", p.deadline_days[2]},
+        {"low", p.deadline_days[3]},
+        {"none", p.deadline_days[4]}}},
+      {"alert_hours", p.alert_hours},
+      {"aging_days_per_level", p.aging_days_per_level},
+      {"lease_seconds", p.lease_seconds},
+      {"max_attempts", p.max_attempts},
+      {"backoff_seconds", p.backoff_seconds},
+      {"backoff_max_seconds", p.backoff_max_seconds},
+      {"station_failure_limit", p.station_failure_limit},
+      {"findings",
+       {{"indecent_min_risk", to_string(p.indecent_min_risk)},
+        {"firstgen_alert_hours", p.firstgen_alert_hours},
+        {"task_hours", p.task_hours},
+        {"link_alert_hours", p.link_alert_hours}}},
+      {"grading", {{"profile", to_string(p.grading_profile)}, {"votes_needed", p.votes_needed}}}};
 }
 
 json to_json(const Station& s) {

@@ -196,11 +196,15 @@ int status_of(QueueError::Kind k) {
 bool allowed(Role r, Need n) {
   switch (n) {
     case Need::read:
-      return true;
+      return r != Role::grader;  // graders see what they grade, not the queue's facts
     case Need::work:
       return r == Role::manager || r == Role::examiner;
     case Need::manage:
       return r == Role::manager;
+    case Need::grade:
+      return r == Role::grader || r == Role::manager;
+    case Need::any:
+      return true;
   }
   return false;
 }
@@ -270,6 +274,12 @@ Response dispatch(Call& c) {
       r.content_type = it->second.first;
       r.body = it->second.second;
       r.headers.push_back({"Cache-Control", "no-cache"});
+      // The grading page shows the pictures it fetched as blob: URLs; the dashboard shows none.
+      if (path.rfind("/grade", 0) == 0)
+        r.headers.push_back({"Content-Security-Policy",
+                             "default-src 'none'; script-src 'self'; style-src 'self'; img-src "
+                             "blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                             "frame-ancestors 'none'"});
       return r;
     }
   }

@@ -144,5 +144,7 @@ Response error_response(int status, const std::string& message, const std::strin
 
 // The dashboard's files, embedded in the binary: path ("/", "/app.js"…) -> (type, content).
 const std::map<std::string, std::pair<std::string, std::string>>& dashboard_assets();
+// The grading page's files (/grade, /grade.css, /grade.js), part of dashboard_assets().
+const std::map<std::string, std::pair<std::string, std::string>>& grading_page_assets();
 
 }  // namespace safehold::server

@@ -117,8 +117,9 @@ bool query_bool(const Target& t, const char* name);
 // A numeric id from the path; 404 naming `what` when it is not one.
 int64_t id_segment(const std::string& s, const char* what);
 
-// What a route's method needs of the token's role.
-enum class Need { read, work, manage };
+// What a route's method needs of the token's role: read (every role but grader), work
+// (examiner, manager), manage (manager), grade (grader, manager), any (every role).
+enum class Need { read, work, manage, grade, any };
 
 // Everything a handler needs for one request.
 struct Call {
@@ -152,8 +153,12 @@ struct Route {
 // Every authenticated route (api_routes.cpp). /healthz and the dashboard's files are answered
 // before this table, without a token.
 const std::vector<Route>& routes();
+// The grading routes (api_grading.cpp), part of routes().
+const std::vector<Route>& grading_routes();
 
 std::string prometheus_queue(const Metrics& m);
+// Grading queues and time to submission per case (api_grading.cpp).
+std::string grading_prometheus(const std::vector<GradingStatus>& cases);
 std::string cache_prometheus(Api::Caches& caches);
 
 }  // namespace safehold::server::detail

@@ -14,7 +14,8 @@ Response metrics(Call& c) {
   Store& s = *c.store;
   Response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = prometheus_queue(s.metrics()) + c.metrics.prometheus() + cache_prometheus(c.caches);
+  r.body = prometheus_queue(s.metrics()) + grading_prometheus(s.grading_cases()) +
+           c.metrics.prometheus() + cache_prometheus(c.caches);
   return r;
 }
 
@@ -404,10 +405,10 @@ Response get_policy(Call& c) {
 Response set_policy(Call& c) {
   Store& s = *c.store;
   auto j = body_object(c.req);
-  Fields f(j,
-           {"deadline_days", "alert_hours", "aging_days_per_level", "lease_seconds", "max_attempts",
-            "backoff_seconds", "backoff_max_seconds", "station_failure_limit", "indecent_min_risk",
-            "firstgen_alert_hours", "task_hours", "link_alert_hours", "reason"});
+  Fields f(j, {"deadline_days", "alert_hours", "aging_days_per_level", "lease_seconds",
+               "max_attempts", "backoff_seconds", "backoff_max_seconds", "station_failure_limit",
+               "indecent_min_risk", "firstgen_alert_hours", "task_hours", "link_alert_hours",
+               "grading_profile", "votes_needed", "reason"});
   Policy pol = s.policy();
   if (f.has("deadline_days")) {
     const auto& dd = j.at("deadline_days");
@@ -441,6 +442,13 @@ Response set_policy(Call& c) {
   if (auto v = f.integer("firstgen_alert_hours")) pol.firstgen_alert_hours = *v;
   if (auto v = f.integer("task_hours")) pol.task_hours = *v;
   if (auto v = f.integer("link_alert_hours")) pol.link_alert_hours = *v;
+  if (auto p = f.choice<GradingProfile>("grading_profile", parse_grading_profile, "uk, vic"))
+    pol.grading_profile = *p;
+  if (auto v = f.integer("votes_needed")) {
+    if (*v < 1 || *v > 9)
+      throw HttpError{400, "field 'votes_needed' must be from 1 to 9", "votes_needed"};
+    pol.votes_needed = static_cast<int>(*v);
+  }
   auto reason = f.reason();
   auto res = s.set_policy(c.user, pol, reason);
   json out = change_json(res, s.now());
@@ -459,7 +467,7 @@ Response create_token(Call& c) {
   Store& s = *c.store;
   auto j = body_object(c.req);
   Fields f(j, {"role", "name"});
-  auto role = *f.choice<Role>("role", parse_role, "manager, examiner, auditor", true);
+  auto role = *f.choice<Role>("role", parse_role, "manager, examiner, auditor, grader", true);
   auto nt = s.create_token(c.user, role, f.str("name").value_or(""));
   json out = token_json(nt.token, View::api);
   out["token"] = nt.secret;  // shown once
@@ -477,72 +485,76 @@ Response revoke_token(Call& c) {
 }  // namespace
 
 const std::vector<Route>& routes() {
-  static const std::vector<Route> table = {
-      {{"metrics"}, "/metrics", {{"GET", Need::read, metrics}}},
-      {{"api", "me"}, "/api/me", {{"GET", Need::read, me}}},
-      {{"api", "queue"}, "/api/queue", {{"GET", Need::read, queue}}},
-      {{"api", "breaches"}, "/api/breaches", {{"GET", Need::read, breaches}}},
-      {{"api", "cases"},
-       "/api/cases",
-       {{"GET", Need::read, list_cases}, {"POST", Need::manage, add_case}}},
-      {{"api", "cases", "*"},
-       "/api/cases/{case}",
-       {{"GET", Need::read, get_case}, {"PATCH", Need::manage, update_case}}},
-      {{"api", "suspects"},
-       "/api/suspects",
-       {{"GET", Need::read, list_suspects}, {"POST", Need::manage, add_suspect}}},
-      {{"api", "suspects", "*"},
-       "/api/suspects/{suspect}",
-       {{"GET", Need::read, get_suspect}, {"PATCH", Need::manage, update_suspect}}},
-      {{"api", "devices"}, "/api/devices", {{"POST", Need::manage, add_device}}},
-      {{"api", "devices", "*"},
-       "/api/devices/{exhibit}",
-       {{"GET", Need::read, get_device}, {"PATCH", Need::manage, update_device}}},
-      {{"api", "devices", "*", "explain"},
-       "/api/devices/{exhibit}/explain",
-       {{"GET", Need::read, explain}}},
-      {{"api", "devices", "*", "findings"},
-       "/api/devices/{exhibit}/findings",
-       {{"GET", Need::read, device_findings}}},
-      {{"api", "links"}, "/api/links", {{"GET", Need::read, links}}},
-      {{"api", "devices", "*", "audit"},
-       "/api/devices/{exhibit}/audit",
-       {{"GET", Need::read, device_audit}}},
-      {{"api", "devices", "*", "state"},
-       "/api/devices/{exhibit}/state",
-       {{"POST", Need::manage, set_device_state}}},
-      {{"api", "devices", "*", "heartbeat"},
-       "/api/devices/{exhibit}/heartbeat",
-       {{"POST", Need::work, heartbeat}}},
-      {{"api", "devices", "*", "complete"},
-       "/api/devices/{exhibit}/complete",
-       {{"POST", Need::work, complete}}},
-      {{"api", "devices", "*", "fail"},
-       "/api/devices/{exhibit}/fail",
-       {{"POST", Need::work, fail}}},
-      {{"api", "claim"}, "/api/claim", {{"POST", Need::work, claim}}},
-      {{"api", "reap"}, "/api/reap", {{"POST", Need::manage, reap}}},
-      {{"api", "stations"}, "/api/stations", {{"GET", Need::read, stations}}},
-      {{"api", "stations", "*", "resume"},
-       "/api/stations/{station}/resume",
-       {{"POST", Need::manage, resume_station}}},
-      {{"api", "alerts"}, "/api/alerts", {{"GET", Need::read, alerts}}},
-      {{"api", "alerts", "*"}, "/api/alerts/{id}", {{"GET", Need::read, get_alert}}},
-      {{"api", "alerts", "*", "ack"},
-       "/api/alerts/{id}/ack",
-       {{"POST", Need::manage, acknowledge}}},
-      {{"api", "audit"}, "/api/audit", {{"GET", Need::read, audit}}},
-      {{"api", "audit", "verify"}, "/api/audit/verify", {{"GET", Need::read, verify_audit}}},
-      {{"api", "policy"},
-       "/api/policy",
-       {{"GET", Need::read, get_policy}, {"PUT", Need::manage, set_policy}}},
-      {{"api", "tokens"},
-       "/api/tokens",
-       {{"GET", Need::manage, list_tokens}, {"POST", Need::manage, create_token}}},
-      {{"api", "tokens", "*", "revoke"},
-       "/api/tokens/{token}/revoke",
-       {{"POST", Need::manage, revoke_token}}},
-  };
+  static const std::vector<Route> table = [] {
+    std::vector<Route> t = {
+        {{"metrics"}, "/metrics", {{"GET", Need::read, metrics}}},
+        {{"api", "me"}, "/api/me", {{"GET", Need::any, me}}},
+        {{"api", "queue"}, "/api/queue", {{"GET", Need::read, queue}}},
+        {{"api", "breaches"}, "/api/breaches", {{"GET", Need::read, breaches}}},
+        {{"api", "cases"},
+         "/api/cases",
+         {{"GET", Need::read, list_cases}, {"POST", Need::manage, add_case}}},
+        {{"api", "cases", "*"},
+         "/api/cases/{case}",
+         {{"GET", Need::read, get_case}, {"PATCH", Need::manage, update_case}}},
+        {{"api", "suspects"},
+         "/api/suspects",
+         {{"GET", Need::read, list_suspects}, {"POST", Need::manage, add_suspect}}},
+        {{"api", "suspects", "*"},
+         "/api/suspects/{suspect}",
+         {{"GET", Need::read, get_suspect}, {"PATCH", Need::manage, update_suspect}}},
+        {{"api", "devices"}, "/api/devices", {{"POST", Need::manage, add_device}}},
+        {{"api", "devices", "*"},
+         "/api/devices/{exhibit}",
+         {{"GET", Need::read, get_device}, {"PATCH", Need::manage, update_device}}},
+        {{"api", "devices", "*", "explain"},
+         "/api/devices/{exhibit}/explain",
+         {{"GET", Need::read, explain}}},
+        {{"api", "devices", "*", "findings"},
+         "/api/devices/{exhibit}/findings",
+         {{"GET", Need::read, device_findings}}},
+        {{"api", "links"}, "/api/links", {{"GET", Need::read, links}}},
+        {{"api", "devices", "*", "audit"},
+         "/api/devices/{exhibit}/audit",
+         {{"GET", Need::read, device_audit}}},
+        {{"api", "devices", "*", "state"},
+         "/api/devices/{exhibit}/state",
+         {{"POST", Need::manage, set_device_state}}},
+        {{"api", "devices", "*", "heartbeat"},
+         "/api/devices/{exhibit}/heartbeat",
+         {{"POST", Need::work, heartbeat}}},
+        {{"api", "devices", "*", "complete"},
+         "/api/devices/{exhibit}/complete",
+         {{"POST", Need::work, complete}}},
+        {{"api", "devices", "*", "fail"},
+         "/api/devices/{exhibit}/fail",
+         {{"POST", Need::work, fail}}},
+        {{"api", "claim"}, "/api/claim", {{"POST", Need::work, claim}}},
+        {{"api", "reap"}, "/api/reap", {{"POST", Need::manage, reap}}},
+        {{"api", "stations"}, "/api/stations", {{"GET", Need::read, stations}}},
+        {{"api", "stations", "*", "resume"},
+         "/api/stations/{station}/resume",
+         {{"POST", Need::manage, resume_station}}},
+        {{"api", "alerts"}, "/api/alerts", {{"GET", Need::read, alerts}}},
+        {{"api", "alerts", "*"}, "/api/alerts/{id}", {{"GET", Need::read, get_alert}}},
+        {{"api", "alerts", "*", "ack"},
+         "/api/alerts/{id}/ack",
+         {{"POST", Need::manage, acknowledge}}},
+        {{"api", "audit"}, "/api/audit", {{"GET", Need::read, audit}}},
+        {{"api", "audit", "verify"}, "/api/audit/verify", {{"GET", Need::read, verify_audit}}},
+        {{"api", "policy"},
+         "/api/policy",
+         {{"GET", Need::read, get_policy}, {"PUT", Need::manage, set_policy}}},
+        {{"api", "tokens"},
+         "/api/tokens",
+         {{"GET", Need::manage, list_tokens}, {"POST", Need::manage, create_token}}},
+        {{"api", "tokens", "*", "revoke"},
+         "/api/tokens/{token}/revoke",
+         {{"POST", Need::manage, revoke_token}}},
+    };
+    for (auto& r : grading_routes()) t.push_back(r);
+    return t;
+  }();
   return table;
 }
 

@@ -45,6 +45,14 @@ const char* kIndex = R"HTML(<!doctype html>
         <tbody></tbody>
       </table>
     </section>
+    <section class="panel" id="grading-panel">
+      <h2>Grading and submission <small><a href="/grade">grading page</a></small></h2>
+      <table id="grading">
+        <thead><tr><th>Case</th><th>Decided</th><th>In review</th><th>Carve done (UTC)</th>
+          <th>Grading took</th><th>Exported (UTC)</th><th>Carve to export</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </section>
     <section class="panel" id="device-panel" hidden>
         <h2>Device <span id="device-title"></span> <button id="device-close" type="button">Close</button></h2>
         <dl id="device-facts"></dl>
@@ -215,6 +223,19 @@ const char* kJs = R"JS(
     $('#queue-count').textContent = '(' + rows.length + ' shown, highest priority first)';
   }
 
+  function span(sec) {
+    if (sec === null || sec === undefined) return '-';
+    const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60);
+    return h + ' h ' + m + ' min';
+  }
+  async function loadGrading() {
+    const list = await api('GET', '/api/grading');
+    $('#grading tbody').replaceChildren(...list.map((g) => el('tr', { 'data-case': g['case'] },
+      el('td', {}, g['case']), el('td', {}, g.decided + ' of ' + g.items), el('td', {}, g.review),
+      el('td', {}, when(g.carve_done_at)), el('td', {}, span(g.grading_seconds)),
+      el('td', {}, when(g.exported_at)), el('td', {}, span(g.submission_seconds)))));
+  }
+
   async function loadAlerts() {
     const list = await api('GET', '/api/alerts?open=true');
     const box = $('#alerts');
@@ -285,7 +306,7 @@ const char* kJs = R"JS(
 
   async function refresh() {
     try {
-      await Promise.all([loadAlerts(), loadQueue(), loadChoices()]);
+      await Promise.all([loadAlerts(), loadQueue(), loadChoices(), loadGrading()]);
     } catch (err) {
       if (err.status === 401) return signOut('Your token is no longer valid: sign in again.');
       status('Could not refresh: ' + err.message);
@@ -377,7 +398,12 @@ const std::map<std::string, std::pair<std::string, std::string>>& dashboard_asse
       {"/app.css", {"text/css; charset=utf-8", kCss}},
       {"/app.js", {"text/javascript; charset=utf-8", kJs}},
   };
-  return assets;
+  static const auto merged = [] {
+    auto all = assets;
+    for (auto& [k, v] : grading_page_assets()) all.emplace(k, v);
+    return all;
+  }();
+  return merged;
 }
 
 }  // namespace safehold::server

@@ -191,6 +191,12 @@ void add_policy_commands(CLI::App* q) {
   po->add_option("--task-hours", *task,
                  "Findings: deadline of a task to establish household facts (default 72)");
   po->add_option("--link-alert-hours", *link, "Findings: deadline of a link alert (default 72)");
+  auto votes = std::make_shared<int64_t>(0);
+  auto profile = std::make_shared<std::string>();
+  po->add_option("--votes-needed", *votes,
+                 "Grading: independent votes a picture needs (1 to 9, default 3)");
+  po->add_option("--grading-profile", *profile,
+                 "Grading: uk (A, B, C, not indecent, unsure) or vic (0-4); default uk");
   po->add_option("--deadline-days", *deadlines,
                  "Deadlines by band, e.g. very-high=1,high=7,medium=14,low=30,none=30");
   po->add_option("--aging-days", *aging, "Days of waiting worth one priority level (default 7)");
@@ -252,6 +258,13 @@ void add_policy_commands(CLI::App* q) {
             parse_value<sch::Risk>(*indecent_risk, sch::parse_risk, "--indecent-min-risk", kRisks);
         change = true;
       }
+      out_of_range("--votes-needed", *votes, 1, 9);
+      if (po->count("--votes-needed")) p.votes_needed = static_cast<int>(*votes), change = true;
+      if (po->count("--grading-profile")) {
+        p.grading_profile = parse_value<sch::GradingProfile>(*profile, sch::parse_grading_profile,
+                                                             "--grading-profile", "uk, vic");
+        change = true;
+      }
       if (change) s->set_policy(user_of(*c), p, *reason);
       p = s->policy();
       json j = sch::policy_json(p);
@@ -267,12 +280,12 @@ void add_token_commands(CLI::App* q) {
   auto c = common(cr);
   auto role = std::make_shared<std::string>();
   auto name = std::make_shared<std::string>();
-  cr->add_option("--role", *role, "manager|examiner|auditor")->required();
+  cr->add_option("--role", *role, "manager|examiner|auditor|grader")->required();
   cr->add_option("--name", *name, "Label");
   cr->callback([=] {
     guarded([&] {
-      auto r =
-          parse_value<sch::Role>(*role, sch::parse_role, "--role", "manager, examiner or auditor");
+      auto r = parse_value<sch::Role>(*role, sch::parse_role, "--role",
+                                      "manager, examiner, auditor or grader");
       auto s = open_store(*c);
       auto nt = s->create_token(user_of(*c), r, *name);
       if (c->json) {

@@ -115,6 +115,13 @@ struct Reader {
     m.pdq = str(a, "pdq");
     m.quality = a.value("pdq_quality", json()).is_number() ? a["pdq_quality"].get<int>() : -1;
     m.known_category = category;
+    if (auto k = a.find("known"); k != a.end() && k->is_object()) {
+      auto it = sets.by_set_name.find(str(*k, "set"));
+      m.known_set = it == sets.by_set_name.end() ? str(*k, "set") : it->second.name;
+      m.known_grade = str(*k, "category");
+      if (m.known_grade.size() > 64) m.known_grade.clear();  // not a grading category
+      if (m.known_set.size() > 200) m.known_set.clear();     // not a lab set's name
+    }
     const std::string file = str(a, "file");
     if (!m.pdq.empty() && !file.empty()) m.variants = variants_of(outdir / file);
     const bool thumbnail = a.value("parent", json()).is_string();
@@ -193,6 +200,7 @@ scheduler::DeviceFindings read_findings(const fsys::path& outdir, const LabSets&
   }
   r.messages();
   r.finish();
+  r.f.carve_dir = fsys::absolute(outdir).lexically_normal().string();
   return std::move(r.f);
 }
 

@@ -5,9 +5,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "export/export.hpp"
+#include "base/vics.hpp"
 
-namespace safehold::exports {
+namespace safehold::base {
 
 namespace {
 
@@ -56,7 +56,7 @@ Exhibit find_exhibit(const std::filesystem::path& carve_dir) {
     std::ifstream in(*rec);
     auto j = nlohmann::json::parse(in, nullptr, false);
     if (j.is_discarded() || !j.is_object())
-      throw ExportError(fmt::format("{}: not a JSON object (acquisition record)", rec->string()));
+      throw VicsError(fmt::format("{}: not a JSON object (acquisition record)", rec->string()));
     std::string name = rec->filename().string();
     ex.reference = case_field(j, "evidence_number");
     if (ex.reference.empty()) ex.reference = name.substr(0, name.size() - kRecordSuffix.size());
@@ -73,19 +73,19 @@ Exhibit find_exhibit(const std::filesystem::path& carve_dir) {
 
 Grades read_grades(const std::filesystem::path& file) {
   std::ifstream in(file);
-  if (!in) throw ExportError(fmt::format("{}: cannot read the grades file", file.string()));
+  if (!in) throw VicsError(fmt::format("{}: cannot read the grades file", file.string()));
   auto j = nlohmann::json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    throw ExportError(fmt::format(
-        "{}: not a JSON object of hash to category (e.g. {{\"<md5>\": 1}})", file.string()));
+    throw VicsError(fmt::format("{}: not a JSON object of hash to category (e.g. {{\"<md5>\": 1}})",
+                                file.string()));
   Grades g;
   for (auto& [k, v] : j.items()) {
     if (!is_hex_digest(k))
-      throw ExportError(
+      throw VicsError(
           fmt::format("{}: key \"{}\" is not an MD5 or SHA-1 hex digest", file.string(), k));
     if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 4)
-      throw ExportError(fmt::format("{}: category of {} is {}, not a whole number from 0 to 4",
-                                    file.string(), k, v.dump()));
+      throw VicsError(fmt::format("{}: category of {} is {}, not a whole number from 0 to 4",
+                                  file.string(), k, v.dump()));
     std::string key = k;
     for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     g[key] = v.get<int>();
@@ -93,4 +93,4 @@ Grades read_grades(const std::filesystem::path& file) {
   return g;
 }
 
-}  // namespace safehold::exports
+}  // namespace safehold::base

@@ -1,11 +1,11 @@
-#include "export/exif.hpp"
+#include "base/exif.hpp"
 
 #include <fmt/core.h>
 
 #include <cstring>
 #include <optional>
 
-namespace safehold::exports {
+namespace safehold::base {
 
 namespace {
 
@@ -151,4 +151,4 @@ std::vector<std::pair<std::string, std::string>> read_exif(std::span<const uint8
   return out;
 }
 
-}  // namespace safehold::exports
+}  // namespace safehold::base
