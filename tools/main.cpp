@@ -70,7 +70,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "safehold: " << e.what() << " (see --help)\n";
+    // CLI11 quotes arguments back ("…were not expected: SECRET"): with --key on the line, one of
+    // them may be a secret given in the wrong form (`--key 0 secret`), so none is repeated.
+    bool keys = false;
+    for (auto& a : owned) keys |= a == "--key" || a.rfind("--key=", 0) == 0;
+    if (keys)
+      std::cerr << "safehold: the command line is not valid (" << e.get_name()
+                << "; arguments not repeated because it holds --key secrets): --key takes "
+                   "VOLUME=SECRET as one argument (see --help)\n";
+    else
+      std::cerr << "safehold: " << e.what() << " (see --help)\n";
     return static_cast<int>(Exit::usage);
   } catch (const CommandExit& e) {
     return e.code;

@@ -1,5 +1,6 @@
 #include "fs/internal/luks.hpp"
 
+#include <argon2.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -16,6 +17,8 @@ constexpr uint8_t kMagic[6] = {'L', 'U', 'K', 'S', 0xba, 0xbe};
 constexpr uint64_t kMaxJson = 4u << 20;     // LUKS2's largest header area
 constexpr uint32_t kMaxStripes = 1u << 16;  // cryptsetup writes 4000
 constexpr uint32_t kMaxKey = 128;           // bytes
+constexpr uint64_t kMaxArgonTime = 1000;    // cryptsetup's benchmark picks 4-20 or so
+constexpr uint64_t kMaxArgonMemoryKiB = uint64_t{4} << 20;  // 4 GiB, cryptsetup's maximum
 
 uint16_t be16(const uint8_t* p) {
   return static_cast<uint16_t>(p[0] << 8 | p[1]);
@@ -147,6 +150,19 @@ KeySlot slot2(const std::string& key, const nlohmann::json& s, uint64_t size,
     k.hash = text(kdf, "hash", name);
     k.iterations =
         static_cast<uint32_t>(std::min<uint64_t>(number(kdf, "iterations", name), UINT32_MAX));
+  } else if (k.kdf == "argon2i" || k.kdf == "argon2id") {
+    // cryptsetup's own limits (4 GiB, 4 threads by default, at most 16 here); the time cost is
+    // capped so that a hostile header cannot keep a station busy for hours.
+    const uint64_t t = number(kdf, "time", name), m = number(kdf, "memory", name),
+                   c = number(kdf, "cpus", name);
+    if (t == 0 || t > kMaxArgonTime || m < 8 || m > kMaxArgonMemoryKiB || c == 0 || c > 16 ||
+        m < 8 * c)
+      bad(name, "key slot " + key + "'s Argon2 costs (time " + std::to_string(t) + ", memory " +
+                    std::to_string(m) + " KiB, " + std::to_string(c) + " threads) are outside " +
+                    "what cryptsetup writes");
+    k.iterations = static_cast<uint32_t>(t);
+    k.memory_kib = static_cast<uint32_t>(m);
+    k.cpus = static_cast<uint32_t>(c);
   }
   k.salt = base64(text(kdf, "salt", name), name);
   const auto& af = s.at("af");
@@ -277,6 +293,17 @@ bool pbkdf2(const std::string& hash, std::span<const uint8_t> pass,
                            static_cast<int>(n), out.data()) == 1;
 }
 
+// The key a slot's KDF derives from the passphrase; false for a KDF or hash Safehold cannot
+// compute.
+bool derive(const KeySlot& k, std::span<const uint8_t> pass, std::vector<uint8_t>& out) {
+  if (k.kdf == "pbkdf2") return pbkdf2(k.hash, pass, k.salt, k.iterations, k.key_size, out);
+  if (k.kdf != "argon2i" && k.kdf != "argon2id") return false;
+  out.assign(k.key_size, 0);
+  auto f = k.kdf == "argon2id" ? argon2id_hash_raw : argon2i_hash_raw;
+  return f(k.iterations, k.memory_kib, k.cpus, pass.data(), pass.size(), k.salt.data(),
+           k.salt.size(), out.data(), out.size()) == ARGON2_OK;
+}
+
 bool digest_matches(const Digest& d, const std::vector<uint8_t>& key) {
   std::vector<uint8_t> got;
   if (d.digest.empty() || d.digest.size() > 64 ||
@@ -296,9 +323,10 @@ std::optional<std::vector<uint8_t>> try_slot(const Header& h, const KeySlot& k, 
                         k.af_hash + "', which Safehold cannot compute");
   std::vector<uint8_t> derived, split, mk;
   const auto p = std::span(reinterpret_cast<const uint8_t*>(pass.data()), pass.size());
-  if (!pbkdf2(k.hash, p, k.salt, k.iterations, k.key_size, derived))
-    throw EvidenceError(name + ": LUKS key slot " + std::to_string(k.id) + " uses hash '" + k.hash +
-                        "', which Safehold cannot compute");
+  if (!derive(k, p, derived))
+    throw EvidenceError(name + ": LUKS key slot " + std::to_string(k.id) + " uses " +
+                        (k.kdf == "pbkdf2" ? "hash '" + k.hash + "'" : "'" + k.kdf + "'") +
+                        ", which Safehold cannot compute");
   const size_t len = static_cast<size_t>((uint64_t{k.key_size} * k.stripes + 511) / 512 * 512);
   split.resize(len);
   if (len > k.area_size + 511 || !read(k.area_offset, split.data(), len))
@@ -346,7 +374,7 @@ std::optional<std::vector<uint8_t>> unlock(const Header& h, const ReadFn& read,
   std::vector<std::string> skipped;
   bool tried = false;
   for (const KeySlot& k : h.slots) {
-    if (k.kdf != "pbkdf2") {
+    if (k.kdf != "pbkdf2" && k.kdf != "argon2i" && k.kdf != "argon2id") {
       skipped.push_back(std::to_string(k.id) + " (" + k.kdf + ")");
       continue;
     }
@@ -357,8 +385,7 @@ std::optional<std::vector<uint8_t>> unlock(const Header& h, const ReadFn& read,
     std::string list;
     for (auto& s : skipped) list += (list.empty() ? "" : ", ") + s;
     throw EvidenceError(name + ": every key slot of this LUKS" + std::to_string(h.version) +
-                        " volume derives its key with Argon2, which Safehold cannot compute "
-                        "(no Argon2 library in Debian 12's development packages): slots " +
+                        " volume derives its key with a function Safehold cannot compute: slots " +
                         list);
   }
   return std::nullopt;

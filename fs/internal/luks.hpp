@@ -24,7 +24,8 @@ struct KeySlot {
   std::string kdf;   // "pbkdf2", "argon2i", "argon2id"
   std::string hash;  // PBKDF2's hash ("sha256"), the anti-forensic splitter's for LUKS1
   std::string af_hash;
-  uint32_t iterations = 0;
+  uint32_t iterations = 0;            // PBKDF2's iterations, Argon2's time cost
+  uint32_t memory_kib = 0, cpus = 0;  // Argon2's memory cost and parallelism
   std::vector<uint8_t> salt;
   uint64_t area_offset = 0;  // bytes from the volume start
   uint64_t area_size = 0;
