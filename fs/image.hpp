@@ -22,7 +22,9 @@ class ChunkMap;
 
 namespace safehold::fs {
 
-enum class ImageFormat { raw, split_raw, ewf, vhd, vmdk, qcow, vhdx };
+// zip, tar, folder, itunes: a phone extraction (fs::Evidence reads it as a file tree; the Image
+// is the archive file read as bytes, or nothing for a folder or backup).
+enum class ImageFormat { raw, split_raw, ewf, vhd, vmdk, qcow, vhdx, zip, tar, folder, itunes };
 const char* to_string(ImageFormat f);
 
 // Metadata an EWF image carries (absent values are "").
@@ -63,6 +65,10 @@ class Image {
     o.sector_size = sector_size;
     return open(path, o);
   }
+  // fs/ only: the Image of an extraction (Evidence::open): an archive file's bytes as they are
+  // (size, read), or for a folder or backup an image of size 0.
+  static std::unique_ptr<Image> open_extraction(const std::filesystem::path& path,
+                                                ImageFormat format);
   ~Image();
   Image(const Image&) = delete;
   Image& operator=(const Image&) = delete;
@@ -94,6 +100,7 @@ class Image {
 
  private:
   Image() = default;
+  friend class Evidence;  // an extraction's listing damage goes into damage_
   std::filesystem::path path_;
   OpenOptions opts_;
   ImageFormat format_ = ImageFormat::raw;
