@@ -296,6 +296,9 @@ std::unique_ptr<Evidence> Evidence::open_tree(const std::filesystem::path& path,
   ev->impl_ = std::make_unique<Impl>();
   ev->impl_->tree = detail::open_tree(path, k);
   const detail::Tree& t = *ev->impl_->tree;
+  if (t.entries().empty() && t.problems().empty())
+    throw EvidenceError(path.string() + ": the " + t.format() +
+                        " extraction holds no files, folders or links");
   const ImageFormat f = k == detail::TreeKind::zip      ? ImageFormat::zip
                         : k == detail::TreeKind::tar    ? ImageFormat::tar
                         : k == detail::TreeKind::itunes ? ImageFormat::itunes

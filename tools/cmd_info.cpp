@@ -319,8 +319,12 @@ void hash_extraction(const std::string& image, unsigned set, bool json, bool fil
     for (auto& p : bad)
       std::cerr << "safehold: " << base::printable(image) << ": " << base::printable(p.message)
                 << "\n";
-    std::cerr << "safehold: " << base::printable(image) << ": no content digest: " << bad.size()
-              << (bad.size() == 1 ? " file" : " files") << " cannot be read in full\n";
+    std::cerr << "safehold: " << base::printable(image) << ": no content digest: "
+              << (bad.empty()
+                      ? std::string("the extraction is damaged (members may be missing)")
+                      : std::to_string(bad.size()) + (bad.size() == 1 ? " file" : " files") +
+                            " cannot be read in full")
+              << "\n";
     throw CommandExit{static_cast<int>(Exit::failed)};
   }
 }

@@ -200,6 +200,8 @@ void type_from_attributes(Member& m, uint16_t made_by, uint32_t external) {
       case S_IFREG:
         m.type = "file";
         return;
+      case 0:  // permission bits only (Python's zipfile writes these): the name says
+        break;
       default:
         m.type = "other";
         return;

@@ -5,7 +5,8 @@
 #                          long path (> 100 bytes, for TAR's long names), a symbolic link
 #   DIR/ios/private/var/... an iOS layout at the top: an SMS-style database and a JPEG
 # Every file and folder has a fixed modification time. Then the archives made from them by real
-# tools: android.zip (zip -r -y: deflate, the JPEG stored), android.tar (GNU), android-pax.tar
+# tools: android.zip (zip -r -y: deflate, the JPEG stored), android64.zip (zip64 records, -fz),
+# android-stream.zip (written to a pipe: data descriptors), android.tar (GNU), android-pax.tar
 # (pax), ios.zip, ios.tar.
 # usage: tests/fs/make_extraction.sh DIR
 set -euo pipefail
@@ -41,6 +42,9 @@ convert -size 200x100 gradient:green-white "$i/mobile/Media/DCIM/100APPLE/IMG_00
 find android ios -depth -exec touch -h -d '2023-11-14 22:13:20 UTC' {} +
 touch -d '2024-02-03 04:05:06 UTC' "$a/data/media/0/DCIM/Camera/IMG_0001.jpg"
 (cd android && zip -q -r -y -n .jpg ../android.zip Dump)
+(cd android && zip -q -r -y -fz ../android64.zip Dump)
+# Streamed (to a pipe): every member with a data descriptor after its data; links followed.
+(cd android && zip -q -r - Dump | cat >../android-stream.zip)
 (cd android && tar --format=gnu -cf ../android.tar Dump)
 (cd android && tar --format=pax -cf ../android-pax.tar Dump)
 (cd ios && zip -q -r -y ../ios.zip private)

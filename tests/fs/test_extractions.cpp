@@ -146,7 +146,8 @@ TEST_CASE("issue 18: ZIP, TAR and folder extractions list the device's tree as m
   REQUIRE(zip_members.size() == 17);
   REQUIRE(tar_members == zip_members);
 
-  for (const char* name : {"android.zip", "android.tar", "android-pax.tar", "android"}) {
+  for (const char* name :
+       {"android.zip", "android64.zip", "android.tar", "android-pax.tar", "android"}) {
     SECTION(name) {
       auto l = ls(d / name);
       CHECK(same(android, l.entries));
@@ -294,6 +295,34 @@ TEST_CASE("issue 18: damaged extractions are named and exit 2", "[fs][extraction
     CHECK(s["unreadable"].size() == 1);
     CHECK(s["unreadable"][0]["message"] == lost);
     CHECK(s["unreadable_files"] == 1);
+  }
+  SECTION("a streamed ZIP (data descriptors) without its central directory") {
+    // The same members found from their local headers (deflate streams inflated to find their
+    // ends), the loss named; the archive as written (links followed) hashes as find -L sees it.
+    must_run(
+        "python3 -c \"import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); "
+        "open(sys.argv[2], 'wb').write(open(sys.argv[1], 'rb').read()[:z.start_dir]); "
+        "print(z.start_dir)\" " +
+        q(d / "android-stream.zip") + " " + q(d / "nocd.zip"));
+    const std::string want = must_run("cd " + q(d / "android/Dump") +
+                                      " && find -L . -type f -print0 | xargs -0 sha256sum | sed "
+                                      "'s#  \\./#  /#' | LC_ALL=C sort -k2");
+    auto whole = sh("hash --files " + q(d / "android-stream.zip"));
+    CHECK(whole.code == 0);
+    CHECK(whole.out == want);
+    auto cut = sh("hash --files " + q(d / "nocd.zip"));
+    CHECK(cut.code == 2);
+    CHECK(cut.out == want);
+    const uint64_t at = fsys::file_size(d / "nocd.zip");
+    CHECK(cut.err ==
+          "safehold: " + (d / "nocd.zip").string() +
+              ": no end of central directory record: the archive is cut off or "
+              "damaged at byte " +
+              std::to_string(at) +
+              "; 20 members found from their local headers\n"
+              "safehold: " +
+              (d / "nocd.zip").string() +
+              ": no content digest: the extraction is damaged (members may be missing)\n");
   }
   SECTION("a file that only begins like a ZIP") {
     must_run("head -c 20 " + q(d / "android.zip") + " > " + q(d / "stub.zip"));
