@@ -302,7 +302,10 @@ std::unique_ptr<Evidence> Evidence::open_tree(const std::filesystem::path& path,
   const ImageFormat f = k == detail::TreeKind::zip      ? ImageFormat::zip
                         : k == detail::TreeKind::tar    ? ImageFormat::tar
                         : k == detail::TreeKind::itunes ? ImageFormat::itunes
-                                                        : ImageFormat::folder;
+                        // An Android backup's Image is its file's bytes, like a TAR's; its
+                        // format is said by ExtractionInfo::format ("adb").
+                        : k == detail::TreeKind::adb ? ImageFormat::tar
+                                                     : ImageFormat::folder;
   ev->image_ = Image::open_extraction(path, f);
   ExtractionInfo x;
   x.format = t.format();

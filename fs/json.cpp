@@ -121,12 +121,14 @@ json describe(const Evidence& ev) {
   for (auto& d : img.damage())
     damaged.push_back({{"img_offset", d.img_offset}, {"len", d.len}, {"message", d.message}});
   j["damaged"] = damaged;
-  if (const auto& x = ev.extraction())
+  if (const auto& x = ev.extraction()) {
+    j["format"] = x->format;  // an Android backup's Image is read like a TAR's
     j["extraction"] = {{"format", x->format},
                        {"root", x->root},
                        {"entries", x->entries},
                        {"bytes", x->bytes},
                        {"container_size", x->container_size}};
+  }
   return j;
 }
 

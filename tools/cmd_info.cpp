@@ -70,7 +70,7 @@ std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path, const OpenAr
 // A phone extraction: what it holds and where the device's root is in it.
 void print_extraction(const fs::Evidence& ev, const fs::ExtractionInfo& x) {
   using base::printable;
-  if (x.format == "zip" || x.format == "tar")
+  if (x.container_size > 0)
     fmt::print("Size:         {} bytes ({})\n", x.container_size,
                base::human_size(x.container_size));
   fmt::print("Extraction:   {} entries, {} bytes of file content ({})\n", x.entries, x.bytes,
@@ -86,8 +86,9 @@ void print_info(const fs::Evidence& ev) {
   const auto& img = ev.image();
   using base::printable;
   fmt::print("Image:        {}\n", printable(img.path().string()));
-  fmt::print("Format:       {}\n", fs::to_string(img.format()));
-  if (const auto& x = ev.extraction()) {
+  const auto& x = ev.extraction();
+  fmt::print("Format:       {}\n", x ? x->format : std::string(fs::to_string(img.format())));
+  if (x) {
     print_extraction(ev, *x);
     return;
   }
@@ -236,7 +237,7 @@ void hash_extraction(const std::string& image, unsigned set, bool json, bool fil
   }
   const fs::ExtractionInfo& x = *ev->extraction();
   std::optional<base::Digests> container;
-  if (x.format == "zip" || x.format == "tar") {
+  if (x.container_size > 0) {
     base::MultiHasher h(set);
     fs::ReadOptions ro;
     ro.open.raw = true;  // the archive file's bytes as they are

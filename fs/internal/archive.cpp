@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <mutex>
 
 namespace safehold::fs::archive {
 
@@ -49,6 +50,87 @@ size_t MemoryBytes::read(uint64_t off, void* buf, size_t n) const {
   const size_t k = static_cast<size_t>(std::min<uint64_t>(n, b_.size() - off));
   std::memcpy(buf, b_.data() + off, k);
   return k;
+}
+
+struct InflatedBytes::State {
+  std::mutex m;
+  z_stream z{};
+  bool live = false;
+  uint64_t out = 0, in = 0;  // bytes produced, compressed bytes fed
+  std::vector<Bytef> ib = std::vector<Bytef>(256 << 10), scratch = std::vector<Bytef>(1 << 20);
+  ~State() {
+    if (live) inflateEnd(&z);
+  }
+  void restart() {
+    if (live) inflateEnd(&z);
+    z = z_stream{};
+    live = inflateInit(&z) == Z_OK;
+    if (!live) throw EvidenceError("zlib cannot be initialised");
+    out = in = 0;
+  }
+  // Inflates up to n bytes into dst; returns bytes produced (0 at the end); rc receives zlib's
+  // last result.
+  size_t step(const Bytes& src, uint64_t start, Bytef* dst, size_t n, int& rc) {
+    z.next_out = dst;
+    z.avail_out = static_cast<uInt>(n);
+    rc = Z_OK;
+    while (z.avail_out > 0) {
+      if (z.avail_in == 0) {
+        const size_t got = src.read(start + in, ib.data(), ib.size());
+        if (got == 0) {
+          rc = Z_BUF_ERROR;
+          break;
+        }
+        in += got;
+        z.next_in = ib.data();
+        z.avail_in = static_cast<uInt>(got);
+      }
+      rc = inflate(&z, Z_NO_FLUSH);
+      if (rc != Z_OK) break;
+    }
+    const size_t made = n - z.avail_out;
+    out += made;
+    return made;
+  }
+};
+
+InflatedBytes::InflatedBytes(const Bytes& in, uint64_t start)
+    : in_(in), start_(start), st_(std::make_unique<State>()) {
+  st_->restart();
+  int rc = Z_OK;
+  while (st_->step(in_, start_, st_->scratch.data(), st_->scratch.size(), rc) > 0 && rc == Z_OK) {
+  }
+  size_ = st_->out;
+  if (rc != Z_STREAM_END) {
+    damage_at_ = start_ + st_->in;
+    damage_ =
+        rc == Z_BUF_ERROR
+            ? "the compressed data is cut off after " + std::to_string(size_) + " bytes of content"
+            : "the compressed data is damaged after " + std::to_string(size_) + " bytes of content";
+  }
+  st_->restart();
+}
+
+InflatedBytes::~InflatedBytes() = default;
+
+size_t InflatedBytes::read(uint64_t off, void* buf, size_t n) const {
+  if (off >= size_ || n == 0) return 0;
+  n = static_cast<size_t>(std::min<uint64_t>(n, size_ - off));
+  std::lock_guard<std::mutex> g(st_->m);
+  if (off < st_->out) st_->restart();
+  int rc = Z_OK;
+  while (st_->out < off) {
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(st_->scratch.size(), off - st_->out));
+    if (st_->step(in_, start_, st_->scratch.data(), want, rc) == 0) return 0;
+  }
+  size_t done = 0;
+  while (done < n) {
+    const size_t got = st_->step(in_, start_, static_cast<Bytef*>(buf) + done, n - done, rc);
+    if (got == 0) break;
+    done += got;
+  }
+  return done;
 }
 
 namespace {

@@ -4,9 +4,11 @@
 // the archive is hostile: checked against the archive's size before it is used.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -50,6 +52,43 @@ class MemoryBytes : public Bytes {
 
  private:
   std::span<const uint8_t> b_;
+};
+
+// A range of other bytes (an uncompressed Android backup's TAR after its header).
+class SliceBytes : public Bytes {
+ public:
+  SliceBytes(const Bytes& in, uint64_t start) : in_(in), start_(std::min(start, in.size())) {}
+  uint64_t size() const override { return in_.size() - start_; }
+  size_t read(uint64_t off, void* buf, size_t n) const override {
+    if (off >= size()) return 0;
+    return in_.read(start_ + off, buf, static_cast<size_t>(std::min<uint64_t>(n, size() - off)));
+  }
+
+ private:
+  const Bytes& in_;
+  uint64_t start_;
+};
+
+// The zlib stream at `start` of other bytes (an Android backup's), read as the bytes it inflates
+// to: inflated forward from where the last read ended (from the start again only when a read goes
+// back), never written anywhere. Its size is found by inflating it once when made; a stream that
+// is cut off or fails its Adler-32 ends there, and damage() says why.
+class InflatedBytes : public Bytes {
+ public:
+  InflatedBytes(const Bytes& in, uint64_t start);
+  ~InflatedBytes() override;
+  uint64_t size() const override { return size_; }
+  size_t read(uint64_t off, void* buf, size_t n) const override;
+  const std::string& damage() const { return damage_; }
+  uint64_t damage_at() const { return damage_at_; }  // compressed byte offset of the damage
+
+ private:
+  struct State;
+  const Bytes& in_;
+  uint64_t start_;
+  uint64_t size_ = 0, damage_at_ = 0;
+  std::string damage_;
+  std::unique_ptr<State> st_;
 };
 
 enum class Kind { zip, tar };

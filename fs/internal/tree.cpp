@@ -240,6 +240,118 @@ std::optional<std::string> FolderTree::read(
   return read_plain((top_ / e.member).string(), "\"" + e.member + "\": ", e.size, sink, delivered);
 }
 
+// An Android backup (`adb backup`): the header lines "ANDROID BACKUP", the format version, 1 when
+// the rest is zlib-compressed, and the encryption ("none" or "AES-256"); then a TAR in the layout
+// of Android's FullBackup (apps/<package>/<token>/..., shared/<user>/...), whose members are given
+// their paths on the device.
+class AdbTree : public Tree {
+ public:
+  explicit AdbTree(const fsys::path& path) : file_(path.string()) {
+    const std::string p = path.string();
+    uint64_t at = 0;
+    std::vector<std::string> lines;
+    while (lines.size() < 4) {
+      std::string line;
+      char c;
+      while (line.size() < 64 && file_.read(at, &c, 1) == 1) {
+        ++at;
+        if (c == '\n') break;
+        line += c;
+      }
+      lines.push_back(line);
+    }
+    if (lines[0] != "ANDROID BACKUP")
+      throw EvidenceError(p + ": not an Android backup (no \"ANDROID BACKUP\" header)");
+    if (lines[3] != "none")
+      throw EvidenceError(p + ": an encrypted Android backup (" + lines[3] +
+                          "), which Safehold cannot decrypt yet");
+    if (lines[2] != "0" && lines[2] != "1")
+      throw EvidenceError(p + ": an Android backup whose compression flag \"" + lines[2] +
+                          "\" is neither 0 nor 1");
+    version_ = lines[1];
+    if (lines[2] == "1") {
+      auto z = std::make_unique<archive::InflatedBytes>(file_, at);
+      if (!z->damage().empty())
+        problems_.push_back({z->damage_at(), file_.size() - z->damage_at(), z->damage()});
+      tar_ = std::move(z);
+    } else {
+      tar_ = std::make_unique<archive::SliceBytes>(file_, at);
+    }
+    auto listing = archive::list_tar(*tar_, p);
+    for (auto& d : listing.problems)
+      problems_.push_back(
+          {0, 0,
+           d.message + " (in the backup's TAR, at its byte " + std::to_string(d.offset) + ")"});
+    for (auto& m : listing.members) {
+      FileEntry e;
+      e.member = m.name;
+      e.type = m.type;
+      e.size = m.type == "link" ? m.target.size() : m.size;
+      e.mtime = m.mtime;
+      e.mode = m.mode;
+      e.uid = m.uid;
+      e.gid = m.gid;
+      e.target = m.target;
+      e.path = device_path(m.name);
+      e.name = e.path.substr(e.path.rfind('/') + 1);
+      e.inode = entries_.size() + 1;
+      entries_.push_back(std::move(e));
+      members_.push_back(std::move(m));
+    }
+  }
+  std::string format() const override { return "adb"; }
+  uint64_t container_size() const override { return file_.size(); }
+  std::optional<std::string> read(const FileEntry& e,
+                                  const std::function<bool(std::span<const std::byte>)>& sink,
+                                  uint64_t* delivered) const override {
+    if (e.inode == 0 || e.inode > members_.size()) return "no such member";
+    const auto& m = members_[e.inode - 1];
+    if (m.type != "file") return std::nullopt;
+    return archive::read_member(*tar_, archive::Kind::tar, m, sink, delivered);
+  }
+
+  // Android's FullBackup tokens (apps/<package>/<token>/...) to the folders they come from.
+  static std::string device_path(const std::string& member) {
+    const auto c = components(member);
+    auto join = [&](std::string base, size_t from) {
+      for (size_t i = from; i < c.size(); ++i) base.append("/").append(c[i]);
+      return base;
+    };
+    if (c.size() >= 2 && c[0] == "shared") return join("/storage/emulated/" + c[1], 2);
+    if (c.size() >= 3 && c[0] == "apps") {
+      static const std::vector<std::pair<std::string, std::string>> tokens = {
+          {"r", "/data/data/@"},
+          {"f", "/data/data/@/files"},
+          {"db", "/data/data/@/databases"},
+          {"sp", "/data/data/@/shared_prefs"},
+          {"c", "/data/data/@/cache"},
+          {"nb", "/data/data/@/no_backup"},
+          {"d_r", "/data/user_de/0/@"},
+          {"d_f", "/data/user_de/0/@/files"},
+          {"d_db", "/data/user_de/0/@/databases"},
+          {"d_sp", "/data/user_de/0/@/shared_prefs"},
+          {"d_c", "/data/user_de/0/@/cache"},
+          {"d_nb", "/data/user_de/0/@/no_backup"},
+          {"ef", "/storage/emulated/0/Android/data/@"},
+          {"obb", "/storage/emulated/0/Android/obb/@"},
+          {"a", "/data/app/@"}};
+      for (auto& [t, dir] : tokens)
+        if (c[2] == t) {
+          std::string d = dir;
+          d.replace(d.find('@'), 1, c[1]);
+          return join(d, 3);
+        }
+    }
+    return join("", 0);  // _manifest, key-value data (k), anything else: as in the backup
+  }
+
+ private:
+  archive::FileBytes file_;
+  std::unique_ptr<archive::Bytes> tar_;
+  std::vector<archive::Member> members_;
+  std::string version_;
+};
+
 // An iTunes/Finder backup (iOS 10 and later): Manifest.db's Files table maps each file's hashed
 // name (`xx/<40 hex digits>`) to its domain and path; the metadata (size, times, mode, owner, link
 // target) is the NSKeyedArchiver MBFile in its `file` column.
@@ -402,6 +514,7 @@ TreeKind tree_kind(const fsys::path& path) {
   if (n >= 4 && (std::memcmp(h, "PK\3\4", 4) == 0 || std::memcmp(h, "PK\5\6", 4) == 0))
     return TreeKind::zip;
   if (n >= 262 && std::memcmp(h + 257, "ustar", 5) == 0) return TreeKind::tar;
+  if (n >= 15 && std::memcmp(h, "ANDROID BACKUP\n", 15) == 0) return TreeKind::adb;
   return TreeKind::none;
 }
 
@@ -413,6 +526,8 @@ std::unique_ptr<Tree> open_tree(const fsys::path& path, TreeKind kind) {
       return std::make_unique<ArchiveTree>(path, archive::Kind::tar);
     case TreeKind::folder:
       return std::make_unique<FolderTree>(path);
+    case TreeKind::adb:
+      return std::make_unique<AdbTree>(path);
     case TreeKind::itunes:
       try {
         return std::make_unique<ItunesTree>(path);

@@ -46,7 +46,7 @@ class Tree {
   void place();
 };
 
-enum class TreeKind { none, zip, tar, folder, itunes };
+enum class TreeKind { none, zip, tar, folder, itunes, adb };
 // What an extraction at `path` is (by its first bytes, or a folder: an iTunes/Finder backup when
 // it holds Manifest.db, Manifest.plist or Manifest.mbdb); none for anything else.
 TreeKind tree_kind(const std::filesystem::path& path);

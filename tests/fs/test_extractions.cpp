@@ -468,3 +468,66 @@ TEST_CASE("issue 18: an iTunes/Finder backup read through Manifest.db", "[fs][ex
                        ": an encrypted iTunes/Finder backup, which Safehold cannot decrypt yet\n");
   }
 }
+
+TEST_CASE("issue 18: an Android adb backup (.ab), compressed or not", "[fs][extraction]") {
+  test::TempDir dir("safehold-extraction-adb");
+  const fsys::path d = make_trees(dir);
+  const std::string gen = q(fsys::path(test::source_dir()) / "tests/fs/make_adb_backup.py");
+  must_run("python3 " + gen + " " + q(d / "android/Dump") + " " + q(d / "z.ab") + " 1");
+  must_run("python3 " + gen + " " + q(d / "android/Dump") + " " + q(d / "u.ab") + " 0");
+  // apps/<package>/db/... is the app's databases folder, shared/0/... the user's storage.
+  const auto tree = find_tree(d / "android/Dump");
+  const std::map<std::string, std::string> where = {
+      {"/data/data/com.example.chat/databases/chat.db",
+       "/data/data/com.example.chat/databases/chat.db"},
+      {"/storage/emulated/0/camera_link", "/data/media/0/camera_link"},
+      {"/storage/emulated/0/DCIM/Camera/IMG_0001.jpg", "/data/media/0/DCIM/Camera/IMG_0001.jpg"},
+      {"/storage/emulated/0/Download/notes.txt", "/data/media/0/Download/notes.txt"},
+      {"/storage/emulated/0/Download/"
+       "a_very_long_folder_name_that_goes_past_one_hundred_bytes_of_path/"
+       "file_with_a_long_name_too.txt",
+       "/data/media/0/Download/a_very_long_folder_name_that_goes_past_one_hundred_bytes_of_path/"
+       "file_with_a_long_name_too.txt"}};
+  std::map<std::string, Want> want;
+  std::string sums;
+  for (auto& [dev, src] : where) {
+    want[dev] = tree.at(src);
+    if (want[dev].type == "file")
+      sums += test::sha256_file(d / ("android/Dump" + src)) + "  " + dev + "\n";
+  }
+  for (const char* name : {"z.ab", "u.ab"}) {
+    INFO(name);
+    auto l = ls(d / name);
+    CHECK(same(want, l.entries));
+    CHECK(l.json.at("/data/data/com.example.chat/databases/chat.db")["member"] ==
+          "apps/com.example.chat/db/chat.db");
+    auto h = sh("hash --files " + q(d / name));
+    CHECK(h.code == 0);
+    CHECK(h.out == sums);
+    auto i = sh("info " + q(d / name));
+    CHECK(i.out.find("Format:       adb\n") != std::string::npos);
+    auto j = nlohmann::json::parse(sh("hash --json " + q(d / name)).out);
+    CHECK(j["container"]["sha256"] == test::sha256_file(d / name));
+    CHECK(j["content_sha256"] == base::sha256_hex(sums));
+  }
+  auto c = sh("carve --json " + q(d / "z.ab") + " -o " + q(d / "out"));
+  INFO(c.err);
+  CHECK(c.code == 0);
+  CHECK(test::read_text(d / "out/report.jsonl")
+            .find("\"path\":\"/storage/emulated/0/DCIM/Camera/IMG_0001.jpg\"") !=
+        std::string::npos);
+
+  SECTION("cut off, and encrypted") {
+    const uint64_t n = fsys::file_size(d / "z.ab");
+    must_run("head -c " + std::to_string(n / 2) + " " + q(d / "z.ab") + " > " + q(d / "cut.ab"));
+    auto r = sh("ls " + q(d / "cut.ab"));
+    CHECK(r.code == 2);
+    CHECK(r.err.find(": the compressed data is cut off after ") != std::string::npos);
+    must_run("printf 'ANDROID BACKUP\\n5\\n1\\nAES-256\\n0123' > " + q(d / "enc.ab"));
+    auto e = sh("ls " + q(d / "enc.ab"));
+    CHECK(e.code == 1);
+    CHECK(e.err == "safehold: " + (d / "enc.ab").string() +
+                       ": an encrypted Android backup (AES-256), which Safehold cannot decrypt "
+                       "yet\n");
+  }
+}
