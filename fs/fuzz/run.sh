@@ -54,6 +54,9 @@ ln -sf r.bin "$work/tree/d/link"
 (cd "$work/tree" && q zip -q -r -y "$corpus/archive/deflate.zip" d \
   && q zip -q -r -y -0 "$corpus/archive/stored.zip" d && q zip -q -r -fz "$corpus/archive/zip64.zip" d \
   && q tar --format=gnu -cf "$corpus/archive/gnu.tar" d && q tar --format=pax -cf "$corpus/archive/pax.tar" d)
+# The zlib stream of an Android backup: a TAR deflated as adb writes it.
+q python3 -c 'import sys, zlib; open(sys.argv[2], "wb").write(zlib.compress(open(sys.argv[1], "rb").read()))' \
+  "$corpus/archive/gnu.tar" "$corpus/archive/adb.zlib"
 # Binary plist seeds: an NSKeyedArchiver MBFile as iTunes backups store it, and a Manifest.plist.
 q python3 - "$corpus/bplist" <<'PY'
 import plistlib, sys
