@@ -83,7 +83,7 @@ class Image {
 
   // E01: the ranges the image's own structure says cannot be read (chunks no table locates, or
   // whose table entries are impossible), found when it was opened; chunks found damaged only when
-  // decoded are not in it. Empty for other formats.
+  // decoded are not in it. An extraction: what its listing could not read. Others: empty.
   const std::vector<ChunkError>& damage() const { return damage_; }
 
   // Reads up to out.size() bytes at offset; returns bytes read (short only at the end).
