@@ -29,6 +29,7 @@ nlohmann::json to_json(const Artefact& a) {
   j["file"] = a.file.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.file);  // empty: skipped
   j["state"] = a.state;
   j["path"] = opt(a.path);
+  if (a.source) j["source"] = *a.source;  // extractions only
   j["volume"] = a.volume ? nlohmann::json(*a.volume) : nlohmann::json(nullptr);
   j["fs"] = opt(a.fs);
   j["inode"] = a.inode ? nlohmann::json(*a.inode) : nlohmann::json(nullptr);

@@ -36,6 +36,9 @@ struct Artefact {
   std::string file;                 // relative to OUTDIR
   std::string state;                // allocated, deleted, orphan, carved
   std::optional<std::string> path;  // inside the evidence (untrusted bytes)
+  // A phone extraction's entry: where it is in the extraction (archive member, path inside the
+  // folder); the path above is the one inside the device.
+  std::optional<std::string> source;
   std::optional<int> volume;
   std::optional<std::string> fs;
   std::optional<uint64_t> inode;

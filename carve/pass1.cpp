@@ -145,6 +145,7 @@ Artefact Pass1::describe(const fs::FileEntry& e) const {
   Artefact a;
   a.state = fs::to_string(e.state);
   a.path = e.path;
+  if (!e.member.empty()) a.source = e.member;
   a.volume = e.volume;
   a.fs = e.fs_type;
   a.filesystem = e.filesystem;
@@ -163,7 +164,14 @@ void Pass1::file(const fs::FilesystemInfo& f, const FsFiles& ff, const fs::FileE
   Content content;
   std::optional<fs::Problem> prob;
   const Walker* w = read(e, content, prob);
-  if (!w) return;
+  if (!w) {
+    // An extraction's member that cannot be read at all (cut off, damaged) is named: nothing in
+    // it was examined.
+    if (prob && !e.member.empty())
+      read_errors_[static_cast<size_t>(f.index)].push_back(
+          {"fs " + std::to_string(f.index) + " " + e.path, prob->message, std::nullopt});
+    return;
+  }
   Artefact a = describe(e);
   a.type = w->types().front().name;
   if (prob) {

@@ -14,6 +14,7 @@
 #include "fs/internal/ewf_chunks.hpp"
 #include "fs/internal/exfat_times.hpp"
 #include "fs/internal/fat_orphans.hpp"
+#include "fs/internal/tree.hpp"
 
 namespace safehold::fs {
 
@@ -183,6 +184,7 @@ struct Evidence::Impl {
   std::vector<const TSK_POOL_INFO*> pools;
   std::vector<TSK_IMG_INFO*> decrypted;  // decrypted volumes, closed after their filesystems
   std::string scheme = "none";
+  std::unique_ptr<detail::Tree> tree;  // a phone extraction (then `fs` is empty)
 
   ~Impl() {
     for (auto& h : fs) {
@@ -364,8 +366,55 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
   return open(path, labels, o);
 }
 
+bool is_extraction(const std::filesystem::path& path, const OpenOptions& opts) {
+  return !opts.raw && detail::tree_kind(path) != detail::TreeKind::none;
+}
+
+std::unique_ptr<Evidence> Evidence::open_tree(const std::filesystem::path& path, int kind) {
+  const auto k = static_cast<detail::TreeKind>(kind);
+  std::unique_ptr<Evidence> ev(new Evidence());
+  ev->impl_ = std::make_unique<Impl>();
+  ev->impl_->tree = detail::open_tree(path, k);
+  const detail::Tree& t = *ev->impl_->tree;
+  if (t.entries().empty() && t.problems().empty())
+    throw EvidenceError(path.string() + ": the " + t.format() +
+                        " extraction holds no files, folders or links");
+  const ImageFormat f = k == detail::TreeKind::zip      ? ImageFormat::zip
+                        : k == detail::TreeKind::tar    ? ImageFormat::tar
+                        : k == detail::TreeKind::itunes ? ImageFormat::itunes
+                        // An Android backup's Image is its file's bytes, like a TAR's; its
+                        // format is said by ExtractionInfo::format ("adb").
+                        : k == detail::TreeKind::adb ? ImageFormat::tar
+                                                     : ImageFormat::folder;
+  ev->image_ = Image::open_extraction(path, f);
+  ExtractionInfo x;
+  x.format = t.format();
+  x.root = t.root();
+  x.entries = t.entries().size();
+  for (auto& e : t.entries()) x.bytes += e.size;
+  x.container_size = t.container_size();
+  ev->extraction_ = x;
+  Volume v;
+  v.kind = VolumeKind::whole;
+  v.length = x.container_size;
+  v.description = x.format + " extraction";
+  v.scheme = "none";
+  ev->volumes_.push_back(v);
+  FilesystemInfo fi;
+  fi.type = x.format;
+  fi.block_count = x.entries;
+  fi.size = x.bytes;
+  ev->filesystems_.push_back(fi);
+  // Damage in the listing is damage of the evidence: named like an image's unreadable ranges.
+  for (auto& p : t.problems()) ev->image_->damage_.push_back({p.offset, p.len, p.message});
+  return ev;
+}
+
 std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool labels,
                                          const OpenOptions& opts) {
+  if (!opts.raw)
+    if (auto k = detail::tree_kind(path); k != detail::TreeKind::none)
+      return open_tree(path, static_cast<int>(k));
   std::unique_ptr<Evidence> ev(new Evidence());
   ev->image_ = Image::open(path, opts);
   ev->impl_ = std::make_unique<Impl>();
@@ -548,6 +597,13 @@ TSK_WALK_RET_ENUM walk_cb(TSK_FS_FILE* file, const char* path, void* ptr) {
 
 void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>& fn) {
   const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
+  if (impl_->tree) {
+    for (FileEntry e : impl_->tree->entries()) {
+      e.fs_type = info.type;
+      if (!fn(e)) break;
+    }
+    return;
+  }
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
   std::lock_guard<std::recursive_mutex> g(*h.lock);
   WalkCtx c{&fn, &info, &h};
@@ -585,6 +641,7 @@ std::optional<Problem> Evidence::read_file(
 std::optional<Problem> Evidence::read_file(
     const FileEntry& entry, const std::function<bool(std::span<const std::byte>)>& sink,
     uint64_t* delivered) {
+  if (impl_->tree) return read_file(entry.filesystem, entry.inode, sink, delivered);
   return read_stream(entry.filesystem, entry.inode, entry.stream_id, sink, delivered);
 }
 
@@ -592,6 +649,13 @@ std::optional<Problem> Evidence::read_stream(
     int filesystem, uint64_t inode, int stream_id,
     const std::function<bool(std::span<const std::byte>)>& sink, uint64_t* delivered) {
   const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
+  if (impl_->tree) {
+    const FileEntry* e = impl_->tree->entry(inode);
+    if (!e) return Problem{info.type, "no entry " + std::to_string(inode), std::nullopt};
+    if (auto why = impl_->tree->read(*e, sink, delivered))
+      return Problem{e->path, *why, std::nullopt};
+    return std::nullopt;
+  }
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
   std::lock_guard<std::recursive_mutex> g(*h.lock);
   std::string where = "fs " + std::to_string(filesystem) + " inode " + std::to_string(inode);
@@ -678,6 +742,7 @@ void merge(std::vector<ByteRange>& v) {
 
 std::vector<ByteRange> Evidence::unallocated(int filesystem, std::vector<Problem>* problems) {
   const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
+  if (impl_->tree) return {};  // an extraction holds files only
   FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
   std::lock_guard<std::recursive_mutex> g(*h.lock);
   std::vector<ByteRange> out;
@@ -724,6 +789,7 @@ std::vector<ByteRange> Evidence::unallocated(int filesystem, std::vector<Problem
 }
 
 std::vector<ByteRange> Evidence::unpartitioned() {
+  if (impl_->tree) return {};
   std::vector<ByteRange> covered;
   for (size_t i = 0; i < filesystems_.size(); ++i) {
     const FsHandle& h = impl_->fs[i];

@@ -91,7 +91,26 @@ struct FileEntry {
   // with path and name "…:stream", the file's inode and times, and the stream's size and runs.
   std::string stream;  // "" for a file's default data
   int stream_id = -1;  // TSK attribute id of the stream (read_file(entry, ...)); -1: default
+  // Extractions (ZIP, TAR, folder, iTunes backup) only: where the entry is in the extraction (the
+  // archive member as stored, the path inside the folder, the backup's hashed file name), and
+  // the owner, st_mode and link target the extraction recorded.
+  std::string member;
+  std::optional<uint32_t> mode, uid, gid;
+  std::string target;
 };
+
+// A phone extraction opened as evidence (Evidence::extraction()).
+struct ExtractionInfo {
+  std::string format;           // "zip", "tar", "folder"
+  std::string root;             // the device's root inside it ("Dump/", "" at its top)
+  uint64_t entries = 0;         // files, folders and links listed
+  uint64_t bytes = 0;           // content bytes of its files
+  uint64_t container_size = 0;  // bytes of the archive file (0 for a folder)
+};
+
+// True when `path` is a phone extraction Evidence::open reads as a file tree (a ZIP or TAR
+// archive, a folder), unless opts.raw.
+bool is_extraction(const std::filesystem::path& path, const OpenOptions& opts = {});
 
 class Evidence {
  public:
@@ -112,6 +131,10 @@ class Evidence {
   const std::vector<FilesystemInfo>& filesystems() const { return filesystems_; }
   const std::vector<Problem>& problems() const { return problems_; }
   std::string volume_scheme() const;  // "dos", "gpt", "none", ...
+  // Set for a phone extraction: then there is one volume ("whole") and one filesystem whose type
+  // is the extraction's format; its entries' paths are inside the device and FileEntry::member
+  // says where each is in the extraction. Nothing is unallocated or unpartitioned.
+  const std::optional<ExtractionInfo>& extraction() const { return extraction_; }
 
   // Calls fn for every file and directory of one filesystem (allocated, deleted, orphan), in
   // directory order. Return false from fn to stop. Problems met are appended to problems().
@@ -139,6 +162,7 @@ class Evidence {
 
  private:
   Evidence() = default;
+  static std::unique_ptr<Evidence> open_tree(const std::filesystem::path& path, int kind);
   std::optional<Problem> read_stream(int filesystem, uint64_t inode, int stream_id,
                                      const std::function<bool(std::span<const std::byte>)>& sink,
                                      uint64_t* delivered);
@@ -147,6 +171,7 @@ class Evidence {
   std::vector<Volume> volumes_;
   std::vector<FilesystemInfo> filesystems_;
   std::vector<Problem> problems_;
+  std::optional<ExtractionInfo> extraction_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -48,6 +48,14 @@ const char* to_string(ImageFormat f) {
       return "qcow";
     case ImageFormat::vhdx:
       return "vhdx";
+    case ImageFormat::zip:
+      return "zip";
+    case ImageFormat::tar:
+      return "tar";
+    case ImageFormat::folder:
+      return "folder";
+    case ImageFormat::itunes:
+      return "itunes";
   }
   return "unknown";
 }
@@ -277,14 +285,32 @@ std::unique_ptr<Image> Image::open(const fsys::path& path, const OpenOptions& op
   return img;
 }
 
+std::unique_ptr<Image> Image::open_extraction(const fsys::path& path, ImageFormat format) {
+  std::unique_ptr<Image> img(new Image());
+  img->path_ = path;
+  img->format_ = format;
+  img->lock_ = std::make_unique<Lock>();
+  img->segments_.push_back(path);
+  if (format == ImageFormat::folder || format == ImageFormat::itunes) return img;
+  img->img_ = tsk_img_open_utf8_sing(path.string().c_str(), TSK_IMG_TYPE_RAW, 512);
+  if (!img->img_) {
+    std::string why = take_tsk_error();
+    throw EvidenceError(path.string() + ": cannot be opened" +
+                        (why.empty() ? "" : " (" + why + ")"));
+  }
+  return img;
+}
+
 Image::~Image() {
   if (img_) tsk_img_close(img_);
 }
 
 uint64_t Image::size() const {
+  if (!img_) return 0;  // a folder
   return static_cast<uint64_t>(img_->size);
 }
 uint32_t Image::sector_size() const {
+  if (!img_) return 512;
   return img_->sector_size ? img_->sector_size : 512;
 }
 

@@ -23,7 +23,9 @@ class ChunkMap;
 
 namespace safehold::fs {
 
-enum class ImageFormat { raw, split_raw, ewf, vhd, vmdk, qcow, vhdx };
+// zip, tar, folder, itunes: a phone extraction (fs::Evidence reads it as a file tree; the Image
+// is the archive file read as bytes, or nothing for a folder or backup).
+enum class ImageFormat { raw, split_raw, ewf, vhd, vmdk, qcow, vhdx, zip, tar, folder, itunes };
 const char* to_string(ImageFormat f);
 
 // Metadata an EWF image carries (absent values are "").
@@ -66,6 +68,10 @@ class Image {
     o.sector_size = sector_size;
     return open(path, o);
   }
+  // fs/ only: the Image of an extraction (Evidence::open): an archive file's bytes as they are
+  // (size, read), or for a folder or backup an image of size 0.
+  static std::unique_ptr<Image> open_extraction(const std::filesystem::path& path,
+                                                ImageFormat format);
   ~Image();
   Image(const Image&) = delete;
   Image& operator=(const Image&) = delete;
@@ -80,7 +86,7 @@ class Image {
 
   // E01: the ranges the image's own structure says cannot be read (chunks no table locates, or
   // whose table entries are impossible), found when it was opened; chunks found damaged only when
-  // decoded are not in it. Empty for other formats.
+  // decoded are not in it. An extraction: what its listing could not read. Others: empty.
   const std::vector<ChunkError>& damage() const { return damage_; }
 
   // Reads up to out.size() bytes at offset; returns bytes read (short only at the end).
@@ -97,6 +103,7 @@ class Image {
 
  private:
   Image() = default;
+  friend class Evidence;  // an extraction's listing damage goes into damage_
   std::filesystem::path path_;
   OpenOptions opts_;
   ImageFormat format_ = ImageFormat::raw;

@@ -68,6 +68,15 @@ json to_json(const FileEntry& e) {
             {"resident", e.resident},
             {"byte_runs", runs}};
   if (!e.stream.empty()) j["stream"] = e.stream;  // NTFS named stream (path ends in ":stream")
+  if (!e.member.empty()) {                        // a phone extraction's entry
+    char mode[16] = "";
+    if (e.mode) std::snprintf(mode, sizeof mode, "%o", *e.mode);
+    j["member"] = e.member;
+    j["mode"] = e.mode ? json(mode) : json(nullptr);
+    j["uid"] = e.uid ? json(*e.uid) : json(nullptr);
+    j["gid"] = e.gid ? json(*e.gid) : json(nullptr);
+    if (e.type == "link") j["target"] = e.target;
+  }
   return j;
 }
 
@@ -120,6 +129,14 @@ json describe(const Evidence& ev) {
   for (auto& d : img.damage())
     damaged.push_back({{"img_offset", d.img_offset}, {"len", d.len}, {"message", d.message}});
   j["damaged"] = damaged;
+  if (const auto& x = ev.extraction()) {
+    j["format"] = x->format;  // an Android backup's Image is read like a TAR's
+    j["extraction"] = {{"format", x->format},
+                       {"root", x->root},
+                       {"entries", x->entries},
+                       {"bytes", x->bytes},
+                       {"container_size", x->container_size}};
+  }
   return j;
 }
 

@@ -1,7 +1,9 @@
 // `safehold info` and `safehold ls`: what an image holds.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include "base/format.hpp"
 #include "base/hash.hpp"
@@ -68,11 +70,31 @@ std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path, const OpenAr
   }
 }
 
+// A phone extraction: what it holds and where the device's root is in it.
+void print_extraction(const fs::Evidence& ev, const fs::ExtractionInfo& x) {
+  using base::printable;
+  if (x.container_size > 0)
+    fmt::print("Size:         {} bytes ({})\n", x.container_size,
+               base::human_size(x.container_size));
+  fmt::print("Extraction:   {} entries, {} bytes of file content ({})\n", x.entries, x.bytes,
+             base::human_size(x.bytes));
+  fmt::print("Device root:  {}\n", x.root.empty() ? std::string("the extraction's top")
+                                                  : "\"" + printable(x.root) + "\"");
+  for (auto& p : ev.problems())
+    fmt::print("Problem: {}: {}\n", printable(p.where), printable(p.message));
+  for (auto& d : ev.image().damage()) fmt::print("Damaged: {}\n", d.message);
+}
+
 void print_info(const fs::Evidence& ev) {
   const auto& img = ev.image();
   using base::printable;
   fmt::print("Image:        {}\n", printable(img.path().string()));
-  fmt::print("Format:       {}\n", fs::to_string(img.format()));
+  const auto& x = ev.extraction();
+  fmt::print("Format:       {}\n", x ? x->format : std::string(fs::to_string(img.format())));
+  if (x) {
+    print_extraction(ev, *x);
+    return;
+  }
   fmt::print("Size:         {} bytes ({})\n", img.size(), base::human_size(img.size()));
   fmt::print("Sector size:  {}\n", img.sector_size());
   if (img.segments().size() > 1) {
@@ -220,6 +242,113 @@ void register_info(CLI::App& app) {
   });
 }
 
+// `hash` of a phone extraction: there is no device media to hash. The archive file's digests are
+// given as what they are (the container's), with each file's SHA-256 (--files, in sha256sum's
+// format with the path inside the device) and the content digest: the SHA-256 of those lines
+// sorted by path. Unreadable members are named and leave no content digest (exit 2).
+void hash_extraction(const std::string& image, unsigned set, bool json, bool files,
+                     const fs::OpenOptions& open) {
+  std::unique_ptr<fs::Evidence> ev;
+  try {
+    ev = fs::Evidence::open(image, false, open);
+  } catch (const fs::EvidenceError& e) {
+    fail(Exit::usage, e.what());
+  }
+  const fs::ExtractionInfo& x = *ev->extraction();
+  std::optional<base::Digests> container;
+  if (x.container_size > 0) {
+    base::MultiHasher h(set);
+    fs::ReadOptions ro;
+    ro.open.raw = true;  // the archive file's bytes as they are
+    ro.deliver_damaged = false;
+    auto r = fs::read_sequential(
+        image,
+        [&](uint64_t, std::span<const std::byte> b) {
+          h.update(b);
+          return true;
+        },
+        ro);
+    if (!r.errors.empty()) fail(Exit::failed, image + ": " + r.errors.front().message);
+    container = h.finish();
+  }
+  std::vector<std::pair<std::string, std::string>> lines;  // path, sha256
+  std::vector<fs::Problem> bad;
+  uint64_t bytes = 0;
+  ev->walk(0, [&](const fs::FileEntry& e) {
+    if (e.type != "file") return true;
+    base::MultiHasher fh(4);
+    uint64_t n = 0;
+    if (auto p = ev->read_file(
+            e,
+            [&](std::span<const std::byte> b) {
+              fh.update(b);
+              return true;
+            },
+            &n)) {
+      bad.push_back(*p);
+      return true;
+    }
+    bytes += n;
+    lines.emplace_back(e.path, fh.finish().sha256);
+    return true;
+  });
+  std::sort(lines.begin(), lines.end());
+  std::string manifest;
+  for (auto& [path, sha] : lines) manifest += sha + "  " + path + "\n";
+  const bool whole = bad.empty() && ev->image().damage().empty();
+  const std::string content = whole ? base::sha256_hex(manifest) : "";
+  if (json) {
+    nlohmann::json j = {{"image", image},        {"format", x.format}, {"root", x.root},
+                        {"files", lines.size()}, {"bytes", bytes},     {"complete", whole}};
+    j["container"] = nullptr;
+    if (container)
+      j["container"] = {{"bytes", x.container_size},
+                        {"md5", container->md5.empty() ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(container->md5)},
+                        {"sha1", container->sha1.empty() ? nlohmann::json(nullptr)
+                                                         : nlohmann::json(container->sha1)},
+                        {"sha256", container->sha256.empty() ? nlohmann::json(nullptr)
+                                                             : nlohmann::json(container->sha256)}};
+    j["content_sha256"] = whole ? nlohmann::json(content) : nlohmann::json(nullptr);
+    if (files) {
+      auto arr = nlohmann::json::array();
+      for (auto& [path, sha] : lines) arr.push_back({{"path", path}, {"sha256", sha}});
+      j["file_hashes"] = arr;
+    }
+    nlohmann::json errs = nlohmann::json::array();
+    for (auto& p : bad) errs.push_back(fs::to_json(p));
+    j["errors"] = errs;
+    std::cout << base::dump(j, 2) << "\n";
+  } else if (files) {
+    std::cout << manifest;
+  } else {
+    fmt::print("Extraction:       {} ({} files, {} bytes of content)\n", x.format, lines.size(),
+               bytes);
+    if (container) {
+      fmt::print("Container file:   {} bytes (digests of the archive file, not of device media)\n",
+                 x.container_size);
+      if (!container->md5.empty()) fmt::print("Container MD5:    {}\n", container->md5);
+      if (!container->sha1.empty()) fmt::print("Container SHA-1:  {}\n", container->sha1);
+      if (!container->sha256.empty()) fmt::print("Container SHA-256: {}\n", container->sha256);
+    }
+    if (whole) fmt::print("Content SHA-256:  {}\n", content);
+  }
+  if (!whole) {
+    for (auto& d : ev->image().damage())
+      std::cerr << "safehold: " << base::printable(image) << ": " << d.message << "\n";
+    for (auto& p : bad)
+      std::cerr << "safehold: " << base::printable(image) << ": " << base::printable(p.message)
+                << "\n";
+    std::cerr << "safehold: " << base::printable(image) << ": no content digest: "
+              << (bad.empty()
+                      ? std::string("the extraction is damaged (members may be missing)")
+                      : std::to_string(bad.size()) + (bad.size() == 1 ? " file" : " files") +
+                            " cannot be read in full")
+              << "\n";
+    throw CommandExit{static_cast<int>(Exit::failed)};
+  }
+}
+
 void register_hash(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "hash", "Hash an image's media data (MD5, SHA-1, SHA-256) with the fast reader");
@@ -231,9 +360,13 @@ void register_hash(CLI::App& app) {
   cmd->add_option("--hash", *algos, "Comma-separated: md5,sha1,sha256");
   cmd->add_option("--threads", *threads, "Decompression threads (default: all cores)");
   cmd->add_flag("--json", *json, "Write one JSON object");
+  auto files = std::make_shared<bool>(false);
+  cmd->add_flag("--files", *files,
+                "Phone extractions: each file's SHA-256 and path inside the device (sha256sum's "
+                "format)");
   auto open = std::make_shared<OpenArgs>();
   add_open_options(cmd, *open);
-  cmd->callback([image, algos, json, threads, open] {
+  cmd->callback([image, algos, json, threads, open, files] {
     unsigned set = 0;
     std::string a = *algos + ",";
     for (size_t pos = 0, next; (next = a.find(',', pos)) != std::string::npos; pos = next + 1) {
@@ -248,6 +381,9 @@ void register_hash(CLI::App& app) {
         fail(Exit::usage, "--hash: unknown algorithm '" + name + "' (use md5, sha1, sha256)");
     }
     if (!set) fail(Exit::usage, "--hash: no algorithm given");
+    if (fs::is_extraction(*image, open->options()))
+      return hash_extraction(*image, set, *json, *files, open->options());
+    if (*files) fail(Exit::usage, "--files: " + *image + " is not a phone extraction");
     base::MultiHasher h(set);
     fs::ReadOptions opts;
     opts.threads = *threads;
