@@ -26,6 +26,7 @@ class SqlStore final : public Store {
   ~SqlStore() override;
   // Columns and indexes added after the first release of the schema.
   void migrate();
+  bool sqlite_has_column(const std::string& table, const std::string& column);
   // True when the last table of the schema exists (so opening takes no write lock).
   bool schema_ready();
   std::string backend() const override { return pg_ ? "postgresql" : "sqlite"; }
