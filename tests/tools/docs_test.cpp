@@ -79,9 +79,11 @@ struct Units {
   ~Units() {
     std::error_code ec;
     for (auto& e : fsys::directory_iterator(run_dir, ec)) {
-      const std::string pid = read_text(e.path());
-      run("kill -TERM " + pid + " 2>/dev/null; while kill -0 " + pid +
-          " 2>/dev/null; do sleep 0.2; done");
+      std::string pid = read_text(e.path());
+      pid = pid.substr(0, pid.find('\n'));
+      // Until it is gone or a zombie (the shell that started it has exited: no one reaps it).
+      run("kill -TERM " + pid + " 2>/dev/null; while grep -qs '^State:[[:space:]]*[^Z]' /proc/" +
+          pid + "/status; do sleep 0.2; done");
     }
   }
 };
@@ -133,7 +135,7 @@ TEST_CASE("docs: OPERATIONS.md runs as written (PostgreSQL, TLS, serve and two s
   // The server answers over TLS with the docs' certificate, and not in clear.
   const std::string cert = (root / "etc/safehold/tls/cert.pem").string();
   CHECK(must_run("curl -sS --cacert " + q(cert) + " https://localhost:" + port + "/healthz") ==
-        "{\"status\":\"ok\"}");
+        "{\"status\":\"ok\"}\n");
   CHECK(run("curl -sS http://localhost:" + port + "/healthz").out.find("status") ==
         std::string::npos);
   CHECK(run("curl -sS https://localhost:" + port + "/healthz").exit_code == 60);  // untrusted
