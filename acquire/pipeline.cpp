@@ -141,6 +141,15 @@ Pipeline::Pipeline(const Options& o, Source& src, Log& log, uint32_t chunk_size)
 
 Pipeline::~Pipeline() = default;
 
+uint64_t Pipeline::progress_step() const {
+  return std::max<uint64_t>(chunk_, std::min<uint64_t>(kProgressBytes, src_.size() / 40));
+}
+
+size_t Pipeline::block_bytes() const {
+  const uint64_t bytes = std::min<uint64_t>(kBlockBytes, progress_step());
+  return std::max<size_t>(static_cast<size_t>(bytes / chunk_), 1) * chunk_;
+}
+
 void add_bad(std::vector<BadRange>& v, uint64_t sector) {
   if (!v.empty() && v.back().sector + v.back().count == sector)
     ++v.back().count;
@@ -183,7 +192,7 @@ void Pipeline::read_block(Block& b) {
 
 void Pipeline::reader(uint64_t start) {
   const uint64_t size = src_.size();
-  const size_t block_bytes = std::max<size_t>(kBlockBytes / chunk_, 1) * chunk_;
+  const size_t block_bytes = this->block_bytes();
   StageTimer st(s_->stage("reader"));
   try {
     for (uint64_t off = start; off < size; off += block_bytes) {
@@ -294,7 +303,8 @@ void Pipeline::stop_threads() {
 void Pipeline::write_blocks(Writing& wr) {
   const auto t0 = std::chrono::steady_clock::now();
   auto last_progress = t0 - std::chrono::seconds(10);
-  const uint64_t total = src_.size();
+  const uint64_t total = src_.size(), step = progress_step();
+  uint64_t next_report = 0;
   uint64_t bad_sectors = 0;
   for (auto& r : wr.bad) bad_sectors += r.count;
   StageTimer wst(s_->stage("writer"));
@@ -346,8 +356,11 @@ void Pipeline::write_blocks(Writing& wr) {
       s_->cv.notify_all();
     }
     auto now = std::chrono::steady_clock::now();
-    if (o_.on_progress && (now - last_progress > std::chrono::milliseconds(250) || done == total)) {
+    // A report at each progress step whatever the speed, and more often on a slow source.
+    if (o_.on_progress && (done >= next_report || done == total ||
+                           now - last_progress > std::chrono::milliseconds(250))) {
       last_progress = now;
+      next_report = (done / step + 1) * step;
       double secs = std::chrono::duration<double>(now - t0).count();
       Progress p;
       p.done = done;
@@ -366,7 +379,7 @@ void Pipeline::run(uint64_t start, uint64_t write_from, std::vector<ResumableDig
                    const CheckpointFn& checkpoint) {
   const unsigned workers =
       o_.threads ? o_.threads : std::max(1u, std::thread::hardware_concurrency());
-  const size_t nblocks = pool_blocks(std::max<size_t>(kBlockBytes / chunk_, 1) * chunk_, workers);
+  const size_t nblocks = pool_blocks(block_bytes(), workers);
   std::vector<Block> blocks(nblocks);
   for (auto& b : blocks) s_->free.push_back(&b);
   for (auto& d : digests) s_->to_hash[d.algo()];

@@ -25,6 +25,9 @@ namespace safehold::acquire {
 constexpr size_t kBlockBytes = 4u << 20;
 constexpr unsigned kSnapshotEvery = 16;
 constexpr size_t kSnapshotsKept = 128;
+// Progress is reported at least every kProgressBytes, or every fortieth of a smaller source, so
+// that a log line is due at every 5 % however fast the machine (blocks are no larger).
+constexpr uint64_t kProgressBytes = 16u << 20;
 
 // The running digests after `offset` bytes of the source ("md5" -> saved state).
 struct Snapshot {
@@ -59,6 +62,10 @@ class Pipeline {
   void compress_worker(uint64_t write_from);
   void write_blocks(Writing& wr);
   void stop_threads();
+  // Bytes per block: kBlockBytes, or the progress step of a small source, in whole chunks.
+  size_t block_bytes() const;
+  // Report progress each time this many more bytes are written (and at the end).
+  uint64_t progress_step() const;
   const Options& o_;
   Source& src_;
   Log& log_;

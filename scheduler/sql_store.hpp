@@ -26,6 +26,7 @@ class SqlStore final : public Store {
   ~SqlStore() override;
   // Columns and indexes added after the first release of the schema.
   void migrate();
+  bool sqlite_has_column(const std::string& table, const std::string& column);
   // True when the last table of the schema exists (so opening takes no write lock).
   bool schema_ready();
   // True when the grading tables exist (store_schema.cpp's grading migration has run).

@@ -260,7 +260,17 @@ SqlStore::~SqlStore() {
   }
 }
 
-// Columns and indexes added after the first release of the schema.
+// SQLite: whether TABLE has COLUMN (read inside a migration's write transaction, so that a
+// migration another process finished while this one waited for the lock is not redone).
+bool SqlStore::sqlite_has_column(const std::string& table, const std::string& column) {
+  return !db_->query("SELECT 1 FROM pragma_table_info('" + table + "') WHERE name = '" + column +
+                     "'")
+              .empty();
+}
+
+// Columns and indexes added after the first release of the schema. Each is checked without a
+// lock, then made under the write lock after checking again: two processes opening an old
+// database at once both find a column missing, and only the first adds it.
 void SqlStore::migrate() {
   bool have_index = false, have_pending = false;
   if (pg_) {
@@ -307,12 +317,14 @@ void SqlStore::migrate() {
     db_->rollback();
     write([&] {
       if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731001)");
-      db_->script(std::string(pg_ ? "ALTER TABLE devices ADD COLUMN IF NOT EXISTS"
-                                  : "ALTER TABLE devices ADD COLUMN") +
-                  " not_before BIGINT NOT NULL DEFAULT 0;\n" +
-                  (pg_ ? "ALTER TABLE devices ADD COLUMN IF NOT EXISTS"
-                       : "ALTER TABLE devices ADD COLUMN") +
-                  " examiner TEXT NOT NULL DEFAULT '';\n" + kStations);
+      // SQLite: another process may have migrated while this one waited for the write lock.
+      if (pg_ || !sqlite_has_column("devices", "not_before"))
+        db_->script(std::string(pg_ ? "ALTER TABLE devices ADD COLUMN IF NOT EXISTS"
+                                    : "ALTER TABLE devices ADD COLUMN") +
+                    " not_before BIGINT NOT NULL DEFAULT 0;\n" +
+                    (pg_ ? "ALTER TABLE devices ADD COLUMN IF NOT EXISTS"
+                         : "ALTER TABLE devices ADD COLUMN") +
+                    " examiner TEXT NOT NULL DEFAULT '';\n" + kStations);
       return 0;
     });
   }
@@ -323,9 +335,7 @@ void SqlStore::migrate() {
     write([&] {
       if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731001)");
       // SQLite: another process may have migrated while this one waited for the write lock.
-      if (pg_ ||
-          db_->query("SELECT 1 FROM pragma_table_info('alerts') WHERE name = 'kind'").empty())
-        db_->script(findings_schema(pg_));
+      if (pg_ || !sqlite_has_column("alerts", "kind")) db_->script(findings_schema(pg_));
       return 0;
     });
   }
@@ -342,7 +352,11 @@ void SqlStore::migrate() {
   } catch (const QueueError&) {
     db_->rollback();
     write([&] {
-      db_->script("ALTER TABLE devices ADD COLUMN image TEXT NOT NULL DEFAULT ''");
+      if (pg_) db_->query("SELECT pg_advisory_xact_lock(7731001)");
+      if (pg_ || !sqlite_has_column("devices", "image"))
+        db_->script(std::string(pg_ ? "ALTER TABLE devices ADD COLUMN IF NOT EXISTS"
+                                    : "ALTER TABLE devices ADD COLUMN") +
+                    " image TEXT NOT NULL DEFAULT ''");
       return 0;
     });
   }

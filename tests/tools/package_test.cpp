@@ -1,7 +1,8 @@
 // Packaging: `cmake --install` of the tree under test and the Debian package made from it by
 // packaging/build-deb.sh (what `make deb` runs): contents, control fields, Depends (runtime
-// libraries only), the units pointing at the installed binary, the man pages, and dpkg's own
-// dry-run install against this machine's packages.
+// libraries only), the units pointing at the installed binary and `systemd-analyze verify`, the
+// man pages, dpkg's own dry-run install against this machine's packages, and (as root) an install
+// into a clean chroot holding only the package's dependencies, where it runs.
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -19,6 +20,63 @@ namespace {
 std::string q(const fsys::path& p) {
   return shell_quote(p.string());
 }
+// The shipped units (from the package's tree ROOT) through `systemd-analyze verify --root`,
+// which resolves ExecStart= and every dependency inside ROOT: the package's /usr/bin/safehold and
+// a copy of this machine's own units (targets, slices) beside the package's. Also what both
+// databases need: SQLite's folder writable, PostgreSQL started first.
+void check_units(const fsys::path& root) {
+  const fsys::path dir = root / "usr/lib/systemd/system";
+  for (const char* name : {"safehold-serve.service", "safehold-work@.service"}) {
+    const std::string unit = read_text(dir / name);
+    INFO(name);
+    // SQLite (db = /var/lib/safehold/queue.db): the one writable folder of both units.
+    CHECK(unit.find("\nStateDirectory=safehold\n") != std::string::npos);
+    CHECK(unit.find("\nProtectSystem=strict\n") != std::string::npos);
+    // PostgreSQL on the same machine: started before, reached through its socket.
+    CHECK(unit.find("After=network-online.target postgresql.service\n") != std::string::npos);
+    CHECK(unit.find("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n") != std::string::npos);
+  }
+  CHECK(
+      read_text(dir / "safehold-work@.service").find("\nReadWritePaths=/srv/safehold/evidence\n") !=
+      std::string::npos);
+  if (run("command -v systemd-analyze").exit_code != 0) {
+    WARN("not checked: systemd-analyze is not installed (Debian package systemd)");
+    return;
+  }
+  // Copies, not links: systemd refuses linked units of some types, and links would leave ROOT.
+  must_run("cp -rn /usr/lib/systemd/system/. " + q(dir) + "/");
+  auto v = run("systemd-analyze verify --root=" + q(root) +
+               " safehold-serve.service safehold-work@station1.service");
+  INFO(v.out << v.err);
+  CHECK(v.exit_code == 0);
+  CHECK(v.err.empty());  // unknown keys are only warnings: none allowed
+}
+
+// The package into a clean root that holds only its dependencies (packaging/deb_chroot.py, from
+// this machine's installed packages: offline), then run from there with chroot.
+void install_in_chroot(const fsys::path& pkg, const fsys::path& root, const std::string& version) {
+  const std::string closure = must_run(
+      "python3 " + q(fsys::path(safehold::test::source_dir()) / "packaging/deb_chroot.py") + " " +
+      q(pkg) + " " + q(root));
+  INFO("closure:\n" << closure);
+  CHECK(closure.find("libc6\n") != std::string::npos);
+  CHECK(closure.find("-dev\n") == std::string::npos);
+  CHECK(
+      must_run("dpkg --root " + q(root) + " -s safehold").find("Status: install ok installed\n") !=
+      std::string::npos);
+  const std::string files = must_run("dpkg --root " + q(root) + " -L safehold");
+  for (const char* f : {"/usr/bin/safehold\n", "/usr/share/man/man1/safehold-work.1.gz\n",
+                        "/usr/lib/systemd/system/safehold-serve.service\n",
+                        "/usr/lib/systemd/system/safehold-work@.service\n"})
+    CHECK(files.find(f) != std::string::npos);
+  // Only the declared libraries are there: the binary runs, and opens a queue.
+  CHECK(must_run("chroot " + q(root) + " /usr/bin/safehold --version") == version);
+  CHECK(must_run("chroot " + q(root) + " /usr/bin/safehold queue init --db /tmp/q.db") ==
+        "Created queue database /tmp/q.db\n");
+  CHECK(must_run("chroot " + q(root) + " /usr/bin/safehold queue list --db /tmp/q.db")
+            .rfind(" RANK  EXHIBIT", 0) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("package: make deb's package holds the binary, man pages, units and docs",
@@ -106,4 +164,12 @@ TEST_CASE("package: make deb's package holds the binary, man pages, units and do
     INFO(sim.out << sim.err);
     CHECK(sim.exit_code == 0);
   }
+  check_units(t / "root");
+  if (::geteuid() != 0) {
+    WARN(
+        "not checked: installing into a clean chroot needs root (chroot(2)); the dpkg-deb "
+        "checks and apt-get's simulation above stand in for it");
+    return;
+  }
+  install_in_chroot(pkg, t / "chroot", version);
 }
