@@ -30,10 +30,12 @@ NotifyFlags add_notify_options(CLI::App* sub) {
   o.email_to = words(env_or_empty("SAFEHOLD_NOTIFY_EMAIL"));
   *f.secret_file = env_or_empty("SAFEHOLD_NOTIFY_SECRET_FILE");
   o.dashboard = env_or_empty("SAFEHOLD_NOTIFY_DASHBOARD");
-  sub->add_option("--webhook", o.webhooks, "Webhook URL (http:// or https://), repeatable");
+  sub->add_option("--webhook", o.webhooks, "Webhook URL (http:// or https://), repeatable")
+      ->allow_extra_args(false);
   sub->add_option("--secret-file", *f.secret_file,
                   "File holding the HMAC-SHA256 key for X-Safehold-Signature (first line)");
-  sub->add_option("--email", o.email_to, "Address to mail through sendmail, repeatable");
+  sub->add_option("--email", o.email_to, "Address to mail through sendmail, repeatable")
+      ->allow_extra_args(false);
   sub->add_option("--sendmail", o.sendmail, "The host's sendmail (default /usr/sbin/sendmail)");
   sub->add_option("--dashboard", o.dashboard, "Dashboard base URL put in every payload");
   return f;
