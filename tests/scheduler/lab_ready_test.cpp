@@ -324,8 +324,10 @@ TEST_CASE("lab-ready: the configuration file fills what flags and environment le
   auto bad = run(bin + " --config " + conf + " queue case list");
   CHECK(bad.exit_code == 1);
   CHECK(bad.err == "safehold: " + conf +
-                       " line 2: unknown key 'database' (known: db, audit_anchor, station, "
-                       "evidence_dir, examiner, capabilities, listen, tls_cert, tls_key)\n");
+                       " line 2: unknown key 'database' (known: db, audit_anchor, "
+                       "audit_anchor_notify, station, evidence_dir, examiner, capabilities, "
+                       "listen, tls_cert, tls_key, notify_webhook, notify_secret_file, "
+                       "notify_email, notify_dashboard)\n");
   auto none = run(bin + " --config " + (t / "none.conf").string() + " queue case list");
   CHECK(none.exit_code == 1);
   CHECK(none.err ==
