@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command while N busy loops load the CPUs (what `stress -c N` does, without the package):
 #   .ci/under-load.sh N COMMAND [ARG…]
-# e.g. `.ci/under-load.sh 4 ctest --test-dir build/asan -R '^(scheduler|server|worker|tools): '`.
+# e.g. `.ci/under-load.sh 4 ctest --test-dir build/asan -R '^(scheduler|server|worker|tools):'`.
 # The loops are started and stopped by their PIDs (and niced 0, as the tests are); the command's
 # exit status is returned. Used to show that no test depends on the machine's speed
 # (docs/ARCHITECTURE.md, "Tests under load").

@@ -11,12 +11,15 @@
 
 #include "base/format.hpp"
 #include "fs/internal/crypt_volume.hpp"
+#include "fs/internal/evidence_impl.hpp"
 #include "fs/internal/ewf_chunks.hpp"
-#include "fs/internal/exfat_times.hpp"
 #include "fs/internal/fat_orphans.hpp"
 #include "fs/internal/tree.hpp"
+#include "fs/internal/tsk_runs.hpp"
 
 namespace safehold::fs {
+
+using detail::FsHandle;
 
 const char* to_string(VolumeKind k) {
   switch (k) {
@@ -54,16 +57,6 @@ std::optional<std::string> to_iso8601(const std::optional<Timestamp>& t) {
 }
 
 namespace {
-
-struct FsHandle {
-  TSK_FS_INFO* fs = nullptr;
-  const TSK_POOL_INFO* pool = nullptr;  // APFS: the pool the volume lives in
-  TSK_IMG_INFO* pool_img = nullptr;     // APFS: the pool's view of one volume
-  uint64_t img_base = 0;                // image offset that fs block 0 maps to
-  bool decrypted = false;               // read through a decrypted volume (Impl::decrypted)
-  // Recursive: a walk callback may read a file of the same filesystem.
-  std::unique_ptr<std::recursive_mutex> lock = std::make_unique<std::recursive_mutex>();
-};
 
 std::string fs_type_name(TSK_FS_TYPE_ENUM t) {
   const char* n = tsk_fs_type_toname(t);
@@ -171,31 +164,7 @@ std::string read_label(TSK_FS_INFO* fs) {
   return "";
 }
 
-std::optional<Timestamp> ts(time_t secs, uint32_t nanos) {
-  if (secs == 0 && nanos == 0) return std::nullopt;
-  return Timestamp{static_cast<int64_t>(secs), nanos};
-}
-
 }  // namespace
-
-struct Evidence::Impl {
-  std::vector<FsHandle> fs;
-  TSK_VS_INFO* vs = nullptr;
-  std::vector<const TSK_POOL_INFO*> pools;
-  std::vector<TSK_IMG_INFO*> decrypted;  // decrypted volumes, closed after their filesystems
-  std::string scheme = "none";
-  std::unique_ptr<detail::Tree> tree;  // a phone extraction (then `fs` is empty)
-
-  ~Impl() {
-    for (auto& h : fs) {
-      if (h.fs) tsk_fs_close(h.fs);
-      if (h.pool_img) tsk_img_close(h.pool_img);
-    }
-    for (auto* p : pools) tsk_pool_close(p);
-    for (auto* d : decrypted) tsk_img_close(d);
-    if (vs) tsk_vs_close(vs);
-  }
-};
 
 Evidence::~Evidence() {
   impl_.reset();  // closes filesystems before the image
@@ -316,6 +285,7 @@ const VolumeKey* key_for(OpenCtx& c, const Volume& v, const std::string& identif
 // A volume (or the whole image): an encrypted one is described, and opened when a key names it;
 // anything else is tried as a filesystem.
 void open_volume(OpenCtx& c, Volume& v, const std::string& where) {
+  detail::TskRunsScope runs_scope;
   const std::string name = c.image->path().string() + " " + where;
   std::optional<crypt::Found> found;
   try {
@@ -460,252 +430,6 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
   }
   check_keys_used(c, ev->volumes_);
   return ev;
-}
-
-namespace {
-
-struct WalkCtx {
-  const std::function<bool(const FileEntry&)>* fn;
-  const FilesystemInfo* info;
-  const FsHandle* handle;
-  bool stopped = false;
-};
-
-void fill_runs(const FsHandle& h, const TSK_FS_ATTR* attr, FileEntry& e) {
-  if (!attr) {
-    tsk_error_reset();
-    return;
-  }
-  if (!(attr->flags & TSK_FS_ATTR_NONRES)) {
-    e.resident = true;
-    return;
-  }
-  const uint64_t bs = h.fs->block_size;
-  const uint64_t base = h.img_base + static_cast<uint64_t>(h.fs->offset);
-  for (const TSK_FS_ATTR_RUN* r = attr->nrd.run; r; r = r->next) {
-    const uint64_t file_offset = static_cast<uint64_t>(r->offset) * bs;
-    if (file_offset >= e.size) break;
-    ByteRun run;
-    run.file_offset = file_offset;
-    run.len = std::min<uint64_t>(static_cast<uint64_t>(r->len) * bs, e.size - file_offset);
-    // A filler run is a range no extent or run describes (a hole): it reads as zeros, like a
-    // sparse run.
-    run.sparse = (r->flags & (TSK_FS_ATTR_RUN_FLAG_SPARSE | TSK_FS_ATTR_RUN_FLAG_FILLER)) != 0;
-    run.img_offset = run.sparse ? 0 : base + static_cast<uint64_t>(r->addr) * bs;
-    if (run.len) e.byte_runs.push_back(run);
-  }
-}
-
-void fill_runs(const FsHandle& h, TSK_FS_FILE* file, FileEntry& e) {
-  if (!file->meta || e.type == "dir") return;
-  fill_runs(h, tsk_fs_file_attr_get(file), e);
-}
-
-// NTFS: the named $DATA attributes (alternate data streams) of a file, as fls lists them
-// ("name:stream"); TSK names the default one "$Data".
-std::vector<const TSK_FS_ATTR*> named_streams(TSK_FS_FILE* file) {
-  std::vector<const TSK_FS_ATTR*> out;
-  if (!file->meta || !TSK_FS_TYPE_ISNTFS(file->fs_info->ftype)) return out;
-  const int n = tsk_fs_file_attr_getsize(file);
-  for (int i = 0; i < n; ++i) {
-    const TSK_FS_ATTR* a = tsk_fs_file_attr_get_idx(file, i);
-    if (a && a->type == TSK_FS_ATTR_TYPE_NTFS_DATA && a->name && a->name[0] &&
-        std::strcmp(a->name, "$Data") != 0)
-      out.push_back(a);
-  }
-  tsk_error_reset();
-  return out;
-}
-
-TSK_WALK_RET_ENUM walk_cb(TSK_FS_FILE* file, const char* path, void* ptr) {
-  auto* c = static_cast<WalkCtx*>(ptr);
-  if (!file->name) return TSK_WALK_CONT;
-  const char* name = file->name->name ? file->name->name : "";
-  if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) return TSK_WALK_CONT;
-  FileEntry e;
-  e.filesystem = c->info->index;
-  e.volume = c->info->volume;
-  e.fs_type = c->info->type;
-  e.name = name;
-  // Appended piece by piece: `"/" + std::string(...)` trips GCC 12's -Wrestrict false positive
-  // at -O3, which broke the Release build (-Werror).
-  std::string full(1, '/');
-  full.append(path ? path : "").append(name);
-  e.path = std::move(full);
-  e.inode = file->meta ? static_cast<uint64_t>(file->meta->addr)
-                       : static_cast<uint64_t>(file->name->meta_addr);
-  TSK_FS_META_TYPE_ENUM mt = file->meta ? file->meta->type : TSK_FS_META_TYPE_UNDEF;
-  TSK_FS_NAME_TYPE_ENUM nt = file->name->type;
-  if (mt == TSK_FS_META_TYPE_DIR || (mt == TSK_FS_META_TYPE_UNDEF && nt == TSK_FS_NAME_TYPE_DIR))
-    e.type = "dir";
-  else if (mt == TSK_FS_META_TYPE_REG ||
-           (mt == TSK_FS_META_TYPE_UNDEF && nt == TSK_FS_NAME_TYPE_REG))
-    e.type = "file";
-  else if (mt == TSK_FS_META_TYPE_LNK || nt == TSK_FS_NAME_TYPE_LNK)
-    e.type = "link";
-  else if (mt == TSK_FS_META_TYPE_VIRT || mt == TSK_FS_META_TYPE_VIRT_DIR ||
-           nt == TSK_FS_NAME_TYPE_VIRT || nt == TSK_FS_NAME_TYPE_VIRT_DIR)
-    e.type = "virtual";
-  else
-    e.type = "other";
-  bool orphan = e.path.rfind("/$OrphanFiles/", 0) == 0;
-  bool deleted = (file->name->flags & TSK_FS_NAME_FLAG_UNALLOC) ||
-                 (file->meta && (file->meta->flags & TSK_FS_META_FLAG_UNALLOC));
-  e.state = orphan ? FileState::orphan : deleted ? FileState::deleted : FileState::allocated;
-  if (file->meta) {
-    e.size = file->meta->size > 0 ? static_cast<uint64_t>(file->meta->size) : 0;
-    e.mtime = ts(file->meta->mtime, file->meta->mtime_nano);
-    e.atime = ts(file->meta->atime, file->meta->atime_nano);
-    e.ctime = ts(file->meta->ctime, file->meta->ctime_nano);
-    e.crtime = ts(file->meta->crtime, file->meta->crtime_nano);
-    if (auto x = detail::exfat_times(c->handle->fs, static_cast<uint64_t>(file->meta->addr))) {
-      // The entry's own UTC offsets (fs/internal/exfat_times.hpp); exFAT has no change time.
-      auto conv = [](const std::optional<detail::ExfatTime>& v) -> std::optional<Timestamp> {
-        if (!v) return std::nullopt;
-        return Timestamp{v->seconds, v->nanos};
-      };
-      e.mtime = conv(x->modified);
-      e.atime = conv(x->accessed);
-      e.crtime = conv(x->created);
-    }
-  }
-  fill_runs(*c->handle, file, e);
-  if (!(*c->fn)(e)) {
-    c->stopped = true;
-    return TSK_WALK_STOP;
-  }
-  for (const TSK_FS_ATTR* a : named_streams(file)) {
-    FileEntry s = e;
-    s.stream = a->name;
-    s.stream_id = a->id;
-    s.name += ":" + s.stream;
-    s.path += ":" + s.stream;
-    s.type = "file";
-    s.size = a->size > 0 ? static_cast<uint64_t>(a->size) : 0;
-    s.byte_runs.clear();
-    s.resident = false;
-    fill_runs(*c->handle, a, s);
-    if (!(*c->fn)(s)) {
-      c->stopped = true;
-      return TSK_WALK_STOP;
-    }
-  }
-  return TSK_WALK_CONT;
-}
-
-}  // namespace
-
-void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>& fn) {
-  const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
-  if (impl_->tree) {
-    for (FileEntry e : impl_->tree->entries()) {
-      e.fs_type = info.type;
-      if (!fn(e)) break;
-    }
-    return;
-  }
-  FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
-  std::lock_guard<std::recursive_mutex> g(*h.lock);
-  WalkCtx c{&fn, &info, &h};
-  // The same orphans, found faster (fs/internal/fat_orphans.hpp); E01 chunks known to be zeros are
-  // not read.
-  detail::ZeroOracle zeros;
-  if (ewf::SharedChunks* sc = image_->shared_chunks(); sc && h.img_base == 0 && !h.decrypted)
-    zeros = [sc](uint64_t off, uint64_t len) {
-      if (len == 0) return false;  // (off + len - 1) below would wrap at off 0
-      const uint64_t cs = sc->chunk_size();
-      for (uint64_t i = off / cs; i <= (off + len - 1) / cs; ++i) {
-        bool zero = false;
-        sc->find(i, &zero);
-        if (!zero) return false;
-      }
-      return true;
-    };
-  detail::FatOrphanFilter fat_orphans(h.fs, std::move(zeros));
-  tsk_error_reset();
-  auto flags = static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(
-      TSK_FS_DIR_WALK_FLAG_ALLOC | TSK_FS_DIR_WALK_FLAG_UNALLOC | TSK_FS_DIR_WALK_FLAG_RECURSE);
-  if (tsk_fs_dir_walk(h.fs, h.fs->root_inum, flags, walk_cb, &c) != 0 && !c.stopped) {
-    problems_.push_back({"fs " + std::to_string(filesystem) + " (" + info.type + ")",
-                         "directory walk incomplete: " + take_tsk_error(), info.offset});
-  }
-  tsk_error_reset();
-}
-
-std::optional<Problem> Evidence::read_file(
-    int filesystem, uint64_t inode, const std::function<bool(std::span<const std::byte>)>& sink,
-    uint64_t* delivered) {
-  return read_stream(filesystem, inode, -1, sink, delivered);
-}
-
-std::optional<Problem> Evidence::read_file(
-    const FileEntry& entry, const std::function<bool(std::span<const std::byte>)>& sink,
-    uint64_t* delivered) {
-  if (impl_->tree) return read_file(entry.filesystem, entry.inode, sink, delivered);
-  return read_stream(entry.filesystem, entry.inode, entry.stream_id, sink, delivered);
-}
-
-std::optional<Problem> Evidence::read_stream(
-    int filesystem, uint64_t inode, int stream_id,
-    const std::function<bool(std::span<const std::byte>)>& sink, uint64_t* delivered) {
-  const FilesystemInfo& info = filesystems_.at(static_cast<size_t>(filesystem));
-  if (impl_->tree) {
-    const FileEntry* e = impl_->tree->entry(inode);
-    if (!e) return Problem{info.type, "no entry " + std::to_string(inode), std::nullopt};
-    if (auto why = impl_->tree->read(*e, sink, delivered))
-      return Problem{e->path, *why, std::nullopt};
-    return std::nullopt;
-  }
-  FsHandle& h = impl_->fs.at(static_cast<size_t>(filesystem));
-  std::lock_guard<std::recursive_mutex> g(*h.lock);
-  std::string where = "fs " + std::to_string(filesystem) + " inode " + std::to_string(inode);
-  if (delivered) *delivered = 0;
-  tsk_error_reset();
-  TSK_FS_FILE* f = tsk_fs_file_open_meta(h.fs, nullptr, static_cast<TSK_INUM_T>(inode));
-  if (!f) return Problem{where, "cannot open file: " + take_tsk_error(), info.offset};
-  std::unique_ptr<TSK_FS_FILE, decltype(&tsk_fs_file_close)> owner(f, &tsk_fs_file_close);
-  if (!f->meta) return Problem{where, "file has no metadata", info.offset};
-  uint64_t size = f->meta->size > 0 ? static_cast<uint64_t>(f->meta->size) : 0;
-  if (stream_id >= 0) {
-    where += " stream " + std::to_string(stream_id);
-    const TSK_FS_ATTR* a = tsk_fs_file_attr_get_id(f, static_cast<uint16_t>(stream_id));
-    if (!a || a->type != TSK_FS_ATTR_TYPE_NTFS_DATA)
-      return Problem{where, "no such data stream: " + take_tsk_error(), info.offset};
-    size = a->size > 0 ? static_cast<uint64_t>(a->size) : 0;
-  }
-  // Uninitialised (no 1 MiB memset per file), one per thread (a fresh 1 MiB allocation per file
-  // faulted its pages in again every time), and a small first read: callers that type files by
-  // their first bytes stop after it.
-  constexpr size_t kBuf = 1 << 20, kFirst = 64 << 10;
-  thread_local std::unique_ptr<char[]> spare;  // taken while in use: a nested call makes its own
-  struct Lease {
-    std::unique_ptr<char[]> b;
-    ~Lease() { spare = std::move(b); }
-  } lease{spare ? std::move(spare) : std::unique_ptr<char[]>(new char[kBuf])};
-  std::unique_ptr<char[]>& buf = lease.b;
-  uint64_t off = 0;
-  while (off < size) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(off == 0 ? kFirst : kBuf, size - off));
-    ssize_t n = stream_id >= 0
-                    ? tsk_fs_file_read_type(
-                          f, TSK_FS_ATTR_TYPE_NTFS_DATA, static_cast<uint16_t>(stream_id),
-                          static_cast<TSK_OFF_T>(off), buf.get(), want, TSK_FS_FILE_READ_FLAG_NONE)
-                    : tsk_fs_file_read(f, static_cast<TSK_OFF_T>(off), buf.get(), want,
-                                       TSK_FS_FILE_READ_FLAG_NONE);
-    if (n <= 0) {
-      std::string why = take_tsk_error();
-      return Problem{where,
-                     "content unreadable at file offset " + std::to_string(off) +
-                         (why.empty() ? "" : ": " + why),
-                     std::nullopt};
-    }
-    off += static_cast<uint64_t>(n);
-    if (delivered) *delivered = off;
-    if (!sink(std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf.get()),
-                                         static_cast<size_t>(n))))
-      break;
-  }
-  return std::nullopt;
 }
 
 namespace {

@@ -202,22 +202,23 @@ int hamming(const Hash& a, const Hash& b) {
   return d;
 }
 
-Result hash_luma(const float* luma, int width, int height) {
-  Core c = compute(luma, width, height);
+namespace {
+// The hash and quality of a computed core; an empty result when it could not be computed.
+Result result_of(const Core& c) {
   Result r;
   if (!c.ok) return r;
   r.hash = to_bits(c.dct);
   r.quality = c.quality;
   return r;
 }
+}  // namespace
+
+Result hash_luma(const float* luma, int width, int height) {
+  return result_of(compute(luma, width, height));
+}
 
 Result hash_image(const Image& img) {
-  Core c = compute_image(img);
-  Result r;
-  if (!c.ok) return r;
-  r.hash = to_bits(c.dct);
-  r.quality = c.quality;
-  return r;
+  return result_of(compute_image(img));
 }
 
 std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* error, int* width,
@@ -228,11 +229,7 @@ std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* e
   Core c = compute_in_place(w.luma.get(0), lw, lh, w);
   // A workspace grown by one huge image gives its memory back rather than keep it per thread.
   if (w.bytes() > kKeepWorkspaceBytes) w.release();
-  Result r;
-  if (!c.ok) return r;
-  r.hash = to_bits(c.dct);
-  r.quality = c.quality;
-  return r;
+  return result_of(c);
 }
 
 Dihedral hash_image_dihedral(const Image& img) {

@@ -4,53 +4,73 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
+#include <type_traits>
 
 #include "scheduler/sql_store.hpp"
 
 namespace safehold::scheduler::detail {
 
 // ---- policy ----
+namespace {
+
+// The policy as the config table holds it: one integer row per key.
+struct PolicyKey {
+  const char* key;
+  int64_t (*get)(const Policy&);
+  void (*set)(Policy&, int64_t);
+};
+
+template <auto Member>
+constexpr PolicyKey number(const char* key) {
+  return {
+      key, [](const Policy& p) { return static_cast<int64_t>(p.*Member); },
+      [](Policy& p, int64_t v) { p.*Member = static_cast<std::decay_t<decltype(p.*Member)>>(v); }};
+}
+
+template <size_t Band>
+constexpr PolicyKey deadline(const char* key) {
+  return {key, [](const Policy& p) { return p.deadline_days[Band]; },
+          [](Policy& p, int64_t v) { p.deadline_days[Band] = v; }};
+}
+
+template <auto Member, int64_t Last>
+constexpr PolicyKey enumerated(const char* key) {
+  return {key, [](const Policy& p) { return static_cast<int64_t>(p.*Member); },
+          [](Policy& p, int64_t v) {
+            p.*Member =
+                static_cast<std::decay_t<decltype(p.*Member)>>(std::clamp<int64_t>(v, 0, Last));
+          }};
+}
+
+constexpr PolicyKey kPolicyKeys[] = {
+    deadline<0>("deadline_days.very-high"),
+    deadline<1>("deadline_days.high"),
+    deadline<2>("deadline_days.medium"),
+    deadline<3>("deadline_days.low"),
+    deadline<4>("deadline_days.none"),
+    number<&Policy::alert_hours>("alert_hours"),
+    number<&Policy::aging_days_per_level>("aging_days_per_level"),
+    number<&Policy::lease_seconds>("lease_seconds"),
+    number<&Policy::max_attempts>("max_attempts"),
+    number<&Policy::backoff_seconds>("backoff_seconds"),
+    number<&Policy::backoff_max_seconds>("backoff_max_seconds"),
+    number<&Policy::station_failure_limit>("station_failure_limit"),
+    enumerated<&Policy::indecent_min_risk, 4>("findings.indecent_min_risk"),
+    number<&Policy::firstgen_alert_hours>("findings.firstgen_alert_hours"),
+    number<&Policy::task_hours>("findings.task_hours"),
+    number<&Policy::link_alert_hours>("findings.link_alert_hours"),
+    number<&Policy::votes_needed>("grading.votes_needed"),
+    enumerated<&Policy::grading_profile, 1>("grading.profile"),
+};
+
+}  // namespace
+
 Policy SqlStore::policy() {
   Policy p;
   for (auto& r : db_->query("SELECT key, value FROM config")) {
     const auto& k = r.text(0);
-    int64_t v = std::stoll(r.text(1));
-    if (k == "deadline_days.very-high")
-      p.deadline_days[0] = v;
-    else if (k == "deadline_days.high")
-      p.deadline_days[1] = v;
-    else if (k == "deadline_days.medium")
-      p.deadline_days[2] = v;
-    else if (k == "deadline_days.low")
-      p.deadline_days[3] = v;
-    else if (k == "deadline_days.none")
-      p.deadline_days[4] = v;
-    else if (k == "alert_hours")
-      p.alert_hours = v;
-    else if (k == "aging_days_per_level")
-      p.aging_days_per_level = v;
-    else if (k == "lease_seconds")
-      p.lease_seconds = v;
-    else if (k == "max_attempts")
-      p.max_attempts = static_cast<int>(v);
-    else if (k == "backoff_seconds")
-      p.backoff_seconds = v;
-    else if (k == "backoff_max_seconds")
-      p.backoff_max_seconds = v;
-    else if (k == "station_failure_limit")
-      p.station_failure_limit = static_cast<int>(v);
-    else if (k == "findings.indecent_min_risk")
-      p.indecent_min_risk = static_cast<Risk>(std::clamp<int64_t>(v, 0, 4));
-    else if (k == "findings.firstgen_alert_hours")
-      p.firstgen_alert_hours = v;
-    else if (k == "findings.task_hours")
-      p.task_hours = v;
-    else if (k == "findings.link_alert_hours")
-      p.link_alert_hours = v;
-    else if (k == "grading.votes_needed")
-      p.votes_needed = static_cast<int>(v);
-    else if (k == "grading.profile")
-      p.grading_profile = static_cast<GradingProfile>(std::clamp<int64_t>(v, 0, 1));
+    for (const PolicyKey& pk : kPolicyKeys)
+      if (k == pk.key) pk.set(p, std::stoll(r.text(1)));
   }
   return p;
 }
@@ -66,28 +86,11 @@ ChangeResult SqlStore::set_policy(const std::string& user, const Policy& p,
         !db_->query("SELECT 1 FROM grading_votes LIMIT 1").empty())
       throw QueueError(Kind::conflict,
                        "policy not changed: the grading profile cannot change once votes exist");
-    const char* names[] = {"very-high", "high", "medium", "low", "none"};
-    std::vector<std::pair<std::string, int64_t>> kv;
-    for (size_t i = 0; i < 5; ++i)
-      kv.emplace_back(std::string("deadline_days.") + names[i], p.deadline_days[i]);
-    kv.emplace_back("alert_hours", p.alert_hours);
-    kv.emplace_back("aging_days_per_level", p.aging_days_per_level);
-    kv.emplace_back("lease_seconds", p.lease_seconds);
-    kv.emplace_back("max_attempts", p.max_attempts);
-    kv.emplace_back("backoff_seconds", p.backoff_seconds);
-    kv.emplace_back("backoff_max_seconds", p.backoff_max_seconds);
-    kv.emplace_back("station_failure_limit", p.station_failure_limit);
-    kv.emplace_back("findings.indecent_min_risk", static_cast<int64_t>(p.indecent_min_risk));
-    kv.emplace_back("findings.firstgen_alert_hours", p.firstgen_alert_hours);
-    kv.emplace_back("findings.task_hours", p.task_hours);
-    kv.emplace_back("findings.link_alert_hours", p.link_alert_hours);
-    kv.emplace_back("grading.votes_needed", p.votes_needed);
-    kv.emplace_back("grading.profile", static_cast<int64_t>(p.grading_profile));
-    for (auto& [k, v] : kv)
+    for (const PolicyKey& pk : kPolicyKeys)
       db_->query(
           "INSERT INTO config (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
           "value = excluded.value",
-          {k, std::to_string(v)});
+          {std::string(pk.key), std::to_string(pk.get(p))});
     audit_add(user, "policy.set", "policy", "policy", reason, policy_json(old), policy_json(p));
     ChangeResult res;
     res.devices_reranked = rerank("", "", user, reason, p, /*all=*/true);

@@ -146,5 +146,8 @@ Response error_response(int status, const std::string& message, const std::strin
 const std::map<std::string, std::pair<std::string, std::string>>& dashboard_assets();
 // The grading page's files (/grade, /grade.css, /grade.js), part of dashboard_assets().
 const std::map<std::string, std::pair<std::string, std::string>>& grading_page_assets();
+// What both pages load first (/common.js: elements, the API call, sign-in), part of
+// dashboard_assets().
+const std::map<std::string, std::pair<std::string, std::string>>& common_page_assets();
 
 }  // namespace safehold::server

@@ -13,6 +13,7 @@ const char* kIndex = R"HTML(<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Safehold examination queue</title>
 <link rel="stylesheet" href="/app.css">
+<script src="/common.js" defer></script>
 <script src="/app.js" defer></script>
 </head>
 <body>
@@ -163,34 +164,17 @@ dt { font-weight: 600; } dd { margin: 0; }
 const char* kJs = R"JS(
 'use strict';
 (function () {
-  const $ = (s, root) => (root || document).querySelector(s);
-  let token = sessionStorage.getItem('safehold-token') || '';
-  let me = null;
+  const { $, el } = Safehold;
   let timer = null;
-
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === 'class') e.className = v; else if (k.startsWith('data-')) e.setAttribute(k, v);
-      else e[k] = v;
-    }
-    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c ?? '')));
-    return e;
-  }
-
-  async function api(method, path, body) {
-    const opts = { method, headers: { 'Authorization': 'Bearer ' + token } };
-    if (body !== undefined) { opts.headers['Content-Type'] = 'application/json'; opts.body = JSON.stringify(body); }
-    const r = await fetch(path, opts);
-    let data = null;
-    try { data = await r.json(); } catch (e) { data = null; }
-    if (!r.ok) {
-      const err = new Error((data && data.error) || ('HTTP ' + r.status));
-      err.status = r.status;
-      throw err;
-    }
-    return data;
-  }
+  const session = Safehold.session('safehold-token', {
+    onSignIn: async (me) => {
+      for (const p of document.querySelectorAll('.manager-only')) p.hidden = me.role !== 'manager';
+      await refresh();
+      timer = setInterval(refresh, 30000);
+    },
+    onSignOut: () => { if (timer) clearInterval(timer); },
+  });
+  const api = session.api;
 
   function when(iso) { return iso ? iso.replace('T', ' ').replace(/:\d\dZ$/, '') : '-'; }
   function status(msg) { $('#status').textContent = msg; }
@@ -246,7 +230,7 @@ const char* kJs = R"JS(
         (a.overdue ? 'OVERDUE SAFEGUARDING REFERRAL' : 'Safeguarding referral due') +
         ' \u2014 alert ' + a.id + ': suspect ' + a.suspect + ' (case ' + a['case'] + ') ' + a.reason +
         '. Refer to children\'s social care by ' + when(a.due_at) + ' UTC.'));
-      if (me && me.role === 'manager') {
+      if (session.me && session.me.role === 'manager') {
         const f = el('form', { class: 'ack' });
         const ref = el('input', { name: 'reference', required: true, placeholder: 'Social-care reference',
                                   'aria-label': 'Social-care reference for alert ' + a.id });
@@ -271,7 +255,7 @@ const char* kJs = R"JS(
   }
 
   async function loadChoices() {
-    if (!me || me.role !== 'manager') return;
+    if (!session.me || session.me.role !== 'manager') return;
     const [cases, suspects] = await Promise.all([api('GET', '/api/cases'), api('GET', '/api/suspects')]);
     fill($('#case-form select[name=case]'), cases.map(c => [c.reference, c.reference + ' (risk ' + c.risk + ')']));
     fill($('#suspect-form select[name=suspect]'), suspects.map(s => [s.reference,
@@ -308,7 +292,7 @@ const char* kJs = R"JS(
     try {
       await Promise.all([loadAlerts(), loadQueue(), loadChoices(), loadGrading()]);
     } catch (err) {
-      if (err.status === 401) return signOut('Your token is no longer valid: sign in again.');
+      if (err.status === 401) return session.signOut('Your token is no longer valid: sign in again.');
       status('Could not refresh: ' + err.message);
     }
   }
@@ -350,42 +334,7 @@ const char* kJs = R"JS(
 
   $('#device-close').addEventListener('click', () => { $('#device-panel').hidden = true; });
 
-  async function signIn(t) {
-    token = t;
-    try {
-      me = await api('GET', '/api/me');
-    } catch (err) {
-      token = '';
-      $('#signin-error').textContent = err.status === 401 ? 'That token is not valid.' : err.message;
-      return;
-    }
-    sessionStorage.setItem('safehold-token', token);
-    $('#signin-error').textContent = '';
-    $('#signin-panel').hidden = true;
-    $('#app').hidden = false;
-    $('#who').hidden = false;
-    $('#who-name').textContent = me.name + ' (' + me.role + ')';
-    for (const p of document.querySelectorAll('.manager-only')) p.hidden = me.role !== 'manager';
-    await refresh();
-    timer = setInterval(refresh, 30000);
-  }
-
-  function signOut(msg) {
-    sessionStorage.removeItem('safehold-token');
-    token = ''; me = null;
-    if (timer) clearInterval(timer);
-    $('#app').hidden = true; $('#who').hidden = true; $('#signin-panel').hidden = false;
-    $('#signin-error').textContent = msg || '';
-  }
-
-  $('#signin-form').addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const t = $('#token').value.trim();
-    $('#token').value = '';
-    signIn(t);
-  });
-  $('#signout').addEventListener('click', () => signOut(''));
-  if (token) signIn(token);
+  if (session.token) session.signIn(session.token);
 })();
 )JS";
 
@@ -401,6 +350,7 @@ const std::map<std::string, std::pair<std::string, std::string>>& dashboard_asse
   static const auto merged = [] {
     auto all = assets;
     for (auto& [k, v] : grading_page_assets()) all.emplace(k, v);
+    for (auto& [k, v] : common_page_assets()) all.emplace(k, v);
     return all;
   }();
   return merged;

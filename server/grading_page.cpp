@@ -15,6 +15,7 @@ const char* kHtml = R"HTML(<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Safehold grading</title>
 <link rel="stylesheet" href="/grade.css">
+<script src="/common.js" defer></script>
 <script src="/grade.js" defer></script>
 </head>
 <body>
@@ -85,29 +86,12 @@ button { font: inherit; padding: .3rem .8rem; border-radius: 4px; border: 1px so
 const char* kJs = R"JS(
 'use strict';
 (function () {
-  const $ = (s) => document.querySelector(s);
-  let token = sessionStorage.getItem('safehold-grade-token') || '';
-  let me = null, current = null, focus = 0, settings = { blur: true, break_after: 100 };
+  const { $, el } = Safehold;
+  const api = (method, path, body) => session.api(method, path, body);
+  let current = null, focus = 0, settings = { blur: true, break_after: 100 };
   let revealed = new Set(), urls = [], busy = false, seq = 0, lastToday = 0;
   const UK = { a: 'A', b: 'B', c: 'C', n: 'not-indecent', u: 'unsure' };
 
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === 'class') e.className = v; else if (k.startsWith('data-')) e.setAttribute(k, v); else e[k] = v;
-    }
-    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c ?? '')));
-    return e;
-  }
-  async function api(method, path, body) {
-    const opts = { method, headers: { 'Authorization': 'Bearer ' + token } };
-    if (body !== undefined) { opts.headers['Content-Type'] = 'application/json'; opts.body = JSON.stringify(body); }
-    const r = await fetch(path, opts);
-    let data = null;
-    try { data = await r.json(); } catch (e) { data = null; }
-    if (!r.ok) { const err = new Error((data && data.error) || ('HTTP ' + r.status)); err.status = r.status; throw err; }
-    return data;
-  }
   function status(msg) { $('#status').textContent = msg; }
   function keymap() {
     if (!current) return {};
@@ -123,7 +107,7 @@ const char* kJs = R"JS(
       box.append(el('div', { class: 'none' }, 'No picture stored for a ' + item.type + ' (hash and metadata only).'));
       return;
     }
-    const r = await fetch('/api/grading/items/' + item.id + '/picture', { headers: { 'Authorization': 'Bearer ' + token } });
+    const r = await fetch('/api/grading/items/' + item.id + '/picture', { headers: { 'Authorization': 'Bearer ' + session.token } });
     if (!r.ok) { box.append(el('div', { class: 'none' }, 'No stored picture (hash and metadata only).')); return; }
     const url = URL.createObjectURL(await r.blob());
     urls.push(url);
@@ -188,7 +172,7 @@ const char* kJs = R"JS(
     if (busy) return;
     busy = true;
     try { await f(); } catch (err) {
-      if (err.status === 401) signOut('Your token is no longer valid: sign in again.');
+      if (err.status === 401) session.signOut('Your token is no longer valid: sign in again.');
       else status(err.message);
     } finally { busy = false; }
   }
@@ -203,7 +187,7 @@ const char* kJs = R"JS(
   }
 
   document.addEventListener('keydown', (ev) => {
-    if (!me || !current || $('#app').hidden) return;
+    if (!session.me || !current || $('#app').hidden) return;
     if (ev.target && (ev.target.tagName === 'INPUT' || ev.target.tagName === 'SELECT')) return;
     const key = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
     const map = keymap();
@@ -254,46 +238,28 @@ const char* kJs = R"JS(
   }));
   $('#case').addEventListener('change', () => act(load));
 
-  async function signIn(t) {
-    token = t;
-    try {
-      me = await api('GET', '/api/me');
+  const session = Safehold.session('safehold-grade-token', {
+    allow: (me) => {
       if (me.role !== 'grader' && me.role !== 'manager') throw new Error('The ' + me.role + ' role may not grade.');
-    } catch (err) {
-      token = ''; me = null;
-      $('#signin-error').textContent = err.status === 401 ? 'That token is not valid.' : err.message;
-      return;
-    }
-    sessionStorage.setItem('safehold-grade-token', token);
-    $('#signin-error').textContent = '';
-    $('#signin-panel').hidden = true; $('#app').hidden = false; $('#who').hidden = false;
-    $('#who-name').textContent = me.name + ' (' + me.role + ')';
-    revealed = new Set(); lastToday = 0; $('#break').hidden = true; status('');
-    const cases = await api('GET', '/api/grading');
-    const sel = $('#case');
-    sel.replaceChildren(...cases.map((c) => el('option', { value: c['case'] },
-      c['case'] + ' (' + c.decided + ' of ' + c.items + ' decided)')));
-    const open = cases.find((c) => c.open > 0);
-    if (open) sel.value = open['case'];
-    document.activeElement && document.activeElement.blur && document.activeElement.blur();
-    await act(load);
-  }
-  function signOut(msg) {
-    sessionStorage.removeItem('safehold-grade-token');
-    token = ''; me = null; current = null;
-    $('#cluster').replaceChildren();
-    delete $('#cluster').dataset.cluster;
-    $('#app').hidden = true; $('#who').hidden = true; $('#signin-panel').hidden = false;
-    $('#signin-error').textContent = msg || '';
-  }
-  $('#signin-form').addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const t = $('#token').value.trim();
-    $('#token').value = '';
-    signIn(t);
+    },
+    onSignIn: async () => {
+      revealed = new Set(); lastToday = 0; $('#break').hidden = true; status('');
+      const cases = await api('GET', '/api/grading');
+      const sel = $('#case');
+      sel.replaceChildren(...cases.map((c) => el('option', { value: c['case'] },
+        c['case'] + ' (' + c.decided + ' of ' + c.items + ' decided)')));
+      const open = cases.find((c) => c.open > 0);
+      if (open) sel.value = open['case'];
+      document.activeElement && document.activeElement.blur && document.activeElement.blur();
+      await act(load);
+    },
+    onSignOut: () => {
+      current = null;
+      $('#cluster').replaceChildren();
+      delete $('#cluster').dataset.cluster;
+    },
   });
-  $('#signout').addEventListener('click', () => signOut(''));
-  if (token) signIn(token);
+  if (session.token) session.signIn(session.token);
 })();
 )JS";
 

@@ -178,7 +178,8 @@ void register_carve(CLI::App& app) {
   c->add_flag("--raw", a->raw,
               "Read the file as raw media whatever it looks like (container, archive, ...)");
   c->add_option("--parent", a->parents,
-                "Parent of a differencing disk, the image's own first (default: beside it)");
+                "Parent of a differencing disk, the image's own first (default: beside it)")
+      ->allow_extra_args(false);  // one value each: the image that follows is not a parent
   add_key_options(c, a->keys);
   c->add_option("-o,--output", a->outdir, "Output folder (must be empty unless --force)")
       ->required();

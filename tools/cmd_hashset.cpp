@@ -289,7 +289,8 @@ void register_export(CLI::App& app) {
   cmd->add_option("--case", ea->case_ref,
                   "Case reference of the uk-cases header (default: the acquisition records')");
   cmd->add_option("--exhibit", ea->exhibits,
-                  "Exhibit reference, once per CARVE_DIR in order (default: acquisition records)");
+                  "Exhibit reference, once per CARVE_DIR in order (default: acquisition records)")
+      ->allow_extra_args(false);  // one value each: a CARVE_DIR after it is not an exhibit
   cmd->add_flag("--force", ea->force, "Replace existing --vics or --bundle files");
   cmd->callback([ea] {
     if (ea->vics.empty() && ea->bundle.empty() && ea->verify.empty())

@@ -38,7 +38,8 @@ void add_open_options(CLI::App* cmd, OpenArgs& a) {
                 "Read the file as raw media whatever it looks like (container, archive, ...)");
   cmd->add_option("--parent", a.parents,
                   "Parent of a differencing disk (QCOW backing file, VHD/VHDX, VMDK), the "
-                  "image's own first (default: each as recorded, beside its child)");
+                  "image's own first (default: each as recorded, beside its child)")
+      ->allow_extra_args(false);  // one value each: the image that follows is not a parent
 }
 
 std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path, const OpenArgs& a) {

@@ -122,6 +122,17 @@ struct Listing {
 
 // The central directory. Throws EvidenceError naming `name` when there is none to read (cut off,
 // split across disks, impossible offsets).
+// Exactly n bytes at off, or false.
+inline bool read_exact(const Bytes& in, uint64_t off, void* buf, size_t n) {
+  if (off > in.size() || n > in.size() - off) return false;
+  return in.read(off, buf, n) == n;
+}
+
+// `member "name"`, as problems name a member.
+inline std::string member_named(const std::string& s) {
+  return "member \"" + s + "\"";
+}
+
 Listing list_zip(const Bytes& in, const std::string& name);
 // The headers, in order. Throws EvidenceError when the first header is not a TAR header; damage
 // further on ends the listing with a problem.

@@ -95,6 +95,19 @@ void Tree::place() {
 
 namespace {
 
+// The content of entry e, listed as members[e.inode - 1] of an archive (its folders and links
+// have none).
+std::optional<std::string> read_listed(const std::vector<archive::Member>& members,
+                                       const archive::Bytes& bytes, archive::Kind kind,
+                                       const FileEntry& e,
+                                       const std::function<bool(std::span<const std::byte>)>& sink,
+                                       uint64_t* delivered) {
+  if (e.inode == 0 || e.inode > members.size()) return "no such member";
+  const auto& m = members[e.inode - 1];
+  if (m.type != "file") return std::nullopt;
+  return archive::read_member(bytes, kind, m, sink, delivered);
+}
+
 class ArchiveTree : public Tree {
  public:
   ArchiveTree(const fsys::path& path, archive::Kind kind) : bytes_(path.string()), kind_(kind) {
@@ -127,10 +140,7 @@ class ArchiveTree : public Tree {
   std::optional<std::string> read(const FileEntry& e,
                                   const std::function<bool(std::span<const std::byte>)>& sink,
                                   uint64_t* delivered) const override {
-    if (e.inode == 0 || e.inode > members_.size()) return "no such member";
-    const auto& m = members_[e.inode - 1];
-    if (m.type != "file") return std::nullopt;
-    return archive::read_member(bytes_, kind_, m, sink, delivered);
+    return read_listed(members_, bytes_, kind_, e, sink, delivered);
   }
 
  private:
@@ -304,10 +314,7 @@ class AdbTree : public Tree {
   std::optional<std::string> read(const FileEntry& e,
                                   const std::function<bool(std::span<const std::byte>)>& sink,
                                   uint64_t* delivered) const override {
-    if (e.inode == 0 || e.inode > members_.size()) return "no such member";
-    const auto& m = members_[e.inode - 1];
-    if (m.type != "file") return std::nullopt;
-    return archive::read_member(*tar_, archive::Kind::tar, m, sink, delivered);
+    return read_listed(members_, *tar_, archive::Kind::tar, e, sink, delivered);
   }
 
   // Android's FullBackup tokens (apps/<package>/<token>/...) to the folders they come from.

@@ -70,7 +70,7 @@ INSERT INTO messages (_id,key_remote_jid,key_from_me,key_id,status,data,timestam
 
 }  // namespace
 
-TEST_CASE("chat: iMessage fixture gives 10 messages; attributedBody when text is NULL", "[chat]") {
+TEST_CASE("chat: iMessage fixture gives 10 messages, attributedBody when text is NULL", "[chat]") {
   if (skip_without_fixtures()) return;
   TempDir ev("chat-ev"), out("chat-out"), out2("chat-out"), work("chat-work");
   auto hashes = copy_fixtures(ev.path(), {"imessage_chat.db"});
@@ -107,7 +107,7 @@ TEST_CASE("chat: iMessage fixture gives 10 messages; attributedBody when text is
   CHECK(got == expect);
 }
 
-TEST_CASE("chat: Skype 15, Kik 60 messages; contacts2.db is no chat database", "[chat]") {
+TEST_CASE("chat: Skype 15, Kik 60 messages, contacts2.db is no chat database", "[chat]") {
   if (skip_without_fixtures()) return;
   TempDir ev("chat-ev"), out("chat-out");
   auto hashes = copy_fixtures(ev.path(), {"skype_main.db", "kik.sqlite", "contacts2.db"});

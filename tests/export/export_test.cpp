@@ -252,7 +252,7 @@ TEST_CASE("export VICS 2.0 JSON carries the fields and merges duplicates across 
                      ": no report.jsonl (not a carve output directory)\n");
 }
 
-TEST_CASE("export bundle: one tar.zst stream that tar and sha256sum accept; verify catches damage",
+TEST_CASE("export bundle: one tar.zst stream that tar and sha256sum accept, verify catches damage",
           "[export]") {
   Case c;
   auto safehold = safehold::test::safehold_binary();

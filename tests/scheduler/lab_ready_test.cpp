@@ -253,7 +253,7 @@ TEST_CASE("lab-ready: the CLI refuses bad policy values, sets a source and lists
   CHECK(json::parse(must_run(vq(*db, "station list --json"))) == json::array());
 }
 
-TEST_CASE("lab-ready: only `queue init` creates a database; others refuse a missing one",
+TEST_CASE("lab-ready: only `queue init` creates a database, others refuse a missing one",
           "[scheduler][cli]") {
   TempDir t("safehold-init");
   const std::string missing = (t / "typo" / "q.db").string();

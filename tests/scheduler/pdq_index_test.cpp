@@ -32,7 +32,7 @@ TEST_CASE("PDQ multi-index search equals brute force at distance 31 and around i
   }
 }
 
-TEST_CASE("PDQ hex parses as 256 bits; distance counts differing bits", "[scheduler][pdq_index]") {
+TEST_CASE("PDQ hex parses as 256 bits, distance counts differing bits", "[scheduler][pdq_index]") {
   std::string a(64, '0'), b(64, '0');
   b[0] = 'f';
   b[63] = '1';

@@ -17,7 +17,7 @@ std::vector<std::string> exhibits(const json& arr) {
 
 }  // namespace
 
-TEST_CASE("serve: /healthz needs no token; every other endpoint needs one", "[serve]") {
+TEST_CASE("serve: /healthz needs no token, every other endpoint needs one", "[serve]") {
   TestServer srv;
   auto c = srv.client();
   auto h = c.get("/healthz");
@@ -201,7 +201,7 @@ TEST_CASE("serve: 400 names the field: malformed JSON, wrong types, unknown fiel
   CHECK(c.get("/api/suspects/S2", srv.auditor).json().at("lives_with_children") == "unknown");
 }
 
-TEST_CASE("serve: a body over the limit is refused with 413; malformed HTTP with 400", "[serve]") {
+TEST_CASE("serve: a body over the limit is refused with 413, malformed HTTP with 400", "[serve]") {
   safehold::server::ServerOptions o;
   o.body_limit = 1024;
   TestServer srv(o);
@@ -365,7 +365,7 @@ TEST_CASE("serve: every queue operation through the API, recorded in the audit w
         static_cast<int64_t>(c.get("/api/audit?limit=100000", srv.auditor).json().size()));
 }
 
-TEST_CASE("serve: /metrics in Prometheus text; logs hold no token, id or body", "[serve]") {
+TEST_CASE("serve: /metrics in Prometheus text, logs hold no token, id or body", "[serve]") {
   TestServer srv;
   auto c = srv.client();
   REQUIRE(c.request("PATCH", "/api/suspects/S2", srv.manager,
@@ -431,7 +431,7 @@ TEST_CASE("serve: the dashboard is served from the binary, without external reso
   CHECK(page.headers["content-type"] == "text/html; charset=utf-8");
   CHECK(page.headers["content-security-policy"].find("default-src 'none'") != std::string::npos);
   CHECK(page.headers["x-frame-options"] == "DENY");
-  for (const char* a : {"/", "/app.js", "/app.css"}) {
+  for (const char* a : {"/", "/app.js", "/app.css", "/common.js"}) {
     auto r = c.get(a);
     REQUIRE(r.status == 200);
     CHECK(r.body.find("http://") == std::string::npos);
@@ -441,4 +441,9 @@ TEST_CASE("serve: the dashboard is served from the binary, without external reso
     CHECK(r.body.find("innerHTML") == std::string::npos);
   }
   CHECK(c.get("/app.js").headers["content-type"] == "text/javascript; charset=utf-8");
+  // Both pages load the shared script first (sign-in, the API call), from this server only.
+  CHECK(c.get("/common.js").headers["content-type"] == "text/javascript; charset=utf-8");
+  CHECK(c.get("/common.js").body.find("window.Safehold") != std::string::npos);
+  for (const char* html : {"/", "/grade"})
+    CHECK(c.get(html).body.find("<script src=\"/common.js\" defer></script>") != std::string::npos);
 }

@@ -40,7 +40,7 @@ uint16_t port_of(const std::string& url) {
 
 }  // namespace
 
-TEST_CASE("serve: port 0 prints the URL first; SIGTERM stops gracefully", "[serve]") {
+TEST_CASE("serve: port 0 prints the URL first, SIGTERM stops gracefully", "[serve]") {
   Queue qu;
   ServeProcess p("--db " + qu.q(qu.db) + " --listen 127.0.0.1:0", qu.dir.path());
   auto url = p.first_line();
@@ -145,7 +145,7 @@ TEST_CASE("serve: start-up errors are one clear sentence", "[serve]") {
   }
 }
 
-TEST_CASE("serve: in-flight requests finish on stop(); idle connections are closed", "[serve]") {
+TEST_CASE("serve: in-flight requests finish on stop(), idle connections are closed", "[serve]") {
   auto srv = std::make_unique<safehold::test::TestServer>();
   auto c = srv->client();
   REQUIRE(c.get("/api/queue", srv->auditor).status == 200);

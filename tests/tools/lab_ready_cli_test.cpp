@@ -106,7 +106,7 @@ TEST_CASE("lab-ready: pdq exits 1 for an unreadable image, as the README says", 
   CHECK(readme.find("is then 1 (an unreadable input)") != std::string::npos);
 }
 
-TEST_CASE("lab-ready: info opens the formats its --help names; EWF Software line", "[tools]") {
+TEST_CASE("lab-ready: info opens the formats its --help names, EWF Software line", "[tools]") {
   safehold::test::TempDir t("safehold-info");
   auto help = must_run(bin() + " info --help");
   CHECK(help.find("(E01, raw, split raw, QCOW2, VHD, VHDX, VMDK)") != std::string::npos);

@@ -145,6 +145,31 @@ void check_notifications(const test::QueueDb& db, size_t expected) {
   CHECK(failed.back()["after"]["next_at"].is_number_integer());  // retried after a back-off
 }
 
+// The lab's set, made by `safehold hashset import` from the MD5s of two pictures with a category,
+// registered; a wrong category and a file that is no set are refused with one sentence.
+void add_lab_set(const test::QueueDb& db, const fsys::path& p2, const fsys::path& p5) {
+  const fsys::path t = db.dir();
+  std::string list = test::md5_file(p2) + ",cat1\n" + test::md5_file(p5) + ",cat1\n";
+  test::write_text(t / "indecent.txt", list);
+  fsys::path set = t / "lab-indecent.hst";
+  must_run(bin() + " hashset import --format text --name LABSET " +
+           shell_quote((t / "indecent.txt").string()) + " -o " + shell_quote(set.string()));
+  must_run(q(db, "hashset add lab-indecent " + shell_quote(set.string()) + " --category indecent"));
+  auto sets = json::parse(must_run(q(db, "hashset list --json")));
+  REQUIRE(sets.size() == 1);
+  CHECK(sets[0]["name"] == "lab-indecent");
+  CHECK(sets[0]["category"] == "indecent");
+  CHECK(sets[0]["set_name"] == "LABSET");
+  CHECK(sets[0]["path"] == set.string());
+  auto bad = test::run(q(db, "hashset add x " + shell_quote(set.string()) + " --category bad"));
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("--category 'bad' is not valid") != std::string::npos);
+  auto notset = test::run(
+      q(db, "hashset add x " + shell_quote((t / "indecent.txt").string()) + " --category other"));
+  CHECK(notset.exit_code != 0);
+  CHECK(notset.err.find("not a usable hash set file") != std::string::npos);
+}
+
 void run_findings(const test::QueueDb& db) {
   const fsys::path t = db.dir();
   // Pictures: P1 on both cases' devices (exact); P2 in the lab's indecent set, on A1, and a
@@ -165,27 +190,7 @@ void run_findings(const test::QueueDb& db) {
                        {p4, "/DCIM/Camera/ZQCAMERA.JPG"},
                        {p5, "/Pictures/ZQKNOWN.JPG"}});
   auto b2 = fat_image(t, "b2", {{p4, "/Pictures/other.jpg"}});
-  // The lab's set, made by `safehold hashset import` from MD5s with a category.
-  std::string list = test::md5_file(p2) + ",cat1\n" + test::md5_file(p5) + ",cat1\n";
-  test::write_text(t / "indecent.txt", list);
-  fsys::path set = t / "lab-indecent.hst";
-  must_run(bin() + " hashset import --format text --name LABSET " +
-           shell_quote((t / "indecent.txt").string()) + " -o " + shell_quote(set.string()));
-  must_run(q(db, "hashset add lab-indecent " + shell_quote(set.string()) + " --category indecent"));
-  auto sets = json::parse(must_run(q(db, "hashset list --json")));
-  REQUIRE(sets.size() == 1);
-  CHECK(sets[0]["name"] == "lab-indecent");
-  CHECK(sets[0]["category"] == "indecent");
-  CHECK(sets[0]["set_name"] == "LABSET");
-  CHECK(sets[0]["path"] == set.string());
-  // A wrong category and a file that is no set are refused with one sentence.
-  auto bad = test::run(q(db, "hashset add x " + shell_quote(set.string()) + " --category bad"));
-  CHECK(bad.exit_code != 0);
-  CHECK(bad.err.find("--category 'bad' is not valid") != std::string::npos);
-  auto notset = test::run(
-      q(db, "hashset add x " + shell_quote((t / "indecent.txt").string()) + " --category other"));
-  CHECK(notset.exit_code != 0);
-  CHECK(notset.err.find("not a usable hash set file") != std::string::npos);
+  add_lab_set(db, p2, p5);
 
   must_run(q(db, "case add CASE-A --risk low"));
   must_run(q(db, "case add CASE-B --risk medium"));
