@@ -29,10 +29,10 @@ std::vector<std::string> field(const std::vector<json>& ms, const char* key) {
 }  // namespace
 
 TEST_CASE("chat: Google Voice iOS threadingStore: item types, threads, MMS, voicemail", "[chat]") {
-  TempDir ev("chat-ev"), out("chat-out");
+  TempDir work("chat-work"), ev("chat-ev"), out("chat-out");
   // The tables as iLEAPP's googleVoice test database (iOS 17) declares them (foreign keys left
   // out: sqlite3 does not enforce them here).
-  sqlite(ev / "threadingStore.sqlite", R"(
+  sqlite(work / "threadingStore.sqlite", R"(
 PRAGMA secure_delete=OFF;
 CREATE TABLE Participant(phoneNumberE164 TEXT NOT NULL, isBlocked INTEGER NOT NULL,
   PRIMARY KEY(phoneNumberE164));
@@ -82,8 +82,25 @@ INSERT INTO ThreadItem (threadItemKey, threadItemType, sortID, isUnread, message
 INSERT INTO MMSAttachmentInfo VALUES ('a05-1', 1, 'a05', 1, 0, 1);
 INSERT INTO FileAttachmentInfo VALUES ('IMG_0001.jpg', 48213, 'a05-1', 1);
 INSERT INTO Transcript VALUES ('a04', 1, 'Hi, call me back when you can.', 0.93, 0);
-DELETE FROM ThreadItem WHERE threadItemKey = 'a07';
 )");
+  // The row is deleted in WAL mode, and the database copied with its WAL while the connection is
+  // open (as from a running phone): the main file's page keeps the whole cell. A cell freed in
+  // place loses its first serial type (threadItemKey's) to the freeblock header, and the shared
+  // recovery cannot place the record without it (see docs/chat.md).
+  write_text(work / "del.py",
+             "import sqlite3, shutil, sys\n"
+             "src, dst = sys.argv[1], sys.argv[2]\n"
+             "con = sqlite3.connect(src)\n"
+             "con.execute('PRAGMA journal_mode=WAL')\n"
+             "con.execute('PRAGMA wal_autocheckpoint=0')\n"
+             "con.execute(\"DELETE FROM ThreadItem WHERE threadItemKey = 'a07'\")\n"
+             "con.commit()\n"
+             "shutil.copy(src, dst)\n"
+             "shutil.copy(src + '-wal', dst + '-wal')\n"
+             "con.close()\n");
+  must_run("python3 " + shell_quote((work / "del.py").string()) + " " +
+           shell_quote((work / "threadingStore.sqlite").string()) + " " +
+           shell_quote((ev / "threadingStore.sqlite").string()));
   auto run = extract(out.path(), {ev / "threadingStore.sqlite"});
   REQUIRE(run.results.size() == 1);
   CHECK(run.results[0].app == "google_voice");
@@ -104,7 +121,7 @@ DELETE FROM ThreadItem WHERE threadItemKey = 'a07';
   CHECK(live[0]["timestamp"] == "2024-01-08T18:48:05.857Z");
   CHECK(live[1]["timestamp"] == "2024-01-08T18:49:05Z");
   CHECK(live[1]["recipients"] == json::array({"+19195550101"}));
-  CHECK(live[2]["timestamp"] == "2024-01-08T18:50:00.25Z");
+  CHECK(live[2]["timestamp"] == "2024-01-08T18:50:00.250Z");
   CHECK(live[4]["conversation"] == "Soccer parents");
   CHECK(live[4]["attachments"] == json::array({"a05-1 (IMG_0001.jpg)"}));
   CHECK(live[5]["recipients"] == json::array({"+19195550102", "+19195550103"}));
@@ -115,6 +132,7 @@ DELETE FROM ThreadItem WHERE threadItemKey = 'a07';
   CHECK(rec[0]["sender"] == "+19195550101");
   CHECK(rec[0]["conversation"] == "+19195550101");
   CHECK(rec[0]["timestamp"] == "2024-01-08T18:56:40Z");
+  CHECK(rec[0]["recovered_from"] == "wal");
 }
 
 TEST_CASE("chat: Truth Social iOS ChatModel: HTML bodies, owner, events, attachments", "[chat]") {

@@ -47,18 +47,20 @@ TEST_CASE("chat: Tango tc.db: base64 payloads, text after the conversation id", 
   auto payload = [&](const std::string& text) {
     return base64(pb_varint(1, 7) + pb_bytes(2, conv) + pb_bytes(4, text) + pb_varint(9, 1));
   };
-  sqlite(ev / "tc.db", R"(
+  auto row = [&](const std::string& payload_sql, const char* rest) {
+    return "('" + conv + "', " + payload_sql + ", " + rest + ")";
+  };
+  sqlite(ev / "tc.db",
+         R"(
 PRAGMA secure_delete=OFF;
 CREATE TABLE messages (msg_id INTEGER PRIMARY KEY, conv_id TEXT, type INTEGER, payload TEXT,
   create_time INTEGER, direction INTEGER, status INTEGER);
-INSERT INTO messages (conv_id, type, payload, create_time, direction, status) VALUES
-  (')" + conv + "', 0, '" + payload("hey, are you coming tonight?") +
-                             R"(', 1612345600000, 1, 2),
-  (')" + conv + "', 0, '" + payload("yes! 8pm 🎉") +
-                             R"(', 1612345660000, 2, 2),
-  (')" + conv + "', 1, NULL, 1612345720000, 1, 2),
-  (')" + conv + "', 0, '" + payload("tango message then deleted") +
-                             R"(', 1612345780000, 1, 2);
+INSERT INTO messages (conv_id, payload, type, create_time, direction, status) VALUES
+)" + row("'" + payload("hey, are you coming tonight?") + "'", "0, 1612345600000, 1, 2") +
+             ",\n" + row("'" + payload("yes! 8pm 🎉") + "'", "0, 1612345660000, 2, 2") + ",\n" +
+             row("NULL", "1, 1612345720000, 1, 2") + ",\n" +
+             row("'" + payload("tango message then deleted") + "'", "0, 1612345780000, 1, 2") +
+             R"(;
 DELETE FROM messages WHERE create_time = 1612345780000;
 )");
   auto run = extract(out.path(), {ev / "tc.db"});
@@ -82,7 +84,7 @@ DELETE FROM messages WHERE create_time = 1612345780000;
 
 TEST_CASE("chat: Badoo ChatComDatabase: JSON payloads, is_incoming, partner names", "[chat]") {
   TempDir ev("chat-ev"), out("chat-out");
-  sqlite(ev / "ChatComDatabase", R"(
+  sqlite(ev / "ChatComDatabase", R"sql(
 PRAGMA secure_delete=OFF;
 CREATE TABLE conversation_info (user_id TEXT PRIMARY KEY, gender INTEGER, user_name TEXT,
   user_image_url TEXT, age INTEGER, user_photos TEXT, work TEXT, education TEXT,
@@ -97,42 +99,41 @@ INSERT INTO message (conversation_id, sender_id, recipient_id, created_timestamp
   ('606060601', 'zAgEAAQZ2NjA2MDYwMQ', 'zAgEAAQZ1MTUxNTE1MQ', 1612345600000,
    '{"text":"Hi! Nice photos"}', 'TEXT', 1),
   ('606060601', 'zAgEAAQZ1MTUxNTE1MQ', 'zAgEAAQZ2NjA2MDYwMQ', 1612345660000,
-   '{"text":"Thanks :)"
-}
-', ' TEXT', 0), ('606060601', 'zAgEAAQZ2NjA2MDYwMQ', 'zAgEAAQZ1MTUxNTE1MQ', 1612345720000,
-                 '{"url":"https://pcache.badoocdn.com/p506/20481/2/1/6/abc.jpg","width":720}',
-                 'IMAGE', 1),
-    ('606060601', 'zAgEAAQZ2NjA2MDYwMQ', 'zAgEAAQZ1MTUxNTE1MQ', 1612345780000,
-     '{"text":"Beach or mountains?","answer_own":"Mountains","answer_other":"Beach"}',
-     'QUESTION_GAME', 1),
-    ('606060601', 'zAgEAAQZ1MTUxNTE1MQ', 'zAgEAAQZ2NjA2MDYwMQ', 1612345840000,
-     '{"text":"badoo message then deleted"}', 'TEXT', 0);
+   '{"text":"Thanks :)"}', 'TEXT', 0),
+  ('606060601', 'zAgEAAQZ2NjA2MDYwMQ', 'zAgEAAQZ1MTUxNTE1MQ', 1612345720000,
+   '{"url":"https://pcache.badoocdn.com/p506/20481/2/1/6/abc.jpg","width":720}', 'IMAGE', 1),
+  ('606060601', 'zAgEAAQZ2NjA2MDYwMQ', 'zAgEAAQZ1MTUxNTE1MQ', 1612345780000,
+   '{"text":"Beach or mountains?","answer_own":"Mountains","answer_other":"Beach"}',
+   'QUESTION_GAME', 1),
+  ('606060601', 'zAgEAAQZ1MTUxNTE1MQ', 'zAgEAAQZ2NjA2MDYwMQ', 1612345840000,
+   '{"text":"badoo message then deleted"}', 'TEXT', 0);
 DELETE FROM message WHERE created_timestamp = 1612345840000;
-)");
+)sql");
   auto run = extract(out.path(), {ev / "ChatComDatabase"});
-REQUIRE(run.results.size() == 1);
-CHECK(run.results[0].app == "badoo");
-CHECK(run.results[0].reader == "badoo_android");
-CHECK(run.results[0].errors.empty());
-auto live = of_db(run, "db1");
-REQUIRE(live.size() == 4);
-CHECK(field(live, "body") ==
+  REQUIRE(run.results.size() == 1);
+  CHECK(run.results[0].app == "badoo");
+  CHECK(run.results[0].reader == "badoo_android");
+  CHECK(run.results[0].errors.empty());
+  auto live = of_db(run, "db1");
+  REQUIRE(live.size() == 4);
+  CHECK(
+      field(live, "body") ==
       std::vector<std::string>{"Hi! Nice photos", "Thanks :)", "<null>",
                                "Beach or mountains?\nOwn answer: Mountains\nOther answer: Beach"});
-CHECK(field(live, "kind") == std::vector<std::string>{"text", "text", "media", "text"});
-CHECK(field(live, "direction") ==
-      std::vector<std::string>{"received", "sent", "received", "received"});
-CHECK(live[0]["sender"] == "zAgEAAQZ2NjA2MDYwMQ (Lena)");
-CHECK(live[0]["conversation"] == "606060601 (Lena)");
-CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40Z");
-CHECK(live[1]["sender"] == "");
-CHECK(live[1]["recipients"] == json::array({"zAgEAAQZ2NjA2MDYwMQ (Lena)"}));
-CHECK(live[2]["attachments"] ==
-      json::array({"https://pcache.badoocdn.com/p506/20481/2/1/6/abc.jpg"}));
-auto rec = of_db(run, "db1", true);
-REQUIRE(rec.size() == 1);
-CHECK(rec[0]["body"] == "badoo message then deleted");
-CHECK(rec[0]["direction"] == "sent");
+  CHECK(field(live, "kind") == std::vector<std::string>{"text", "text", "media", "text"});
+  CHECK(field(live, "direction") ==
+        std::vector<std::string>{"received", "sent", "received", "received"});
+  CHECK(live[0]["sender"] == "zAgEAAQZ2NjA2MDYwMQ (Lena)");
+  CHECK(live[0]["conversation"] == "606060601 (Lena)");
+  CHECK(live[0]["timestamp"] == "2021-02-03T09:46:40Z");
+  CHECK(live[1]["sender"] == "");
+  CHECK(live[1]["recipients"] == json::array({"zAgEAAQZ2NjA2MDYwMQ (Lena)"}));
+  CHECK(live[2]["attachments"] ==
+        json::array({"https://pcache.badoocdn.com/p506/20481/2/1/6/abc.jpg"}));
+  auto rec = of_db(run, "db1", true);
+  REQUIRE(rec.size() == 1);
+  CHECK(rec[0]["body"] == "badoo message then deleted");
+  CHECK(rec[0]["direction"] == "sent");
 }
 
 TEST_CASE("chat: Tinder tinder-3.db: direction from the match's person, GIFs", "[chat]") {
@@ -188,7 +189,8 @@ DELETE FROM message WHERE id = 'm3';
 
 TEST_CASE("chat: Threema iOS ThreemaData: entities to kinds, groups, external media", "[chat]") {
   TempDir ev("chat-ev"), out("chat-out");
-  sqlite(ev / "ThreemaData.sqlite", R"(
+  sqlite(ev / "ThreemaData.sqlite",
+         R"(
 PRAGMA secure_delete=OFF;
 CREATE TABLE Z_PRIMARYKEY (Z_ENT INTEGER PRIMARY KEY, Z_NAME VARCHAR, Z_SUPER INTEGER, Z_MAX
   INTEGER);
@@ -213,8 +215,9 @@ INSERT INTO ZCONTACT (Z_PK, Z_ENT, ZIDENTITY, ZFIRSTNAME, ZLASTNAME, ZPUBLICNICK
   (1, 4, 'ECHOECHO', 'Anna', 'Berg', 'anna'), (2, 4, 'K3M5P7Q9', NULL, NULL, 'bergfex');
 INSERT INTO ZCONVERSATION (Z_PK, Z_ENT, ZCONTACT, ZGROUPNAME) VALUES (1, 5, 1, NULL),
   (2, 5, NULL, 'Wanderfreunde');
-INSERT INTO ZIMAGEDATA (Z_PK, Z_ENT, ZDATA) VALUES
-  (1, 10, x'02' || CAST('A1B2C3D4-0000-4000-8000-00000000CAFE' AS BLOB) || x'00');
+INSERT INTO ZIMAGEDATA (Z_PK, Z_ENT, ZDATA) VALUES (1, 10, )" +
+             sql_blob(std::string("\x02") + "A1B2C3D4-0000-4000-8000-00000000CAFE" + '\0') +
+             R"();
 INSERT INTO ZFILEDATA (Z_PK, Z_ENT, ZMESSAGE, ZDATA) VALUES (1, 7, 4, x'0125504446');
 INSERT INTO ZMESSAGE (Z_PK, Z_ENT, ZISOWN, ZCONVERSATION, ZSENDER, ZIMAGE, ZDATE, ZTEXT,
   ZCAPTION, ZFILENAME, ZLATITUDE, ZLONGITUDE) VALUES
