@@ -211,3 +211,41 @@ DELETE FROM ZMANAGEDEVENTBASE WHERE Z_PK = 6;
   CHECK(rec[0]["direction"] == "sent");
   CHECK(rec[0]["timestamp"] == "2024-07-22T17:16:40Z");
 }
+
+// iLEAPP's public test databases (abrignoni/iLEAPP 423798fa, admin/test/cases/data/googleVoice/
+// and truthSocial/ josh_ios17_ffs zips), when placed under $SAFEHOLD_FIXTURES/chat/ileapp/: they
+// are third-party files and not in the repository, so the test is skipped without them.
+TEST_CASE("chat: iLEAPP's Google Voice and Truth Social test databases, when present", "[chat]") {
+  auto fx = fixtures();
+  const char* names[] = {"threadingStore.sqlite", "ChatModel.sqlite", "ChatModel.sqlite-wal"};
+  for (auto n : names)
+    if (!fx || !std::filesystem::exists(*fx / "chat" / "ileapp" / n)) {
+      WARN("skipped: chat/ileapp/ fixtures (iLEAPP's test databases) not present");
+      return;
+    }
+  TempDir ev("chat-ev"), out("chat-out");
+  std::filesystem::create_directories(ev / "gv");
+  std::filesystem::create_directories(ev / "ts");
+  std::filesystem::copy_file(*fx / "chat" / "ileapp" / names[0], ev / "gv" / names[0]);
+  for (auto n : {names[1], names[2]})
+    std::filesystem::copy_file(*fx / "chat" / "ileapp" / n, ev / "ts" / n);
+  auto hashes = hash_dir(ev / "ts");
+  auto run = extract(out.path(), {ev / "gv" / names[0], ev / "ts" / names[1]});
+  REQUIRE(run.results.size() == 2);
+  CHECK(run.results[0].reader == "google_voice_ios");
+  CHECK(run.results[0].messages == 153);
+  CHECK(run.results[0].recovered == 1);
+  CHECK(run.results[1].reader == "truth_social_ios");
+  CHECK(run.results[1].messages == 52);
+  CHECK(run.results[1].recovered == 34);
+  auto gv = of_db(run, "db1", true);
+  REQUIRE(gv.size() == 1);
+  CHECK(gv[0]["body"] == "Here is your bad message. Take care to delete it.");
+  CHECK(gv[0]["sender"] == "+19104773625");
+  CHECK(gv[0]["timestamp"] == "2024-02-27T16:14:38.795Z");
+  auto ts = of_db(run, "db2");
+  REQUIRE(ts.size() == 18);
+  CHECK(ts[5]["body"] == "What’s up?!  Again. 🤣");
+  CHECK(ts[5]["direction"] == "sent");
+  check_unchanged(ev / "ts", hashes);
+}
