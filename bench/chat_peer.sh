@@ -17,7 +17,7 @@ RUNS=${RUNS:-3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/safehold-chat-peer-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 # Message artefacts of ALEAPP (not contacts, call logs or metadata).
-MSG='SMS Messages|MMS Messages|WhatsApp - Messages|WhatsApp - One To One Messages|WhatsApp - Group Messages|Kik Messages|Text Now - Messages|Viber - Messages|GoogleMessages|Line - Messages'
+MSG='SMS Messages|MMS Messages|WhatsApp - Messages|WhatsApp - One To One Messages|WhatsApp - Group Messages|Kik Messages|Text Now - Messages|Viber - Messages|GoogleMessages|Line - Messages|tangomessage|Badoo - Messages|Tinder - Messages'
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 now() { date +%s.%N; }
 printf '%-14s %10s %10s %8s | %-40s\n' database safehold_s aleapp_s ratio "messages: safehold live+recovered / aleapp"

@@ -121,6 +121,13 @@ std::unique_ptr<Reader> make_line_reader();
 std::unique_ptr<Reader> make_textnow_reader();
 std::unique_ptr<Reader> make_telegram_ios_reader();
 std::unique_ptr<Reader> make_instagram_reader();
+std::unique_ptr<Reader> make_google_voice_reader();
+std::unique_ptr<Reader> make_truth_social_reader();
+std::unique_ptr<Reader> make_tango_reader();
+std::unique_ptr<Reader> make_badoo_reader();
+std::unique_ptr<Reader> make_tinder_reader();
+std::unique_ptr<Reader> make_threema_reader();
+std::unique_ptr<Reader> make_wickr_reader();
 std::unique_ptr<Reader> make_generic_reader();
 
 // The best reader for a schema, or nullptr.

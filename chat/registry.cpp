@@ -10,7 +10,9 @@ std::vector<ReaderFactory>& reader_registry() {
       make_viber_reader,        make_signal_desktop_reader, make_snapchat_reader,
       make_discord_reader,      make_kik_android_reader,    make_line_reader,
       make_textnow_reader,      make_telegram_ios_reader,   make_instagram_reader,
-      make_generic_reader};
+      make_google_voice_reader, make_truth_social_reader,   make_tango_reader,
+      make_badoo_reader,        make_tinder_reader,         make_threema_reader,
+      make_wickr_reader,        make_generic_reader};
   return registry;
 }
 
