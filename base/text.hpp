@@ -13,6 +13,8 @@ size_t decode_utf8(std::string_view s, size_t i, char32_t& cp);
 
 // Strict UTF-8 check, fast on ASCII runs.
 bool strict_utf8(std::string_view s);
+// Appends code point cp as UTF-8; a surrogate or a value beyond U+10FFFF becomes U+FFFD.
+void append_utf8(std::string& out, char32_t cp);
 
 // Replaces each invalid UTF-8 byte with U+FFFD.
 std::string valid_utf8(std::string_view s);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/text.hpp"
 #include "chat/reader.hpp"
 
 namespace safehold::chat {
@@ -22,25 +23,6 @@ uint64_t be_uint(const uint8_t* p, size_t n) {
   uint64_t v = 0;
   for (size_t k = 0; k < n; ++k) v = (v << 8) | p[k];
   return v;
-}
-
-// Appends code point cp as UTF-8.
-void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 class BplistParser {
@@ -157,12 +139,12 @@ class BplistParser {
           if (u >= 0xD800 && u < 0xDC00 && k + 1 < len) {
             uint32_t v = static_cast<uint32_t>(be_uint(p_ + pos + 2 * k + 2, 2));
             if (v >= 0xDC00 && v < 0xE000) {
-              put_utf8(out.s, 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00));
+              base::append_utf8(out.s, 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00));
               ++k;
               continue;
             }
           }
-          put_utf8(out.s, (u >= 0xD800 && u < 0xE000) ? 0xFFFD : u);
+          base::append_utf8(out.s, (u >= 0xD800 && u < 0xE000) ? 0xFFFD : u);
         }
         return true;
       }

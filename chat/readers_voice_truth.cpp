@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/text.hpp"
 #include "chat/reader.hpp"
 
 namespace safehold::chat {
@@ -136,23 +137,9 @@ class GoogleVoiceReader : public Reader {
 // ---- Truth Social iOS -----------------------------------------------------------------------
 // HTML message body to text as iLEAPP's _html_to_text does: paragraph breaks and <br> to new
 // lines, tags removed, entities decoded, no-break spaces to spaces, surrounding space trimmed.
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+// A character reference's code point as UTF-8 (&#0; is U+FFFD, as HTML says).
+void append_reference(std::string& out, uint32_t cp) {
+  base::append_utf8(out, cp == 0 ? 0xFFFD : cp);
 }
 
 // One entity at s[i] == '&': appends its character and returns the length consumed, or 0.
@@ -164,7 +151,7 @@ size_t decode_entity(std::string_view s, size_t i, std::string& out) {
       {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xA0}};
   for (auto& [n, cp] : named)
     if (name == n) {
-      append_utf8(out, cp);
+      append_reference(out, cp);
       return end - i + 1;
     }
   if (name.size() < 2 || name[0] != '#') return 0;
@@ -180,7 +167,7 @@ size_t decode_entity(std::string_view s, size_t i, std::string& out) {
     if (d < 0) return 0;
     cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(d);
   }
-  append_utf8(out, cp);
+  append_reference(out, cp);
   return end - i + 1;
 }
 

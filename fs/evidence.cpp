@@ -15,7 +15,7 @@
 #include "fs/internal/ewf_chunks.hpp"
 #include "fs/internal/fat_orphans.hpp"
 #include "fs/internal/tree.hpp"
-#include "fs/internal/tsk_runs.hpp"
+#include "fs/internal/tsk_bounds.hpp"
 
 namespace safehold::fs {
 

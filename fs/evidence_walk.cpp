@@ -10,7 +10,7 @@
 #include "fs/internal/ewf_chunks.hpp"
 #include "fs/internal/exfat_times.hpp"
 #include "fs/internal/fat_orphans.hpp"
-#include "fs/internal/tsk_runs.hpp"
+#include "fs/internal/tsk_bounds.hpp"
 
 namespace safehold::fs {
 
@@ -220,7 +220,9 @@ std::optional<Problem> Evidence::read_stream(
   if (delivered) *delivered = 0;
   tsk_error_reset();
   TSK_FS_FILE* f = tsk_fs_file_open_meta(h.fs, nullptr, static_cast<TSK_INUM_T>(inode));
-  if (!f) return Problem{where, "cannot open file: " + take_tsk_error(), info.offset};
+  if (!f)
+    return Problem{where, "cannot open file: " + detail::tsk_refusal().value_or(take_tsk_error()),
+                   info.offset};
   std::unique_ptr<TSK_FS_FILE, decltype(&tsk_fs_file_close)> owner(f, &tsk_fs_file_close);
   if (!f->meta) return Problem{where, "file has no metadata", info.offset};
   uint64_t size = f->meta->size > 0 ? static_cast<uint64_t>(f->meta->size) : 0;
@@ -251,7 +253,10 @@ std::optional<Problem> Evidence::read_stream(
                     : tsk_fs_file_read(f, static_cast<TSK_OFF_T>(off), buf.get(), want,
                                        TSK_FS_FILE_READ_FLAG_NONE);
     if (n <= 0) {
-      std::string why = take_tsk_error();
+      // Safehold's refusal of a hostile size, when there was one: libtsk's last error is then
+      // only where it gave up.
+      std::string why = detail::tsk_refusal().value_or(take_tsk_error());
+      tsk_error_reset();
       return Problem{where,
                      "content unreadable at file offset " + std::to_string(off) +
                          (why.empty() ? "" : ": " + why),

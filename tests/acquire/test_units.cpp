@@ -67,7 +67,7 @@ TEST_CASE("chunk compressor: zlib streams that inflate back, stored chunks with 
 }
 
 TEST_CASE(
-    "chunk compressor: Adler-32 equals zlib's; random-looking chunks are stored, half-random ones "
+    "chunk compressor: Adler-32 equals zlib's, random-looking chunks are stored, half-random ones "
     "compressed",
     "[acquire]") {
   std::mt19937 g(9);

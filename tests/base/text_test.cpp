@@ -51,7 +51,8 @@ TEST_CASE("csv_cell is RFC 4180 and never a formula unless told to keep them", "
   CHECK(row == "a,'=1+1");
 }
 
-TEST_CASE("markup_escape xml keeps DFXML's escaping: \\xNN for controls and bad bytes", "[base]") {
+TEST_CASE("markup_escape xml keeps DFXML's escaping: hex escapes for controls and bad bytes",
+          "[base]") {
   CHECK(xml(std::string("a<b\x01&\xff", 6)) == "a&lt;b\\x01&amp;\\xff");
   CHECK(xml("it's \"q\" > \\") == "it's &quot;q&quot; &gt; \\x5c");
   CHECK(xml("caf\xc3\xa9") == "caf\xc3\xa9");

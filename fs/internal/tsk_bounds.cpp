@@ -1,7 +1,7 @@
 // Two libtsk 4.11 (Debian 12's libtsk19) functions replaced by Safehold's own, bound in place of
 // the library's by ELF symbol interposition: fs/CMakeLists.txt exports them from every executable
 // that links safehold_fs, and libtsk calls both through its PLT, so the dynamic linker binds its
-// calls here. tests/fs/test_tsk_runs.cpp checks the binding and the behaviour.
+// calls here. tests/fs/test_tsk_bounds.cpp checks the binding and the behaviour.
 //
 // tsk_fs_attr_append_run: libtsk 4.11.1 never advances `nrd.run_end` past the first run, so every
 // append walks the run list from its head and mapping a file of n runs costs n²/2 steps. A 180 KB
@@ -19,16 +19,35 @@
 // KiB-block triple indirect map names 2^30 blocks). When the offending run was a map's last, no
 // allocation of that map follows: fs/evidence.cpp clears the refusal around each of its libtsk
 // calls (tsk_runs_reset), so it cannot land on another file's map.
-#include "fs/internal/tsk_runs.hpp"
+#include "fs/internal/tsk_bounds.hpp"
 
 #include <tsk/libtsk.h>
 
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 namespace {
+
+// 1 GiB: far above what libtsk needs for any structure of a real filesystem.
+constexpr size_t kMaxTskAlloc = size_t{1} << 30;
+
+// The last refusal since tsk_runs_reset, kept because libtsk may overwrite its own error on the
+// way out ("Null list pointer").
+thread_local std::string t_last_refusal;
+
+bool refuse_size(const char* who, size_t len) {
+  if (len <= kMaxTskAlloc) return false;
+  t_last_refusal = std::string(who) + ": " + std::to_string(len) +
+                   " bytes requested, more than Safehold lets libtsk allocate (1 GiB): a size read "
+                   "from damaged or crafted evidence";
+  tsk_error_reset();
+  tsk_error_set_errno(TSK_ERR_AUX_MALLOC);
+  tsk_error_set_errstr("%s", t_last_refusal.c_str());
+  return true;
+}
 
 // 4,194,304 runs: about 200 MB of TSK run records; a real file this fragmented is beyond belief.
 constexpr uint64_t kMaxRuns = uint64_t{1} << 22;
@@ -74,13 +93,16 @@ void check(const TSK_FS_INFO* fs, const TSK_FS_ATTR* attr, const TSK_FS_ATTR_RUN
     t_refuse = "inode " + inode() + ": block " + std::to_string(run->addr) +
                " of its block map lies beyond the filesystem's last block " +
                std::to_string(fs->last_block) + " (a damaged or crafted inode)";
+    t_last_refusal = t_refuse;
     return;
   }
   uint64_t limit = kMaxRuns;
   if (fs && fs->block_count < (kMaxRuns - 2) / 2) limit = 2 * fs->block_count + 2;
-  if (runs > limit)
+  if (runs > limit) {
     t_refuse = "inode " + inode() + ": its block map has more than " + std::to_string(limit) +
                " runs, more than the filesystem can hold (a damaged or crafted inode)";
+    t_last_refusal = t_refuse;
+  }
 }
 
 }  // namespace
@@ -119,20 +141,42 @@ extern "C" TSK_FS_ATTR_RUN* tsk_fs_attr_run_alloc() {
     t_refuse.clear();
     return nullptr;
   }
-  // libtsk's own: tsk_malloc, i.e. zeroed memory that libtsk frees with free().
-  auto* run = static_cast<TSK_FS_ATTR_RUN*>(std::calloc(1, sizeof(TSK_FS_ATTR_RUN)));
-  if (run == nullptr) {
+  // libtsk's own: zeroed memory from tsk_malloc, which libtsk frees with free().
+  return static_cast<TSK_FS_ATTR_RUN*>(tsk_malloc(sizeof(TSK_FS_ATTR_RUN)));
+}
+
+extern "C" void* tsk_malloc(size_t len) {
+  if (refuse_size("tsk_malloc", len)) return nullptr;
+  void* p = std::calloc(1, len);  // libtsk's own: malloc, then memset to zero
+  if (p == nullptr) {
     tsk_error_reset();
     tsk_error_set_errno(TSK_ERR_AUX_MALLOC);
-    tsk_error_set_errstr("tsk_fs_attr_run_alloc: out of memory");
+    tsk_error_set_errstr("tsk_malloc: out of memory (%zu requested)", len);
   }
-  return run;
+  return p;
+}
+
+extern "C" void* tsk_realloc(void* ptr, size_t len) {
+  if (refuse_size("tsk_realloc", len)) return nullptr;  // ptr stays the caller's, as on failure
+  void* p = std::realloc(ptr, len);
+  if (p == nullptr) {
+    tsk_error_reset();
+    tsk_error_set_errno(TSK_ERR_AUX_MALLOC);
+    tsk_error_set_errstr("tsk_realloc: out of memory (%zu requested)", len);
+  }
+  return p;
 }
 
 namespace safehold::fs::detail {
 
 void tsk_runs_reset() {
   t_refuse.clear();
+  t_last_refusal.clear();
+}
+
+std::optional<std::string> tsk_refusal() {
+  if (t_last_refusal.empty()) return std::nullopt;
+  return t_last_refusal;
 }
 
 }  // namespace safehold::fs::detail

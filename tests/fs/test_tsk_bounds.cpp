@@ -1,16 +1,17 @@
-// fs/internal/tsk_runs.cpp: Safehold's tsk_fs_attr_append_run and tsk_fs_attr_run_alloc are the
+// fs/internal/tsk_bounds.cpp: Safehold's tsk_fs_attr_append_run and tsk_fs_attr_run_alloc are the
 // ones libtsk's own calls reach; a fragmented ext2 file made by debugfs maps and reads exactly as
 // TSK's icat gives it; the fuzzing finding with a 3.2 GB garbage block map is refused, named, not
 // mapped.
 #include <dlfcn.h>
 #include <tsk/libtsk.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 
 #include "base/hash.hpp"
 #include "fs/evidence.hpp"
-#include "fs/internal/tsk_runs.hpp"
+#include "fs/internal/tsk_bounds.hpp"
 #include "tests/common/support.hpp"
 
 using namespace safehold;
@@ -36,7 +37,8 @@ fs::FileEntry find(fs::Evidence& ev, const std::string& path) {
 TEST_CASE("libtsk's calls bind to Safehold's run list functions", "[fs]") {
   void* lib = dlopen("libtsk.so.19", RTLD_NOW | RTLD_NOLOAD);
   REQUIRE(lib != nullptr);
-  for (const char* name : {"tsk_fs_attr_append_run", "tsk_fs_attr_run_alloc"}) {
+  for (const char* name :
+       {"tsk_fs_attr_append_run", "tsk_fs_attr_run_alloc", "tsk_malloc", "tsk_realloc"}) {
     INFO(name);
     void* bound = dlsym(RTLD_DEFAULT, name);  // what libtsk's PLT resolves to
     void* library_own = dlsym(lib, name);
@@ -47,6 +49,24 @@ TEST_CASE("libtsk's calls bind to Safehold's run list functions", "[fs]") {
   CHECK(dlsym(RTLD_DEFAULT, "tsk_fs_attr_append_run") ==
         reinterpret_cast<void*>(&tsk_fs_attr_append_run));
   dlclose(lib);
+}
+
+TEST_CASE("libtsk's allocations are zeroed and bounded at 1 GiB", "[fs]") {
+  auto* p = static_cast<unsigned char*>(tsk_malloc(4096));
+  REQUIRE(p != nullptr);
+  CHECK(std::all_of(p, p + 4096, [](unsigned char c) { return c == 0; }));
+  p = static_cast<unsigned char*>(tsk_realloc(p, 8192));
+  REQUIRE(p != nullptr);
+  CHECK(tsk_realloc(p, (size_t{1} << 30) + 1) == nullptr);  // p is still the caller's
+  CHECK(std::string(tsk_error_get_errstr()) ==
+        "tsk_realloc: 1073741825 bytes requested, more than Safehold lets libtsk allocate (1 GiB): "
+        "a size read from damaged or crafted evidence");
+  free(p);
+  CHECK(tsk_malloc(size_t{1} << 57) == nullptr);
+  CHECK(std::string(tsk_error_get_errstr()) ==
+        "tsk_malloc: 144115188075855872 bytes requested, more than Safehold lets libtsk allocate "
+        "(1 GiB): a size read from damaged or crafted evidence");
+  tsk_error_reset();
 }
 
 TEST_CASE("the run list keeps its tail and offsets", "[fs]") {
@@ -131,8 +151,8 @@ TEST_CASE("a block map beyond the filesystem is refused and named, not built", "
   REQUIRE(found.count(19));
   CHECK(found[18].size == 2164260864u);
   CHECK(found[19].size == 3238002688u);
-  // libtsk names them "deleted" (unallocated inodes) around Safehold's sentence. Inode 18's map
-  // holds a sign-extended garbage block; inode 19's stays inside the filesystem but alternates.
+  // Inode 18's map holds a sign-extended garbage block; inode 19's stays inside the filesystem but
+  // alternates. Safehold's sentence, not libtsk's wrapper ("Error recovering deleted file").
   const std::map<uint64_t, std::string> why = {
       {18,
        "block 18446744071729840128 of its block map lies beyond the filesystem's last block 255"},
@@ -145,9 +165,30 @@ TEST_CASE("a block map beyond the filesystem is refused and named, not built", "
         0, inode, [](std::span<const std::byte>) { return true; }, &delivered);
     REQUIRE(problem);
     CHECK(problem->where == "fs 0 inode " + std::to_string(inode));
-    CHECK(problem->message ==
-          "content unreadable at file offset 0: Error recovering deleted file (inode " +
-              std::to_string(inode) + ": " + cause + " (a damaged or crafted inode))");
+    CHECK(problem->message == "content unreadable at file offset 0: inode " +
+                                  std::to_string(inode) + ": " + cause +
+                                  " (a damaged or crafted inode)");
     CHECK(delivered == 0);
   }
+}
+
+TEST_CASE("an inode whose size libtsk would allocate is refused and named", "[fs]") {
+  // fs/fuzz/findings/ext2-inode-size-2e57.img (a libFuzzer finding): inode 32 claims
+  // 144,115,188,162,330,624 bytes, which libtsk 4.11 tries to allocate and zero on a read.
+  const fsys::path img =
+      fsys::path(test::source_dir()) / "fs/fuzz/findings/ext2-inode-size-2e57.img";
+  auto ev = fs::Evidence::open(img);
+  std::map<uint64_t, fs::FileEntry> found;
+  ev->walk(0, [&](const fs::FileEntry& e) {
+    found[e.inode] = e;
+    return true;
+  });
+  REQUIRE(found.count(32));
+  CHECK(found[32].size == 144115188162330624u);
+  auto problem = ev->read_file(0, 32, [](std::span<const std::byte>) { return true; });
+  REQUIRE(problem);
+  CHECK(problem->where == "fs 0 inode 32");
+  CHECK(problem->message ==
+        "content unreadable at file offset 0: tsk_malloc: 144115188162330624 bytes requested, more "
+        "than Safehold lets libtsk allocate (1 GiB): a size read from damaged or crafted evidence");
 }
