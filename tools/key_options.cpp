@@ -41,6 +41,13 @@ void add_key_options(CLI::App* cmd, KeyArgs& a) {
 size_t locked_volumes(const fs::Evidence& ev, const std::string& path) {
   size_t n = 0;
   for (const fs::Volume& v : ev.volumes()) {
+    if (!v.unreadable.empty()) {  // recognised (LVM) but not readable
+      std::cerr << "safehold: " << base::printable(path) << ": volume " << v.index << " ("
+                << base::printable(v.description) << ") " << base::printable(v.unreadable)
+                << ": its files were not examined\n";
+      ++n;
+      continue;
+    }
     if (!v.encryption || v.encryption->unlocked) continue;
     const auto& e = *v.encryption;
     std::cerr << "safehold: " << base::printable(path) << ": volume " << v.index

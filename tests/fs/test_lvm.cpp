@@ -1,0 +1,214 @@
+// fs/: issue 18 item 2, LVM2 volume groups. Physical volumes are made at test time by LVM's own
+// tools on loop devices with activation off (tests/fs/make_lvm.sh: pvcreate, vgcreate, lvcreate,
+// lvextend; no device-mapper), and the logical volumes' filesystems (ext4 by mkfs.ext4 -d, FAT by
+// mkfs.fat and mcopy) written into their extents at the offsets pvs/lvs report. A logical volume
+// grown by lvextend after another was made lies in two separate extents: it must list exactly
+// what its filesystem image lists, its files' byte runs must point at their bytes in the image,
+// and carve must find its JPEG. A physical volume missing from the image and damaged metadata
+// are one sentence each, exit 2.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "base/json.hpp"
+#include "tests/common/support.hpp"
+
+using namespace safehold;
+using test::must_run;
+using test::shell_quote;
+namespace fsys = std::filesystem;
+
+namespace {
+
+std::string q(const fsys::path& p) {
+  return shell_quote(p.string());
+}
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+Run sh(const std::string& args) {
+  auto r = test::run(shell_quote(test::safehold_binary()) + " " + args);
+  return {r.exit_code, r.out, r.err};
+}
+
+// The fixtures of tests/fs/make_lvm.sh in `dir`; false (the test skipped, said) when loop
+// devices cannot be made here (not root).
+bool make_fixtures(const test::TempDir& dir, const std::string& vg) {
+  if (::geteuid() != 0 || test::run("command -v pvcreate losetup").exit_code != 0) {
+    WARN("skipped: LVM fixtures need root and losetup (loop devices)");
+    return false;
+  }
+  must_run("bash " + q(fsys::path(test::source_dir()) / "tests/fs/make_lvm.sh") + " " +
+           q(dir.path()) + " " + vg);
+  return true;
+}
+
+// `ls` of a filesystem image, its lines renumbered as filesystem `index` of another image.
+std::string ls_as(const fsys::path& img, int index) {
+  auto r = sh("ls " + q(img));
+  REQUIRE(r.code == 0);
+  std::istringstream in(r.out);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    REQUIRE(line.size() > 2);
+    REQUIRE(line[1] == '0');
+    out += line.substr(0, 1) + std::to_string(index) + line.substr(2) + "\n";
+  }
+  return out;
+}
+
+// The bytes a listed file's byte runs point at in the image.
+std::string bytes_at_runs(const fsys::path& img, const nlohmann::json& entry) {
+  std::ifstream in(img, std::ios::binary);
+  std::string out;
+  for (const auto& r : entry["byte_runs"]) {
+    std::string b(r["len"].get<size_t>(), '\0');
+    in.seekg(r["img_offset"].get<std::streamoff>());
+    in.read(b.data(), static_cast<std::streamsize>(b.size()));
+    REQUIRE(in.gcount() == static_cast<std::streamsize>(b.size()));
+    out += b;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("issue 18: LVM logical volumes are listed, read and carved", "[fs][lvm]") {
+  test::TempDir dir("safehold-lvm");
+  const std::string vg = "shtest" + std::to_string(::getpid());
+  if (!make_fixtures(dir, vg)) return;
+  CHECK(test::read_text(dir / "layout.txt") == "lvone 0 0 1\nlvone 2 3 3\nlvtwo 0 2 2\n");
+  const std::string expected = ls_as(dir / "lvone.fs", 0) + ls_as(dir / "lvtwo.fs", 1);
+  REQUIRE(expected.find("/big.bin") != std::string::npos);
+
+  for (const auto& [img, pv_start] :
+       {std::pair{dir / "pv.img", uint64_t{0}}, std::pair{dir / "disk.img", uint64_t{1048576}}}) {
+    INFO(img.filename().string());
+    auto ls = sh("ls " + q(img));
+    CHECK(ls.code == 0);
+    CHECK(ls.err == "");
+    CHECK(ls.out == expected);
+
+    auto info = sh("info --json " + q(img));
+    REQUIRE(info.code == 0);
+    auto j = nlohmann::json::parse(info.out);
+    const size_t first = pv_start ? 1 : 0;  // the MBR's partition 1 is volume 1
+    const auto& vols = j["volumes"];
+    REQUIRE(vols.size() == first + 3);
+    CHECK(vols[first]["description"].get<std::string>().find(
+              " (LVM physical volume pv0 of volume group " + vg + ")") != std::string::npos);
+    // lvone: 12 MiB from the first extent (1 MiB into the PV); lvtwo: extent 2.
+    CHECK(vols[first + 1] == nlohmann::json({{"index", first + 1},
+                                             {"start", pv_start + 1048576},
+                                             {"length", 12582912},
+                                             {"kind", "logical"},
+                                             {"description", "LVM logical volume " + vg + "/lvone"},
+                                             {"scheme", "lvm"}}));
+    CHECK(vols[first + 2] == nlohmann::json({{"index", first + 2},
+                                             {"start", pv_start + 9437184},
+                                             {"length", 4194304},
+                                             {"kind", "logical"},
+                                             {"description", "LVM logical volume " + vg + "/lvtwo"},
+                                             {"scheme", "lvm"}}));
+    CHECK(j["volume_scheme"] == (pv_start ? "dos" : "lvm"));
+    REQUIRE(j["filesystems"].size() == 2);
+    CHECK(j["filesystems"][0]["type"] == "ext4");
+    CHECK(j["filesystems"][0]["offset"] == pv_start + 1048576);
+    CHECK(j["filesystems"][1]["type"] == "fat12");
+    CHECK(j["filesystems"][1]["offset"] == pv_start + 9437184);
+
+    // Every file's byte runs point at its bytes in the image (big.bin crosses from lvone's
+    // first extent to its second, 4 MiB further on).
+    auto lsj = sh("ls --json " + q(img));
+    REQUIRE(lsj.code == 0);
+    std::istringstream lines(lsj.out);
+    int checked = 0;
+    for (std::string line; std::getline(lines, line);) {
+      auto e = nlohmann::json::parse(line);
+      if (e["type"] != "file" || e["size"] == 0) continue;
+      const fsys::path src =
+          dir / (e["filesystem"] == 0 ? "src1" : "src2") / e["path"].get<std::string>().substr(1);
+      if (!fsys::exists(src)) continue;  // lost+found and the like
+      INFO(e["path"]);
+      std::string content = bytes_at_runs(img, e);
+      content.resize(e["size"].get<size_t>());
+      CHECK(content == test::read_text(src));
+      if (e["path"] == "/big.bin") CHECK(e["byte_runs"].size() >= 2);
+      ++checked;
+    }
+    CHECK(checked == 4);  // big.bin, a.txt, the JPEG, B.TXT
+
+    const fsys::path out = dir / ("carve-" + img.stem().string());
+    auto carve = sh("carve --json " + q(img) + " -o " + q(out));
+    CHECK(carve.code == 0);
+    bool found = false;
+    std::istringstream report(test::read_text(out / "report.jsonl"));
+    for (std::string line; std::getline(report, line);) {
+      auto a = nlohmann::json::parse(line);
+      if (a.value("path", "") == "/DCIM/IMG_0001.jpg") {
+        found = true;
+        CHECK(a["sha256"] == test::sha256_file(dir / "src1/DCIM/IMG_0001.jpg"));
+      }
+    }
+    CHECK(found);
+    auto s = nlohmann::json::parse(test::read_text(out / "summary.json"));
+    CHECK(s["complete"] == true);
+  }
+}
+
+TEST_CASE("issue 18: an LVM physical volume missing, LVM metadata damaged", "[fs][lvm]") {
+  test::TempDir dir("safehold-lvm-bad");
+  const std::string vg = "shbad" + std::to_string(::getpid());
+  if (!make_fixtures(dir, vg)) return;
+  std::string uuid = test::read_text(dir / "other-uuid.txt");
+  while (!uuid.empty() && uuid.back() == '\n') uuid.pop_back();
+  REQUIRE(uuid.size() == 38);
+
+  // half.img: lvhere (on this PV) is read, lvthere (on the missing one) is named.
+  const std::string half = (dir / "half.img").string();
+  const std::string why = "cannot be read: it lies on physical volume pv1 (UUID " + uuid +
+                          "), which is not in this image";
+  auto ls = sh("ls " + q(half));
+  CHECK(ls.code == 2);
+  CHECK(ls.out == ls_as(dir / "lvtwo.fs", 0));
+  CHECK(ls.err == "safehold: volume 2 (LVM logical volume " + vg + "b/lvthere): " + why +
+                      "\nsafehold: " + half + ": volume 2 (LVM logical volume " + vg +
+                      "b/lvthere) " + why + ": its files were not examined\n");
+  auto info = sh("info --json " + q(half));
+  CHECK(info.code == 2);
+  CHECK(nlohmann::json::parse(info.out)["volumes"][2]["unreadable"] == why);
+  auto carve = sh("carve --json " + q(half) + " -o " + q(dir / "half"));
+  CHECK(carve.code == 2);
+  // Its sectors (the metadata, the missing LV's nothing, free extents) are carved raw.
+  CHECK(nlohmann::json::parse(test::read_text(dir / "half" / "summary.json"))["bytes_read"] ==
+        12582912);
+
+  // Damaged metadata: one byte of the metadata text flipped (its checksum then fails), and the
+  // metadata area's header signature overwritten.
+  must_run("cd " + q(dir.path()) + " && cp pv.img text.img && cp disk.img hdr.img" +
+           " && printf X | dd of=text.img bs=1 seek=$((4096+512+2)) conv=notrunc status=none" +
+           " && printf XXXX | dd of=hdr.img bs=1 seek=$((1048576+4096+8)) conv=notrunc " +
+           "status=none");
+  const std::string text = (dir / "text.img").string();
+  auto t = sh("ls " + q(text));
+  CHECK(t.code == 2);
+  CHECK(t.out == "");
+  CHECK(t.err == "safehold: " + text +
+                     " image: is an LVM physical volume whose metadata cannot be read: its "
+                     "metadata text's checksum does not match\n");
+  const std::string hdr = (dir / "hdr.img").string();
+  auto h = sh("info " + q(hdr));
+  CHECK(h.code == 2);
+  CHECK(h.err == "safehold: " + hdr +
+                     ": volume 1 (Linux Logical Volume Manager (0x8e)) is an LVM physical "
+                     "volume whose metadata cannot be read: its metadata area header has no LVM2 "
+                     "signature: its files were not examined\n");
+  CHECK(h.out.find("Problem: volume 1 (Linux Logical Volume Manager (0x8e)): " + hdr +
+                   " volume 1 (Linux Logical Volume Manager (0x8e)): is an LVM physical volume "
+                   "whose metadata cannot be read: its metadata area header has no LVM2 "
+                   "signature\n") != std::string::npos);
+}
