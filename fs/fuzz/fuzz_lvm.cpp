@@ -32,8 +32,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const EvidenceError&) {
   }
+  // The text alone, then as this PV's group (its first physical volume taken as this one, so
+  // that the logical volumes' segments are reached without the checksums in the way).
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
-    lvm::meta::parse(std::string_view(reinterpret_cast<const char*>(data), size));
+    const auto root = lvm::meta::parse(text);
+    std::string id;
+    for (const auto& s : root.sections)
+      if (const auto* pvs = s->section("physical_volumes"); pvs && !pvs->sections.empty())
+        id = pvs->sections.front()->text("id").value_or("");
+    id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
+    for (const auto& lv : lvm::group_from_text(text, id, 1 << 20, kVolume).volumes)
+      lvm::to_image(lv.extents, 0, 0, lv.size);
   } catch (const std::runtime_error&) {
   }
   return 0;

@@ -29,6 +29,10 @@ if [ "$(id -u)" = 0 ] && command -v pvcreate >/dev/null; then
       lvextend --config "$cfg" -L +4M "$vg/a"; } >/dev/null 2>&1 || true
     losetup -d "$loop"
     head -c 65536 "$pv" >"$seeds/lvm/pv"
+    # The current metadata text alone (its offset: the area header's first raw location).
+    at=$(od -An -tu8 -j $((4096 + 40)) -N8 "$pv" | tr -d ' ')
+    len=$(od -An -tu8 -j $((4096 + 48)) -N8 "$pv" | tr -d ' ')
+    tail -c +$((4096 + at + 1)) "$pv" | head -c "$len" >"$seeds/lvm/text"
   fi
   rm -f "$pv"
 fi

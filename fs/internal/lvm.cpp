@@ -251,6 +251,14 @@ bool contiguous(const LogicalVolume& lv) {
   return !lv.extents.empty();
 }
 
+Group group_from_text(std::string_view text, const std::string& pv_uuid, uint64_t pe_start,
+                      uint64_t size) {
+  Label l;
+  l.uuid = pv_uuid;
+  l.data_offset = pe_start;
+  return to_group(meta::parse(text), l, size);
+}
+
 bool is_physical_volume(const ReadFn& read, uint64_t size) {
   return read_label(read, size).has_value();
 }

@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fs/image.hpp"
@@ -54,6 +55,12 @@ bool is_physical_volume(const ReadFn& read, uint64_t size);
 // Reads the volume group a physical volume of `size` bytes belongs to. Throws EvidenceError
 // naming `name` when the label or metadata is damaged or impossible.
 Group read_group(const ReadFn& read, uint64_t size, const std::string& name);
+
+// The volume group LVM2 metadata text describes, for the physical volume of that UUID (32
+// characters, no dashes) whose data starts at byte pe_start of its `size` bytes. Throws
+// std::runtime_error naming what is wrong. Exposed for fuzzing (read_group uses it).
+Group group_from_text(std::string_view text, const std::string& pv_uuid, uint64_t pe_start,
+                      uint64_t size);
 
 // True when the logical volume's extents follow each other on the physical volume.
 bool contiguous(const LogicalVolume& lv);

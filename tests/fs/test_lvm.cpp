@@ -96,24 +96,26 @@ TEST_CASE("issue 18: LVM logical volumes are listed, read and carved", "[fs][lvm
     auto info = sh("info --json " + q(img));
     REQUIRE(info.code == 0);
     auto j = nlohmann::json::parse(info.out);
-    const size_t first = pv_start ? 1 : 0;  // the MBR's partition 1 is volume 1
+    // The physical volume: the whole image, or the MBR's partition (volume 2, after the table
+    // and the unallocated space before it); its logical volumes are the last two volumes.
     const auto& vols = j["volumes"];
-    REQUIRE(vols.size() == first + 3);
-    CHECK(vols[first]["description"].get<std::string>().find(
+    const size_t pv = pv_start ? 2 : 0, n = vols.size();
+    REQUIRE(n == (pv_start ? 6 : 3));
+    CHECK(vols[pv]["description"].get<std::string>().find(
               " (LVM physical volume pv0 of volume group " + vg + ")") != std::string::npos);
     // lvone: 12 MiB from the first extent (1 MiB into the PV); lvtwo: extent 2.
-    CHECK(vols[first + 1] == nlohmann::json({{"index", first + 1},
-                                             {"start", pv_start + 1048576},
-                                             {"length", 12582912},
-                                             {"kind", "logical"},
-                                             {"description", "LVM logical volume " + vg + "/lvone"},
-                                             {"scheme", "lvm"}}));
-    CHECK(vols[first + 2] == nlohmann::json({{"index", first + 2},
-                                             {"start", pv_start + 9437184},
-                                             {"length", 4194304},
-                                             {"kind", "logical"},
-                                             {"description", "LVM logical volume " + vg + "/lvtwo"},
-                                             {"scheme", "lvm"}}));
+    CHECK(vols[n - 2] == nlohmann::json({{"index", n - 2},
+                                         {"start", pv_start + 1048576},
+                                         {"length", 12582912},
+                                         {"kind", "logical"},
+                                         {"description", "LVM logical volume " + vg + "/lvone"},
+                                         {"scheme", "lvm"}}));
+    CHECK(vols[n - 1] == nlohmann::json({{"index", n - 1},
+                                         {"start", pv_start + 9437184},
+                                         {"length", 4194304},
+                                         {"kind", "logical"},
+                                         {"description", "LVM logical volume " + vg + "/lvtwo"},
+                                         {"scheme", "lvm"}}));
     CHECK(j["volume_scheme"] == (pv_start ? "dos" : "lvm"));
     REQUIRE(j["filesystems"].size() == 2);
     CHECK(j["filesystems"][0]["type"] == "ext4");
@@ -187,10 +189,12 @@ TEST_CASE("issue 18: an LVM physical volume missing, LVM metadata damaged", "[fs
   CHECK(nlohmann::json::parse(test::read_text(dir / "half" / "summary.json"))["bytes_read"] ==
         12582912);
 
-  // Damaged metadata: one byte of the metadata text flipped (its checksum then fails), and the
-  // metadata area's header signature overwritten.
+  // Damaged metadata: one byte of the current metadata text changed (its checksum then fails:
+  // the text's offset in the area is the header's first raw location), and the metadata area's
+  // header signature overwritten.
   must_run("cd " + q(dir.path()) + " && cp pv.img text.img && cp disk.img hdr.img" +
-           " && printf X | dd of=text.img bs=1 seek=$((4096+512+2)) conv=notrunc status=none" +
+           " && at=$(od -An -tu8 -j $((4096+40)) -N8 pv.img | tr -d ' ')" +
+           " && printf X | dd of=text.img bs=1 seek=$((4096+at+2)) conv=notrunc status=none" +
            " && printf XXXX | dd of=hdr.img bs=1 seek=$((1048576+4096+8)) conv=notrunc " +
            "status=none");
   const std::string text = (dir / "text.img").string();
@@ -204,11 +208,11 @@ TEST_CASE("issue 18: an LVM physical volume missing, LVM metadata damaged", "[fs
   auto h = sh("info " + q(hdr));
   CHECK(h.code == 2);
   CHECK(h.err == "safehold: " + hdr +
-                     ": volume 1 (Linux Logical Volume Manager (0x8e)) is an LVM physical "
+                     ": volume 2 (Linux Logical Volume Manager (0x8e)) is an LVM physical "
                      "volume whose metadata cannot be read: its metadata area header has no LVM2 "
                      "signature: its files were not examined\n");
-  CHECK(h.out.find("Problem: volume 1 (Linux Logical Volume Manager (0x8e)): " + hdr +
-                   " volume 1 (Linux Logical Volume Manager (0x8e)): is an LVM physical volume "
+  CHECK(h.out.find("Problem: volume 2 (Linux Logical Volume Manager (0x8e)): " + hdr +
+                   " volume 2 (Linux Logical Volume Manager (0x8e)): is an LVM physical volume "
                    "whose metadata cannot be read: its metadata area header has no LVM2 "
                    "signature\n") != std::string::npos);
 }
