@@ -223,3 +223,30 @@ TEST_CASE("issue 18: an LVM physical volume missing, LVM metadata damaged", "[fs
                    "whose metadata cannot be read: its metadata area header has no LVM2 "
                    "signature\n") != std::string::npos);
 }
+
+// LUKS inside a logical volume (lvtwo, contiguous): found and opened as on a partition.
+TEST_CASE("issue 18: a LUKS2 volume inside an LVM logical volume", "[fs][lvm]") {
+  test::TempDir dir("safehold-lvm-luks");
+  const std::string vg = "shluks" + std::to_string(::getpid());
+  if (!make_fixtures(dir, vg)) return;
+  // lvtwo's 4 MiB: a 2 MiB FAT with one file, encrypted in place (the header takes 1 MiB).
+  must_run(
+      "cd " + q(dir.path()) + " && truncate -s 4M two.fs && mkfs.fat -C -F 12 small.fat 2048" +
+      " >/dev/null && printf 'inside luks in lv\\n' > T.TXT && mcopy -i small.fat T.TXT ::/T.TXT" +
+      " && dd if=small.fat of=two.fs conv=notrunc status=none && printf pw-lv-test > pass" +
+      " && cryptsetup reencrypt --batch-mode --encrypt --type luks2 --pbkdf pbkdf2" +
+      " --pbkdf-force-iterations 1000 --luks2-metadata-size 16k --luks2-keyslots-size 256k" +
+      " --reduce-device-size 1M -d pass two.fs 2>/dev/null" +
+      " && cp pv.img luks.img && dd if=two.fs of=luks.img bs=1M seek=9 conv=notrunc status=none");
+  const fsys::path img = dir / "luks.img";
+  auto locked = sh("ls " + q(img));
+  CHECK(locked.code == 2);
+  CHECK(locked.out == ls_as(dir / "lvone.fs", 0));
+  CHECK(locked.err.find("safehold: " + img.string() +
+                        ": volume 2 is an encrypted LUKS2 volume (aes-xts-plain64, 512-bit key) "
+                        "and no key was given") != std::string::npos);
+  auto open = sh("ls --key 2=pw-lv-test " + q(img));
+  CHECK(open.code == 0);
+  CHECK(open.err == "");
+  CHECK(open.out == ls_as(dir / "lvone.fs", 0) + ls_as(dir / "small.fat", 1));
+}
