@@ -102,7 +102,8 @@ struct Evidence::Impl {
       if (h.pool_img) tsk_img_close(h.pool_img);
     }
     for (auto* p : pools) tsk_pool_close(p);
-    for (auto* d : decrypted) tsk_img_close(d);
+    // Latest first: a logical volume read through a decrypted volume closes before it.
+    for (auto d = decrypted.rbegin(); d != decrypted.rend(); ++d) tsk_img_close(*d);
     if (vs) tsk_vs_close(vs);
   }
 };
@@ -128,8 +129,15 @@ struct OpenCtx {
   std::vector<TSK_IMG_INFO*>* decrypted;
   std::vector<bool> key_used;  // per OpenOptions::keys
   std::vector<Volume>* volumes = nullptr;
-  // LVM logical volumes appended to `volumes` that are read through their extents, by index.
-  std::map<int, std::pair<uint64_t, lvm::LogicalVolume>> mapped_lvs;
+  // LVM logical volumes appended to `volumes` that are read through their extents, by index:
+  // the image offset of their physical volume, how to read it, the encryption it lies in.
+  struct MappedLv {
+    uint64_t base = 0;
+    lvm::LogicalVolume lv;
+    lvm::ReadFn read;
+    std::string scheme;
+  };
+  std::map<int, MappedLv> mapped_lvs;
 };
 
 // A filesystem in a volume decrypted with a key or in an LVM logical volume read through its
@@ -236,18 +244,20 @@ const VolumeKey* key_for(OpenCtx& c, const Volume& v, const std::string& identif
   return found;
 }
 
-// An LVM physical volume (never one inside a logical volume): its group's logical volumes are
-// appended to the volumes, to be opened by Evidence::open's loop, and true is returned. One lying
-// in one contiguous image range is then read like a partition; any other through its extents.
-bool open_lvm(OpenCtx& c, int index, const std::string& where) {
+// An LVM physical volume (never one inside a logical volume), read by `read` (`length` bytes):
+// the volume itself, or the volume decrypted (`in`). Its group's logical volumes are appended to
+// the volumes, to be opened by Evidence::open's loop, and true is returned. One lying in one
+// contiguous image range (not encrypted) is then read like a partition; any other through its
+// extents.
+bool open_lvm(OpenCtx& c, int index, const std::string& where, const lvm::ReadFn& read,
+              uint64_t length, const Decrypted& in = {}) {
   const Volume pv = (*c.volumes)[static_cast<size_t>(index)];
-  if (pv.kind == VolumeKind::logical) return false;
-  const lvm::ReadFn read = lvm::reader(*c.image, pv.start, pv.length);
-  if (!lvm::is_physical_volume(read, pv.length)) return false;
+  if (pv.kind == VolumeKind::logical || !lvm::is_physical_volume(read, length)) return false;
+  const uint64_t base = in.img ? in.base : pv.start;  // image offset of the PV's byte 0
   lvm::Group g;
   const std::string name = c.image->path().string() + " " + where;
   try {
-    g = lvm::read_group(read, pv.length, name);
+    g = lvm::read_group(read, length, name);
   } catch (const EvidenceError& e) {
     c.problems->push_back({where, e.what(), pv.start});
     std::string why = e.what();
@@ -263,14 +273,15 @@ bool open_lvm(OpenCtx& c, int index, const std::string& where) {
     v.kind = VolumeKind::logical;
     v.scheme = "lvm";
     v.description = "LVM logical volume " + g.name + "/" + lv.name;
-    v.start = pv.start + (lv.extents.empty() ? 0 : lv.extents[0].pv_offset);
+    v.start = base + (lv.extents.empty() ? 0 : lv.extents[0].pv_offset);
     v.length = lv.size;
     if (!lv.unreadable.empty()) {
       v.unreadable = "cannot be read: " + lv.unreadable;
       c.problems->push_back({"volume " + std::to_string(v.index) + " (" + v.description + ")",
                              v.unreadable, v.start});
     }
-    if (!lvm::contiguous(lv)) c.mapped_lvs[v.index] = {pv.start, std::move(lv)};
+    if (in.img || !lvm::contiguous(lv))
+      c.mapped_lvs[v.index] = {base, std::move(lv), read, in.scheme};
     c.volumes->push_back(std::move(v));
   }
   return true;
@@ -278,25 +289,27 @@ bool open_lvm(OpenCtx& c, int index, const std::string& where) {
 
 // A logical volume that is not one contiguous image range: read through its extents.
 void open_mapped_lv(OpenCtx& c, int index, const std::string& where) {
-  const auto& [pv_start, lv] = c.mapped_lvs.at(index);
-  if (lv.extents.empty()) return;  // unreadable: said when it was listed
+  const OpenCtx::MappedLv& m = c.mapped_lvs.at(index);
+  if (m.lv.extents.empty()) return;  // unreadable: said when it was listed
   const std::string name = c.image->path().string() + " " + where;
   TSK_IMG_INFO* img = nullptr;
   try {
-    img = lvm::open(*c.image, pv_start, lv, name);
+    img = lvm::open(m.read, m.lv, name);
   } catch (const EvidenceError& e) {
-    c.problems->push_back({where, e.what(), pv_start});
+    c.problems->push_back({where, e.what(), m.base});
     return;
   }
   c.decrypted->push_back(img);
-  open_at(c, index, 0, where, Decrypted{img, pv_start, "", &lv.extents});
+  open_at(c, index, 0, where, Decrypted{img, m.base, m.scheme, &m.lv.extents});
 }
 
 // A volume (or the whole image): an LVM physical volume lists its logical volumes; an encrypted
 // one is described, and opened when a key names it; anything else is tried as a filesystem.
 void open_volume(OpenCtx& c, int index, const std::string& where) {
   if (c.mapped_lvs.count(index)) return open_mapped_lv(c, index, where);
-  if (open_lvm(c, index, where)) return;
+  if (const Volume& pv = (*c.volumes)[static_cast<size_t>(index)];
+      open_lvm(c, index, where, lvm::reader(*c.image, pv.start, pv.length), pv.length))
+    return;
   Volume& v = (*c.volumes)[static_cast<size_t>(index)];
   const std::string name = c.image->path().string() + " " + where;
   std::optional<crypt::Found> found;
@@ -324,7 +337,10 @@ void open_volume(OpenCtx& c, int index, const std::string& where) {
   TSK_IMG_INFO* img = crypt::open(*c.image, v.start, v.length, *key, name);
   c.decrypted->push_back(img);
   v.encryption->unlocked = true;
-  open_at(c, v.index, 0, where, Decrypted{img, v.start + found->data_offset, found->scheme});
+  const Decrypted d{img, v.start + found->data_offset, found->scheme};
+  // LVM inside the decrypted volume (LVM on LUKS): its logical volumes, read through it.
+  if (!open_lvm(c, index, where, lvm::reader(img), static_cast<uint64_t>(img->size), d))
+    open_at(c, index, 0, where, d);
 }
 
 // Every key must name an encrypted volume: a mistyped volume is an error, never ignored.

@@ -244,6 +244,17 @@ ReadFn reader(const Image& image, uint64_t start, uint64_t length) {
   };
 }
 
+ReadFn reader(TSK_IMG_INFO* img) {
+  return [img](uint64_t off, void* buf, size_t n) {
+    if (off > static_cast<uint64_t>(img->size) || n > static_cast<uint64_t>(img->size) - off)
+      return false;
+    const bool ok = tsk_img_read(img, static_cast<TSK_OFF_T>(off), static_cast<char*>(buf), n) ==
+                    static_cast<ssize_t>(n);
+    if (!ok) tsk_error_reset();
+    return ok;
+  };
+}
+
 bool contiguous(const LogicalVolume& lv) {
   for (size_t i = 1; i < lv.extents.size(); ++i)
     if (lv.extents[i - 1].pv_offset + lv.extents[i - 1].len != lv.extents[i].pv_offset)
@@ -300,8 +311,7 @@ std::vector<Piece> to_image(const std::vector<Extent>& extents, uint64_t pv_star
 namespace {
 
 struct LvDisk {
-  const Image* image;
-  uint64_t pv_start;
+  ReadFn read;  // the physical volume
   std::vector<Extent> extents;
   std::string name;
 };
@@ -319,10 +329,10 @@ ssize_t lv_read(TSK_IMG_INFO* img, TSK_OFF_T off, char* out, size_t len) {
         std::min<uint64_t>(len, static_cast<uint64_t>(img->size) - static_cast<uint64_t>(off)));
     size_t done = 0;
     try {
-      for (const Piece& p : to_image(d->extents, d->pv_start, static_cast<uint64_t>(off), len)) {
+      for (const Piece& p : to_image(d->extents, 0, static_cast<uint64_t>(off), len)) {
         const size_t n = static_cast<size_t>(p.len);
-        if (d->image->read(p.img, std::span(reinterpret_cast<std::byte*>(out + done), n)) != n) {
-          why = "the image ends inside the logical volume";
+        if (!d->read(p.img, out + done, n)) {
+          why = "its physical volume cannot be read there";
           break;
         }
         done += n;
@@ -351,11 +361,10 @@ void lv_stat(TSK_IMG_INFO* img, FILE* f) {
 
 }  // namespace
 
-TSK_IMG_INFO* open(const Image& image, uint64_t pv_start, const LogicalVolume& lv,
-                   const std::string& name) {
+TSK_IMG_INFO* open(const ReadFn& read_pv, const LogicalVolume& lv, const std::string& name) {
   if (lv.extents.empty() || lv.size == 0)
     throw EvidenceError(name + ": the logical volume " + lv.name + " cannot be read");
-  auto disk = std::make_unique<LvDisk>(LvDisk{&image, pv_start, lv.extents, name});
+  auto disk = std::make_unique<LvDisk>(LvDisk{read_pv, lv.extents, name});
   auto* t = static_cast<TskLv*>(std::calloc(1, sizeof(TskLv)));
   if (!t) throw std::bad_alloc();
   t->disk = disk.get();

@@ -48,6 +48,8 @@ struct Group {
 
 // Reads the image's bytes [start, start + length) as a volume (false beyond it or on error).
 ReadFn reader(const Image& image, uint64_t start, uint64_t length);
+// Reads a TSK image (a decrypted volume), which must outlive the function.
+ReadFn reader(TSK_IMG_INFO* img);
 
 // True when one of the first four 512-byte sectors is an LVM2 label ("LABELONE", "LVM2 001").
 bool is_physical_volume(const ReadFn& read, uint64_t size);
@@ -73,9 +75,9 @@ struct Piece {
 std::vector<Piece> to_image(const std::vector<Extent>& extents, uint64_t pv_start, uint64_t off,
                             uint64_t len);
 
-// The logical volume as a TSK image reading `image` through its extents (close with
-// tsk_img_close; `image` must outlive it). Throws EvidenceError naming `name`.
-TSK_IMG_INFO* open(const Image& image, uint64_t pv_start, const LogicalVolume& lv,
-                   const std::string& name);
+// The logical volume as a TSK image reading its physical volume through `read_pv` and its
+// extents (close with tsk_img_close; what `read_pv` reads must outlive it). Throws EvidenceError
+// naming `name`.
+TSK_IMG_INFO* open(const ReadFn& read_pv, const LogicalVolume& lv, const std::string& name);
 
 }  // namespace safehold::fs::lvm

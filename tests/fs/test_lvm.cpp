@@ -224,8 +224,9 @@ TEST_CASE("issue 18: an LVM physical volume missing, LVM metadata damaged", "[fs
                    "signature\n") != std::string::npos);
 }
 
-// LUKS inside a logical volume (lvtwo, contiguous): found and opened as on a partition.
-TEST_CASE("issue 18: a LUKS2 volume inside an LVM logical volume", "[fs][lvm]") {
+// LUKS inside a logical volume (lvtwo, contiguous): found and opened as on a partition; and LVM
+// inside a LUKS volume.
+TEST_CASE("issue 18: LUKS2 inside an LVM logical volume, LVM inside a LUKS2 volume", "[fs][lvm]") {
   test::TempDir dir("safehold-lvm-luks");
   const std::string vg = "shluks" + std::to_string(::getpid());
   if (!make_fixtures(dir, vg)) return;
@@ -249,4 +250,35 @@ TEST_CASE("issue 18: a LUKS2 volume inside an LVM logical volume", "[fs][lvm]") 
   CHECK(open.code == 0);
   CHECK(open.err == "");
   CHECK(open.out == ls_as(dir / "lvone.fs", 0) + ls_as(dir / "small.fat", 1));
+
+  // LVM on LUKS: the whole physical volume encrypted in place (the data moved 4 MiB on); with
+  // the key its logical volumes are found in the decrypted volume and read through it.
+  must_run("cd " + q(dir.path()) + " && cp pv.img lp.img && truncate -s 32M lp.img" +
+           " && cryptsetup reencrypt --batch-mode --encrypt --type luks2 --pbkdf pbkdf2" +
+           " --pbkdf-force-iterations 1000 --reduce-device-size 8M -d pass lp.img");
+  const fsys::path lp = dir / "lp.img";
+  auto lp_locked = sh("ls " + q(lp));
+  CHECK(lp_locked.code == 2);
+  CHECK(lp_locked.out == "");
+  auto lp_ls = sh("ls --key 0=pw-lv-test " + q(lp));
+  CHECK(lp_ls.code == 0);
+  CHECK(lp_ls.err == "");
+  CHECK(lp_ls.out == ls_as(dir / "lvone.fs", 0) + ls_as(dir / "lvtwo.fs", 1));
+  auto lp_info = sh("info --json --key 0=pw-lv-test " + q(lp));
+  REQUIRE(lp_info.code == 0);
+  const auto j = nlohmann::json::parse(lp_info.out);
+  REQUIRE(j["volumes"].size() == 3);
+  CHECK(j["volumes"][0]["encryption"]["unlocked"] == true);
+  CHECK(j["volumes"][0]["description"] ==
+        "whole image (LVM physical volume pv0 of volume group " + vg + ")");
+  // Image offsets of the encrypted sectors that hold them: after the LUKS data offset.
+  const uint64_t data = std::stoull(
+      must_run("cryptsetup luksDump " + q(lp) +
+               " | sed -n 's/^[[:space:]]*offset: *\\([0-9]*\\) \\[bytes\\]/\\1/p' | head -1"));
+  CHECK(data == 4194304);
+  CHECK(j["volumes"][1]["description"] == "LVM logical volume " + vg + "/lvone");
+  CHECK(j["volumes"][1]["start"] == data + 1048576);
+  CHECK(j["volumes"][2]["start"] == data + 9437184);
+  CHECK(j["filesystems"][0]["encryption"] == "LUKS2");
+  CHECK(j["filesystems"][1]["type"] == "fat12");
 }
