@@ -7,7 +7,7 @@ CMAKE_COMMON = -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
 # Every Debian package the build, tests, demo and benchmarks need.
 PACKAGES = build-essential cmake ninja-build pkg-config git \
-  libtsk-dev sleuthkit libewf-dev ewf-tools libqcow-dev libvhdi-dev libvmdk-dev libargon2-dev qemu-utils cryptsetup-bin libdeflate-dev libisal-dev zlib1g-dev libzstd-dev zstd \
+  libtsk-dev sleuthkit libewf-dev ewf-tools libqcow-dev libvhdi-dev libvmdk-dev libbde-dev libbfio-dev lvm2 libargon2-dev qemu-utils cryptsetup-bin libdeflate-dev libisal-dev zlib1g-dev libzstd-dev zstd \
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client \
   libboost-dev libboost-system-dev nlohmann-json3-dev libfmt-dev libcli11-dev catch2 \
   libfuse3-dev fuse3 dosfstools mtools e2fsprogs ntfs-3g exfatprogs exfat-fuse util-linux fdisk gdisk \

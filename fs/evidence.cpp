@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -14,6 +15,8 @@
 #include "fs/internal/evidence_impl.hpp"
 #include "fs/internal/ewf_chunks.hpp"
 #include "fs/internal/fat_orphans.hpp"
+#include "fs/internal/labels.hpp"
+#include "fs/internal/lvm.hpp"
 #include "fs/internal/tree.hpp"
 #include "fs/internal/tsk_bounds.hpp"
 
@@ -31,6 +34,8 @@ const char* to_string(VolumeKind k) {
       return "meta";
     case VolumeKind::whole:
       return "whole";
+    case VolumeKind::logical:
+      return "logical";
   }
   return "unknown";
 }
@@ -66,104 +71,6 @@ std::string fs_type_name(TSK_FS_TYPE_ENUM t) {
   return s;
 }
 
-// A short UTF-16LE label as UTF-8 (labels are short: no surrogate pairs expected).
-std::string utf16le_label(const uint8_t* b, size_t n) {
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t c = b[2 * i] | (b[2 * i + 1] << 8);
-    if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;
-    if (c < 0x80)
-      out += static_cast<char>(c);
-    else if (c < 0x800)
-      out += {static_cast<char>(0xC0 | (c >> 6)), static_cast<char>(0x80 | (c & 0x3F))};
-    else
-      out += {static_cast<char>(0xE0 | (c >> 12)), static_cast<char>(0x80 | ((c >> 6) & 0x3F)),
-              static_cast<char>(0x80 | (c & 0x3F))};
-  }
-  return out;
-}
-
-// exFAT: the volume label entry (type 0x83: character count, then up to 11 UTF-16LE characters)
-// in the root directory's first cluster. Read directly because TSK 4.12's exFAT fsstat, the only
-// other way, walks the whole allocation bitmap and takes minutes even on a 16 MiB volume.
-std::string exfat_label(TSK_FS_INFO* fs) {
-  uint8_t boot[512];
-  if (tsk_fs_read(fs, 0, reinterpret_cast<char*>(boot), sizeof boot) != sizeof boot) {
-    tsk_error_reset();
-    return "";
-  }
-  const auto le32 = [](const uint8_t* p) {
-    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-  };
-  const unsigned sector_shift = boot[108], cluster_shift = boot[109];
-  const uint32_t heap = le32(boot + 88), root = le32(boot + 96);
-  if (sector_shift < 9 || sector_shift > 12 || sector_shift + cluster_shift > 25 || root < 2)
-    return "";  // not a boot sector exFAT allows: no label rather than a guess
-  const uint64_t at =
-      (uint64_t{heap} << sector_shift) + (uint64_t{root - 2} << (sector_shift + cluster_shift));
-  std::vector<uint8_t> dir(
-      std::min<size_t>(size_t{1} << (sector_shift + cluster_shift), 64 * 1024));
-  if (tsk_fs_read(fs, static_cast<TSK_OFF_T>(at), reinterpret_cast<char*>(dir.data()),
-                  dir.size()) != static_cast<ssize_t>(dir.size())) {
-    tsk_error_reset();
-    return "";
-  }
-  for (size_t e = 0; e + 32 <= dir.size(); e += 32) {
-    if (dir[e] == 0x00) break;  // end of directory
-    if (dir[e] == 0x83) return utf16le_label(&dir[e + 2], std::min<size_t>(dir[e + 1], 11));
-  }
-  return "";
-}
-
-// NTFS: the label is $Volume's $VOLUME_NAME attribute (UTF-16LE). Read directly because TSK
-// 4.11's NTFS fsstat leaks a buffer on every call (seen under LeakSanitizer).
-std::string ntfs_label(TSK_FS_INFO* fs) {
-  TSK_FS_FILE* file = tsk_fs_file_open_meta(fs, nullptr, 3);
-  if (!file) {
-    tsk_error_reset();
-    return "";
-  }
-  std::unique_ptr<TSK_FS_FILE, decltype(&tsk_fs_file_close)> owner(file, &tsk_fs_file_close);
-  const TSK_FS_ATTR* attr = tsk_fs_file_attr_get_type(file, TSK_FS_ATTR_TYPE_NTFS_VNAME, 0, 0);
-  if (!attr || (attr->flags & TSK_FS_ATTR_NONRES) || !attr->rd.buf) {
-    tsk_error_reset();
-    return "";
-  }
-  return utf16le_label(attr->rd.buf, static_cast<size_t>(attr->size) / 2);
-}
-
-// Parses the volume label from TSK's fsstat text (the only filesystem-independent way TSK has).
-std::string read_label(TSK_FS_INFO* fs) {
-  if (TSK_FS_TYPE_ISNTFS(fs->ftype)) return ntfs_label(fs);
-  if (fs->ftype == TSK_FS_TYPE_EXFAT) return exfat_label(fs);
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* f = open_memstream(&buf, &len);
-  if (!f) return "";
-  fs->fsstat(fs, f);
-  std::fclose(f);
-  tsk_error_reset();
-  std::string text(buf ? buf : "", len);
-  std::free(buf);
-  std::istringstream in(text);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line) && n++ < 80) {
-    for (const char* key :
-         {"Volume Label (Boot Sector): ", "Volume Label (Root Directory): ",
-          "Volume Label (from root directory): ", "Volume Name: ", "Volume Label: "}) {
-      if (line.rfind(key, 0) == 0) {
-        std::string v = line.substr(std::char_traits<char>::length(key));
-        while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.pop_back();
-        // TSK's placeholder for a FAT volume without a label is no label.
-        if (v == "$EMPTY_VOLUME_LABEL") continue;
-        if (!v.empty()) return v;
-      }
-    }
-  }
-  return "";
-}
-
 }  // namespace
 
 Evidence::~Evidence() {
@@ -186,19 +93,44 @@ struct OpenCtx {
   std::vector<Problem>* problems;
   std::vector<TSK_IMG_INFO*>* decrypted;
   std::vector<bool> key_used;  // per OpenOptions::keys
+  std::vector<Volume>* volumes = nullptr;
+  // LVM logical volumes appended to `volumes` that are read through their extents, by index:
+  // the image offset of their physical volume, how to read it, the encryption it lies in.
+  struct MappedLv {
+    uint64_t base = 0;
+    lvm::LogicalVolume lv;
+    lvm::ReadFn read;
+    std::string scheme;
+  };
+  std::map<int, MappedLv> mapped_lvs;
+};
+
+// A filesystem in a volume decrypted with a key or in an LVM logical volume read through its
+// extents: `img` is that volume, whose byte 0 lies at image offset `base` (encrypted), or which
+// maps to image bytes by `extents` from the physical volume at `base`.
+struct Decrypted {
+  TSK_IMG_INFO* img = nullptr;
+  uint64_t base = 0;
+  std::string scheme;  // "" for a logical volume
+  const std::vector<lvm::Extent>* extents = nullptr;
 };
 
 void add_fs(OpenCtx& c, int volume, TSK_FS_INFO* fs, uint64_t img_base, const TSK_POOL_INFO* pool,
-            TSK_IMG_INFO* pool_img, const std::string& encryption = "") {
+            TSK_IMG_INFO* pool_img, const std::string& encryption = "",
+            const std::vector<lvm::Extent>* extents = nullptr) {
   FilesystemInfo info;
   info.index = static_cast<int>(c.infos->size());
   info.volume = volume;
   info.offset = img_base + static_cast<uint64_t>(fs->offset);
+  if (extents) {
+    const auto first = lvm::to_image(*extents, img_base, static_cast<uint64_t>(fs->offset), 1);
+    info.offset = first.empty() ? img_base : first[0].img;
+  }
   info.type = fs_type_name(fs->ftype);
   info.block_size = fs->block_size;
   info.block_count = fs->block_count;
   info.size = static_cast<uint64_t>(fs->block_count) * fs->block_size;
-  if (c.labels) info.label = read_label(fs);
+  if (c.labels) info.label = detail::read_label(fs);
   info.encryption = encryption;
   c.infos->push_back(info);
   FsHandle h;
@@ -207,16 +139,9 @@ void add_fs(OpenCtx& c, int volume, TSK_FS_INFO* fs, uint64_t img_base, const TS
   h.pool = pool;
   h.pool_img = pool_img;
   h.img_base = img_base;
+  if (extents) h.extents = *extents;
   c.handles->push_back(std::move(h));
 }
-
-// A filesystem in a volume decrypted with a key: `img` is the decrypted volume, whose byte 0 lies
-// at image offset `base` (encrypted).
-struct Decrypted {
-  TSK_IMG_INFO* img = nullptr;
-  uint64_t base = 0;
-  std::string scheme;
-};
 
 // Tries a filesystem, then an APFS pool, at one byte offset; records a problem when neither opens.
 void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where,
@@ -225,14 +150,16 @@ void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where,
   TSK_FS_INFO* fs = tsk_fs_open_img(d.img ? d.img : c.image->tsk(), static_cast<TSK_OFF_T>(offset),
                                     TSK_FS_TYPE_DETECT);
   if (fs) {
-    add_fs(c, volume, fs, d.base, nullptr, nullptr, d.scheme);
+    add_fs(c, volume, fs, d.base, nullptr, nullptr, d.scheme, d.extents);
     return;
   }
   if (d.img) {
-    c.problems->push_back({where,
-                           "no filesystem recognised in the decrypted " + d.scheme + " volume (" +
-                               take_tsk_error() + ")",
-                           d.base});
+    c.problems->push_back(
+        {where,
+         "no filesystem recognised in the " +
+             (d.scheme.empty() ? std::string("logical") : "decrypted " + d.scheme) + " volume (" +
+             take_tsk_error() + ")",
+         d.base});
     return;
   }
   std::string fs_error = take_tsk_error();
@@ -282,10 +209,74 @@ const VolumeKey* key_for(OpenCtx& c, const Volume& v, const std::string& identif
   return found;
 }
 
-// A volume (or the whole image): an encrypted one is described, and opened when a key names it;
-// anything else is tried as a filesystem.
-void open_volume(OpenCtx& c, Volume& v, const std::string& where) {
+// An LVM physical volume (never one inside a logical volume), read by `read` (`length` bytes):
+// the volume itself, or the volume decrypted (`in`). Its group's logical volumes are appended to
+// the volumes, to be opened by Evidence::open's loop, and true is returned. One lying in one
+// contiguous image range (not encrypted) is then read like a partition; any other through its
+// extents.
+bool open_lvm(OpenCtx& c, int index, const std::string& where, const lvm::ReadFn& read,
+              uint64_t length, const Decrypted& in = {}) {
+  const Volume pv = (*c.volumes)[static_cast<size_t>(index)];
+  if (pv.kind == VolumeKind::logical || !lvm::is_physical_volume(read, length)) return false;
+  const uint64_t base = in.img ? in.base : pv.start;  // image offset of the PV's byte 0
+  lvm::Group g;
+  const std::string name = c.image->path().string() + " " + where;
+  try {
+    g = lvm::read_group(read, length, name);
+  } catch (const EvidenceError& e) {
+    c.problems->push_back({where, e.what(), pv.start});
+    std::string why = e.what();
+    if (why.rfind(name + ": ", 0) == 0) why.erase(0, name.size() + 2);
+    (*c.volumes)[static_cast<size_t>(index)].unreadable = why;
+    return true;
+  }
+  (*c.volumes)[static_cast<size_t>(index)].description +=
+      " (LVM physical volume " + g.pv_name + " of volume group " + g.name + ")";
+  for (auto& lv : g.volumes) {
+    Volume v;
+    v.index = static_cast<int>(c.volumes->size());
+    v.kind = VolumeKind::logical;
+    v.scheme = "lvm";
+    v.description = "LVM logical volume " + g.name + "/" + lv.name;
+    v.start = base + (lv.extents.empty() ? 0 : lv.extents[0].pv_offset);
+    v.length = lv.size;
+    if (!lv.unreadable.empty()) {
+      v.unreadable = "cannot be read: " + lv.unreadable;
+      c.problems->push_back({"volume " + std::to_string(v.index) + " (" + v.description + ")",
+                             v.unreadable, v.start});
+    }
+    if (in.img || !lvm::contiguous(lv))
+      c.mapped_lvs[v.index] = {base, std::move(lv), read, in.scheme};
+    c.volumes->push_back(std::move(v));
+  }
+  return true;
+}
+
+// A logical volume that is not one contiguous image range: read through its extents.
+void open_mapped_lv(OpenCtx& c, int index, const std::string& where) {
+  const OpenCtx::MappedLv& m = c.mapped_lvs.at(index);
+  if (m.lv.extents.empty()) return;  // unreadable: said when it was listed
+  const std::string name = c.image->path().string() + " " + where;
+  TSK_IMG_INFO* img = nullptr;
+  try {
+    img = lvm::open(m.read, m.lv, name);
+  } catch (const EvidenceError& e) {
+    c.problems->push_back({where, e.what(), m.base});
+    return;
+  }
+  c.decrypted->push_back(img);
+  open_at(c, index, 0, where, Decrypted{img, m.base, m.scheme, &m.lv.extents});
+}
+
+// A volume (or the whole image): an LVM physical volume lists its logical volumes; an encrypted
+// one is described, and opened when a key names it; anything else is tried as a filesystem.
+void open_volume(OpenCtx& c, int index, const std::string& where) {
   detail::TskRunsScope runs_scope;
+  if (c.mapped_lvs.count(index)) return open_mapped_lv(c, index, where);
+  if (const Volume& pv = (*c.volumes)[static_cast<size_t>(index)];
+      open_lvm(c, index, where, lvm::reader(*c.image, pv.start, pv.length), pv.length))
+    return;
+  Volume& v = (*c.volumes)[static_cast<size_t>(index)];
   const std::string name = c.image->path().string() + " " + where;
   std::optional<crypt::Found> found;
   try {
@@ -300,9 +291,11 @@ void open_volume(OpenCtx& c, Volume& v, const std::string& where) {
   const VolumeKey* key = key_for(c, v, found->identifier);
   if (!key) {
     const std::string what =
-        found->readable
-            ? "no key was given (unlock it with --key " + std::to_string(v.index) + "=PASSPHRASE)"
-            : "Safehold cannot decrypt it yet: its raw sectors are carved as they are";
+        found->readable ? "no key was given (unlock it with --key " + std::to_string(v.index) +
+                              (found->scheme == "BitLocker" ? "=SECRET)" : "=PASSPHRASE)")
+        : found->why_not.empty()
+            ? "Safehold cannot decrypt it yet: its raw sectors are carved as they are"
+            : found->why_not + ": its raw sectors are carved as they are";
     c.problems->push_back(
         {where, "is an encrypted " + found->scheme + " volume and " + what, v.start});
     return;
@@ -310,7 +303,10 @@ void open_volume(OpenCtx& c, Volume& v, const std::string& where) {
   TSK_IMG_INFO* img = crypt::open(*c.image, v.start, v.length, *key, name);
   c.decrypted->push_back(img);
   v.encryption->unlocked = true;
-  open_at(c, v.index, 0, where, Decrypted{img, v.start + found->data_offset, found->scheme});
+  const Decrypted d{img, v.start + found->data_offset, found->scheme};
+  // LVM inside the decrypted volume (LVM on LUKS): its logical volumes, read through it.
+  if (!open_lvm(c, index, where, lvm::reader(img), static_cast<uint64_t>(img->size), d))
+    open_at(c, index, 0, where, d);
 }
 
 // Every key must name an encrypted volume: a mistyped volume is an error, never ignored.
@@ -388,8 +384,11 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
   std::unique_ptr<Evidence> ev(new Evidence());
   ev->image_ = Image::open(path, opts);
   ev->impl_ = std::make_unique<Impl>();
-  OpenCtx c{ev->image_.get(),  labels,         &ev->filesystems_,     &ev->impl_->fs,
-            &ev->impl_->pools, &ev->problems_, &ev->impl_->decrypted, {}};
+  OpenCtx c{ev->image_.get(),      labels,
+            &ev->filesystems_,     &ev->impl_->fs,
+            &ev->impl_->pools,     &ev->problems_,
+            &ev->impl_->decrypted, {},
+            &ev->volumes_,         {}};
   c.key_used.assign(opts.keys.size(), false);
 
   tsk_error_reset();
@@ -413,9 +412,6 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
                                                        : VolumeKind::partition;
       ev->volumes_.push_back(v);
     }
-    for (Volume& v : ev->volumes_)
-      if (v.kind == VolumeKind::partition)
-        open_volume(c, v, "volume " + std::to_string(v.index) + " (" + v.description + ")");
   } else {
     tsk_error_reset();
     Volume v;
@@ -426,7 +422,14 @@ std::unique_ptr<Evidence> Evidence::open(const std::filesystem::path& path, bool
     v.description = "whole image";
     v.scheme = "none";
     ev->volumes_.push_back(v);
-    open_volume(c, ev->volumes_.back(), "image");
+    open_volume(c, 0, "image");
+    if (ev->volumes_.size() > 1) ev->impl_->scheme = "lvm";  // the whole image is a PV
+  }
+  // Partitions, then the logical volumes of LVM physical volumes among them (appended as found).
+  for (size_t i = ev->impl_->vs ? 0 : 1; i < ev->volumes_.size(); ++i) {
+    const Volume& v = ev->volumes_[i];
+    if (v.kind == VolumeKind::partition || v.kind == VolumeKind::logical)
+      open_volume(c, v.index, "volume " + std::to_string(v.index) + " (" + v.description + ")");
   }
   check_keys_used(c, ev->volumes_);
   return ev;
@@ -481,6 +484,9 @@ std::vector<ByteRange> Evidence::unallocated(int filesystem, std::vector<Problem
                     info.offset});
     return out;
   }
+  // An LVM logical volume read through its extents: ranges of the volume, mapped below.
+  const bool mapped = !h.extents.empty();
+  const uint64_t fs_base = (mapped ? 0 : h.img_base) + static_cast<uint64_t>(h.fs->offset);
   if (h.pool) {
     // APFS: free space is the pool's, as runs of pool blocks.
     TSK_FS_ATTR_RUN* runs = tsk_pool_unallocated_runs(h.pool);
@@ -492,10 +498,10 @@ std::vector<ByteRange> Evidence::unallocated(int filesystem, std::vector<Problem
   } else if (auto runs = detail::fat_unallocated_sectors(h.fs)) {
     // FAT: TSK's block walk tests every cluster through its FAT cache; the same answer from one
     // read of the FAT (fs/internal/fat_orphans.hpp).
-    const uint64_t base = h.img_base + static_cast<uint64_t>(h.fs->offset), bs = h.fs->block_size;
-    for (auto [a, b] : *runs) out.push_back({base + a * bs, (b - a + 1) * bs});
+    const uint64_t bs = h.fs->block_size;
+    for (auto [a, b] : *runs) out.push_back({fs_base + a * bs, (b - a + 1) * bs});
   } else {
-    BlockCtx c{&out, h.img_base + static_cast<uint64_t>(h.fs->offset), h.fs->block_size};
+    BlockCtx c{&out, fs_base, h.fs->block_size};
     auto flags = static_cast<TSK_FS_BLOCK_WALK_FLAG_ENUM>(TSK_FS_BLOCK_WALK_FLAG_UNALLOC |
                                                           TSK_FS_BLOCK_WALK_FLAG_AONLY);
     tsk_error_reset();
@@ -503,6 +509,13 @@ std::vector<ByteRange> Evidence::unallocated(int filesystem, std::vector<Problem
       (problems ? *problems : problems_)
           .push_back({"fs " + std::to_string(filesystem) + " (" + info.type + ")",
                       "unallocated block walk incomplete: " + take_tsk_error(), info.offset});
+  }
+  if (mapped) {
+    std::vector<ByteRange> in_image;
+    for (const auto& r : out)
+      for (const auto& p : lvm::to_image(h.extents, h.img_base, r.img_offset, r.len))
+        in_image.push_back({p.img, p.len});
+    out.swap(in_image);
   }
   const uint64_t img_size = image_->size();
   for (auto& r : out)
@@ -521,6 +534,10 @@ std::vector<ByteRange> Evidence::unpartitioned() {
     if (h.pool)
       covered.push_back(
           {h.pool->img_offset, static_cast<uint64_t>(h.pool->num_blocks) * h.pool->block_size});
+    else if (!h.extents.empty())  // an LVM logical volume read through its extents
+      for (const auto& p : lvm::to_image(h.extents, h.img_base, static_cast<uint64_t>(h.fs->offset),
+                                         filesystems_[i].size))
+        covered.push_back({p.img, p.len});
     else
       covered.push_back({filesystems_[i].offset, filesystems_[i].size});
   }

@@ -21,7 +21,8 @@ struct ByteRange {
   uint64_t len = 0;
 };
 
-enum class VolumeKind { partition, unallocated, meta, whole };  // whole: no volume system
+// whole: no volume system; logical: an LVM logical volume (of a physical volume listed before it)
+enum class VolumeKind { partition, unallocated, meta, whole, logical };
 const char* to_string(VolumeKind k);
 
 struct Volume {
@@ -29,8 +30,9 @@ struct Volume {
   uint64_t start = 0;   // bytes from the image start
   uint64_t length = 0;  // bytes
   VolumeKind kind = VolumeKind::partition;
-  std::string description;  // "Linux (0x83)", "Basic data partition", "Unallocated", ...
-  std::string scheme;       // "dos", "gpt", "none"
+  // "Linux (0x83)", "Basic data partition", "Unallocated", "LVM logical volume vg0/root", ...
+  std::string description;
+  std::string scheme;  // "dos", "gpt", "none", "lvm"
   // An encrypted volume (LUKS1/2): what it is, what would unlock it, and whether a key did.
   struct Encryption {
     std::string scheme;      // "LUKS1", "LUKS2"
@@ -40,6 +42,11 @@ struct Volume {
     bool unlocked = false;
   };
   std::optional<Encryption> encryption;
+  // Why what the volume holds was not examined, when Safehold recognised it but cannot read it:
+  // an LVM physical volume with damaged metadata, a logical volume on a physical volume missing
+  // from the image ("cannot be read: it lies on physical volume pv1 (UUID …), which is not in
+  // this image"). Commands name it and exit 2.
+  std::string unreadable;
 };
 
 struct FilesystemInfo {

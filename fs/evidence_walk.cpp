@@ -36,7 +36,8 @@ void fill_runs(const FsHandle& h, const TSK_FS_ATTR* attr, FileEntry& e) {
     return;
   }
   const uint64_t bs = h.fs->block_size;
-  const uint64_t base = h.img_base + static_cast<uint64_t>(h.fs->offset);
+  const bool mapped = !h.extents.empty();  // an LVM logical volume read through its extents
+  const uint64_t base = (mapped ? 0 : h.img_base) + static_cast<uint64_t>(h.fs->offset);
   for (const TSK_FS_ATTR_RUN* r = attr->nrd.run; r; r = r->next) {
     const uint64_t file_offset = static_cast<uint64_t>(r->offset) * bs;
     if (file_offset >= e.size) break;
@@ -47,7 +48,15 @@ void fill_runs(const FsHandle& h, const TSK_FS_ATTR* attr, FileEntry& e) {
     // sparse run.
     run.sparse = (r->flags & (TSK_FS_ATTR_RUN_FLAG_SPARSE | TSK_FS_ATTR_RUN_FLAG_FILLER)) != 0;
     run.img_offset = run.sparse ? 0 : base + static_cast<uint64_t>(r->addr) * bs;
-    if (run.len) e.byte_runs.push_back(run);
+    if (!run.len) continue;
+    if (!mapped || run.sparse) {
+      e.byte_runs.push_back(run);
+      continue;
+    }
+    // A run crossing from one extent to the next is one run per extent.
+    for (const auto& p : lvm::to_image(h.extents, h.img_base, run.img_offset, run.len))
+      e.byte_runs.push_back(
+          {run.file_offset + (p.lv_offset - run.img_offset), p.img, p.len, false});
   }
 }
 
@@ -166,7 +175,8 @@ void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>&
   // The same orphans, found faster (fs/internal/fat_orphans.hpp); E01 chunks known to be zeros are
   // not read.
   detail::ZeroOracle zeros;
-  if (ewf::SharedChunks* sc = image_->shared_chunks(); sc && h.img_base == 0 && !h.decrypted)
+  if (ewf::SharedChunks* sc = image_->shared_chunks();
+      sc && h.img_base == 0 && !h.decrypted && h.extents.empty())
     zeros = [sc](uint64_t off, uint64_t len) {
       if (len == 0) return false;  // (off + len - 1) below would wrap at off 0
       const uint64_t cs = sc->chunk_size();

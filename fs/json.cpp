@@ -26,6 +26,7 @@ json to_json(const Volume& v) {
                        {"identifier", v.encryption->identifier},
                        {"unlock", v.encryption->unlock},
                        {"unlocked", v.encryption->unlocked}};
+  if (!v.unreadable.empty()) j["unreadable"] = v.unreadable;
   return j;
 }
 

@@ -29,9 +29,11 @@ std::vector<fs::VolumeKey> KeyArgs::gather() const {
 
 void add_key_options(CLI::App* cmd, KeyArgs& a) {
   cmd->add_option("--key", a.keys,
-                  "Key of an encrypted volume (LUKS1/2) as VOLUME=SECRET: VOLUME is its number "
-                  "as `info` lists it, @BYTE-OFFSET or its UUID; SECRET is the passphrase, or "
-                  "keyfile:PATH (repeatable; hidden from the process title, never logged)")
+                  "Key of an encrypted volume (LUKS1/2, BitLocker) as VOLUME=SECRET: VOLUME is "
+                  "its number as `info` lists it, @BYTE-OFFSET or its UUID/GUID; SECRET is the "
+                  "passphrase or password, recovery:DIGITS (a BitLocker recovery password), or "
+                  "keyfile:PATH (a LUKS key file, a BitLocker .BEK) (repeatable; hidden from the "
+                  "process title, never logged)")
       ->allow_extra_args(false);  // one value per --key: the image that follows is not a key
   cmd->add_option("--keys", a.keys_file,
                   "File of VOLUME=SECRET lines ('#' comments), owned by you with mode 0600 or "
@@ -41,6 +43,13 @@ void add_key_options(CLI::App* cmd, KeyArgs& a) {
 size_t locked_volumes(const fs::Evidence& ev, const std::string& path) {
   size_t n = 0;
   for (const fs::Volume& v : ev.volumes()) {
+    if (!v.unreadable.empty()) {  // recognised (LVM) but not readable
+      std::cerr << "safehold: " << base::printable(path) << ": volume " << v.index << " ("
+                << base::printable(v.description) << ") " << base::printable(v.unreadable)
+                << ": its files were not examined\n";
+      ++n;
+      continue;
+    }
     if (!v.encryption || v.encryption->unlocked) continue;
     const auto& e = *v.encryption;
     std::cerr << "safehold: " << base::printable(path) << ": volume " << v.index

@@ -20,7 +20,9 @@ struct KeyArgs {
 
 void add_key_options(CLI::App* cmd, KeyArgs& a);
 
-// Prints on stderr one sentence for each encrypted volume left locked; returns how many.
+// Prints on stderr one sentence for each encrypted volume left locked and each volume Safehold
+// recognised but could not read (LVM: damaged metadata, a missing physical volume); returns how
+// many.
 size_t locked_volumes(const fs::Evidence& ev, const std::string& path);
 
 }  // namespace safehold::tools

@@ -3,7 +3,7 @@
 # E01s made by ewfacquire (plain, compressed, multi-segment), small filesystems made by mkfs, and
 # the E01s in $SAFEHOLD_FIXTURES/images when present.
 # usage: fs/fuzz/run.sh [SECONDS_EACH]   (FUZZ_BUILD, JOBS, FUZZ_CORPUS to keep the corpus,
-#        FUZZ_TARGETS="fs_open" to run some of ewf, fs_open, container, luks, archive,
+#        FUZZ_TARGETS="fs_open" to run some of ewf, fs_open, container, luks, lvm, bitlocker, archive,
 #        bplist)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,12 +11,12 @@ SECS=${1:-${FUZZ_SECONDS:-30}}
 BUILD=${FUZZ_BUILD:-build/fuzz}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSAFEHOLD_FUZZ=ON -DSAFEHOLD_WERROR=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-read -ra targets <<<"${FUZZ_TARGETS:-ewf fs_open container luks archive bplist}"
+read -ra targets <<<"${FUZZ_TARGETS:-ewf fs_open container luks lvm bitlocker archive bplist}"
 cmake --build "$BUILD" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 corpus=${FUZZ_CORPUS:-$work/corpus}
-mkdir -p "$corpus/ewf" "$corpus/fs_open" "$corpus/container" "$corpus/luks" "$corpus/archive" \
+mkdir -p "$corpus/ewf" "$corpus/fs_open" "$corpus/container" "$corpus/luks" "$corpus/lvm" "$corpus/bitlocker" "$corpus/archive" \
   "$corpus/bplist" "$work/src"
 q() { "$@" >/dev/null 2>&1 || true; }
 # Small filesystems (raw seeds for fs_open, and the media of the E01 seeds).
@@ -86,7 +86,7 @@ for t in "${targets[@]}"; do
   if ! (cd "$work" && "$OLDPWD/$BUILD/fs/fuzz_$t" -max_total_time="$SECS" -max_len=1300000 \
         -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 "$corpus/$t") >"$work/$t.log" 2>&1; then
     tail -60 "$work/$t.log"
-    mkdir -p fuzz-findings && cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* fuzz-findings/ 2>/dev/null || true
+    mkdir -p fuzz-findings && cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* fuzz-findings/ 2>/dev/null || true
     status=1
   else
     grep -E "stat::number_of_executed_units|cov:" "$work/$t.log" | tail -2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seeds for fs/'s fuzz targets that .ci/fuzz.sh runs: today the LUKS reader's (SEEDS/luks),
+# Seeds for fs/'s fuzz targets that .ci/fuzz.sh runs: the LUKS reader's (SEEDS/luks),
 # cryptsetup luksFormat headers on small files (no mapping needed), with few PBKDF2 iterations so
 # that they unlock with fuzz_luks's passphrase "fuzz". fs/fuzz/run.sh makes the E01, filesystem
 # and container seeds.  usage: seeds.sh SEEDS
@@ -13,3 +13,29 @@ luks() {
 }
 luks luks1-essiv --type luks1 -c aes-cbc-essiv:sha256 -s 128 --align-payload 2048
 luks luks2 --type luks2 --pbkdf pbkdf2 --luks2-metadata-size 16k --luks2-keyslots-size 256k -s 256
+# LVM2 seeds (SEEDS/lvm): the first 64 KiB (label, metadata area header and text) of physical
+# volumes made by pvcreate/vgcreate/lvcreate on a loop device with activation off; only as root.
+mkdir -p "$seeds/lvm" "$seeds/bitlocker"
+if [ "$(id -u)" = 0 ] && command -v pvcreate >/dev/null; then
+  pv=$(mktemp)
+  truncate -s 16M "$pv"
+  if loop=$(losetup -f --show "$pv" 2>/dev/null); then
+    cfg="devices{filter=[\"a|^$loop\$|\",\"r|.*|\"]} global{activation=0}
+      activation{udev_sync=0 udev_rules=0} backup{backup=0 archive=0}"
+    vg=fuzz$$
+    { pvcreate --config "$cfg" -ff -y "$loop" && vgcreate --config "$cfg" "$vg" "$loop" &&
+      lvcreate --config "$cfg" -an -Zn -L 4M -n a "$vg" &&
+      lvcreate --config "$cfg" -an -Zn -L 4M -n b "$vg" &&
+      lvextend --config "$cfg" -L +4M "$vg/a"; } >/dev/null 2>&1 || true
+    losetup -d "$loop"
+    head -c 65536 "$pv" >"$seeds/lvm/pv"
+    # The current metadata text alone (its offset: the area header's first raw location).
+    at=$(od -An -tu8 -j $((4096 + 40)) -N8 "$pv" | tr -d ' ')
+    len=$(od -An -tu8 -j $((4096 + 48)) -N8 "$pv" | tr -d ' ')
+    tail -c +$((4096 + at + 1)) "$pv" | head -c "$len" >"$seeds/lvm/text"
+  fi
+  rm -f "$pv"
+fi
+# BitLocker seeds (SEEDS/bitlocker): a boot sector with BitLocker's OEM name and little else.
+printf '\353\130\220-FVE-FS-' >"$seeds/bitlocker/fve"
+head -c 501 /dev/zero >>"$seeds/bitlocker/fve"

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "fs/internal/bitlocker.hpp"
 #include "fs/internal/luks.hpp"
 
 namespace safehold::fs::crypt {
@@ -114,18 +115,11 @@ namespace {
 
 // Encrypted volumes recognised by their header but not read yet: listed as encrypted (with what
 // would unlock them) so that they are never mistaken for empty space; their raw sectors are
-// carved. BitLocker: "-FVE-FS-" as the boot sector's OEM name (Vista and later), or BitLocker To
-// Go's volume GUID at byte 424. FileVault 2 / CoreStorage: "CS" at byte 88 of the physical volume
-// header, format version 1 (libfvde's signature check).
+// carved. FileVault 2 / CoreStorage: "CS" at byte 88 of the physical volume header, format
+// version 1 (libfvde's signature check).
 std::optional<Found> recognised_only(const uint8_t* b) {
-  static const uint8_t to_go[16] = {0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e, 0xd8, 0x4a,
-                                    0x83, 0x99, 0xf6, 0xa3, 0x39, 0xe3, 0xd0, 0x01};
   Found f;
-  if (std::memcmp(b + 3, "-FVE-FS-", 8) == 0 ||
-      (std::memcmp(b + 3, "MSWIN4.1", 8) == 0 && std::memcmp(b + 424, to_go, 16) == 0)) {
-    f.scheme = "BitLocker";
-    f.unlock = "recovery password, password or startup key (not read by Safehold yet)";
-  } else if (b[88] == 'C' && b[89] == 'S' && b[8] == 1 && b[9] == 0) {
+  if (b[88] == 'C' && b[89] == 'S' && b[8] == 1 && b[9] == 0) {
     f.scheme = "FileVault 2 (CoreStorage)";
     f.unlock = "password or recovery key (not read by Safehold yet)";
   } else {
@@ -143,6 +137,17 @@ std::optional<Found> detect(const Image& image, uint64_t start, uint64_t length,
   uint8_t head[512];
   if (length < sizeof head || !reader(image, start, length)(0, head, sizeof head))
     return std::nullopt;
+  if (bde::is_bitlocker(head)) {
+    const bde::Info i = bde::describe(reader(image, start, length), length);
+    Found f;
+    f.scheme = "BitLocker";
+    f.cipher = i.cipher;
+    f.identifier = i.identifier;
+    f.unlock = i.unlock;
+    f.readable = i.unreadable.empty();
+    if (!f.readable) f.why_not = "libbde 20190102 cannot read its metadata (" + i.unreadable + ")";
+    return f;
+  }
   if (!luks::is_luks(head)) return recognised_only(head);
   const luks::Header h = luks::parse(reader(image, start, length), length, name);
   Found f;
@@ -159,6 +164,8 @@ TSK_IMG_INFO* open(const Image& image, uint64_t start, uint64_t length, const Vo
                    const std::string& name) {
   const auto read = reader(image, start, length);
   uint8_t head[512];
+  if (length >= sizeof head && read(0, head, sizeof head) && bde::is_bitlocker(head))
+    return bde::open(read, length, key, name);
   if (length >= sizeof head && read(0, head, sizeof head) && !luks::is_luks(head))
     if (auto f = recognised_only(head))
       throw EvidenceError(name + ": is a " + f->scheme +

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fs/evidence.hpp"
+#include "fs/internal/lvm.hpp"
 #include "fs/internal/tree.hpp"
 
 namespace safehold::fs {
@@ -21,6 +22,9 @@ struct FsHandle {
   TSK_IMG_INFO* pool_img = nullptr;     // APFS: the pool's view of one volume
   uint64_t img_base = 0;                // image offset that fs block 0 maps to
   bool decrypted = false;               // read through a decrypted volume (Impl::decrypted)
+  // An LVM logical volume read through its extents (not one contiguous image range): bytes of
+  // the filesystem's image map to image bytes by lvm::to_image(extents, img_base, ...).
+  std::vector<lvm::Extent> extents;
   // Recursive: a walk callback may read a file of the same filesystem.
   std::unique_ptr<std::recursive_mutex> lock = std::make_unique<std::recursive_mutex>();
 };
@@ -46,7 +50,8 @@ struct Evidence::Impl {
       if (h.pool_img) tsk_img_close(h.pool_img);
     }
     for (auto* p : pools) tsk_pool_close(p);
-    for (auto* d : decrypted) tsk_img_close(d);
+    // Latest first: a logical volume read through a decrypted volume closes before it.
+    for (auto d = decrypted.rbegin(); d != decrypted.rend(); ++d) tsk_img_close(*d);
     if (vs) tsk_vs_close(vs);
   }
 };

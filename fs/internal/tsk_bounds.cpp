@@ -31,8 +31,10 @@
 
 namespace {
 
-// 1 GiB: far above what libtsk needs for any structure of a real filesystem.
-constexpr size_t kMaxTskAlloc = size_t{1} << 30;
+// 256 MiB: far above what libtsk needs for any structure of a real filesystem (a directory of
+// three million names is about that much); an ext4 inline-data inode of that size still costs
+// twice as much (libtsk zeroes a buffer of the file's size, then copies it).
+constexpr size_t kMaxTskAlloc = size_t{256} << 20;
 
 // The last refusal since tsk_runs_reset, kept because libtsk may overwrite its own error on the
 // way out ("Null list pointer").
@@ -41,8 +43,8 @@ thread_local std::string t_last_refusal;
 bool refuse_size(const char* who, size_t len) {
   if (len <= kMaxTskAlloc) return false;
   t_last_refusal = std::string(who) + ": " + std::to_string(len) +
-                   " bytes requested, more than Safehold lets libtsk allocate (1 GiB): a size read "
-                   "from damaged or crafted evidence";
+                   " bytes requested, more than Safehold lets libtsk allocate (256 MiB): a size "
+                   "read from damaged or crafted evidence";
   tsk_error_reset();
   tsk_error_set_errno(TSK_ERR_AUX_MALLOC);
   tsk_error_set_errstr("%s", t_last_refusal.c_str());

@@ -51,21 +51,22 @@ TEST_CASE("libtsk's calls bind to Safehold's run list functions", "[fs]") {
   dlclose(lib);
 }
 
-TEST_CASE("libtsk's allocations are zeroed and bounded at 1 GiB", "[fs]") {
+TEST_CASE("libtsk's allocations are zeroed and bounded at 256 MiB", "[fs]") {
   auto* p = static_cast<unsigned char*>(tsk_malloc(4096));
   REQUIRE(p != nullptr);
   CHECK(std::all_of(p, p + 4096, [](unsigned char c) { return c == 0; }));
   p = static_cast<unsigned char*>(tsk_realloc(p, 8192));
   REQUIRE(p != nullptr);
-  CHECK(tsk_realloc(p, (size_t{1} << 30) + 1) == nullptr);  // p is still the caller's
-  CHECK(std::string(tsk_error_get_errstr()) ==
-        "tsk_realloc: 1073741825 bytes requested, more than Safehold lets libtsk allocate (1 GiB): "
-        "a size read from damaged or crafted evidence");
+  CHECK(tsk_realloc(p, (size_t{256} << 20) + 1) == nullptr);  // p is still the caller's
+  CHECK(
+      std::string(tsk_error_get_errstr()) ==
+      "tsk_realloc: 268435457 bytes requested, more than Safehold lets libtsk allocate (256 MiB): "
+      "a size read from damaged or crafted evidence");
   free(p);
   CHECK(tsk_malloc(size_t{1} << 57) == nullptr);
   CHECK(std::string(tsk_error_get_errstr()) ==
         "tsk_malloc: 144115188075855872 bytes requested, more than Safehold lets libtsk allocate "
-        "(1 GiB): a size read from damaged or crafted evidence");
+        "(256 MiB): a size read from damaged or crafted evidence");
   tsk_error_reset();
 }
 
@@ -190,5 +191,6 @@ TEST_CASE("an inode whose size libtsk would allocate is refused and named", "[fs
   CHECK(problem->where == "fs 0 inode 32");
   CHECK(problem->message ==
         "content unreadable at file offset 0: tsk_malloc: 144115188162330624 bytes requested, more "
-        "than Safehold lets libtsk allocate (1 GiB): a size read from damaged or crafted evidence");
+        "than Safehold lets libtsk allocate (256 MiB): a size read from damaged or crafted "
+        "evidence");
 }
