@@ -13,6 +13,7 @@
 #include <new>
 
 #include "fs/error.hpp"
+#include "fs/internal/tsk_image.hpp"
 
 namespace safehold::fs::bde {
 namespace {
@@ -235,11 +236,7 @@ ssize_t bde_read(TSK_IMG_INFO* img, TSK_OFF_T off, char* out, size_t len) {
     why = n < 0 ? take(e) : "the image ends inside the volume";
     if (e) libbde_error_free(&e);
   }
-  tsk_error_reset();
-  tsk_error_set_errno(TSK_ERR_IMG_READ);
-  tsk_error_set_errstr("%s: cannot read at byte offset %" PRId64 ": %s", d->name.c_str(),
-                       static_cast<int64_t>(off), why.c_str());
-  return -1;
+  return safehold::fs::detail::tsk_read_failed(d->name, off, why);
 }
 
 void bde_close(TSK_IMG_INFO* img) {

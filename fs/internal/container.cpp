@@ -14,6 +14,7 @@
 #include <new>
 
 #include "fs/error.hpp"
+#include "fs/internal/tsk_image.hpp"
 
 namespace safehold::fs::container {
 
@@ -645,11 +646,7 @@ ssize_t tsk_read(TSK_IMG_INFO* img, TSK_OFF_T off, char* buf, size_t len) {
     why = e.what();
   }
   if (n > 0 || (n == 0 && len == 0)) return n;
-  tsk_error_reset();
-  tsk_error_set_errno(TSK_ERR_IMG_READ);
-  tsk_error_set_errstr("%s: cannot read at byte offset %" PRId64 ": %s", d->name.c_str(),
-                       static_cast<int64_t>(off), why.empty() ? "no data" : why.c_str());
-  return -1;
+  return safehold::fs::detail::tsk_read_failed(d->name, off, why.empty() ? "no data" : why);
 }
 
 void tsk_close(TSK_IMG_INFO* img) {

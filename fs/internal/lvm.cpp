@@ -10,6 +10,7 @@
 
 #include "fs/error.hpp"
 #include "fs/internal/lvm_meta.hpp"
+#include "fs/internal/tsk_image.hpp"
 
 namespace safehold::fs::lvm {
 namespace {
@@ -342,11 +343,7 @@ ssize_t lv_read(TSK_IMG_INFO* img, TSK_OFF_T off, char* out, size_t len) {
       why = e.what();
     }
   }
-  tsk_error_reset();
-  tsk_error_set_errno(TSK_ERR_IMG_READ);
-  tsk_error_set_errstr("%s: cannot read at byte offset %" PRId64 ": %s", d->name.c_str(),
-                       static_cast<int64_t>(off), why.c_str());
-  return -1;
+  return safehold::fs::detail::tsk_read_failed(d->name, off, why);
 }
 
 void lv_close(TSK_IMG_INFO* img) {
