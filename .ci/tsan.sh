@@ -2,7 +2,7 @@
 # ThreadSanitizer build of the fs and carve tests (and the binary they run), then those tests.
 # The libraries Safehold calls (libtsk, libewf, SQLite) are not instrumented; their internal
 # synchronisation is invisible to TSan; tests/tsan.supp is where a library frame that reports a race
-# TSan cannot see through would be named, with the reason (none is needed today). usage: .ci/tsan.sh
+# TSan cannot see through is named, with the reason (glibc's time-zone lock). usage: .ci/tsan.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${TSAN_BUILD:-build/tsan}
