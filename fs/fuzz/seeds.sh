@@ -39,3 +39,14 @@ fi
 # BitLocker seeds (SEEDS/bitlocker): a boot sector with BitLocker's OEM name and little else.
 printf '\353\130\220-FVE-FS-' >"$seeds/bitlocker/fve"
 head -c 501 /dev/zero >>"$seeds/bitlocker/fve"
+# fuzz_fs_open seeds (SEEDS/fs_open): a small FAT and a small ext2 made by mkfs, each with a file
+# (under the 64 KiB .ci/fuzz.sh gives inputs). fs/fuzz/run.sh adds E01s and larger images.
+mkdir -p "$seeds/fs_open"
+fsdir=$(mktemp -d)
+echo "seed file" >"$fsdir/a.txt"
+mkfs.fat -C -n SEED "$fsdir/fat.raw" 64 >/dev/null 2>&1 && mcopy -i "$fsdir/fat.raw" "$fsdir/a.txt" ::/a.txt >/dev/null 2>&1 &&
+  cp "$fsdir/fat.raw" "$seeds/fs_open/fat.raw"
+mkdir -p "$fsdir/tree" && cp "$fsdir/a.txt" "$fsdir/tree/"
+truncate -s 64k "$fsdir/ext2.raw" && mke2fs -q -t ext2 -b 1024 -N 16 -d "$fsdir/tree" "$fsdir/ext2.raw" >/dev/null 2>&1 &&
+  cp "$fsdir/ext2.raw" "$seeds/fs_open/ext2.raw"
+rm -rf "$fsdir"
