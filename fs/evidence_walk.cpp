@@ -192,10 +192,18 @@ void Evidence::walk(int filesystem, const std::function<bool(const FileEntry&)>&
   tsk_error_reset();
   auto flags = static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(
       TSK_FS_DIR_WALK_FLAG_ALLOC | TSK_FS_DIR_WALK_FLAG_UNALLOC | TSK_FS_DIR_WALK_FLAG_RECURSE);
-  if (tsk_fs_dir_walk(h.fs, h.fs->root_inum, flags, walk_cb, &c) != 0 && !c.stopped) {
-    problems_.push_back({"fs " + std::to_string(filesystem) + " (" + info.type + ")",
-                         "directory walk incomplete: " + take_tsk_error(), info.offset});
-  }
+  detail::take_directory_failures();
+  const bool failed = tsk_fs_dir_walk(h.fs, h.fs->root_inum, flags, walk_cb, &c) != 0 && !c.stopped;
+  const std::string where = "fs " + std::to_string(filesystem) + " (" + info.type + ")";
+  // Directories libtsk could not read: the root fails the walk, a subdirectory libtsk skips.
+  std::vector<std::string> unread = detail::take_directory_failures();
+  if (failed)
+    problems_.push_back(
+        {where,
+         "directory walk incomplete: " + (unread.empty() ? take_tsk_error() : unread.front()),
+         info.offset});
+  for (size_t i = failed ? 1 : 0; i < unread.size(); ++i)
+    problems_.push_back({where, "directory not read: " + unread[i], info.offset});
   tsk_error_reset();
 }
 

@@ -2,6 +2,7 @@
 #include "scheduler/pdq_index.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <stdexcept>
 
@@ -35,50 +36,107 @@ void PdqIndex::add(const PdqBits& h, uint32_t id) {
   built_ = false;
 }
 
+uint32_t PdqIndex::bits(const PdqBits& h, int start, int width) {
+  const int word = start / 64, shift = start % 64;
+  uint64_t v = h[word] >> shift;
+  if (shift + width > 64 && word < 3) v |= h[word + 1] << (64 - shift);
+  return static_cast<uint32_t>(v & ((uint64_t{1} << width) - 1));
+}
+
+namespace {
+
+// Sorts `keyed` ((value << 32) | position) by value, stably, two 12-bit digits at a time (LSD
+// radix: sequential passes, where counting into a table of 2^24 offsets would miss the cache on
+// every hash).
+void sort_by_value(std::vector<uint64_t>& keyed, int width) {
+  std::vector<uint64_t> tmp(keyed.size());
+  for (int shift = 32; shift < 32 + width; shift += 12) {
+    std::array<size_t, 4097> count{};
+    for (uint64_t k : keyed) ++count[((k >> shift) & 4095) + 1];
+    for (size_t d = 1; d < count.size(); ++d) count[d] += count[d - 1];
+    for (uint64_t k : keyed) tmp[count[(k >> shift) & 4095]++] = k;
+    keyed.swap(tmp);
+  }
+}
+
+}  // namespace
+
 void PdqIndex::build() {
   if (hashes_.size() > UINT32_MAX) throw std::length_error("too many PDQ hashes for one index");
-  for (int c = 0; c < 16; ++c) {
-    auto& off = offsets_[c];
-    off.assign(65537, 0);
-    for (auto& h : hashes_) ++off[chunk(h, c) + 1];
-    for (size_t v = 1; v < off.size(); ++v) off[v] += off[v - 1];
-    auto& pos = positions_[c];
-    pos.resize(hashes_.size());
-    std::vector<uint32_t> next(off.begin(), off.end() - 1);
-    for (uint32_t i = 0; i < hashes_.size(); ++i) pos[next[chunk(hashes_[i], c)]++] = i;
+  int widest = chunk_bits_;
+  if (widest == 0) widest = std::bit_width(hashes_.size());  // about one hash per chunk value
+  widest = std::clamp(widest, 16, 24);
+  const int m = (256 + widest - 1) / widest;
+  chunks_.assign(static_cast<size_t>(m), {});
+  std::vector<uint64_t> keyed(hashes_.size());
+  for (int c = 0, start = 0; c < m; ++c) {
+    Chunk& ch = chunks_[static_cast<size_t>(c)];
+    ch.start = start;
+    ch.width = 256 / m + (c < 256 % m ? 1 : 0);
+    start += ch.width;
+    for (uint32_t i = 0; i < hashes_.size(); ++i)
+      keyed[i] = uint64_t{bits(hashes_[i], ch.start, ch.width)} << 32 | i;
+    sort_by_value(keyed, ch.width);
+    ch.positions.resize(keyed.size());
+    ch.offsets.assign((size_t{1} << ch.width) + 1, 0);
+    size_t v = 0;
+    for (size_t i = 0; i < keyed.size(); ++i) {
+      ch.positions[i] = static_cast<uint32_t>(keyed[i]);
+      for (const uint64_t value = keyed[i] >> 32; v <= value; ++v)
+        ch.offsets[v] = static_cast<uint32_t>(i);
+    }
+    for (; v < ch.offsets.size(); ++v) ch.offsets[v] = static_cast<uint32_t>(keyed.size());
   }
   built_ = true;
 }
 
-void PdqIndex::probe(int c, uint32_t value, std::vector<uint32_t>& candidates) const {
-  const auto& off = offsets_[c];
-  const auto& pos = positions_[c];
-  candidates.insert(candidates.end(), pos.begin() + off[value], pos.begin() + off[value + 1]);
+namespace {
+
+// Every value within `flips` bit flips of v in `width` bits (v itself first), into out.
+void neighbours(uint32_t v, int width, int flips, int from, std::vector<uint32_t>& out) {
+  out.push_back(v);
+  if (flips == 0) return;
+  for (int b = from; b < width; ++b) neighbours(v ^ (1u << b), width, flips - 1, b + 1, out);
 }
+
+// Combinations of `width` bits taken up to `r` at a time.
+double probes_per_chunk(int width, int r) {
+  double total = 0, term = 1;
+  for (int k = 0; k <= r; ++k) {
+    total += term;
+    term = term * (width - k) / (k + 1);
+  }
+  return total;
+}
+
+}  // namespace
 
 std::vector<std::pair<uint32_t, int>> PdqIndex::search(const PdqBits& q, int max_distance) const {
   if (!built_) throw std::logic_error("PdqIndex::search before build()");
-  std::vector<std::pair<uint32_t, int>> hits;
-  if (max_distance < 0 || hashes_.empty()) return hits;
-  const int r = std::min(max_distance, 255) / 16;  // flips per chunk that must be probed
-  // First the candidates' positions (contiguous runs of the chunk tables), then their distances,
-  // with the hashes prefetched ahead: the comparisons are cache misses, many in flight at once.
-  thread_local std::vector<uint32_t> cand;
+  if (max_distance < 0 || hashes_.empty()) return {};
+  const int m = static_cast<int>(chunks_.size());
+  const int r = std::min(max_distance, 255) / m;  // flips per chunk that must be probed
+  double probes = 0;
+  for (const Chunk& ch : chunks_) probes += probes_per_chunk(ch.width, r);
+  if (probes > static_cast<double>(hashes_.size())) return brute_force(q, max_distance);
+  // First every probed value of every chunk (their offsets prefetched), then the candidates'
+  // positions, then their distances with the hashes prefetched ahead: the probes and comparisons
+  // are cache misses, many in flight at once.
+  thread_local std::vector<uint32_t> values, cand;
+  thread_local std::vector<std::pair<uint32_t, int>> hits;
   cand.clear();
-  for (int c = 0; c < 16; ++c) {
-    uint32_t v = chunk(q, c);
-    probe(c, v, cand);
-    if (r >= 1)
-      for (int b = 0; b < 16; ++b) probe(c, v ^ (1u << b), cand);
-    if (r >= 2) {
-      // Larger radii: every value within r flips, enumerated as 16-bit masks of popcount 2..r.
-      for (uint32_t m = 1; m < 65536; ++m) {
-        int pc = std::popcount(m);
-        if (pc >= 2 && pc <= r) probe(c, v ^ m, cand);
-      }
+  hits.clear();
+  constexpr size_t kAhead = 16;
+  for (const Chunk& ch : chunks_) {
+    values.clear();
+    neighbours(bits(q, ch.start, ch.width), ch.width, r, 0, values);
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (i + kAhead < values.size()) __builtin_prefetch(&ch.offsets[values[i + kAhead]]);
+      const uint32_t v = values[i];
+      cand.insert(cand.end(), ch.positions.begin() + ch.offsets[v],
+                  ch.positions.begin() + ch.offsets[v + 1]);
     }
   }
-  constexpr size_t kAhead = 16;
   for (size_t i = 0; i < cand.size(); ++i) {
     if (i + kAhead < cand.size()) __builtin_prefetch(&hashes_[cand[i + kAhead]]);
     int d = pdq_distance(hashes_[cand[i]], q);

@@ -8,17 +8,13 @@
 #include <cstring>
 
 #include "fs/error.hpp"
+#include "fs/fuzz/fuzz_common.hpp"
 #include "fs/internal/bitlocker.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace safehold::fs;
   constexpr uint64_t kVolume = uint64_t{256} << 20;
-  const bde::ReadFn read = [&](uint64_t off, void* buf, size_t n) {
-    if (off > kVolume || n > kVolume - off) return false;
-    std::memset(buf, 0, n);
-    if (off < size) std::memcpy(buf, data + off, std::min<uint64_t>(n, size - off));
-    return true;
-  };
+  const bde::ReadFn read = fuzz::zero_padded(data, size, kVolume);
   if (size < 512 || !bde::is_bitlocker(data)) return 0;
   bde::describe(read, kVolume);
   VolumeKey key;

@@ -10,18 +10,14 @@
 #include <string_view>
 
 #include "fs/error.hpp"
+#include "fs/fuzz/fuzz_common.hpp"
 #include "fs/internal/lvm.hpp"
 #include "fs/internal/lvm_meta.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace safehold::fs;
   constexpr uint64_t kVolume = uint64_t{1} << 30;
-  const lvm::ReadFn read = [&](uint64_t off, void* buf, size_t n) {
-    if (off > kVolume || n > kVolume - off) return false;
-    std::memset(buf, 0, n);
-    if (off < size) std::memcpy(buf, data + off, std::min<uint64_t>(n, size - off));
-    return true;
-  };
+  const lvm::ReadFn read = fuzz::zero_padded(data, size, kVolume);
   try {
     if (lvm::is_physical_volume(read, kVolume)) {
       const lvm::Group g = lvm::read_group(read, kVolume, "input");

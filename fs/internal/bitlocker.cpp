@@ -299,18 +299,8 @@ TSK_IMG_INFO* open(const ReadFn& read, uint64_t size, const VolumeKey& key,
   if (libbde_volume_get_size(disk->volume->v, &bytes, nullptr) != 1 || bytes == 0 ||
       bytes > (uint64_t{1} << 60))
     throw EvidenceError(name + ": the decrypted BitLocker volume has no usable size");
-  auto* t = static_cast<TskBde*>(std::calloc(1, sizeof(TskBde)));
-  if (!t) throw std::bad_alloc();
-  t->disk = disk.get();
-  TSK_IMG_INFO* img =
-      tsk_img_open_external(t, static_cast<TSK_OFF_T>(bytes), 512, bde_read, bde_close, bde_stat);
-  if (!img) {
-    std::free(t);
-    throw EvidenceError(name + ": the decrypted volume cannot be opened (" + take_tsk_error() +
-                        ")");
-  }
-  disk.release();
-  return img;
+  return detail::open_callback_image<TskBde>(disk, bytes, 512, {bde_read, bde_close, bde_stat},
+                                             name + ": the decrypted volume cannot be opened");
 }
 
 }  // namespace safehold::fs::bde

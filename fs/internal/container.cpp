@@ -684,16 +684,9 @@ Opened open(const fsys::path& path, Kind kind, const std::vector<fsys::path>& pa
   o.bytes_per_sector = disk->bytes_per_sector;
   const uint32_t sector =
       sector_size ? sector_size : (o.bytes_per_sector ? o.bytes_per_sector : 512);
-  auto* t = static_cast<TskDisk*>(std::calloc(1, sizeof(TskDisk)));
-  if (!t) throw std::bad_alloc();
-  t->disk = disk.get();
-  o.img = tsk_img_open_external(t, static_cast<TSK_OFF_T>(disk->size), sector, tsk_read, tsk_close,
-                                tsk_stat);
-  if (!o.img) {
-    std::free(t);
-    throw EvidenceError(path.string() + ": cannot be read as an image (" + take_tsk_error() + ")");
-  }
-  disk.release();
+  o.img = detail::open_callback_image<TskDisk>(disk, disk->size, sector,
+                                               {tsk_read, tsk_close, tsk_stat},
+                                               path.string() + ": cannot be read as an image");
   return o;
 }
 

@@ -192,21 +192,12 @@ TSK_IMG_INFO* open(const Image& image, uint64_t start, uint64_t length, const Vo
     throw;
   }
   OPENSSL_cleanse(mk->data(), mk->size());
-  auto* t = static_cast<TskLuks*>(std::calloc(1, sizeof(TskLuks)));
-  if (!t) throw std::bad_alloc();
-  t->disk = disk.get();
   // Handed to TSK as 512-byte sectors whatever the encryption sector (reads need no alignment):
   // with 4096, TSK 4.11 opened the ext4 of a 4096-byte-sector LUKS2 volume but its directory
   // walk failed without an error message.
-  TSK_IMG_INFO* img = tsk_img_open_external(t, static_cast<TSK_OFF_T>(disk->size), 512, luks_read,
-                                            luks_close, luks_stat);
-  if (!img) {
-    std::free(t);
-    throw EvidenceError(name + ": the decrypted volume cannot be opened (" + take_tsk_error() +
-                        ")");
-  }
-  disk.release();
-  return img;
+  return detail::open_callback_image<TskLuks>(disk, disk->size, 512,
+                                              {luks_read, luks_close, luks_stat},
+                                              name + ": the decrypted volume cannot be opened");
 }
 
 }  // namespace safehold::fs::crypt

@@ -362,17 +362,8 @@ TSK_IMG_INFO* open(const ReadFn& read_pv, const LogicalVolume& lv, const std::st
   if (lv.extents.empty() || lv.size == 0)
     throw EvidenceError(name + ": the logical volume " + lv.name + " cannot be read");
   auto disk = std::make_unique<LvDisk>(LvDisk{read_pv, lv.extents, name});
-  auto* t = static_cast<TskLv*>(std::calloc(1, sizeof(TskLv)));
-  if (!t) throw std::bad_alloc();
-  t->disk = disk.get();
-  TSK_IMG_INFO* img =
-      tsk_img_open_external(t, static_cast<TSK_OFF_T>(lv.size), 512, lv_read, lv_close, lv_stat);
-  if (!img) {
-    std::free(t);
-    throw EvidenceError(name + ": the logical volume cannot be opened (" + take_tsk_error() + ")");
-  }
-  disk.release();
-  return img;
+  return detail::open_callback_image<TskLv>(disk, lv.size, 512, {lv_read, lv_close, lv_stat},
+                                            name + ": the logical volume cannot be opened");
 }
 
 }  // namespace safehold::fs::lvm

@@ -19,15 +19,27 @@
 // KiB-block triple indirect map names 2^30 blocks). When the offending run was a map's last, no
 // allocation of that map follows: fs/evidence.cpp clears the refusal around each of its libtsk
 // calls (tsk_runs_reset), so it cannot land on another file's map.
+//
+// Directory opens (docs/fs.md, "Directories libtsk is not allowed to read"):
+// libtsk's ext2/3/4 code reads a directory's whole claimed size, one block at a time, and parses
+// each block, holes included, before it decides anything: a 5 KB image whose root claims 1.8 GB
+// kept a station busy for a minute. A directory that claims more bytes than its filesystem (or
+// the image) holds, or an ext directory with more than 16 MiB of holes in its block map (e2fsck
+// repairs any hole in a directory), is refused before libtsk reads it, and every directory that
+// could not be read is remembered for the walk to report: libtsk's walk drops a subdirectory it
+// cannot read (and every name of a directory with one damaged entry) without a word.
 #include "fs/internal/tsk_bounds.hpp"
 
+#include <dlfcn.h>
 #include <tsk/libtsk.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -107,7 +119,127 @@ void check(const TSK_FS_INFO* fs, const TSK_FS_ATTR* attr, const TSK_FS_ATTR_RUN
   }
 }
 
+// Holes an ext directory may have before it is refused (16 MiB: well under a second of libtsk's
+// parsing; a directory of a healthy ext filesystem has none).
+constexpr uint64_t kMaxDirectoryHoles = uint64_t{16} << 20;
+
+// Why the directories that could not be read on this thread since the last take were not read.
+thread_local std::vector<std::string> t_directory_failures;
+
+// The bytes a directory of `fs` can hold at most: the filesystem's size, and the image's beyond
+// the filesystem's start (both are read from evidence; the smaller wins).
+uint64_t directory_room(const TSK_FS_INFO* fs) {
+  uint64_t room = UINT64_MAX;
+  if (fs->block_size > 0 && fs->block_count > 0 && fs->block_count <= UINT64_MAX / fs->block_size)
+    room = fs->block_count * fs->block_size;
+  if (fs->img_info && fs->img_info->size > 0) {
+    const auto img = static_cast<uint64_t>(fs->img_info->size);
+    const auto start = static_cast<uint64_t>(std::max<TSK_OFF_T>(fs->offset, 0));
+    room = std::min(room, img > start ? img - start : 0);
+  }
+  return room;
+}
+
+// Bytes of an ext directory's claimed size its block map does not back with blocks.
+uint64_t directory_holes(TSK_FS_FILE* file) {
+  const TSK_FS_ATTR* attr = tsk_fs_file_attr_get(file);
+  tsk_error_reset();  // a directory without a data attribute is libtsk's to report
+  if (attr == nullptr || !(attr->flags & TSK_FS_ATTR_NONRES)) return 0;
+  const uint64_t bs = file->fs_info->block_size;
+  uint64_t backed = 0;
+  for (const TSK_FS_ATTR_RUN* r = attr->nrd.run; r; r = r->next)
+    if (!(r->flags & (TSK_FS_ATTR_RUN_FLAG_SPARSE | TSK_FS_ATTR_RUN_FLAG_FILLER)))
+      backed += std::min<uint64_t>(r->len, UINT64_MAX / bs / 2) * bs;
+  const auto size = static_cast<uint64_t>(file->meta->size);
+  return size > backed ? size - backed : 0;
+}
+
+// Why libtsk must not read this directory ("" when it may).
+std::string directory_refusal(TSK_FS_FILE* file) {
+  const TSK_FS_INFO* fs = file->fs_info;
+  const uint64_t claimed = static_cast<uint64_t>(std::max<TSK_OFF_T>(file->meta->size, 0));
+  const std::string who = "directory inode " + std::to_string(file->meta->addr);
+  if (const uint64_t room = directory_room(fs); claimed > room)
+    return who + " claims " + std::to_string(claimed) + " bytes, more than its filesystem holds (" +
+           std::to_string(room) + " bytes): a damaged or crafted inode";
+  if (TSK_FS_TYPE_ISEXT(fs->ftype) &&
+      file->meta->content_type != TSK_FS_META_CONTENT_TYPE_EXT4_INLINE)
+    if (const uint64_t holes = directory_holes(file); holes > kMaxDirectoryHoles)
+      return who + " claims " + std::to_string(claimed) + " bytes of which " +
+             std::to_string(holes) +
+             " are holes in its block map (more than 16 MiB; an ext directory has none): a damaged "
+             "or crafted inode";
+  return "";
+}
+
+using DirOpen = TSK_RETVAL_ENUM (*)(TSK_FS_INFO*, TSK_FS_DIR**, TSK_INUM_T, int);
+
+// libtsk's own function of that name (the next definition after the executable's).
+DirOpen library_dir_open(const char* name) {
+  return reinterpret_cast<DirOpen>(dlsym(RTLD_NEXT, name));
+}
+
+void note_directory_failure(std::string why) {
+  std::replace(why.begin(), why.end(), '\n', ' ');
+  while (!why.empty() && why.back() == ' ') why.pop_back();
+  // libtsk opens a directory again when it looks for orphans: once is enough.
+  auto& seen = t_directory_failures;
+  if (seen.size() < 1000 && std::find(seen.begin(), seen.end(), why) == seen.end())
+    seen.push_back(std::move(why));
+}
+
+// Safehold's side of every filesystem's directory open: refuse what must not be read, then
+// libtsk's own (`lib`), and remember a failure libtsk's walk would swallow.
+TSK_RETVAL_ENUM open_directory(DirOpen lib, const char* name, TSK_FS_INFO* fs, TSK_FS_DIR** dir,
+                               TSK_INUM_T addr, int depth) {
+  if (lib == nullptr) {
+    tsk_error_reset();
+    tsk_error_set_errno(TSK_ERR_FS_ARG);
+    tsk_error_set_errstr("%s: libtsk's own function was not found", name);
+    return TSK_ERR;
+  }
+  const bool real =
+      fs && addr >= fs->first_inum && addr <= fs->last_inum && addr != TSK_FS_ORPHANDIR_INUM(fs);
+  if (real) {
+    std::string why;
+    if (TSK_FS_FILE* file = tsk_fs_file_open_meta(fs, nullptr, addr)) {
+      if (file->meta) why = directory_refusal(file);
+      tsk_fs_file_close(file);
+    }
+    tsk_error_reset();  // an inode that cannot be loaded is libtsk's to report, below
+    if (!why.empty()) {
+      t_last_refusal = why;
+      note_directory_failure(why);
+      tsk_error_set_errno(TSK_ERR_FS_INODE_COR);
+      tsk_error_set_errstr("%s", why.c_str());
+      return TSK_ERR;
+    }
+  }
+  const TSK_RETVAL_ENUM ret = lib(fs, dir, addr, depth);
+  if (ret != TSK_OK && real) {
+    const char* err = tsk_error_get_errstr();
+    note_directory_failure("directory inode " + std::to_string(addr) + " could not be read" +
+                           (err && *err ? std::string(": ") + err : std::string()));
+  }
+  return ret;
+}
+
 }  // namespace
+
+// libtsk keeps each filesystem's directory reader as a function pointer it takes through its GOT,
+// so these definitions are the ones every filesystem it opens calls.
+#define SAFEHOLD_DIR_OPEN(name)                                                                    \
+  extern "C" TSK_RETVAL_ENUM name(TSK_FS_INFO* fs, TSK_FS_DIR** dir, TSK_INUM_T addr, int depth) { \
+    static const DirOpen lib = library_dir_open(#name);                                            \
+    return open_directory(lib, #name, fs, dir, addr, depth);                                       \
+  }
+SAFEHOLD_DIR_OPEN(ext2fs_dir_open_meta)
+SAFEHOLD_DIR_OPEN(ffs_dir_open_meta)
+SAFEHOLD_DIR_OPEN(fatfs_dir_open_meta)
+SAFEHOLD_DIR_OPEN(ntfs_dir_open_meta)
+SAFEHOLD_DIR_OPEN(hfs_dir_open_meta)
+SAFEHOLD_DIR_OPEN(iso9660_dir_open_meta)
+#undef SAFEHOLD_DIR_OPEN
 
 extern "C" void tsk_fs_attr_append_run(TSK_FS_INFO* fs, TSK_FS_ATTR* attr, TSK_FS_ATTR_RUN* run) {
   if (attr == nullptr || run == nullptr) return;
@@ -174,6 +306,12 @@ namespace safehold::fs::detail {
 void tsk_runs_reset() {
   t_refuse.clear();
   t_last_refusal.clear();
+}
+
+std::vector<std::string> take_directory_failures() {
+  std::vector<std::string> out;
+  out.swap(t_directory_failures);
+  return out;
 }
 
 std::optional<std::string> tsk_refusal() {

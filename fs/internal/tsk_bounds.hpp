@@ -1,10 +1,11 @@
-// Safehold's replacements for four libtsk functions (fs/internal/tsk_bounds.cpp).
+// Safehold's replacements for five libtsk functions (fs/internal/tsk_bounds.cpp).
 #pragma once
 
 #include <tsk/libtsk.h>
 
 #include <optional>
 #include <string>
+#include <vector>
 
 // libtsk's internal run-list functions (declared in its private tsk_fs_i.h, exported by libtsk19):
 // the first two are Safehold's own (fs/internal/tsk_bounds.cpp), the next two libtsk's. tsk_malloc
@@ -27,6 +28,10 @@ void tsk_runs_reset();
 // What Safehold refused libtsk since the last tsk_runs_reset on this thread (a block map or an
 // allocation from a hostile size), to report instead of the error libtsk ends with.
 std::optional<std::string> tsk_refusal();
+
+// Why each directory libtsk could not read (or was refused) on this thread since the last call:
+// libtsk skips a subdirectory it cannot read without a word, so the walk reports these.
+std::vector<std::string> take_directory_failures();
 
 // Clears the pending refusal on construction and destruction.
 struct TskRunsScope {

@@ -75,8 +75,16 @@ std::string must_run(const std::string& command) {
   return r.out;
 }
 
+std::string quote_path(const fsys::path& p) {
+  return shell_quote(p.string());
+}
+
 std::string safehold_binary() {
   return SAFEHOLD_BINARY;
+}
+
+RunResult run_safehold(const std::string& args) {
+  return run(shell_quote(safehold_binary()) + " " + args);
 }
 std::string source_dir() {
   return SAFEHOLD_SOURCE_DIR;

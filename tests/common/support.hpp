@@ -38,8 +38,12 @@ RunResult run(const std::string& command);
 std::string must_run(const std::string& command);
 // Quotes a string for bash.
 std::string shell_quote(const std::string& s);
+// Quotes a path for bash.
+std::string quote_path(const std::filesystem::path& p);
 // The `safehold` binary under test.
 std::string safehold_binary();
+// Runs `safehold ARGS` (ARGS quoted by the caller), capturing its exit code and output.
+RunResult run_safehold(const std::string& args);
 std::string source_dir();
 
 std::string sha256_file(const std::filesystem::path& p);

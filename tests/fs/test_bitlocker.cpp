@@ -17,6 +17,8 @@
 #include "tests/common/support.hpp"
 
 using namespace safehold;
+using test::quote_path;
+using test::run_safehold;
 using test::shell_quote;
 namespace fsys = std::filesystem;
 
@@ -24,19 +26,6 @@ namespace {
 
 const std::string kPassword = "password12!@";  // dissect.fve's tests give it
 const std::string kRecovery = "284867-596541-514998-422114-660297-261613-215424-199408";
-
-std::string q(const fsys::path& p) {
-  return shell_quote(p.string());
-}
-
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run sh(const std::string& args) {
-  auto r = test::run(shell_quote(test::safehold_binary()) + " " + args);
-  return {r.exit_code, r.out, r.err};
-}
 
 // The fixtures folder, or nullopt (the test skipped, said) when absent.
 std::optional<fsys::path> bitlocker_fixtures() {
@@ -50,7 +39,7 @@ std::optional<fsys::path> bitlocker_fixtures() {
 
 fsys::path unpack(const fsys::path& from, const test::TempDir& dir, const std::string& name) {
   const fsys::path out = dir / name;
-  test::must_run("gzip -dc " + q(from / (name + ".gz")) + " > " + q(out));
+  test::must_run("gzip -dc " + quote_path(from / (name + ".gz")) + " > " + quote_path(out));
   return out;
 }
 
@@ -79,8 +68,8 @@ TEST_CASE("issue 18: BitLocker volumes described, unlocked by each kind of key",
   for (const Case& c : cases) {
     INFO(c.image);
     const fsys::path img = unpack(*fx, dir, c.image);
-    auto locked = sh("info --json " + q(img));
-    CHECK(locked.code == 2);
+    auto locked = run_safehold("info --json " + quote_path(img));
+    CHECK(locked.exit_code == 2);
     const auto j = nlohmann::json::parse(locked.out);
     CHECK(j["volumes"][0]["encryption"] == nlohmann::json({{"scheme", "BitLocker"},
                                                            {"cipher", c.cipher},
@@ -97,8 +86,9 @@ TEST_CASE("issue 18: BitLocker volumes described, unlocked by each kind of key",
     std::string upper = c.guid;
     for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     for (const std::string& volume : {std::string("0"), "{" + upper + "}"}) {
-      auto open = sh("info --json --key " + shell_quote(volume + "=" + c.key) + " " + q(img));
-      CHECK(open.code == 0);
+      auto open = run_safehold("info --json --key " + shell_quote(volume + "=" + c.key) + " " +
+                               quote_path(img));
+      CHECK(open.exit_code == 0);
       const auto k = nlohmann::json::parse(open.out);
       CHECK(k["volumes"][0]["encryption"]["unlocked"] == true);
       // The volumes are cut down: TSK meets the zeros where the MFT was.
@@ -157,25 +147,27 @@ TEST_CASE("issue 18: a wrong BitLocker key, and a volume libbde cannot read", "[
   if (!fx) return;
   test::TempDir dir("safehold-bde-bad");
   const fsys::path img = unpack(*fx, dir, "recovery_password.bin");
-  auto wrong = sh("ls --key 0=111111-222222-333333-444444-555555-666666-777777-888888 " + q(img));
-  CHECK(wrong.code == 1);
+  auto wrong = run_safehold("ls --key 0=111111-222222-333333-444444-555555-666666-777777-888888 " +
+                            quote_path(img));
+  CHECK(wrong.exit_code == 1);
   CHECK(wrong.err == "safehold: " + img.string() +
                          " image: the key given by --key 0=… does not unlock this BitLocker "
                          "volume (no key protector accepts it)\n");
   CHECK(wrong.err.find("111111") == std::string::npos);
-  auto bek = sh("ls --key 0=keyfile:" + q(*fx / "aes_128.bin.gz") + " " + q(img));
-  CHECK(bek.code == 1);
+  auto bek = run_safehold("ls --key 0=keyfile:" + quote_path(*fx / "aes_128.bin.gz") + " " +
+                          quote_path(img));
+  CHECK(bek.exit_code == 1);
   CHECK(bek.err == "safehold: " + img.string() +
                        " image: --key 0=… gives a key file that is not a BitLocker startup or "
                        "recovery key file (.BEK)\n");
 
   // AES-XTS 256: libbde 20190102 refuses its keys (a libbde limitation, docs/fs.md).
   const fsys::path xts = unpack(*fx, dir, "aes-xts_256.bin");
-  auto info = sh("info --json " + q(xts));
-  CHECK(info.code == 2);
+  auto info = run_safehold("info --json " + quote_path(xts));
+  CHECK(info.exit_code == 2);
   CHECK(nlohmann::json::parse(info.out)["volumes"][0]["encryption"]["cipher"] == "AES-XTS 256-bit");
-  auto open = sh("ls --key 0=" + shell_quote(kPassword) + " " + q(xts));
-  CHECK(open.code == 1);
+  auto open = run_safehold("ls --key 0=" + shell_quote(kPassword) + " " + quote_path(xts));
+  CHECK(open.exit_code == 1);
   CHECK(open.err == "safehold: " + xts.string() +
                         " image: libbde 20190102 cannot read this BitLocker volume "
                         "(libbde_encryption_set_keys: invalid tweak key value too small)\n");

@@ -14,21 +14,16 @@
 
 using namespace safehold;
 using test::must_run;
+using test::quote_path;
+using test::run_safehold;
 using test::shell_quote;
 namespace fsys = std::filesystem;
 
 namespace {
 
-std::string bin() {
-  return shell_quote(test::safehold_binary());
-}
-std::string q(const fsys::path& p) {
-  return shell_quote(p.string());
-}
-
 // A raw disk with an ext4 filesystem holding a few files, a folder and a JPEG.
 fsys::path make_raw(const test::TempDir& dir) {
-  const std::string d = q(dir.path());
+  const std::string d = quote_path(dir.path());
   must_run("cd " + d + " && mkdir -p src/DCIM/Camera src/notes" +
            " && head -c 70000 /dev/urandom > src/notes/blob.bin && printf 'hello\\n' > src/a.txt" +
            " && (convert -size 160x120 plasma:fractal src/DCIM/Camera/IMG_0001.jpg 2>/dev/null" +
@@ -42,26 +37,18 @@ std::string sha256_of_json(const std::string& out) {
   return j["sha256"].is_string() ? j["sha256"].get<std::string>() : "";
 }
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run sh(const std::string& args) {
-  auto r = test::run(bin() + " " + args);
-  return {r.exit_code, r.out, r.err};
-}
-
 }  // namespace
 
 TEST_CASE("issue 18: QCOW2, VHDX, VHD and VMDK read as the media they hold", "[fs][containers]") {
   test::TempDir dir("safehold-containers");
   const fsys::path raw = make_raw(dir);
   const std::string want_sha = test::sha256_file(raw);
-  auto raw_ls = sh("ls " + q(raw));
-  REQUIRE(raw_ls.code == 0);
+  auto raw_ls = run_safehold("ls " + quote_path(raw));
+  REQUIRE(raw_ls.exit_code == 0);
   REQUIRE(raw_ls.out.find("IMG_0001.jpg") != std::string::npos);
-  auto raw_carve = sh("carve --json --no-unallocated " + q(raw) + " -o " + q(dir / "raw-out"));
-  REQUIRE(raw_carve.code == 0);
+  auto raw_carve = run_safehold("carve --json --no-unallocated " + quote_path(raw) + " -o " +
+                                quote_path(dir / "raw-out"));
+  REQUIRE(raw_carve.exit_code == 0);
   const auto raw_artefacts = nlohmann::json::parse(raw_carve.out)["artefacts"];
 
   struct Case {
@@ -84,23 +71,24 @@ TEST_CASE("issue 18: QCOW2, VHDX, VHD and VMDK read as the media they hold", "[f
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.name) {
       const fsys::path img = dir / c.name;
-      must_run("qemu-img convert -q -f raw -O " + std::string(c.qemu) + " " + q(raw) + " " +
-               q(img));
-      auto h = sh("hash --json " + q(img));
+      must_run("qemu-img convert -q -f raw -O " + std::string(c.qemu) + " " + quote_path(raw) +
+               " " + quote_path(img));
+      auto h = run_safehold("hash --json " + quote_path(img));
       INFO(h.err);
-      REQUIRE(h.code == 0);
+      REQUIRE(h.exit_code == 0);
       CHECK(sha256_of_json(h.out) == want_sha);
       CHECK(sha256_of_json(h.out) != test::sha256_file(img));
-      auto i = sh("info " + q(img));
-      REQUIRE(i.code == 0);
+      auto i = run_safehold("info " + quote_path(img));
+      REQUIRE(i.exit_code == 0);
       CHECK(i.out.find("Format:       " + std::string(c.format) + "\n") != std::string::npos);
       CHECK(i.out.find(" ext4 ") != std::string::npos);
-      auto l = sh("ls " + q(img));
-      REQUIRE(l.code == 0);
+      auto l = run_safehold("ls " + quote_path(img));
+      REQUIRE(l.exit_code == 0);
       CHECK(l.out == raw_ls.out);
-      auto k = sh("carve --json --no-unallocated " + q(img) + " -o " + q(dir / "out" / c.name));
+      auto k = run_safehold("carve --json --no-unallocated " + quote_path(img) + " -o " +
+                            quote_path(dir / "out" / c.name));
       INFO(k.err);
-      REQUIRE(k.code == 0);
+      REQUIRE(k.exit_code == 0);
       CHECK(nlohmann::json::parse(k.out)["artefacts"] == raw_artefacts);
     }
   }
@@ -110,7 +98,7 @@ TEST_CASE("issue 18: differencing disks read with their parents, a missing paren
           "[fs][containers][differencing]") {
   test::TempDir dir("safehold-diff");
   const fsys::path raw = make_raw(dir);
-  const std::string d = q(dir.path());
+  const std::string d = quote_path(dir.path());
   for (const char* f : {"qcow2", "vmdk"}) {
     DYNAMIC_SECTION(f) {
       const std::string fmt = f;
@@ -121,11 +109,11 @@ TEST_CASE("issue 18: differencing disks read with their parents, a missing paren
                child + " >/dev/null && qemu-img convert -q -O raw " + child + " flat.raw");
       const std::string want = test::sha256_file(dir / "flat.raw");
       REQUIRE(want != test::sha256_file(raw));
-      auto h = sh("hash --json " + q(dir / child));
+      auto h = run_safehold("hash --json " + quote_path(dir / child));
       INFO(h.err);
-      REQUIRE(h.code == 0);
+      REQUIRE(h.exit_code == 0);
       CHECK(sha256_of_json(h.out) == want);
-      auto i = sh("info " + q(dir / child));
+      auto i = run_safehold("info " + quote_path(dir / child));
       CHECK(i.out.find(base) != std::string::npos);  // listed with the files read
 
       // The parent moved away: every command names it.
@@ -136,24 +124,26 @@ TEST_CASE("issue 18: differencing disks read with their parents, a missing paren
                               " whose parent " + base + " is missing (looked for " +
                               (dir / base).string() + "; give it with --parent)\n";
       for (const char* cmd : {"info", "ls", "hash"}) {
-        auto r = sh(std::string(cmd) + " " + q(dir / child));
+        auto r = run_safehold(std::string(cmd) + " " + quote_path(dir / child));
         INFO(cmd);
-        CHECK(r.code == 1);
+        CHECK(r.exit_code == 1);
         CHECK(r.err == msg);
       }
-      auto c = sh("carve " + q(dir / child) + " -o " + q(dir / "out"));
-      CHECK(c.code == 1);
+      auto c = run_safehold("carve " + quote_path(dir / child) + " -o " + quote_path(dir / "out"));
+      CHECK(c.exit_code == 1);
       CHECK(c.err == msg);
       // Given with --parent, it is read from there.
-      auto g = sh("hash --json --parent " + q(dir / "elsewhere" / base) + " " + q(dir / child));
+      auto g = run_safehold("hash --json --parent " + quote_path(dir / "elsewhere" / base) + " " +
+                            quote_path(dir / child));
       INFO(g.err);
-      CHECK(g.code == 0);
+      CHECK(g.exit_code == 0);
       CHECK(sha256_of_json(g.out) == want);
       // --parent takes one value: the image after it is the image, for carve too.
-      auto cp = sh("carve --parent " + q(dir / "elsewhere" / base) + " " + q(dir / child) + " -o " +
-                   q(dir / ("out-" + child)) + " --types jpeg --no-unallocated");
+      auto cp = run_safehold("carve --parent " + quote_path(dir / "elsewhere" / base) + " " +
+                             quote_path(dir / child) + " -o " + quote_path(dir / ("out-" + child)) +
+                             " --types jpeg --no-unallocated");
       INFO(cp.err);
-      CHECK(cp.code == 0);
+      CHECK(cp.exit_code == 0);
     }
   }
 }
@@ -162,12 +152,12 @@ TEST_CASE("issue 18: a missing VMDK extent is named, unsupported formats are ref
           "[fs][containers]") {
   test::TempDir dir("safehold-refused");
   const fsys::path raw = make_raw(dir);
-  const std::string d = q(dir.path());
+  const std::string d = quote_path(dir.path());
   SECTION("VMDK extent missing") {
     must_run("cd " + d + " && qemu-img convert -q -f raw -O vmdk -o subformat=monolithicFlat " +
              "disk.raw flat.vmdk && rm flat-flat.vmdk");
-    auto r = sh("hash " + q(dir / "flat.vmdk"));
-    CHECK(r.code == 1);
+    auto r = run_safehold("hash " + quote_path(dir / "flat.vmdk"));
+    CHECK(r.exit_code == 1);
     CHECK(r.err == "safehold: " + (dir / "flat.vmdk").string() +
                        ": its extent file flat-flat.vmdk is missing (looked for " +
                        (dir / "flat-flat.vmdk").string() + ")\n");
@@ -177,21 +167,22 @@ TEST_CASE("issue 18: a missing VMDK extent is named, unsupported formats are ref
     must_run("cd " + d +
              " && cp disk.raw x.dmg && printf koly | dd of=x.dmg bs=1 seek=$((8*1024*1024-512)) "
              "conv=notrunc status=none && gzip -c disk.raw > disk.raw.gz");
-    auto r = sh("info " + q(dir / "x.dmg"));
-    CHECK(r.code == 1);
+    auto r = run_safehold("info " + quote_path(dir / "x.dmg"));
+    CHECK(r.exit_code == 1);
     CHECK(r.err == "safehold: " + (dir / "x.dmg").string() +
                        ": is an Apple disk image (DMG), which Safehold cannot read (use --raw "
                        "to read the file as raw data)\n");
-    auto h = sh("hash " + q(dir / "disk.raw.gz"));
-    CHECK(h.code == 1);
+    auto h = run_safehold("hash " + quote_path(dir / "disk.raw.gz"));
+    CHECK(h.exit_code == 1);
     CHECK(h.err.find("is a gzip-compressed file, which Safehold cannot read") != std::string::npos);
-    auto k = sh("carve " + q(dir / "x.dmg") + " -o " + q(dir / "o"));
-    CHECK(k.code == 1);
+    auto k = run_safehold("carve " + quote_path(dir / "x.dmg") + " -o " + quote_path(dir / "o"));
+    CHECK(k.exit_code == 1);
     CHECK(k.err == r.err);
-    auto hr = sh("hash --json --raw " + q(dir / "disk.raw.gz"));
-    CHECK(hr.code == 0);
+    auto hr = run_safehold("hash --json --raw " + quote_path(dir / "disk.raw.gz"));
+    CHECK(hr.exit_code == 0);
     CHECK(sha256_of_json(hr.out) == test::sha256_file(dir / "disk.raw.gz"));
-    CHECK(sh("ls --raw " + q(dir / "x.dmg")).code == 0);  // the ext4 is still there
+    CHECK(run_safehold("ls --raw " + quote_path(dir / "x.dmg")).exit_code ==
+          0);  // the ext4 is still there
   }
 }
 
@@ -199,31 +190,32 @@ TEST_CASE("issue 18: a container whose data cannot be read: hash, ls and carve e
           "[fs][containers][unreadable]") {
   test::TempDir dir("safehold-cut");
   const fsys::path raw = make_raw(dir);
-  const std::string d = q(dir.path());
+  const std::string d = quote_path(dir.path());
   // A QCOW2 cut short: the clusters past the cut are in its tables but not in the file.
   must_run("cd " + d + " && qemu-img convert -q -f raw -O qcow2 disk.raw full.qcow2" +
            " && head -c $(( $(stat -c %s full.qcow2) * 3 / 4 )) full.qcow2 > cut.qcow2");
   // libqcow 20201213 overran a heap buffer reading such a cluster (ASan): Safehold finds the
   // clusters outside the file when it opens the image and never reads them.
-  auto i = sh("info " + q(dir / "cut.qcow2"));
+  auto i = run_safehold("info " + quote_path(dir / "cut.qcow2"));
   INFO(i.out << i.err);
-  CHECK(i.code == 2);
+  CHECK(i.exit_code == 2);
   CHECK(i.out.find("Damaged: image bytes ") != std::string::npos);
   CHECK(i.out.find("cannot be read: its clusters lie beyond the end of " +
                    (dir / "cut.qcow2").string() + " (cut short?)") != std::string::npos);
   CHECK(i.err.find("Sanitizer") == std::string::npos);
-  auto h = sh("hash --json " + q(dir / "cut.qcow2"));
+  auto h = run_safehold("hash --json " + quote_path(dir / "cut.qcow2"));
   INFO(h.err);
-  CHECK(h.code == 2);
+  CHECK(h.exit_code == 2);
   CHECK(h.err.find("Sanitizer") == std::string::npos);
   auto j = nlohmann::json::parse(h.out);
   CHECK(j["sha256"].is_null());
   CHECK(j["complete"] == false);
   REQUIRE(j["errors"].size() >= 1);
   CHECK(j["bytes"].get<uint64_t>() < fsys::file_size(raw));
-  auto c = sh("carve --json " + q(dir / "cut.qcow2") + " -o " + q(dir / "out"));
+  auto c = run_safehold("carve --json " + quote_path(dir / "cut.qcow2") + " -o " +
+                        quote_path(dir / "out"));
   INFO(c.err);
-  CHECK(c.code == 2);
+  CHECK(c.exit_code == 2);
   auto s = nlohmann::json::parse(test::read_text(dir / "out" / "summary.json"));
   CHECK(s["complete"] == false);
   CHECK((s["unreadable"].size() + s["unreadable_files"].get<uint64_t>()) >= 1);

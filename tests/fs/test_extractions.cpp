@@ -17,27 +17,16 @@
 
 using namespace safehold;
 using test::must_run;
+using test::quote_path;
+using test::run_safehold;
 using test::shell_quote;
 namespace fsys = std::filesystem;
 
 namespace {
 
-std::string q(const fsys::path& p) {
-  return shell_quote(p.string());
-}
-
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run sh(const std::string& args) {
-  auto r = test::run(shell_quote(test::safehold_binary()) + " " + args);
-  return {r.exit_code, r.out, r.err};
-}
-
 fsys::path make_trees(const test::TempDir& dir) {
-  must_run("bash " + q(fsys::path(test::source_dir()) / "tests/fs/make_extraction.sh") + " " +
-           q(dir.path()));
+  must_run("bash " + quote_path(fsys::path(test::source_dir()) / "tests/fs/make_extraction.sh") +
+           " " + quote_path(dir.path()));
   return dir.path();
 }
 
@@ -55,7 +44,7 @@ std::string iso(int64_t secs) {
 std::map<std::string, Want> find_tree(const fsys::path& top) {
   std::map<std::string, Want> out;
   std::istringstream in(
-      must_run("cd " + q(top) + " && find . -mindepth 1 -printf '%P\\t%y\\t%s\\t%T@\\n'"));
+      must_run("cd " + quote_path(top) + " && find . -mindepth 1 -printf '%P\\t%y\\t%s\\t%T@\\n'"));
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream f(line);
@@ -80,9 +69,9 @@ struct Listed {
 };
 
 Listed ls(const fsys::path& p) {
-  auto r = sh("ls --json " + q(p));
+  auto r = run_safehold("ls --json " + quote_path(p));
   INFO(r.err);
-  REQUIRE(r.code == 0);
+  REQUIRE(r.exit_code == 0);
   Listed l;
   std::istringstream in(r.out);
   std::string line;
@@ -126,7 +115,7 @@ bool same(const std::map<std::string, Want>& a, const std::map<std::string, Want
 
 // sha256sum's lines for every file under `top`, with paths inside the device ("/x/y").
 std::string sha256sum_tree(const fsys::path& top) {
-  return must_run("cd " + q(top) +
+  return must_run("cd " + quote_path(top) +
                   " && find . -type f -print0 | xargs -0 sha256sum | sed 's#  \\./#  /#'" +
                   " | LC_ALL=C sort -k2");
 }
@@ -141,8 +130,8 @@ TEST_CASE("issue 18: ZIP, TAR and folder extractions list the device's tree as m
   const auto ios = find_tree(d / "ios");
   REQUIRE(android.size() == 17);
   REQUIRE(ios.size() == 10);
-  const auto zip_members = lines_of(must_run("unzip -Z1 " + q(d / "android.zip")), "Dump");
-  const auto tar_members = lines_of(must_run("tar tf " + q(d / "android.tar")), "Dump");
+  const auto zip_members = lines_of(must_run("unzip -Z1 " + quote_path(d / "android.zip")), "Dump");
+  const auto tar_members = lines_of(must_run("tar tf " + quote_path(d / "android.tar")), "Dump");
   REQUIRE(zip_members.size() == 17);
   REQUIRE(tar_members == zip_members);
 
@@ -173,9 +162,9 @@ TEST_CASE("issue 18: ZIP, TAR and folder extractions list the device's tree as m
     }
   }
   SECTION("info names the format and the device root") {
-    auto r = sh("info " + q(d / "android.zip"));
+    auto r = run_safehold("info " + quote_path(d / "android.zip"));
     INFO(r.err);
-    REQUIRE(r.code == 0);
+    REQUIRE(r.exit_code == 0);
     const uint64_t zsize = fsys::file_size(d / "android.zip");
     uint64_t bytes = 0;
     for (auto& [p, w] : android)
@@ -185,13 +174,13 @@ TEST_CASE("issue 18: ZIP, TAR and folder extractions list the device's tree as m
     CHECK(r.out.find("Extraction:   17 entries, " + std::to_string(bytes + 4) +
                      " bytes of file content") != std::string::npos);  // + the link's "DCIM"
     CHECK(r.out.find("Device root:  \"Dump/\"\n") != std::string::npos);
-    auto j = nlohmann::json::parse(sh("info --json " + q(d / "ios.tar")).out);
+    auto j = nlohmann::json::parse(run_safehold("info --json " + quote_path(d / "ios.tar")).out);
     CHECK(j["format"] == "tar");
     CHECK(j["extraction"]["root"] == "");
     CHECK(j["extraction"]["entries"] == 10);
     CHECK(j["filesystems"][0]["type"] == "tar");
-    auto raw = sh("ls --raw " + q(d / "android.zip"));
-    CHECK(raw.code == 1);  // read as raw media, a ZIP holds no filesystem
+    auto raw = run_safehold("ls --raw " + quote_path(d / "android.zip"));
+    CHECK(raw.exit_code == 1);  // read as raw media, a ZIP holds no filesystem
   }
 }
 
@@ -202,11 +191,11 @@ TEST_CASE("issue 18: hash of an extraction: the container's digests and each fil
   const std::string want = sha256sum_tree(d / "android/Dump");
   for (const char* name : {"android.zip", "android.tar", "android-pax.tar", "android"}) {
     INFO(name);
-    auto files = sh("hash --files " + q(d / name));
+    auto files = run_safehold("hash --files " + quote_path(d / name));
     INFO(files.err);
-    REQUIRE(files.code == 0);
+    REQUIRE(files.exit_code == 0);
     CHECK(files.out == want);
-    auto j = nlohmann::json::parse(sh("hash --json " + q(d / name)).out);
+    auto j = nlohmann::json::parse(run_safehold("hash --json " + quote_path(d / name)).out);
     CHECK(j["content_sha256"] == base::sha256_hex(want));
     CHECK(j["files"] == 5);
     CHECK(j["complete"] == true);
@@ -215,13 +204,13 @@ TEST_CASE("issue 18: hash of an extraction: the container's digests and each fil
     else
       CHECK(j["container"]["sha256"] == test::sha256_file(d / name));
   }
-  auto text = sh("hash " + q(d / "android.zip"));
+  auto text = run_safehold("hash " + quote_path(d / "android.zip"));
   CHECK(text.out.find("Container SHA-256: " + test::sha256_file(d / "android.zip") + "\n") !=
         std::string::npos);
   CHECK(text.out.find("(digests of the archive file, not of device media)") != std::string::npos);
   CHECK(text.out.find("Content SHA-256:  " + base::sha256_hex(want) + "\n") != std::string::npos);
-  auto bad = sh("hash --files " + q(d / "android/Dump/system/build.prop"));
-  CHECK(bad.code == 1);
+  auto bad = run_safehold("hash --files " + quote_path(d / "android/Dump/system/build.prop"));
+  CHECK(bad.exit_code == 1);
 }
 
 TEST_CASE("issue 18: carving an extraction: device paths, and the member in source",
@@ -235,9 +224,9 @@ TEST_CASE("issue 18: carving an extraction: device paths, and the member in sour
   for (const char* name : {"android.zip", "android.tar", "android"}) {
     INFO(name);
     const fsys::path out = d / (std::string("out-") + name);
-    auto r = sh("carve --json " + q(d / name) + " -o " + q(out));
+    auto r = run_safehold("carve --json " + quote_path(d / name) + " -o " + quote_path(out));
     INFO(r.err);
-    REQUIRE(r.code == 0);
+    REQUIRE(r.exit_code == 0);
     std::map<std::string, nlohmann::json> by_path;
     std::istringstream in(test::read_text(out / "report.jsonl"));
     std::string line;
@@ -267,7 +256,8 @@ TEST_CASE("issue 18: damaged extractions are named and exit 2", "[fs][extraction
 
   SECTION("a ZIP cut off inside a member: the members before it are found, the cut one named") {
     // Cut 100 bytes into the stored JPEG's data (the local header's length from Python's zipfile).
-    must_run("python3 - " + q(d / "android.zip") + " " + q(d / "cut.zip") + " '" + member +
+    must_run("python3 - " + quote_path(d / "android.zip") + " " + quote_path(d / "cut.zip") + " '" +
+             member +
              "' <<'PY'\n"
              "import sys, zipfile, struct\n"
              "z = zipfile.ZipFile(sys.argv[1]); i = z.getinfo(sys.argv[3])\n"
@@ -278,18 +268,19 @@ TEST_CASE("issue 18: damaged extractions are named and exit 2", "[fs][extraction
     const std::string lost =
         "no end of central directory record: the archive is cut off or damaged inside member \"" +
         member + "\"; 7 members found from their local headers";
-    auto l = sh("ls --json " + q(d / "cut.zip"));
-    CHECK(l.code == 2);
+    auto l = run_safehold("ls --json " + quote_path(d / "cut.zip"));
+    CHECK(l.exit_code == 2);
     CHECK(l.err == "safehold: " + (d / "cut.zip").string() + ": " + lost + "\n");
     CHECK(std::count(l.out.begin(), l.out.end(), '\n') == 6);  // the wrapping Dump/ is not listed
-    auto i = sh("info " + q(d / "cut.zip"));
-    CHECK(i.code == 2);
+    auto i = run_safehold("info " + quote_path(d / "cut.zip"));
+    CHECK(i.exit_code == 2);
     CHECK(i.out.find("Damaged: " + lost + "\n") != std::string::npos);
-    auto h = sh("hash --files " + q(d / "cut.zip"));
-    CHECK(h.code == 2);
+    auto h = run_safehold("hash --files " + quote_path(d / "cut.zip"));
+    CHECK(h.exit_code == 2);
     CHECK(h.err.find("member \"" + member + "\": its data (") != std::string::npos);
-    auto c = sh("carve --json " + q(d / "cut.zip") + " -o " + q(d / "out"));
-    CHECK(c.code == 2);
+    auto c =
+        run_safehold("carve --json " + quote_path(d / "cut.zip") + " -o " + quote_path(d / "out"));
+    CHECK(c.exit_code == 2);
     auto s = nlohmann::json::parse(test::read_text(d / "out/summary.json"));
     CHECK(s["complete"] == false);
     CHECK(s["unreadable"].size() == 1);
@@ -303,15 +294,15 @@ TEST_CASE("issue 18: damaged extractions are named and exit 2", "[fs][extraction
         "python3 -c \"import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); "
         "open(sys.argv[2], 'wb').write(open(sys.argv[1], 'rb').read()[:z.start_dir]); "
         "print(z.start_dir)\" " +
-        q(d / "android-stream.zip") + " " + q(d / "nocd.zip"));
-    const std::string want = must_run("cd " + q(d / "android/Dump") +
+        quote_path(d / "android-stream.zip") + " " + quote_path(d / "nocd.zip"));
+    const std::string want = must_run("cd " + quote_path(d / "android/Dump") +
                                       " && find -L . -type f -print0 | xargs -0 sha256sum | sed "
                                       "'s#  \\./#  /#' | LC_ALL=C sort -k2");
-    auto whole = sh("hash --files " + q(d / "android-stream.zip"));
-    CHECK(whole.code == 0);
+    auto whole = run_safehold("hash --files " + quote_path(d / "android-stream.zip"));
+    CHECK(whole.exit_code == 0);
     CHECK(whole.out == want);
-    auto cut = sh("hash --files " + q(d / "nocd.zip"));
-    CHECK(cut.code == 2);
+    auto cut = run_safehold("hash --files " + quote_path(d / "nocd.zip"));
+    CHECK(cut.exit_code == 2);
     CHECK(cut.out == want);
     const uint64_t at = fsys::file_size(d / "nocd.zip");
     CHECK(cut.err ==
@@ -325,10 +316,10 @@ TEST_CASE("issue 18: damaged extractions are named and exit 2", "[fs][extraction
               ": no content digest: the extraction is damaged (members may be missing)\n");
   }
   SECTION("a file that only begins like a ZIP") {
-    must_run("head -c 20 " + q(d / "android.zip") + " > " + q(d / "stub.zip"));
+    must_run("head -c 20 " + quote_path(d / "android.zip") + " > " + quote_path(d / "stub.zip"));
     for (const char* cmd : {"ls", "info", "hash"}) {
-      auto r = sh(std::string(cmd) + " " + q(d / "stub.zip"));
-      CHECK(r.code == 1);
+      auto r = run_safehold(std::string(cmd) + " " + quote_path(d / "stub.zip"));
+      CHECK(r.exit_code == 1);
       CHECK(r.err == "safehold: " + (d / "stub.zip").string() +
                          ": ZIP archive without an end of central directory record (cut off or "
                          "damaged: its members cannot be located)\n");
@@ -337,8 +328,8 @@ TEST_CASE("issue 18: damaged extractions are named and exit 2", "[fs][extraction
   SECTION("a stored ZIP member whose bytes changed") {
     // The JPEG is stored (zip -n .jpg): one byte of its data flipped, found through Python's
     // zipfile (the local header's length).
-    must_run("cp " + q(d / "android.zip") + " " + q(d / "bad.zip") + " && python3 - " +
-             q(d / "bad.zip") + " '" + member +
+    must_run("cp " + quote_path(d / "android.zip") + " " + quote_path(d / "bad.zip") +
+             " && python3 - " + quote_path(d / "bad.zip") + " '" + member +
              "' <<'PY'\n"
              "import sys, zipfile, struct\n"
              "z = zipfile.ZipFile(sys.argv[1]); i = z.getinfo(sys.argv[2]); assert i.compress_type "
@@ -349,13 +340,14 @@ TEST_CASE("issue 18: damaged extractions are named and exit 2", "[fs][extraction
              "PY");
     const std::string why =
         "member \"" + member + "\": its content does not match its CRC-32 (damaged)";
-    auto h = sh("hash --files " + q(d / "bad.zip"));
-    CHECK(h.code == 2);
+    auto h = run_safehold("hash --files " + quote_path(d / "bad.zip"));
+    CHECK(h.exit_code == 2);
     CHECK(h.err.find("safehold: " + (d / "bad.zip").string() + ": " + why + "\n") !=
           std::string::npos);
     CHECK(h.err.find("no content digest: 1 file cannot be read in full") != std::string::npos);
-    auto c = sh("carve --json " + q(d / "bad.zip") + " -o " + q(d / "out"));
-    CHECK(c.code == 2);
+    auto c =
+        run_safehold("carve --json " + quote_path(d / "bad.zip") + " -o " + quote_path(d / "out"));
+    CHECK(c.exit_code == 2);
     auto s = nlohmann::json::parse(test::read_text(d / "out/summary.json"));
     CHECK(s["complete"] == false);
     CHECK(s["unreadable_files"] == 1);
@@ -363,25 +355,28 @@ TEST_CASE("issue 18: damaged extractions are named and exit 2", "[fs][extraction
     for (auto& e : s["errors"])
       named |= e["where"] == "fs 0 /data/media/0/DCIM/Camera/IMG_0001.jpg" && e["message"] == why;
     CHECK(named);
-    CHECK(sh("ls " + q(d / "bad.zip")).code == 0);  // the listing itself is whole
+    CHECK(run_safehold("ls " + quote_path(d / "bad.zip")).exit_code ==
+          0);  // the listing itself is whole
   }
   SECTION("a TAR cut off inside a member") {
     // Cut 100 bytes into the JPEG's content, found through Python's tarfile.
-    must_run("python3 - " + q(d / "android.tar") + " " + q(d / "cut.tar") + " '" + member +
+    must_run("python3 - " + quote_path(d / "android.tar") + " " + quote_path(d / "cut.tar") + " '" +
+             member +
              "' <<'PY'\n"
              "import sys, tarfile\n"
              "t = tarfile.open(sys.argv[1]); m = t.getmember(sys.argv[3])\n"
              "open(sys.argv[2], 'wb').write(open(sys.argv[1], 'rb').read()[:m.offset_data + 100])\n"
              "PY");
-    auto l = sh("ls " + q(d / "cut.tar"));
-    CHECK(l.code == 2);
+    auto l = run_safehold("ls " + quote_path(d / "cut.tar"));
+    CHECK(l.exit_code == 2);
     CHECK(l.err.find("the archive is cut off inside member \"" + member + "\"") !=
           std::string::npos);
-    auto h = sh("hash --files " + q(d / "cut.tar"));
-    CHECK(h.code == 2);
+    auto h = run_safehold("hash --files " + quote_path(d / "cut.tar"));
+    CHECK(h.exit_code == 2);
     CHECK(h.err.find("member \"" + member + "\": its content (") != std::string::npos);
-    auto c = sh("carve --json " + q(d / "cut.tar") + " -o " + q(d / "out"));
-    CHECK(c.code == 2);
+    auto c =
+        run_safehold("carve --json " + quote_path(d / "cut.tar") + " -o " + quote_path(d / "out"));
+    CHECK(c.exit_code == 2);
     auto s = nlohmann::json::parse(test::read_text(d / "out/summary.json"));
     CHECK(s["complete"] == false);
     CHECK(s["unreadable"].size() == 1);
@@ -392,8 +387,9 @@ TEST_CASE("issue 18: an iTunes/Finder backup read through Manifest.db", "[fs][ex
   test::TempDir dir("safehold-extraction-itunes");
   const fsys::path d = make_trees(dir);
   const fsys::path b = d / "backup";
-  must_run("python3 " + q(fsys::path(test::source_dir()) / "tests/fs/make_itunes_backup.py") + " " +
-           q(d / "ios") + " " + q(b));
+  must_run("python3 " +
+           quote_path(fsys::path(test::source_dir()) / "tests/fs/make_itunes_backup.py") + " " +
+           quote_path(d / "ios") + " " + quote_path(b));
   // What find says of the tree under private/var/mobile, as HomeDomain's.
   std::map<std::string, Want> want;
   for (auto& [p, w] : find_tree(d / "ios/private/var/mobile")) want["/HomeDomain" + p] = w;
@@ -408,21 +404,21 @@ TEST_CASE("issue 18: an iTunes/Finder backup read through Manifest.db", "[fs][ex
   CHECK(sms["fs"] == "itunes");
 
   const std::string sums =
-      must_run("cd " + q(d / "ios/private/var/mobile") +
+      must_run("cd " + quote_path(d / "ios/private/var/mobile") +
                " && find . -type f -print0 | xargs -0 sha256sum | sed 's#  \\./#  /HomeDomain/#'" +
                " | LC_ALL=C sort -k2");
-  auto h = sh("hash --files " + q(b));
+  auto h = run_safehold("hash --files " + quote_path(b));
   INFO(h.err);
-  CHECK(h.code == 0);
+  CHECK(h.exit_code == 0);
   CHECK(h.out == sums);
-  auto j = nlohmann::json::parse(sh("hash --json " + q(b)).out);
+  auto j = nlohmann::json::parse(run_safehold("hash --json " + quote_path(b)).out);
   CHECK(j["format"] == "itunes");
   CHECK(j["container"].is_null());
   CHECK(j["content_sha256"] == base::sha256_hex(sums));
 
-  auto c = sh("carve --json " + q(b) + " -o " + q(d / "out"));
+  auto c = run_safehold("carve --json " + quote_path(b) + " -o " + quote_path(d / "out"));
   INFO(c.err);
-  REQUIRE(c.code == 0);
+  REQUIRE(c.exit_code == 0);
   bool found = false;
   std::istringstream in(test::read_text(d / "out/report.jsonl"));
   std::string line;
@@ -440,8 +436,8 @@ TEST_CASE("issue 18: an iTunes/Finder backup read through Manifest.db", "[fs][ex
 
   SECTION("a listed file missing from the backup") {
     fsys::remove(b / "97/973f317fc3668816d6a1c42516efc3f20c6443d9");
-    auto r = sh("hash --files " + q(b));
-    CHECK(r.code == 2);
+    auto r = run_safehold("hash --files " + quote_path(b));
+    CHECK(r.exit_code == 2);
     CHECK(r.err.find("safehold: " + b.string() +
                      ": \"97/973f317fc3668816d6a1c42516efc3f20c6443d9\" "
                      "(/HomeDomain/Media/DCIM/100APPLE/IMG_0002.JPG): is listed in Manifest.db "
@@ -450,9 +446,9 @@ TEST_CASE("issue 18: an iTunes/Finder backup read through Manifest.db", "[fs][ex
   SECTION("no Manifest.db") {
     fsys::remove(b / "Manifest.db");
     for (const char* cmd : {"ls", "info", "hash", "carve"}) {
-      auto r = sh(std::string(cmd) + " " + q(b) +
-                  (std::string(cmd) == "carve" ? " -o " + q(d / "out2") : ""));
-      CHECK(r.code == 1);
+      auto r = run_safehold(std::string(cmd) + " " + quote_path(b) +
+                            (std::string(cmd) == "carve" ? " -o " + quote_path(d / "out2") : ""));
+      CHECK(r.exit_code == 1);
       CHECK(r.err == "safehold: " + b.string() +
                          ": an iTunes/Finder backup (Manifest.plist) without its Manifest.db\n");
     }
@@ -461,9 +457,9 @@ TEST_CASE("issue 18: an iTunes/Finder backup read through Manifest.db", "[fs][ex
     must_run(
         "python3 -c \"import plistlib,sys; plistlib.dump({'IsEncrypted': True}, "
         "open(sys.argv[1], 'wb'), fmt=plistlib.FMT_BINARY)\" " +
-        q(b / "Manifest.plist"));
-    auto r = sh("ls " + q(b));
-    CHECK(r.code == 1);
+        quote_path(b / "Manifest.plist"));
+    auto r = run_safehold("ls " + quote_path(b));
+    CHECK(r.exit_code == 1);
     CHECK(r.err == "safehold: " + b.string() +
                        ": an encrypted iTunes/Finder backup, which Safehold cannot decrypt yet\n");
   }
@@ -472,9 +468,12 @@ TEST_CASE("issue 18: an iTunes/Finder backup read through Manifest.db", "[fs][ex
 TEST_CASE("issue 18: an Android adb backup (.ab), compressed or not", "[fs][extraction]") {
   test::TempDir dir("safehold-extraction-adb");
   const fsys::path d = make_trees(dir);
-  const std::string gen = q(fsys::path(test::source_dir()) / "tests/fs/make_adb_backup.py");
-  must_run("python3 " + gen + " " + q(d / "android/Dump") + " " + q(d / "z.ab") + " 1");
-  must_run("python3 " + gen + " " + q(d / "android/Dump") + " " + q(d / "u.ab") + " 0");
+  const std::string gen =
+      quote_path(fsys::path(test::source_dir()) / "tests/fs/make_adb_backup.py");
+  must_run("python3 " + gen + " " + quote_path(d / "android/Dump") + " " + quote_path(d / "z.ab") +
+           " 1");
+  must_run("python3 " + gen + " " + quote_path(d / "android/Dump") + " " + quote_path(d / "u.ab") +
+           " 0");
   // apps/<package>/db/... is the app's databases folder, shared/0/... the user's storage.
   const auto tree = find_tree(d / "android/Dump");
   const std::map<std::string, std::string> where = {
@@ -501,31 +500,32 @@ TEST_CASE("issue 18: an Android adb backup (.ab), compressed or not", "[fs][extr
     CHECK(same(want, l.entries));
     CHECK(l.json.at("/data/data/com.example.chat/databases/chat.db")["member"] ==
           "apps/com.example.chat/db/chat.db");
-    auto h = sh("hash --files " + q(d / name));
-    CHECK(h.code == 0);
+    auto h = run_safehold("hash --files " + quote_path(d / name));
+    CHECK(h.exit_code == 0);
     CHECK(h.out == sums);
-    auto i = sh("info " + q(d / name));
+    auto i = run_safehold("info " + quote_path(d / name));
     CHECK(i.out.find("Format:       adb\n") != std::string::npos);
-    auto j = nlohmann::json::parse(sh("hash --json " + q(d / name)).out);
+    auto j = nlohmann::json::parse(run_safehold("hash --json " + quote_path(d / name)).out);
     CHECK(j["container"]["sha256"] == test::sha256_file(d / name));
     CHECK(j["content_sha256"] == base::sha256_hex(sums));
   }
-  auto c = sh("carve --json " + q(d / "z.ab") + " -o " + q(d / "out"));
+  auto c = run_safehold("carve --json " + quote_path(d / "z.ab") + " -o " + quote_path(d / "out"));
   INFO(c.err);
-  CHECK(c.code == 0);
+  CHECK(c.exit_code == 0);
   CHECK(test::read_text(d / "out/report.jsonl")
             .find("\"path\":\"/storage/emulated/0/DCIM/Camera/IMG_0001.jpg\"") !=
         std::string::npos);
 
   SECTION("cut off, and encrypted") {
     const uint64_t n = fsys::file_size(d / "z.ab");
-    must_run("head -c " + std::to_string(n / 2) + " " + q(d / "z.ab") + " > " + q(d / "cut.ab"));
-    auto r = sh("ls " + q(d / "cut.ab"));
-    CHECK(r.code == 2);
+    must_run("head -c " + std::to_string(n / 2) + " " + quote_path(d / "z.ab") + " > " +
+             quote_path(d / "cut.ab"));
+    auto r = run_safehold("ls " + quote_path(d / "cut.ab"));
+    CHECK(r.exit_code == 2);
     CHECK(r.err.find(": the compressed data is cut off after ") != std::string::npos);
-    must_run("printf 'ANDROID BACKUP\\n5\\n1\\nAES-256\\n0123' > " + q(d / "enc.ab"));
-    auto e = sh("ls " + q(d / "enc.ab"));
-    CHECK(e.code == 1);
+    must_run("printf 'ANDROID BACKUP\\n5\\n1\\nAES-256\\n0123' > " + quote_path(d / "enc.ab"));
+    auto e = run_safehold("ls " + quote_path(d / "enc.ab"));
+    CHECK(e.exit_code == 1);
     CHECK(e.err == "safehold: " + (d / "enc.ab").string() +
                        ": an encrypted Android backup (AES-256), which Safehold cannot decrypt "
                        "yet\n");

@@ -22,28 +22,14 @@
 
 using namespace safehold;
 using test::must_run;
+using test::quote_path;
+using test::run_safehold;
 using test::shell_quote;
 namespace fsys = std::filesystem;
 
 namespace {
 
 const std::string kPass = "Tr0ub4dor-crypt-test";
-
-std::string bin() {
-  return shell_quote(test::safehold_binary());
-}
-std::string q(const fsys::path& p) {
-  return shell_quote(p.string());
-}
-
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run sh(const std::string& args) {
-  auto r = test::run(bin() + " " + args);
-  return {r.exit_code, r.out, r.err};
-}
 
 // plain.img: a 24 MiB file whose first 16 MiB are an ext4 filesystem with a JPEG, a text file and
 // a 70 KB file (4096-byte blocks: cryptsetup refuses 4096-byte sectors over smaller blocks); then
@@ -54,7 +40,7 @@ struct Images {
 };
 
 Images make_images(const test::TempDir& dir) {
-  const std::string d = q(dir.path());
+  const std::string d = quote_path(dir.path());
   must_run("cd " + d + " && mkdir -p src/DCIM src/notes" +
            " && head -c 70000 /dev/urandom > src/notes/blob.bin && printf 'hello\\n' > src/a.txt" +
            " && convert -size 160x120 plasma:fractal src/DCIM/IMG_0001.jpg" +
@@ -71,7 +57,7 @@ Images make_images(const test::TempDir& dir) {
 }
 
 std::string uuid_of(const fsys::path& p) {
-  std::string u = must_run("cryptsetup luksUUID " + q(p));
+  std::string u = must_run("cryptsetup luksUUID " + quote_path(p));
   while (!u.empty() && (u.back() == '\n' || u.back() == ' ')) u.pop_back();
   return u;
 }
@@ -89,11 +75,12 @@ std::string all_outputs(const fsys::path& dir) {
 TEST_CASE("issue 18: LUKS1 and LUKS2 volumes opened with their passphrase", "[fs][luks]") {
   test::TempDir dir("safehold-luks");
   const Images im = make_images(dir);
-  auto plain_ls = sh("ls " + q(im.plain));
-  REQUIRE(plain_ls.code == 0);
+  auto plain_ls = run_safehold("ls " + quote_path(im.plain));
+  REQUIRE(plain_ls.exit_code == 0);
   REQUIRE(plain_ls.out.find("/DCIM/IMG_0001.jpg") != std::string::npos);
-  auto plain_carve = sh("carve --json --no-unallocated " + q(im.plain) + " -o " + q(dir / "p"));
-  REQUIRE(plain_carve.code == 0);
+  auto plain_carve = run_safehold("carve --json --no-unallocated " + quote_path(im.plain) + " -o " +
+                                  quote_path(dir / "p"));
+  REQUIRE(plain_carve.exit_code == 0);
   const auto plain_artefacts = nlohmann::json::parse(plain_carve.out)["artefacts"];
   REQUIRE(plain_artefacts.get<int>() >= 1);
 
@@ -101,13 +88,13 @@ TEST_CASE("issue 18: LUKS1 and LUKS2 volumes opened with their passphrase", "[fs
                                     std::pair{im.luks2_4k, "LUKS2"}}) {
     INFO(img.filename().string());
     const std::string key = "--key " + shell_quote("0=" + kPass) + " ";
-    auto ls = sh("ls " + key + q(img));
-    CHECK(ls.code == 0);
+    auto ls = run_safehold("ls " + key + quote_path(img));
+    CHECK(ls.exit_code == 0);
     CHECK(ls.err == "");
     CHECK(ls.out == plain_ls.out);
 
-    auto info = sh("info --json " + key + q(img));
-    REQUIRE(info.code == 0);
+    auto info = run_safehold("info --json " + key + quote_path(img));
+    REQUIRE(info.exit_code == 0);
     auto j = nlohmann::json::parse(info.out);
     CHECK(j["volumes"][0]["encryption"] ==
           nlohmann::json({{"scheme", scheme},
@@ -121,13 +108,16 @@ TEST_CASE("issue 18: LUKS1 and LUKS2 volumes opened with their passphrase", "[fs
     // The same volume named by its UUID (upper case, braces) and by its byte offset.
     std::string upper = uuid_of(img);
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    CHECK(sh("ls --key " + shell_quote("{" + upper + "}=" + kPass) + " " + q(img)).out ==
+    CHECK(
+        run_safehold("ls --key " + shell_quote("{" + upper + "}=" + kPass) + " " + quote_path(img))
+            .out == plain_ls.out);
+    CHECK(run_safehold("ls --key " + shell_quote("@0=" + kPass) + " " + quote_path(img)).out ==
           plain_ls.out);
-    CHECK(sh("ls --key " + shell_quote("@0=" + kPass) + " " + q(img)).out == plain_ls.out);
 
     const fsys::path out = dir / ("carve-" + img.stem().string());
-    auto carve = sh("carve --json --no-unallocated " + key + q(img) + " -o " + q(out));
-    CHECK(carve.code == 0);
+    auto carve = run_safehold("carve --json --no-unallocated " + key + quote_path(img) + " -o " +
+                              quote_path(out));
+    CHECK(carve.exit_code == 0);
     CHECK(nlohmann::json::parse(carve.out)["artefacts"] == plain_artefacts);
     // The JPEG is carved with its path and exactly its bytes.
     bool found = false;
@@ -156,16 +146,16 @@ TEST_CASE("issue 18: a LUKS volume without its key, with a wrong key, keys that 
       "given: its "
       "files were not examined (unlock it with a passphrase or key file: --key 0=…)\n";
 
-  auto info = sh("info " + q(im.luks2));
-  CHECK(info.code == 2);
+  auto info = run_safehold("info " + quote_path(im.luks2));
+  CHECK(info.exit_code == 2);
   CHECK(info.err == locked);
   CHECK(info.out.find("encrypted: LUKS2 (aes-xts-plain64, 512-bit key), UUID " + uuid_of(im.luks2) +
                       ", unlocked by a passphrase or key file: locked (no key given)\n") !=
         std::string::npos);
   CHECK(info.out.find("Filesystems:\n  none recognised\n") != std::string::npos);
 
-  auto ls = sh("ls " + q(im.luks2));
-  CHECK(ls.code == 2);
+  auto ls = run_safehold("ls " + quote_path(im.luks2));
+  CHECK(ls.exit_code == 2);
   CHECK(ls.out == "");
   CHECK(ls.err ==
         "safehold: image: is an encrypted LUKS2 volume and no key was given (unlock it with "
@@ -173,26 +163,27 @@ TEST_CASE("issue 18: a LUKS volume without its key, with a wrong key, keys that 
             locked);
 
   // Its raw sectors are still carved: the whole image is read in pass 2.
-  auto carve = sh("carve --json " + q(im.luks2) + " -o " + q(dir / "locked"));
-  CHECK(carve.code == 2);
+  auto carve =
+      run_safehold("carve --json " + quote_path(im.luks2) + " -o " + quote_path(dir / "locked"));
+  CHECK(carve.exit_code == 2);
   auto s = nlohmann::json::parse(test::read_text(dir / "locked" / "summary.json"));
   CHECK(s["bytes_read"] == fsys::file_size(im.luks2));
   CHECK(s["complete"] == true);
 
-  auto wrong = sh("ls --key 0=not-the-passphrase " + q(im.luks2));
-  CHECK(wrong.code == 1);
+  auto wrong = run_safehold("ls --key 0=not-the-passphrase " + quote_path(im.luks2));
+  CHECK(wrong.exit_code == 1);
   CHECK(wrong.err == "safehold: " + path +
                          " image: the key given by --key 0=… does not unlock this LUKS2 volume "
                          "(no key slot accepts it)\n");
   CHECK(wrong.err.find("not-the-passphrase") == std::string::npos);
 
-  auto nowhere = sh("ls --key 3=" + shell_quote(kPass) + " " + q(im.luks2));
-  CHECK(nowhere.code == 1);
+  auto nowhere = run_safehold("ls --key 3=" + shell_quote(kPass) + " " + quote_path(im.luks2));
+  CHECK(nowhere.exit_code == 1);
   CHECK(nowhere.err == "safehold: " + path +
                            ": --key 3=… names volume '3', which is not an encrypted volume of "
                            "this image (encrypted volumes: 0)\n");
-  auto malformed = sh("ls --key " + shell_quote(kPass) + " " + q(im.luks2));
-  CHECK(malformed.code == 1);
+  auto malformed = run_safehold("ls --key " + shell_quote(kPass) + " " + quote_path(im.luks2));
+  CHECK(malformed.exit_code == 1);
   CHECK(malformed.err ==
         "safehold: --key: a key is given as VOLUME=SECRET (VOLUME: the volume's number as `info` "
         "lists it, @BYTE-OFFSET, or its UUID/GUID)\n");
@@ -201,26 +192,27 @@ TEST_CASE("issue 18: a LUKS volume without its key, with a wrong key, keys that 
   const fsys::path keys = dir / "keys.txt";
   test::write_text(keys, "# the suspect's laptop\n\n0=" + kPass + "\n");
   ::chmod(keys.c_str(), 0644);
-  auto open_keys = sh("ls --keys " + q(keys) + " " + q(im.luks2));
-  CHECK(open_keys.code == 1);
+  auto open_keys = run_safehold("ls --keys " + quote_path(keys) + " " + quote_path(im.luks2));
+  CHECK(open_keys.exit_code == 1);
   CHECK(open_keys.err == "safehold: " + keys.string() +
                              ": key file refused: it must be owned by you with mode 0600 or "
                              "stricter (it is mode 0644)\n");
   ::chmod(keys.c_str(), 0600);
-  auto with_keys = sh("ls --keys " + q(keys) + " " + q(im.luks2));
-  CHECK(with_keys.code == 0);
-  CHECK(with_keys.out == sh("ls " + q(im.plain)).out);
+  auto with_keys = run_safehold("ls --keys " + quote_path(keys) + " " + quote_path(im.luks2));
+  CHECK(with_keys.exit_code == 0);
+  CHECK(with_keys.out == run_safehold("ls " + quote_path(im.plain)).out);
   test::write_text(keys, "0=" + kPass + "\nnonsense\n");
-  auto bad_line = sh("ls --keys " + q(keys) + " " + q(im.luks2));
-  CHECK(bad_line.code == 1);
+  auto bad_line = run_safehold("ls --keys " + quote_path(keys) + " " + quote_path(im.luks2));
+  CHECK(bad_line.exit_code == 1);
   CHECK(bad_line.err == "safehold: " + keys.string() +
                             " line 2: a key is given as VOLUME=SECRET (VOLUME: the volume's "
                             "number as `info` lists it, @BYTE-OFFSET, or its UUID/GUID)\n");
 
   // A key file's content as the passphrase (cryptsetup's --key-file).
   auto keyfile =
-      sh("ls --key " + shell_quote("0=keyfile:" + (dir / "pass.txt").string()) + " " + q(im.luks2));
-  CHECK(keyfile.code == 0);
+      run_safehold("ls --key " + shell_quote("0=keyfile:" + (dir / "pass.txt").string()) + " " +
+                   quote_path(im.luks2));
+  CHECK(keyfile.exit_code == 0);
 }
 
 // LUKS2's default key derivation (cryptsetup luksFormat without --pbkdf): Argon2id, through
@@ -228,11 +220,11 @@ TEST_CASE("issue 18: a LUKS volume without its key, with a wrong key, keys that 
 // plain image's files, a wrong one is refused with the same sentence as for PBKDF2.
 TEST_CASE("issue 18: LUKS2 key slots derived with Argon2id and Argon2i open", "[fs][luks]") {
   test::TempDir dir("safehold-luks-argon");
-  const std::string d = q(dir.path());
+  const std::string d = quote_path(dir.path());
   must_run("cd " + d + " && mkdir -p src && printf 'argon\\n' > src/a.txt" +
            " && truncate -s 24M plain.img && mkfs.ext4 -q -F -b 4096 -d src plain.img 16M" +
            " && printf %s " + shell_quote(kPass) + " > pass.txt");
-  const std::string plain = sh("ls " + q(dir / "plain.img")).out;
+  const std::string plain = run_safehold("ls " + quote_path(dir / "plain.img")).out;
   REQUIRE(plain.find("a.txt") != std::string::npos);
   for (const std::string kdf : {"argon2id", "argon2i"}) {
     INFO(kdf);
@@ -241,13 +233,13 @@ TEST_CASE("issue 18: LUKS2 key slots derived with Argon2id and Argon2i open", "[
              "--encrypt --type luks2 --pbkdf " + kdf + " --pbkdf-memory 64 " +
              "--pbkdf-force-iterations 4 --pbkdf-parallel 2 --reduce-device-size 8M -d pass.txt " +
              kdf + ".img");
-    REQUIRE(must_run("cryptsetup luksDump " + q(img)).find("PBKDF:      " + kdf) !=
+    REQUIRE(must_run("cryptsetup luksDump " + quote_path(img)).find("PBKDF:      " + kdf) !=
             std::string::npos);
-    auto ok = sh("ls --key 0=" + shell_quote(kPass) + " " + q(img));
-    CHECK(ok.code == 0);
+    auto ok = run_safehold("ls --key 0=" + shell_quote(kPass) + " " + quote_path(img));
+    CHECK(ok.exit_code == 0);
     CHECK(ok.out == plain);
-    auto wrong = sh("ls --key 0=not-it " + q(img));
-    CHECK(wrong.code == 1);
+    auto wrong = run_safehold("ls --key 0=not-it " + quote_path(img));
+    CHECK(wrong.exit_code == 1);
     CHECK(wrong.err == "safehold: " + img.string() +
                            " image: the key given by --key 0=… does not unlock this LUKS2 volume "
                            "(no key slot accepts it)\n");
@@ -257,7 +249,7 @@ TEST_CASE("issue 18: LUKS2 key slots derived with Argon2id and Argon2i open", "[
 // A hostile header's Argon2 costs are bounded before anything is computed.
 TEST_CASE("issue 18: LUKS2 Argon2 costs beyond cryptsetup's are refused", "[fs][luks]") {
   test::TempDir dir("safehold-luks-argon-cost");
-  const std::string d = q(dir.path());
+  const std::string d = quote_path(dir.path());
   must_run("cd " + d + " && truncate -s 20M a.img && printf secret | cryptsetup luksFormat " +
            "--batch-mode --type luks2 --pbkdf argon2id --pbkdf-memory 32 " +
            "--pbkdf-force-iterations 4 a.img -d -");
@@ -271,9 +263,9 @@ for base in (0, hdr):
     new = json.dumps(j, separators=(',', ':')).encode()
     f.seek(base + 4096); f.write(new.ljust(len(area), b'\0'))
 )PY");
-  must_run("python3 " + q(dir / "cost.py") + " " + q(dir / "a.img"));
-  auto r = sh("ls " + q(dir / "a.img"));
-  CHECK(r.code == 2);
+  must_run("python3 " + quote_path(dir / "cost.py") + " " + quote_path(dir / "a.img"));
+  auto r = run_safehold("ls " + quote_path(dir / "a.img"));
+  CHECK(r.exit_code == 2);
   CHECK(r.err.find("key slot 0's Argon2 costs (time 9999999, memory 32 KiB, ") !=
         std::string::npos);
 }
@@ -353,7 +345,7 @@ TEST_CASE("issue 18: BitLocker and FileVault 2 volumes are listed as encrypted, 
   // one libbde cannot read (real BitLocker volumes: tests/fs/test_bitlocker.cpp) and a
   // CoreStorage one; their raw sectors must then be carved and a key must be refused.
   test::TempDir dir("safehold-bde");
-  const std::string d = q(dir.path());
+  const std::string d = quote_path(dir.path());
   must_run("cd " + d + " && head -c 4194304 /dev/urandom > disk.img" +
            " && echo 'start=2048, type=7' | sfdisk -q disk.img" +
            " && printf -- '-FVE-FS-' | dd of=disk.img bs=1 seek=$((2048*512+3)) conv=notrunc" +
@@ -363,8 +355,8 @@ TEST_CASE("issue 18: BitLocker and FileVault 2 volumes are listed as encrypted, 
            " 2>/dev/null && printf 'CS' | dd of=cs.img bs=1 seek=$((2048*512+88)) conv=notrunc" +
            " 2>/dev/null");
   const std::string bde = (dir / "disk.img").string();
-  auto info = sh("info " + q(dir / "disk.img"));
-  CHECK(info.code == 2);
+  auto info = run_safehold("info " + quote_path(dir / "disk.img"));
+  CHECK(info.exit_code == 2);
   CHECK(info.out.find("       encrypted: BitLocker (not read), unlocked by a recovery password, "
                       "password or startup key: locked (no key given)\n") != std::string::npos);
   CHECK(info.out.find("Problem: volume 2 (NTFS / exFAT (0x07)): is an encrypted BitLocker volume "
@@ -374,20 +366,21 @@ TEST_CASE("issue 18: BitLocker and FileVault 2 volumes are listed as encrypted, 
   CHECK(info.err == "safehold: " + bde +
                         ": volume 2 is an encrypted BitLocker volume, which Safehold cannot "
                         "decrypt yet: its files were not examined\n");
-  auto carve = sh("carve --json " + q(dir / "disk.img") + " -o " + q(dir / "out"));
-  CHECK(carve.code == 2);
+  auto carve = run_safehold("carve --json " + quote_path(dir / "disk.img") + " -o " +
+                            quote_path(dir / "out"));
+  CHECK(carve.exit_code == 2);
   auto s = nlohmann::json::parse(test::read_text(dir / "out" / "summary.json"));
   CHECK(s["bytes_read"] == 4194304);
-  auto key = sh("ls --key 2=123456-123456-123456-123456-123456-123456-123456-123456 " +
-                q(dir / "disk.img"));
-  CHECK(key.code == 1);
+  auto key = run_safehold("ls --key 2=123456-123456-123456-123456-123456-123456-123456-123456 " +
+                          quote_path(dir / "disk.img"));
+  CHECK(key.exit_code == 1);
   CHECK(key.err == "safehold: " + bde +
                        " volume 2 (NTFS / exFAT (0x07)): libbde 20190102 cannot read this "
                        "BitLocker volume (libbde_io_handle_read_volume_header: unsupported volume "
                        "boot entry point)\n");
   CHECK(key.err.find("123456") == std::string::npos);
-  auto cs = sh("info --json " + q(dir / "cs.img"));
-  CHECK(cs.code == 2);
+  auto cs = run_safehold("info --json " + quote_path(dir / "cs.img"));
+  CHECK(cs.exit_code == 2);
   CHECK(nlohmann::json::parse(cs.out)["volumes"][2]["encryption"]["scheme"] ==
         "FileVault 2 (CoreStorage)");
 }

@@ -17,23 +17,12 @@
 
 using namespace safehold;
 using test::must_run;
+using test::quote_path;
+using test::run_safehold;
 using test::shell_quote;
 namespace fsys = std::filesystem;
 
 namespace {
-
-std::string q(const fsys::path& p) {
-  return shell_quote(p.string());
-}
-
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run sh(const std::string& args) {
-  auto r = test::run(shell_quote(test::safehold_binary()) + " " + args);
-  return {r.exit_code, r.out, r.err};
-}
 
 // The fixtures of tests/fs/make_lvm.sh in `dir`; false (the test skipped, said) when loop
 // devices cannot be made here (not root).
@@ -42,15 +31,15 @@ bool make_fixtures(const test::TempDir& dir, const std::string& vg) {
     WARN("skipped: LVM fixtures need root and losetup (loop devices)");
     return false;
   }
-  must_run("bash " + q(fsys::path(test::source_dir()) / "tests/fs/make_lvm.sh") + " " +
-           q(dir.path()) + " " + vg);
+  must_run("bash " + quote_path(fsys::path(test::source_dir()) / "tests/fs/make_lvm.sh") + " " +
+           quote_path(dir.path()) + " " + vg);
   return true;
 }
 
 // `ls` of a filesystem image, its lines renumbered as filesystem `index` of another image.
 std::string ls_as(const fsys::path& img, int index) {
-  auto r = sh("ls " + q(img));
-  REQUIRE(r.code == 0);
+  auto r = run_safehold("ls " + quote_path(img));
+  REQUIRE(r.exit_code == 0);
   std::istringstream in(r.out);
   std::string out;
   for (std::string line; std::getline(in, line);) {
@@ -88,13 +77,13 @@ TEST_CASE("issue 18: LVM logical volumes are listed, read and carved", "[fs][lvm
   for (const auto& [img, pv_start] :
        {std::pair{dir / "pv.img", uint64_t{0}}, std::pair{dir / "disk.img", uint64_t{1048576}}}) {
     INFO(img.filename().string());
-    auto ls = sh("ls " + q(img));
-    CHECK(ls.code == 0);
+    auto ls = run_safehold("ls " + quote_path(img));
+    CHECK(ls.exit_code == 0);
     CHECK(ls.err == "");
     CHECK(ls.out == expected);
 
-    auto info = sh("info --json " + q(img));
-    REQUIRE(info.code == 0);
+    auto info = run_safehold("info --json " + quote_path(img));
+    REQUIRE(info.exit_code == 0);
     auto j = nlohmann::json::parse(info.out);
     // The physical volume: the whole image, or the MBR's partition (volume 2, after the table
     // and the unallocated space before it); its logical volumes are the last two volumes.
@@ -125,8 +114,8 @@ TEST_CASE("issue 18: LVM logical volumes are listed, read and carved", "[fs][lvm
 
     // Every file's byte runs point at its bytes in the image (big.bin crosses from lvone's
     // first extent to its second, 4 MiB further on).
-    auto lsj = sh("ls --json " + q(img));
-    REQUIRE(lsj.code == 0);
+    auto lsj = run_safehold("ls --json " + quote_path(img));
+    REQUIRE(lsj.exit_code == 0);
     std::istringstream lines(lsj.out);
     int checked = 0;
     for (std::string line; std::getline(lines, line);) {
@@ -145,8 +134,8 @@ TEST_CASE("issue 18: LVM logical volumes are listed, read and carved", "[fs][lvm
     CHECK(checked == 4);  // big.bin, a.txt, the JPEG, B.TXT
 
     const fsys::path out = dir / ("carve-" + img.stem().string());
-    auto carve = sh("carve --json " + q(img) + " -o " + q(out));
-    CHECK(carve.code == 0);
+    auto carve = run_safehold("carve --json " + quote_path(img) + " -o " + quote_path(out));
+    CHECK(carve.exit_code == 0);
     bool found = false;
     std::istringstream report(test::read_text(out / "report.jsonl"));
     for (std::string line; std::getline(report, line);) {
@@ -174,21 +163,22 @@ TEST_CASE("issue 18: an LVM physical volume missing, LVM metadata damaged", "[fs
   const std::string half = (dir / "half.img").string();
   const std::string why = "cannot be read: it lies on physical volume pv1 (UUID " + uuid +
                           "), which is not in this image";
-  auto ls = sh("ls " + q(half));
-  CHECK(ls.code == 2);
+  auto ls = run_safehold("ls " + quote_path(half));
+  CHECK(ls.exit_code == 2);
   CHECK(ls.out == ls_as(dir / "lvtwo.fs", 0));
   CHECK(ls.err == "safehold: volume 2 (LVM logical volume " + vg + "b/lvthere): " + why +
                       "\nsafehold: " + half + ": volume 2 (LVM logical volume " + vg +
                       "b/lvthere) " + why + ": its files were not examined\n");
-  auto info = sh("info --json " + q(half));
-  CHECK(info.code == 2);
+  auto info = run_safehold("info --json " + quote_path(half));
+  CHECK(info.exit_code == 2);
   CHECK(nlohmann::json::parse(info.out)["volumes"][2]["unreadable"] == why);
-  auto carve = sh("carve --json " + q(half) + " -o " + q(dir / "half"));
-  CHECK(carve.code == 2);
+  auto carve = run_safehold("carve --json " + quote_path(half) + " -o " + quote_path(dir / "half"));
+  CHECK(carve.exit_code == 2);
   // Every sector but the filesystem's allocated ones (the metadata, free extents) is carved raw:
   // as much as carving lvtwo.fs alone leaves out; the summary names the volume not examined.
-  auto two = sh("carve --json " + q(dir / "lvtwo.fs") + " -o " + q(dir / "two"));
-  REQUIRE(two.code == 0);
+  auto two = run_safehold("carve --json " + quote_path(dir / "lvtwo.fs") + " -o " +
+                          quote_path(dir / "two"));
+  REQUIRE(two.exit_code == 0);
   const auto s2 = nlohmann::json::parse(test::read_text(dir / "two" / "summary.json"));
   const auto s = nlohmann::json::parse(test::read_text(dir / "half" / "summary.json"));
   CHECK(s["carve_space"] == 12582912 - (4194304 - s2["carve_space"].get<uint64_t>()));
@@ -199,21 +189,21 @@ TEST_CASE("issue 18: an LVM physical volume missing, LVM metadata damaged", "[fs
   // Damaged metadata: one byte of the current metadata text changed (its checksum then fails:
   // the text's offset in the area is the header's first raw location), and the metadata area's
   // header signature overwritten.
-  must_run("cd " + q(dir.path()) + " && cp pv.img text.img && cp disk.img hdr.img" +
+  must_run("cd " + quote_path(dir.path()) + " && cp pv.img text.img && cp disk.img hdr.img" +
            " && at=$(od -An -tu8 -j $((4096+40)) -N8 pv.img | tr -d ' ')" +
            " && printf X | dd of=text.img bs=1 seek=$((4096+at+2)) conv=notrunc status=none" +
            " && printf XXXX | dd of=hdr.img bs=1 seek=$((1048576+4096+8)) conv=notrunc " +
            "status=none");
   const std::string text = (dir / "text.img").string();
-  auto t = sh("ls " + q(text));
-  CHECK(t.code == 2);
+  auto t = run_safehold("ls " + quote_path(text));
+  CHECK(t.exit_code == 2);
   CHECK(t.out == "");
   CHECK(t.err == "safehold: " + text +
                      " image: is an LVM physical volume whose metadata cannot be read: its "
                      "metadata text's checksum does not match\n");
   const std::string hdr = (dir / "hdr.img").string();
-  auto h = sh("info " + q(hdr));
-  CHECK(h.code == 2);
+  auto h = run_safehold("info " + quote_path(hdr));
+  CHECK(h.exit_code == 2);
   CHECK(h.err == "safehold: " + hdr +
                      ": volume 2 (Linux Logical Volume Manager (0x8e)) is an LVM physical "
                      "volume whose metadata cannot be read: its metadata area header has no LVM2 "
@@ -232,7 +222,8 @@ TEST_CASE("issue 18: LUKS2 inside an LVM logical volume, LVM inside a LUKS2 volu
   if (!make_fixtures(dir, vg)) return;
   // lvtwo's 4 MiB: a 2 MiB FAT with one file, encrypted in place (the header takes 1 MiB).
   must_run(
-      "cd " + q(dir.path()) + " && truncate -s 4M two.fs && mkfs.fat -C -F 12 small.fat 2048" +
+      "cd " + quote_path(dir.path()) +
+      " && truncate -s 4M two.fs && mkfs.fat -C -F 12 small.fat 2048" +
       " >/dev/null && printf 'inside luks in lv\\n' > T.TXT && mcopy -i small.fat T.TXT ::/T.TXT" +
       " && dd if=small.fat of=two.fs conv=notrunc status=none && printf pw-lv-test > pass" +
       " && cryptsetup reencrypt --batch-mode --encrypt --type luks2 --pbkdf pbkdf2" +
@@ -240,32 +231,32 @@ TEST_CASE("issue 18: LUKS2 inside an LVM logical volume, LVM inside a LUKS2 volu
       " --reduce-device-size 1M -d pass two.fs 2>/dev/null" +
       " && cp pv.img luks.img && dd if=two.fs of=luks.img bs=1M seek=9 conv=notrunc status=none");
   const fsys::path img = dir / "luks.img";
-  auto locked = sh("ls " + q(img));
-  CHECK(locked.code == 2);
+  auto locked = run_safehold("ls " + quote_path(img));
+  CHECK(locked.exit_code == 2);
   CHECK(locked.out == ls_as(dir / "lvone.fs", 0));
   CHECK(locked.err.find("safehold: " + img.string() +
                         ": volume 2 is an encrypted LUKS2 volume (aes-xts-plain64, 512-bit key) "
                         "and no key was given") != std::string::npos);
-  auto open = sh("ls --key 2=pw-lv-test " + q(img));
-  CHECK(open.code == 0);
+  auto open = run_safehold("ls --key 2=pw-lv-test " + quote_path(img));
+  CHECK(open.exit_code == 0);
   CHECK(open.err == "");
   CHECK(open.out == ls_as(dir / "lvone.fs", 0) + ls_as(dir / "small.fat", 1));
 
   // LVM on LUKS: the whole physical volume encrypted in place (the data moved 4 MiB on); with
   // the key its logical volumes are found in the decrypted volume and read through it.
-  must_run("cd " + q(dir.path()) + " && cp pv.img lp.img && truncate -s 32M lp.img" +
+  must_run("cd " + quote_path(dir.path()) + " && cp pv.img lp.img && truncate -s 32M lp.img" +
            " && cryptsetup reencrypt --batch-mode --encrypt --type luks2 --pbkdf pbkdf2" +
            " --pbkdf-force-iterations 1000 --reduce-device-size 8M -d pass lp.img");
   const fsys::path lp = dir / "lp.img";
-  auto lp_locked = sh("ls " + q(lp));
-  CHECK(lp_locked.code == 2);
+  auto lp_locked = run_safehold("ls " + quote_path(lp));
+  CHECK(lp_locked.exit_code == 2);
   CHECK(lp_locked.out == "");
-  auto lp_ls = sh("ls --key 0=pw-lv-test " + q(lp));
-  CHECK(lp_ls.code == 0);
+  auto lp_ls = run_safehold("ls --key 0=pw-lv-test " + quote_path(lp));
+  CHECK(lp_ls.exit_code == 0);
   CHECK(lp_ls.err == "");
   CHECK(lp_ls.out == ls_as(dir / "lvone.fs", 0) + ls_as(dir / "lvtwo.fs", 1));
-  auto lp_info = sh("info --json --key 0=pw-lv-test " + q(lp));
-  REQUIRE(lp_info.code == 0);
+  auto lp_info = run_safehold("info --json --key 0=pw-lv-test " + quote_path(lp));
+  REQUIRE(lp_info.exit_code == 0);
   const auto j = nlohmann::json::parse(lp_info.out);
   REQUIRE(j["volumes"].size() == 3);
   CHECK(j["volumes"][0]["encryption"]["unlocked"] == true);
@@ -273,7 +264,7 @@ TEST_CASE("issue 18: LUKS2 inside an LVM logical volume, LVM inside a LUKS2 volu
         "whole image (LVM physical volume pv0 of volume group " + vg + ")");
   // Image offsets of the encrypted sectors that hold them: after the LUKS data offset.
   const uint64_t data = std::stoull(
-      must_run("cryptsetup luksDump " + q(lp) +
+      must_run("cryptsetup luksDump " + quote_path(lp) +
                " | sed -n 's/^[[:space:]]*offset: *\\([0-9]*\\) \\[bytes\\]/\\1/p' | head -1"));
   CHECK(data == 4194304);
   CHECK(j["volumes"][1]["description"] == "LVM logical volume " + vg + "/lvone");

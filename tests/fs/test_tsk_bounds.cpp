@@ -38,7 +38,9 @@ TEST_CASE("libtsk's calls bind to Safehold's run list functions", "[fs]") {
   void* lib = dlopen("libtsk.so.19", RTLD_NOW | RTLD_NOLOAD);
   REQUIRE(lib != nullptr);
   for (const char* name :
-       {"tsk_fs_attr_append_run", "tsk_fs_attr_run_alloc", "tsk_malloc", "tsk_realloc"}) {
+       {"tsk_fs_attr_append_run", "tsk_fs_attr_run_alloc", "tsk_malloc", "tsk_realloc",
+        "ext2fs_dir_open_meta", "ffs_dir_open_meta", "fatfs_dir_open_meta", "ntfs_dir_open_meta",
+        "hfs_dir_open_meta", "iso9660_dir_open_meta"}) {
     INFO(name);
     void* bound = dlsym(RTLD_DEFAULT, name);  // what libtsk's PLT resolves to
     void* library_own = dlsym(lib, name);
@@ -193,4 +195,79 @@ TEST_CASE("an inode whose size libtsk would allocate is refused and named", "[fs
         "content unreadable at file offset 0: tsk_malloc: 144115188162330624 bytes requested, more "
         "than Safehold lets libtsk allocate (256 MiB): a size read from damaged or crafted "
         "evidence");
+}
+
+namespace {
+
+// Every path of filesystem 0, and the problems its walk met.
+std::pair<std::vector<std::string>, std::vector<fs::Problem>> walk_all(const fsys::path& img) {
+  auto ev = fs::Evidence::open(img);
+  std::vector<std::string> paths;
+  ev->walk(0, [&](const fs::FileEntry& e) {
+    paths.push_back(e.path);
+    return true;
+  });
+  std::sort(paths.begin(), paths.end());
+  return {paths, ev->problems()};
+}
+
+// An ext2 of `mib` MiB (1 KiB blocks) with /d/a, /d/b and /top; `sif` commands for debugfs after.
+fsys::path ext2_with_dir(const test::TempDir& t, const std::string& sif, int mib = 4) {
+  const fsys::path img = t / "dir.img", f = t / "f", cmds = t / "cmds";
+  must_run("printf x >" + shell_quote(f.string()) + " && truncate -s " + std::to_string(mib) +
+           "M " + shell_quote(img.string()) + " && mke2fs -q -t ext2 -b 1024 " +
+           shell_quote(img.string()));
+  test::write_text(cmds, "mkdir d\nwrite " + f.string() + " d/a\nwrite " + f.string() +
+                             " d/b\nwrite " + f.string() + " top\n" + sif);
+  must_run("debugfs -w -f " + shell_quote(cmds.string()) + " " + shell_quote(img.string()) +
+           " >/dev/null 2>&1");
+  return img;
+}
+
+}  // namespace
+
+TEST_CASE("a directory that claims more than its filesystem holds is refused, not read", "[fs]") {
+  // fs/fuzz/findings/ext2-dir-slow-read.img (a libFuzzer finding): the root directory of a
+  // 5,436-byte image claims 1,801,678,700 bytes; libtsk read all of it (a minute) before failing.
+  const fsys::path img = fsys::path(test::source_dir()) / "fs/fuzz/findings/ext2-dir-slow-read.img";
+  auto [paths, problems] = walk_all(img);
+  CHECK(paths.empty());
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].where == "fs 0 (ext2)");
+  CHECK(problems[0].message ==
+        "directory walk incomplete: directory inode 2 claims 1801678700 bytes, more than its "
+        "filesystem holds (5436 bytes): a damaged or crafted inode");
+}
+
+TEST_CASE("a subdirectory libtsk cannot read is reported, not silently dropped", "[fs]") {
+  test::TempDir t;
+  SECTION("healthy: every name, no problem") {
+    auto [paths, problems] = walk_all(ext2_with_dir(t, ""));
+    CHECK(paths ==
+          std::vector<std::string>{"/$OrphanFiles", "/d", "/d/a", "/d/b", "/lost+found", "/top"});
+    CHECK(problems.empty());
+  }
+  SECTION("a size beyond the filesystem") {
+    auto [paths, problems] = walk_all(ext2_with_dir(t, "sif d size 0x40000000\n"));
+    CHECK(paths == std::vector<std::string>{"/$OrphanFiles", "/d", "/lost+found", "/top"});
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].message ==
+          "directory not read: directory inode 12 claims 1073741824 bytes, more than its "
+          "filesystem holds (4194304 bytes): a damaged or crafted inode");
+  }
+  SECTION("3 MiB of holes: read through, every name") {
+    auto [paths, problems] = walk_all(ext2_with_dir(t, "sif d size 0x300000\n"));
+    CHECK(paths ==
+          std::vector<std::string>{"/$OrphanFiles", "/d", "/d/a", "/d/b", "/lost+found", "/top"});
+    CHECK(problems.empty());
+  }
+  SECTION("20 MiB of holes: refused") {
+    auto [paths, problems] = walk_all(ext2_with_dir(t, "sif d size 0x1400000\n", 32));
+    CHECK(paths == std::vector<std::string>{"/$OrphanFiles", "/d", "/lost+found", "/top"});
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].message ==
+          "directory not read: directory inode 12 claims 20971520 bytes of which 20970496 are "
+          "holes in its block map (more than 16 MiB; an ext directory has none): a damaged or "
+          "crafted inode");
+  }
 }
