@@ -13,40 +13,19 @@
 # docs/BENCHMARKS.md.
 set -euo pipefail
 : "${ILEAPP:?set ILEAPP to an iLEAPP source tree}"
-: "${BIN:?set BIN to safehold_chat_extract}"
-SHIM=${SHIM:-$(dirname "$ILEAPP")/shim}
-RUNS=${RUNS:-3}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/safehold-chat-ileapp-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+PEER=ileapp PEER_DIR=$ILEAPP
 # Message artefacts of iLEAPP (not contacts, chat lists or accounts).
 MSG='Google Voice - Messages|Google Voice - Calls|Google Voice - Voicemails|Truth Social - Chats'
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-now() { date +%s.%N; }
-printf '%-14s %10s %10s %8s | %-40s\n' database safehold_s ileapp_s ratio "messages: safehold live+recovered / ileapp"
-for dir in "$@"; do
-  name=$(basename "$dir")
-  # The databases (SQLite header) of the tree; their -wal siblings are found by the extractor.
-  mapfile -t dbs < <(find "$dir" -type f ! -name '*-wal' ! -name '*-journal' ! -name '*-shm' \
-    -exec sh -c 'head -c 16 "$1" | grep -q "SQLite format 3" && echo "$1"' _ {} \; | sort)
-  : > "$WORK/ti"; : > "$WORK/ts"
-  for i in $(seq "$RUNS"); do
-    rm -rf "$WORK/i" "$WORK/s"; mkdir "$WORK/i"
-    t0=$(now)
-    (cd "$ILEAPP" && PYTHONPATH="$SHIM" /usr/bin/python3 ileapp.py -t fs -i "$dir" -o "$WORK/i" \
-      > "$WORK/ileapp.log" 2>&1)
-    t1=$(now)
-    "$BIN" "$WORK/s" "${dbs[@]}" > "$WORK/safehold.log"
-    t2=$(now)
-    echo "$t1 - $t0" | bc -l >> "$WORK/ti"
-    echo "$t2 - $t1" | bc -l >> "$WORK/ts"
-  done
-  peer=$(grep -E "^Found [0-9,]+ records for ($MSG)\$" "$WORK/ileapp.log" | tr -d , |
-    awk '{s += $2} END {print s + 0}')
-  peer_detail=$(grep -E "^Found [0-9,]+ records for ($MSG)\$" "$WORK/ileapp.log" |
-    sed 's/^Found \([0-9,]*\) records for /\1 /' | paste -sd';' - || true)
-  live=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if not json.loads(l)["recovered"]))' "$WORK/s/messages.jsonl")
-  rec=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["recovered"]))' "$WORK/s/messages.jsonl")
-  ms=$(median < "$WORK/ts"); mi=$(median < "$WORK/ti")
-  printf '%-14s %10.3f %10.3f %8.3f | safehold %s+%s  ileapp %s (%s)\n' "$name" "$ms" "$mi" \
-    "$(echo "$ms / $mi" | bc -l)" "$live" "$rec" "$peer" "${peer_detail:-none}"
-done
+source "$(dirname "$0")/chat_leapp_common.sh"
+peer_run() {
+  (cd "$ILEAPP" && PYTHONPATH="$SHIM" /usr/bin/python3 ileapp.py -t fs -i "$1" -o "$2" > "$3" 2>&1)
+}
+peer_count() {
+  grep -E "^Found [0-9,]+ records for ($MSG)\$" "$1" | tr -d , | awk '{s += $2} END {print s + 0}'
+}
+# The databases (SQLite header) of the tree; their -wal siblings are found by the extractor.
+databases() {
+  find "$1" -type f ! -name '*-wal' ! -name '*-journal' ! -name '*-shm' \
+    -exec sh -c 'head -c 16 "$1" | grep -q "SQLite format 3" && echo "$1"' _ {} \; | sort
+}
+chat_leapp_main "$@"
