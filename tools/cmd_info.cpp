@@ -64,7 +64,7 @@ std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path, const OpenAr
       // A structure that was recognised but refused (a damaged LUKS header…) says why; TSK's
       // own "no filesystem recognised" is what the sentence below says better.
       for (const auto& p : ev->problems())
-        if (p.message.rfind("no filesystem recognised", 0) != 0) fail(Exit::failed, p.message);
+        if (!p.unrecognised) fail(Exit::failed, p.message);
       fail(Exit::usage,
            fmt::format("{}: no partition table or filesystem recognised in {} of {} data", path,
                        base::human_size(ev->image().size()), fs::to_string(ev->image().format())));
@@ -242,8 +242,11 @@ void register_info(CLI::App& app) {
                 << "\n";
     fail_if_damaged(*ev, *ls_image);
     fail_if_locked(*ev, *ls_image);
-    // What the walk could not read (directories, metadata): the listing is incomplete.
-    if (ev->problems().size() > problems_at_open) throw CommandExit{static_cast<int>(Exit::failed)};
+    // What the walk could not read (directories, metadata): the listing is incomplete. No
+    // filesystem at all (an unlocked volume that holds none): nothing was listed, said above.
+    if (ev->problems().size() > problems_at_open ||
+        (ev->filesystems().empty() && !ev->problems().empty()))
+      throw CommandExit{static_cast<int>(Exit::failed)};
   });
 }
 

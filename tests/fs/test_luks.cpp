@@ -384,3 +384,21 @@ TEST_CASE("issue 18: BitLocker and FileVault 2 volumes are listed as encrypted, 
   CHECK(nlohmann::json::parse(cs.out)["volumes"][2]["encryption"]["scheme"] ==
         "FileVault 2 (CoreStorage)");
 }
+
+TEST_CASE("issue 18: an unlocked LUKS volume that holds no filesystem is said, exit 2",
+          "[fs][luks]") {
+  test::TempDir dir("safehold-luks-nofs");
+  const std::string d = quote_path(dir.path());
+  must_run("cd " + d + " && truncate -s 24M nofs.img" +  // zeros: no filesystem, no entropy
+           " && printf %s " + shell_quote(kPass) + " > pass.txt" +
+           " && cryptsetup reencrypt --batch-mode --encrypt --type luks2 --pbkdf pbkdf2"
+           " --pbkdf-force-iterations 1000 --reduce-device-size 8M -d pass.txt nofs.img");
+  auto ls =
+      run_safehold("ls --key " + shell_quote("0=" + kPass) + " " + quote_path(dir / "nofs.img"));
+  CHECK(ls.exit_code == 2);
+  CHECK(ls.out.empty());
+  CHECK(ls.err ==
+        "safehold: image: no filesystem recognised in the decrypted LUKS2 volume (Cannot "
+        "determine file system type)\n");
+  CHECK(ls.err.find(kPass) == std::string::npos);
+}
