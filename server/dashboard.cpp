@@ -13,7 +13,9 @@ const char* kIndex = R"HTML(<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Safehold examination queue</title>
 <link rel="stylesheet" href="/app.css">
+<link rel="stylesheet" href="/backlog.css">
 <script src="/common.js" defer></script>
+<script src="/backlog.js" defer></script>
 <script src="/app.js" defer></script>
 </head>
 <body>
@@ -43,6 +45,45 @@ const char* kIndex = R"HTML(<!doctype html>
       <table id="queue">
         <thead><tr><th>#</th><th>Exhibit</th><th>Why this position</th><th>Deadline (UTC)</th>
           <th>State</th><th>Case</th><th>Suspect</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </section>
+    <section class="panel" id="devices-panel">
+      <h2>Devices: state and findings <small id="devices-count"></small></h2>
+      <label class="inline">Show <select id="devices-filter">
+        <option value="all">every device</option>
+        <option value="intake,queued,needs-source">waiting</option>
+        <option value="acquiring,acquired,carving">in progress</option>
+        <option value="failed">failed</option>
+        <option value="review,done">done</option>
+        <option value="withdrawn">withdrawn</option>
+      </select></label>
+      <table id="devices">
+        <thead><tr><th>Exhibit</th><th>Case</th><th>State</th><th>Findings (counts only)</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </section>
+    <section class="panel" id="links-panel">
+      <h2>Links between cases</h2>
+      <table id="links">
+        <thead><tr><th>Case</th><th>Exhibit</th><th>Other case</th><th>Other exhibit</th><th>Same material</th>
+          <th>Found (UTC)</th></tr></thead>
+        <tbody></tbody>
+      </table>
+      <p id="links-none">No links between cases.</p>
+    </section>
+    <section class="panel" id="backlog-panel">
+      <h2>Backlog history</h2>
+      <div class="charts">
+        <figure id="chart-waiting"><figcaption>Devices waiting by tier and band, last 90 days</figcaption></figure>
+        <figure id="chart-weekly"><figcaption>Weekly intake against devices examined</figcaption></figure>
+        <figure id="chart-waits"><figcaption>How long the waiting devices have waited</figcaption></figure>
+        <figure id="chart-breaches"><figcaption>Deadlines of the last 90 days by band: met and breached</figcaption></figure>
+      </div>
+      <h3>Forecast: when the backlog clears</h3>
+      <p id="forecast-rate"></p>
+      <table id="forecast">
+        <thead><tr><th>Backlog</th><th>Devices</th><th>Clears (UTC)</th><th>In</th></tr></thead>
         <tbody></tbody>
       </table>
     </section>
@@ -290,7 +331,8 @@ const char* kJs = R"JS(
 
   async function refresh() {
     try {
-      await Promise.all([loadAlerts(), loadQueue(), loadChoices(), loadGrading()]);
+      await Promise.all([loadAlerts(), loadQueue(), loadChoices(), loadGrading(),
+                         SafeholdBacklog.load(api)]);
     } catch (err) {
       if (err.status === 401) return session.signOut('Your token is no longer valid: sign in again.');
       status('Could not refresh: ' + err.message);
@@ -332,6 +374,9 @@ const char* kJs = R"JS(
     } catch (err) { formError(f, err.message); }
   });
 
+  $('#devices-filter').addEventListener('change', () => SafeholdBacklog.loadDevices(api)
+    .catch((err) => status('Could not list devices: ' + err.message)));
+
   $('#device-close').addEventListener('click', () => { $('#device-panel').hidden = true; });
 
   if (session.token) session.signIn(session.token);
@@ -351,6 +396,7 @@ const std::map<std::string, std::pair<std::string, std::string>>& dashboard_asse
     auto all = assets;
     for (auto& [k, v] : grading_page_assets()) all.emplace(k, v);
     for (auto& [k, v] : common_page_assets()) all.emplace(k, v);
+    for (auto& [k, v] : backlog_page_assets()) all.emplace(k, v);
     return all;
   }();
   return merged;
