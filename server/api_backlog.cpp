@@ -43,7 +43,7 @@ Response history(Call& c) {
   Store& s = *c.store;
   HistoryQuery q;
   q.days = static_cast<int>(query_int(c.t, "days", 90, 7, 366));
-  q.weeks = static_cast<int>(query_int(c.t, "weeks", 12, 4, 104));
+  q.weeks = static_cast<int>(query_int(c.t, "weeks", 12, 1, 104));
   auto devices = s.device_history();
   q.now = s.now();
   return json_response(backlog_history(devices, q));

@@ -114,8 +114,8 @@ Response json_response(const json& j, int status = 200);
 int64_t query_int(const Target& t, const char* name, int64_t dflt, int64_t lo, int64_t hi);
 std::string query_str(const Target& t, const char* name);
 bool query_bool(const Target& t, const char* name);
-// The query parameter `state`: "all" (every state, an empty list) or a comma list of states (400
-// naming the parameter otherwise).
+// The query parameter `state`: "all" or absent (every state, an empty list) or a comma list of
+// states (400 naming the parameter otherwise).
 std::vector<DeviceState> query_states(const Target& t);
 // A numeric id from the path; 404 naming `what` when it is not one.
 int64_t id_segment(const std::string& s, const char* what);

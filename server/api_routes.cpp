@@ -12,7 +12,7 @@ namespace safehold::server::detail {
 std::vector<DeviceState> query_states(const Target& t) {
   std::vector<DeviceState> out;
   auto st = query_str(t, "state");
-  if (st == "all") return out;
+  if (st.empty() || st == "all") return out;
   size_t i = 0;
   while (i <= st.size()) {
     size_t j = st.find(',', i);
