@@ -194,17 +194,22 @@ svg.chart .ylabel { text-anchor: end; }
 svg.chart .xlabel, svg.chart .count { text-anchor: middle; }
 .bar.intake { fill: #7a8ea3; } .bar.examined { fill: #1f6f3f; } .bar.waiting { fill: #0b4f8a; }
 .bar.met { fill: #1f6f3f; } .bar.breached { fill: #c00000; }
-.area.t0 { fill: #b3261e; } .area.t0.b-high, .area.t0.b-medium { fill: #e46a5e; }
-.area.t0.b-low, .area.t0.b-none { fill: #f4b0a8; }
-.area.t1 { fill: #0b4f8a; } .area.t1.b-high { fill: #3b78b0; } .area.t1.b-medium { fill: #6d9cc8; }
-.area.t1.b-low { fill: #9fc0de; } .area.t1.b-none { fill: #cfdff0; }
+.area.t0.b-very-high { fill: #7f0000; } .key.t0.b-very-high { background: #7f0000; }
+.area.t0.b-high { fill: #b3261e; } .key.t0.b-high { background: #b3261e; }
+.area.t0.b-medium { fill: #e46a5e; } .key.t0.b-medium { background: #e46a5e; }
+.area.t0.b-low { fill: #f08c80; } .key.t0.b-low { background: #f08c80; }
+.area.t0.b-none { fill: #f4c0b8; } .key.t0.b-none { background: #f4c0b8; }
+.area.t1.b-very-high { fill: #08306b; } .key.t1.b-very-high { background: #08306b; }
+.area.t1.b-high { fill: #0b4f8a; } .key.t1.b-high { background: #0b4f8a; }
+.area.t1.b-medium { fill: #3b78b0; } .key.t1.b-medium { background: #3b78b0; }
+.area.t1.b-low { fill: #6d9cc8; } .key.t1.b-low { background: #6d9cc8; }
+.area.t1.b-none { fill: #a9c8e4; } .key.t1.b-none { background: #a9c8e4; }
 .area { stroke: #fff; stroke-width: .5; }
 ul.legend { list-style: none; padding: 0; margin: .2rem 0 0; display: flex; flex-wrap: wrap; gap: .2rem .8rem;
             font-size: .8rem; }
 ul.legend .key { display: inline-block; width: .8rem; height: .8rem; margin-right: .25rem; vertical-align: -1px; }
 .key.intake { background: #7a8ea3; } .key.examined, .key.met { background: #1f6f3f; }
 .key.waiting { background: #0b4f8a; } .key.breached { background: #c00000; }
-.key.t0 { background: #b3261e; } .key.t1 { background: #0b4f8a; }
 label.inline { display: inline-block; font-weight: 600; }
 label.inline select { display: inline-block; width: auto; }
 tr.state-failed td.state { color: var(--overdue); font-weight: 600; }

@@ -58,7 +58,7 @@ main(async () => {
     seen.images = await page.$$eval('img, video, picture, canvas', (a) => a.length);
 
     // The backlog: every device with its state and findings, links, charts and the forecast.
-    await page.waitForSelector('#chart-breaches svg rect.bar');
+    await page.waitForSelector('#chart-breaches svg rect.bar', { state: 'attached' });
     // Drawn again since the household change: S2's devices are tier 0 today.
     await page.waitForFunction(() => document.querySelector('#chart-waiting ul.legend').textContent
       .includes('tier 0 \u00b7 low'));
