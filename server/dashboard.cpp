@@ -143,7 +143,7 @@ const char* kIndex = R"HTML(<!doctype html>
     </aside>
   </div>
 </main>
-<footer>No media is shown here. Data refreshes every 30 seconds.</footer>
+<footer>No media is shown here. Data refreshes every 30 seconds, the backlog's charts and forecast every 5 minutes.</footer>
 </body>
 </html>
 )HTML";
@@ -210,7 +210,7 @@ const char* kJs = R"JS(
   const session = Safehold.session('safehold-token', {
     onSignIn: async (me) => {
       for (const p of document.querySelectorAll('.manager-only')) p.hidden = me.role !== 'manager';
-      await refresh();
+      await refresh(true);
       timer = setInterval(refresh, 30000);
     },
     onSignOut: () => { if (timer) clearInterval(timer); },
@@ -281,7 +281,7 @@ const char* kJs = R"JS(
           try {
             await api('POST', '/api/alerts/' + a.id + '/ack', { reference: ref.value });
             status('Alert ' + a.id + ' acknowledged.');
-            await refresh();
+            await refresh(true);
           } catch (err) { status(''); alertError(div, err); }
         });
         div.append(f);
@@ -329,10 +329,11 @@ const char* kJs = R"JS(
     $('#device-panel').scrollIntoView({ block: 'nearest' });
   }
 
-  async function refresh() {
+  // force: after a change made here (the backlog's charts are drawn again at once).
+  async function refresh(force) {
     try {
       await Promise.all([loadAlerts(), loadQueue(), loadChoices(), loadGrading(),
-                         SafeholdBacklog.load(api)]);
+                         SafeholdBacklog.load(api, force === true)]);
     } catch (err) {
       if (err.status === 401) return session.signOut('Your token is no longer valid: sign in again.');
       status('Could not refresh: ' + err.message);
@@ -356,7 +357,7 @@ const char* kJs = R"JS(
       f.suspect.value = keep;
       status('Suspect ' + r.suspect.reference + ' updated: ' + r.devices_reranked + ' device(s) re-ranked' +
              (r.alerts_raised.length ? ', ' + r.alerts_raised.length + ' safeguarding alert(s) raised.' : '.'));
-      await refresh();
+      await refresh(true);
     } catch (err) { formError(f, err.message); }
   });
 
@@ -370,7 +371,7 @@ const char* kJs = R"JS(
       f.reason.value = '';
       status('Case ' + r['case'].reference + ' is now risk ' + r['case'].risk + ': ' + r.devices_reranked +
              ' device(s) re-ranked.');
-      await refresh();
+      await refresh(true);
     } catch (err) { formError(f, err.message); }
   });
 

@@ -172,11 +172,18 @@ window.SafeholdBacklog = (function () {
     $('#links-none').hidden = list.length > 0;
   }
 
-  async function load(api) {
-    const [h, f] = await Promise.all([api('GET', '/api/history'), api('GET', '/api/forecast'),
+  // The devices and links at every refresh; the charts and the forecast (computed from the whole
+  // audit chain on the server) when forced (after a change made here) or every 5 minutes.
+  let drawnAt = 0;
+  async function load(api, force) {
+    const charts = force || Date.now() - drawnAt > 300000;
+    const [h, f] = await Promise.all([charts ? api('GET', '/api/history') : null,
+                                      charts ? api('GET', '/api/forecast') : null,
                                       loadDevices(api), loadLinks(api)]);
+    if (!charts) return;
     drawCharts(h);
     drawForecast(f);
+    drawnAt = Date.now();
   }
 
   return { load, loadDevices };
