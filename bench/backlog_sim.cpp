@@ -1,7 +1,8 @@
 // backlog_sim: a unit's examination backlog, first-in-first-out against Safehold's policy.
 //
-// Discrete-event simulation. Devices arrive by case (each suspect's devices together), stations
-// take the next device (FIFO: oldest intake; Safehold: lowest (tier, key) from
+// Discrete-event simulation (its core is scheduler/backlog.hpp's simulate_backlog, which the
+// dashboard's forecast also runs). Devices arrive by case (each suspect's devices together),
+// stations take the next device (FIFO: oldest intake; Safehold: lowest (tier, key) from
 // scheduler::compute_priority, exactly the order of the stores) and hold it for an examination
 // time drawn by device class. Starts from a backlog with intakes spread over the previous year.
 // Assumptions are printed with the results (and recorded in docs/BENCHMARKS.md).
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "scheduler/backlog.hpp"
 #include "scheduler/queue.hpp"
 
 namespace sch = safehold::scheduler;
@@ -120,43 +122,29 @@ struct Outcome {
 
 Outcome simulate(const Config& c, const std::vector<Dev>& devs, bool safehold_policy) {
   const int64_t horizon = static_cast<int64_t>(c.horizon_days * 86400);
+  // The scheduler's simulation core (scheduler/backlog.hpp), which the dashboard's forecast runs.
+  std::vector<sch::SimJob> jobs;
+  jobs.reserve(devs.size());
+  for (const auto& d : devs)
+    jobs.push_back({d.intake, safehold_policy ? d.tier : 0, safehold_policy ? d.key : d.intake,
+                    static_cast<int64_t>(d.hours * 3600)});
+  auto run = sch::simulate_backlog(jobs, c.stations, 0, horizon);
   Outcome o;
   o.wait_days.assign(devs.size(), 0);
   o.started.assign(devs.size(), false);
   o.finish.assign(devs.size(), 0);
   o.start.assign(devs.size(), 0);
-  using Key = std::tuple<int, int64_t, int>;
-  std::set<Key> queue;
-  auto key_of = [&](const Dev& d) -> Key {
-    return safehold_policy ? Key{d.tier, d.key, d.id} : Key{0, d.intake, d.id};
-  };
-  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> free_at;
-  for (int i = 0; i < c.stations; ++i) free_at.push(0);
-  size_t next = 0;
-  while (!free_at.empty()) {
-    int64_t t = free_at.top();
-    free_at.pop();
-    while (next < devs.size() && devs[next].intake <= t) queue.insert(key_of(devs[next++]));
-    if (queue.empty()) {
-      if (next >= devs.size()) break;
-      t = devs[next].intake;
-      while (next < devs.size() && devs[next].intake <= t) queue.insert(key_of(devs[next++]));
+  for (size_t i = 0; i < devs.size(); ++i) {
+    if (run.start[i] < 0) {
+      if (devs[i].intake <= horizon)
+        o.wait_days[i] = static_cast<double>(horizon - devs[i].intake) / 86400.0;
+      continue;
     }
-    if (t >= horizon) break;
-    auto it = queue.begin();
-    int id = std::get<2>(*it);
-    queue.erase(it);
-    const Dev& d = devs[static_cast<size_t>(id)];
-    o.started[static_cast<size_t>(id)] = true;
-    o.start[static_cast<size_t>(id)] = t;
-    o.wait_days[static_cast<size_t>(id)] = static_cast<double>(t - d.intake) / 86400.0;
-    int64_t end = t + static_cast<int64_t>(d.hours * 3600);
-    if (end <= horizon) o.finish[static_cast<size_t>(id)] = end;
-    free_at.push(end);
+    o.started[i] = true;
+    o.start[i] = run.start[i];
+    o.wait_days[i] = static_cast<double>(run.start[i] - devs[i].intake) / 86400.0;
+    if (run.end[i] <= horizon) o.finish[i] = run.end[i];
   }
-  for (size_t i = 0; i < devs.size(); ++i)
-    if (!o.started[i] && devs[i].intake <= horizon)
-      o.wait_days[i] = static_cast<double>(horizon - devs[i].intake) / 86400.0;
   return o;
 }
 

@@ -353,6 +353,29 @@ struct Metrics {
   int64_t audit_records = 0;
 };
 
+// One audited change of a device: its state, tier and risk band after the change.
+struct DeviceStep {
+  int64_t at = 0;
+  DeviceState state = DeviceState::queued;
+  int tier = 1;
+  Risk risk = Risk::none;
+};
+
+// A device's history (Store::device_history(), scheduler/backlog.hpp): what it is now, and every
+// audited change, oldest first.
+struct DeviceHistory {
+  std::string exhibit, case_ref;
+  DeviceClass device_class = DeviceClass::other;
+  int64_t intake_at = 0, deadline_at = 0;
+  DeviceState state = DeviceState::queued;  // now
+  int tier = 1;
+  Risk risk = Risk::none;
+  int64_t priority_key = 0;
+  std::vector<DeviceStep> steps;
+  // Carve jobs completed (the device reached review): when, and by which station.
+  std::vector<std::pair<int64_t, std::string>> examinations;
+};
+
 // ---- findings (docs/scheduler.md "Findings") ----
 
 // A lab hash set known to the queue: `safehold work` carves every device with all of them.
@@ -649,6 +672,10 @@ class Store {
   virtual nlohmann::json findings(const std::string& exhibit) = 0;
   // Links, newest first; case_ref filters to links touching that case.
   virtual std::vector<Link> links(const std::string& case_ref = "") = 0;
+  // The stored findings summaries of these devices (when recorded, summary), for listings; a
+  // device without findings is absent.
+  virtual std::map<std::string, std::pair<int64_t, nlohmann::json>> findings_summaries(
+      const std::vector<std::string>& exhibits) = 0;
 
   // ---- grading (docs/grading.md); `grader` is the grader's audit name ----
   // (Re)builds a case's grading queue from the media its devices' findings indexed: one item per
@@ -710,6 +737,9 @@ class Store {
   virtual std::string data_version() = 0;
 
   virtual Metrics metrics() = 0;
+  // Every device with its audited changes (states, tier, band) and carve completions, read from
+  // the audit chain in one snapshot: what scheduler/backlog.hpp aggregates and forecasts.
+  virtual std::vector<DeviceHistory> device_history() = 0;
 
   // CSV (header row; see docs/scheduler.md). Import runs in one transaction; returns devices added.
   virtual int64_t import_csv(const std::string& user, std::istream& in) = 0;

@@ -107,6 +107,10 @@ class SqlStore final : public Store {
                                  const DeviceFindings& f) override;
   nlohmann::json findings(const std::string& exhibit) override;
   std::vector<Link> links(const std::string& case_ref) override;
+  std::map<std::string, std::pair<int64_t, json>> findings_summaries(
+      const std::vector<std::string>& exhibits) override;
+  // ---- history (store_history.cpp) ----
+  std::vector<DeviceHistory> device_history() override;
   std::vector<Notification> due_notifications(int64_t limit) override;
   void notification_result(const std::string& user, int64_t id, bool delivered,
                            const std::string& detail, int64_t retry_at) override;

@@ -144,6 +144,8 @@ Response error_response(int status, const std::string& message, const std::strin
 
 // The dashboard's files, embedded in the binary: path ("/", "/app.js"…) -> (type, content).
 const std::map<std::string, std::pair<std::string, std::string>>& dashboard_assets();
+// The dashboard's backlog panels (/backlog.js, /backlog.css), part of dashboard_assets().
+const std::map<std::string, std::pair<std::string, std::string>>& backlog_page_assets();
 // The grading page's files (/grade, /grade.css, /grade.js), part of dashboard_assets().
 const std::map<std::string, std::pair<std::string, std::string>>& grading_page_assets();
 // What both pages load first (/common.js: elements, the API call, sign-in), part of

@@ -114,6 +114,9 @@ Response json_response(const json& j, int status = 200);
 int64_t query_int(const Target& t, const char* name, int64_t dflt, int64_t lo, int64_t hi);
 std::string query_str(const Target& t, const char* name);
 bool query_bool(const Target& t, const char* name);
+// The query parameter `state`: "all" or absent (every state, an empty list) or a comma list of
+// states (400 naming the parameter otherwise).
+std::vector<DeviceState> query_states(const Target& t);
 // A numeric id from the path; 404 naming `what` when it is not one.
 int64_t id_segment(const std::string& s, const char* what);
 
@@ -155,6 +158,10 @@ struct Route {
 const std::vector<Route>& routes();
 // The grading routes (api_grading.cpp), part of routes().
 const std::vector<Route>& grading_routes();
+// GET /api/history and /api/forecast (api_backlog.cpp), part of routes().
+const std::vector<Route>& backlog_routes();
+// GET /api/devices: every device's state and findings counts (api_backlog.cpp).
+Response list_devices(Call& c);
 
 std::string prometheus_queue(const Metrics& m);
 // Grading queues and time to submission per case (api_grading.cpp).

@@ -8,6 +8,26 @@
 #include "server/api_internal.hpp"
 
 namespace safehold::server::detail {
+
+std::vector<DeviceState> query_states(const Target& t) {
+  std::vector<DeviceState> out;
+  auto st = query_str(t, "state");
+  if (st.empty() || st == "all") return out;
+  size_t i = 0;
+  while (i <= st.size()) {
+    size_t j = st.find(',', i);
+    if (j == std::string::npos) j = st.size();
+    auto v = parse_state(st.substr(i, j - i));
+    if (!v)
+      throw HttpError{
+          400, fmt::format("query parameter 'state' must be 'all' or a comma list of: {}", kStates),
+          "state"};
+    out.push_back(*v);
+    i = j + 1;
+  }
+  return out;
+}
+
 namespace {
 
 Response metrics(Call& c) {
@@ -33,25 +53,7 @@ Response queue(Call& c) {
   q.offset = query_int(c.t, "offset", 0, 0, INT64_C(1) << 40);
   q.case_ref = query_str(c.t, "case");
   auto st = query_str(c.t, "state");
-  if (!st.empty()) {
-    q.states.clear();
-    if (st != "all") {
-      size_t i = 0;
-      while (i <= st.size()) {
-        size_t j = st.find(',', i);
-        if (j == std::string::npos) j = st.size();
-        auto one = st.substr(i, j - i);
-        auto v = parse_state(one);
-        if (!v)
-          throw HttpError{
-              400,
-              fmt::format("query parameter 'state' must be 'all' or a comma list of: {}", kStates),
-              "state"};
-        q.states.push_back(*v);
-        i = j + 1;
-      }
-    }
-  }
+  if (!st.empty()) q.states = query_states(c.t);
   // The same query in the same clock second on an unchanged database: the same body.
   std::string ck = fmt::format("{}\n{}\n{}\n{}", q.limit, q.offset, q.case_ref, st);
   int64_t t0 = s.now();
@@ -503,7 +505,9 @@ const std::vector<Route>& routes() {
         {{"api", "suspects", "*"},
          "/api/suspects/{suspect}",
          {{"GET", Need::read, get_suspect}, {"PATCH", Need::manage, update_suspect}}},
-        {{"api", "devices"}, "/api/devices", {{"POST", Need::manage, add_device}}},
+        {{"api", "devices"},
+         "/api/devices",
+         {{"GET", Need::read, list_devices}, {"POST", Need::manage, add_device}}},
         {{"api", "devices", "*"},
          "/api/devices/{exhibit}",
          {{"GET", Need::read, get_device}, {"PATCH", Need::manage, update_device}}},
@@ -553,6 +557,7 @@ const std::vector<Route>& routes() {
          {{"POST", Need::manage, revoke_token}}},
     };
     for (auto& r : grading_routes()) t.push_back(r);
+    for (auto& r : backlog_routes()) t.push_back(r);
     return t;
   }();
   return table;

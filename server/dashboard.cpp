@@ -13,7 +13,9 @@ const char* kIndex = R"HTML(<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Safehold examination queue</title>
 <link rel="stylesheet" href="/app.css">
+<link rel="stylesheet" href="/backlog.css">
 <script src="/common.js" defer></script>
+<script src="/backlog.js" defer></script>
 <script src="/app.js" defer></script>
 </head>
 <body>
@@ -43,6 +45,45 @@ const char* kIndex = R"HTML(<!doctype html>
       <table id="queue">
         <thead><tr><th>#</th><th>Exhibit</th><th>Why this position</th><th>Deadline (UTC)</th>
           <th>State</th><th>Case</th><th>Suspect</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </section>
+    <section class="panel" id="devices-panel">
+      <h2>Devices: state and findings <small id="devices-count"></small></h2>
+      <label class="inline">Show <select id="devices-filter">
+        <option value="all">every device</option>
+        <option value="intake,queued,needs-source">waiting</option>
+        <option value="acquiring,acquired,carving">in progress</option>
+        <option value="failed">failed</option>
+        <option value="review,done">done</option>
+        <option value="withdrawn">withdrawn</option>
+      </select></label>
+      <table id="devices">
+        <thead><tr><th>Exhibit</th><th>Case</th><th>State</th><th>Findings (counts only)</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </section>
+    <section class="panel" id="links-panel">
+      <h2>Links between cases</h2>
+      <table id="links">
+        <thead><tr><th>Case</th><th>Exhibit</th><th>Other case</th><th>Other exhibit</th><th>Same material</th>
+          <th>Found (UTC)</th></tr></thead>
+        <tbody></tbody>
+      </table>
+      <p id="links-none">No links between cases.</p>
+    </section>
+    <section class="panel" id="backlog-panel">
+      <h2>Backlog history</h2>
+      <div class="charts">
+        <figure id="chart-waiting"><figcaption>Devices waiting by tier and band, last 90 days</figcaption></figure>
+        <figure id="chart-weekly"><figcaption>Weekly intake against devices examined</figcaption></figure>
+        <figure id="chart-waits"><figcaption>How long the waiting devices have waited</figcaption></figure>
+        <figure id="chart-breaches"><figcaption>Deadlines of the last 90 days by band: met and breached</figcaption></figure>
+      </div>
+      <h3>Forecast: when the backlog clears</h3>
+      <p id="forecast-rate"></p>
+      <table id="forecast">
+        <thead><tr><th>Backlog</th><th>Devices</th><th>Clears (UTC)</th><th>In</th></tr></thead>
         <tbody></tbody>
       </table>
     </section>
@@ -102,7 +143,7 @@ const char* kIndex = R"HTML(<!doctype html>
     </aside>
   </div>
 </main>
-<footer>No media is shown here. Data refreshes every 30 seconds.</footer>
+<footer>No media is shown here. Data refreshes every 30 seconds, the backlog's charts and forecast every 5 minutes.</footer>
 </body>
 </html>
 )HTML";
@@ -169,7 +210,7 @@ const char* kJs = R"JS(
   const session = Safehold.session('safehold-token', {
     onSignIn: async (me) => {
       for (const p of document.querySelectorAll('.manager-only')) p.hidden = me.role !== 'manager';
-      await refresh();
+      await refresh(true);
       timer = setInterval(refresh, 30000);
     },
     onSignOut: () => { if (timer) clearInterval(timer); },
@@ -240,7 +281,7 @@ const char* kJs = R"JS(
           try {
             await api('POST', '/api/alerts/' + a.id + '/ack', { reference: ref.value });
             status('Alert ' + a.id + ' acknowledged.');
-            await refresh();
+            await refresh(true);
           } catch (err) { status(''); alertError(div, err); }
         });
         div.append(f);
@@ -288,9 +329,11 @@ const char* kJs = R"JS(
     $('#device-panel').scrollIntoView({ block: 'nearest' });
   }
 
-  async function refresh() {
+  // force: after a change made here (the backlog's charts are drawn again at once).
+  async function refresh(force) {
     try {
-      await Promise.all([loadAlerts(), loadQueue(), loadChoices(), loadGrading()]);
+      await Promise.all([loadAlerts(), loadQueue(), loadChoices(), loadGrading(),
+                         SafeholdBacklog.load(api, force === true)]);
     } catch (err) {
       if (err.status === 401) return session.signOut('Your token is no longer valid: sign in again.');
       status('Could not refresh: ' + err.message);
@@ -314,7 +357,7 @@ const char* kJs = R"JS(
       f.suspect.value = keep;
       status('Suspect ' + r.suspect.reference + ' updated: ' + r.devices_reranked + ' device(s) re-ranked' +
              (r.alerts_raised.length ? ', ' + r.alerts_raised.length + ' safeguarding alert(s) raised.' : '.'));
-      await refresh();
+      await refresh(true);
     } catch (err) { formError(f, err.message); }
   });
 
@@ -328,9 +371,12 @@ const char* kJs = R"JS(
       f.reason.value = '';
       status('Case ' + r['case'].reference + ' is now risk ' + r['case'].risk + ': ' + r.devices_reranked +
              ' device(s) re-ranked.');
-      await refresh();
+      await refresh(true);
     } catch (err) { formError(f, err.message); }
   });
+
+  $('#devices-filter').addEventListener('change', () => SafeholdBacklog.loadDevices(api)
+    .catch((err) => status('Could not list devices: ' + err.message)));
 
   $('#device-close').addEventListener('click', () => { $('#device-panel').hidden = true; });
 
@@ -351,6 +397,7 @@ const std::map<std::string, std::pair<std::string, std::string>>& dashboard_asse
     auto all = assets;
     for (auto& [k, v] : grading_page_assets()) all.emplace(k, v);
     for (auto& [k, v] : common_page_assets()) all.emplace(k, v);
+    for (auto& [k, v] : backlog_page_assets()) all.emplace(k, v);
     return all;
   }();
   return merged;

@@ -431,7 +431,7 @@ TEST_CASE("serve: the dashboard is served from the binary, without external reso
   CHECK(page.headers["content-type"] == "text/html; charset=utf-8");
   CHECK(page.headers["content-security-policy"].find("default-src 'none'") != std::string::npos);
   CHECK(page.headers["x-frame-options"] == "DENY");
-  for (const char* a : {"/", "/app.js", "/app.css", "/common.js"}) {
+  for (const char* a : {"/", "/app.js", "/app.css", "/common.js", "/backlog.js", "/backlog.css"}) {
     auto r = c.get(a);
     REQUIRE(r.status == 200);
     CHECK(r.body.find("http://") == std::string::npos);
@@ -441,6 +441,8 @@ TEST_CASE("serve: the dashboard is served from the binary, without external reso
     CHECK(r.body.find("innerHTML") == std::string::npos);
   }
   CHECK(c.get("/app.js").headers["content-type"] == "text/javascript; charset=utf-8");
+  CHECK(c.get("/backlog.js").headers["content-type"] == "text/javascript; charset=utf-8");
+  CHECK(c.get("/backlog.css").headers["content-type"] == "text/css; charset=utf-8");
   // Both pages load the shared script first (sign-in, the API call), from this server only.
   CHECK(c.get("/common.js").headers["content-type"] == "text/javascript; charset=utf-8");
   CHECK(c.get("/common.js").body.find("window.Safehold") != std::string::npos);

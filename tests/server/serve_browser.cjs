@@ -3,7 +3,8 @@
 //   PLAYWRIGHT_CORE=DIR node serve_browser.cjs URL TOKEN SUSPECT SCREENSHOT
 // Signs in with the token, records that SUSPECT lives with children, waits for the suspect's
 // devices to reach the top of the queue and for the alert, opens the device's detail, acknowledges
-// the alert, saves a screenshot, and prints one JSON line of what it saw.
+// the alert, reads the devices (filtered by state), links, charts and forecast, saves a
+// screenshot, and prints one JSON line of what it saw.
 'use strict';
 const { runPage, main } = require('../common/browser.cjs');
 
@@ -55,6 +56,35 @@ main(async () => {
     seen.acknowledged = alertId;
     seen.alerts_left = await page.$$eval('#alerts .alert', (a) => a.map((x) => x.dataset.id));
     seen.images = await page.$$eval('img, video, picture, canvas', (a) => a.length);
+
+    // The backlog: every device with its state and findings, links, charts and the forecast.
+    await page.waitForSelector('#chart-breaches svg rect.bar', { state: 'attached' });
+    // Drawn again since the household change: S2's devices are tier 0 today.
+    await page.waitForFunction(() => document.querySelector('#chart-waiting ul.legend').textContent
+      .includes('tier 0 \u00b7 low'));
+    seen.devices = await page.$$eval('#devices tbody tr', (rows) => rows.map((r) => r.dataset.exhibit));
+    for (const [name, value] of [['failed', 'failed'], ['progress', 'acquiring,acquired,carving'],
+                                 ['done', 'review,done']]) {
+      await page.selectOption('#devices-filter', value);
+      await page.waitForFunction((v) => [...document.querySelectorAll('#devices tbody tr')]
+        .every((r) => v.split(',').includes(r.dataset.state)), value);
+      seen['devices_' + name] = await page.$$eval('#devices tbody tr',
+        (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+    }
+    seen.links = await page.$$eval('#links tbody tr',
+                                   (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+    seen.waiting_areas = await page.$$eval('#chart-waiting polygon.area', (a) => a.length);
+    seen.waiting_legend = await page.$$eval('#chart-waiting ul.legend li', (a) => a.map((x) => x.textContent));
+    const values = (sel) => page.$$eval(sel, (a) => a.map((x) => Number(x.getAttribute('data-value'))));
+    seen.weekly_intake = await values('#chart-weekly rect.bar.intake');
+    seen.weekly_examined = await values('#chart-weekly rect.bar.examined');
+    seen.waits = await page.$$eval('#chart-waits text.count', (a) => a.map((x) => x.textContent));
+    seen.breach_titles = await page.$$eval('#chart-breaches rect.bar title', (a) => a.map((x) => x.textContent));
+    seen.forecast_rate = await page.textContent('#forecast-rate');
+    seen.forecast = await page.$$eval('#forecast tbody tr',
+                                      (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+    // No file name, path or image reaches the page.
+    seen.page_html = await page.evaluate(() => document.documentElement.outerHTML);
     await page.screenshot({ path: shot, fullPage: true });
 
     // A phone's screen (390 px wide): the page itself never scrolls sideways; a wide table
