@@ -362,10 +362,12 @@ VideoHashes hash_video(std::span<const uint8_t> data, std::string_view name,
   return hash_video(read, data.size(), name, opts);
 }
 
-VideoHashes hash_video_file(const std::filesystem::path& path, const VideoOptions& opts) {
+VideoHashes hash_video_file(const std::filesystem::path& path, const VideoOptions& opts,
+                            std::string_view name) {
+  const std::string shown = name.empty() ? path.string() : std::string(name);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    throw VideoError(fmt::format("{}: cannot be opened ({})", path.string(), std::strerror(errno)));
+    throw VideoError(fmt::format("{}: cannot be opened ({})", shown, std::strerror(errno)));
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
@@ -380,7 +382,7 @@ VideoHashes hash_video_file(const std::filesystem::path& path, const VideoOption
       if (k >= 0 || errno != EINTR) return k;
     }
   };
-  return hash_video(read, static_cast<uint64_t>(size), path.string(), opts);
+  return hash_video(read, static_cast<uint64_t>(size), shown, opts);
 }
 
 std::string format_vpdq(const std::vector<VideoFrame>& frames) {

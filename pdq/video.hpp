@@ -74,7 +74,9 @@ VideoHashes hash_video(const ReadAt& read, uint64_t size, std::string_view name,
                        const VideoOptions& opts = {});
 VideoHashes hash_video(std::span<const uint8_t> data, std::string_view name,
                        const VideoOptions& opts = {});
-VideoHashes hash_video_file(const std::filesystem::path& path, const VideoOptions& opts = {});
+// `name` names the input in errors (default: the path).
+VideoHashes hash_video_file(const std::filesystem::path& path, const VideoOptions& opts = {},
+                            std::string_view name = {});
 
 // vPDQ's output format: one line a frame, `frame_number,quality,pdq_hex,timestamp` with the
 // timestamp to 3 decimals ("0,100,f8f8...,0.000").
