@@ -520,21 +520,6 @@ std::unique_ptr<HashSet> HashSet::open(const std::filesystem::path& path) {
   s->name_ = meta.value("name", std::string());
   s->source_format_ = meta.value("source_format", std::string());
   s->ignorable_ = (h.flags & format::kFlagIgnorable) != 0;
-  if (h.version == format::kVersionVideos) {
-    const auto& v = meta.value("videos", nlohmann::json());
-    auto num = [&](const char* k) {
-      if (!v.is_object() || !v.contains(k) || !v[k].is_number_unsigned())
-        throw bad("version 2 without its videos section");
-      return v[k].get<uint64_t>();
-    };
-    uint64_t off = num("offset"), len = num("length"), count = num("count");
-    if (!within(off, len)) throw bad("section outside the file");
-    try {
-      s->read_videos(base, size, off, len, count);
-    } catch (const std::out_of_range& e) {
-      throw bad(e.what());
-    }
-  }
 
   const uint8_t* c = base + h.categories_offset;
   const uint8_t* cend = c + h.categories_length;
@@ -578,6 +563,21 @@ std::unique_ptr<HashSet> HashSet::open(const std::filesystem::path& path) {
       uint16_t cat =
           static_cast<uint16_t>(t.records[i * rs + rs - 2] | (t.records[i * rs + rs - 1] << 8));
       if (cat >= ncat) throw bad("category id out of range");
+    }
+  }
+  if (h.version == format::kVersionVideos) {
+    const auto& v = meta.value("videos", nlohmann::json());
+    auto num = [&](const char* k) {
+      if (!v.is_object() || !v.contains(k) || !v[k].is_number_unsigned())
+        throw bad("version 2 without its videos section");
+      return v[k].get<uint64_t>();
+    };
+    uint64_t off = num("offset"), len = num("length"), count = num("count");
+    if (!within(off, len)) throw bad("section outside the file");
+    try {
+      s->read_videos(base, size, off, len, count);
+    } catch (const std::out_of_range& e) {
+      throw bad(e.what());
     }
   }
   ::madvise(map, size, MADV_RANDOM);
