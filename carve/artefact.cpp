@@ -7,6 +7,7 @@
 
 #include "base/json.hpp"
 #include "base/text.hpp"
+#include "carve/video_hash.hpp"
 #include "fs/json.hpp"
 
 namespace safehold::carve {
@@ -56,8 +57,7 @@ nlohmann::json to_json(const Artefact& a) {
     j["pdq"] = opt(a.pdq);
     j["pdq_quality"] = a.pdq_quality ? nlohmann::json(*a.pdq_quality) : nlohmann::json(nullptr);
   }
-  if (a.vpdq_file || a.type == "mp4" || a.type == "mov" || a.type == "3gp" || a.type == "m4v" ||
-      a.type == "avi" || a.type == "asf" || a.type == "mkv" || a.type == "webm") {
+  if (a.vpdq_file || video_type(a.type)) {
     j["vpdq"] = opt(a.vpdq_file);
     j["vpdq_frames"] = a.vpdq_frames ? nlohmann::json(*a.vpdq_frames) : nlohmann::json(nullptr);
   }
