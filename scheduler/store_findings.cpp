@@ -118,8 +118,8 @@ VideoIndex load_video_index(Db& db, const std::string& exhibit) {
   for (auto& r : db.query("SELECT exhibit, case_ref, artefact, sha256, known_category, pdq FROM "
                           "media_frames WHERE exhibit <> $1 ORDER BY id",
                           {exhibit})) {
-    auto [it, fresh] = ids.try_emplace({r.text(0), r.text(2)},
-                                       static_cast<uint32_t>(vi.videos.size()));
+    auto [it, fresh] =
+        ids.try_emplace({r.text(0), r.text(2)}, static_cast<uint32_t>(vi.videos.size()));
     if (fresh) vi.videos.push_back({{r.text(0), r.text(1), r.text(3), r.text(4)}, 0});
     ++vi.videos[it->second].frames;
     vi.index.add(*parse_pdq(r.text(5)), static_cast<uint32_t>(vi.video_of.size()));
