@@ -12,7 +12,7 @@ PACKAGES = build-essential cmake ninja-build pkg-config git \
   libboost-dev libboost-system-dev nlohmann-json3-dev libfmt-dev libcli11-dev catch2 \
   libfuse3-dev fuse3 dosfstools mtools e2fsprogs ntfs-3g exfatprogs exfat-fuse util-linux fdisk gdisk \
   imagemagick ffmpeg libjpeg-turbo-progs libpng-dev libheif-examples libxml2-utils \
-  testdisk libjpeg62-turbo-dev wrk hyperfine clang libclang-rt-14-dev python3 chromium procps psmisc curl zip unzip
+  testdisk libjpeg62-turbo-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev wrk hyperfine clang libclang-rt-14-dev python3 chromium procps psmisc curl zip unzip
 
 # npm packages (the dashboard's browser test drives Debian's chromium with playwright-core).
 # Kept outside the work tree so that a fresh clone (CI has no network) finds what deps installed.

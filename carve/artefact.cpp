@@ -7,6 +7,7 @@
 
 #include "base/json.hpp"
 #include "base/text.hpp"
+#include "carve/video_hash.hpp"
 #include "fs/json.hpp"
 
 namespace safehold::carve {
@@ -48,9 +49,17 @@ nlohmann::json to_json(const Artefact& a) {
                                         {"category", opt(a.known->category)},
                                         {"ignorable", a.known->ignorable}}
                        : nlohmann::json(nullptr);
+  if (a.known && a.known->video) {
+    j["known"]["video"] = *a.known->video;
+    j["known"]["video_percent"] = a.known->video_percent.value_or(0);
+  }
   if (a.type == "jpeg" || a.type == "png") {
     j["pdq"] = opt(a.pdq);
     j["pdq_quality"] = a.pdq_quality ? nlohmann::json(*a.pdq_quality) : nlohmann::json(nullptr);
+  }
+  if (a.vpdq_file || video_type(a.type)) {
+    j["vpdq"] = opt(a.vpdq_file);
+    j["vpdq_frames"] = a.vpdq_frames ? nlohmann::json(*a.vpdq_frames) : nlohmann::json(nullptr);
   }
   if (a.type == "sqlite") {
     j["wal"] = opt(a.wal_file);

@@ -52,6 +52,9 @@ struct Artefact {
   std::optional<hashset::Match> known;
   std::optional<std::string> pdq;
   std::optional<int> pdq_quality;
+  // Videos: the vPDQ sidecar (relative to OUTDIR) and its frame count; null when not hashed.
+  std::optional<std::string> vpdq_file;
+  std::optional<uint64_t> vpdq_frames;
   // SQLite only.
   std::optional<std::string> wal_file, journal_file;  // relative to OUTDIR
   std::optional<ChatFields> chat;

@@ -13,6 +13,7 @@
 #include "carve/chat_link.hpp"
 #include "carve/pass1.hpp"
 #include "carve/pass2.hpp"
+#include "carve/video_hash.hpp"
 #include "fs/json.hpp"
 
 namespace safehold::carve {
@@ -30,6 +31,9 @@ nlohmann::json to_json(const Summary& s) {
   j["chat_readers"] = s.chat_linked;
   j["known"] = s.known;
   j["known_ignorable_skipped"] = s.known_skipped;
+  j["videos_hashed"] = s.videos_hashed;
+  j["videos_failed"] = s.videos_failed;
+  j["videos_known"] = s.videos_known;
   j["duration_seconds"] = s.seconds;
   auto errs = nlohmann::json::array();
   for (auto& p : s.errors) errs.push_back(fs::to_json(p));
@@ -174,6 +178,12 @@ Summary carve(fs::Evidence& ev, const CarveOptions& opts) {
   ChatTotals chats = read_chats(arts, opts.outdir, errs.chat);
   sum.messages = chats.messages;
   sum.recovered_messages = chats.recovered;
+  if (std::any_of(arts.begin(), arts.end(), [](auto& a) { return video_type(a.type); }))
+    p1.report("videos");
+  VideoStats vs = hash_videos(arts, opts.outdir, KnownVideos(opts.known), opts.threads);
+  sum.videos_hashed = vs.hashed;
+  sum.videos_failed = vs.failed;
+  sum.videos_known = vs.known;
   known.remove_ignorable_databases(arts, opts.outdir);
   KnownCounts kc = count_known(arts);
   sum.known = kc.known;

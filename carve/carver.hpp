@@ -64,6 +64,9 @@ struct Summary {
   bool chat_linked = false;
   uint64_t known = 0;          // artefacts found in a known-hash set
   uint64_t known_skipped = 0;  // of which left out of artefacts/ as ignorable
+  uint64_t videos_hashed = 0;  // videos given vPDQ frame hashes (vpdq/<id>.txt)
+  uint64_t videos_failed = 0;  // videos that could not be decoded (a warning each)
+  uint64_t videos_known = 0;   // videos marked known by their frames (vPDQ's rule)
   // What the chat readers found, over every SQLite database (each database's own counts are on
   // its report.jsonl line). Not written to summary.json, whose keys stay as documented.
   uint64_t messages = 0;

@@ -8,6 +8,11 @@ namespace safehold::hashset::format {
 
 inline constexpr char kMagic[8] = {'V', 'I', 'G', 'I', 'L', 'H', 'S', 'T'};
 inline constexpr uint32_t kVersion = 1;
+// Version 2: version 1 plus a section of known videos, found through the metadata's "videos":
+// {"offset", "length", "count"}. Per video: u16 category id, u16 name length, u32 frame count,
+// the name, then per frame 16 u16 words of the PDQ hash and a u8 quality.
+inline constexpr uint32_t kVersionVideos = 2;
+inline constexpr uint32_t kMaxVideoFrames = 1'000'000;
 inline constexpr uint32_t kFlagIgnorable = 1;
 inline constexpr uint32_t kAlign = 4096;
 inline constexpr uint32_t kMaxIndexBits = 26;

@@ -299,6 +299,8 @@ struct HashSetWriter::Impl {
   std::unordered_map<std::string, uint16_t> category_ids{{"", 0}};
   std::array<std::unique_ptr<Spool>, kAlgoCount> spools;
   uint64_t records = 0;
+  std::vector<uint8_t> videos;  // the videos section, as written
+  uint64_t video_count = 0;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 
@@ -337,6 +339,29 @@ void HashSetWriter::add(const Digest& d, uint16_t category) {
   rec[n + 1] = static_cast<uint8_t>(category >> 8);
   impl_->spools[static_cast<int>(d.algo)]->add(rec);
   ++impl_->records;
+}
+
+void HashSetWriter::add_video(std::string_view name, uint16_t category,
+                              const std::vector<VideoFrameHash>& frames) {
+  if (name.size() > 65535) throw std::runtime_error("a video's name is longer than 65535 bytes");
+  if (frames.empty() || frames.size() > format::kMaxVideoFrames)
+    throw std::runtime_error(fmt::format("video {}: {} frames (1 to {} allowed)", name,
+                                         frames.size(), format::kMaxVideoFrames));
+  auto& v = impl_->videos;
+  auto put16 = [&](uint16_t x) {
+    v.push_back(static_cast<uint8_t>(x & 0xff));
+    v.push_back(static_cast<uint8_t>(x >> 8));
+  };
+  put16(category);
+  put16(static_cast<uint16_t>(name.size()));
+  auto n = static_cast<uint32_t>(frames.size());
+  for (int i = 0; i < 4; ++i) v.push_back(static_cast<uint8_t>(n >> (8 * i)));
+  v.insert(v.end(), name.begin(), name.end());
+  for (const auto& f : frames) {
+    for (uint16_t w : f.words) put16(w);
+    v.push_back(f.quality);
+  }
+  ++impl_->video_count;
 }
 
 ImportStats HashSetWriter::finish(unsigned threads) {
@@ -435,13 +460,18 @@ ImportStats HashSetWriter::finish_to(const std::string& tmp_name, unsigned threa
                          {"ignorable", im.ignorable},
                          {"records", im.records},
                          {"created_by", "safehold"}};
+  if (im.video_count) {
+    f.pad_to(format::kAlign);
+    meta["videos"] = {{"offset", f.pos()}, {"length", im.videos.size()}, {"count", im.video_count}};
+    f.write(im.videos.data(), im.videos.size());
+  }
   std::string meta_s = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   h.metadata_offset = f.pos();
   h.metadata_length = meta_s.size();
   f.write(meta_s.data(), meta_s.size());
 
   std::memcpy(h.magic, format::kMagic, sizeof h.magic);
-  h.version = format::kVersion;
+  h.version = im.video_count ? format::kVersionVideos : format::kVersion;
   h.flags = im.ignorable ? format::kFlagIgnorable : 0;
   h.file_size = f.pos();
   f.flush();
@@ -477,7 +507,8 @@ std::unique_ptr<HashSet> HashSet::open(const std::filesystem::path& path) {
   format::Header h;
   std::memcpy(&h, base, sizeof h);
   if (std::memcmp(h.magic, format::kMagic, sizeof h.magic) != 0) throw bad("wrong magic");
-  if (h.version != format::kVersion) throw bad(fmt::format("unsupported version {}", h.version));
+  if (h.version != format::kVersion && h.version != format::kVersionVideos)
+    throw bad(fmt::format("unsupported version {}", h.version));
   if (h.file_size != size) throw bad("truncated or extended (size differs from header)");
   auto within = [&](uint64_t off, uint64_t len) { return off <= size && len <= size - off; };
   if (!within(h.metadata_offset, h.metadata_length) ||
@@ -534,8 +565,68 @@ std::unique_ptr<HashSet> HashSet::open(const std::filesystem::path& path) {
       if (cat >= ncat) throw bad("category id out of range");
     }
   }
+  if (h.version == format::kVersionVideos) {
+    const auto& v = meta.value("videos", nlohmann::json());
+    auto num = [&](const char* k) {
+      if (!v.is_object() || !v.contains(k) || !v[k].is_number_unsigned())
+        throw bad("version 2 without its videos section");
+      return v[k].get<uint64_t>();
+    };
+    uint64_t off = num("offset"), len = num("length"), count = num("count");
+    if (!within(off, len)) throw bad("section outside the file");
+    try {
+      s->read_videos(base, size, off, len, count);
+    } catch (const std::out_of_range& e) {
+      throw bad(e.what());
+    }
+  }
   ::madvise(map, size, MADV_RANDOM);
   return s;
+}
+
+void HashSet::read_videos(const uint8_t* base, uint64_t, uint64_t off, uint64_t len,
+                          uint64_t count) {
+  const uint8_t* p = base + off;
+  const uint8_t* end = p + len;
+  if (count > len / 8) throw std::out_of_range("video count larger than its section");
+  for (uint64_t i = 0; i < count; ++i) {
+    if (end - p < 8) throw std::out_of_range("videos section too short");
+    KnownVideo v;
+    v.category = static_cast<uint16_t>(p[0] | p[1] << 8);
+    uint16_t name_len = static_cast<uint16_t>(p[2] | p[3] << 8);
+    uint32_t frames = static_cast<uint32_t>(p[4]) | static_cast<uint32_t>(p[5]) << 8 |
+                      static_cast<uint32_t>(p[6]) << 16 | static_cast<uint32_t>(p[7]) << 24;
+    p += 8;
+    if (v.category >= categories_.size()) throw std::out_of_range("video category id out of range");
+    if (frames == 0 || frames > format::kMaxVideoFrames)
+      throw std::out_of_range("video frame count out of range");
+    uint64_t need = name_len + uint64_t{frames} * kVideoFrameBytes;
+    if (static_cast<uint64_t>(end - p) < need) throw std::out_of_range("videos section too short");
+    v.name = std::string_view(reinterpret_cast<const char*>(p), name_len);
+    v.frames = std::span<const uint8_t>(p + name_len, uint64_t{frames} * kVideoFrameBytes);
+    p += need;
+    for (size_t k = 0; k < v.count(); ++k)
+      if (v.frames[k * kVideoFrameBytes + 32] > 100)
+        throw std::out_of_range("frame quality over 100");
+    videos_.push_back(v);
+  }
+}
+
+VideoFrameHash KnownVideo::frame(size_t i) const {
+  VideoFrameHash f;
+  const uint8_t* p = frames.data() + i * kVideoFrameBytes;
+  for (size_t w = 0; w < 16; ++w) f.words[w] = static_cast<uint16_t>(p[2 * w] | p[2 * w + 1] << 8);
+  f.quality = p[32];
+  return f;
+}
+
+Match HashSet::video_match(const KnownVideo& v) const {
+  Match m;
+  m.set = name_;
+  if (v.category > 0 && v.category < categories_.size()) m.category = categories_[v.category];
+  m.ignorable = ignorable_;
+  m.video = std::string(v.name);
+  return m;
 }
 
 HashSet::~HashSet() {

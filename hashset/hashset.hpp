@@ -75,6 +75,14 @@ struct ImportStats {
 ImportStats import_hashset(const std::filesystem::path& input, const std::filesystem::path& output,
                            const ImportOptions& opts);
 
+// One frame hash of a known video: the PDQ hash as pdq::Hash stores it (sixteen 16-bit words,
+// word 15 printed first) and its quality 0..100. The hash set does not interpret it.
+struct VideoFrameHash {
+  std::array<uint16_t, 16> words{};
+  uint8_t quality = 0;
+};
+inline constexpr size_t kVideoFrameBytes = 33;  // on disk: 16 u16 words, then the quality
+
 // Builds a set file from records pushed one by one; bounded memory whatever the count.
 class HashSetWriter {
  public:
@@ -89,6 +97,10 @@ class HashSetWriter {
   // The category label ("" for none) is interned; at most 65535 distinct labels.
   uint16_t category_id(std::string_view label);
   void add(const Digest& d, uint16_t category);
+  // A known video (at most 1,000,000 frames, a name of at most 65535 bytes). A set holding
+  // videos is written as version 2 (docs/hashset.md).
+  void add_video(std::string_view name, uint16_t category,
+                 const std::vector<VideoFrameHash>& frames);
   // Sorts, removes duplicates (the lowest category id wins), writes and renames into place.
   ImportStats finish(unsigned threads = 2);
 
@@ -102,6 +114,19 @@ struct Match {
   std::string set;                      // the set's name
   std::optional<std::string> category;  // nullopt when the list gave none
   bool ignorable = false;
+  // Set for a video matched by its frame hashes (vPDQ's rule) rather than by a digest: the known
+  // video's name in the set and the percentage of the carved video's frames found in it.
+  std::optional<std::string> video;
+  std::optional<double> video_percent;
+};
+
+// A known video: its frame hashes as vPDQ computed them. In a set file it is read in place.
+struct KnownVideo {
+  std::string_view name;  // e.g. the vPDQ file's name it was imported from
+  uint16_t category = 0;
+  std::span<const uint8_t> frames;  // count() * kVideoFrameBytes bytes
+  size_t count() const { return frames.size() / kVideoFrameBytes; }
+  VideoFrameHash frame(size_t i) const;
 };
 
 // A read-only, memory-mapped set file. Lookups are thread-safe.
@@ -122,6 +147,10 @@ class HashSet {
   // The category id (0 = none) of a present digest, or -1 when absent.
   int find(const Digest& d) const;
   std::optional<Match> lookup(const Digest& d) const;
+  // The known videos (version 2 sets), in the order they were added.
+  const std::vector<KnownVideo>& videos() const { return videos_; }
+  // The match a known video gives (its set, category, ignorable, name).
+  Match video_match(const KnownVideo& v) const;
   // Looks up many digests of one algorithm (n * digest_size bytes, packed) with software
   // prefetching; out[i] = category id or -1. Several times faster than one by one on big sets.
   void find_many(Algo a, const uint8_t* digests, size_t n, int32_t* out) const;
@@ -139,6 +168,8 @@ class HashSet {
   std::string source_format_;
   std::vector<std::string> categories_;  // [0] = "" (none)
   std::array<Table, kAlgoCount> tables_{};
+  std::vector<KnownVideo> videos_;
+  void read_videos(const uint8_t* base, uint64_t size, uint64_t off, uint64_t len, uint64_t count);
   void* map_ = nullptr;
   size_t map_size_ = 0;
 };

@@ -232,6 +232,18 @@ std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* e
   return result_of(c);
 }
 
+Result hash_rgb(const uint8_t* rgb, int width, int height, size_t stride, Workspace& ws) {
+  if (width < kMinDim || height < kMinDim) return Result{};
+  const size_t w = static_cast<size_t>(width);
+  float* luma = ws.luma.get(w * static_cast<size_t>(height));
+  for (size_t y = 0; y < static_cast<size_t>(height); ++y) {
+    const uint8_t* p = rgb + y * stride;
+    float* out = luma + y * w;
+    for (size_t x = 0; x < w; ++x, p += 3) out[x] = luma_of(p, 3);
+  }
+  return result_of(compute_in_place(luma, width, height, ws));
+}
+
 Dihedral hash_image_dihedral(const Image& img) {
   Core c = compute_image(img);
   Dihedral out;

@@ -142,6 +142,10 @@ std::optional<Result> hash_encoded(std::span<const uint8_t> data, std::string* e
                                    int* height, const EncodedOptions& opts = {},
                                    Workspace* ws = nullptr);
 Result hash_image(const Image& img);
+// Hashes packed RGB24 rows (`stride` bytes apart) through `ws`, exactly as the reference's
+// fillFloatLumaFromRGB then pdqHash256FromFloatLuma do (vPDQ's frame hash): the same result as
+// hash_image of the same pixels. Under 5 pixels a side: quality 0 and an all-zero hash.
+Result hash_rgb(const uint8_t* rgb, int width, int height, size_t stride, Workspace& ws);
 Dihedral hash_image_dihedral(const Image& img);
 
 // A PDQ list: one hex hash a line, optionally followed by a label (after a space, tab or comma).

@@ -392,6 +392,13 @@ bool valid_set_category(std::string_view c);
 // One carved picture or video of a device, for the queue-wide index. Hashes are lowercase hex;
 // pdq is empty when the artefact has none; variants are the 8 dihedral PDQ hashes (searched
 // against the index, so a mirrored or rotated copy is found), empty when not computed.
+// One frame hash of a video (vPDQ's): PDQ hex and quality.
+struct FrameHash {
+  std::string pdq;
+  int quality = -1;
+};
+inline constexpr size_t kMaxVideoFrames = 100000;  // per video in the index
+
 struct MediaHash {
   std::string artefact;  // carve's id ("000042"): a reference, never a file name
   std::string type;      // "jpeg", "png", "mp4"…
@@ -403,6 +410,8 @@ struct MediaHash {
   bool camera = false;         // a camera-original candidate
   std::string known_set;       // the lab set it matched ("" none)
   std::string known_grade;     // that set's category for it ("1", "A"…; "" none)
+  // Videos: the vPDQ frame hashes vPDQ's rule compares (distinct hashes of quality >= 50).
+  std::vector<FrameHash> frames;
 };
 
 // What the worker found on a device after its carve. `summary` is built by the worker (counts

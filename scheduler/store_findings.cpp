@@ -80,6 +80,12 @@ void check_media(const MediaHash& m) {
   if (m.known_set.size() > 200 || m.known_grade.size() > 64)
     throw QueueError(Kind::invalid,
                      fmt::format("media {}: set name or category too long", m.artefact));
+  if (m.frames.size() > kMaxVideoFrames)
+    throw QueueError(Kind::invalid, fmt::format("media {}: more than {} frame hashes", m.artefact,
+                                                kMaxVideoFrames));
+  for (auto& fr : m.frames)
+    if (!parse_pdq(fr.pdq) || fr.quality < 0 || fr.quality > 100)
+      throw QueueError(Kind::invalid, fmt::format("media {}: bad frame hash", m.artefact));
 }
 
 // One indexed picture of another device (or of this one), for the PDQ search.
@@ -92,6 +98,63 @@ struct LinkAcc {
   std::set<std::string> exact, near;  // this device's artefacts matched
   int min_distance = 256;
 };
+
+// One indexed video of another device: its identity and its count of frames in the index.
+struct IndexedVideo {
+  Indexed where;
+  size_t frames = 0;
+};
+
+// The videos of other devices in the queue's frame index, and their frames' index.
+struct VideoIndex {
+  std::vector<IndexedVideo> videos;
+  std::vector<uint32_t> video_of;  // frame id -> index in videos
+  PdqIndex index;
+};
+
+VideoIndex load_video_index(Db& db, const std::string& exhibit) {
+  VideoIndex vi;
+  std::map<std::pair<std::string, std::string>, uint32_t> ids;  // (exhibit, artefact) -> video
+  for (auto& r : db.query("SELECT exhibit, case_ref, artefact, sha256, known_category, pdq FROM "
+                          "media_frames WHERE exhibit <> $1 ORDER BY id",
+                          {exhibit})) {
+    auto [it, fresh] =
+        ids.try_emplace({r.text(0), r.text(2)}, static_cast<uint32_t>(vi.videos.size()));
+    if (fresh) vi.videos.push_back({{r.text(0), r.text(1), r.text(3), r.text(4)}, 0});
+    ++vi.videos[it->second].frames;
+    vi.index.add(*parse_pdq(r.text(5)), static_cast<uint32_t>(vi.video_of.size()));
+    vi.video_of.push_back(it->second);
+  }
+  vi.index.build();
+  return vi;
+}
+
+// vPDQ's rule (pdq/video.hpp's match_videos, by the index instead of every pair): the share of
+// the query's frames (already distinct, of quality >= 50) within distance 31 of some frame of
+// each other video, with the smallest distance met; the videos where it reaches 80%.
+struct VideoHit {
+  uint32_t video;
+  int min_distance;
+};
+std::vector<VideoHit> matching_videos(const VideoIndex& vi, const MediaHash& q) {
+  std::map<uint32_t, std::pair<size_t, int>> found;  // video -> (frames found, min distance)
+  for (auto& fr : q.frames) {
+    std::map<uint32_t, int> here;  // videos this frame is found in, nearest distance
+    for (auto [id, dist] : vi.index.search(*parse_pdq(fr.pdq), 31)) {
+      auto [it, fresh] = here.try_emplace(vi.video_of[id], dist);
+      if (!fresh) it->second = std::min(it->second, dist);
+    }
+    for (auto [v, dist] : here) {
+      auto& f = found[v];
+      if (f.first++ == 0) f.second = dist;
+      f.second = std::min(f.second, dist);
+    }
+  }
+  std::vector<VideoHit> out;
+  for (auto& [v, f] : found)
+    if (f.first * 100 >= 80 * q.frames.size()) out.push_back({v, f.second});
+  return out;
+}
 
 }  // namespace
 
@@ -148,6 +211,34 @@ std::vector<LabHashSet> SqlStore::hashsets() {
 }
 
 // ---- findings ----
+// Videos: this device's videos against every other device's by vPDQ's rule; a match on another
+// case's device is near material of the link, a match with a known video counts in pdq_near.
+static void match_videos(Db& db, const Device& d, const DeviceFindings& f,
+                         std::map<std::string, LinkAcc>& acc,
+                         std::map<std::string, int64_t>& near_known) {
+  if (std::none_of(f.media.begin(), f.media.end(), [](auto& m) { return !m.frames.empty(); }))
+    return;
+  const VideoIndex vi = load_video_index(db, d.exhibit);
+  for (auto& m : f.media) {
+    if (m.frames.empty()) continue;
+    std::string near_category;
+    for (auto [v, dist] : matching_videos(vi, m)) {
+      const Indexed& it = vi.videos[v].where;
+      if (it.sha256 == m.sha256) continue;  // the same file: exact, not near
+      if (m.known_category.empty() && !it.known_category.empty() &&
+          it.known_category != "ignorable" &&
+          (near_category.empty() || it.known_category == "indecent"))
+        near_category = it.known_category;
+      if (it.case_ref == d.case_ref) continue;
+      auto& a = acc[it.exhibit];
+      a.case_ref = it.case_ref;
+      a.near.insert(m.artefact);
+      a.min_distance = std::min(a.min_distance, dist);
+    }
+    if (!near_category.empty()) ++near_known[near_category];
+  }
+}
+
 std::vector<Link> SqlStore::match_media(const Device& d, const DeviceFindings& f, json& summary) {
   std::map<std::string, LinkAcc> acc;  // other exhibit -> matches
   // Exact: the same SHA-256 on a device of another case.
@@ -195,6 +286,7 @@ std::vector<Link> SqlStore::match_media(const Device& d, const DeviceFindings& f
       }
     if (!near_category.empty()) ++near_known[near_category];
   }
+  match_videos(*db_, d, f, acc, near_known);
   summary["pdq_near"] = near_known;
   std::vector<Link> out;
   for (auto& [other, a] : acc) {
@@ -314,7 +406,7 @@ FindingsResult SqlStore::record_findings(const std::string& user, const std::str
     Device d = load_device(exhibit, true).d;
     FindingsResult res;
     res.summary = f.summary;
-    for (const char* t : {"media", "findings"})
+    for (const char* t : {"media", "findings", "media_frames"})
       db_->query(fmt::format("DELETE FROM {} WHERE exhibit = $1", t), {exhibit});
     db_->query("DELETE FROM links WHERE exhibit = $1 OR other_exhibit = $1", {exhibit});
     res.links = match_media(d, f, res.summary);
@@ -326,6 +418,13 @@ FindingsResult SqlStore::record_findings(const std::string& user, const std::str
           {d.exhibit, d.case_ref, m.artefact, m.type, m.md5, m.sha1, m.sha256, m.pdq,
            static_cast<int64_t>(m.quality), m.known_category, int64_t{m.camera}, m.known_set,
            m.known_grade});
+    for (auto& m : f.media)
+      for (auto& fr : m.frames)
+        db_->query(
+            "INSERT INTO media_frames (exhibit, case_ref, artefact, sha256, known_category, pdq, "
+            "quality) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            {d.exhibit, d.case_ref, m.artefact, m.sha256, m.known_category, fr.pdq,
+             static_cast<int64_t>(fr.quality)});
     res.summary["links"] = res.links.size();
     db_->query(
         "INSERT INTO findings (exhibit, case_ref, at, summary, carve_dir) VALUES ($1, $2, $3, $4, "

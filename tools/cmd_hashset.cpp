@@ -12,6 +12,7 @@
 #include "fs/json.hpp"
 #include "hashset/hashset.hpp"
 #include "pdq/pdq.hpp"
+#include "pdq/video.hpp"
 #include "tools/command.hpp"
 
 namespace safehold::tools {
@@ -65,23 +66,73 @@ nlohmann::json match_json(const std::optional<hs::Match>& m) {
           {"ignorable", m->ignorable}};
 }
 
+// The vPDQ files an import reads: INPUT itself, or every *.txt in the folder INPUT, by name.
+std::vector<std::filesystem::path> vpdq_inputs(const std::filesystem::path& input) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(input, ec)) return {input};
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::directory_iterator(input, ec))
+    if (e.is_regular_file() && e.path().extension() == ".txt") out.push_back(e.path());
+  if (ec) fail(Exit::usage, fmt::format("{}: cannot be listed ({})", input.string(), ec.message()));
+  std::sort(out.begin(), out.end());
+  if (out.empty()) fail(Exit::usage, fmt::format("{}: holds no vPDQ file (*.txt)", input.string()));
+  return out;
+}
+
+// `hashset import --format vpdq`: each vPDQ output file (vpdq-hash-video's, or `safehold vpdq`'s)
+// becomes one known video named after the file, all with the --category given.
+void import_vpdq(const std::string& input, const std::string& output, const std::string& name,
+                 const std::string& category, bool ignorable, bool json) {
+  auto files = vpdq_inputs(input);
+  std::string set_name = name.empty() ? std::filesystem::path(input).stem().string() : name;
+  hs::HashSetWriter w(output, set_name, ignorable, "vpdq");
+  uint16_t cat = w.category_id(category);
+  uint64_t frames = 0;
+  for (const auto& f : files) {
+    std::vector<pdq::VideoFrame> v;
+    try {
+      v = pdq::load_vpdq(f);
+    } catch (const std::exception& e) {
+      fail(Exit::usage, e.what());
+    }
+    std::vector<hs::VideoFrameHash> hashes;
+    for (const auto& x : v) hashes.push_back({x.hash.w, static_cast<uint8_t>(x.quality)});
+    w.add_video(f.filename().string(), cat, hashes);
+    frames += v.size();
+  }
+  auto st = w.finish();
+  if (json)
+    std::cout << base::dump({{"set", output},
+                             {"videos", files.size()},
+                             {"frames", frames},
+                             {"categories", st.categories},
+                             {"seconds", st.seconds}})
+              << "\n";
+  else
+    std::cout << fmt::format("{}: {} videos, {} frame hashes stored; {} categories; {:.1f} s\n",
+                             base::printable(output), files.size(), frames, st.categories,
+                             st.seconds);
+}
+
 void register_hashset(CLI::App& app) {
   auto* hs_cmd = app.add_subcommand("hashset", "Known-hash sets: import lists, look hashes up");
   hs_cmd->require_subcommand(1);
 
   // import
   struct ImportArgs {
-    std::string format, input, output, name;
+    std::string format, input, output, name, category;
     bool ignorable = false, json = false;
     unsigned threads = 2;
     bool force = false;
   };
   auto ia = std::make_shared<ImportArgs>();
   auto* imp = hs_cmd->add_subcommand("import", "Build a set file from a hash list");
-  imp->add_option("--format", ia->format, "text | nsrl | nsrl-v3 | vics")->required();
+  imp->add_option("--format", ia->format, "text | nsrl | nsrl-v3 | vics | vpdq")->required();
   imp->add_option("INPUT", ia->input,
-                  "The list: text, NSRLFile.txt, an RDS v3 SQLite file or VICS JSON")
+                  "The list: text, NSRLFile.txt, an RDS v3 SQLite file, VICS JSON, or a vPDQ "
+                  "file (or a folder of them, *.txt)")
       ->required();
+  imp->add_option("--category", ia->category, "vpdq: the category of every video imported");
   imp->add_option("-o,--output", ia->output, "The set file to write")->required();
   imp->add_option("--name", ia->name, "Name reported with every match (default: the input's name)");
   imp->add_flag("--ignorable", ia->ignorable, "Matches are ignorable (always so for NSRL)");
@@ -90,10 +141,19 @@ void register_hashset(CLI::App& app) {
   imp->add_flag("--force", ia->force, "Replace an existing set file");
   imp->callback([ia] {
     refuse_existing(ia->output, ia->force);
+    if (ia->format == "vpdq") {
+      try {
+        import_vpdq(ia->input, ia->output, ia->name, ia->category, ia->ignorable, ia->json);
+      } catch (const std::runtime_error& e) {
+        fail(Exit::failed, e.what());
+      }
+      return;
+    }
+    if (!ia->category.empty()) fail(Exit::usage, "--category is for --format vpdq only");
     auto fmt_ = hs::parse_format(ia->format);
     if (!fmt_)
       fail(Exit::usage,
-           fmt::format("--format {}: expected text, nsrl, nsrl-v3 or vics", ia->format));
+           fmt::format("--format {}: expected text, nsrl, nsrl-v3, vics or vpdq", ia->format));
     hs::ImportOptions o;
     o.format = *fmt_;
     o.name = ia->name;
@@ -179,10 +239,10 @@ void register_hashset(CLI::App& app) {
     auto s = open_set(*info_set);
     std::cout << fmt::format(
         "Name:        {}\nSource:      {}\nIgnorable:   {}\nMD5:         {}\n"
-        "SHA-1:       {}\nSHA-256:     {}\nCategories:  {}\n",
+        "SHA-1:       {}\nSHA-256:     {}\nVideos:      {}\nCategories:  {}\n",
         base::printable(s->name()), s->source_format(), s->ignorable() ? "yes" : "no",
         s->count(hs::Algo::md5), s->count(hs::Algo::sha1), s->count(hs::Algo::sha256),
-        s->categories().size() - 1);
+        s->videos().size(), s->categories().size() - 1);
   });
 }
 

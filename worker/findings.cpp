@@ -9,6 +9,7 @@
 
 #include "export/exif.hpp"
 #include "pdq/pdq.hpp"
+#include "pdq/video.hpp"
 
 namespace safehold::worker {
 
@@ -73,6 +74,26 @@ std::string str(const json& j, const char* k) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A video's frame hashes from the carve's vPDQ sidecar, as vPDQ's rule compares them: distinct
+// hashes of quality 50 or more (the first of each).
+std::vector<scheduler::FrameHash> frames_of(const fsys::path& outdir, const std::string& rel) {
+  const fsys::path p(rel);
+  if (p.is_absolute() || std::find(p.begin(), p.end(), "..") != p.end())
+    throw std::runtime_error(fmt::format("{}: a vPDQ sidecar outside the carve folder: {}",
+                                         (outdir / "report.jsonl").string(), rel));
+  std::set<std::string> seen;
+  std::vector<scheduler::FrameHash> out;
+  for (const auto& f : pdq::load_vpdq(outdir / p)) {
+    std::string hex = f.hash.hex();
+    if (!seen.insert(hex).second || f.quality < pdq::kMinQuality) continue;
+    if (out.size() == scheduler::kMaxVideoFrames)
+      throw std::runtime_error(fmt::format("{}: more than {} distinct frames to index",
+                                           (outdir / p).string(), scheduler::kMaxVideoFrames));
+    out.push_back({std::move(hex), f.quality});
+  }
+  return out;
+}
+
 struct Reader {
   const fsys::path& outdir;
   const LabSets& sets;
@@ -124,6 +145,7 @@ struct Reader {
     }
     const std::string file = str(a, "file");
     if (!m.pdq.empty() && !file.empty()) m.variants = variants_of(outdir / file);
+    if (const std::string vpdq = str(a, "vpdq"); !vpdq.empty()) m.frames = frames_of(outdir, vpdq);
     const bool thumbnail = a.value("parent", json()).is_string();
     const std::string path = str(a, "path");
     // Camera-original candidate: in no set, not a thumbnail, and in a camera folder or with a
@@ -173,6 +195,9 @@ struct Reader {
     f.summary["camera_original"] = camera;
     f.summary["chats"] = chats;
     f.summary["media_indexed"] = f.media.size();
+    uint64_t frames = 0;
+    for (auto& m : f.media) frames += m.frames.size();
+    f.summary["video_frames_indexed"] = frames;
   }
 };
 

@@ -74,6 +74,13 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
     for (auto& [k, v] : a.items()) got.insert(k);
     auto want = keys;
     if (a["type"] == "jpeg" || a["type"] == "png") want.insert({"pdq", "pdq_quality"});
+    static const std::set<std::string> videos = {"mp4", "mov", "3gp", "m4v",
+                                                 "avi", "asf", "mkv", "webm"};
+    if (videos.count(a["type"].get<std::string>())) {
+      want.insert({"vpdq", "vpdq_frames"});
+      // Frame hashes, or a warning saying why there are none.
+      CHECK((a["vpdq_frames"].is_number() || !a["warnings"].empty()));
+    }
     CHECK(got == want);
     // The artefact file holds what the hashes say, under a name made of Safehold's id.
     auto f = t / "raw" / a["file"].get<std::string>();

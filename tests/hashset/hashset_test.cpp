@@ -348,3 +348,83 @@ TEST_CASE("hashset CLI: import, lookup, info and errors", "[hashset][cli]") {
   CHECK(r.err ==
         "safehold: " + (t / "list.txt").string() + ": not a valid Safehold hash set: too short\n");
 }
+
+TEST_CASE("hashset known videos: a version 2 set round trip, damaged sections refused",
+          "[hashset][video]") {
+  TempDir t;
+  auto frames = [](int n, uint8_t quality) {
+    std::vector<VideoFrameHash> v(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i)
+      for (size_t w = 0; w < 16; ++w) {
+        v[static_cast<size_t>(i)].words[w] = static_cast<uint16_t>(i * 4099 + w * 31);
+        v[static_cast<size_t>(i)].quality = quality;
+      }
+    return v;
+  };
+  {
+    HashSetWriter w(t / "v.set", "Videos", false, "vpdq");
+    uint16_t a = w.category_id("A");
+    w.add_video("clip.txt", a, frames(5, 100));
+    w.add_video("other.txt", 0, frames(2, 40));
+    w.add(dg(std::string(32, 'a')), a);
+    w.finish();
+  }
+  auto s = HashSet::open(t / "v.set");
+  REQUIRE(s->videos().size() == 2);
+  const auto& v0 = s->videos()[0];
+  CHECK(v0.name == "clip.txt");
+  CHECK(s->categories()[v0.category] == "A");
+  REQUIRE(v0.count() == 5);
+  auto expect = frames(5, 100);
+  for (size_t i = 0; i < 5; ++i) {
+    CHECK(v0.frame(i).words == expect[i].words);
+    CHECK(v0.frame(i).quality == 100);
+  }
+  CHECK(s->videos()[1].name == "other.txt");
+  CHECK(s->videos()[1].count() == 2);
+  CHECK(s->videos()[1].frame(1).quality == 40);
+  auto m = s->video_match(v0);
+  CHECK(m.set == "Videos");
+  CHECK(m.category == "A");
+  CHECK(m.video == "clip.txt");
+  CHECK(s->lookup(dg(std::string(32, 'a')))->category == "A");
+
+  std::string bytes = safehold::test::read_text(t / "v.set");
+  uint32_t version = 0;
+  std::memcpy(&version, bytes.data() + 8, 4);
+  CHECK(version == 2);
+  {  // a set without videos stays version 1
+    HashSetWriter w(t / "plain.set", "Plain", false, "text");
+    w.add(dg(std::string(32, 'b')), 0);
+    w.finish();
+    std::string plain = safehold::test::read_text(t / "plain.set");
+    std::memcpy(&version, plain.data() + 8, 4);
+    CHECK(version == 1);
+    CHECK(HashSet::open(t / "plain.set")->videos().empty());
+  }
+
+  // The section's first video: u16 category, u16 name length, u32 frame count, name, frames.
+  const size_t meta = bytes.find("\"videos\":{\"count\":2,\"length\":");
+  REQUIRE(meta != std::string::npos);
+  const size_t off_at = bytes.find("\"offset\":", meta) + 9;
+  const size_t section = std::stoull(bytes.substr(off_at));
+  auto damaged = [&](size_t at, const std::string& with) {
+    std::string b = bytes;
+    b.replace(at, with.size(), with);
+    write_text(t / "bad.set", b);
+    try {
+      HashSet::open(t / "bad.set");
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("opened");
+  };
+  const std::string prefix = (t / "bad.set").string() + ": not a valid Safehold hash set: ";
+  CHECK(damaged(section + 4, std::string("\xff\xff\xff\x7f", 4)) ==
+        prefix + "video frame count out of range");
+  CHECK(damaged(section + 4, std::string("\x40\x42\x0f\x00", 4)) ==
+        prefix + "videos section too short");
+  CHECK(damaged(section, std::string("\x09\x00", 2)) == prefix + "video category id out of range");
+  CHECK(damaged(section + 8 + 8 + 32, "\xc8") == prefix + "frame quality over 100");
+  CHECK(damaged(section + 2, std::string("\xff\xff", 2)) == prefix + "videos section too short");
+}

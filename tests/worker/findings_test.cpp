@@ -1,8 +1,9 @@
 // Findings flow back (issue 20): lab hash sets in the queue, findings per device, the findings
 // policy (risk raised, re-rank shown by explain, first-generation alert only where the household
 // facts say children, task where they are unknown) and links between cases by exact hash and by
-// PDQ (a resized, re-encoded, mirrored copy), end to end through the `safehold` binary on SQLite
-// and PostgreSQL. Synthetic pictures only (plasma fields and shapes made by ImageMagick).
+// PDQ (a resized, re-encoded, mirrored copy) and by vPDQ (a video and its re-encoded, resized
+// copy), end to end through the `safehold` binary on SQLite and PostgreSQL. Synthetic media only
+// (plasma fields and shapes made by ImageMagick, ffmpeg's test patterns).
 #include <fmt/core.h>
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 
 #include "tests/common/receiver.hpp"
 #include "tests/common/support.hpp"
+#include "tests/common/video_clips.hpp"
 #include "tests/scheduler/helpers.hpp"
 
 using namespace safehold;
@@ -74,7 +76,8 @@ std::vector<json> json_lines(const std::string& text) {
 
 // Names inside the evidence that must never reach the queue's findings, alerts, links or audit.
 const std::vector<std::string> kEvidenceNames = {"ZQSHARED", "ZQKNOWN",  "ZQCAMERA", "ZQCOPY",
-                                                 "DCIM",     "Pictures", "Download"};
+                                                 "DCIM",     "Pictures", "Download", "ZQVIDEO",
+                                                 "ZQVCOPY",  "Videos"};
 
 void check_no_names(const std::string& what, const std::string& text) {
   for (auto& n : kEvidenceNames) {
@@ -180,15 +183,20 @@ void run_findings(const test::QueueDb& db) {
   fsys::path p2copy = t / "p2copy.jpg";
   must_run("convert " + shell_quote(p2.string()) + " -resize 75% -flop -quality 70 " +
            shell_quote(p2copy.string()));
+  // A video on A1 and its re-encoded, resized copy on B1 (vPDQ).
+  test::make_clip(t / "clip.mp4");
+  test::make_reencoded_copy(t / "clip.mp4", t / "clipcopy.mp4");
   auto a1 = fat_image(t, "a1",
                       {{p1, "/Pictures/ZQSHARED.JPG"},
                        {p2, "/Pictures/ZQKNOWN.JPG"},
-                       {p3, "/DCIM/Camera/ZQCAMERA.JPG"}});
+                       {p3, "/DCIM/Camera/ZQCAMERA.JPG"},
+                       {t / "clip.mp4", "/Videos/ZQVIDEO.MP4"}});
   auto b1 = fat_image(t, "b1",
                       {{p1, "/Download/ZQSHARED.JPG"},
                        {p2copy, "/Download/ZQCOPY.JPG"},
                        {p4, "/DCIM/Camera/ZQCAMERA.JPG"},
-                       {p5, "/Pictures/ZQKNOWN.JPG"}});
+                       {p5, "/Pictures/ZQKNOWN.JPG"},
+                       {t / "clipcopy.mp4", "/Download/ZQVCOPY.MP4"}});
   auto b2 = fat_image(t, "b2", {{p4, "/Pictures/other.jpg"}});
   add_lab_set(db, p2, p5);
 
@@ -217,23 +225,25 @@ void run_findings(const test::QueueDb& db) {
 
   auto fa = json::parse(must_run(q(db, "findings A1 --json")));
   const json& sa = fa["summary"];
-  CHECK(sa["by_type"] == json{{"jpeg", {{"allocated", 3}}}});
+  CHECK(sa["by_type"] == json{{"jpeg", {{"allocated", 3}}}, {"mp4", {{"allocated", 1}}}});
   CHECK(sa["known"] == json::parse(R"([{"set":"lab-indecent","category":"indecent","count":1}])"));
   CHECK(sa["known_indecent"] == 1);
-  CHECK(sa["unknown_media"] == 2);
+  CHECK(sa["unknown_media"] == 3);
   CHECK(sa["camera_original"] == 1);
   CHECK(sa["pdq_near"] == json::object());
   CHECK(sa["chats"] == json::object());
   CHECK(sa["attachments_matching"] == 0);
-  CHECK(sa["media_indexed"] == 3);
+  CHECK(sa["media_indexed"] == 4);
+  CHECK(sa["video_frames_indexed"] == 5);
   CHECK(sa["links"] == 0);  // B1 was not carved yet; the link appears under "links"
   REQUIRE(fa["links"].size() == 1);
 
   auto fb = json::parse(must_run(q(db, "findings B1 --json")));
   const json& sb = fb["summary"];
-  CHECK(sb["by_type"] == json{{"jpeg", {{"allocated", 4}}}});
+  CHECK(sb["by_type"] == json{{"jpeg", {{"allocated", 4}}}, {"mp4", {{"allocated", 1}}}});
   CHECK(sb["known_indecent"] == 1);
-  CHECK(sb["unknown_media"] == 3);
+  CHECK(sb["unknown_media"] == 4);
+  CHECK(sb["video_frames_indexed"] == 5);
   CHECK(sb["camera_original"] == 1);
   CHECK(sb["pdq_near"] == json{{"indecent", 1}});
   CHECK(sb["links"] == 1);
@@ -244,7 +254,7 @@ void run_findings(const test::QueueDb& db) {
   CHECK(link["other_exhibit"] == "A1");
   CHECK(link["other_case"] == "CASE-A");
   CHECK(link["exact"] == 1);
-  CHECK(link["near"] == 1);
+  CHECK(link["near"] == 2);  // the mirrored picture and the re-encoded video
   CHECK(link["min_distance"] == 0);
   CHECK(fa["links"][0] == link);
   auto links = json::parse(must_run(q(db, "links --json")));
@@ -277,8 +287,8 @@ void run_findings(const test::QueueDb& db) {
   auto la = by_kind(alerts, "link", "CASE-A"), lb = by_kind(alerts, "link", "CASE-B");
   REQUIRE(la.size() == 1);
   REQUIRE(lb.size() == 1);
-  CHECK(la[0]["reason"] == "material on A1 also on B1 of case CASE-B (1 exact, 1 near)");
-  CHECK(lb[0]["reason"] == "material on B1 also on A1 of case CASE-A (1 exact, 1 near)");
+  CHECK(la[0]["reason"] == "material on A1 also on B1 of case CASE-B (1 exact, 2 near)");
+  CHECK(lb[0]["reason"] == "material on B1 also on A1 of case CASE-A (1 exact, 2 near)");
   auto task = by_kind(alerts, "task", "CASE-B");
   REQUIRE(task.size() == 1);
   CHECK(task[0]["reason"] ==
@@ -286,7 +296,7 @@ void run_findings(const test::QueueDb& db) {
   CHECK(by_kind(alerts, "task", "CASE-A").empty());
   // explain gives every finding that moved the device's case, in order.
   CHECK(after["findings"] ==
-        json{"findings: linked to A1 of case CASE-A (1 exact, 1 near)",
+        json{"findings: linked to A1 of case CASE-A (1 exact, 2 near)",
              "findings: 1 known indecent item(s) on B1 raised the case from medium to high",
              fmt::format("findings: task {} raised to establish household facts",
                          task[0]["id"].get<int64_t>())});
@@ -295,7 +305,7 @@ void run_findings(const test::QueueDb& db) {
              fmt::format("findings: first-generation alert {} raised (1 camera-original item(s) "
                          "on A1)",
                          fg[0]["id"].get<int64_t>()),
-             "findings: linked to B1 of case CASE-B (1 exact, 1 near)"});
+             "findings: linked to B1 of case CASE-B (1 exact, 2 near)"});
   // The device audit of B2 holds its re-rank with the findings' reason.
   auto b2audit = json::parse(must_run(q(db, "audit --entity device --id B2 --json")));
   bool reranked = false;
