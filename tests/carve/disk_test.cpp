@@ -36,6 +36,36 @@ std::string safehold_bin() {
   return shell_quote(safehold::test::safehold_binary());
 }
 
+// Every report line holds exactly the keys the issue lists (SQLite lines add companions and chat
+// results; pictures their PDQ, videos their vPDQ frames), and its file the bytes its hashes say.
+void check_report_lines(const std::vector<json>& report, const std::filesystem::path& out) {
+  const std::set<std::string> keys = {"id",     "type",      "mime",   "size",
+                                      "md5",    "sha1",      "sha256", "file",
+                                      "state",  "path",      "volume", "fs",
+                                      "inode",  "byte_runs", "mtime",  "atime",
+                                      "ctime",  "crtime",    "valid",  "extension_mismatch",
+                                      "parent", "warnings",  "known"};
+  static const std::set<std::string> videos = {"mp4", "mov", "3gp", "m4v",
+                                               "avi", "asf", "mkv", "webm"};
+  for (auto& a : report) {
+    if (a["type"] == "sqlite") continue;
+    std::set<std::string> got;
+    for (auto& [k, v] : a.items()) got.insert(k);
+    auto want = keys;
+    if (a["type"] == "jpeg" || a["type"] == "png") want.insert({"pdq", "pdq_quality"});
+    if (videos.count(a["type"].get<std::string>())) {
+      want.insert({"vpdq", "vpdq_frames"});
+      // Frame hashes, or a warning saying why there are none.
+      CHECK((a["vpdq_frames"].is_number() || !a["warnings"].empty()));
+    }
+    CHECK(got == want);
+    // The artefact file holds what the hashes say, under a name made of Safehold's id.
+    auto f = out / a["file"].get<std::string>();
+    CHECK(safehold::test::sha256_file(f) == a["sha256"]);
+    CHECK(f.filename().string().rfind(a["id"].get<std::string>() + ".", 0) == 0);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and E01 alike",
@@ -61,32 +91,7 @@ TEST_CASE("carve finds every recoverable file of a three-partition disk, raw and
   std::multimap<std::string, json> by_sha;
   for (auto& a : report) by_sha.emplace(a["sha256"].get<std::string>(), a);
 
-  // Exactly the keys the issue lists (SQLite lines add companions and chat results).
-  const std::set<std::string> keys = {"id",     "type",      "mime",   "size",
-                                      "md5",    "sha1",      "sha256", "file",
-                                      "state",  "path",      "volume", "fs",
-                                      "inode",  "byte_runs", "mtime",  "atime",
-                                      "ctime",  "crtime",    "valid",  "extension_mismatch",
-                                      "parent", "warnings",  "known"};
-  for (auto& a : report) {
-    if (a["type"] == "sqlite") continue;
-    std::set<std::string> got;
-    for (auto& [k, v] : a.items()) got.insert(k);
-    auto want = keys;
-    if (a["type"] == "jpeg" || a["type"] == "png") want.insert({"pdq", "pdq_quality"});
-    static const std::set<std::string> videos = {"mp4", "mov", "3gp", "m4v",
-                                                 "avi", "asf", "mkv", "webm"};
-    if (videos.count(a["type"].get<std::string>())) {
-      want.insert({"vpdq", "vpdq_frames"});
-      // Frame hashes, or a warning saying why there are none.
-      CHECK((a["vpdq_frames"].is_number() || !a["warnings"].empty()));
-    }
-    CHECK(got == want);
-    // The artefact file holds what the hashes say, under a name made of Safehold's id.
-    auto f = t / "raw" / a["file"].get<std::string>();
-    CHECK(safehold::test::sha256_file(f) == a["sha256"]);
-    CHECK(f.filename().string().rfind(a["id"].get<std::string>() + ".", 0) == 0);
-  }
+  check_report_lines(report, t / "raw");
 
   for (auto& x : truth) {
     std::string expect = x["expect"];
