@@ -20,8 +20,6 @@ struct Problem {
   std::string where;    // "image", "volume 2", "fs 1 (ntfs)", a path...
   std::string message;  // one sentence
   std::optional<uint64_t> img_offset;
-  // Nothing known was found there ("no filesystem recognised"): not damage, not a refusal.
-  bool unrecognised = false;
 };
 
 // Image bytes that cannot be read (an EWF chunk that is missing, misplaced or damaged).

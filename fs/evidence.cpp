@@ -159,7 +159,7 @@ void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where,
          "no filesystem recognised in the " +
              (d.scheme.empty() ? std::string("logical") : "decrypted " + d.scheme) + " volume (" +
              take_tsk_error() + ")",
-         d.base, true});
+         d.base});
     return;
   }
   std::string fs_error = take_tsk_error();
@@ -194,7 +194,7 @@ void open_at(OpenCtx& c, int volume, uint64_t offset, const std::string& where,
   c.problems->push_back(
       {where,
        "no filesystem recognised" + (fs_error.empty() ? std::string() : " (" + fs_error + ")"),
-       offset, true});
+       offset});
 }
 
 // The key of OpenOptions::keys that names the volume, marking it used; nullptr when none does.

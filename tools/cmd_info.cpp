@@ -64,7 +64,7 @@ std::unique_ptr<fs::Evidence> open_or_fail(const std::string& path, const OpenAr
       // A structure that was recognised but refused (a damaged LUKS header…) says why; TSK's
       // own "no filesystem recognised" is what the sentence below says better.
       for (const auto& p : ev->problems())
-        if (!p.unrecognised) fail(Exit::failed, p.message);
+        if (p.message.rfind("no filesystem recognised", 0) != 0) fail(Exit::failed, p.message);
       fail(Exit::usage,
            fmt::format("{}: no partition table or filesystem recognised in {} of {} data", path,
                        base::human_size(ev->image().size()), fs::to_string(ev->image().format())));
