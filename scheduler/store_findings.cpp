@@ -99,6 +99,21 @@ struct LinkAcc {
   int min_distance = 256;
 };
 
+// A near match of this device's medium `m` with the indexed `it` at `dist`: the strongest known
+// category it is near (indecent first, ignorable never), and a link when `it` is another case's.
+void note_near(const Device& d, const MediaHash& m, const Indexed& it, int dist,
+               std::string& near_category, std::map<std::string, LinkAcc>& acc) {
+  if (it.sha256 == m.sha256) return;  // the same file: exact, not near
+  if (m.known_category.empty() && !it.known_category.empty() && it.known_category != "ignorable" &&
+      (near_category.empty() || it.known_category == "indecent"))
+    near_category = it.known_category;
+  if (it.case_ref == d.case_ref) return;
+  auto& a = acc[it.exhibit];
+  a.case_ref = it.case_ref;
+  a.near.insert(m.artefact);
+  a.min_distance = std::min(a.min_distance, dist);
+}
+
 // One indexed video of another device: its identity and its count of frames in the index.
 struct IndexedVideo {
   Indexed where;
@@ -223,17 +238,7 @@ static void match_videos(Db& db, const Device& d, const DeviceFindings& f,
     if (m.frames.empty()) continue;
     std::string near_category;
     for (auto [v, dist] : matching_videos(vi, m)) {
-      const Indexed& it = vi.videos[v].where;
-      if (it.sha256 == m.sha256) continue;  // the same file: exact, not near
-      if (m.known_category.empty() && !it.known_category.empty() &&
-          it.known_category != "ignorable" &&
-          (near_category.empty() || it.known_category == "indecent"))
-        near_category = it.known_category;
-      if (it.case_ref == d.case_ref) continue;
-      auto& a = acc[it.exhibit];
-      a.case_ref = it.case_ref;
-      a.near.insert(m.artefact);
-      a.min_distance = std::min(a.min_distance, dist);
+      note_near(d, m, vi.videos[v].where, dist, near_category, acc);
     }
     if (!near_category.empty()) ++near_known[near_category];
   }
@@ -272,17 +277,7 @@ std::vector<Link> SqlStore::match_media(const Device& d, const DeviceFindings& f
     std::string near_category;
     for (auto& qh : qs)
       for (auto [id, dist] : index.search(*parse_pdq(qh), 31)) {
-        const Indexed& it = items[id];
-        if (it.sha256 == m.sha256) continue;  // the same file: exact, not near
-        if (m.known_category.empty() && !it.known_category.empty() &&
-            it.known_category != "ignorable" &&
-            (near_category.empty() || it.known_category == "indecent"))
-          near_category = it.known_category;
-        if (it.case_ref == d.case_ref) continue;
-        auto& a = acc[it.exhibit];
-        a.case_ref = it.case_ref;
-        a.near.insert(m.artefact);
-        a.min_distance = std::min(a.min_distance, dist);
+        note_near(d, m, items[id], dist, near_category, acc);
       }
     if (!near_category.empty()) ++near_known[near_category];
   }
